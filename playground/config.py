@@ -1,0 +1,211 @@
+"""Run configuration: one frozen dataclass per concern, validated, saved as JSON."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DATASETS = ("mnist", "cifar2")
+ARCHITECTURES = ("rnn", "lstm", "gru", "cnn", "lenet")
+RECURRENT = ("rnn", "lstm", "gru")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adamw")
+NORMALIZATIONS = ("half", "unit", "standard")  # (x-0.5)/0.5, x in [0,1], dataset mean/std
+ACTIVATIONS = ("tanh", "relu")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A configuration the engine cannot run; the message says which value and why."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "mnist"
+    normalize: str = "half"
+    val_fraction: float = 0.1  # held out of the training set, never trained on
+    limit: int = 0  # first N train (and test) samples; 0 = all
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "lstm"
+    hidden: int = 64  # recurrent hidden size
+    layers: int = 1  # recurrent layers
+    width: int = 16  # CNN n_channel: conv1 has width outputs, conv2 width/2
+    activation: str = "tanh"  # CNN activation
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0  # SGD only
+    clip: float = 0.0  # max gradient norm per step; 0 = no clipping (RNNs learn more steadily with it)
+    batch_size: int = 64
+    epochs: int = 1
+
+
+@dataclass(frozen=True)
+class RegConfig:
+    l2: float = 0.0  # lambda of the penalty lambda * sum(w^2) added to the loss
+    weight_decay: float = 0.0  # the optimizer's own decay
+    dropout: float = 0.0  # between recurrent layers / Dropout2d after each conv block
+    batchnorm: bool = False  # BatchNorm2d after each conv (CNNs)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """Build from a (possibly partial) dict; unknown keys are an error, not ignored."""
+        sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "reg": RegConfig}
+        top = {f.name for f in fields(cls)}
+        unknown = set(d) - top
+        if unknown:
+            raise ConfigError(f"unknown config keys: {sorted(unknown)}; valid: {sorted(top)}")
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            if key in sections:
+                kwargs[key] = _section(sections[key], key, value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        return cls.from_dict(json.loads(text))
+
+    def override(self, **flat: Any) -> "RunConfig":
+        """Replace fields by their flat name (lr=..., arch=..., l2=...); None values are skipped."""
+        cfg = self
+        for key, value in flat.items():
+            if value is None:
+                continue
+            section = FLAT_FIELDS.get(key)
+            if section is None:
+                raise ConfigError(f"unknown setting '{key}'; valid: {sorted(FLAT_FIELDS)}")
+            if section == "":
+                cfg = replace(cfg, **{key: value})
+            else:
+                cfg = replace(cfg, **{section: replace(getattr(cfg, section), **{key: value})})
+        return cfg
+
+    def flat(self) -> dict[str, Any]:
+        """All settings under their flat names (for tables and diffs)."""
+        out: dict[str, Any] = {}
+        for key, section in FLAT_FIELDS.items():
+            out[key] = getattr(self, key) if section == "" else getattr(getattr(self, section), key)
+        return out
+
+
+def _section(cls, name: str, value: Any):
+    if not isinstance(value, dict):
+        raise ConfigError(f"config section '{name}' must be an object")
+    valid = {f.name for f in fields(cls)}
+    unknown = set(value) - valid
+    if unknown:
+        raise ConfigError(f"unknown keys in '{name}': {sorted(unknown)}; valid: {sorted(valid)}")
+    return cls(**value)
+
+
+FLAT_FIELDS: dict[str, str] = {
+    **{f.name: "data" for f in fields(DataConfig)},
+    **{f.name: "model" for f in fields(ModelConfig)},
+    **{f.name: "optim" for f in fields(OptimConfig)},
+    **{f.name: "reg" for f in fields(RegConfig)},
+    "seed": "",
+    "device": "",
+}
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Raise ConfigError with the reason if the engine cannot run `cfg`; return it otherwise."""
+    d, m, o, r = cfg.data, cfg.model, cfg.optim, cfg.reg
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+    need(d.dataset in DATASETS, f"unknown dataset '{d.dataset}'; valid: {', '.join(DATASETS)}")
+    need(d.normalize in NORMALIZATIONS, f"unknown normalize '{d.normalize}'; valid: {', '.join(NORMALIZATIONS)}")
+    need(is_num(d.val_fraction) and 0 <= d.val_fraction < 0.5, "val_fraction must be in [0, 0.5)")
+    need(is_int(d.limit) and d.limit >= 0, "limit must be an integer >= 0 (0 = all samples)")
+    need(d.limit == 0 or d.limit >= 10, "limit must be 0 (all) or at least 10 samples")
+    need(m.arch in ARCHITECTURES, f"unknown architecture '{m.arch}'; valid: {', '.join(ARCHITECTURES)}")
+    need(is_int(m.hidden) and 1 <= m.hidden <= 4096, "hidden size must be an integer in [1, 4096]")
+    need(is_int(m.layers) and 1 <= m.layers <= 8, "layers must be an integer in [1, 8]")
+    need(is_int(m.width) and 2 <= m.width <= 512 and m.width % 2 == 0,
+         "width must be an even integer in [2, 512] (conv2 has width/2 channels)")
+    need(m.activation in ACTIVATIONS, f"unknown activation '{m.activation}'; valid: {', '.join(ACTIVATIONS)}")
+    need(o.name in OPTIMIZERS, f"unknown optimizer '{o.name}'; valid: {', '.join(OPTIMIZERS)}")
+    need(is_num(o.lr) and 0 < o.lr <= 1e4, "learning rate must be > 0 and <= 10000")
+    need(is_num(o.momentum) and 0 <= o.momentum < 1, "momentum must be in [0, 1)")
+    need(is_num(o.clip) and o.clip >= 0, "gradient clip must be >= 0 (0 = off)")
+    need(is_int(o.batch_size) and 1 <= o.batch_size <= 65536, "batch size must be an integer in [1, 65536]")
+    need(is_int(o.epochs) and 1 <= o.epochs <= 1000, "epochs must be an integer in [1, 1000]")
+    need(is_num(r.l2) and r.l2 >= 0, "L2 penalty must be >= 0")
+    need(is_num(r.weight_decay) and r.weight_decay >= 0, "weight decay must be >= 0")
+    need(is_num(r.dropout) and 0 <= r.dropout < 1, "dropout must be in [0, 1)")
+    need(isinstance(r.batchnorm, bool), "batchnorm must be true or false")
+    if m.arch in RECURRENT:
+        need(r.dropout == 0 or m.layers > 1,
+             "dropout in a recurrent model acts between layers: use layers >= 2 or dropout 0")
+        need(not r.batchnorm, "batch-norm applies to CNNs only")
+    need(is_int(cfg.seed) and 0 <= cfg.seed < 2**63, "seed must be a non-negative integer")
+    need(cfg.device in DEVICES, f"unknown device '{cfg.device}'; valid: {', '.join(DEVICES)}")
+    return cfg
+
+
+def _recipe(dataset: str, arch: str, opt: str, lr: float, batch: int, epochs: int, *,
+            normalize: str = "half", momentum: float = 0.0, val_fraction: float = 0.1,
+            **model_reg: Any) -> RunConfig:
+    cfg = RunConfig(
+        data=DataConfig(dataset=dataset, normalize=normalize, val_fraction=val_fraction),
+        model=ModelConfig(arch=arch),
+        optim=OptimConfig(name=opt, lr=lr, momentum=momentum, batch_size=batch, epochs=epochs),
+    )
+    return cfg.override(**model_reg)
+
+
+# Classic experiments, runnable out of the box. CIFAR recipes follow "Deep Learning with
+# PyTorch" ch. 8 (plain SGD, per-channel normalization); the MNIST ones the usual RNN tutorials.
+RECIPES: dict[str, RunConfig] = {
+    "rnn128": _recipe("mnist", "rnn", "adam", 1e-3, 64, 10, hidden=128),
+    # MorvanZhou's 402_RNN_classifier: [0,1] pixels, all 60,000 images, one epoch (>= 95% test).
+    "lstm64": _recipe("mnist", "lstm", "adam", 1e-2, 64, 1, normalize="unit", val_fraction=0.0, hidden=64),
+    "lstm100": _recipe("mnist", "lstm", "sgd", 1e-2, 32, 20, momentum=0.9, hidden=100),
+    "gru3x200": _recipe("mnist", "gru", "rmsprop", 1e-3, 64, 3, hidden=200, layers=3, dropout=0.2),
+    "cnn": _recipe("cifar2", "cnn", "sgd", 1e-2, 64, 100, normalize="standard"),
+    "cnn-width": _recipe("cifar2", "cnn", "sgd", 1e-2, 64, 100, normalize="standard", width=32),
+    "cnn-dropout": _recipe("cifar2", "cnn", "sgd", 1e-2, 64, 100, normalize="standard", dropout=0.4),
+    "cnn-bn-l2": _recipe("cifar2", "cnn", "sgd", 1e-2, 64, 100, normalize="standard",
+                         batchnorm=True, l2=1e-3),
+    "lenet": _recipe("mnist", "lenet", "adam", 1e-3, 64, 3, activation="relu"),
+}
+
+
+def recipe(name: str) -> RunConfig:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ConfigError(f"unknown recipe '{name}'; valid: {', '.join(RECIPES)}") from None

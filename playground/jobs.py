@@ -1,0 +1,116 @@
+"""JobRegistry: queue runs, cap how many train at once, start/stop them, serve snapshots."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from .config import RunConfig, validate
+from .store import RunStore
+from .training import Snapshot, Trainer
+
+KEEP_FINISHED = 16
+
+
+def default_name(config: RunConfig) -> str:
+    m, r = config.model, config.reg
+    parts = [m.arch]
+    if m.arch in ("rnn", "lstm", "gru"):
+        parts.append(f"{m.layers}x{m.hidden}" if m.layers > 1 else str(m.hidden))
+    elif m.width != 16:
+        parts.append(f"w{m.width}")
+    if r.dropout:
+        parts.append(f"drop{r.dropout:g}")
+    if r.batchnorm:
+        parts.append("bn")
+    if r.l2:
+        parts.append(f"l2={r.l2:g}")
+    if r.weight_decay:
+        parts.append(f"wd={r.weight_decay:g}")
+    return f"{'-'.join(parts)} on {config.data.dataset}"
+
+
+class JobRegistry:
+    """Owns the Trainers of this process. Every public method is thread-safe and returns at once."""
+
+    def __init__(self, store: RunStore, max_concurrent: int = 1):
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be >= 1")
+        self.store = store
+        self.max_concurrent = max_concurrent
+        self._lock = threading.Lock()
+        self._jobs: dict[int, Trainer] = {}
+        self._pending: deque[int] = deque()
+        self._running: set[int] = set()
+        self._finished: deque[int] = deque()
+
+    def submit(self, config: RunConfig, name: str | None = None) -> int:
+        """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
+        validate(config)
+        run_id = self.store.create_run(config, (name or default_name(config)).strip()[:120])
+        trainer = Trainer(config, self.store, run_id)
+        with self._lock:
+            self._jobs[run_id] = trainer
+            self._pending.append(run_id)
+        self._pump()
+        return run_id
+
+    def set_max_concurrent(self, n: int) -> None:
+        self.max_concurrent = max(1, int(n))
+        self._pump()
+
+    def stop(self, run_id: int) -> None:
+        with self._lock:
+            trainer = self._jobs.get(run_id)
+            if trainer is None:
+                return
+            trainer.stop()
+            if run_id in self._pending:  # never started: it ends here
+                self._pending.remove(run_id)
+                self._finished.append(run_id)
+                now = time.time()
+                trainer.stream.update(status="stopped", message="stopped before it started", ended=now)
+                self.store.update_run(run_id, status="stopped", message="stopped before it started", ended=now)
+
+    def stop_all(self) -> None:
+        for run_id in list(self._jobs):
+            self.stop(run_id)
+
+    def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
+        trainer = self._jobs.get(run_id)
+        return None if trainer is None else trainer.snapshot(steps_from)
+
+    def active(self) -> list[int]:
+        """Run ids queued or running in this process, oldest first."""
+        with self._lock:
+            return sorted(self._running | set(self._pending))
+
+    def wait(self, run_id: int, timeout: float | None = None) -> Snapshot | None:
+        """Block until the run ends (tests and the CLI); None if unknown."""
+        deadline = None if timeout is None else time.time() + timeout
+        while True:
+            snap = self.snapshot(run_id)
+            if snap is None or snap.done:
+                return snap
+            if deadline is not None and time.time() > deadline:
+                raise TimeoutError(f"run {run_id} still {snap.status} after {timeout}s")
+            time.sleep(0.05)
+
+    def _pump(self) -> None:
+        with self._lock:
+            while self._pending and len(self._running) < self.max_concurrent:
+                run_id = self._pending.popleft()
+                self._running.add(run_id)
+                threading.Thread(target=self._run, args=(run_id,), name=f"job-{run_id}", daemon=True).start()
+
+    def _run(self, run_id: int) -> None:
+        try:
+            self._jobs[run_id].run()
+        finally:
+            with self._lock:
+                self._running.discard(run_id)
+                self._finished.append(run_id)
+                # Finished runs live on in the store; keep only recent ones in memory.
+                while len(self._finished) > KEEP_FINISHED:
+                    self._jobs.pop(self._finished.popleft(), None)
+            self._pump()

@@ -1,0 +1,186 @@
+"""Model registry: recurrent readers and small CNNs, built from a RunConfig.
+
+Every model takes the same input, a normalized image batch (B, C, H, W), so data,
+probes and the Draw page never need to know which kind of model they feed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .config import RECURRENT, ConfigError, RunConfig
+from .data import spec
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def conv_out(size: int, kernel: int, padding: int = 0, stride: int = 1) -> int:
+    """Output size of a convolution or pooling: floor((size + 2p - k) / s) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class RecurrentClassifier(nn.Module):
+    """Reads an image row by row (H steps of W*C values) and classifies from the last hidden state."""
+
+    def __init__(self, kind: str, input_size: int, hidden: int, layers: int, dropout: float, n_classes: int):
+        super().__init__()
+        cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+        self.kind = kind
+        self.rnn = cell(input_size=input_size, hidden_size=hidden, num_layers=layers,
+                        dropout=dropout if layers > 1 else 0.0, batch_first=True)
+        self.head = nn.Linear(hidden, n_classes)
+
+    @staticmethod
+    def rows(x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, H, W*C): one step per image row, channels interleaved per pixel."""
+        b, c, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(b, h, w * c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(self.rows(x))  # (B, H, hidden)
+        return self.head(out[:, -1])
+
+
+class ConvBlock(nn.Sequential):
+    """conv(k3, p1) [-> batch-norm] -> activation -> maxpool2 [-> Dropout2d]."""
+
+    def __init__(self, c_in: int, c_out: int, activation: str, batchnorm: bool, dropout: float):
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)]
+        if batchnorm:
+            layers.append(nn.BatchNorm2d(c_out))
+        layers += [ACTIVATIONS[activation](), nn.MaxPool2d(2)]
+        if dropout > 0:
+            layers.append(nn.Dropout2d(dropout))
+        super().__init__(*layers)
+
+
+class SmallCNN(nn.Module):
+    """The "Deep Learning with PyTorch" ch. 8 net: two conv blocks and a 32-unit hidden layer."""
+
+    def __init__(self, shape: tuple[int, int, int], n_classes: int, width: int = 16,
+                 activation: str = "tanh", batchnorm: bool = False, dropout: float = 0.0):
+        super().__init__()
+        c, h, w = shape
+        self.features = nn.Sequential(
+            ConvBlock(c, width, activation, batchnorm, dropout),
+            ConvBlock(width, width // 2, activation, batchnorm, dropout),
+        )
+        flat = (width // 2) * (h // 4) * (w // 4)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(flat, 32), ACTIVATIONS[activation](),
+                                        nn.Linear(32, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class LeNet(nn.Module):
+    """LeNet-5 style: conv5x5(6, pad 2) -> pool -> conv5x5(16) -> pool -> 120 -> 84 -> classes."""
+
+    def __init__(self, shape: tuple[int, int, int], n_classes: int, activation: str = "relu",
+                 batchnorm: bool = False, dropout: float = 0.0):
+        super().__init__()
+        c, h, w = shape
+        act = ACTIVATIONS[activation]
+
+        def block(c_in: int, c_out: int, pad: int) -> nn.Sequential:
+            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size=5, padding=pad)]
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers += [act(), nn.MaxPool2d(2)]
+            if dropout > 0:
+                layers.append(nn.Dropout2d(dropout))
+            return nn.Sequential(*layers)
+
+        self.features = nn.Sequential(block(c, 6, 2), block(6, 16, 0))
+        fh = conv_out(conv_out(h, 5, 2) // 2, 5) // 2
+        fw = conv_out(conv_out(w, 5, 2) // 2, 5) // 2
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * fh * fw, 120), act(),
+                                        nn.Linear(120, 84), act(), nn.Linear(84, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+Builder = Callable[[RunConfig, tuple[int, int, int], int], nn.Module]
+
+
+def _recurrent(kind: str) -> Builder:
+    def build(cfg: RunConfig, shape: tuple[int, int, int], n_classes: int) -> nn.Module:
+        c, _, w = shape
+        return RecurrentClassifier(kind, w * c, cfg.model.hidden, cfg.model.layers, cfg.reg.dropout, n_classes)
+    return build
+
+
+def _cnn(cfg: RunConfig, shape: tuple[int, int, int], n_classes: int) -> nn.Module:
+    return SmallCNN(shape, n_classes, cfg.model.width, cfg.model.activation, cfg.reg.batchnorm, cfg.reg.dropout)
+
+
+def _lenet(cfg: RunConfig, shape: tuple[int, int, int], n_classes: int) -> nn.Module:
+    return LeNet(shape, n_classes, cfg.model.activation, cfg.reg.batchnorm, cfg.reg.dropout)
+
+
+REGISTRY: dict[str, Builder] = {"rnn": _recurrent("rnn"), "lstm": _recurrent("lstm"),
+                                "gru": _recurrent("gru"), "cnn": _cnn, "lenet": _lenet}
+
+
+def build_model(cfg: RunConfig) -> nn.Module:
+    """The model `cfg` describes, for its dataset's input shape and classes."""
+    builder = REGISTRY.get(cfg.model.arch)
+    if builder is None:
+        raise ConfigError(f"unknown architecture '{cfg.model.arch}'; valid: {', '.join(REGISTRY)}")
+    ds = spec(cfg.data.dataset)
+    return builder(cfg, ds.shape, len(ds.classes))
+
+
+def is_recurrent(cfg: RunConfig) -> bool:
+    return cfg.model.arch in RECURRENT
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+def summary(model: nn.Module, shape: tuple[int, int, int]) -> list[LayerRow]:
+    """One row per leaf layer with its output shape (batch of 1) and own parameter count."""
+    rows: list[LayerRow] = []
+    hooks = []
+
+    def hook(name: str):
+        def record(module: nn.Module, _inputs, output) -> None:
+            out = output[0] if isinstance(output, tuple) else output
+            params = sum(p.numel() for p in module.parameters(recurse=False))
+            rows.append(LayerRow(name, type(module).__name__, tuple(out.shape), params))
+        return record
+
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            hooks.append(module.register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return rows
+
+
+def format_summary(rows: list[LayerRow], total: int) -> str:
+    lines = [f"{'layer':<24}{'type':<14}{'output shape':<22}{'params':>10}", "-" * 70]
+    for r in rows:
+        lines.append(f"{r.name:<24}{r.kind:<14}{str(list(r.output_shape)):<22}{r.params:>10,}")
+    lines += ["-" * 70, f"{'total':<60}{total:>10,}"]
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+import threading
+import time
+
+import pytest
+import torch
+
+from playground.inference import CheckpointError, load_checkpoint
+from playground.jobs import JobRegistry
+from playground.store import RunStore
+from playground.training import Trainer
+from conftest import tiny
+
+
+def test_tiny_run_lowers_the_loss_and_writes_run_and_checkpoint(store):
+    jobs = JobRegistry(store)
+    run_id = jobs.submit(tiny(epochs=3))
+    snap = jobs.wait(run_id, timeout=120)
+    assert snap.status == "finished", snap.message
+    epochs = store.epochs(run_id)
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] < 2.4
+    steps = store.steps(run_id)
+    assert len(steps) == 3 * snap.steps_per_epoch  # every step row reached SQLite
+    assert steps[-1]["loss"] < steps[0]["loss"]
+    rec = store.get_run(run_id)
+    assert rec.status == "finished" and rec.params == 4 * (32 * 28 + 32 * 32 + 64) + 330
+    assert 0 <= rec.result["test_acc"] <= 1 and len(rec.result["confusion"]) == 10
+    assert sum(map(sum, rec.result["confusion"])) == 600  # limit applies to the test set too
+    loaded = load_checkpoint(rec.checkpoint)
+    assert loaded.config == tiny(epochs=3)
+    assert loaded.metrics["test_acc"] == rec.result["test_acc"]
+
+
+def test_same_config_and_seed_repeat_exactly_on_cpu():
+    a = Trainer(tiny(epochs=1)).run()
+    b = Trainer(tiny(epochs=1)).run()
+    c = Trainer(tiny(epochs=1, seed=2)).run()
+    assert [r["loss"] for r in a.step_rows] == [r["loss"] for r in b.step_rows]
+    assert [r["loss"] for r in a.step_rows] != [r["loss"] for r in c.step_rows]
+
+
+def test_stop_ends_the_run_within_a_batch(store):
+    trainer = Trainer(tiny(epochs=200, limit=2000), store, store.create_run(tiny(), "stop me"))
+    thread = trainer.start()
+    while trainer.snapshot().step < 5:
+        time.sleep(0.01)
+    trainer.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    snap = trainer.snapshot()
+    assert snap.status == "stopped" and snap.step < snap.total_steps
+    assert store.get_run(trainer.run_id).status == "stopped"
+    assert len(store.steps(trainer.run_id)) == snap.step  # steps of the partial epoch are kept
+
+
+def test_huge_learning_rate_ends_as_diverged_with_its_curve_kept(store):
+    jobs = JobRegistry(store)
+    run_id = jobs.submit(tiny(arch="lenet", activation="relu", optimizer=None, name="sgd", momentum=0.9, lr=10.0))
+    snap = jobs.wait(run_id, timeout=60)
+    assert snap.status == "diverged"
+    assert "smaller learning rate" in snap.message
+    rec = store.get_run(run_id)
+    assert rec.status == "diverged" and rec.message == snap.message
+    assert len(store.steps(run_id)) >= 1  # the curve up to the explosion
+
+
+def test_non_finite_loss_is_caught_at_its_step(store, monkeypatch):
+    import playground.training as training
+    real = training.F.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 4 else loss
+    monkeypatch.setattr(training.F, "cross_entropy", poisoned)
+    snap = Trainer(tiny(), store, store.create_run(tiny(), "nan")).run()
+    assert snap.status == "diverged" and "non-finite at step 4" in snap.message
+    assert [r["step"] for r in snap.step_rows] == [1, 2, 3]
+
+
+def test_l2_term_is_reported_apart_from_the_data_loss():
+    snap = Trainer(tiny(arch="cnn", dataset="mnist", l2=0.001, epochs=1)).run()
+    assert snap.status == "finished"
+    assert all(r["l2"] > 0 for r in snap.step_rows)
+    assert snap.epoch_rows[0]["l2"] > 0
+    plain = Trainer(tiny(arch="cnn", dataset="mnist", epochs=1)).run()
+    assert all(r["l2"] == 0 for r in plain.step_rows)
+
+
+def test_queue_respects_the_concurrency_cap(store):
+    jobs = JobRegistry(store, max_concurrent=1)
+    ids = [jobs.submit(tiny(epochs=1, limit=300)) for _ in range(3)]
+    statuses = {store.get_run(i).status for i in ids[1:]}
+    assert "queued" in statuses
+    seen_running = set()
+    deadline = time.time() + 120
+    while any(not jobs.snapshot(i).done for i in ids) and time.time() < deadline:
+        running = [i for i in ids if jobs.snapshot(i).status == "running"]
+        assert len(running) <= 1
+        seen_running.update(running)
+        time.sleep(0.005)
+    assert all(store.get_run(i).status == "finished" for i in ids)
+
+
+def test_stopping_a_queued_run_never_starts_it(store):
+    jobs = JobRegistry(store, max_concurrent=1)
+    first = jobs.submit(tiny(epochs=50, limit=2000))
+    second = jobs.submit(tiny())
+    jobs.stop(second)
+    assert store.get_run(second).status == "stopped"
+    jobs.stop(first)
+    jobs.wait(first, timeout=30)
+    assert store.steps(second) == []
+
+
+def test_store_survives_a_reopen_and_marks_dead_runs_interrupted(home):
+    s1 = RunStore(home)
+    done = s1.create_run(tiny(), "done", status="finished")
+    s1.add_epoch(done, {"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.4,
+                        "l2": 0.0, "seconds": 1.0, "samples_per_s": 10.0})
+    cut = s1.create_run(tiny(), "cut off", status="running")
+    s1.add_steps(cut, [{"step": 1, "epoch": 1, "loss": 2.0, "l2": 0.0}])
+    # Pretend another process, now dead, owned the running run.
+    s1._execute("UPDATE runs SET owner = 'gone', pid = 999999999 WHERE id = ?", (cut,))
+    s1.close()
+    s2 = RunStore(home)
+    assert s2.get_run(done).status == "finished" and s2.epochs(done)[0]["val_acc"] == 0.4
+    assert s2.get_run(cut).status == "interrupted"
+    assert s2.steps(cut) == [{"step": 1, "epoch": 1, "loss": 2.0, "l2": 0.0}]
+    s2.close()
+
+
+def test_runs_of_a_live_process_are_left_alone(home):
+    s1 = RunStore(home)
+    live = s1.create_run(tiny(), "live", status="running")
+    s2 = RunStore(home)  # same process: the run is ours and running
+    assert s2.get_run(live).status == "running"
+
+
+def test_rename_and_delete(store):
+    Trainer(tiny(epochs=1), store, store.create_run(tiny(epochs=1), "x")).run()
+    rec = store.list_runs()[0]
+    store.rename(rec.id, "  <b>mine</b>  ")
+    assert store.get_run(rec.id).name == "<b>mine</b>"
+    with pytest.raises(ValueError):
+        store.rename(rec.id, "   ")
+    ckpt = rec.checkpoint
+    store.delete_run(rec.id)
+    assert store.get_run(rec.id) is None and store.steps(rec.id) == []
+    import os
+    assert not os.path.exists(ckpt)
+
+
+def test_checkpoint_is_written_atomically(store, monkeypatch):
+    import playground.store as store_mod
+    real_save = torch.save
+
+    def dies_midway(obj, f):
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+    monkeypatch.setattr(store_mod.torch, "save", dies_midway)
+    with pytest.raises(OSError):
+        store.save_checkpoint(7, {"state_dict": {}})
+    monkeypatch.setattr(store_mod.torch, "save", real_save)
+    assert list(store.checkpoints.iterdir()) == []  # no half-written file is ever left or listed
+
+
+def test_bad_checkpoints_are_refused_clearly(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open('%s', 'w').write('owned')" % (tmp_path / "owned"),))
+    import pickle
+    evil_zip = tmp_path / "evil.pt"
+    torch.save({"config": {}, "state_dict": Evil()}, evil_zip)  # a torch file carrying a code-running object
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(evil_zip)
+    evil_raw = tmp_path / "evil.pkl"
+    evil_raw.write_bytes(pickle.dumps({"config": {}, "state_dict": Evil()}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(evil_raw)
+    assert not (tmp_path / "owned").exists()
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty"):
+        load_checkpoint(empty)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(text)
+
+
+def test_truncated_and_mismatched_checkpoints(store, tmp_path):
+    Trainer(tiny(epochs=1), store, store.create_run(tiny(epochs=1), "ok")).run()
+    path = store.list_runs()[0].checkpoint
+    data = open(path, "rb").read()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(cut)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["model"]["arch"] = "gru"
+    other = tmp_path / "other.pt"
+    torch.save(payload, other)
+    with pytest.raises(CheckpointError, match="do not fit a 'gru'"):
+        load_checkpoint(other)

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from playground.config import ConfigError, RunConfig
+from playground.models import build_model, conv_out, count_parameters, summary
+from playground.data import SPECS
+
+
+def cfg(**kw) -> RunConfig:
+    return RunConfig().override(**kw)
+
+
+def rnn_params(kind: str, inp: int, hidden: int, layers: int, classes: int) -> int:
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[kind]
+    total = 0
+    for layer in range(layers):
+        i = inp if layer == 0 else hidden
+        total += gates * (hidden * i + hidden * hidden + 2 * hidden)
+    return total + hidden * classes + classes
+
+
+def test_cnn_parameter_counts_match_the_book():
+    assert count_parameters(build_model(cfg(arch="cnn", dataset="cifar2"))) == 18_090
+    assert count_parameters(build_model(cfg(arch="cnn", dataset="cifar2", width=32))) == 38_386
+
+
+def test_cnn_count_follows_the_formula_for_any_width_and_batchnorm():
+    for width in (8, 16, 64):
+        w2 = width // 2
+        expected = (width * 27 + width) + (w2 * width * 9 + w2) + (w2 * 8 * 8 * 32 + 32) + (32 * 2 + 2)
+        assert count_parameters(build_model(cfg(arch="cnn", dataset="cifar2", width=width))) == expected
+        bn = count_parameters(build_model(cfg(arch="cnn", dataset="cifar2", width=width, batchnorm=True)))
+        assert bn == expected + 2 * width + 2 * w2
+
+
+@pytest.mark.parametrize("kind, hidden, layers", [("rnn", 128, 1), ("lstm", 64, 1), ("lstm", 100, 1),
+                                                  ("gru", 200, 3)])
+def test_recurrent_counts_follow_the_gate_formula(kind, hidden, layers):
+    model = build_model(cfg(arch=kind, hidden=hidden, layers=layers))
+    assert count_parameters(model) == rnn_params(kind, 28, hidden, layers, 10)
+
+
+def test_recurrent_model_on_cifar_reads_32_rows_of_96_values():
+    model = build_model(cfg(arch="gru", dataset="cifar2", hidden=16))
+    assert model.rnn.input_size == 96
+    assert count_parameters(model) == rnn_params("gru", 96, 16, 1, 2)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru", "cnn", "lenet"])
+@pytest.mark.parametrize("dataset", ["mnist", "cifar2"])
+def test_forward_shape_for_every_model_and_dataset(arch, dataset):
+    model = build_model(cfg(arch=arch, dataset=dataset, hidden=16))
+    c, h, w = SPECS[dataset].shape
+    out = model(torch.randn(5, c, h, w))
+    assert out.shape == (5, len(SPECS[dataset].classes))
+
+
+def test_unknown_architecture_lists_valid_names():
+    bad = RunConfig().override(arch="mlp")
+    with pytest.raises(ConfigError, match="valid: rnn, lstm, gru, cnn, lenet"):
+        build_model(bad)
+
+
+def test_summary_rows_add_up_and_show_conv_shapes():
+    model = build_model(cfg(arch="cnn", dataset="cifar2"))
+    rows = summary(model, (3, 32, 32))
+    assert sum(r.params for r in rows) == 18_090
+    shapes = {r.name: r.output_shape for r in rows}
+    assert shapes["features.0.0"] == (1, 16, 32, 32)
+    assert shapes["features.1.2"] == (1, 8, 8, 8)
+    assert conv_out(32, 3, 1) == 32 and conv_out(32, 2, 0, 2) == 16 and conv_out(28, 5) == 24
