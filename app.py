@@ -1,7 +1,11 @@
-"""Playground: navigation over the pages (the pages live in pages/)."""
+"""Playground: page config and navigation; everything else lives in pages/ and playground/."""
 import streamlit as st
 
 st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
-st.title("Playground")
-st.write("Train small networks live in the browser. The Train, Compare, Draw and Inside pages are coming; "
-         "meanwhile use the command line: `python -m playground --help`.")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("pages/compare.py", title="Compare", icon="📊", url_path="compare"),
+]
+st.navigation(PAGES).run()

@@ -80,6 +80,23 @@ class JobRegistry:
         trainer = self._jobs.get(run_id)
         return None if trainer is None else trainer.snapshot(steps_from)
 
+    def view(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
+        """The live snapshot when this process runs it, else one rebuilt from the store (None if unknown)."""
+        live = self.snapshot(run_id, steps_from)
+        if live is not None:
+            return live
+        rec = self.store.get_run(run_id)
+        if rec is None:
+            return None
+        epochs = self.store.epochs(run_id)
+        steps = self.store.steps(run_id)
+        total_epochs = rec.config.optim.epochs
+        per_epoch = (len(steps) // len(epochs)) if epochs and rec.status == "finished" else 0
+        return Snapshot(status=rec.status, message=rec.message, epoch=len(epochs), epochs=total_epochs,
+                        step=len(steps), total_steps=per_epoch * total_epochs, steps_per_epoch=per_epoch,
+                        started=rec.started, ended=rec.ended, samples_per_s=rec.result.get("samples_per_s"),
+                        step_rows=steps[steps_from:], epoch_rows=epochs, result=rec.result)
+
     def active(self) -> list[int]:
         """Run ids queued or running in this process, oldest first."""
         with self._lock:

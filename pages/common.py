@@ -1,0 +1,65 @@
+"""What every page shares: the store and job registry (one per server process), small formatters."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from playground.inference import LoadedModel, load_checkpoint
+from playground.jobs import JobRegistry
+from playground.store import RunStore, StoreError
+
+STATUS_ICON = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "diverged": "💥",
+               "failed": "❌", "interrupted": "⚠️"}
+POLL_SECONDS = 1.0
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(home: str) -> JobRegistry:
+    cap = int(os.environ.get("PLAYGROUND_MAX_CONCURRENT", "2"))
+    return JobRegistry(RunStore(home), max_concurrent=cap)
+
+
+def jobs() -> JobRegistry:
+    """The process-wide job registry (and its store); stops the page with a clear message if unusable."""
+    from playground.store import default_home
+
+    home = st.session_state.get("store_home") or str(default_home())
+    try:
+        return _registry(home)
+    except StoreError as exc:
+        st.error(str(exc))
+        fresh = Path(home).with_name(Path(home).name + "-fresh")
+        if st.button(f"Use a fresh store in {fresh} (the old file is kept)"):
+            st.session_state["store_home"] = str(fresh)
+            st.rerun()
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _load(path: str, mtime: float) -> LoadedModel:
+    return load_checkpoint(path)
+
+
+def loaded_model(path: str) -> LoadedModel:
+    """A checkpoint loaded once per file version (its own model copy, never a live one)."""
+    return _load(path, os.path.getmtime(path))
+
+
+def run_label(rec) -> str:
+    acc = rec.result.get("test_acc")
+    acc_text = f" · test {acc:.1%}" if acc is not None else ""
+    return f"{STATUS_ICON.get(rec.status, '')} #{rec.id} {rec.name} ({rec.config.data.dataset}{acc_text})"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def plain(text: str) -> str:
+    """User text for a markdown element, shown literally (no links, emphasis or HTML)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:" else ch for ch in text)

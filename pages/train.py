@@ -1,0 +1,46 @@
+"""Train: pick a recipe or settings, start a background run, watch it live."""
+import streamlit as st
+
+from pages.common import jobs, run_label
+from pages.run_view import show_run
+from pages.train_form import sidebar_form
+from playground.config import ConfigError
+
+st.title("Train")
+registry = jobs()
+config, name, pressed = sidebar_form()
+
+if pressed:
+    try:
+        run_id = registry.submit(config, name=name.strip() or None)
+    except ConfigError as exc:
+        st.error(f"Cannot train this configuration: {exc}")
+    else:
+        st.query_params["run"] = str(run_id)
+        st.session_state.pop("watch", None)
+
+runs = registry.store.list_runs()
+if not runs:
+    st.info("No runs yet. Pick a recipe in the sidebar (LSTM 64 takes seconds per epoch) and press **Train**.")
+    st.stop()
+
+ids = [r.id for r in runs]
+labels = {r.id: run_label(r) for r in runs}
+wanted = st.query_params.get("run")
+active = registry.active()
+default = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else (active[-1] if active else ids[0])
+if st.session_state.get("watch") not in ids:
+    st.session_state["watch"] = default
+
+with st.sidebar:
+    st.divider()
+    cap = st.number_input("Runs training at once", 1, 8, value=registry.max_concurrent,
+                          help="More runs wait as queued. On 2 CPU cores, 2 at once is the most that helps.")
+    if cap != registry.max_concurrent:
+        registry.set_max_concurrent(cap)
+
+watch = st.selectbox("Run", ids, key="watch", format_func=labels.get)
+st.query_params["run"] = str(watch)
+if active:
+    st.caption(f"{len(active)} run(s) queued or training: " + ", ".join(f"#{i}" for i in active))
+show_run(watch)

@@ -1,0 +1,126 @@
+"""Plotly figure builders. Plain data in (lists of metric rows, arrays), figures out; no streamlit."""
+from __future__ import annotations
+
+from html import escape
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+PALETTE = qualitative.Plotly
+MAX_RAW_POINTS = 3000  # a browser draws 10k+ points per second poorly; the smoothed curve uses all
+
+
+def ema(values: Sequence[float], alpha: float) -> np.ndarray:
+    """Exponential moving average with bias correction (so the start is not pulled to 0)."""
+    out = np.empty(len(values))
+    avg, weight = 0.0, 0.0
+    for i, v in enumerate(values):
+        avg = alpha * avg + (1 - alpha) * v
+        weight = alpha * weight + (1 - alpha)
+        out[i] = avg / weight
+    return out
+
+
+def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    return fig
+
+
+def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "Training loss per step") -> go.Figure:
+    """Raw per-step loss faint behind its smoothed curve; the L2 term on its own axis when present."""
+    steps = np.array([r["step"] for r in step_rows], dtype=float)
+    loss = np.array([r["loss"] for r in step_rows], dtype=float)
+    l2 = np.array([r.get("l2") or 0.0 for r in step_rows], dtype=float)
+    has_l2 = bool(len(l2) and l2.max() > 0)
+    fig = make_subplots(specs=[[{"secondary_y": has_l2}]])
+    stride = max(1, len(steps) // MAX_RAW_POINTS)
+    fig.add_trace(go.Scattergl(x=steps[::stride], y=loss[::stride], mode="lines", name="loss (raw)",
+                               line=dict(color="rgba(99,110,250,0.25)", width=1)))
+    if len(loss):
+        fig.add_trace(go.Scatter(x=steps[::stride], y=ema(loss, smoothing)[::stride], mode="lines",
+                                 name="loss (smoothed)", line=dict(color=PALETTE[0], width=2.5)))
+    if has_l2:
+        fig.add_trace(go.Scatter(x=steps[::stride], y=l2[::stride], mode="lines", name="L2 term (λ·Σw²)",
+                                 line=dict(color=PALETTE[1], width=1.5, dash="dot")), secondary_y=True)
+        fig.update_yaxes(title_text="L2 term", secondary_y=True)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="data loss", secondary_y=False)
+    return _layout(fig, title=title)
+
+
+def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
+    """Train vs validation loss and accuracy per epoch, side by side."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
+    x = [r["epoch"] for r in epoch_rows]
+    for col, metric in ((1, "loss"), (2, "acc")):
+        for split, color, dash in (("train", PALETTE[0], "dash"), ("val", PALETTE[2], "solid")):
+            y = [r[f"{split}_{metric}"] for r in epoch_rows]
+            if all(v is None for v in y):
+                continue
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=split, legendgroup=split,
+                                     showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(x) <= 20 else None)
+    return _layout(fig)
+
+
+def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
+    """Many runs on one chart: one colour per run, train dashed, validation solid."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
+    for i, (name, rows) in enumerate(runs):
+        color = PALETTE[i % len(PALETTE)]
+        x = [r["epoch"] for r in rows]
+        for col, metric in ((1, "loss"), (2, "acc")):
+            for split, dash in (("train", "dash"), ("val", "solid")):
+                y = [r[f"{split}_{metric}"] for r in rows]
+                if all(v is None for v in y):
+                    continue
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=escape(f"{name} ({split})"), legendgroup=name,
+                                         showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    return _layout(fig, height=380)
+
+
+def generalization_gap(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
+    """Train minus validation accuracy per epoch: how much each run overfits."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(runs):
+        pts = [(r["epoch"], r["train_acc"] - r["val_acc"]) for r in rows if r.get("val_acc") is not None]
+        if pts:
+            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+                                     name=escape(name), line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.add_hline(y=0, line=dict(color="grey", width=1))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%")
+    return _layout(fig, title="Generalization gap")
+
+
+def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+    m = np.asarray(matrix)
+    fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale="Blues", text=m,
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_xaxes(title_text="predicted", type="category")
+    fig.update_yaxes(title_text="true", type="category", autorange="reversed")
+    return _layout(fig, height=360 if len(classes) > 2 else 260, title="Confusion matrix (test set)")
+
+
+def probabilities(probs: Sequence[float], classes: Sequence[str], title: str = "Class probabilities") -> go.Figure:
+    p = np.asarray(probs, dtype=float)
+    colors = [PALETTE[1] if i == int(p.argmax()) else PALETTE[0] for i in range(len(p))]
+    fig = go.Figure(go.Bar(x=list(classes), y=p, marker_color=colors, text=[f"{v:.0%}" for v in p],
+                           textposition="outside"))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
+    return _layout(fig, height=260, title=title)
+
+
+def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: str = "gray") -> go.Figure:
+    """A small image (H, W) shown pixel by pixel, as the model sees it."""
+    fig = go.Figure(go.Heatmap(z=np.asarray(pixels), colorscale=colorscale, showscale=False,
+                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    return _layout(fig, height=height, title=title)

@@ -1,0 +1,122 @@
+"""Every page under streamlit's AppTest: renders, trains, compares, survives a new session."""
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.store import RunStore
+from playground.training import Trainer
+from conftest import ROOT, tiny
+
+TIMEOUT = 60
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+
+
+def poll_until(at: AppTest, done, seconds: float = 90) -> AppTest:
+    """AppTest never fires run_every by itself: rerun as the browser's timer would."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return at
+        time.sleep(0.5)
+    raise AssertionError("condition not reached")
+
+
+def finished_runs(home) -> list:
+    return [r for r in RunStore(home).list_runs() if r.status == "finished"]
+
+
+def test_home_renders_with_device_and_datasets(home):
+    at = page("app.py").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
+    assert "Device" in text and "MNIST digits" in text
+
+
+def test_train_page_runs_a_tiny_run_to_the_end_and_a_new_session_sees_it(home):
+    at = page("pages/train.py").run()
+    assert not at.exception
+    assert at.session_state["f_arch"] == "lstm"  # lstm64 recipe preloaded
+    at.sidebar.number_input(key="f_limit").set_value(600)
+    at.sidebar.number_input(key="f_hidden").set_value(16)
+    at.sidebar.text_input(key="run_name").input("my <b>tiny</b> run")
+    at.sidebar.button[0].click().run()
+    assert not at.exception and not at.error
+    poll_until(at, lambda a: any("✅" in s.value for s in a.subheader))
+    runs = finished_runs(home)
+    assert len(runs) == 1 and runs[0].name == "my <b>tiny</b> run"
+    assert runs[0].result["test_acc"] is not None
+    labels = [m.label for m in at.metric]
+    assert "Test accuracy" in labels and "Samples/s" in labels
+    assert len(at.get("plotly_chart")) >= 3  # step loss, epoch curves, confusion matrix
+    # A new browser session (a reload) shows the same run from the store, with its history.
+    again = page("pages/train.py")
+    again.query_params["run"] = str(runs[0].id)
+    again.run()
+    assert not again.exception
+    assert any("my \\<b\\>tiny\\</b\\> run" in s.value for s in again.subheader)  # shown as text, not HTML
+    assert len(again.get("plotly_chart")) >= 2
+
+
+def test_recipe_picker_fills_the_form(home):
+    at = page("pages/train.py").run()
+    at.sidebar.selectbox(key="recipe").select("cnn-bn-l2").run()
+    assert at.session_state["f_arch"] == "cnn" and at.session_state["f_dataset"] == "cifar2"
+    assert at.session_state["f_batchnorm"] is True and at.session_state["f_l2"] == 0.001
+
+
+def test_rejected_config_shows_the_reason_and_starts_nothing(home):
+    at = page("pages/train.py").run()
+    at.sidebar.slider(key="f_dropout").set_value(0.5)  # one-layer LSTM: dropout has nothing to act on
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert any("layers >= 2" in e.value for e in at.error)
+    assert RunStore(home).list_runs() == []
+
+
+def test_compare_renders_a_chosen_pair(home, store):
+    a = store.create_run(tiny(epochs=2), "plain")
+    Trainer(tiny(epochs=2), store, a).run()
+    b = store.create_run(tiny(epochs=2, l2=0.01), "with L2")
+    Trainer(tiny(epochs=2, l2=0.01), store, b).run()
+    at = page("pages/compare.py")
+    at.session_state["compare_ids"] = [a, b]
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 2  # curves + generalization gap
+    table = at.dataframe[0].value
+    assert len(table) == 2 and "l2" in table.columns and "lr" not in table.columns  # only differing settings
+    assert set(table["best epoch"]) <= {1, 2}
+
+
+def test_regularization_study_launches_variants_and_they_finish(home):
+    at = page("pages/compare.py").run()
+    at.selectbox(key="study_recipe").select("lstm64")
+    at.number_input(key="study_epochs").set_value(2)
+    at.number_input(key="study_limit").set_value(600)
+    at.button[0].click().run()
+    assert not at.exception
+    assert len(at.session_state["compare_ids"]) == 3  # baseline, L2, dropout (2 layers)
+    poll_until(at, lambda a: len(finished_runs(home)) == 3, seconds=180)
+    at.run()
+    names = sorted(r.name for r in finished_runs(home))
+    assert names == ["lstm64 · L2 λ=0.001", "lstm64 · baseline", "lstm64 · dropout 0.3 (2 layers)"]
+    assert len(at.dataframe[0].value) == 3
+
+
+def test_rename_and_delete_with_confirmation(home, store):
+    run_id = store.create_run(tiny(), "old", status="finished")
+    at = page("pages/compare.py").run()
+    at.text_input(key="new_name").input("new name")
+    [b for b in at.button if b.label == "Rename"][0].click().run()
+    assert store.get_run(run_id).name == "new name"
+    delete = [b for b in at.button if b.label == "Delete"][0]
+    assert delete.disabled  # nothing is deleted without the confirmation
+    at.checkbox(key="confirm_delete").check().run()
+    [b for b in at.button if b.label == "Delete"][0].click().run()
+    assert not at.exception and store.get_run(run_id) is None
