@@ -18,7 +18,10 @@ POLL_SECONDS = 1.0
 @st.cache_resource(show_spinner=False)
 def _registry(home: str) -> JobRegistry:
     cap = int(os.environ.get("PLAYGROUND_MAX_CONCURRENT", "2"))
-    return JobRegistry(RunStore(home), max_concurrent=cap)
+    # One intra-op thread per run: with two, a step slowed 3-4x whenever the browser, the server
+    # or another run wanted a core (bench/README.md has the numbers).
+    threads = int(os.environ.get("PLAYGROUND_THREADS", "1"))
+    return JobRegistry(RunStore(home), max_concurrent=cap, threads_per_run=threads)
 
 
 def jobs() -> JobRegistry:

@@ -38,7 +38,7 @@ def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "T
     has_l2 = bool(len(l2) and l2.max() > 0)
     fig = make_subplots(specs=[[{"secondary_y": has_l2}]])
     stride = max(1, len(steps) // MAX_RAW_POINTS)
-    fig.add_trace(go.Scattergl(x=steps[::stride], y=loss[::stride], mode="lines", name="loss (raw)",
+    fig.add_trace(go.Scatter(x=steps[::stride], y=loss[::stride], mode="lines", name="loss (raw)",
                                line=dict(color="rgba(99,110,250,0.25)", width=1)))
     if len(loss):
         fig.add_trace(go.Scatter(x=steps[::stride], y=ema(loss, smoothing)[::stride], mode="lines",

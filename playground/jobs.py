@@ -1,6 +1,7 @@
 """JobRegistry: queue runs, cap how many train at once, start/stop them, serve snapshots."""
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections import deque
@@ -33,22 +34,26 @@ def default_name(config: RunConfig) -> str:
 class JobRegistry:
     """Owns the Trainers of this process. Every public method is thread-safe and returns at once."""
 
-    def __init__(self, store: RunStore, max_concurrent: int = 1):
+    def __init__(self, store: RunStore, max_concurrent: int = 1, threads_per_run: int | None = None):
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
         self.store = store
         self.max_concurrent = max_concurrent
+        self.threads_per_run = threads_per_run
         self._lock = threading.Lock()
         self._jobs: dict[int, Trainer] = {}
         self._pending: deque[int] = deque()
         self._running: set[int] = set()
         self._finished: deque[int] = deque()
+        self._threads: dict[int, threading.Thread] = {}
+        # Without this, interpreter exit kills trainer threads inside torch ("terminate called").
+        atexit.register(self.shutdown)
 
     def submit(self, config: RunConfig, name: str | None = None) -> int:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
         validate(config)
         run_id = self.store.create_run(config, (name or default_name(config)).strip()[:120])
-        trainer = Trainer(config, self.store, run_id)
+        trainer = Trainer(config, self.store, run_id, threads=self.threads_per_run)
         with self._lock:
             self._jobs[run_id] = trainer
             self._pending.append(run_id)
@@ -75,6 +80,21 @@ class JobRegistry:
     def stop_all(self) -> None:
         for run_id in list(self._jobs):
             self.stop(run_id)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every run (recorded as stopped, with a checkpoint) and wait for their threads."""
+        with self._lock:
+            pending = list(self._pending)
+            self._pending.clear()
+            threads = list(self._threads.values())
+        for run_id in pending:
+            self.store.update_run(run_id, status="stopped", message="the server shut down before it started",
+                                  ended=time.time())
+        for trainer in list(self._jobs.values()):
+            trainer.stop("stopped: the server shut down")
+        deadline = time.time() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.time()))
 
     def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
         trainer = self._jobs.get(run_id)
@@ -118,7 +138,9 @@ class JobRegistry:
             while self._pending and len(self._running) < self.max_concurrent:
                 run_id = self._pending.popleft()
                 self._running.add(run_id)
-                threading.Thread(target=self._run, args=(run_id,), name=f"job-{run_id}", daemon=True).start()
+                thread = threading.Thread(target=self._run, args=(run_id,), name=f"job-{run_id}", daemon=True)
+                self._threads[run_id] = thread
+                thread.start()
 
     def _run(self, run_id: int) -> None:
         try:
@@ -126,6 +148,7 @@ class JobRegistry:
         finally:
             with self._lock:
                 self._running.discard(run_id)
+                self._threads.pop(run_id, None)
                 self._finished.append(run_id)
                 # Finished runs live on in the store; keep only recent ones in memory.
                 while len(self._finished) > KEEP_FINISHED:

@@ -175,12 +175,15 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std,
 class Trainer:
     """Runs one config. `run()` blocks; `start()` runs it in a daemon thread; `stop()` ends it within a batch."""
 
-    def __init__(self, config: RunConfig, store: RunStore | None = None, run_id: int | None = None):
+    def __init__(self, config: RunConfig, store: RunStore | None = None, run_id: int | None = None,
+                 threads: int | None = None):
         self.config = validate(config)
+        self.threads = threads  # intra-op CPU threads; None keeps torch's default (all cores)
         self.store = store
         self.run_id = run_id
         self.stream = MetricsStream(config.optim.epochs)
         self._stop = threading.Event()
+        self._stop_reason = "stopped by the user"
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
@@ -188,7 +191,8 @@ class Trainer:
         self.thread.start()
         return self.thread
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped by the user") -> None:
+        self._stop_reason = reason
         self._stop.set()
 
     @property
@@ -226,6 +230,8 @@ class Trainer:
 
     def _train(self) -> tuple[str, str | None]:
         cfg = self.config
+        if self.threads:
+            torch.set_num_threads(self.threads)  # process-wide in effect: callers pass one value for all runs
         device = resolve_device(cfg.device)
         ds = load_dataset(cfg.data.dataset)
         data = split_dataset(ds, cfg, device)
@@ -262,7 +268,7 @@ class Trainer:
             seen = 0
             for i in range(0, n_train, bs):
                 if self._stop.is_set():
-                    status, message = "stopped", "stopped by the user"
+                    status, message = "stopped", self._stop_reason
                     break
                 idx = perm[i:i + bs]
                 xb, yb = normalize(data.train_x[idx], mean, std), data.train_y[idx]

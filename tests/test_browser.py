@@ -1,0 +1,43 @@
+"""End to end in real Chromium: train from the page, watch it live, reload, stop."""
+import pytest
+
+from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.browser
+
+# _fullData holds decoded arrays (numpy data arrives as typed-array specs in .data).
+POINTS_JS = """() => { const p = document.querySelector('.js-plotly-plot');
+                       return p && p._fullData && p._fullData.length ? p._fullData[0].x.length : 0; }"""
+
+
+def test_train_live_reload_and_stop(tmp_path):
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(tmp_path / "home", ARTIFACTS / "browser-server.log") as (url, server), \
+            browser_page("train-live") as page:
+        page.goto(f"{url}/train")
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        wait_idle(page)
+        page.get_by_label("Epochs").fill("20")
+        page.get_by_label("Epochs").press("Enter")
+        page.get_by_label("Run name (optional)").fill("browser run")
+        page.get_by_label("Run name (optional)").press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Train", exact=True).click()
+
+        # The live chart appears and gains points with no click: the fragment polls by itself.
+        page.wait_for_function(f"({POINTS_JS})() > 0", timeout=60_000)
+        first = page.evaluate(POINTS_JS)
+        page.wait_for_function(f"({POINTS_JS})() > {first}", timeout=30_000)
+        assert page.evaluate(POINTS_JS) > first
+
+        # A reload shows the same run, still live, with its history so far.
+        page.reload()
+        page.get_by_text("browser run").first.wait_for(timeout=60_000)
+        page.wait_for_function(f"({POINTS_JS})() >= {first}", timeout=30_000)
+
+        page.get_by_role("button", name="⏹ Stop").click()
+        page.get_by_text("stopped by the user").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "train-after-stop.png"))
+    log = (ARTIFACTS / "browser-server.log").read_text()
+    assert "Traceback" not in log and "missing ScriptRunContext" not in log, log[-3000:]
