@@ -10,6 +10,23 @@ from playground.inference import LoadedModel, load_checkpoint
 from playground.jobs import JobRegistry
 from playground.store import RunStore, StoreError
 
+def _use_app_navigation() -> None:
+    """Route every request through app.py's st.navigation.
+
+    While a `pages/` folder exists, Streamlit 1.67 serves pages the legacy way (each file run
+    alone, every module in pages/ listed) until the process's first st.navigation call; a deep
+    link such as /draw on a fresh server would skip app.py. Turning that off and rerunning once
+    sends the same URL through app.py instead.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_app_navigation()
+
 STATUS_ICON = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "diverged": "💥",
                "failed": "❌", "interrupted": "⚠️"}
 POLL_SECONDS = 1.0

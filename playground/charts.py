@@ -124,3 +124,37 @@ def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: st
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     return _layout(fig, height=height, title=title)
+
+
+def row_predictions(probs: np.ndarray, classes: Sequence[str], row: int | None = None) -> go.Figure:
+    """How a recurrent model's answer forms: class probabilities after each row, (T, classes), plus
+    the probability of the final answer as a line. `row` (1-based) is marked."""
+    p = np.asarray(probs)
+    final = int(p[-1].argmax())
+    steps = np.arange(1, len(p) + 1)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
+    fig.add_trace(go.Heatmap(z=p.T, x=steps, y=list(classes), colorscale="Viridis", zmin=0, zmax=1,
+                             colorbar=dict(title="p", len=0.7, y=0.65),
+                             hovertemplate="after row %{x}: p(%{y}) = %{z:.2f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=steps, y=p[:, final], mode="lines+markers", name=f"p({classes[final]})",
+                             line=dict(color=PALETTE[1])), row=2, col=1)
+    if row:
+        fig.add_vline(x=row, line=dict(color="white", width=2, dash="dot"), row=1, col=1)
+        fig.add_vline(x=row, line=dict(color="grey", width=1, dash="dot"), row=2, col=1)
+    fig.update_yaxes(type="category", title_text="class", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=f"p({classes[final]})", row=2, col=1)
+    fig.update_xaxes(title_text="rows read", row=2, col=1)
+    return _layout(fig, height=380, title="How the prediction forms, row by row", hovermode="closest")
+
+
+def image_rows(pixels: np.ndarray, row: int | None = None, title: str = "", height: int = 260) -> go.Figure:
+    """An image with rows already read bright and the rest dimmed: what a recurrent model has seen so far."""
+    fig = image(pixels, title=title, height=height)
+    if row:
+        rows = np.asarray(pixels).shape[0]
+        if row < rows:
+            fig.add_shape(type="rect", x0=-0.5, x1=np.asarray(pixels).shape[1] - 0.5, y0=row - 0.5, y1=rows - 0.5,
+                          fillcolor="rgba(30,30,60,0.65)", line=dict(width=0))
+        fig.add_shape(type="rect", x0=-0.5, x1=np.asarray(pixels).shape[1] - 0.5, y0=row - 1.5, y1=row - 0.5,
+                      line=dict(color=PALETTE[1], width=2))
+    return fig

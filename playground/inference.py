@@ -88,3 +88,17 @@ def predict_image(loaded: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, n
     require_digits(loaded)
     digit = mnist_style(image)
     return digit, predict_digits(loaded, digit[None])[0]
+
+
+def accuracy_on(loaded: LoadedModel, digits: np.ndarray, labels: np.ndarray) -> float | None:
+    """Accuracy on already MNIST-style digits (N, 28, 28), e.g. the user's kept drawings."""
+    if len(labels) == 0:
+        return None
+    return float((predict_digits(loaded, digits).argmax(1) == np.asarray(labels)).mean())
+
+
+def mnist_checkpoints(records) -> list:
+    """Runs whose checkpoint file exists and whose model reads digits, newest first."""
+    from pathlib import Path
+
+    return [r for r in records if r.config.data.dataset == "mnist" and r.checkpoint and Path(r.checkpoint).is_file()]

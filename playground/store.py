@@ -243,9 +243,14 @@ class RunStore:
                             (time.time(), int(label), pixels))
         return int(cur.lastrowid)
 
-    def drawings(self) -> list[tuple[int, int, bytes]]:
-        return [(r["id"], r["label"], r["pixels"]) for r in
-                self._execute("SELECT id, label, pixels FROM drawings ORDER BY id").fetchall()]
+    def drawings(self) -> tuple["np.ndarray", "np.ndarray"]:
+        """The kept drawings as (N, 28, 28) floats in [0, 1] and their (N,) labels."""
+        import numpy as np
+
+        rows = self._execute("SELECT label, pixels FROM drawings ORDER BY id").fetchall()
+        digits = np.stack([np.frombuffer(r["pixels"], np.uint8).reshape(28, 28) for r in rows]) if rows \
+            else np.zeros((0, 28, 28), np.uint8)
+        return digits.astype(np.float32) / 255.0, np.array([r["label"] for r in rows], dtype=np.int64)
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:

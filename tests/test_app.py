@@ -2,17 +2,11 @@
 import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
 from playground.store import RunStore
 from playground.training import Trainer
-from conftest import ROOT, tiny
-
-TIMEOUT = 60
-
-
-def page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+from conftest import app_page as page, tiny
 
 
 def poll_until(at: AppTest, done, seconds: float = 90) -> AppTest:

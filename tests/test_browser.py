@@ -41,3 +41,28 @@ def test_train_live_reload_and_stop(tmp_path):
         page.screenshot(path=str(ARTIFACTS / "train-after-stop.png"))
     log = (ARTIFACTS / "browser-server.log").read_text()
     assert "Traceback" not in log and "missing ScriptRunContext" not in log, log[-3000:]
+
+
+def test_draw_a_stroke_and_see_the_prediction(trained_home):
+    require_chromium()
+    with streamlit_server(trained_home, ARTIFACTS / "browser-draw-server.log") as (url, server), \
+            browser_page("draw") as page:
+        page.goto(f"{url}/draw")
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for(timeout=60_000)
+        wait_idle(page)
+        box = canvas.bounding_box()
+        x = box["x"] + box["width"] / 2
+        page.mouse.move(x, box["y"] + 40)
+        page.mouse.down()
+        for k in range(1, 21):  # a vertical stroke: a "1"
+            page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
+        page.mouse.up()
+        predicted = page.get_by_test_id("stMetricValue").first
+        predicted.wait_for(timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+        assert predicted.inner_text().strip() == "1"
+        # A deep link on a fresh server still goes through app.py's navigation: only real pages listed.
+        nav = page.get_by_test_id("stSidebarNav").inner_text()
+        assert "Train" in nav and "Draw" in nav and "common" not in nav and "train form" not in nav
+        page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)

@@ -1,0 +1,137 @@
+"""Look inside a model: feature maps, filters, hidden states, gates, per-row predictions, gradients in time.
+
+Every probe takes a model and one normalized input image x of shape (1, C, H, W) and returns
+plain numpy arrays. The recurrent probes step each layer's own weights by hand (PyTorch's gate
+order: LSTM i, f, g, o; GRU r, z, n), which tests check against nn.LSTM / nn.GRU.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import RecurrentClassifier
+
+
+# ------------------------------------------------------------------ recurrent models
+@dataclass
+class RecurrentTrace:
+    """Per-step internals of one layer, each (T, hidden); gates hold what the cell kind has."""
+    hidden: np.ndarray
+    gates: dict[str, np.ndarray]
+
+
+def _weights(rnn: nn.RNNBase, layer: int):
+    return (getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}"),
+            getattr(rnn, f"bias_ih_l{layer}", None), getattr(rnn, f"bias_hh_l{layer}", None))
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    return F.linear(x, w, b)
+
+
+def step_layer(rnn: nn.RNNBase, layer: int, seq: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, list]]:
+    """Run one layer over seq (B, T, in) step by step; returns the h_t tensors (each (B, H)) and gates."""
+    w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
+    b, hidden = seq.shape[0], rnn.hidden_size
+    h = seq.new_zeros(b, hidden)
+    c = seq.new_zeros(b, hidden)
+    hs: list[torch.Tensor] = []
+    gates: dict[str, list] = {}
+    kind = rnn.mode  # "RNN_TANH", "RNN_RELU", "LSTM", "GRU"
+    for t in range(seq.shape[1]):
+        x_t = seq[:, t]
+        if kind == "LSTM":
+            i, f, g, o = (_linear(x_t, w_ih, b_ih) + _linear(h, w_hh, b_hh)).chunk(4, dim=1)
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            step = {"input gate": i, "forget gate": f, "output gate": o, "cell state": c}
+        elif kind == "GRU":
+            xr, xz, xn = _linear(x_t, w_ih, b_ih).chunk(3, dim=1)
+            hr, hz, hn = _linear(h, w_hh, b_hh).chunk(3, dim=1)
+            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+            n = torch.tanh(xn + r * hn)
+            h = (1 - z) * n + z * h
+            step = {"update gate": z, "reset gate": r}
+        else:
+            act = torch.tanh if kind == "RNN_TANH" else torch.relu
+            h = act(_linear(x_t, w_ih, b_ih) + _linear(h, w_hh, b_hh))
+            step = {}
+        hs.append(h)
+        for name, value in step.items():
+            gates.setdefault(name, []).append(value)
+    return hs, gates
+
+
+def recurrent_trace(model: RecurrentClassifier, x: torch.Tensor, layer: int | None = None) -> RecurrentTrace:
+    """Hidden states and gates of `layer` (default: the top one) for one image x (1, C, H, W)."""
+    rnn = model.rnn
+    layer = rnn.num_layers - 1 if layer is None else layer
+    seq = model.rows(x)
+    with torch.no_grad():
+        for k in range(layer + 1):
+            hs, gates = step_layer(rnn, k, seq)
+            seq = torch.stack(hs, dim=1)  # dropout between layers is off in eval
+    return RecurrentTrace(hidden=seq[0].numpy(),
+                          gates={name: torch.stack(v, dim=1)[0].numpy() for name, v in gates.items()})
+
+
+@torch.no_grad()
+def row_predictions(model: RecurrentClassifier, x: torch.Tensor) -> np.ndarray:
+    """Class probabilities after each row: the output layer applied to every hidden state, (T, classes)."""
+    out, _ = model.rnn(model.rows(x))
+    return torch.softmax(model.head(out[0]), dim=-1).numpy()
+
+
+def gradient_through_time(model: RecurrentClassifier, x: torch.Tensor, label: int) -> np.ndarray:
+    """||d loss / d h_t|| for every step t of the top layer, (T,): how far back the error signal reaches."""
+    rnn = model.rnn
+    seq = model.rows(x).detach()
+    hs: list[torch.Tensor] = []
+    with torch.enable_grad():
+        for k in range(rnn.num_layers):
+            hs, _ = step_layer(rnn, k, seq)
+            seq = torch.stack(hs, dim=1)
+        for h in hs:
+            h.retain_grad()
+        loss = F.cross_entropy(model.head(hs[-1]), torch.tensor([label]))
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+    norms = np.array([h.grad.norm().item() for h in hs])
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+# ------------------------------------------------------------------ convolutional models
+@dataclass
+class FeatureMaps:
+    """One stage of one conv block: its name, the module kind and the maps (C, H, W)."""
+    block: int
+    stage: str  # "conv", "batch-norm", "activation", "pool", "dropout"
+    maps: np.ndarray
+
+
+STAGE = {nn.Conv2d: "conv", nn.BatchNorm2d: "batch-norm", nn.Tanh: "activation", nn.ReLU: "activation",
+         nn.MaxPool2d: "pool", nn.Dropout2d: "dropout"}
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, x: torch.Tensor) -> list[FeatureMaps]:
+    """Every stage's output in model.features for one image x (1, C, H, W), in order."""
+    out: list[FeatureMaps] = []
+    h = x
+    for b, block in enumerate(model.features, start=1):
+        for module in block:
+            h = module(h)
+            out.append(FeatureMaps(b, STAGE.get(type(module), type(module).__name__), h[0].numpy().copy()))
+    return out
+
+
+def first_filters(model: nn.Module) -> np.ndarray:
+    """The first conv layer's kernels, (out_channels, in_channels, k, k)."""
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    return conv.weight.detach().numpy().copy()
