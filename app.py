@@ -10,5 +10,6 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
     st.Page("pages/compare.py", title="Compare", icon="📊", url_path="compare"),
     st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
+    st.Page("pages/inside.py", title="Inside", icon="🔬", url_path="inside"),
 ]
 st.navigation(PAGES).run()

@@ -48,6 +48,7 @@ except BadImage as exc:
     right.error(f"That file cannot be used: {exc}")
     st.stop()
 
+st.session_state["last_digit"] = digit  # the Inside page can look at the same drawing
 with right:
     if digit is None or not chosen:
         st.info("✏️ Draw a digit (or upload one) to see what the models make of it." if chosen

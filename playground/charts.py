@@ -24,8 +24,8 @@ def ema(values: Sequence[float], alpha: float) -> np.ndarray:
     return out
 
 
-def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode=hovermode,
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
     return fig
 
@@ -158,3 +158,83 @@ def image_rows(pixels: np.ndarray, row: int | None = None, title: str = "", heig
         fig.add_shape(type="rect", x0=-0.5, x1=np.asarray(pixels).shape[1] - 0.5, y0=row - 1.5, y1=row - 0.5,
                       line=dict(color=PALETTE[1], width=2))
     return fig
+
+
+def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_maps: int = 32,
+             cols: int = 8) -> go.Figure:
+    """Feature maps (C, H, W) as a grid of small heatmaps; one colour scale for all, or one per map."""
+    maps = np.asarray(maps)[:max_maps]
+    n = len(maps)
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02,
+                        subplot_titles=[str(i) for i in range(n)])
+    lo, hi = float(maps.min()), float(maps.max())
+    for i, m in enumerate(maps):
+        kw = dict(zmin=lo, zmax=hi) if shared_scale else {}
+        fig.add_trace(go.Heatmap(z=m, colorscale="RdBu_r" if lo < 0 else "Viridis", showscale=shared_scale and i == 0,
+                                 hovertemplate=f"map {i}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>", **kw),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_annotations(font_size=9)
+    return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
+
+
+def filter_grid(weights: np.ndarray, title: str = "First-layer filters") -> go.Figure:
+    """Kernels (out, in, k, k): RGB images when in=3 (each scaled to [0, 255]), heatmaps otherwise."""
+    w = np.asarray(weights)
+    if w.shape[1] == 3:
+        n, cols = len(w), min(8, len(w))
+        rows = int(np.ceil(n / cols))
+        fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.03,
+                            subplot_titles=[str(i) for i in range(n)])
+        for i, k in enumerate(w):
+            k = (k - k.min()) / max(1e-8, float(k.max() - k.min())) * 255
+            fig.add_trace(go.Image(z=np.transpose(k, (1, 2, 0))), row=i // cols + 1, col=i % cols + 1)
+        fig.update_xaxes(showticklabels=False)
+        fig.update_yaxes(showticklabels=False)
+        fig.update_annotations(font_size=9)
+        return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
+    return map_grid(w[:, 0], shared_scale=True, title=title)
+
+
+def hidden_states(hidden: np.ndarray, sort_units: bool = False, title: str = "Hidden state h_t") -> go.Figure:
+    """Hidden units x time steps; optionally units sorted by their mean activation."""
+    h = np.asarray(hidden).T  # (units, T)
+    order = np.argsort(h.mean(1))[::-1] if sort_units else np.arange(len(h))
+    fig = go.Figure(go.Heatmap(z=h[order], x=np.arange(1, h.shape[1] + 1), y=[str(u) for u in order],
+                               colorscale="RdBu_r", zmid=0,
+                               hovertemplate="unit %{y}, step %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(title_text="step (image row)")
+    fig.update_yaxes(title_text="unit" + (" (sorted by mean)" if sort_units else ""), type="category",
+                     showticklabels=len(order) <= 64)
+    return _layout(fig, height=420, title=title, hovermode="closest")
+
+
+def gates(gate_maps: dict[str, np.ndarray]) -> go.Figure:
+    """Each gate (T, units) as units x steps, side by side on a shared 0..1 scale (cell state on its own)."""
+    names = list(gate_maps)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.04)
+    for i, name in enumerate(names):
+        z = np.asarray(gate_maps[name]).T
+        bounded = name != "cell state"
+        fig.add_trace(go.Heatmap(z=z, x=np.arange(1, z.shape[1] + 1), colorscale="Viridis" if bounded else "RdBu_r",
+                                 zmin=0 if bounded else None, zmax=1 if bounded else None,
+                                 zmid=None if bounded else 0, showscale=i == 0,
+                                 hovertemplate=f"{name}<br>unit %{{y}}, step %{{x}}: %{{z:.3f}}<extra></extra>"),
+                      row=1, col=i + 1)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(showticklabels=False)
+    return _layout(fig, height=360, hovermode="closest")
+
+
+def gradient_norms(series: dict[str, np.ndarray]) -> go.Figure:
+    """||dL/dh_t|| per step for several models on a log scale: the vanishing gradient made visible."""
+    fig = go.Figure()
+    for i, (name, norms) in enumerate(series.items()):
+        fig.add_trace(go.Scatter(x=np.arange(1, len(norms) + 1), y=np.maximum(np.asarray(norms), 1e-30),
+                                 mode="lines+markers", name=escape(name), line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.update_yaxes(type="log", title_text="‖∂loss/∂h_t‖ (log)", exponentformat="power")
+    fig.update_xaxes(title_text="step t (image row)")
+    return _layout(fig, height=360, title="Gradient through time")
