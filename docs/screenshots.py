@@ -42,6 +42,7 @@ def main() -> None:
             time.sleep(1)
 
         page.goto(f"{url}/compare")
+        page.get_by_text("Regularization study").first.click()
         page.get_by_role("button", name="🚀 Launch study").wait_for(timeout=60_000)
         page.get_by_label("Epochs").fill("8")
         page.get_by_label("Epochs").press("Enter")
@@ -71,6 +72,7 @@ def main() -> None:
         runs = RunStore(home).list_runs()
         for name, rec in (("inside-cnn", next(r for r in runs if r.config.model.arch == "cnn")),
                           ("inside-lstm", next(r for r in runs if r.config.model.arch == "lstm"))):
+            page.set_viewport_size({"width": 1400, "height": 2600})  # streamlit scrolls inside its own div
             page.goto(f"{url}/inside")
             page.get_by_text("Model").first.wait_for(timeout=60_000)
             wait_idle(page)

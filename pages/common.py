@@ -69,8 +69,8 @@ def loaded_model(path: str) -> LoadedModel:
 
 def run_label(rec) -> str:
     acc = rec.result.get("test_acc")
-    acc_text = f" · test {acc:.1%}" if acc is not None else ""
-    return f"{STATUS_ICON.get(rec.status, '')} #{rec.id} {rec.name} ({rec.config.data.dataset}{acc_text})"
+    acc_text = f" · test acc {acc:.1%}" if acc is not None else ""
+    return f"{STATUS_ICON.get(rec.status, '')} #{rec.id} {rec.name}{acc_text}"
 
 
 def duration(seconds: float | None) -> str:

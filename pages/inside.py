@@ -66,7 +66,7 @@ if is_recurrent(rec.config):
                    "matters to the loss. A plain RNN's signal fades over the early rows; gated cells keep it.")
 else:
     a, b = st.columns([1, 4])
-    a.plotly_chart(charts.image(image if image.ndim == 2 else image.mean(-1), "Input"), width="stretch")
+    a.plotly_chart(charts.image(image, "Input"), width="stretch")
     other = b.selectbox("Side by side with", [None] + [i for i in labels if i != run_id and not
                                                         is_recurrent(by_id[i].config) and
                                                         by_id[i].config.data.dataset == rec.config.data.dataset],

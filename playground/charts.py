@@ -26,7 +26,7 @@ def ema(values: Sequence[float], alpha: float) -> np.ndarray:
 
 def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **kw) -> go.Figure:
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode=hovermode,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"), **kw)
     return fig
 
 
@@ -64,6 +64,7 @@ def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=split, legendgroup=split,
                                      showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
     fig.update_xaxes(title_text="epoch", dtick=1 if len(x) <= 20 else None)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     return _layout(fig)
 
 
@@ -81,7 +82,10 @@ def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
                 fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=escape(f"{name} ({split})"), legendgroup=name,
                                          showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
     fig.update_xaxes(title_text="epoch")
-    return _layout(fig, height=380)
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    _layout(fig, height=440)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
+    return fig
 
 
 def generalization_gap(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
@@ -118,10 +122,15 @@ def probabilities(probs: Sequence[float], classes: Sequence[str], title: str = "
 
 
 def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: str = "gray") -> go.Figure:
-    """A small image (H, W) shown pixel by pixel, as the model sees it."""
-    fig = go.Figure(go.Heatmap(z=np.asarray(pixels), colorscale=colorscale, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    """A small image, (H, W) grey or (H, W, 3) uint8 RGB, shown pixel by pixel as the model sees it."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 3:
+        fig = go.Figure(go.Image(z=pixels))
+    else:
+        fig = go.Figure(go.Heatmap(z=pixels, colorscale=colorscale, showscale=False,
+                                   hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+        fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     return _layout(fig, height=height, title=title)
 

@@ -25,6 +25,7 @@ STORE_FLUSH_SECONDS = 2.0  # step rows reach SQLite at least this often
 # Cross-entropy at chance is ln(classes) <= 2.3 here; a batch mean of 100 means the weights blew up
 # (bounded activations can keep an exploding run finite for a long time, so NaN alone is too late).
 EXPLODED_LOSS = 100.0
+TRAIN_PROBE_MIN, TRAIN_PROBE_MAX = 2000, 5000  # train samples re-evaluated at each epoch's end
 _init_lock = threading.Lock()  # model init seeds the global RNG: one run at a time
 
 
@@ -246,6 +247,7 @@ class Trainer:
         if n_train == 0:
             raise ConfigError("no training samples left after the validation split; raise limit")
         steps_per_epoch = math.ceil(n_train / bs)
+        train_probe = min(n_train, max(TRAIN_PROBE_MIN, len(data.val_y)), TRAIN_PROBE_MAX)
         total = steps_per_epoch * cfg.optim.epochs
         self.stream.update(steps_per_epoch=steps_per_epoch, total_steps=total)
         # Sync step losses to the host every step on CPU (free), in blocks on CUDA (a sync costs).
@@ -261,9 +263,7 @@ class Trainer:
         for epoch in range(1, cfg.optim.epochs + 1):
             t0 = time.time()
             perm = torch.randperm(n_train, generator=gen).to(device)
-            loss_sum = torch.zeros((), device=device)
             l2_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
             buffered: list[tuple[torch.Tensor, torch.Tensor]] = []
             seen = 0
             for i in range(0, n_train, bs):
@@ -283,9 +283,7 @@ class Trainer:
                 step += 1
                 seen += len(yb)
                 d_loss, d_l2 = data_loss.detach(), l2_term.detach()
-                loss_sum += d_loss * len(yb)
                 l2_sum += d_l2 * len(yb)
-                correct += (logits.detach().argmax(1) == yb).sum()
                 buffered.append((d_loss, d_l2))
                 if len(buffered) >= flush_every or i + bs >= n_train:
                     rows, problem = self._flush(buffered, step, epoch)
@@ -310,7 +308,10 @@ class Trainer:
             if status == "diverged" or seen < n_train:
                 break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
             val = evaluate(model, data.val_x, data.val_y, mean, std) if len(data.val_y) else {"loss": None, "acc": None}
-            row = {"epoch": epoch, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
+            # Train numbers measured like validation (eval mode, end of epoch) on a fixed subset, so
+            # "train minus val" is a true generalization gap, not running-average and dropout noise.
+            train = evaluate(model, data.train_x[:train_probe], data.train_y[:train_probe], mean, std)
+            row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
                    "val_loss": val["loss"], "val_acc": val["acc"], "l2": l2_sum.item() / seen,
                    "seconds": epoch_seconds, "samples_per_s": seen / max(epoch_seconds, 1e-9)}
             self.stream.add_epoch(row)
