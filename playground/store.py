@@ -94,19 +94,20 @@ class RunRecord:
 class RunStore:
     """Thread-safe access to one playground home (one connection, serialized by a lock)."""
 
-    def __init__(self, home: str | Path | None = None):
+    def __init__(self, home: str | Path | None = None, timeout: float = 15.0):
         self.home = Path(home) if home is not None else default_home()
         self.checkpoints = self.home / "checkpoints"
         self.db_path = self.home / "runs.db"
         self._lock = threading.RLock()
         try:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.db_path, timeout=15, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(self.db_path, timeout=timeout, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-            self._db.execute("PRAGMA quick_check").fetchone()
+            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("integrity check failed")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the run store {self.db_path}: {exc}. The file may be corrupt or "
                              f"locked; move it aside or set PLAYGROUND_HOME to a fresh folder.") from exc
