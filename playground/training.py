@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import ConfigError, RunConfig, validate
 from .data import Dataset, load_dataset, normalization, normalize
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, is_recurrent
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -243,6 +243,12 @@ class Trainer:
         with _init_lock:
             torch.manual_seed(cfg.seed)
             model = build_model(cfg).to(device)
+        if device.type == "cpu" and not is_recurrent(cfg):
+            # oneDNN's conv and pooling kernels are vectorized over channels: NHWC trained the
+            # CNN recipes 32-37% faster on CPU than NCHW (bench/README.md). Gathered batches keep it.
+            model = model.to(memory_format=torch.channels_last)
+            data = Split(*(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+                           for t in (data.train_x, data.train_y, data.val_x, data.val_y, data.test_x, data.test_y)))
         n_params = count_parameters(model)
         self._persist(device=str(device), params=n_params)
         optimizer = make_optimizer(cfg, model.parameters())
@@ -361,7 +367,7 @@ class Trainer:
             self.store.add_steps(self.run_id, rows)
 
     def _save_checkpoint(self, model: nn.Module, metrics: dict[str, Any]):
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         payload = {"format": 1, "config": self.config.to_dict(), "config_json": self.config.to_json(),
                    "state_dict": state, "metrics": metrics, "run_id": self.run_id}
         return self.store.save_checkpoint(self.run_id, payload)  # type: ignore[union-attr]

@@ -36,6 +36,14 @@ def test_train_live_reload_and_stop(tmp_path):
         page.get_by_text("browser run").first.wait_for(timeout=60_000)
         page.wait_for_function(f"({POINTS_JS})() >= {first}", timeout=30_000)
 
+        # A second tab polls the same run at the same time.
+        second = page.context.new_page()
+        second.goto(page.url)
+        second.wait_for_function(f"({POINTS_JS})() > 0", timeout=60_000)
+        now = second.evaluate(POINTS_JS)
+        second.wait_for_function(f"({POINTS_JS})() > {now}", timeout=30_000)
+        second.close()
+
         page.get_by_role("button", name="⏹ Stop").click()
         page.get_by_text("stopped by the user").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "train-after-stop.png"))

@@ -89,6 +89,16 @@ def test_server_is_local_and_uploads_are_capped():
     assert cfg["runner"]["postScriptGC"] is False and cfg["browser"]["gatherUsageStats"] is False
 
 
+def test_predict_with_a_model_of_another_dataset_is_refused(store, tmp_path):
+    cfg = tiny(arch="cnn", dataset="cifar2", normalize="standard", epochs=1, limit=200)
+    Trainer(cfg, store, store.create_run(cfg, "cifar")).run()
+    img = tmp_path / "digit.png"
+    Image.fromarray(np.pad(np.full((10, 4), 255, np.uint8), 9)).save(img)
+    proc = subprocess.run([sys.executable, "-m", "playground", "predict", "--checkpoint",
+                           str(store.list_runs()[0].checkpoint), str(img)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "needs an MNIST model" in proc.stderr and "Traceback" not in proc.stderr
+
+
 # ------------------------------------------------------------------ faults
 def test_out_of_memory_fails_that_run_only(store, monkeypatch):
     import playground.models as models
