@@ -29,7 +29,7 @@ def one_run(recipe: str, page_open: bool) -> float:
         page.goto(f"{url}/train")
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
         wait_idle(page)
-        page.get_by_label("Recipe").click()
+        page.get_by_role("combobox", name="Recipe").click()
         page.get_by_role("option", name=recipe, exact=True).click()
         wait_idle(page)
         page.get_by_role("button", name="Train", exact=True).click()

@@ -10,7 +10,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 PALETTE = qualitative.Plotly
-MAX_RAW_POINTS = 3000  # a browser draws 10k+ points per second poorly; the smoothed curve uses all
+MAX_RAW_POINTS = 600  # redrawn every second in the live view: the browser shares our CPU. Smoothing uses all.
 
 
 def ema(values: Sequence[float], alpha: float) -> np.ndarray:

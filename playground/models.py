@@ -45,10 +45,11 @@ class RecurrentClassifier(nn.Module):
 
 
 class ConvBlock(nn.Sequential):
-    """conv(k3, p1) [-> batch-norm] -> activation -> maxpool2 [-> Dropout2d]."""
+    """conv(k, p) [-> batch-norm] -> activation -> maxpool2 [-> Dropout2d]."""
 
-    def __init__(self, c_in: int, c_out: int, activation: str, batchnorm: bool, dropout: float):
-        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)]
+    def __init__(self, c_in: int, c_out: int, activation: str, batchnorm: bool, dropout: float,
+                 kernel: int = 3, padding: int = 1):
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size=kernel, padding=padding)]
         if batchnorm:
             layers.append(nn.BatchNorm2d(c_out))
         layers += [ACTIVATIONS[activation](), nn.MaxPool2d(2)]
@@ -84,17 +85,8 @@ class LeNet(nn.Module):
         super().__init__()
         c, h, w = shape
         act = ACTIVATIONS[activation]
-
-        def block(c_in: int, c_out: int, pad: int) -> nn.Sequential:
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size=5, padding=pad)]
-            if batchnorm:
-                layers.append(nn.BatchNorm2d(c_out))
-            layers += [act(), nn.MaxPool2d(2)]
-            if dropout > 0:
-                layers.append(nn.Dropout2d(dropout))
-            return nn.Sequential(*layers)
-
-        self.features = nn.Sequential(block(c, 6, 2), block(6, 16, 0))
+        self.features = nn.Sequential(ConvBlock(c, 6, activation, batchnorm, dropout, kernel=5, padding=2),
+                                      ConvBlock(6, 16, activation, batchnorm, dropout, kernel=5, padding=0))
         fh = conv_out(conv_out(h, 5, 2) // 2, 5) // 2
         fw = conv_out(conv_out(w, 5, 2) // 2, 5) // 2
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * fh * fw, 120), act(),

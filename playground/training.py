@@ -182,6 +182,7 @@ class Trainer:
         self.threads = threads  # intra-op CPU threads; None keeps torch's default (all cores)
         self.store = store
         self.run_id = run_id
+        self.recorded = store is not None and run_id is not None  # else: metrics stream only
         self.stream = MetricsStream(config.optim.epochs)
         self._stop = threading.Event()
         self._stop_reason = "stopped by the user"
@@ -226,7 +227,7 @@ class Trainer:
         return self.snapshot()
 
     def _persist(self, **values: Any) -> None:
-        if self.store is not None and self.run_id is not None:
+        if self.recorded:
             self.store.update_run(self.run_id, **values)
 
     def _train(self) -> tuple[str, str | None]:
@@ -324,7 +325,7 @@ class Trainer:
                    "val_loss": val["loss"], "val_acc": val["acc"], "l2": l2_sum.item() / seen,
                    "seconds": epoch_seconds, "samples_per_s": seen / max(epoch_seconds, 1e-9)}
             self.stream.add_epoch(row)
-            if self.store is not None and self.run_id is not None:
+            if self.recorded:
                 self.store.add_epoch(self.run_id, row)
                 self._save_checkpoint(model, {"epochs": self.stream.snapshot().epoch_rows})
             self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9))
@@ -336,7 +337,7 @@ class Trainer:
         if status != "diverged" and step > 0:
             test = evaluate(model, data.test_x, data.test_y, mean, std, n_classes=len(ds.classes))
             result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
-            if self.store is not None and self.run_id is not None:
+            if self.recorded:
                 path = self._save_checkpoint(model, {"epochs": self.stream.snapshot().epoch_rows,
                                                      "test_acc": test["acc"], "test_loss": test["loss"]})
                 result["checkpoint"] = str(path)
@@ -363,7 +364,7 @@ class Trainer:
         return rows, problem
 
     def _store_steps(self, rows: list[dict[str, float]]) -> None:
-        if self.store is not None and self.run_id is not None and rows:
+        if self.recorded and rows:
             self.store.add_steps(self.run_id, rows)
 
     def _save_checkpoint(self, model: nn.Module, metrics: dict[str, Any]):
