@@ -41,6 +41,7 @@ def main() -> None:
         while any(r.status in ("queued", "running") for r in RunStore(home).list_runs()):
             time.sleep(1)
 
+        page.set_viewport_size({"width": 1400, "height": 2100})
         page.goto(f"{url}/compare")
         page.get_by_text("Regularization study").first.click()
         page.get_by_role("button", name="🚀 Launch study").wait_for(timeout=60_000)
@@ -54,6 +55,7 @@ def main() -> None:
         page.wait_for_timeout(3_000)
         page.screenshot(path=str(DOCS / "compare.png"), full_page=True)
 
+        page.set_viewport_size({"width": 1400, "height": 1500})
         page.goto(f"{url}/draw")
         canvas = page.locator("canvas.upper-canvas")
         canvas.wait_for(timeout=60_000)

@@ -17,7 +17,7 @@ if not models:
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
-labels = {r.id: run_label(r) for r in models}
+labels = {r.id: f"{run_label(r)} · {r.config.model.arch.upper()}" for r in models}
 chosen = st.multiselect("Models (the first one is explained in detail)", list(labels), default=[models[0].id],
                         format_func=labels.get, max_selections=6, key="draw_models")
 left, right = st.columns([1, 2])
@@ -66,7 +66,7 @@ with right:
     if first is None:
         st.stop()
     c1, c2 = st.columns([1, 2])
-    c1.plotly_chart(charts.image(digit, "What the model sees (28×28)"), width="stretch")
+    c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch")
     p = probs[first]
     c2.metric(f"#{first} predicts", f"{int(p.argmax())}", f"{p.max():.0%} sure", delta_color="off")
     c2.plotly_chart(charts.probabilities(p, [str(d) for d in range(10)]), width="stretch")

@@ -114,3 +114,12 @@ def test_rename_and_delete_with_confirmation(home, store):
     at.checkbox(key="confirm_delete").check().run()
     [b for b in at.button if b.label == "Delete"][0].click().run()
     assert not at.exception and store.get_run(run_id) is None
+
+
+def test_form_bounds_keep_invalid_values_out(home):
+    at = page("pages/train.py").run()
+    bounds = {key: (at.sidebar.number_input(key=key).min, at.sidebar.number_input(key=key).max)
+              for key in ("f_lr", "f_batch_size", "f_epochs", "f_hidden", "f_layers")}
+    assert bounds["f_lr"][0] > 0 and bounds["f_batch_size"][0] == 1 and bounds["f_epochs"][0] == 1
+    assert bounds["f_hidden"][0] == 1 and bounds["f_layers"] == (1, 4)
+    assert at.sidebar.slider(key="f_dropout").max < 1.0
