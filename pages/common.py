@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from playground.inference import LoadedModel, load_checkpoint
-from playground.jobs import JobRegistry
-from playground.store import RunStore, StoreError
+if TYPE_CHECKING:  # the library pulls in torch (~3 s cold): imported when first needed, not here
+    from playground.inference import LoadedModel
+    from playground.jobs import JobRegistry
 
 def _use_app_navigation() -> None:
     """Route every request through app.py's st.navigation.
@@ -33,7 +35,10 @@ POLL_SECONDS = 1.0
 
 
 @st.cache_resource(show_spinner=False)
-def _registry(home: str) -> JobRegistry:
+def _registry(home: str) -> "JobRegistry":
+    from playground.jobs import JobRegistry
+    from playground.store import RunStore
+
     cap = int(os.environ.get("PLAYGROUND_MAX_CONCURRENT", "2"))
     # One intra-op thread per run: with two, a step slowed 3-4x whenever the browser, the server
     # or another run wanted a core (bench/README.md has the numbers).
@@ -41,9 +46,9 @@ def _registry(home: str) -> JobRegistry:
     return JobRegistry(RunStore(home), max_concurrent=cap, threads_per_run=threads)
 
 
-def jobs() -> JobRegistry:
+def jobs() -> "JobRegistry":
     """The process-wide job registry (and its store); stops the page with a clear message if unusable."""
-    from playground.store import default_home
+    from playground.store import StoreError, default_home
 
     home = st.session_state.get("store_home") or str(default_home())
     try:
@@ -58,11 +63,13 @@ def jobs() -> JobRegistry:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _load(path: str, mtime: float) -> LoadedModel:
+def _load(path: str, mtime: float) -> "LoadedModel":
+    from playground.inference import load_checkpoint
+
     return load_checkpoint(path)
 
 
-def loaded_model(path: str) -> LoadedModel:
+def loaded_model(path: str) -> "LoadedModel":
     """A checkpoint loaded once per file version (its own model copy, never a live one)."""
     return _load(path, os.path.getmtime(path))
 

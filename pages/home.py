@@ -1,8 +1,5 @@
-"""Home: what this is, the device, which datasets are ready."""
+"""Home: what this is, where to go, the device, which datasets are ready."""
 import streamlit as st
-import torch
-
-from playground.data import SPECS, available_offline
 
 st.title("🧪 Playground")
 st.markdown(
@@ -10,21 +7,24 @@ st.markdown(
     "read a digit row by row; small CNNs tell birds from airplanes. Change one setting, train again, "
     "and compare: that is how intuition for learning rates, width, dropout and batch-norm is built.")
 
+c1, c2 = st.columns(2)
+c1.page_link("pages/train.py", label="**Train** a model and watch it live", icon="🏋️")
+c2.page_link("pages/compare.py", label="**Compare** runs and regularization settings", icon="📊")
+c1.page_link("pages/draw.py", label="**Draw** a digit for your models to read", icon="✏️")
+c2.page_link("pages/inside.py", label="Look **inside**: feature maps, hidden states, gates", icon="🔬")
+
+# torch loads here (seconds on a cold server): the text above is already on screen.
+import torch  # noqa: E402
+
+from playground.data import SPECS, available_offline  # noqa: E402
+
 device = (f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available()
           else f"CPU ({torch.get_num_threads()} threads); training runs there")
 st.info(f"**Device** · {device}")
-
-st.subheader("Datasets")
+st.subheader("Datasets", anchor=False)
 for name, spec in SPECS.items():
     source = available_offline(name)
     if source:
         st.markdown(f"✅ **{spec.title}** (`{name}`), ready offline from {source}")
     else:
         st.markdown(f"⬇️ **{spec.title}** (`{name}`), downloaded on first use (needs the internet)")
-
-st.subheader("Where to go")
-c1, c2 = st.columns(2)
-with c1:
-    st.page_link("pages/train.py", label="Train a model and watch it live", icon="🏋️")
-with c2:
-    st.page_link("pages/compare.py", label="Compare runs and regularization settings", icon="📊")
