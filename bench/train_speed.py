@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from playground.config import recipe  # noqa: E402
-from playground.data import load_dataset, normalization  # noqa: E402
+from playground.data import Normalizer, load_dataset, normalization  # noqa: E402
 from playground.inference import load_checkpoint  # noqa: E402
 from playground.models import build_model  # noqa: E402
 from playground.store import RunStore  # noqa: E402
@@ -122,8 +122,8 @@ def train_engine(cfg, samples: int, threads: int | None = None) -> tuple[float, 
 
 def test_accuracy(cfg, model: torch.nn.Module, device: torch.device) -> float:
     ds = load_dataset(cfg.data.dataset)
-    mean, std = normalization(cfg.data.dataset, cfg.data.normalize)
-    return evaluate(model.to(device), ds.test_x.to(device), ds.test_y.to(device), mean, std)["acc"]
+    norm = Normalizer(*normalization(cfg.data.dataset, cfg.data.normalize), device)
+    return evaluate(model.to(device), ds.test_x.to(device), ds.test_y.to(device), norm)["acc"]
 
 
 def peak_rss_mb() -> float:

@@ -92,11 +92,23 @@ def normalization(name: str, mode: str) -> tuple[tuple[float, ...], tuple[float,
     raise ValueError(f"unknown normalize '{mode}'")
 
 
+class Normalizer:
+    """uint8 (B, C, H, W) -> float32 normalized; mean/std live on the device, built once.
+
+    (Building them per batch from Python floats is a blocking host->device copy on CUDA every step.)
+    """
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], device: torch.device | str = "cpu"):
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float().div_(255.0) - self.mean) / self.std
+
+
 def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 (B, C, H, W) -> float32 normalized, on x's device."""
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
-    return (x.float().div_(255.0) - m) / s
+    """One-off normalization of a uint8 batch (probes, reports); training uses a Normalizer."""
+    return Normalizer(mean, std, x.device)(x)
 
 
 # ---------------------------------------------------------------- sources

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ConfigError, RunConfig, validate
-from .data import Dataset, load_dataset, normalization, normalize
+from .data import Dataset, Normalizer, load_dataset, normalization
 from .models import build_model, count_parameters, is_recurrent
 from .store import RunStore
 
@@ -149,7 +149,7 @@ def l2_penalty(model: nn.Module) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std,
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: Normalizer,
              n_classes: int | None = None) -> dict[str, Any]:
     """Loss, accuracy (and optionally the confusion matrix) over uint8 images x."""
     was_training = model.training
@@ -158,7 +158,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mean, std,
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     confusion = torch.zeros(n_classes or 1, n_classes or 1, dtype=torch.long, device=x.device)
     for i in range(0, len(y), EVAL_BATCH):
-        xb, yb = normalize(x[i:i + EVAL_BATCH], mean, std), y[i:i + EVAL_BATCH]
+        xb, yb = norm(x[i:i + EVAL_BATCH]), y[i:i + EVAL_BATCH]
         logits = model(xb)
         loss += F.cross_entropy(logits, yb, reduction="sum")
         pred = logits.argmax(1)
@@ -240,7 +240,7 @@ class Trainer:
         device = resolve_device(cfg.device)
         ds = load_dataset(cfg.data.dataset)
         data = split_dataset(ds, cfg, device)
-        mean, std = normalization(cfg.data.dataset, cfg.data.normalize)
+        norm = Normalizer(*normalization(cfg.data.dataset, cfg.data.normalize), device)
         with _init_lock:
             torch.manual_seed(cfg.seed)
             model = build_model(cfg).to(device)
@@ -281,7 +281,7 @@ class Trainer:
                     status, message = "stopped", self._stop_reason
                     break
                 idx = perm[i:i + bs]
-                xb, yb = normalize(data.train_x[idx], mean, std), data.train_y[idx]
+                xb, yb = norm(data.train_x[idx]), data.train_y[idx]
                 logits = model(xb)
                 data_loss = F.cross_entropy(logits, yb)
                 l2_term = l2 * l2_penalty(model) if l2 > 0 else torch.zeros((), device=device)
@@ -317,10 +317,10 @@ class Trainer:
             samples += seen
             if status == "diverged" or seen < n_train:
                 break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
-            val = evaluate(model, data.val_x, data.val_y, mean, std) if len(data.val_y) else {"loss": None, "acc": None}
+            val = evaluate(model, data.val_x, data.val_y, norm) if len(data.val_y) else {"loss": None, "acc": None}
             # Train numbers measured like validation (eval mode, end of epoch) on a fixed subset, so
             # "train minus val" is a true generalization gap, not running-average and dropout noise.
-            train = evaluate(model, data.train_x[:train_probe], data.train_y[:train_probe], mean, std)
+            train = evaluate(model, data.train_x[:train_probe], data.train_y[:train_probe], norm)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
                    "val_loss": val["loss"], "val_acc": val["acc"], "l2": l2_sum.item() / seen,
                    "seconds": epoch_seconds, "samples_per_s": seen / max(epoch_seconds, 1e-9)}
@@ -335,7 +335,7 @@ class Trainer:
         result: dict[str, Any] = {"train_seconds": train_seconds,
                                   "samples_per_s": samples / max(train_seconds, 1e-9), "params": n_params}
         if status != "diverged" and step > 0:
-            test = evaluate(model, data.test_x, data.test_y, mean, std, n_classes=len(ds.classes))
+            test = evaluate(model, data.test_x, data.test_y, norm, n_classes=len(ds.classes))
             result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
             if self.recorded:
                 path = self._save_checkpoint(model, {"epochs": self.stream.snapshot().epoch_rows,
