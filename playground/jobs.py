@@ -8,7 +8,7 @@ from collections import deque
 
 from .config import RunConfig, validate
 from .store import RunStore
-from .training import Snapshot, Trainer
+from .training import Snapshot, Trainer, resolve_device
 
 KEEP_FINISHED = 16
 
@@ -52,6 +52,7 @@ class JobRegistry:
     def submit(self, config: RunConfig, name: str | None = None) -> int:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
         validate(config)
+        resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
         run_id = self.store.create_run(config, (name or default_name(config)).strip()[:120])
         trainer = Trainer(config, self.store, run_id, threads=self.threads_per_run)
         with self._lock:

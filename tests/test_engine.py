@@ -204,3 +204,12 @@ def test_truncated_and_mismatched_checkpoints(store, tmp_path):
     torch.save(payload, other)
     with pytest.raises(CheckpointError, match="do not fit a 'gru'"):
         load_checkpoint(other)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_refused_before_anything_starts(store):
+    from playground.config import ConfigError
+
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        JobRegistry(store).submit(tiny(device="cuda"))
+    assert store.list_runs() == []
