@@ -61,9 +61,12 @@ if is_recurrent(rec.config):
         except CheckpointError as exc:
             st.warning(str(exc))
     if series:
-        st.plotly_chart(charts.gradient_norms(series), width="stretch")
-        st.caption(f"‖∂loss/∂h_t‖ for the class '{classes[target]}': how much each step's state still "
-                   "matters to the loss. A plain RNN's signal fades over the early rows; gated cells keep it.")
+        relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
+                             help="Off: raw norms, which also shrink when a model is simply confident.")
+        st.plotly_chart(charts.gradient_norms(series, relative), width="stretch")
+        st.caption(f"How much each row's hidden state still moves the loss for the class '{classes[target]}'. "
+                   "A curve falling towards the first rows is the error signal vanishing on its way back "
+                   "in time; a flat one means early rows still get learning signal.")
 else:
     a, b = st.columns([1, 4])
     a.plotly_chart(charts.image(image, "Input"), width="stretch")

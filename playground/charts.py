@@ -238,12 +238,19 @@ def gates(gate_maps: dict[str, np.ndarray]) -> go.Figure:
     return _layout(fig, height=360, hovermode="closest")
 
 
-def gradient_norms(series: dict[str, np.ndarray]) -> go.Figure:
-    """||dL/dh_t|| per step for several models on a log scale: the vanishing gradient made visible."""
+def gradient_norms(series: dict[str, np.ndarray], relative: bool = True) -> go.Figure:
+    """||dL/dh_t|| per step for several models on a log scale: the vanishing gradient made visible.
+
+    `relative` divides each curve by its last step, so a confident model (small loss, small
+    gradients everywhere) and an unsure one compare by how the signal decays back in time."""
     fig = go.Figure()
     for i, (name, norms) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=np.arange(1, len(norms) + 1), y=np.maximum(np.asarray(norms), 1e-30),
+        y = np.asarray(norms, dtype=float)
+        if relative:
+            y = y / max(y[-1], 1e-30)
+        fig.add_trace(go.Scatter(x=np.arange(1, len(y) + 1), y=np.maximum(y, 1e-30),
                                  mode="lines+markers", name=escape(name), line=dict(color=PALETTE[i % len(PALETTE)])))
-    fig.update_yaxes(type="log", title_text="‖∂loss/∂h_t‖ (log)", exponentformat="power")
+    label = "‖∂loss/∂h_t‖ / ‖∂loss/∂h_T‖ (log)" if relative else "‖∂loss/∂h_t‖ (log)"
+    fig.update_yaxes(type="log", title_text=label, exponentformat="power")
     fig.update_xaxes(title_text="step t (image row)")
     return _layout(fig, height=360, title="Gradient through time")
