@@ -64,6 +64,14 @@ def test_recipe_picker_fills_the_form(home):
     assert at.session_state["f_batchnorm"] is True and at.session_state["f_l2"] == 0.001
 
 
+def test_editing_a_recipe_marks_the_form_custom(home):
+    at = page("pages/train.py").run()
+    assert at.session_state["recipe"] == "lstm64"
+    at.sidebar.number_input(key="f_hidden").set_value(32).run()
+    assert at.session_state["recipe"] == "(custom)" and at.session_state["f_hidden"] == 32
+    assert at.session_state["f_lr"] == 0.01  # the rest of the recipe stays
+
+
 def test_rejected_config_shows_the_reason_and_starts_nothing(home):
     at = page("pages/train.py").run()
     at.sidebar.slider(key="f_dropout").set_value(0.5)  # one-layer LSTM: dropout has nothing to act on
