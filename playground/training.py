@@ -266,6 +266,7 @@ class Trainer:
         l2, clip = cfg.reg.l2, cfg.optim.clip
         step, train_seconds, samples = 0, 0.0, 0
         pending_store: list[dict[str, float]] = []
+        epoch_rows: list[dict[str, Any]] = []
         last_store_flush = time.time()
         status, message = "finished", None
         model.train()
@@ -324,13 +325,12 @@ class Trainer:
             row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
                    "val_loss": val["loss"], "val_acc": val["acc"], "l2": l2_sum.item() / seen,
                    "seconds": epoch_seconds, "samples_per_s": seen / max(epoch_seconds, 1e-9)}
+            epoch_rows.append(row)
             self.stream.add_epoch(row)
             if self.recorded:
                 self.store.add_epoch(self.run_id, row)
-                self._save_checkpoint(model, {"epochs": self.stream.snapshot().epoch_rows})
+                self._save_checkpoint(model, {"epochs": epoch_rows})
             self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9))
-            if status != "finished":
-                break
 
         result: dict[str, Any] = {"train_seconds": train_seconds,
                                   "samples_per_s": samples / max(train_seconds, 1e-9), "params": n_params}
@@ -338,8 +338,8 @@ class Trainer:
             test = evaluate(model, data.test_x, data.test_y, norm, n_classes=len(ds.classes))
             result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
             if self.recorded:
-                path = self._save_checkpoint(model, {"epochs": self.stream.snapshot().epoch_rows,
-                                                     "test_acc": test["acc"], "test_loss": test["loss"]})
+                path = self._save_checkpoint(model, {"epochs": epoch_rows, "test_acc": test["acc"],
+                                                     "test_loss": test["loss"]})
                 result["checkpoint"] = str(path)
                 self._persist(checkpoint=str(path))
         self.stream.update(result=result)
