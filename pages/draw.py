@@ -17,6 +17,7 @@ if not models:
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
+by_id = {r.id: r for r in models}
 labels = {r.id: f"{run_label(r)} · {r.config.model.arch.upper()}" for r in models}
 chosen = st.multiselect("Models (the first one is explained in detail)", list(labels), default=[models[0].id],
                         format_func=labels.get, max_selections=6, key="draw_models")
@@ -56,9 +57,8 @@ with right:
         st.stop()
     loaded = {}
     for run_id in chosen:
-        rec = next(r for r in models if r.id == run_id)
         try:
-            loaded[run_id] = loaded_model(rec.checkpoint)
+            loaded[run_id] = loaded_model(by_id[run_id].checkpoint)
         except CheckpointError as exc:
             st.warning(f"#{run_id}: {exc}")
     probs = {run_id: predict_digits(m, digit[None])[0] for run_id, m in loaded.items()}
@@ -97,7 +97,7 @@ if k1.button("Keep this drawing"):
 digits, truth = store.drawings()
 if len(truth):
     k2.dataframe([{"model": labels[run_id], "accuracy on your drawings": accuracy_on(mm, digits, truth),
-                   "MNIST test accuracy": next(r for r in models if r.id == run_id).result.get("test_acc")}
+                   "MNIST test accuracy": by_id[run_id].result.get("test_acc")}
                   for run_id, mm in loaded.items()], hide_index=True,
                  column_config={c: st.column_config.NumberColumn(format="percent")
                                 for c in ("accuracy on your drawings", "MNIST test accuracy")})

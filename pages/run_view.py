@@ -14,11 +14,9 @@ from playground.reports import metrics_csv, test_predictions
 
 
 def show_run(run_id: int) -> None:
-    snap = jobs().view(run_id)
-    if snap is None:
-        st.info("That run no longer exists.")
-        return
-    live = not snap.done
+    registry = jobs()
+    rec = registry.store.get_run(run_id)  # one row: whether to poll (a CLI process may be training it)
+    live = run_id in registry.active() or (rec is not None and rec.status in ("queued", "running"))
     # Poll only while the run is live; a finished run is drawn once.
     st.fragment(_live_body, run_every=POLL_SECONDS if live else None)(run_id, live)
 

@@ -65,34 +65,26 @@ class JobRegistry:
         self.max_concurrent = max(1, int(n))
         self._pump()
 
-    def stop(self, run_id: int) -> None:
+    def stop(self, run_id: int, reason: str = "stopped by the user") -> None:
+        """End a run within a batch; a queued one ends at once without starting."""
         with self._lock:
             trainer = self._jobs.get(run_id)
             if trainer is None:
                 return
-            trainer.stop()
+            trainer.stop(reason)
             if run_id in self._pending:  # never started: it ends here
                 self._pending.remove(run_id)
                 self._finished.append(run_id)
-                now = time.time()
-                trainer.stream.update(status="stopped", message="stopped before it started", ended=now)
-                self.store.update_run(run_id, status="stopped", message="stopped before it started", ended=now)
-
-    def stop_all(self) -> None:
-        for run_id in list(self._jobs):
-            self.stop(run_id)
+                now, message = time.time(), f"{reason} before it started"
+                trainer.stream.update(status="stopped", message=message, ended=now)
+                self.store.update_run(run_id, status="stopped", message=message, ended=now)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every run (recorded as stopped, with a checkpoint) and wait for their threads."""
+        for run_id in list(self._jobs):
+            self.stop(run_id, "stopped: the server shut down")
         with self._lock:
-            pending = list(self._pending)
-            self._pending.clear()
             threads = list(self._threads.values())
-        for run_id in pending:
-            self.store.update_run(run_id, status="stopped", message="the server shut down before it started",
-                                  ended=time.time())
-        for trainer in list(self._jobs.values()):
-            trainer.stop("stopped: the server shut down")
         deadline = time.time() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.time()))
