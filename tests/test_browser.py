@@ -5,9 +5,12 @@ from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server,
 
 pytestmark = pytest.mark.browser
 
-# _fullData holds decoded arrays (numpy data arrives as typed-array specs in .data).
-POINTS_JS = """() => { const p = document.querySelector('.js-plotly-plot');
-                       return p && p._fullData && p._fullData.length ? p._fullData[0].x.length : 0; }"""
+# The last step drawn in the live loss chart. Not the number of points: the chart thins a long curve
+# to <= MAX_RAW_POINTS, so the count can fall while training goes on. _fullData holds decoded arrays
+# (numpy data arrives as typed-array specs in .data).
+LAST_STEP_JS = """() => { const p = document.querySelector('.js-plotly-plot');
+                         const x = p && p._fullData && p._fullData.length ? p._fullData[0].x : [];
+                         return x.length ? Number(x[x.length - 1]) : 0; }"""
 
 
 def test_train_live_reload_and_stop(tmp_path):
@@ -18,7 +21,7 @@ def test_train_live_reload_and_stop(tmp_path):
         page.goto(f"{url}/train")
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
         wait_idle(page)
-        page.get_by_label("Epochs").fill("20")
+        page.get_by_label("Epochs").fill("50")  # far more than the test lasts: it stops the run
         page.get_by_label("Epochs").press("Enter")
         page.get_by_label("Run name (optional)").fill("browser run")
         page.get_by_label("Run name (optional)").press("Enter")
@@ -26,22 +29,22 @@ def test_train_live_reload_and_stop(tmp_path):
         page.get_by_role("button", name="Train", exact=True).click()
 
         # The live chart appears and gains points with no click: the fragment polls by itself.
-        page.wait_for_function(f"({POINTS_JS})() > 0", timeout=60_000)
-        first = page.evaluate(POINTS_JS)
-        page.wait_for_function(f"({POINTS_JS})() > {first}", timeout=30_000)
-        assert page.evaluate(POINTS_JS) > first
+        page.wait_for_function(f"({LAST_STEP_JS})() > 0", timeout=60_000)
+        first = page.evaluate(LAST_STEP_JS)
+        page.wait_for_function(f"({LAST_STEP_JS})() > {first}", timeout=30_000)
+        assert page.evaluate(LAST_STEP_JS) > first
 
         # A reload shows the same run, still live, with its history so far.
         page.reload()
         page.get_by_text("browser run").first.wait_for(timeout=60_000)
-        page.wait_for_function(f"({POINTS_JS})() >= {first}", timeout=30_000)
+        page.wait_for_function(f"({LAST_STEP_JS})() >= {first}", timeout=30_000)
 
         # A second tab polls the same run at the same time.
         second = page.context.new_page()
         second.goto(page.url)
-        second.wait_for_function(f"({POINTS_JS})() > 0", timeout=60_000)
-        now = second.evaluate(POINTS_JS)
-        second.wait_for_function(f"({POINTS_JS})() > {now}", timeout=30_000)
+        second.wait_for_function(f"({LAST_STEP_JS})() > 0", timeout=60_000)
+        now = second.evaluate(LAST_STEP_JS)
+        second.wait_for_function(f"({LAST_STEP_JS})() > {now}", timeout=30_000)
         second.close()
 
         page.get_by_role("button", name="⏹ Stop").click()
