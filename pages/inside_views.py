@@ -38,12 +38,10 @@ def cnn_view(models: dict[str, torch.nn.Module], x: torch.Tensor, config) -> Non
 def recurrent_view(model, x: torch.Tensor, image, classes) -> None:
     """Hidden states beside the input, gates, and the per-row prediction."""
     trace = probes.recurrent_trace(model, x)
-    a, b = st.columns([1, 3])
-    a.plotly_chart(charts.image(image, "Input: one row per step", height=420), width="stretch")
-    sort = b.toggle("Sort units by mean activation", key="sort_units")
-    b.plotly_chart(charts.hidden_states(trace.hidden, sort), width="stretch")
+    sort = st.toggle("Sort units by mean activation", key="sort_units")
+    st.plotly_chart(charts.hidden_states(trace.hidden, image, sort), width="stretch")
     if trace.gates:
-        st.markdown("**Gates over time** (units × steps)")
+        st.markdown("**Gates over time** (one row per step, like the image)")
         st.plotly_chart(charts.gates(trace.gates), width="stretch")
     rows = probes.row_predictions(model, x)
     st.plotly_chart(charts.row_predictions(rows, classes), width="stretch")

@@ -208,34 +208,54 @@ def filter_grid(weights: np.ndarray, title: str = "First-layer filters") -> go.F
     return map_grid(w[:, 0], shared_scale=True, title=title)
 
 
-def hidden_states(hidden: np.ndarray, sort_units: bool = False, title: str = "Hidden state h_t") -> go.Figure:
-    """Hidden units x time steps; optionally units sorted by their mean activation."""
-    h = np.asarray(hidden).T  # (units, T)
-    order = np.argsort(h.mean(1))[::-1] if sort_units else np.arange(len(h))
-    fig = go.Figure(go.Heatmap(z=h[order], x=np.arange(1, h.shape[1] + 1), y=[str(u) for u in order],
-                               colorscale="RdBu_r", zmid=0,
-                               hovertemplate="unit %{y}, step %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_xaxes(title_text="step (image row)")
-    fig.update_yaxes(title_text="unit" + (" (sorted by mean)" if sort_units else ""), type="category",
-                     showticklabels=len(order) <= 64)
-    return _layout(fig, height=420, title=title, hovermode="closest")
+def _image_trace(pixels: np.ndarray) -> go.BaseTraceType:
+    """An (H, W) grey or (H, W, 3) uint8 image whose rows sit at y = 1..H, the steps that read them."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 3:
+        return go.Image(z=pixels, y0=1, hovertemplate="row %{y}, col %{x}<extra></extra>")
+    return go.Heatmap(z=pixels, y=np.arange(1, len(pixels) + 1), colorscale="gray", showscale=False,
+                      hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>")
+
+
+def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_units: bool = False,
+                  title: str = "Hidden state h_t, one row per step") -> go.Figure:
+    """Time steps x hidden units, beside the input image on a shared y axis so that image row t
+    lines up with h_t, the state after reading it; optionally units sorted by mean activation."""
+    h = np.asarray(hidden)  # (T, units)
+    order = np.argsort(h.mean(0))[::-1] if sort_units else np.arange(h.shape[1])
+    steps = np.arange(1, len(h) + 1)
+    panels = 2 if image is not None else 1
+    fig = make_subplots(rows=1, cols=panels, shared_yaxes=True, horizontal_spacing=0.02,
+                        column_widths=[0.3, 0.7] if panels == 2 else None)
+    if image is not None:
+        fig.add_trace(_image_trace(image), row=1, col=1)
+        # Pixels a little taller than wide: square ones would squeeze the heatmap to the image's width.
+        fig.update_xaxes(showticklabels=False, title_text="input", row=1, col=1)
+    fig.add_trace(go.Heatmap(z=h[:, order], y=steps, x=[str(u) for u in order], colorscale="RdBu_r", zmid=0,
+                             hovertemplate="step %{y}, unit %{x}: %{z:.3f}<extra></extra>"), row=1, col=panels)
+    fig.update_xaxes(title_text="unit" + (" (sorted by mean)" if sort_units else ""), type="category",
+                     showticklabels=len(order) <= 64, row=1, col=panels)
+    # Step 1 (the top image row) at the top; both panels share this axis.
+    fig.update_yaxes(autorange="reversed", title_text="step = image row", row=1, col=1)
+    return _layout(fig, height=460, title=title, hovermode="closest")
 
 
 def gates(gate_maps: dict[str, np.ndarray]) -> go.Figure:
-    """Each gate (T, units) as units x steps, side by side on a shared 0..1 scale (cell state on its own)."""
+    """Each gate (T, units) as steps x units, step 1 on top like the image; a shared 0..1 scale
+    for the gates, the cell state on its own diverging scale."""
     names = list(gate_maps)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.04)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.03, shared_yaxes=True)
     for i, name in enumerate(names):
-        z = np.asarray(gate_maps[name]).T
+        z = np.asarray(gate_maps[name])
         bounded = name != "cell state"
-        fig.add_trace(go.Heatmap(z=z, x=np.arange(1, z.shape[1] + 1), colorscale="Viridis" if bounded else "RdBu_r",
+        fig.add_trace(go.Heatmap(z=z, y=np.arange(1, len(z) + 1), colorscale="Viridis" if bounded else "RdBu_r",
                                  zmin=0 if bounded else None, zmax=1 if bounded else None,
                                  zmid=None if bounded else 0, showscale=i == 0,
-                                 hovertemplate=f"{name}<br>unit %{{y}}, step %{{x}}: %{{z:.3f}}<extra></extra>"),
+                                 hovertemplate=f"{name}<br>step %{{y}}, unit %{{x}}: %{{z:.3f}}<extra></extra>"),
                       row=1, col=i + 1)
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(showticklabels=False)
-    return _layout(fig, height=360, hovermode="closest")
+    fig.update_xaxes(title_text="unit", showticklabels=False)
+    fig.update_yaxes(autorange="reversed", title_text="step", row=1, col=1)
+    return _layout(fig, height=380, hovermode="closest")
 
 
 def gradient_norms(series: dict[str, np.ndarray], relative: bool = True) -> go.Figure:

@@ -37,3 +37,30 @@ def test_confusion_and_probabilities():
     assert fig.data[0].z.tolist() == [[5, 1], [2, 7]]
     bars = charts.probabilities([0.1, 0.7, 0.2], ["a", "b", "c"])
     assert bars.data[0].marker.color[1] != bars.data[0].marker.color[0]  # the winner stands out
+
+
+def test_hidden_states_line_up_with_the_image_rows_they_read():
+    rng = np.random.default_rng(0)
+    hidden, image = rng.normal(size=(28, 5)), rng.random((28, 28))
+    fig = charts.hidden_states(hidden, image)
+    picture, heat = fig.data
+    # Image row t and h_t share one y axis and one coordinate: step t = row t, 1-based, top down.
+    assert fig.layout.yaxis2.matches == "y" and fig.layout.yaxis.autorange == "reversed"
+    assert list(picture.y) == list(heat.y) == list(range(1, 29))
+    np.testing.assert_array_equal(heat.z, hidden)
+
+    ranked = charts.hidden_states(hidden, image, sort_units=True).data[1]
+    means = hidden.mean(0)
+    assert [means[int(u)] for u in ranked.x] == sorted(means, reverse=True)
+    np.testing.assert_array_equal(ranked.z[:, 0], hidden[:, int(np.argmax(means))])
+
+    colour = charts.hidden_states(rng.normal(size=(32, 4)), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    assert colour.data[0].type == "image" and colour.data[0].y0 == 1  # CIFAR rows: 32 steps
+
+
+def test_gates_are_steps_by_units_on_one_reversed_axis():
+    g = {name: np.random.default_rng(1).random((28, 6)) for name in ("input gate", "forget gate")}
+    fig = charts.gates(g)
+    assert [list(t.y) for t in fig.data] == [list(range(1, 29))] * 2
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis2.matches == "y"
+    np.testing.assert_array_equal(fig.data[1].z, g["forget gate"])
