@@ -45,6 +45,7 @@ class Snapshot:
     step_rows: list[dict[str, float]]
     epoch_rows: list[dict[str, float]]
     result: dict[str, Any]
+    train_seconds: float = 0.0  # time spent in training steps so far (no data loading, no evaluation)
 
     @property
     def elapsed(self) -> float:
@@ -60,7 +61,9 @@ class Snapshot:
     def eta(self) -> float | None:
         if not self.step or self.status != "running":
             return None
-        return self.elapsed / self.step * (self.total_steps - self.step)
+        # The training step rate, when known: elapsed time also counts data loading at the start.
+        per_step = (self.train_seconds or self.elapsed) / self.step
+        return per_step * (self.total_steps - self.step)
 
     @property
     def done(self) -> bool:
@@ -308,6 +311,8 @@ class Trainer:
                 if time.time() - last_store_flush > STORE_FLUSH_SECONDS:
                     self._store_steps(pending_store)
                     pending_store, last_store_flush = [], time.time()
+                    so_far = max(train_seconds + last_store_flush - t0, 1e-9)
+                    self.stream.update(samples_per_s=(samples + seen) / so_far, train_seconds=so_far)
             if buffered and status == "stopped":
                 rows, _ = self._flush(buffered, step, epoch)
                 pending_store += rows
@@ -330,7 +335,7 @@ class Trainer:
             if self.recorded:
                 self.store.add_epoch(self.run_id, row)
                 self._save_checkpoint(model, {"epochs": epoch_rows})
-            self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9))
+            self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9), train_seconds=train_seconds)
 
         result: dict[str, Any] = {"train_seconds": train_seconds,
                                   "samples_per_s": samples / max(train_seconds, 1e-9), "params": n_params}

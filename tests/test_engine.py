@@ -53,6 +53,23 @@ def test_stop_ends_the_run_within_a_batch(store):
     assert len(store.steps(trainer.run_id)) == snap.step  # steps of the partial epoch are kept
 
 
+def test_samples_per_second_and_eta_show_during_the_first_epoch(store, monkeypatch):
+    import playground.training as training
+    monkeypatch.setattr(training, "STORE_FLUSH_SECONDS", 0.0)  # publish at every step, not every 2 s
+    trainer = Trainer(tiny(epochs=1, limit=2000), store, store.create_run(tiny(), "one long epoch"))
+    thread = trainer.start()
+    while trainer.snapshot().step < 10 and thread.is_alive():
+        time.sleep(0.01)
+    snap = trainer.snapshot()
+    trainer.stop()
+    thread.join(timeout=10)
+    assert snap.epoch == 0 and snap.status == "running"  # still inside the run's only epoch
+    assert snap.samples_per_s > 0 and 0 < snap.train_seconds <= snap.elapsed
+    # ETA from the training step rate: start-up time (data loading) is not spread over the steps.
+    per_step = snap.train_seconds / snap.step
+    assert snap.eta == pytest.approx(per_step * (snap.total_steps - snap.step))
+
+
 def test_huge_learning_rate_ends_as_diverged_with_its_curve_kept(store):
     jobs = JobRegistry(store)
     run_id = jobs.submit(tiny(arch="lenet", activation="relu", optimizer=None, name="sgd", momentum=0.9, lr=10.0))
