@@ -87,6 +87,7 @@ def test_server_is_local_and_uploads_are_capped():
     assert cfg["server"]["address"] == "localhost"
     assert cfg["server"]["maxUploadSize"] <= 20
     assert cfg["runner"]["postScriptGC"] is False and cfg["browser"]["gatherUsageStats"] is False
+    assert cfg["server"]["fileWatcherType"] == "none"  # watching a tree with .venv in it took a core
 
 
 def test_predict_with_a_model_of_another_dataset_is_refused(store, tmp_path):
