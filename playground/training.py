@@ -45,7 +45,7 @@ class Snapshot:
     step_rows: list[dict[str, float]]
     epoch_rows: list[dict[str, float]]
     result: dict[str, Any]
-    train_seconds: float = 0.0  # time spent in training steps so far (no data loading, no evaluation)
+    seconds_per_step: float | None = None  # training time only: no data loading, no evaluation
 
     @property
     def elapsed(self) -> float:
@@ -62,7 +62,7 @@ class Snapshot:
         if not self.step or self.status != "running":
             return None
         # The training step rate, when known: elapsed time also counts data loading at the start.
-        per_step = (self.train_seconds or self.elapsed) / self.step
+        per_step = self.seconds_per_step or self.elapsed / self.step
         return per_step * (self.total_steps - self.step)
 
     @property
@@ -312,7 +312,7 @@ class Trainer:
                     self._store_steps(pending_store)
                     pending_store, last_store_flush = [], time.time()
                     so_far = max(train_seconds + last_store_flush - t0, 1e-9)
-                    self.stream.update(samples_per_s=(samples + seen) / so_far, train_seconds=so_far)
+                    self.stream.update(samples_per_s=(samples + seen) / so_far, seconds_per_step=so_far / step)
             if buffered and status == "stopped":
                 rows, _ = self._flush(buffered, step, epoch)
                 pending_store += rows
@@ -335,7 +335,8 @@ class Trainer:
             if self.recorded:
                 self.store.add_epoch(self.run_id, row)
                 self._save_checkpoint(model, {"epochs": epoch_rows})
-            self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9), train_seconds=train_seconds)
+            self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9),
+                               seconds_per_step=train_seconds / max(step, 1))
 
         result: dict[str, Any] = {"train_seconds": train_seconds,
                                   "samples_per_s": samples / max(train_seconds, 1e-9), "params": n_params}

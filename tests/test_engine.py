@@ -64,10 +64,9 @@ def test_samples_per_second_and_eta_show_during_the_first_epoch(store, monkeypat
     trainer.stop()
     thread.join(timeout=10)
     assert snap.epoch == 0 and snap.status == "running"  # still inside the run's only epoch
-    assert snap.samples_per_s > 0 and 0 < snap.train_seconds <= snap.elapsed
+    assert snap.samples_per_s > 0 and 0 < snap.seconds_per_step * snap.step <= snap.elapsed
     # ETA from the training step rate: start-up time (data loading) is not spread over the steps.
-    per_step = snap.train_seconds / snap.step
-    assert snap.eta == pytest.approx(per_step * (snap.total_steps - snap.step))
+    assert snap.eta == pytest.approx(snap.seconds_per_step * (snap.total_steps - snap.step))
 
 
 def test_huge_learning_rate_ends_as_diverged_with_its_curve_kept(store):
