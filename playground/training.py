@@ -176,6 +176,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: Normalize
     return out
 
 
+def checkpoint_payload(config: RunConfig, model: nn.Module, metrics: dict[str, Any],
+                       run_id: int | None = None) -> dict[str, Any]:
+    """What a checkpoint file holds: only tensors and plain data, so weights_only loading takes it."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return {"format": 1, "config": config.to_dict(), "config_json": config.to_json(),
+            "state_dict": state, "metrics": metrics, "run_id": run_id}
+
+
 class Trainer:
     """Runs one config. `run()` blocks; `start()` runs it in a daemon thread; `stop()` ends it within a batch."""
 
@@ -374,7 +382,5 @@ class Trainer:
             self.store.add_steps(self.run_id, rows)
 
     def _save_checkpoint(self, model: nn.Module, metrics: dict[str, Any]):
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        payload = {"format": 1, "config": self.config.to_dict(), "config_json": self.config.to_json(),
-                   "state_dict": state, "metrics": metrics, "run_id": self.run_id}
+        payload = checkpoint_payload(self.config, model, metrics, self.run_id)
         return self.store.save_checkpoint(self.run_id, payload)  # type: ignore[union-attr]

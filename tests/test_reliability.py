@@ -18,7 +18,8 @@ from PIL import Image
 from playground.jobs import JobRegistry
 from playground.preprocess import BadImage, NoInk, load_image, mnist_style
 from playground.store import RunStore, StoreError
-from playground.training import Trainer
+from playground.models import build_model
+from playground.training import Trainer, checkpoint_payload
 from conftest import ROOT, app_page, tiny
 
 
@@ -91,12 +92,14 @@ def test_server_is_local_and_uploads_are_capped():
 
 
 def test_predict_with_a_model_of_another_dataset_is_refused(store, tmp_path):
+    # An untrained CIFAR checkpoint is enough, and needs no CIFAR data on this machine.
     cfg = tiny(arch="cnn", dataset="cifar2", normalize="standard", epochs=1, limit=200)
-    Trainer(cfg, store, store.create_run(cfg, "cifar")).run()
+    run_id = store.create_run(cfg, "cifar")
+    path = store.save_checkpoint(run_id, checkpoint_payload(cfg, build_model(cfg), {}, run_id))
     img = tmp_path / "digit.png"
     Image.fromarray(np.pad(np.full((10, 4), 255, np.uint8), 9)).save(img)
-    proc = subprocess.run([sys.executable, "-m", "playground", "predict", "--checkpoint",
-                           str(store.list_runs()[0].checkpoint), str(img)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "playground", "predict", "--checkpoint", str(path), str(img)],
+                          cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "needs an MNIST model" in proc.stderr and "Traceback" not in proc.stderr
 
 
