@@ -5,12 +5,19 @@ from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server,
 
 pytestmark = pytest.mark.browser
 
-# The last step drawn in the live loss chart. Not the number of points: the chart thins a long curve
-# to <= MAX_RAW_POINTS, so the count can fall while training goes on. _fullData holds decoded arrays
-# (numpy data arrives as typed-array specs in .data).
-LAST_STEP_JS = """() => { const p = document.querySelector('.js-plotly-plot');
-                         const x = p && p._fullData && p._fullData.length ? p._fullData[0].x : [];
-                         return x.length ? Number(x[x.length - 1]) : 0; }"""
+# The last step drawn in the live loss chart, once it is above `above` (else false: keep waiting).
+# Not the number of points: the chart thins a long curve to <= MAX_RAW_POINTS, so the count can fall
+# while training goes on. Read and compared in one call: between two calls plotly may be mid-redraw,
+# with no _fullData. _fullData holds decoded arrays (numpy data arrives as typed-array specs in .data).
+LAST_STEP_ABOVE_JS = """(above) => { const p = document.querySelector('.js-plotly-plot');
+                                    const x = p && p._fullData && p._fullData.length ? p._fullData[0].x : [];
+                                    const last = x.length ? Number(x[x.length - 1]) : 0;
+                                    return last > above ? last : false; }"""
+
+
+def last_step_above(page, above: float, timeout: float = 30_000) -> float:
+    """Wait until the live chart has drawn a step after `above`; that step."""
+    return page.wait_for_function(LAST_STEP_ABOVE_JS, arg=above, timeout=timeout).json_value()
 
 
 def test_train_live_reload_and_stop(tmp_path):
@@ -29,22 +36,19 @@ def test_train_live_reload_and_stop(tmp_path):
         page.get_by_role("button", name="Train", exact=True).click()
 
         # The live chart appears and gains points with no click: the fragment polls by itself.
-        page.wait_for_function(f"({LAST_STEP_JS})() > 0", timeout=60_000)
-        first = page.evaluate(LAST_STEP_JS)
-        page.wait_for_function(f"({LAST_STEP_JS})() > {first}", timeout=30_000)
-        assert page.evaluate(LAST_STEP_JS) > first
+        first = last_step_above(page, 0, timeout=60_000)
+        last_step_above(page, first)
 
         # A reload shows the same run, still live, with its history so far.
         page.reload()
         page.get_by_text("browser run").first.wait_for(timeout=60_000)
-        page.wait_for_function(f"({LAST_STEP_JS})() >= {first}", timeout=30_000)
+        last_step_above(page, first - 1)
 
         # A second tab polls the same run at the same time.
         second = page.context.new_page()
         second.goto(page.url)
-        second.wait_for_function(f"({LAST_STEP_JS})() > 0", timeout=60_000)
-        now = second.evaluate(LAST_STEP_JS)
-        second.wait_for_function(f"({LAST_STEP_JS})() > {now}", timeout=30_000)
+        now = last_step_above(second, 0, timeout=60_000)
+        last_step_above(second, now)
         second.close()
 
         page.get_by_role("button", name="⏹ Stop").click()
