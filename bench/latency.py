@@ -21,10 +21,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playground.config import recipe  # noqa: E402
+from playground.config import is_recurrent, recipe  # noqa: E402
 from playground.data import load_dataset  # noqa: E402
 from playground.inference import LoadedModel, predict_digits, to_input  # noqa: E402
-from playground.models import build_model, is_recurrent  # noqa: E402
+from playground.models import build_model  # noqa: E402
 from playground.preprocess import mnist_style  # noqa: E402
 from playground.probes import row_predictions  # noqa: E402
 

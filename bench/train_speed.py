@@ -122,7 +122,7 @@ def train_engine(cfg, samples: int, threads: int | None = None) -> tuple[float, 
 
 def test_accuracy(cfg, model: torch.nn.Module, device: torch.device) -> float:
     ds = load_dataset(cfg.data.dataset)
-    norm = Normalizer(*normalization(cfg.data.dataset, cfg.data.normalize), device)
+    norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
     return evaluate(model.to(device), ds.test_x.to(device), ds.test_y.to(device), norm)["acc"]
 
 

@@ -4,10 +4,12 @@ import streamlit as st
 
 from pages.common import jobs, loaded_model, run_label
 from playground import charts
+from playground.config import is_recurrent
 from playground.inference import CheckpointError, accuracy_on, mnist_checkpoints, predict_digits, to_input
-from playground.models import is_recurrent
 from playground.preprocess import BadImage, NoInk, load_image, mnist_style
 from playground.probes import row_predictions
+
+DIGITS = [str(d) for d in range(10)]
 
 st.title("Draw")
 store = jobs().store
@@ -69,7 +71,7 @@ with right:
     c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch")
     p = probs[first]
     c2.metric(f"#{first} predicts", f"{int(p.argmax())}", f"{p.max():.0%} sure", delta_color="off")
-    c2.plotly_chart(charts.probabilities(p, [str(d) for d in range(10)]), width="stretch")
+    c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
 
 m = loaded[first]
 if is_recurrent(m.config):
@@ -79,13 +81,13 @@ if is_recurrent(m.config):
     a, b = st.columns([1, 3])
     a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {rows[row - 1].argmax()} "
                                                  f"({rows[row - 1].max():.0%})"), width="stretch")
-    b.plotly_chart(charts.row_predictions(rows, [str(d) for d in range(10)], row), width="stretch")
+    b.plotly_chart(charts.row_predictions(rows, DIGITS, row), width="stretch")
 
 if len(loaded) > 1:
     st.subheader("Side by side", anchor=False)
     for col, (run_id, p) in zip(st.columns(len(loaded)), probs.items()):
         arch = loaded[run_id].config.model.arch.upper()
-        col.plotly_chart(charts.probabilities(p, [str(d) for d in range(10)], f"#{run_id} {arch}: {p.argmax()}"),
+        col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
                          width="stretch", key=f"side-{run_id}")
 
 st.subheader("Your own test set", anchor=False)

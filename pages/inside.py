@@ -5,10 +5,10 @@ import streamlit as st
 from pages.common import jobs, loaded_model, run_label
 from pages.inside_views import cnn_view, recurrent_view
 from playground import charts, probes
+from playground.config import is_recurrent
 from playground.data import spec
 from playground.inference import CheckpointError, to_input
 from playground.inside import sample, untrained
-from playground.models import is_recurrent
 
 st.title("Inside")
 runs = [r for r in jobs().store.list_runs() if r.checkpoint]
@@ -47,12 +47,12 @@ else:
     c2.caption(f"true class: **{classes[label]}**")
 
 if is_recurrent(rec.config):
-    recurrent_view(model, x, image, classes)
+    rows = recurrent_view(model, x, image, classes)
     st.subheader("Gradient through time", anchor=False)
     others = [r.id for r in runs if is_recurrent(r.config) and r.config.data.dataset == rec.config.data.dataset]
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=others[:3],
                             format_func=labels.get, key="gtt_models")
-    target = label if label is not None else int(probes.row_predictions(model, x)[-1].argmax())
+    target = label if label is not None else int(rows[-1].argmax())  # a drawing: explain the model's answer
     series = {}
     for other in chosen:
         try:

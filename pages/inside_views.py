@@ -1,6 +1,7 @@
 """Inside-page views: what a CNN and a recurrent model compute for one input."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -35,8 +36,8 @@ def cnn_view(models: dict[str, torch.nn.Module], x: torch.Tensor, config) -> Non
                          width="stretch", key=f"filters-{name}")
 
 
-def recurrent_view(model, x: torch.Tensor, image, classes) -> None:
-    """Hidden states beside the input, gates, and the per-row prediction."""
+def recurrent_view(model, x: torch.Tensor, image, classes) -> np.ndarray:
+    """Hidden states beside the input, gates, and the per-row prediction; returns the latter, (T, classes)."""
     trace = probes.recurrent_trace(model, x)
     sort = st.toggle("Sort units by mean activation", key="sort_units")
     st.plotly_chart(charts.hidden_states(trace.hidden, image, sort), width="stretch")
@@ -45,3 +46,4 @@ def recurrent_view(model, x: torch.Tensor, image, classes) -> None:
         st.plotly_chart(charts.gates(trace.gates), width="stretch")
     rows = probes.row_predictions(model, x)
     st.plotly_chart(charts.row_predictions(rows, classes), width="stretch")
+    return rows

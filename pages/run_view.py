@@ -81,6 +81,5 @@ def _report(rec, snap) -> None:
                            width="stretch")
     else:
         c1, c2 = st.columns(2)
-    store = jobs().store
-    c2.download_button("⬇ Metrics (.csv)", metrics_csv(store.epochs(rec.id), store.steps(rec.id)),
+    c2.download_button("⬇ Metrics (.csv)", metrics_csv(snap.epoch_rows, snap.step_rows),
                        f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch")

@@ -121,15 +121,20 @@ def probabilities(probs: Sequence[float], classes: Sequence[str], title: str = "
     return _layout(fig, height=260, title=title)
 
 
-def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: str = "gray") -> go.Figure:
-    """A small image, (H, W) grey or (H, W, 3) uint8 RGB, shown pixel by pixel as the model sees it."""
+def _image_trace(pixels: np.ndarray, first_row: int = 0, colorscale: str = "gray") -> go.BaseTraceType:
+    """An (H, W) grey or (H, W, 3) uint8 image, pixel by pixel; its rows sit at y = first_row, first_row + 1, ..."""
     pixels = np.asarray(pixels)
     if pixels.ndim == 3:
-        fig = go.Figure(go.Image(z=pixels))
-    else:
-        fig = go.Figure(go.Heatmap(z=pixels, colorscale=colorscale, showscale=False,
-                                   hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
-        fig.update_yaxes(autorange="reversed")
+        return go.Image(z=pixels, y0=first_row, hovertemplate="row %{y}, col %{x}<extra></extra>")
+    return go.Heatmap(z=pixels, y=np.arange(first_row, first_row + len(pixels)), colorscale=colorscale,
+                      showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>")
+
+
+def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: str = "gray") -> go.Figure:
+    """A small image, (H, W) grey or (H, W, 3) uint8 RGB, shown pixel by pixel as the model sees it."""
+    fig = go.Figure(_image_trace(pixels, colorscale=colorscale))
+    if np.ndim(pixels) == 2:
+        fig.update_yaxes(autorange="reversed")  # a heatmap's row 0 would sit at the bottom
     fig.update_yaxes(scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     return _layout(fig, height=height, title=title)
@@ -208,15 +213,6 @@ def filter_grid(weights: np.ndarray, title: str = "First-layer filters") -> go.F
     return map_grid(w[:, 0], shared_scale=True, title=title)
 
 
-def _image_trace(pixels: np.ndarray) -> go.BaseTraceType:
-    """An (H, W) grey or (H, W, 3) uint8 image whose rows sit at y = 1..H, the steps that read them."""
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 3:
-        return go.Image(z=pixels, y0=1, hovertemplate="row %{y}, col %{x}<extra></extra>")
-    return go.Heatmap(z=pixels, y=np.arange(1, len(pixels) + 1), colorscale="gray", showscale=False,
-                      hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>")
-
-
 def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_units: bool = False,
                   title: str = "Hidden state h_t, one row per step") -> go.Figure:
     """Time steps x hidden units, beside the input image on a shared y axis so that image row t
@@ -228,7 +224,7 @@ def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_unit
     fig = make_subplots(rows=1, cols=panels, shared_yaxes=True, horizontal_spacing=0.02,
                         column_widths=[0.3, 0.7] if panels == 2 else None)
     if image is not None:
-        fig.add_trace(_image_trace(image), row=1, col=1)
+        fig.add_trace(_image_trace(image, first_row=1), row=1, col=1)
         # Pixels a little taller than wide: square ones would squeeze the heatmap to the image's width.
         fig.update_xaxes(showticklabels=False, title_text="input", row=1, col=1)
     fig.add_trace(go.Heatmap(z=h[:, order], y=steps, x=[str(u) for u in order], colorscale="RdBu_r", zmid=0,

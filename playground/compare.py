@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .config import RunConfig
+from .config import RunConfig, is_recurrent
 from .store import RunRecord
 
 # Settings that never explain a difference between runs.
@@ -60,14 +60,14 @@ def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunC
     if choice.l2:
         out.append((f"L2 λ={choice.l2:g}", plain.override(l2=choice.l2)))
     if choice.dropout:
-        if base.model.arch in ("rnn", "lstm", "gru") and base.model.layers < 2:
+        if is_recurrent(base) and base.model.layers < 2:
             out.append((f"dropout {choice.dropout:g} (2 layers)", plain.override(dropout=choice.dropout, layers=2)))
         else:
             out.append((f"dropout {choice.dropout:g}", plain.override(dropout=choice.dropout)))
     if choice.batchnorm and base.model.arch in ("cnn", "lenet"):
         out.append(("batch-norm", plain.override(batchnorm=True)))
     if choice.wider:
-        if base.model.arch in ("rnn", "lstm", "gru"):
+        if is_recurrent(base):
             out.append((f"wider (hidden {base.model.hidden * 2})", plain.override(hidden=base.model.hidden * 2)))
         else:
             out.append((f"wider (width {base.model.width * 2})", plain.override(width=base.model.width * 2)))

@@ -132,6 +132,10 @@ FLAT_FIELDS: dict[str, str] = {
 }
 
 
+def is_recurrent(cfg: RunConfig) -> bool:
+    return cfg.model.arch in RECURRENT
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError with the reason if the engine cannot run `cfg`; return it otherwise."""
     d, m, o, r = cfg.data, cfg.model, cfg.optim, cfg.reg
@@ -167,7 +171,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(is_num(r.weight_decay) and r.weight_decay >= 0, "weight decay must be >= 0")
     need(is_num(r.dropout) and 0 <= r.dropout < 1, "dropout must be in [0, 1)")
     need(isinstance(r.batchnorm, bool), "batchnorm must be true or false")
-    if m.arch in RECURRENT:
+    if is_recurrent(cfg):
         need(r.dropout == 0 or m.layers > 1,
              "dropout in a recurrent model acts between layers: use layers >= 2 or dropout 0")
         need(not r.batchnorm, "batch-norm applies to CNNs only")

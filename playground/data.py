@@ -102,13 +102,19 @@ class Normalizer:
         self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, device=device).view(1, -1, 1, 1)
 
+    @classmethod
+    def of(cls, dataset: str, mode: str, device: torch.device | str = "cpu") -> "Normalizer":
+        """The normalization a run config names (its data.dataset and data.normalize)."""
+        return cls(*normalization(dataset, mode), device)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float().div_(255.0) - self.mean) / self.std
 
 
-def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """One-off normalization of a uint8 batch (probes, reports); training uses a Normalizer."""
-    return Normalizer(mean, std, x.device)(x)
+def display_images(x: torch.Tensor) -> np.ndarray:
+    """uint8 (N, C, H, W) -> (N, H, W) grey or (N, H, W, 3) RGB numpy, as charts and st.image take them."""
+    images = x.permute(0, 2, 3, 1).numpy()
+    return images[..., 0] if images.shape[-1] == 1 else images
 
 
 # ---------------------------------------------------------------- sources

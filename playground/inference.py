@@ -99,6 +99,4 @@ def accuracy_on(loaded: LoadedModel, digits: np.ndarray, labels: np.ndarray) -> 
 
 def mnist_checkpoints(records) -> list:
     """Runs whose checkpoint file exists and whose model reads digits, newest first."""
-    from pathlib import Path
-
     return [r for r in records if r.config.data.dataset == "mnist" and r.checkpoint and Path(r.checkpoint).is_file()]

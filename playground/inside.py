@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .config import RunConfig
-from .data import load_dataset, normalization, normalize, spec
+from .data import Normalizer, display_images, load_dataset, spec
 from .models import build_model, summary
 
 
@@ -15,9 +15,8 @@ def sample(config: RunConfig, index: int) -> tuple[torch.Tensor, np.ndarray, int
     ds = load_dataset(config.data.dataset)
     index = int(index) % len(ds.test_y)
     raw = ds.test_x[index:index + 1]
-    x = normalize(raw, *normalization(config.data.dataset, config.data.normalize))
-    img = raw[0].permute(1, 2, 0).numpy()
-    return x, (img[..., 0] if img.shape[-1] == 1 else img), int(ds.test_y[index])
+    x = Normalizer.of(config.data.dataset, config.data.normalize)(raw)
+    return x, display_images(raw)[0], int(ds.test_y[index])
 
 
 def untrained(config: RunConfig) -> nn.Module:

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import deque
 
-from .config import RunConfig, validate
+from .config import RunConfig, is_recurrent, validate
 from .store import RunStore
 from .training import Snapshot, Trainer, resolve_device
 
@@ -16,7 +16,7 @@ KEEP_FINISHED = 16
 def default_name(config: RunConfig) -> str:
     m, r = config.model, config.reg
     parts = [m.arch]
-    if m.arch in ("rnn", "lstm", "gru"):
+    if is_recurrent(config):
         parts.append(f"{m.layers}x{m.hidden}" if m.layers > 1 else str(m.hidden))
     elif m.width != 16:
         parts.append(f"w{m.width}")

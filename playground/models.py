@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import RECURRENT, ConfigError, RunConfig
+from .config import ConfigError, RunConfig
 from .data import spec
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -125,10 +125,6 @@ def build_model(cfg: RunConfig) -> nn.Module:
         raise ConfigError(f"unknown architecture '{cfg.model.arch}'; valid: {', '.join(REGISTRY)}")
     ds = spec(cfg.data.dataset)
     return builder(cfg, ds.shape, len(ds.classes))
-
-
-def is_recurrent(cfg: RunConfig) -> bool:
-    return cfg.model.arch in RECURRENT
 
 
 def count_parameters(model: nn.Module) -> int:

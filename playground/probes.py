@@ -29,10 +29,6 @@ def _weights(rnn: nn.RNNBase, layer: int):
             getattr(rnn, f"bias_ih_l{layer}", None), getattr(rnn, f"bias_hh_l{layer}", None))
 
 
-def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    return F.linear(x, w, b)
-
-
 def step_layer(rnn: nn.RNNBase, layer: int, seq: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, list]]:
     """Run one layer over seq (B, T, in) step by step; returns the h_t tensors (each (B, H)) and gates."""
     w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
@@ -45,21 +41,21 @@ def step_layer(rnn: nn.RNNBase, layer: int, seq: torch.Tensor) -> tuple[list[tor
     for t in range(seq.shape[1]):
         x_t = seq[:, t]
         if kind == "LSTM":
-            i, f, g, o = (_linear(x_t, w_ih, b_ih) + _linear(h, w_hh, b_hh)).chunk(4, dim=1)
+            i, f, g, o = (F.linear(x_t, w_ih, b_ih) + F.linear(h, w_hh, b_hh)).chunk(4, dim=1)
             i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
             c = f * c + i * g
             h = o * torch.tanh(c)
             step = {"input gate": i, "forget gate": f, "output gate": o, "cell state": c}
         elif kind == "GRU":
-            xr, xz, xn = _linear(x_t, w_ih, b_ih).chunk(3, dim=1)
-            hr, hz, hn = _linear(h, w_hh, b_hh).chunk(3, dim=1)
+            xr, xz, xn = F.linear(x_t, w_ih, b_ih).chunk(3, dim=1)
+            hr, hz, hn = F.linear(h, w_hh, b_hh).chunk(3, dim=1)
             r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
             n = torch.tanh(xn + r * hn)
             h = (1 - z) * n + z * h
             step = {"update gate": z, "reset gate": r}
         else:
             act = torch.tanh if kind == "RNN_TANH" else torch.relu
-            h = act(_linear(x_t, w_ih, b_ih) + _linear(h, w_hh, b_hh))
+            h = act(F.linear(x_t, w_ih, b_ih) + F.linear(h, w_hh, b_hh))
             step = {}
         hs.append(h)
         for name, value in step.items():

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .data import load_dataset, normalize, normalization
+from .data import Normalizer, display_images, load_dataset
 from .inference import LoadedModel
 from .store import EPOCH_FIELDS
 
@@ -46,8 +46,7 @@ def test_predictions(loaded: LoadedModel, count: int = 24, seed: int = 0) -> lis
     ds = load_dataset(cfg.data.dataset)
     idx = torch.randperm(len(ds.test_y), generator=torch.Generator().manual_seed(seed))[:count]
     x, y = ds.test_x[idx], ds.test_y[idx]
-    probs = torch.softmax(loaded.model(normalize(x, *normalization(cfg.data.dataset, cfg.data.normalize))), 1)
+    probs = torch.softmax(loaded.model(Normalizer.of(cfg.data.dataset, cfg.data.normalize)(x)), 1)
     conf, pred = probs.max(1)
-    images = x.permute(0, 2, 3, 1).numpy()
-    return [Prediction(img[..., 0] if img.shape[-1] == 1 else img, ds.classes[int(t)], ds.classes[int(p)], float(c))
-            for img, t, p, c in zip(images, y, pred, conf)]
+    return [Prediction(img, ds.classes[int(t)], ds.classes[int(p)], float(c))
+            for img, t, p, c in zip(display_images(x), y, pred, conf)]

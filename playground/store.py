@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
 from .config import RunConfig
@@ -244,10 +245,8 @@ class RunStore:
                             (time.time(), int(label), pixels))
         return int(cur.lastrowid)
 
-    def drawings(self) -> tuple["np.ndarray", "np.ndarray"]:
+    def drawings(self) -> tuple[np.ndarray, np.ndarray]:
         """The kept drawings as (N, 28, 28) floats in [0, 1] and their (N,) labels."""
-        import numpy as np
-
         rows = self._execute("SELECT label, pixels FROM drawings ORDER BY id").fetchall()
         digits = np.stack([np.frombuffer(r["pixels"], np.uint8).reshape(28, 28) for r in rows]) if rows \
             else np.zeros((0, 28, 28), np.uint8)

@@ -6,16 +6,16 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ConfigError, RunConfig, validate
-from .data import Dataset, Normalizer, load_dataset, normalization
-from .models import build_model, count_parameters, is_recurrent
+from .config import ConfigError, RunConfig, is_recurrent, validate
+from .data import Dataset, Normalizer, load_dataset
+from .models import build_model, count_parameters
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,6 @@ class Trainer:
     # ------------------------------------------------------------------ the run
     def run(self) -> Snapshot:
         """Train to the end, a stop, divergence or an error; the outcome is in the returned snapshot."""
-        cfg = self.config
         started = time.time()
         self.stream.update(status="running", started=started)
         self._persist(status="running", started=started)
@@ -251,7 +250,7 @@ class Trainer:
         device = resolve_device(cfg.device)
         ds = load_dataset(cfg.data.dataset)
         data = split_dataset(ds, cfg, device)
-        norm = Normalizer(*normalization(cfg.data.dataset, cfg.data.normalize), device)
+        norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
         with _init_lock:
             torch.manual_seed(cfg.seed)
             model = build_model(cfg).to(device)

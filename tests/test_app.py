@@ -1,7 +1,6 @@
 """Every page under streamlit's AppTest: renders, trains, compares, survives a new session."""
 import time
 
-import pytest
 from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
 from playground.store import RunStore

@@ -62,4 +62,8 @@ def test_normalization_modes():
     assert data.normalization("mnist", "half") == ((0.5,), (0.5,))
     assert data.normalization("cifar2", "standard")[0] == (0.4915, 0.4823, 0.4468)
     x = torch.tensor([[[[0, 255]]]], dtype=torch.uint8)
-    assert data.normalize(x, (0.5,), (0.5,)).flatten().tolist() == [-1.0, 1.0]
+    assert data.Normalizer((0.5,), (0.5,))(x).flatten().tolist() == [-1.0, 1.0]
+    assert data.Normalizer.of("mnist", "half")(x).flatten().tolist() == [-1.0, 1.0]
+    rgb = torch.arange(12, dtype=torch.uint8).view(1, 3, 2, 2)
+    assert data.display_images(rgb)[0, 0, 1].tolist() == [1, 5, 9]  # (N, H, W, 3): a pixel's channels
+    assert data.display_images(x).shape == (1, 1, 2)  # grey: the channel axis goes
