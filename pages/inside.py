@@ -76,5 +76,8 @@ else:
                         format_func=lambda i: "nothing" if i is None else labels[i], key="inside_other")
     models = {f"#{run_id}" + (" untrained" if fresh else ""): model}
     if other is not None:
-        models[f"#{other}"] = loaded_model(by_id[other].checkpoint).model
+        try:
+            models[f"#{other}"] = loaded_model(by_id[other].checkpoint).model
+        except CheckpointError as exc:
+            st.warning(str(exc))
     cnn_view(models, x, rec.config)

@@ -75,3 +75,20 @@ def test_gru_and_a_random_input(inside_home, monkeypatch):
     [b for b in at.button if "Random" in b.label][0].click().run()
     assert not at.exception
     assert any("update gate" in t for t in chart_texts(at))
+
+
+def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, home):
+    cfg = tiny(arch="cnn", epochs=1, limit=300)
+    good = store.create_run(cfg, "good")
+    assert Trainer(cfg, store, good).run().status == "finished"
+    broken = store.create_run(cfg, "broken")
+    path = store.checkpoint_path(broken)
+    path.write_bytes(store.checkpoint_path(good).read_bytes()[:200])  # a truncated copy
+    store.update_run(broken, status="finished", checkpoint=str(path))
+    at = app_page("pages/inside.py")
+    at.session_state["inside_model"] = good
+    at.run()
+    at.selectbox(key="inside_other").set_value(broken).run()
+    assert not at.exception
+    assert any(f"run-{broken}.pt" in w.value for w in at.warning)
+    assert len(chart_texts(at)) == 1 + 6 + 1  # the good model's views are all still there
