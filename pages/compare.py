@@ -46,7 +46,11 @@ def comparison(run_ids: list[int], was_live: bool) -> None:
     if not any(epochs for _, epochs in named):
         st.info("No finished epochs yet; curves appear after each run's first epoch.")
     st.plotly_chart(charts.compare_curves(named), width="stretch")
-    st.plotly_chart(charts.generalization_gap(named), width="stretch")
+    if any(r.get("val_acc") is not None for _, epochs in named for r in epochs):
+        st.plotly_chart(charts.generalization_gap(named), width="stretch")
+    elif any(epochs for _, epochs in named):
+        st.caption("No generalization gap to show: these runs hold out no validation set "
+                   "(validation fraction 0, as in the lstm64 recipe).")
     st.dataframe(comparison_table(pairs), hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="percent") for k in
                                 ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")})

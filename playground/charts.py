@@ -79,7 +79,9 @@ def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
                 y = [r[f"{split}_{metric}"] for r in rows]
                 if all(v is None for v in y):
                     continue
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=escape(f"{name} ({split})"), legendgroup=name,
+                # Markers too: a one-epoch run is a single point, which "lines" alone never draws.
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=escape(f"{name} ({split})"),
+                                         legendgroup=name,
                                          showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(tickformat=".0%", row=1, col=2)

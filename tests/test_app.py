@@ -95,6 +95,18 @@ def test_compare_renders_a_chosen_pair(home, store):
     assert set(table["best epoch"]) <= {1, 2}
 
 
+def test_compare_without_validation_says_why_there_is_no_gap(home, store):
+    cfg = tiny(epochs=1, val_fraction=0.0)
+    run_id = store.create_run(cfg, "all data")
+    Trainer(cfg, store, run_id).run()
+    at = page("pages/compare.py")
+    at.session_state["compare_ids"] = [run_id]
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1  # the curves; no empty gap chart
+    assert any("no validation set" in c.value for c in at.caption)
+
+
 def test_regularization_study_launches_variants_and_they_finish(home):
     at = page("pages/compare.py").run()
     at.selectbox(key="study_recipe").select("lstm64")

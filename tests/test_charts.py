@@ -64,3 +64,10 @@ def test_gates_are_steps_by_units_on_one_reversed_axis():
     assert [list(t.y) for t in fig.data] == [list(range(1, 29))] * 2
     assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis2.matches == "y"
     np.testing.assert_array_equal(fig.data[1].z, g["forget gate"])
+
+
+def test_a_one_epoch_run_is_drawn_in_the_comparison():
+    rows = [{"epoch": 1, "train_loss": 0.2, "train_acc": 0.95, "val_loss": None, "val_acc": None}]
+    fig = charts.compare_curves([("lstm64", rows)])
+    assert [t.name for t in fig.data] == ["lstm64 (train)", "lstm64 (train)"]  # loss and accuracy
+    assert all("markers" in t.mode for t in fig.data)  # a single point: a line alone draws nothing
