@@ -58,7 +58,7 @@ def sidebar_form() -> tuple[RunConfig, str, bool]:
         st.checkbox("Batch-norm after each conv", on_change=_custom, key=k("batchnorm"), disabled=recurrent)
         st.divider()
         c1, c2 = st.columns(2)
-        c1.selectbox("Optimizer", OPTIMIZERS, on_change=_custom, key=k("name"))
+        c1.selectbox("Optimizer", OPTIMIZERS, on_change=_custom, key=k("optimizer"))
         c2.number_input("Learning rate", 1e-6, 10.0, format="%.5f", step=1e-4, on_change=_custom, key=k("lr"))
         c1, c2 = st.columns(2)
         c1.number_input("Batch size", 1, 4096, on_change=_custom, key=k("batch_size"))

@@ -72,7 +72,7 @@ def build_parser() -> Parser:
 
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
                "lr", "batch_size", "momentum", "clip", "l2", "weight_decay", "normalize", "val_fraction", "limit",
-               "seed", "device")
+               "seed", "device", "optimizer")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -80,7 +80,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if not args.recipe and args.arch in ("cnn",) and args.dataset is None:
         base = base.override(dataset="cifar2", normalize="standard")
     values = {k: getattr(args, k, None) for k in CONFIG_KEYS}
-    values["name"] = getattr(args, "optimizer", None)  # OptimConfig.name
     return validate(base.override(**values))
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from .errors import PlaygroundError
 
 DATASETS = ("mnist", "cifar2")
 ARCHITECTURES = ("rnn", "lstm", "gru", "cnn", "lenet")
@@ -15,7 +16,7 @@ ACTIVATIONS = ("tanh", "relu")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-class ConfigError(ValueError):
+class ConfigError(PlaygroundError, ValueError):
     """A configuration the engine cannot run; the message says which value and why."""
 
 
@@ -38,7 +39,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    name: str = "adam"
+    optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.0  # SGD only
     clip: float = 0.0  # max gradient norm per step; 0 = no clipping (RNNs learn more steadily with it)
@@ -116,11 +117,15 @@ def _section(cls, name: str, value: Any):
     if not isinstance(value, dict):
         raise ConfigError(f"config section '{name}' must be an object")
     valid = {f.name for f in fields(cls)}
+    value = {_RENAMED.get((name, k), k): v for k, v in value.items()}
     unknown = set(value) - valid
     if unknown:
         raise ConfigError(f"unknown keys in '{name}': {sorted(unknown)}; valid: {sorted(valid)}")
     return cls(**value)
 
+
+# Keys stored by earlier versions, read under their new names: (section, old) -> new.
+_RENAMED = {("optim", "name"): "optimizer"}
 
 FLAT_FIELDS: dict[str, str] = {
     **{f.name: "data" for f in fields(DataConfig)},
@@ -161,7 +166,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(is_int(m.width) and 2 <= m.width <= 512 and m.width % 2 == 0,
          "width must be an even integer in [2, 512] (conv2 has width/2 channels)")
     need(m.activation in ACTIVATIONS, f"unknown activation '{m.activation}'; valid: {', '.join(ACTIVATIONS)}")
-    need(o.name in OPTIMIZERS, f"unknown optimizer '{o.name}'; valid: {', '.join(OPTIMIZERS)}")
+    need(o.optimizer in OPTIMIZERS, f"unknown optimizer '{o.optimizer}'; valid: {', '.join(OPTIMIZERS)}")
     need(is_num(o.lr) and 0 < o.lr <= 1e4, "learning rate must be > 0 and <= 10000")
     need(is_num(o.momentum) and 0 <= o.momentum < 1, "momentum must be in [0, 1)")
     need(is_num(o.clip) and o.clip >= 0, "gradient clip must be >= 0 (0 = off)")
@@ -186,7 +191,7 @@ def _recipe(dataset: str, arch: str, opt: str, lr: float, batch: int, epochs: in
     cfg = RunConfig(
         data=DataConfig(dataset=dataset, normalize=normalize, val_fraction=val_fraction),
         model=ModelConfig(arch=arch),
-        optim=OptimConfig(name=opt, lr=lr, momentum=momentum, batch_size=batch, epochs=epochs),
+        optim=OptimConfig(optimizer=opt, lr=lr, momentum=momentum, batch_size=batch, epochs=epochs),
     )
     return cfg.override(**model_reg)
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from .errors import PlaygroundError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ SPECS: dict[str, DatasetSpec] = {
 }
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(PlaygroundError, RuntimeError):
     """No source could provide a dataset; the message lists what was tried and what to do."""
 
 

@@ -14,9 +14,10 @@ from .config import ConfigError, RunConfig, validate
 from .data import normalization, spec
 from .models import build_model
 from .preprocess import mnist_style
+from .errors import PlaygroundError
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PlaygroundError, ValueError):
     """A file that is not a loadable playground checkpoint; the message says why."""
 
 

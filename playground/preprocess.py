@@ -9,6 +9,7 @@ import io
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from .errors import PlaygroundError
 
 FIELD = 28
 BOX = 20
@@ -17,11 +18,11 @@ MAX_SIDE = 8192  # refuse bigger images: a decoded 8k x 8k RGBA image is already
 MAX_BYTES = 20 * 1024 * 1024
 
 
-class NoInk(ValueError):
+class NoInk(PlaygroundError, ValueError):
     """The image holds no (or almost no) ink: there is nothing to recognise."""
 
 
-class BadImage(ValueError):
+class BadImage(PlaygroundError, ValueError):
     """The bytes are not a usable image."""
 
 

@@ -16,6 +16,7 @@ import torch
 
 from .config import RunConfig
 from .data import PROJECT_ROOT
+from .errors import PlaygroundError
 
 STATUSES = ("queued", "running", "finished", "stopped", "diverged", "failed", "interrupted")
 ACTIVE = ("queued", "running")
@@ -62,7 +63,7 @@ EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "l2",
 STEP_FIELDS = ("step", "epoch", "loss", "l2")
 
 
-class StoreError(RuntimeError):
+class StoreError(PlaygroundError, RuntimeError):
     """The run store cannot be opened or used; the message says why and what to do."""
 
 

@@ -112,15 +112,15 @@ def resolve_device(name: str) -> torch.device:
 
 def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
     o, wd = cfg.optim, cfg.reg.weight_decay
-    if o.name == "sgd":
+    if o.optimizer == "sgd":
         return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=wd)
-    if o.name == "adam":
+    if o.optimizer == "adam":
         return torch.optim.Adam(params, lr=o.lr, weight_decay=wd)
-    if o.name == "rmsprop":
+    if o.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=o.lr, weight_decay=wd)
-    if o.name == "adamw":
+    if o.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=o.lr, weight_decay=wd)
-    raise ConfigError(f"unknown optimizer '{o.name}'")
+    raise ConfigError(f"unknown optimizer '{o.optimizer}'")
 
 
 @dataclass
