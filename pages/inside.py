@@ -8,7 +8,8 @@ from playground import charts, probes
 from playground.config import is_recurrent
 from playground.data import spec
 from playground.inference import CheckpointError, to_input
-from playground.inside import sample, untrained
+from playground.data import sample
+from playground.models import untrained
 
 st.title("Inside")
 runs = [r for r in jobs().store.list_runs() if r.checkpoint]

@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from playground import charts, probes
-from playground.inside import layer_table
+from playground.models import layer_table
 
 
 def cnn_view(models: dict[str, torch.nn.Module], x: torch.Tensor, config) -> None:

@@ -17,11 +17,14 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 from .errors import PlaygroundError
+
+if TYPE_CHECKING:
+    from .config import RunConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,6 +113,16 @@ class Normalizer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float().div_(255.0) - self.mean) / self.std
+
+
+def sample(config: "RunConfig", index: int) -> tuple[torch.Tensor, np.ndarray, int]:
+    """Test image `index` of the config's dataset: (normalized (1, C, H, W), display image, label)."""
+    ds = load_dataset(config.data.dataset)
+    if not 0 <= index < len(ds.test_y):
+        raise IndexError(f"test image index must be in 0..{len(ds.test_y) - 1}")
+    raw = ds.test_x[index:index + 1]
+    x = Normalizer.of(config.data.dataset, config.data.normalize)(raw)
+    return x, display_images(raw)[0], int(ds.test_y[index])
 
 
 def display_images(x: torch.Tensor) -> np.ndarray:

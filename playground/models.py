@@ -5,6 +5,7 @@ probes and the Draw page never need to know which kind of model they feed.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -118,13 +119,31 @@ REGISTRY: dict[str, Builder] = {"rnn": _recurrent("rnn"), "lstm": _recurrent("ls
                                 "gru": _recurrent("gru"), "cnn": _cnn, "lenet": _lenet}
 
 
-def build_model(cfg: RunConfig) -> nn.Module:
-    """The model `cfg` describes, for its dataset's input shape and classes."""
+# Seeded construction draws from torch's process-wide generator; one thread at a time holds it.
+_init_lock = threading.Lock()
+
+
+def build_model(cfg: RunConfig, seed: int | None = None) -> nn.Module:
+    """The model `cfg` describes, for its dataset's input shape and classes.
+
+    With `seed`, the initial weights depend on the seed alone: the global RNG is forked (so no
+    caller's random stream moves) and held under a lock (so two threads never interleave draws).
+    Training and Inside's "untrained copy" both build this way, so they get the same weights.
+    """
     builder = REGISTRY.get(cfg.model.arch)
     if builder is None:
         raise ConfigError(f"unknown architecture '{cfg.model.arch}'; valid: {', '.join(REGISTRY)}")
     ds = spec(cfg.data.dataset)
-    return builder(cfg, ds.shape, len(ds.classes))
+    if seed is None:
+        return builder(cfg, ds.shape, len(ds.classes))
+    with _init_lock, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(cfg, ds.shape, len(ds.classes))
+
+
+def untrained(config: RunConfig) -> nn.Module:
+    """The architecture at the initial weights a run with this config starts from (eval mode)."""
+    return build_model(config, seed=config.seed).eval()
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -172,3 +191,21 @@ def format_summary(rows: list[LayerRow], total: int) -> str:
         lines.append(f"{r.name:<24}{r.kind:<14}{str(list(r.output_shape)):<22}{r.params:>10,}")
     lines += ["-" * 70, f"{'total':<60}{total:>10,}"]
     return "\n".join(lines)
+
+
+def layer_table(model: nn.Module, config: RunConfig) -> list[dict]:
+    """Each layer's output shape and parameters; conv and pool rows show the output-size formula."""
+    shape = spec(config.data.dataset).shape
+    modules = dict(model.named_modules())
+    rows, size = [], shape[1]
+    for r in summary(model, shape):
+        m = modules[r.name]
+        formula = ""
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+            k, p, s = (v if isinstance(v, int) else v[0] for v in (m.kernel_size, m.padding, m.stride))
+            out = conv_out(size, k, p, s)
+            formula = f"⌊({size} + 2·{p} − {k}) / {s}⌋ + 1 = {out}"
+            size = out
+        rows.append({"layer": r.name, "type": r.kind, "output shape": " × ".join(map(str, r.output_shape[1:])),
+                     "parameters": r.params, "output size": formula})
+    return rows
