@@ -1,10 +1,13 @@
 """Compare: overlay stored runs, launch a regularization study, rename or delete runs."""
 import streamlit as st
 
-from pages.common import POLL_SECONDS, jobs, run_label
-from pages.study_form import study_form
 from playground import charts
 from playground.compare import comparison_table
+from ui.common import POLL_SECONDS, jobs, run_label
+from ui.navigation import require_app
+from ui.study_form import study_form
+
+require_app()  # first: a page Streamlit ran on its own reruns through app.py
 
 st.title("Compare")
 registry = jobs()

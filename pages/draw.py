@@ -2,12 +2,15 @@
 import numpy as np
 import streamlit as st
 
-from pages.common import jobs, loaded_model, run_label
 from playground import charts
 from playground.config import is_recurrent
 from playground.inference import CheckpointError, accuracy_on, mnist_checkpoints, predict_digits, to_input
 from playground.preprocess import BadImage, NoInk, load_image, mnist_style
 from playground.probes import row_predictions
+from ui.common import jobs, loaded_model, run_label
+from ui.navigation import require_app
+
+require_app()  # first: a page Streamlit ran on its own reruns through app.py
 
 DIGITS = [str(d) for d in range(10)]
 

@@ -1,6 +1,10 @@
 """Home: what this is, where to go, the device, which datasets are ready."""
 import streamlit as st
 
+from ui.navigation import require_app
+
+require_app()  # first: a page Streamlit ran on its own reruns through app.py
+
 st.title("🧪 Playground")
 st.markdown(
     "Train small neural networks **live** and watch how they learn. Recurrent nets (RNN, LSTM, GRU) "

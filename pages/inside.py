@@ -2,14 +2,16 @@
 import numpy as np
 import streamlit as st
 
-from pages.common import jobs, loaded_model, run_label
-from pages.inside_views import cnn_view, recurrent_view
 from playground import charts, probes
 from playground.config import is_recurrent
-from playground.data import spec
+from playground.data import sample, spec
 from playground.inference import CheckpointError, to_input
-from playground.data import sample
 from playground.models import untrained
+from ui.common import jobs, loaded_model, run_label
+from ui.inside_views import cnn_view, recurrent_view
+from ui.navigation import require_app
+
+require_app()  # first: a page Streamlit ran on its own reruns through app.py
 
 st.title("Inside")
 runs = [r for r in jobs().store.list_runs() if r.checkpoint]

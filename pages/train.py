@@ -1,10 +1,13 @@
 """Train: pick a recipe or settings, start a background run, watch it live."""
 import streamlit as st
 
-from pages.common import jobs, run_label
-from pages.run_view import show_run
-from pages.train_form import sidebar_form
 from playground.config import ConfigError
+from ui.common import jobs, run_label
+from ui.navigation import require_app
+from ui.run_view import show_run
+from ui.train_form import sidebar_form
+
+require_app()  # first: a page Streamlit ran on its own reruns through app.py
 
 st.title("Train")
 registry = jobs()

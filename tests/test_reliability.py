@@ -175,7 +175,7 @@ def rss_mb() -> float:
 def test_soak_eight_runs_cap_two_two_pollers_one_stopped(home, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MAX_CONCURRENT", "2")
     pollers = [app_page("pages/train.py").run() for _ in range(2)]  # two browser sessions
-    from pages.common import jobs  # the same registry the pollers use
+    from ui.common import jobs  # the same registry the pollers use
     registry = jobs()
     registry.set_max_concurrent(2)
     store = registry.store

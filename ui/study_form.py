@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import jobs
 from playground.compare import StudyChoice, study_variants
 from playground.config import RECIPES, ConfigError
+from ui.common import jobs
 
 
 def _launch() -> None:

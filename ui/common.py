@@ -3,39 +3,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import streamlit as st
+
+from playground.errors import RunStatus
 
 if TYPE_CHECKING:  # the library pulls in torch (~3 s cold): imported when first needed, not here
     from playground.inference import LoadedModel
     from playground.jobs import JobRegistry
 
-def _use_app_navigation() -> None:
-    """Route every request through app.py's st.navigation.
-
-    While a `pages/` folder exists, Streamlit 1.67 serves pages the legacy way (each file run
-    alone, every module in pages/ listed) until the process's first st.navigation call; a deep
-    link such as /draw on a fresh server would skip app.py. Turning that off and rerunning once
-    sends the same URL through app.py instead.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_use_app_navigation()
-
-STATUS_ICON = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "diverged": "💥",
-               "failed": "❌", "interrupted": "⚠️"}
+STATUS_ICON = {RunStatus.QUEUED: "⏳", RunStatus.RUNNING: "🏃", RunStatus.FINISHED: "✅", RunStatus.STOPPED: "⏹️",
+               RunStatus.DIVERGED: "💥", RunStatus.FAILED: "❌", RunStatus.INTERRUPTED: "⚠️"}
 POLL_SECONDS = 1.0
 
 
 @st.cache_resource(show_spinner=False)
-def _registry(home: str) -> "JobRegistry":
+def _registry(home: str) -> JobRegistry:
     from playground.jobs import JobRegistry
     from playground.store import RunStore
 
@@ -46,7 +30,7 @@ def _registry(home: str) -> "JobRegistry":
     return JobRegistry(RunStore(home), max_concurrent=cap, threads_per_run=threads)
 
 
-def jobs() -> "JobRegistry":
+def jobs() -> JobRegistry:
     """The process-wide job registry (and its store); stops the page with a clear message if unusable."""
     from playground.store import StoreError, default_home
 
@@ -63,13 +47,13 @@ def jobs() -> "JobRegistry":
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _load(path: str, mtime: float) -> "LoadedModel":
+def _load(path: str, mtime: float) -> LoadedModel:
     from playground.inference import load_checkpoint
 
     return load_checkpoint(path)
 
 
-def loaded_model(path: str) -> "LoadedModel":
+def loaded_model(path: str) -> LoadedModel:
     """A checkpoint loaded once per file version (its own model copy, never a live one)."""
     return _load(path, os.path.getmtime(path))
 

@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.config import (ACTIVATIONS, ARCHITECTURES, DEVICES, NORMALIZATIONS, OPTIMIZERS, RECIPES,
-                               RECURRENT, RunConfig)
+from playground.config import (
+    ACTIVATIONS,
+    ARCHITECTURES,
+    DEVICES,
+    NORMALIZATIONS,
+    OPTIMIZERS,
+    RECIPES,
+    RECURRENT,
+    RunConfig,
+)
 from playground.data import SPECS
 
 PREFIX = "f_"

@@ -6,17 +6,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages.common import POLL_SECONDS, STATUS_ICON, duration, jobs, loaded_model, plain
 from playground import charts
 from playground.data import SPECS
+from playground.errors import ACTIVE, RunStatus
 from playground.inference import CheckpointError
 from playground.reports import metrics_csv, test_predictions
+from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, loaded_model, plain
 
 
 def show_run(run_id: int) -> None:
     registry = jobs()
     rec = registry.store.get_run(run_id)  # one row: whether to poll (a CLI process may be training it)
-    live = run_id in registry.active() or (rec is not None and rec.status in ("queued", "running"))
+    live = run_id in registry.active() or (rec is not None and rec.status in ACTIVE)
     # Poll only while the run is live; a finished run is drawn once.
     st.fragment(_live_body, run_every=POLL_SECONDS if live else None)(run_id, live)
 
@@ -34,9 +35,9 @@ def _live_body(run_id: int, was_live: bool) -> None:
     st.caption(f"{rec.config.model.arch} on {SPECS[rec.config.data.dataset].title} · {snap.status}"
                f" · device {rec.device or '–'} · {rec.params or '–'} parameters")
     if snap.message:
-        {"diverged": st.warning, "failed": st.error}.get(snap.status, st.info)(snap.message)
+        {RunStatus.DIVERGED: st.warning, RunStatus.FAILED: st.error}.get(snap.status, st.info)(snap.message)
     text = f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs} · step {snap.step}/{snap.total_steps or '?'}"
-    st.progress(snap.fraction if snap.status != "finished" else 1.0, text=text)
+    st.progress(snap.fraction if snap.status != RunStatus.FINISHED else 1.0, text=text)
     c = st.columns(4)
     c[0].metric("Elapsed", duration(snap.elapsed))
     c[1].metric("Samples/s", f"{snap.samples_per_s:,.0f}" if snap.samples_per_s else "–")

@@ -1,0 +1,48 @@
+"""The app's pages, and the guard that sends every URL through app.py's st.navigation.
+
+Streamlit 1.67 serves an app whose entrypoint has a `pages/` folder beside it the legacy way
+(each file there run alone, listed by file name) until some session calls `st.navigation`;
+from then on it ignores `pages/` in every session (documented under st.navigation). On a fresh
+server whose first request is a deep link such as /draw, no session has called it yet, so
+pages/draw.py runs without app.py. `require_app()`, the first line of each page, notices (app.py
+did not start this run), calls `st.navigation` with the app's own pages and reruns: the same URL
+then goes through app.py. Public API only; the test suite exercises it on every AppTest run,
+since AppTest starts each run the legacy way.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import streamlit as st
+
+_run = threading.local()  # each script run has its own thread
+
+
+def pages() -> list:
+    """The app's pages (new objects each run: st.Page objects can run once)."""
+    return [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+        st.Page("pages/compare.py", title="Compare", icon="📊", url_path="compare"),
+        st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
+        st.Page("pages/inside.py", title="Inside", icon="🔬", url_path="inside"),
+    ]
+
+
+@contextlib.contextmanager
+def through_app() -> Iterator[None]:
+    """Marks the pages run inside this block as started by app.py."""
+    _run.in_app = True
+    try:
+        yield
+    finally:
+        _run.in_app = False
+
+
+def require_app() -> None:
+    """Rerun this URL through app.py if Streamlit ran the page on its own (legacy pages/ mode)."""
+    if not getattr(_run, "in_app", False):
+        st.navigation(pages(), position="hidden")  # from now on every session ignores pages/
+        st.rerun()
