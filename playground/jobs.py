@@ -4,13 +4,24 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+import weakref
 from collections import deque
 
 from .config import RunConfig, is_recurrent, validate
+from .errors import RunStatus
 from .store import RunStore
 from .training import Snapshot, Trainer, resolve_device
 
 KEEP_FINISHED = 16
+SHUTDOWN_SECONDS = 120.0  # a stop ends within a batch and one checkpoint write; this bounds a hung one
+_REGISTRIES: weakref.WeakSet[JobRegistry] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    """At interpreter exit, stop every run (stopped, with a checkpoint) before torch's threads are torn down."""
+    for registry in list(_REGISTRIES):
+        registry.shutdown()
 
 
 def default_name(config: RunConfig) -> str:
@@ -46,8 +57,8 @@ class JobRegistry:
         self._running: set[int] = set()
         self._finished: deque[int] = deque()
         self._threads: dict[int, threading.Thread] = {}
-        # Without this, interpreter exit kills trainer threads inside torch ("terminate called").
-        atexit.register(self.shutdown)
+        # Without a shutdown at exit, the interpreter kills trainer threads inside torch ("terminate called").
+        _REGISTRIES.add(self)
 
     def submit(self, config: RunConfig, name: str | None = None) -> int:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
@@ -66,20 +77,24 @@ class JobRegistry:
         self._pump()
 
     def stop(self, run_id: int, reason: str = "stopped by the user") -> None:
-        """End a run within a batch; a queued one ends at once without starting."""
+        """End a run within a batch; a queued one ends at once without starting.
+
+        A run another process trains gets a stop request in the store, which its trainer polls.
+        """
         with self._lock:
             trainer = self._jobs.get(run_id)
             if trainer is None:
+                self.store.request_stop(run_id)
                 return
             trainer.stop(reason)
             if run_id in self._pending:  # never started: it ends here
                 self._pending.remove(run_id)
                 self._finished.append(run_id)
                 now, message = time.time(), f"{reason} before it started"
-                trainer.stream.update(status="stopped", message=message, ended=now)
-                self.store.update_run(run_id, status="stopped", message=message, ended=now)
+                trainer.stream.update(status=RunStatus.STOPPED, message=message, ended=now)
+                self.store.update_run(run_id, status=RunStatus.STOPPED, message=message, ended=now)
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Stop every run (recorded as stopped, with a checkpoint) and wait for their threads."""
         for run_id in list(self._jobs):
             self.stop(run_id, "stopped: the server shut down")
@@ -99,12 +114,15 @@ class JobRegistry:
         if live is not None:
             return live
         rec = self.store.get_run(run_id)
-        if rec is None:
+        if rec is None or rec.config is None:
             return None
+        if RunStatus(rec.status).active:  # another process's run: it may have died since we last looked
+            if self.store.recover_interrupted():
+                rec = self.store.get_run(run_id) or rec
         epochs = self.store.epochs(run_id)
         steps = self.store.steps(run_id)
         total_epochs = rec.config.optim.epochs
-        per_epoch = (len(steps) // len(epochs)) if epochs and rec.status == "finished" else 0
+        per_epoch = (len(steps) // len(epochs)) if epochs and rec.status == RunStatus.FINISHED else 0
         return Snapshot(status=rec.status, message=rec.message, epoch=len(epochs), epochs=total_epochs,
                         step=len(steps), total_steps=per_epoch * total_epochs, steps_per_epoch=per_epoch,
                         started=rec.started, ended=rec.ended, samples_per_s=rec.result.get("samples_per_s"),

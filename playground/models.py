@@ -5,7 +5,7 @@ probes and the Draw page never need to know which kind of model they feed.
 """
 from __future__ import annotations
 
-import threading
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -119,16 +119,12 @@ REGISTRY: dict[str, Builder] = {"rnn": _recurrent("rnn"), "lstm": _recurrent("ls
                                 "gru": _recurrent("gru"), "cnn": _cnn, "lenet": _lenet}
 
 
-# Seeded construction draws from torch's process-wide generator; one thread at a time holds it.
-_init_lock = threading.Lock()
-
-
 def build_model(cfg: RunConfig, seed: int | None = None) -> nn.Module:
     """The model `cfg` describes, for its dataset's input shape and classes.
 
-    With `seed`, the initial weights depend on the seed alone: the global RNG is forked (so no
-    caller's random stream moves) and held under a lock (so two threads never interleave draws).
-    Training and Inside's "untrained copy" both build this way, so they get the same weights.
+    With `seed`, the initial weights depend on the seed alone: the model is built on the meta device
+    (no random draws) and initialized from a private generator, so neither other threads' random draws
+    nor this build move anyone's stream. Training and Inside's "untrained copy" both build this way.
     """
     builder = REGISTRY.get(cfg.model.arch)
     if builder is None:
@@ -136,9 +132,31 @@ def build_model(cfg: RunConfig, seed: int | None = None) -> nn.Module:
     ds = spec(cfg.data.dataset)
     if seed is None:
         return builder(cfg, ds.shape, len(ds.classes))
-    with _init_lock, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return builder(cfg, ds.shape, len(ds.classes))
+    with torch.device("meta"):
+        model = builder(cfg, ds.shape, len(ds.classes))
+    model = model.to_empty(device="cpu")
+    init_weights(model, torch.Generator().manual_seed(seed))
+    return model
+
+
+def init_weights(model: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialization of every layer, drawn from `generator` in construction order."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            # What Linear/Conv2d.reset_parameters do, with the generator passed through.
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, nn.RNNBase):
+            bound = 1.0 / math.sqrt(m.hidden_size)
+            for w in m.parameters():
+                nn.init.uniform_(w, -bound, bound, generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            m.reset_parameters()  # ones, zeros and fresh running statistics: nothing random
+        elif next(m.parameters(recurse=False), None) is not None:
+            raise ConfigError(f"no seeded initialization for layer type {type(m).__name__}")
 
 
 def untrained(config: RunConfig) -> nn.Module:

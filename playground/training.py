@@ -1,12 +1,13 @@
-"""Trainer: one run in one thread, publishing metrics to a lock-guarded stream and the store."""
+"""Trainer: one run in one thread; metrics to a lock-guarded stream (pollers) and a recorder (the store)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -15,24 +16,27 @@ from torch import nn
 
 from .config import ConfigError, RunConfig, is_recurrent, validate
 from .data import Dataset, Normalizer, load_dataset
+from .errors import ACTIVE, RunStatus
 from .models import build_model, count_parameters
+from .recorder import NullRecorder, Recorder, StoreRecorder
+from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step
 from .store import RunStore
 
 log = logging.getLogger(__name__)
 
 EVAL_BATCH = 1000
-STORE_FLUSH_SECONDS = 2.0  # step rows reach SQLite at least this often
+DRAIN_EVERY_CUDA = 50  # steps between host syncs on CUDA; on CPU every step (a sync is free there)
 # Cross-entropy at chance is ln(classes) <= 2.3 here; a batch mean of 100 means the weights blew up
 # (bounded activations can keep an exploding run finite for a long time, so NaN alone is too late).
 EXPLODED_LOSS = 100.0
 TRAIN_PROBE_MIN, TRAIN_PROBE_MAX = 2000, 5000  # train samples re-evaluated at each epoch's end
-_init_lock = threading.Lock()  # model init seeds the global RNG: one run at a time
+RATE_SECONDS = 0.5  # live samples/s and ETA are republished at most this often
 
 
-@dataclass
+@dataclass(slots=True)
 class Snapshot:
     """A copy of a run's state for pollers; safe to read without any lock."""
-    status: str
+    status: RunStatus
     message: str | None
     epoch: int  # epochs completed
     epochs: int
@@ -59,7 +63,7 @@ class Snapshot:
 
     @property
     def eta(self) -> float | None:
-        if not self.step or self.status != "running":
+        if not self.step or self.status != RunStatus.RUNNING:
             return None
         # The training step rate, when known: elapsed time also counts data loading at the start.
         per_step = self.seconds_per_step or self.elapsed / self.step
@@ -67,7 +71,7 @@ class Snapshot:
 
     @property
     def done(self) -> bool:
-        return self.status not in ("queued", "running")
+        return self.status not in ACTIVE
 
 
 class MetricsStream:
@@ -75,7 +79,7 @@ class MetricsStream:
 
     def __init__(self, epochs: int):
         self._lock = threading.Lock()
-        self._s = Snapshot("queued", None, 0, epochs, 0, 0, 0, None, None, None, [], [], {})
+        self._s = Snapshot(RunStatus.QUEUED, None, 0, epochs, 0, 0, 0, None, None, None, [], [], {})
 
     def update(self, **values: Any) -> None:
         with self._lock:
@@ -110,16 +114,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: RunConfig, params, capturable: bool = False) -> torch.optim.Optimizer:
+    """The config's optimizer; `capturable` keeps Adam/AdamW/RMSprop's step count on the device for CUDA graphs."""
     o, wd = cfg.optim, cfg.reg.weight_decay
+    kw = {"capturable": True} if capturable else {}
     if o.optimizer == "sgd":
         return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=wd)
     if o.optimizer == "adam":
-        return torch.optim.Adam(params, lr=o.lr, weight_decay=wd)
+        return torch.optim.Adam(params, lr=o.lr, weight_decay=wd, **kw)
     if o.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=o.lr, weight_decay=wd)
+        return torch.optim.RMSprop(params, lr=o.lr, weight_decay=wd, **kw)
     if o.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, weight_decay=wd)
+        return torch.optim.AdamW(params, lr=o.lr, weight_decay=wd, **kw)
     raise ConfigError(f"unknown optimizer '{o.optimizer}'")
 
 
@@ -144,11 +150,6 @@ def split_dataset(ds: Dataset, cfg: RunConfig, device: torch.device) -> Split:
     tx, ty = ds.test_x[:limit], ds.test_y[:limit]
     to = lambda t: t.to(device)  # noqa: E731
     return Split(to(x[train]), to(y[train]), to(x[val]), to(y[val]), to(tx), to(ty))
-
-
-def l2_penalty(model: nn.Module) -> torch.Tensor:
-    """sum of w^2 over all parameters (the book's L2 term, before lambda)."""
-    return sum(p.pow(2).sum() for p in model.parameters())  # type: ignore[return-value]
 
 
 @torch.no_grad()
@@ -184,16 +185,54 @@ def checkpoint_payload(config: RunConfig, model: nn.Module, metrics: dict[str, A
             "state_dict": state, "metrics": metrics, "run_id": run_id}
 
 
+@dataclass
+class Prepared:
+    """What a run trains with, built once before its first step."""
+    device: torch.device
+    data: Split
+    norm: Normalizer
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    step: EagerStep
+    n_classes: int
+    params: int
+    steps_per_epoch: int
+    train_probe: int  # train samples re-evaluated at each epoch's end
+    order: torch.Generator  # the run's own batch order: one stream over all epochs
+
+
+@dataclass
+class Progress:
+    """Counters across epochs."""
+    step: int = 0
+    train_seconds: float = 0.0  # inside epochs only: no data loading, no evaluation
+    samples: int = 0
+    epoch_rows: list[dict[str, Any]] = field(default_factory=list)
+    epoch_seconds: float = 0.0  # of the last epoch
+    epoch_seen: int = 0
+    epoch_l2: float = 0.0  # sum over the epoch's steps of L2 term x batch size
+    last_rate: float = 0.0  # monotonic time the live samples/s was last published
+
+
+Outcome = tuple[RunStatus, "str | None"]
+
+
 class Trainer:
-    """Runs one config. `run()` blocks; `start()` runs it in a daemon thread; `stop()` ends it within a batch."""
+    """Runs one config: prepare -> epochs (train, then evaluate and checkpoint) -> finish.
+
+    `run()` blocks; `start()` runs it in a daemon thread; `stop()` ends it within a batch.
+    Events go to the metrics stream (live pollers) and to `recorder` (the store, or nowhere).
+    """
 
     def __init__(self, config: RunConfig, store: RunStore | None = None, run_id: int | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, recorder: Recorder | None = None, graphs: bool | None = None):
         self.config = validate(config)
         self.threads = threads  # intra-op CPU threads; None keeps torch's default (all cores)
-        self.store = store
         self.run_id = run_id
-        self.recorded = store is not None and run_id is not None  # else: metrics stream only
+        if recorder is None:
+            recorder = StoreRecorder(store, run_id) if store is not None and run_id is not None else NullRecorder()
+        self.recorder = recorder
+        self.graphs = graphs_enabled() if graphs is None else graphs
         self.stream = MetricsStream(config.optim.epochs)
         self._stop = threading.Event()
         self._stop_reason = "stopped by the user"
@@ -208,10 +247,6 @@ class Trainer:
         self._stop_reason = reason
         self._stop.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
     def snapshot(self, steps_from: int = 0) -> Snapshot:
         return self.stream.snapshot(steps_from)
 
@@ -219,28 +254,42 @@ class Trainer:
     def run(self) -> Snapshot:
         """Train to the end, a stop, divergence or an error; the outcome is in the returned snapshot."""
         started = time.time()
-        self.stream.update(status="running", started=started)
-        self._persist(status="running", started=started)
+        self.stream.update(status=RunStatus.RUNNING, started=started)
+        self.recorder.update(status=RunStatus.RUNNING, started=started)
         try:
             status, message = self._train()
         except torch.cuda.OutOfMemoryError as exc:
-            status, message = "failed", f"out of GPU memory ({str(exc).splitlines()[0]}); try a smaller batch size"
+            status, message = RunStatus.FAILED, (f"out of GPU memory ({str(exc).splitlines()[0]}); "
+                                                 "try a smaller batch size")
         except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never lost in a thread
             log.exception("run %s failed", self.run_id)
-            status, message = "failed", f"{type(exc).__name__}: {exc}"
+            status, message = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         ended = time.time()
+        self.recorder.flush()
         self.stream.update(status=status, message=message, ended=ended)
-        self._persist(status=status, message=message, ended=ended, result=self.stream.snapshot().result)
+        self.recorder.update(status=status, message=message, ended=ended, result=self.stream.snapshot().result)
         return self.snapshot()
 
-    def _persist(self, **values: Any) -> None:
-        if self.recorded:
-            self.store.update_run(self.run_id, **values)
+    def _train(self) -> Outcome:
+        run = self.prepare()
+        progress = Progress()
+        outcome: Outcome | None = None
+        try:
+            for epoch in range(1, self.config.optim.epochs + 1):
+                outcome = self.train_epoch(run, epoch, progress)
+                if outcome is not None:
+                    break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
+                self.end_epoch(run, epoch, progress)
+            return self.finish(run, progress, outcome or (RunStatus.FINISHED, None))
+        finally:
+            if isinstance(run.step, GraphStep):
+                run.step.release()
 
-    def _train(self) -> tuple[str, str | None]:
+    def prepare(self) -> Prepared:
+        """Device, data split, normalizer, seeded model, optimizer and the training step."""
         cfg = self.config
         if self.threads:
             torch.set_num_threads(self.threads)  # process-wide in effect: callers pass one value for all runs
@@ -250,136 +299,147 @@ class Trainer:
         device = resolve_device(cfg.device)
         ds = load_dataset(cfg.data.dataset)
         data = split_dataset(ds, cfg, device)
-        norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
-        with _init_lock:
-            torch.manual_seed(cfg.seed)
-            model = build_model(cfg).to(device)
+        if len(data.train_y) == 0:
+            raise ConfigError("no training samples left after the validation split; raise limit")
+        model = build_model(cfg, seed=cfg.seed).to(device)
         if device.type == "cpu" and not is_recurrent(cfg):
             # oneDNN's conv and pooling kernels are vectorized over channels: NHWC trained the
             # CNN recipes 32-37% faster on CPU than NCHW (bench/README.md). Gathered batches keep it.
             model = model.to(memory_format=torch.channels_last)
             data = Split(*(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
-                           for t in (data.train_x, data.train_y, data.val_x, data.val_y, data.test_x, data.test_y)))
-        n_params = count_parameters(model)
-        self._persist(device=str(device), params=n_params)
-        optimizer = make_optimizer(cfg, model.parameters())
+                           for t in (getattr(data, f.name) for f in fields(data))))
+        params = count_parameters(model)
+        self.recorder.update(device=str(device), params=params)
+        # A captured step needs an optimizer whose step counter lives on the device.
+        optimizer = make_optimizer(cfg, model.parameters(), capturable=self.graphs and device.type == "cuda")
+        norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
         bs, n_train = cfg.optim.batch_size, len(data.train_y)
-        if n_train == 0:
-            raise ConfigError("no training samples left after the validation split; raise limit")
+        step = make_step(model, optimizer, norm, data.train_x, data.train_y, cfg.reg.l2, cfg.optim.clip,
+                         batch_size=bs, graphs=self.graphs)
         steps_per_epoch = math.ceil(n_train / bs)
+        self.stream.update(steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * cfg.optim.epochs)
         train_probe = min(n_train, max(TRAIN_PROBE_MIN, len(data.val_y)), TRAIN_PROBE_MAX)
-        total = steps_per_epoch * cfg.optim.epochs
-        self.stream.update(steps_per_epoch=steps_per_epoch, total_steps=total)
-        # Sync step losses to the host every step on CPU (free), in blocks on CUDA (a sync costs).
-        flush_every = 1 if device.type == "cpu" else 50
-        gen = torch.Generator().manual_seed(cfg.seed)
-        l2, clip = cfg.reg.l2, cfg.optim.clip
-        step, train_seconds, samples = 0, 0.0, 0
-        pending_store: list[dict[str, float]] = []
-        epoch_rows: list[dict[str, Any]] = []
-        last_store_flush = time.time()
-        status, message = "finished", None
-        model.train()
+        return Prepared(device, data, norm, model, optimizer, step, len(ds.classes), params,
+                        steps_per_epoch, train_probe, torch.Generator().manual_seed(cfg.seed))
 
-        for epoch in range(1, cfg.optim.epochs + 1):
-            t0 = time.time()
-            perm = torch.randperm(n_train, generator=gen).to(device)
-            l2_sum = torch.zeros((), device=device)
-            buffered: list[tuple[torch.Tensor, torch.Tensor]] = []
-            seen = 0
-            for i in range(0, n_train, bs):
-                if self._stop.is_set():
-                    status, message = "stopped", self._stop_reason
+    def train_epoch(self, run: Prepared, epoch: int, progress: Progress) -> Outcome | None:
+        """One pass over the training set; returns why it ended early (stop, divergence) or None."""
+        cfg, n_train, bs = self.config, len(run.data.train_y), self.config.optim.batch_size
+        # Sync step losses to the host every step on CPU (free), in blocks on CUDA (a sync costs).
+        drain_every = 1 if run.device.type == "cpu" else DRAIN_EVERY_CUDA
+        perm = torch.randperm(n_train, generator=run.order).to(run.device)
+        run.model.train()
+        t0, seen, undrained = time.monotonic(), 0, 0
+        progress.epoch_l2 = 0.0
+        outcome: Outcome | None = None
+        for i in range(0, n_train, bs):
+            if self._stop.is_set() or self.recorder.poll():
+                outcome = (RunStatus.STOPPED, self._stop_reason if self._stop.is_set()
+                           else "stopped from another process")
+                break
+            idx = perm[i:i + bs]
+            run.step.step(idx)
+            progress.step += 1
+            seen += len(idx)
+            undrained += 1
+            if undrained >= drain_every or i + bs >= n_train:
+                outcome = self._publish_steps(run, epoch, progress, undrained)
+                undrained = 0
+                self._publish_rate(progress, seen, time.monotonic() - t0)
+                if outcome is not None:
                     break
-                idx = perm[i:i + bs]
-                xb, yb = norm(data.train_x[idx]), data.train_y[idx]
-                logits = model(xb)
-                data_loss = F.cross_entropy(logits, yb)
-                l2_term = l2 * l2_penalty(model) if l2 > 0 else torch.zeros((), device=device)
-                optimizer.zero_grad(set_to_none=True)
-                (data_loss + l2_term).backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)  # foreach kernels: no host sync
-                optimizer.step()
-                step += 1
-                seen += len(yb)
-                d_loss, d_l2 = data_loss.detach(), l2_term.detach()
-                l2_sum += d_l2 * len(yb)
-                buffered.append((d_loss, d_l2))
-                if len(buffered) >= flush_every or i + bs >= n_train:
-                    rows, problem = self._flush(buffered, step, epoch)
-                    buffered = []
-                    pending_store += rows
-                    if problem:
-                        status = "diverged"
-                        message = (f"{problem}; its curve up to there is kept. "
-                                   f"Try a smaller learning rate than {cfg.optim.lr:g}.")
-                        break
-                if time.time() - last_store_flush > STORE_FLUSH_SECONDS:
-                    self._store_steps(pending_store)
-                    pending_store, last_store_flush = [], time.time()
-                    so_far = max(train_seconds + last_store_flush - t0, 1e-9)
-                    self.stream.update(samples_per_s=(samples + seen) / so_far, seconds_per_step=so_far / step)
-            if buffered and status == "stopped":
-                rows, _ = self._flush(buffered, step, epoch)
-                pending_store += rows
-            self._store_steps(pending_store)
-            pending_store = []
-            epoch_seconds = time.time() - t0
-            train_seconds += epoch_seconds
-            samples += seen
-            if status == "diverged" or seen < n_train:
-                break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
-            val = evaluate(model, data.val_x, data.val_y, norm) if len(data.val_y) else {"loss": None, "acc": None}
+        if undrained and outcome is not None and outcome[0] == RunStatus.STOPPED:
+            self._publish_steps(run, epoch, progress, undrained)
+        seconds = time.monotonic() - t0
+        progress.train_seconds += seconds
+        progress.samples += seen
+        progress.epoch_seconds, progress.epoch_seen = seconds, seen
+        return outcome
+
+    def _publish_steps(self, run: Prepared, epoch: int, progress: Progress, count: int) -> Outcome | None:
+        """Drain the step's losses to the stream and recorder; stop at the first non-finite or exploded one."""
+        values = run.step.drain()
+        first = progress.step - count + 1
+        rows, problem = step_rows(values, first, epoch)
+        bs, n_train = self.config.optim.batch_size, len(run.data.train_y)
+        for row in rows:  # the epoch's L2 is the mean over its samples, as its loss would be
+            in_epoch = row["step"] - (epoch - 1) * run.steps_per_epoch - 1
+            progress.epoch_l2 += row["l2"] * min(bs, n_train - in_epoch * bs)
+        self.stream.add_steps(rows, rows[-1]["step"] if rows else first - 1)
+        self.recorder.add_steps(rows)
+        if problem is None:
+            return None
+        return (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. "
+                                    f"Try a smaller learning rate than {self.config.optim.lr:g}.")
+
+    def _publish_rate(self, progress: Progress, seen: int, epoch_seconds: float) -> None:
+        now = time.monotonic()
+        if now - progress.last_rate < RATE_SECONDS:
+            return
+        progress.last_rate = now
+        so_far = max(progress.train_seconds + epoch_seconds, 1e-9)
+        self.stream.update(samples_per_s=(progress.samples + seen) / so_far,
+                           seconds_per_step=so_far / max(progress.step, 1))
+
+    def end_epoch(self, run: Prepared, epoch: int, progress: Progress) -> None:
+        """Evaluate, publish the epoch's row and write its checkpoint."""
+        seconds, seen = progress.epoch_seconds, progress.epoch_seen
+        data, norm = run.data, run.norm
+        with cuda_work(run.device):
+            val = evaluate(run.model, data.val_x, data.val_y, norm) if len(data.val_y) else {"loss": None, "acc": None}
             # Train numbers measured like validation (eval mode, end of epoch) on a fixed subset, so
             # "train minus val" is a true generalization gap, not running-average and dropout noise.
-            train = evaluate(model, data.train_x[:train_probe], data.train_y[:train_probe], norm)
-            row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
-                   "val_loss": val["loss"], "val_acc": val["acc"], "l2": l2_sum.item() / seen,
-                   "seconds": epoch_seconds, "samples_per_s": seen / max(epoch_seconds, 1e-9)}
-            epoch_rows.append(row)
-            self.stream.add_epoch(row)
-            if self.recorded:
-                self.store.add_epoch(self.run_id, row)
-                self._save_checkpoint(model, {"epochs": epoch_rows})
-            self.stream.update(samples_per_s=samples / max(train_seconds, 1e-9),
-                               seconds_per_step=train_seconds / max(step, 1))
+            train = evaluate(run.model, data.train_x[:run.train_probe], data.train_y[:run.train_probe], norm)
+        row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
+               "val_loss": val["loss"], "val_acc": val["acc"], "l2": progress.epoch_l2 / max(seen, 1),
+               "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
+        progress.epoch_rows.append(row)
+        self.stream.add_epoch(row)
+        self.recorder.add_epoch(row)
+        self._checkpoint(run, {"epochs": progress.epoch_rows})
+        self.stream.update(samples_per_s=progress.samples / max(progress.train_seconds, 1e-9),
+                           seconds_per_step=progress.train_seconds / max(progress.step, 1))
 
-        result: dict[str, Any] = {"train_seconds": train_seconds,
-                                  "samples_per_s": samples / max(train_seconds, 1e-9), "params": n_params}
-        if status != "diverged" and step > 0:
-            test = evaluate(model, data.test_x, data.test_y, norm, n_classes=len(ds.classes))
+    def finish(self, run: Prepared, progress: Progress, outcome: Outcome) -> Outcome:
+        """The result; a finished run is tested, a stopped one keeps its weights untested (stop stays fast)."""
+        status, message = outcome
+        result: dict[str, Any] = {"train_seconds": progress.train_seconds, "params": run.params,
+                                  "samples_per_s": progress.samples / max(progress.train_seconds, 1e-9)}
+        metrics: dict[str, Any] = {"epochs": progress.epoch_rows}
+        if status == RunStatus.FINISHED and progress.step > 0:
+            with cuda_work(run.device):
+                test = evaluate(run.model, run.data.test_x, run.data.test_y, run.norm, n_classes=run.n_classes)
             result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
-            if self.recorded:
-                path = self._save_checkpoint(model, {"epochs": epoch_rows, "test_acc": test["acc"],
-                                                     "test_loss": test["loss"]})
-                result["checkpoint"] = str(path)
-                self._persist(checkpoint=str(path))
+            metrics.update(test_acc=test["acc"], test_loss=test["loss"])
+        if status in (RunStatus.FINISHED, RunStatus.STOPPED) and progress.step > 0:
+            path = self._checkpoint(run, metrics)
+            if path:
+                result["checkpoint"] = path
         self.stream.update(result=result)
+        if run.step.note:
+            message = f"{message}; {run.step.note}" if message else run.step.note
         return status, message
 
-    def _flush(self, buffered: list[tuple[torch.Tensor, torch.Tensor]], step: int,
-               epoch: int) -> tuple[list[dict[str, float]], str | None]:
-        """Publish buffered step losses; stop at the first non-finite or exploded one and say why."""
-        values = torch.stack([torch.stack(pair) for pair in buffered]).cpu().tolist()  # (n, 2): loss, l2
-        first = step - len(values) + 1
-        rows: list[dict[str, float]] = []
-        problem = None
-        for k, (loss, l2) in enumerate(values):
-            if not (math.isfinite(loss) and math.isfinite(l2)):
-                problem = f"the loss became non-finite at step {first + k}"
-                break
-            rows.append({"step": first + k, "epoch": epoch, "loss": loss, "l2": l2})
-            if loss > EXPLODED_LOSS:
-                problem = f"the loss exploded to {loss:.3g} at step {first + k}"
-                break
-        self.stream.add_steps(rows, rows[-1]["step"] if rows else first - 1)
-        return rows, problem
+    def _checkpoint(self, run: Prepared, metrics: dict[str, Any]) -> str | None:
+        with cuda_work(run.device):
+            payload = checkpoint_payload(self.config, run.model, metrics, self.run_id)
+        return self.recorder.save_checkpoint(payload)
 
-    def _store_steps(self, rows: list[dict[str, float]]) -> None:
-        if self.recorded and rows:
-            self.store.add_steps(self.run_id, rows)
 
-    def _save_checkpoint(self, model: nn.Module, metrics: dict[str, Any]):
-        payload = checkpoint_payload(self.config, model, metrics, self.run_id)
-        return self.store.save_checkpoint(self.run_id, payload)  # type: ignore[union-attr]
+
+def step_rows(values: list[tuple[float, float]], first: int,
+              epoch: int) -> tuple[list[dict[str, float]], str | None]:
+    """Step rows from drained (loss, l2) pairs, up to the first non-finite or exploded loss, and why it stopped."""
+    rows: list[dict[str, float]] = []
+    for k, (loss, l2) in enumerate(values):
+        if not (math.isfinite(loss) and math.isfinite(l2)):
+            return rows, f"the loss became non-finite at step {first + k}"
+        rows.append({"step": first + k, "epoch": epoch, "loss": loss, "l2": l2})
+        if loss > EXPLODED_LOSS:
+            return rows, f"the loss exploded to {loss:.3g} at step {first + k}"
+    return rows, None
+
+
+def cuda_work(device: torch.device):
+    """Hold off CUDA-graph captures while this thread uses the GPU (nothing to hold on CPU)."""
+    return GATE.shared() if device.type == "cuda" else contextlib.nullcontext()

@@ -1,0 +1,214 @@
+"""The training step: normalize the gathered batch, forward, data loss + L2 term, backward, clip, step.
+
+Two implementations behind one interface (`step(idx)`, `drain()`):
+- `EagerStep` runs it op by op from Python (CPU, and the GPU fallback);
+- `GraphStep` captures it once as a CUDA graph and replays it per batch: a batch-64 step of these
+  models is dozens of tiny kernels, so launching them from Python, not the GPU, sets the speed.
+Both keep each step's (data loss, L2 term) on the device until `drain()`, the only host sync.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Normalizer
+
+log = logging.getLogger(__name__)
+
+WARMUP_STEPS = 3  # eager steps before a capture: cuDNN/cuBLAS pick kernels, optimizer state exists
+LOSS_SLOTS = 256  # steps a graph step can hold between drains; the trainer drains more often
+
+
+def l2_penalty(model: nn.Module) -> torch.Tensor:
+    """sum of w^2 over all parameters (the book's L2 term, before lambda)."""
+    return sum(p.pow(2).sum() for p in model.parameters())  # type: ignore[return-value]
+
+
+class EagerStep:
+    """One optimizer step per call, op by op; the step's losses stay on the device until drained."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, norm: Normalizer,
+                 train_x: torch.Tensor, train_y: torch.Tensor, l2: float, clip: float):
+        self.model, self.optimizer, self.norm = model, optimizer, norm
+        self.train_x, self.train_y = train_x, train_y  # (N, C, H, W) uint8, (N,) int64 on the device
+        self.l2, self.clip = l2, clip
+        self.note: str | None = None  # what the run's message should say about this step, if anything
+        self._pending: list[torch.Tensor] = []
+
+    def losses(self, idx: torch.Tensor) -> torch.Tensor:
+        """Forward and backward on the batch `idx`, then the optimizer step; returns (2,): loss, l2 term."""
+        xb, yb = self.norm(self.train_x[idx]), self.train_y[idx]
+        data_loss = F.cross_entropy(self.model(xb), yb)
+        l2_term = self.l2 * l2_penalty(self.model) if self.l2 > 0 else data_loss.new_zeros(())
+        # set_to_none=False: a captured graph needs the same gradient tensors at every replay.
+        self.optimizer.zero_grad(set_to_none=False)
+        (data_loss + l2_term).backward()
+        if self.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)  # foreach kernels: no host sync
+        self.optimizer.step()
+        return torch.stack([data_loss.detach(), l2_term.detach()])
+
+    def step(self, idx: torch.Tensor) -> None:
+        with GATE.shared() if self.train_x.is_cuda else nullcontext():  # no capture meanwhile
+            self._pending.append(self.losses(idx))
+
+    def drain(self) -> list[tuple[float, float]]:
+        """(data loss, L2 term) of each step since the last drain, oldest first (one host sync)."""
+        if not self._pending:
+            return []
+        values = torch.stack(self._pending).cpu().tolist()
+        self._pending = []
+        return [(a, b) for a, b in values]
+
+
+class CaptureGate:
+    """Captures exclusive, everything else shared: a capture must see no other CUDA work in the process.
+
+    Another thread launching kernels or drawing random numbers during a capture invalidates it, and
+    the error poisons the whole process's CUDA context. Runs hold the shared side around their CUDA
+    work (a step, an evaluation, a copy to the host); a capture waits for them and holds them off.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._capturing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._capturing:
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._capturing or self._active:
+                self._cond.wait()
+            self._capturing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._capturing = False
+                self._cond.notify_all()
+
+
+GATE = CaptureGate()
+
+
+class GraphStep(EagerStep):
+    """The same step captured once as a CUDA graph and replayed; the batch's indices enter by a static buffer.
+
+    Batches of another size (an epoch's last, partial one) and the warm-up run eagerly on the same
+    model and optimizer state. If the capture fails, every step stays eager and `note` says why.
+    """
+
+    def __init__(self, *args, batch_size: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        device = self.train_x.device
+        self.batch_size = batch_size
+        # Each run replays on its own stream, so replays of different runs overlap on the GPU.
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.failed = False
+        self._eager_steps = 0
+        self._idx = torch.zeros(batch_size, dtype=torch.long, device=device)  # the static input
+        self._slots = torch.zeros(LOSS_SLOTS, 2, device=device)  # replay k writes its losses to row k
+        self._slot = torch.zeros(1, dtype=torch.long, device=device)  # next free row, kept on the device
+        self._replays = 0  # replays whose losses are still in the slots
+
+    def step(self, idx: torch.Tensor) -> None:
+        if self.graph is not None and len(idx) == self.batch_size:
+            self._replay(idx)
+        elif self.failed or len(idx) != self.batch_size or self._eager_steps < WARMUP_STEPS:
+            self._eager(idx)
+        else:
+            self._capture(idx)
+
+    def _replay(self, idx: torch.Tensor) -> None:
+        with GATE.shared(), torch.cuda.stream(self.stream):
+            if self._replays == LOSS_SLOTS:
+                self._pending.extend(self._take_slots())
+            self._idx.copy_(idx, non_blocking=True)
+            self.graph.replay()  # type: ignore[union-attr]
+            self._replays += 1
+
+    def _eager(self, idx: torch.Tensor) -> None:
+        with GATE.shared(), torch.cuda.stream(self.stream):
+            self._pending.extend(self._take_slots())  # earlier replays first: losses stay in step order
+            super().step(idx)
+            self._eager_steps += 1
+
+    def _capture(self, idx: torch.Tensor) -> None:
+        """Record the step with `idx` as its input, then replay it once (capturing runs nothing)."""
+        with GATE.exclusive():
+            try:
+                self._sync()
+                self._idx.copy_(idx)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, stream=self.stream):
+                    losses = self.losses(self._idx)
+                    self._slots.index_copy_(0, self._slot, losses.view(1, 2))
+                    self._slot.add_(1)
+                self.graph = graph
+            except Exception as exc:  # noqa: BLE001 - a capture that fails falls back, never fails the run
+                self._fall_back(exc)
+        self.step(idx)
+
+    def _fall_back(self, exc: Exception) -> None:
+        log.warning("CUDA graph capture failed, training eagerly: %s", exc)
+        self.failed = True
+        self.graph = None
+        self.note = f"trained without CUDA graphs (capture failed: {str(exc).splitlines()[0][:160]})"
+        self._sync()
+
+    def _sync(self) -> None:
+        if self.train_x.is_cuda:
+            torch.cuda.synchronize(self.train_x.device)
+
+    def _take_slots(self) -> list[torch.Tensor]:
+        """The losses of replays since the last take, as (2,) device tensors (no sync)."""
+        n, self._replays = self._replays, 0
+        if not n:
+            return []
+        rows = self._slots[:n].clone()
+        self._slot.zero_()
+        return list(rows.unbind(0))
+
+    def drain(self) -> list[tuple[float, float]]:
+        with GATE.shared(), torch.cuda.stream(self.stream):
+            self._pending.extend(self._take_slots())
+            return super().drain()
+
+    def release(self) -> None:
+        """Free the graph's private memory pool when the run ends."""
+        self.graph = None
+
+
+def graphs_enabled() -> bool:
+    """CUDA graphs are on unless PLAYGROUND_CUDA_GRAPHS=0 (the escape hatch if a driver misbehaves)."""
+    return os.environ.get("PLAYGROUND_CUDA_GRAPHS", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, norm: Normalizer, train_x: torch.Tensor,
+              train_y: torch.Tensor, l2: float, clip: float, batch_size: int, graphs: bool) -> EagerStep:
+    """A graph step on CUDA when `graphs` is on, else the eager one."""
+    args = (model, optimizer, norm, train_x, train_y)
+    if graphs and train_x.is_cuda:
+        return GraphStep(*args, l2=l2, clip=clip, batch_size=batch_size)
+    return EagerStep(*args, l2=l2, clip=clip)

@@ -1,0 +1,161 @@
+"""The training step and its seams: eager step against a hand-written update, the graph step's fallback,
+seeded construction, and (on a CUDA machine) graph replay against eager."""
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny
+
+import playground.training as training
+from playground.config import RunConfig
+from playground.data import Normalizer
+from playground.errors import RunStatus
+from playground.models import build_model, untrained
+from playground.steps import EagerStep, GraphStep, l2_penalty, make_step
+from playground.training import Trainer, make_optimizer
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _batch(n=16, c=1, size=28, classes=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(0, 256, (n, c, size, size), generator=g, dtype=torch.uint8),
+            torch.randint(0, classes, (n,), generator=g))
+
+
+def test_eager_step_equals_a_hand_written_sgd_step_with_l2_and_clipping():
+    cfg = RunConfig().override(arch="cnn", dataset="mnist", optimizer="sgd", lr=0.1, l2=1e-3, clip=0.5)
+    x, y = _batch()
+    model, reference = build_model(cfg, seed=3), build_model(cfg, seed=3)
+    norm = Normalizer.of("mnist", "half")
+    step = EagerStep(model, make_optimizer(cfg, model.parameters()), norm, x, y, l2=1e-3, clip=0.5)
+    idx = torch.arange(8)
+    step.step(idx)
+    [(loss, l2)] = step.drain()
+
+    data_loss = F.cross_entropy(reference(norm(x[idx])), y[idx])
+    penalty = 1e-3 * sum((p ** 2).sum() for p in reference.parameters())
+    (data_loss + penalty).backward()
+    grads = [p.grad for p in reference.parameters()]
+    scale = min(1.0, 0.5 / (torch.sqrt(sum((g ** 2).sum() for g in grads)) + 1e-6))
+    with torch.no_grad():
+        expected = [p - 0.1 * g * scale for p, g in zip(reference.parameters(), grads, strict=True)]
+    assert loss == pytest.approx(data_loss.item(), rel=1e-6)
+    assert l2 == pytest.approx(penalty.item(), rel=1e-6)
+    for got, want in zip(model.parameters(), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert step.drain() == []  # drained once
+
+
+def test_l2_penalty_is_the_sum_of_squares():
+    model = torch.nn.Linear(3, 2)
+    assert l2_penalty(model).item() == pytest.approx(sum((p ** 2).sum().item() for p in model.parameters()))
+
+
+def test_graph_step_that_cannot_capture_trains_eagerly_and_says_so(monkeypatch):
+    """On CPU a capture always fails: the run must still finish, with the same curve as eager."""
+    def graph_step(model, optimizer, norm, train_x, train_y, l2, clip, batch_size, graphs):
+        return GraphStep(model, optimizer, norm, train_x, train_y, l2=l2, clip=clip, batch_size=batch_size)
+
+    eager = Trainer(tiny(epochs=1)).run()
+    monkeypatch.setattr(training, "make_step", graph_step)
+    snap = Trainer(tiny(epochs=1)).run()
+    assert snap.status == RunStatus.FINISHED
+    assert "without CUDA graphs" in snap.message
+    assert [r["loss"] for r in snap.step_rows] == [r["loss"] for r in eager.step_rows]
+
+
+def test_make_step_is_eager_on_cpu_even_with_graphs_on():
+    cfg = tiny()
+    model = build_model(cfg, seed=0)
+    x, y = _batch()
+    step = make_step(model, make_optimizer(cfg, model.parameters()), Normalizer.of("mnist", "half"), x, y,
+                     0.0, 0.0, batch_size=8, graphs=True)
+    assert type(step) is EagerStep
+
+
+def test_seeded_build_ignores_other_threads_drawing_random_numbers():
+    """Inside's untrained copy and a run's initial weights agree while other threads use the global RNG."""
+    cfg = tiny(seed=7)
+    expected = untrained(cfg).state_dict()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            torch.rand(100)
+
+    threads = [threading.Thread(target=draw, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(20):
+            got = build_model(cfg, seed=7).state_dict()
+            assert all(torch.equal(got[k], expected[k]) for k in expected)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    build_model(cfg, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream did not move
+
+
+# ---------------------------------------------------------------- CUDA (skipped without a GPU)
+ARCH_CASES = [dict(arch="rnn", hidden=32), dict(arch="lstm", hidden=32, layers=2, dropout=0.3),
+              dict(arch="gru", hidden=32), dict(arch="lenet", activation="relu", optimizer="adamw"),
+              dict(arch="cnn", dataset="cifar2", normalize="standard", dropout=0.3, batchnorm=True, l2=1e-3,
+                   optimizer="sgd", momentum=0.9, clip=1.0),
+              dict(arch="cnn", dataset="mnist", optimizer="rmsprop")]
+
+
+@cuda
+@pytest.mark.parametrize("case", ARCH_CASES, ids=lambda c: c["arch"] + ("-reg" if len(c) > 3 else ""))
+def test_graph_and_eager_steps_give_the_same_losses(case):
+    cfg = tiny(device="cuda", **case)
+    shape = (3, 32) if cfg.data.dataset == "cifar2" else (1, 28)
+    x, y = _batch(n=256, c=shape[0], size=shape[1], classes=2 if shape[0] == 3 else 10)
+    x, y = x.cuda(), y.cuda()
+    losses = []
+    for graphs in (False, True):
+        torch.cuda.manual_seed(0)
+        model = build_model(cfg, seed=1).cuda()
+        opt = make_optimizer(cfg, model.parameters(), capturable=graphs)
+        step = make_step(model, opt, Normalizer.of(cfg.data.dataset, cfg.data.normalize, "cuda"), x, y,
+                         cfg.reg.l2, cfg.optim.clip, batch_size=32, graphs=graphs)
+        for i in range(8):
+            step.step(torch.arange(i * 32, (i + 1) * 32, device="cuda"))
+        losses.append(step.drain())
+        assert not graphs or (step.graph is not None and step.note is None)
+    torch.testing.assert_close(torch.tensor(losses[1]), torch.tensor(losses[0]), rtol=1e-3, atol=1e-4)
+
+
+@cuda
+def test_two_graph_runs_at_once_and_memory_freed():
+    before = torch.cuda.memory_allocated()
+    trainers = [Trainer(tiny(device="cuda", epochs=2, seed=s, arch="cnn", dataset="cifar2")) for s in (1, 2)]
+    threads = [t.start() for t in trainers]
+    for t in threads:
+        t.join(timeout=300)
+    for trainer in trainers:
+        snap = trainer.snapshot()
+        assert snap.status == RunStatus.FINISHED and snap.message is None, snap.message
+    del trainers, threads
+    torch.cuda.empty_cache()
+    assert torch.cuda.memory_allocated() <= before + 1 << 20
+
+
+@cuda
+def test_graph_run_diverges_and_stops_like_eager():
+    snap = Trainer(tiny(device="cuda", arch="rnn", optimizer="sgd", lr=1e3, epochs=3)).run()
+    assert snap.status == RunStatus.DIVERGED
+    trainer = Trainer(tiny(device="cuda", epochs=500, limit=5000))
+    thread = trainer.start()
+    for _ in range(600):
+        if trainer.snapshot().step >= 20 or not thread.is_alive():
+            break
+        thread.join(timeout=0.05)
+    trainer.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and trainer.snapshot().status == RunStatus.STOPPED
