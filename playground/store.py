@@ -541,14 +541,15 @@ MIGRATIONS = {0: _migrate_0_to_1}  # from version N to N + 1
 def _run_filters(dataset: str | None, arch: str | None, status: str | Iterable[str] | None,
                  ids: Iterable[int] | None) -> tuple[str, list[Any]]:
     """A WHERE clause and its arguments; a config that is not JSON matches no dataset or arch."""
-    config = "CASE WHEN json_valid(config) THEN config END"
+    # A key left out of a stored config means its default, as RunConfig.from_dict reads it.
+    setting = "CASE WHEN json_valid(config) THEN coalesce(json_extract(config, '{}'), ?) END = ?"
     clauses: list[str] = []
     args: list[Any] = []
     if dataset:
-        clauses.append(f"coalesce(json_extract({config}, '$.data.dataset'), ?) = ?")
+        clauses.append(setting.format("$.data.dataset"))
         args += [DataConfig.dataset, dataset]
     if arch:
-        clauses.append(f"coalesce(json_extract({config}, '$.model.arch'), ?) = ?")
+        clauses.append(setting.format("$.model.arch"))
         args += [ModelConfig.arch, arch]
     if status is not None:
         wanted = [str(RunStatus(s)) for s in ([status] if isinstance(status, str) else status)]
