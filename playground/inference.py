@@ -1,4 +1,4 @@
-"""Load checkpoints safely (weights only) and predict digits from any image."""
+"""Load checkpoints safely (weights only, sized and checked before anything is built) and predict."""
 from __future__ import annotations
 
 import pickle
@@ -11,10 +11,14 @@ import torch
 from torch import nn
 
 from .config import ConfigError, RunConfig, validate
-from .data import normalization, spec
-from .models import build_model
-from .preprocess import mnist_style
+from .data import Normalizer, display_images, load_dataset, spec
 from .errors import PlaygroundError
+from .models import build_model
+from .preprocess import NotARegularFile, mnist_style, open_regular_file
+
+# 100 M parameters = 400 MB of float32 weights, built again for each page's copy; a checkpoint
+# naming more is refused from its config before anything is allocated.
+MAX_PARAMETERS = 100_000_000
 
 
 class CheckpointError(PlaygroundError, ValueError):
@@ -33,27 +37,83 @@ class LoadedModel:
         return spec(self.config.data.dataset).classes
 
 
+def estimate_parameters(config: RunConfig) -> int:
+    """The parameter count `config`'s model would have, counted on the meta device (no memory, ~ms)."""
+    with torch.device("meta"):
+        model = build_model(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def _read_payload(path: Path) -> Any:
+    """torch.load(weights_only=True) of a regular, non-empty file; every failure a CheckpointError."""
+    try:
+        f = open_regular_file(path, "checkpoint file")  # a directory, FIFO or /dev/zero: refused, never opened
+    except NotARegularFile as exc:
+        raise CheckpointError(str(exc)) from None
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    with f:
+        if f.seek(0, 2) == 0:
+            raise CheckpointError(f"{path}: the file is empty")
+        f.seek(0)
+        try:
+            return torch.load(f, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise CheckpointError(f"{path}: refused, it holds objects other than weights (a pickle that could "
+                                  f"run code is never loaded): {str(exc).splitlines()[0][:200]}") from None
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign or cut files
+            raise CheckpointError(f"{path}: not a readable checkpoint (truncated or another format): "
+                                  f"{(str(exc).splitlines() or [type(exc).__name__])[0][:200]}") from None
+
+
+def _config_of(path: Path, payload: dict) -> RunConfig:
+    """The payload's config, validated, and refused when its model would be too big to build."""
+    raw = payload["config"]
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: its config is a {type(raw).__name__}, not a table of settings")
+    try:
+        config = validate(RunConfig.from_dict(raw))
+        params = estimate_parameters(config)
+    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its config is invalid: {exc}") from None
+    if params > MAX_PARAMETERS:
+        raise CheckpointError(f"{path}: its config names a {config.model.arch} model of {params:,} parameters "
+                              f"(~{params * 4 / 1e9:.1f} GB); the limit is {MAX_PARAMETERS:,}")
+    return config
+
+
+def _check_weights(path: Path, state_dict: Any) -> None:
+    """Tensors only, and finite: a diverged run's NaN weights would predict NaN with a straight face."""
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{path}: its state_dict is a {type(state_dict).__name__}, not a table of tensors")
+    for name, value in state_dict.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: its weight '{name}' is a {type(value).__name__}, not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: its weights hold NaN or infinite values ('{name}'): the run diverged; "
+                                  "train again with a smaller learning rate")
+
+
+def _metrics_of(path: Path, payload: dict) -> dict[str, Any]:
+    metrics = payload.get("metrics")
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict):
+        raise CheckpointError(f"{path}: its metrics are a {type(metrics).__name__}, not a table (dict)")
+    return dict(metrics)
+
+
 def load_checkpoint(path: str | Path) -> LoadedModel:
     """Read a checkpoint with weights_only=True: a file that would run code is refused, never executed."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: the file is empty")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path}: refused, it holds objects other than weights "
-                              f"(a pickle that could run code is never loaded): {str(exc).splitlines()[0][:200]}") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign or cut files
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or another format): "
-                              f"{str(exc).splitlines()[0][:200]}") from None
+    payload = _read_payload(path)
     if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
         raise CheckpointError(f"{path}: not a playground checkpoint (no config and state_dict)")
-    try:
-        config = validate(RunConfig.from_dict(payload["config"]))
-    except (ConfigError, TypeError) as exc:
-        raise CheckpointError(f"{path}: its config is invalid: {exc}") from None
+    config = _config_of(path, payload)
+    metrics = _metrics_of(path, payload)
+    _check_weights(path, payload["state_dict"])
     model = build_model(config)
     try:
         model.load_state_dict(payload["state_dict"])
@@ -61,14 +121,14 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         raise CheckpointError(f"{path}: the weights do not fit a '{config.model.arch}' model as configured: "
                               f"{str(exc).splitlines()[0][:200]}") from None
     model.eval()
-    return LoadedModel(config, model, dict(payload.get("metrics") or {}), str(path))
+    return LoadedModel(config, model, metrics, str(path))
 
 
 def to_input(images: np.ndarray, config: RunConfig) -> torch.Tensor:
     """(N, 28, 28) floats in [0, 1] -> the normalized (N, 1, 28, 28) batch the model was trained on."""
-    mean, std = normalization(config.data.dataset, config.data.normalize)
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)).unsqueeze(1)
-    return (x - mean[0]) / std[0]
+    # Normalizer takes 0..255 pixels (the stored uint8 batches); drawings are already in [0, 1].
+    return Normalizer.of(config.data.dataset, config.data.normalize)(x * 255.0)
 
 
 def require_digits(loaded: LoadedModel) -> None:
@@ -85,7 +145,7 @@ def predict_digits(loaded: LoadedModel, digits: np.ndarray) -> np.ndarray:
 
 
 def predict_image(loaded: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Any digit image -> (the 28x28 the model sees, its 10 probabilities)."""
+    """Any digit image -> (the 28x28 the model sees, its 10 probabilities); NoInk / NotADigit when it is none."""
     require_digits(loaded)
     digit = mnist_style(image)
     return digit, predict_digits(loaded, digit[None])[0]
@@ -101,3 +161,28 @@ def accuracy_on(loaded: LoadedModel, digits: np.ndarray, labels: np.ndarray) -> 
 def mnist_checkpoints(records) -> list:
     """Runs whose checkpoint file exists and whose model reads digits, newest first."""
     return [r for r in records if r.config.data.dataset == "mnist" and r.checkpoint and Path(r.checkpoint).is_file()]
+
+
+@dataclass
+class Prediction:
+    image: np.ndarray  # (H, W) or (H, W, 3) uint8, for display
+    true: str
+    predicted: str
+    probability: float
+
+    @property
+    def correct(self) -> bool:
+        return self.true == self.predicted
+
+
+@torch.no_grad()
+def test_predictions(loaded: LoadedModel, count: int = 24, seed: int = 0) -> list[Prediction]:
+    """`count` random test images with the model's prediction (the same ones for the same seed)."""
+    cfg = loaded.config
+    ds = load_dataset(cfg.data.dataset)
+    idx = torch.randperm(len(ds.test_y), generator=torch.Generator().manual_seed(seed))[:count]
+    x, y = ds.test_x[idx], ds.test_y[idx]
+    probs = torch.softmax(loaded.model(Normalizer.of(cfg.data.dataset, cfg.data.normalize)(x)), 1)
+    conf, pred = probs.max(1)
+    return [Prediction(img, ds.classes[int(t)], ds.classes[int(p)], float(c))
+            for img, t, p, c in zip(display_images(x), y, pred, conf, strict=True)]

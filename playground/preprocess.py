@@ -1,97 +1,358 @@
 """Any digit image -> an MNIST-style 28x28: crop to the ink, fit in 20 px, centre of mass to the centre.
 
 This is LeCun's MNIST procedure; the CLI `predict` and the Draw page both use it, so a
-drawing is judged exactly as a file would be.
+drawing is judged exactly as a file would be. Before it: files are sized from their header
+before anything is decoded, turned upright (EXIF), flattened onto the background their
+opaque part implies, and photos of paper get their uneven light removed.
 """
 from __future__ import annotations
 
 import io
+import os
+import stat
+import struct
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
 from .errors import PlaygroundError
 
 FIELD = 28
 BOX = 20
 CENTRE = 14.0  # measured: MNIST's mean centre of mass is (14.0, 14.0) in pixel indices
-MAX_SIDE = 8192  # refuse bigger images: a decoded 8k x 8k RGBA image is already 256 MB
+MAX_SIDE = 8192
+# 8000 x 8000 (a 48 MP phone photo fits) decodes in ~0.5 s to 64 MB of grey; 8192 x 8192 is refused.
+MAX_PIXELS = 64_000_000
 MAX_BYTES = 20 * 1024 * 1024
+WORK_SIDE = 1024  # images are reduced to this before any float work: the digit ends up 20 px anyway
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")  # the JPEG opener also yields MPO (many phone photos)
+# Pillow's own bomb guard at the same limit (it warns above it and raises at twice it), for any
+# other Image.open in the process; load_image refuses from the header before Pillow would decode.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class NoInk(PlaygroundError, ValueError):
     """The image holds no (or almost no) ink: there is nothing to recognise."""
 
 
+class NotADigit(PlaygroundError, ValueError):
+    """There is ink, but its shape cannot be a digit (a dot, a dash, a blot); the message says which."""
+
+
 class BadImage(PlaygroundError, ValueError):
     """The bytes are not a usable image."""
 
 
+class NotARegularFile(PlaygroundError, OSError):
+    """A path that is a directory, FIFO, device or socket where a file was expected."""
+
+
+# ---------------------------------------------------------------- files
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular_file(path: str | Path, what: str = "file") -> BinaryIO:
+    """Open `path` for reading only if it is a regular file: never blocks on a FIFO, never reads a device.
+
+    FileNotFoundError and PermissionError pass through; anything else is NotARegularFile
+    ("<path> is not a <what> (a directory)").
+    """
+    st = os.stat(path)  # stat never opens, so a FIFO cannot block here
+    if not stat.S_ISREG(st.st_mode):
+        raise NotARegularFile(f"{path} is not a {what} ({_kind(st.st_mode)})")
+    # O_NONBLOCK: if the path was swapped for a FIFO since the stat, open returns at once; fstat catches it.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(f"{path} is not a {what} ({_kind(st.st_mode)})")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """The bytes of an image file, refused (BadImage) when missing, not a regular file, or too big."""
+    try:
+        with open_regular_file(path, "image file") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_BYTES:
+                raise BadImage(f"{path}: the file is {size / 1e6:.1f} MB; the limit is {MAX_BYTES // 1_000_000} MB")
+            return f.read(MAX_BYTES + 1)
+    except NotARegularFile as exc:
+        raise BadImage(str(exc)) from None
+    except FileNotFoundError:
+        raise BadImage(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BadImage(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+# ---------------------------------------------------------------- decoding
+def _check_header(im: Image.Image) -> None:
+    """Refuse from the header alone (Image.open has read nothing else yet)."""
+    w, h = im.size
+    if max(w, h) > MAX_SIDE:
+        raise BadImage(f"the image is {w}x{h} pixels; the limit is {MAX_SIDE} per side")
+    if w * h > MAX_PIXELS:
+        raise BadImage(f"the image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}")
+    if w == 0 or h == 0:
+        raise BadImage("the image has no pixels")
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (every phone photo has one); a broken EXIF block is ignored."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error):
+        return im
+
+
 def load_image(data: bytes) -> np.ndarray:
-    """Decode image bytes (PNG, JPEG, ...) safely into an array; clear errors for anything else."""
+    """Image bytes -> (H, W) uint8 grey, upright and with any transparency flattened.
+
+    The size is checked from the header before decoding; big JPEGs decode at a reduced scale
+    (never below WORK_SIDE), so neither time nor memory grows with what a file claims.
+    """
     if not data:
         raise BadImage("the file is empty")
     if len(data) > MAX_BYTES:
         raise BadImage(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES // 1_000_000} MB")
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if max(im.size) > MAX_SIDE:
-                raise BadImage(f"the image is {im.size[0]}x{im.size[1]} pixels; the limit is {MAX_SIDE} per side")
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                return np.asarray(im.convert("RGBA"))
-            return np.asarray(im.convert("L"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        if isinstance(exc, BadImage):
-            raise
-        raise BadImage(f"not a readable image ({type(exc).__name__})") from None
+        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            _check_header(im)
+            if im.format in ("JPEG", "MPO"):
+                im.draft("L" if im.mode == "L" else "RGB", (WORK_SIDE, WORK_SIDE))
+            im.seek(0)  # the first frame of a GIF or TIFF
+            return np.asarray(flatten(_upright(im)))
+    except BadImage:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise BadImage(f"not a readable image ({type(exc).__name__}); use PNG, JPEG, BMP, GIF, WebP or TIFF") from None
+
+
+def _otsu(hist: np.ndarray) -> int:
+    """Otsu's threshold over a 256-bin histogram: the level that best splits it in two classes."""
+    p = hist.astype(np.float64) / max(1, hist.sum())
+    omega, mu = np.cumsum(p), np.cumsum(p * np.arange(len(p)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * omega - mu) ** 2 / (omega * (1 - omega))
+    return int(np.nanargmax(np.nan_to_num(between, nan=-1.0)))
+
+
+def flatten(im: Image.Image) -> Image.Image:
+    """Any mode -> grey "L", transparency composited onto the background its opaque part implies.
+
+    Opaque pixels holding two tones (a dark 7 on a white card with a transparent margin): the
+    majority tone is the paper, and the transparent margin becomes paper too. Opaque pixels of
+    one tone (strokes on a transparent background): the alpha is the ink, white on black.
+    """
+    if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
+        return im if im.mode == "L" else im.convert("L")
+    la = im.convert("LA") if im.mode in ("RGBA", "LA") else im.convert("RGBA").convert("LA")
+    grey, alpha = la.split()
+    lo, hi = alpha.getextrema()
+    if lo == 255:
+        return grey
+    if hi == 0:
+        return alpha  # nothing visible: no ink
+    opaque = alpha.point(lambda a: 255 if a >= 128 else 0)
+    hist = np.asarray(grey.histogram(mask=opaque) if opaque.getextrema()[1] else grey.histogram(mask=alpha))
+    t = _otsu(hist)
+    dark, light = hist[:t + 1], hist[t + 1:]
+    levels = np.arange(256)
+    if dark.sum() and light.sum():
+        mean_dark = (dark @ levels[:t + 1]) / dark.sum()
+        mean_light = (light @ levels[t + 1:]) / light.sum()
+        if mean_light - mean_dark > 64:  # two tones: paper and ink
+            paper = mean_light if light.sum() >= dark.sum() else mean_dark
+            return Image.composite(grey, Image.new("L", grey.size, int(round(paper))), alpha)
+    return alpha
+
+
+# ---------------------------------------------------------------- grey and ink
+def _reduce(im: Image.Image) -> Image.Image:
+    """Box-average down to WORK_SIDE on the long side (integer factor, cheap, no aliasing)."""
+    factor = -(-max(im.size) // WORK_SIDE)
+    return im.reduce(factor) if factor > 1 else im
 
 
 def to_gray(image: np.ndarray | Image.Image) -> np.ndarray:
-    """(H, W), (H, W, 3) or (H, W, 4) of uint8 or float -> (H, W) float in [0, 1]."""
+    """(H, W), (H, W, 3) or (H, W, 4) of uint8 or float -> (H, W) float in [0, 1], at most WORK_SIDE a side."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(flatten(image))
     a = np.asarray(image)
-    if a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
-    a = np.asarray(a, dtype=np.float32)
-    if a.ndim == 3 and a.shape[2] == 4:
-        alpha = a[..., 3]
-        if alpha.min() < alpha.max():
-            return alpha  # strokes drawn on a transparent background: the alpha is the ink
-        a = a[..., :3]
-    if a.ndim == 3 and a.shape[2] == 3:
-        a = a @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        if a.dtype != np.uint8:
+            a = (np.clip(np.asarray(a, np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
+        a = np.asarray(flatten(Image.fromarray(np.ascontiguousarray(a), "RGBA" if a.shape[2] == 4 else "RGB")))
     if a.ndim != 2:
         raise BadImage(f"expected a 2-D image, got shape {a.shape}")
-    return np.clip(a, 0.0, 1.0)
+    if a.size == 0:
+        return np.zeros(a.shape, np.float32)
+    if a.dtype == np.uint8:
+        return np.asarray(_reduce(Image.fromarray(a)), dtype=np.float32) / 255.0
+    a = np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
+    return np.asarray(_reduce(Image.fromarray(a, "F")), dtype=np.float32)
+
+
+def _box_blur(a: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, edges repeated; separable running sums."""
+    if r < 1:
+        return a
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (r + 1, r)
+        c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float64)
+        n = a.shape[axis]
+        hi = np.take(c, np.arange(2 * r + 1, 2 * r + 1 + n), axis=axis)
+        lo = np.take(c, np.arange(0, n), axis=axis)
+        a = ((hi - lo) / (2 * r + 1)).astype(np.float32)
+    return a
+
+
+def _background(g: np.ndarray) -> np.ndarray:
+    """The paper's own level under bright ink: a grey opening at ~64 px (strokes vanish), smoothed, scaled up."""
+    h, w = g.shape
+    k = max(1, max(h, w) // 64)
+    small = Image.fromarray(g, "F").resize((max(1, w // k), max(1, h // k)), Image.Resampling.BOX)
+    opened = small.filter(ImageFilter.MinFilter(7)).filter(ImageFilter.MaxFilter(7))
+    smooth = _box_blur(_box_blur(np.asarray(opened, np.float32), 2), 2)
+    return np.asarray(Image.fromarray(smooth, "F").resize((w, h), Image.Resampling.BILINEAR), np.float32)
+
+
+def _noise(g: np.ndarray) -> float:
+    """Pixel noise (sigma) from the median absolute difference of horizontal neighbours."""
+    if g.shape[1] < 2:
+        return 0.0
+    return float(np.median(np.abs(np.diff(g, axis=1)))) * 1.4826 / np.sqrt(2)
+
+
+def _trim(mask: np.ndarray, share: float = 0.003) -> tuple[slice, slice]:
+    """Rows and columns holding all but `share` of the ink at each end: stray specks do not stretch the crop."""
+    out = []
+    for axis in (1, 0):
+        c = np.cumsum(mask.sum(axis), dtype=np.float64)
+        lo, hi = np.searchsorted(c, share * c[-1], "right"), np.searchsorted(c, (1 - share) * c[-1], "left")
+        out.append(slice(int(lo), int(hi) + 1))
+    return out[0], out[1]
+
+
+def _photo_ink(g: np.ndarray) -> np.ndarray:
+    """Bright ink on a dark, uneven, noisy background -> clean ink on 0 (background removed, Otsu, specks cut)."""
+    bg = _background(g)
+    ink = np.clip((g - bg) / np.maximum(1e-3, 1.0 - bg), 0.0, 1.0)  # = 1 - paper/local paper for dark ink
+    ink = _box_blur(ink, max(1, min(g.shape) // 300))  # noise down before thresholding
+    hist, _ = np.histogram(ink, bins=256, range=(0.0, 1.0))
+    floor = float(np.median(ink)) + 6 * _noise(ink)  # Otsu splits pure noise too: never below the noise
+    t = max((_otsu(hist) + 1) / 256, floor, 0.05)
+    mask = ink > t
+    if not mask.any():
+        return np.zeros_like(g)
+    rows, cols = _trim(mask)
+    keep = np.zeros_like(mask)
+    keep[rows, cols] = mask[rows, cols]
+    top = float(np.percentile(ink[keep], 95)) if keep.any() else 1.0
+    return np.where(keep, np.clip(ink / max(top, 1e-3), 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
-    """Grey image -> ink in [0, 1] on a 0 background, whichever the polarity (detected from the border)."""
+    """Any image -> ink in [0, 1] on a 0 background, whichever the polarity (decided from the border).
+
+    A drawing or clean scan (one background level) keeps its soft strokes as they are; a photo
+    (uneven light, noise) has its background estimated and removed, then is thresholded.
+    """
     g = to_gray(image)
     if g.size == 0:
         raise NoInk("the image is empty")
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     background = float(np.median(border))
     if background > 0.5:  # dark ink on light paper
-        g, background = 1.0 - g, 1.0 - background
+        g, border, background = 1.0 - g, 1.0 - border, 1.0 - background
+    # A drawing's border is its background, bar where a stroke crosses it; a photo's drifts with the light.
+    flat_border = float(np.mean(np.abs(border - background) < 0.03))
+    if flat_border < 0.5 or _noise(g) > 0.015:
+        return _photo_ink(g)
     return np.clip((g - background) / max(1e-6, 1.0 - background), 0.0, 1.0)
 
 
 def has_ink(image: np.ndarray | Image.Image, min_fraction: float = 0.0002) -> bool:
+    """Whether there is enough ink to look at (more than a few stray pixels)."""
     try:
         ink = ink_map(image)
     except NoInk:
         return False
-    return ink.max() >= 0.1 and (ink > 0.2 * ink.max()).sum() >= max(3, min_fraction * ink.size)
+    return _enough_ink(ink, min_fraction)
 
 
+def _enough_ink(ink: np.ndarray, min_fraction: float = 0.0002) -> bool:
+    return ink.size > 0 and ink.max() >= 0.1 and (ink > 0.2 * ink.max()).sum() >= max(3, min_fraction * ink.size)
+
+
+# ---------------------------------------------------------------- plausibility
+def shape_of(mask: np.ndarray) -> dict[str, float]:
+    """Scale-free shape of the ink (cropped boolean mask), measured at 64 px on the long side.
+
+    length: long side over stroke width (stroke width ~ 2 area / boundary); a dot is ~2, a digit 5+.
+    aspect: height over width. fill: the share of its box the ink covers.
+    """
+    h, w = mask.shape
+    s = 64 / max(h, w)
+    m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(
+        (max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BOX)) >= 128
+    area = int(m.sum())
+    if area == 0:
+        return {"length": 0.0, "aspect": h / w, "fill": 0.0}
+    p = np.pad(m, 1)
+    inner = p[1:-1, 1:-1] & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    boundary = max(1, area - int(inner.sum()))
+    return {"length": max(m.shape) / (2 * area / boundary), "aspect": h / w, "fill": area / m.size}
+
+
+MIN_LENGTH = 2.8  # a digit's strokes run several widths long; a click or short dash does not
+MIN_ASPECT = 0.45  # MNIST digits are never much wider than tall; a dash is
+MAX_FILL = 0.8  # ink over most of a box that is not narrow is a scribble or a blot (MNIST: <= 0.73)
+
+
+def check_digit(mask: np.ndarray) -> None:
+    """Raise NotADigit when the cropped ink cannot be a digit; the message can be shown as it is."""
+    f = shape_of(mask)
+    if f["length"] < MIN_LENGTH:
+        raise NotADigit("that doesn't look like a digit: too little ink (a dot or a dash); draw the whole digit, large")
+    if f["aspect"] < MIN_ASPECT:
+        raise NotADigit("that doesn't look like a digit: it is much wider than tall (a dash?); "
+                        "draw one digit, upright")
+    if f["fill"] > MAX_FILL and f["aspect"] < 2.0:
+        raise NotADigit("that doesn't look like a digit: the ink covers most of its area (a scribble or a blot); "
+                        "clear and draw one digit with a single stroke width")
+
+
+# ---------------------------------------------------------------- MNIST style
 def mnist_style(image: np.ndarray | Image.Image) -> np.ndarray:
-    """Any digit image -> (28, 28) float32 in [0, 1], white ink on black, as MNIST's digits are."""
+    """Any digit image -> (28, 28) float32 in [0, 1], white ink on black, as MNIST's digits are.
+
+    Raises NoInk (nothing drawn) or NotADigit (ink that cannot be a digit).
+    """
     ink = ink_map(image)
-    if not has_ink(ink):
+    if not _enough_ink(ink):
         raise NoInk("no digit found: the image has no ink (draw or upload a digit)")
     mask = ink > 0.2 * ink.max()
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    check_digit(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+    return _fit(crop)
+
+
+def _fit(crop: np.ndarray) -> np.ndarray:
+    """Cropped ink -> longest side 20 px in a 28x28 field, centre of mass at the centre."""
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
