@@ -160,6 +160,7 @@ def test_sigkill_mid_training_keeps_everything_written(tmp_path):
     assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))  # no gaps, no duplicates
     assert len(steps) >= len(epochs) * -(-2700 // 64)  # every step of every stored epoch (batch 64)
     assert load_checkpoint(reopened.checkpoint_path(cut)).metrics["epochs"]  # last epoch's weights
+    assert rec.checkpoint == str(reopened.checkpoint_path(cut))  # the interrupted run can be opened
     old = reopened.get_run(finished_id)
     assert old.status == "finished" and len(reopened.epochs(finished_id)) == 2
     assert load_checkpoint(old.checkpoint).config.model.hidden == 16
