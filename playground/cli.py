@@ -3,19 +3,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-from .config import RECIPES, ConfigError, RunConfig, recipe, validate
-from .data import SPECS, DataUnavailable, load_dataset
+from .config import (
+    ACTIVATIONS,
+    ARCHITECTURES,
+    DATASETS,
+    DEVICES,
+    NORMALIZATIONS,
+    OPTIMIZERS,
+    RECIPES,
+    RunConfig,
+    recipe,
+    validate,
+)
+from .data import SPECS, load_dataset
+from .errors import PlaygroundError, RunStatus
 from .inference import CheckpointError, load_checkpoint, predict_image
 from .jobs import JobRegistry
 from .models import build_model, count_parameters, format_summary, summary
-from .preprocess import BadImage, NoInk, load_image
-from .store import RunStore, StoreError
+from .preprocess import BadImage, load_image
+from .store import RunStore
 
-EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "stopped": 130, "interrupted": 130}
+EXIT_CODES = {RunStatus.FINISHED: 0, RunStatus.FAILED: 1, RunStatus.DIVERGED: 3, RunStatus.STOPPED: 130,
+              RunStatus.INTERRUPTED: 130}
+DEFAULTS = RunConfig().flat()  # what an option left out means when no recipe is named
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,16 +39,44 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _default(key: str) -> str:
+    return f"(default: the recipe's, else {DEFAULTS[key]})"
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", choices=sorted(RECIPES), help="start from a named recipe; other options override it")
-    p.add_argument("--dataset", choices=sorted(SPECS))
-    p.add_argument("--arch", help="rnn, lstm, gru, cnn or lenet")
-    p.add_argument("--hidden", type=int, help="recurrent hidden size")
-    p.add_argument("--layers", type=int, help="recurrent layers")
-    p.add_argument("--width", type=int, help="CNN channels of conv1 (conv2 has half)")
-    p.add_argument("--activation", choices=["tanh", "relu"])
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--recipe", choices=list(RECIPES), help="start from a named recipe; other options override it")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="dataset (default: the recipe's, else cifar2 for --arch cnn, else mnist)")
+    p.add_argument("--arch", choices=ARCHITECTURES, help=f"architecture {_default('arch')}")
+    p.add_argument("--hidden", type=int, help=f"recurrent hidden size {_default('hidden')}")
+    p.add_argument("--layers", type=int, help=f"recurrent layers {_default('layers')}")
+    p.add_argument("--width", type=int, help=f"CNN channels of conv1; conv2 has half {_default('width')}")
+    p.add_argument("--activation", choices=ACTIVATIONS, help=f"CNN activation {_default('activation')}")
+    p.add_argument("--dropout", type=float,
+                   help=f"dropout p: between recurrent layers, after each CNN conv block {_default('dropout')}")
+    p.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"BatchNorm2d after each CNN conv {_default('batchnorm')}")
+
+
+def _train_options(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--epochs", type=int, help=f"passes over the training set {_default('epochs')}")
+    t.add_argument("--lr", type=float, help=f"learning rate {_default('lr')}")
+    t.add_argument("--batch-size", dest="batch_size", type=int, help=f"samples per step {_default('batch_size')}")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer {_default('optimizer')}")
+    t.add_argument("--momentum", type=float, help=f"SGD momentum {_default('momentum')}")
+    t.add_argument("--clip", type=float, help=f"max gradient norm per step, 0 = off {_default('clip')}")
+    t.add_argument("--l2", type=float, help=f"lambda of the L2 penalty added to the loss {_default('l2')}")
+    t.add_argument("--weight-decay", dest="weight_decay", type=float,
+                   help=f"the optimizer's own weight decay {_default('weight_decay')}")
+    t.add_argument("--normalize", choices=NORMALIZATIONS,
+                   help="pixel scaling: half (x-0.5)/0.5, unit [0,1], standard (dataset mean/std) "
+                        + _default("normalize"))
+    t.add_argument("--val-fraction", dest="val_fraction", type=float,
+                   help=f"share of the training set held out for validation {_default('val_fraction')}")
+    t.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    t.add_argument("--seed", type=int, help=f"seed for weights, split and batch order {_default('seed')}")
+    t.add_argument("--device", choices=DEVICES, help=f"where to train; auto = CUDA if present {_default('device')}")
+    t.add_argument("--name", dest="run_name", help="a name for the run (default: the recipe, else one from the config)")
 
 
 def build_parser() -> Parser:
@@ -41,20 +85,7 @@ def build_parser() -> Parser:
 
     t = sub.add_parser("train", help="train a recipe or an explicit config; ends with one JSON line")
     _model_options(t)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--batch-size", dest="batch_size", type=int)
-    t.add_argument("--optimizer", choices=["sgd", "adam", "rmsprop", "adamw"])
-    t.add_argument("--momentum", type=float)
-    t.add_argument("--clip", type=float, help="max gradient norm per step (0 = off)")
-    t.add_argument("--l2", type=float, help="lambda of the L2 penalty added to the loss")
-    t.add_argument("--weight-decay", dest="weight_decay", type=float)
-    t.add_argument("--normalize", choices=["half", "unit", "standard"])
-    t.add_argument("--val-fraction", dest="val_fraction", type=float)
-    t.add_argument("--limit", type=int, help="use only the first N train and test samples")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    t.add_argument("--name", dest="run_name", help="a name for the run")
+    _train_options(t)
 
     sub.add_parser("runs", help="list stored runs")
 
@@ -62,11 +93,11 @@ def build_parser() -> Parser:
     _model_options(s)
 
     p = sub.add_parser("predict", help="predict digit images with a checkpoint; one JSON line per image")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("images", nargs="+")
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by a run (loaded weights_only)")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...) holding one digit each")
 
     f = sub.add_parser("fetch", help="make a dataset available (download if needed) and say from where")
-    f.add_argument("dataset", choices=sorted(SPECS) + ["all"])
+    f.add_argument("dataset", choices=[*DATASETS, "all"], help="the dataset to fetch, or all of them")
     return parser
 
 
@@ -77,7 +108,7 @@ CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dr
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     base = recipe(args.recipe) if args.recipe else RunConfig()
-    if not args.recipe and args.arch in ("cnn",) and args.dataset is None:
+    if not args.recipe and args.arch == "cnn" and args.dataset is None:
         base = base.override(dataset="cifar2", normalize="standard")
     values = {k: getattr(args, k, None) for k in CONFIG_KEYS}
     return validate(base.override(**values))
@@ -88,46 +119,94 @@ def _bar(fraction: float, width: int = 30) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    store = RunStore()
-    jobs = JobRegistry(store, max_concurrent=1)
-    run_id = jobs.submit(config, name=args.run_name or args.recipe)
-    print(f"run {run_id}: {config.model.arch} on {config.data.dataset}, {config.optim.epochs} epoch(s), "
-          f"store {store.home}", file=sys.stderr)
+class Interrupts:
+    """Counts Ctrl-C presses during a run; the polling loop acts on them.
+
+    The handler only counts: stopping takes the registry's lock and printing may re-enter a stderr write
+    that the main thread was in the middle of, so both happen in the loop, between polls.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.handled = 0
+        self._previous = None
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> Interrupts:
+        # signal.signal only works in the main thread; main() called from another thread keeps Ctrl-C as is.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def act(self, jobs: JobRegistry, run_id: int) -> None:
+        """First press: ask the run to stop (it keeps its checkpoint). Later presses: say it is winding down."""
+        if self.count == self.handled:
+            return
+        if self.handled == 0:
+            jobs.stop(run_id)
+            _note("stopping: the run ends at its next batch and keeps a checkpoint")
+        if self.count > 1:
+            _note("already stopping, waiting for the run to end (kill the process to abandon it)")
+        self.handled = self.count
+
+
+def _note(text: str) -> None:
+    print(f"\n{text}" if sys.stderr.isatty() else text, file=sys.stderr, flush=True)
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    val = (f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}" if row["val_loss"] is not None
+           else "no validation set")
+    return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
+            f"acc {row['train_acc']:.4f}  {val}  {row['seconds']:.1f}s")
+
+
+def _follow(jobs: JobRegistry, run_id: int, epochs: int, interrupts: Interrupts):
+    """Print epoch lines and a progress bar until the run ends; return its last snapshot."""
     epochs_printed = 0
     tty = sys.stderr.isatty()
     clear = "\r\033[K" if tty else ""  # wipe the progress bar line before an epoch line
     last_bar = 0.0
-    try:
-        while True:
-            snap = jobs.snapshot(run_id)
-            for row in snap.epoch_rows[epochs_printed:]:
-                val = (f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}" if row["val_loss"] is not None
-                       else "no validation set")
-                print(f"{clear}epoch {row['epoch']:>3}/{config.optim.epochs}  train loss {row['train_loss']:.4f} "
-                      f"acc {row['train_acc']:.4f}  {val}  {row['seconds']:.1f}s", flush=True)
-                epochs_printed += 1
-            if snap.done:
-                break
-            if snap.steps_per_epoch and (tty or time.time() - last_bar > 10):
-                in_epoch = snap.step - snap.epoch * snap.steps_per_epoch
-                line = f"epoch {snap.epoch + 1} {_bar(in_epoch / snap.steps_per_epoch)} {in_epoch}/{snap.steps_per_epoch}"
-                print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-                last_bar = time.time()
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        jobs.stop(run_id)
-        snap = jobs.wait(run_id)
-    if tty:
-        print(file=sys.stderr)
+    while True:
+        interrupts.act(jobs, run_id)
+        snap = jobs.snapshot(run_id)
+        for row in snap.epoch_rows[epochs_printed:]:
+            print(clear + _epoch_line(row, epochs), flush=True)
+            epochs_printed += 1
+        if snap.done:
+            if tty:
+                print(file=sys.stderr)
+            return snap
+        if snap.steps_per_epoch and (tty or time.time() - last_bar > 10):
+            in_epoch = snap.step - snap.epoch * snap.steps_per_epoch
+            line = f"epoch {snap.epoch + 1} {_bar(in_epoch / snap.steps_per_epoch)} {in_epoch}/{snap.steps_per_epoch}"
+            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            last_bar = time.time()
+        time.sleep(0.2)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    with Interrupts() as interrupts:
+        store = RunStore()
+        jobs = JobRegistry(store, max_concurrent=1)
+        run_id = jobs.submit(config, name=args.run_name or args.recipe)
+        print(f"run {run_id}: {config.model.arch} on {config.data.dataset}, {config.optim.epochs} epoch(s), "
+              f"store {store.home}", file=sys.stderr, flush=True)
+        snap = _follow(jobs, run_id, config.optim.epochs, interrupts)
     result = snap.result
     if snap.message:
         print(f"run {run_id} {snap.status}: {snap.message}", file=sys.stderr)
-    print(json.dumps({"run_id": run_id, "status": snap.status, "checkpoint": result.get("checkpoint"),
+    print(json.dumps({"run_id": run_id, "status": str(snap.status), "checkpoint": result.get("checkpoint"),
                       "test_acc": result.get("test_acc"), "test_loss": result.get("test_loss"),
                       "train_seconds": round(result.get("train_seconds", 0.0), 3),
-                      "samples_per_s": round(result.get("samples_per_s", 0.0), 1)}))
+                      "samples_per_s": round(result.get("samples_per_s", 0.0), 1)}), flush=True)
     return EXIT_CODES.get(snap.status, 1)
 
 
@@ -154,22 +233,36 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_path(name: str) -> Path:
+    path = Path(name)
+    if path.exists() and not path.is_file():  # a directory or /dev/zero: "no such file" would mislead
+        raise CheckpointError(f"{path} is not a checkpoint file")
+    return path
+
+
+def _image_bytes(name: str) -> bytes:
+    path = Path(name)
+    if path.exists() and not path.is_file():  # reading a FIFO blocks for ever, /dev/zero never ends
+        raise BadImage(f"{path} is not a regular file")
+    return path.read_bytes()
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    loaded = load_checkpoint(args.checkpoint)
+    loaded = load_checkpoint(_checkpoint_path(args.checkpoint))
     failures = 0
     for name in args.images:
         try:
-            digit, probs = predict_image(loaded, load_image(Path(name).read_bytes()))
+            _digit, probs = predict_image(loaded, load_image(_image_bytes(name)))
             print(json.dumps({"image": name, "label": int(probs.argmax()), "prob": round(float(probs.max()), 4),
                               "probs": [round(float(p), 4) for p in probs]}))
-        except (NoInk, BadImage, OSError) as exc:
+        except (PlaygroundError, OSError) as exc:  # this image is refused; the others are still read
             failures += 1
             print(json.dumps({"image": name, "error": str(exc)}))
     return 1 if failures else 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    names = sorted(SPECS) if args.dataset == "all" else [args.dataset]
+    names = DATASETS if args.dataset == "all" else [args.dataset]
     for name in names:
         ds = load_dataset(name)
         print(f"{name}: {len(ds.train_y):,} train / {len(ds.test_y):,} test from {ds.source}")
@@ -185,6 +278,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, CheckpointError, DataUnavailable, StoreError, ValueError) as exc:
+    except PlaygroundError as exc:  # the user can act on it; anything else is a bug and keeps its traceback
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,18 @@
+"""Fixtures and helpers shared by the tests: homes, tiny configs, a trained model, images, the CLI."""
+import io
 import os
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+
+from playground.config import RunConfig
+from playground.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from playground.config import RunConfig  # noqa: E402
-from playground.store import RunStore  # noqa: E402
 
 
 @pytest.fixture
@@ -39,8 +43,7 @@ def tiny_config():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: real Chromium end-to-end test (needs /usr/bin/chromium)")
-    config.addinivalue_line("markers", "soak: bounded load test")
+    # Markers are declared in pyproject.toml; this only tells the app it runs under tests.
     os.environ.setdefault("PLAYGROUND_TEST", "1")
 
 
@@ -74,3 +77,43 @@ def app_page(path: str, timeout: float = 60):
     if path != "app.py":
         at.switch_page(path)
     return at
+
+
+# ------------------------------------------------------------------ images
+def png(array: np.ndarray) -> bytes:
+    """The PNG file bytes of a uint8 array (grey, RGB or RGBA)."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def on_canvas(digit: np.ndarray, size: int, top: int, left: int, canvas: int = 280) -> np.ndarray:
+    """A uint8 digit scaled (bilinear) to size x size at (top, left) on a black square canvas, cut at its edges."""
+    big = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
+    out = np.zeros((canvas, canvas), np.uint8)
+    h, w = min(size, canvas - top), min(size, canvas - left)
+    out[top:top + h, left:left + w] = big[:h, :w]
+    return out
+
+
+def rgba(grey: np.ndarray) -> np.ndarray:
+    """A grey canvas as st_canvas hands it over: the ink in R, G and B, fully opaque."""
+    return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+
+
+def canvas_of(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarray:
+    """An MNIST digit drawn large and off-centre on the Draw page's 280x280 RGBA canvas."""
+    return rgba(on_canvas(digit, size, top, left))
+
+
+# ------------------------------------------------------------------ the command line
+def cli_args(*args: str) -> list[str]:
+    """The argv of `python -m playground ARGS` in this interpreter (for Popen)."""
+    return [sys.executable, "-m", "playground", *args]
+
+
+def run_cli(*args: str, home: Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run `python -m playground ARGS` with its own PLAYGROUND_HOME; text output captured, time bounded."""
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), **kwargs.pop("env", {})}
+    return subprocess.run(cli_args(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                          **kwargs)

@@ -1,48 +1,55 @@
+"""The command line in a subprocess, as a user runs it: output, exit codes, Ctrl-C, odd files."""
 import json
 import os
+import signal
 import subprocess
-import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from playground import data
+from playground import cli, config, data
+from playground.errors import PlaygroundError
+from playground.models import build_model
+from playground.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, cli_args, run_cli, tiny
 
 
-def cli(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PLAYGROUND_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+def stored_runs(home: Path) -> list:
+    """The runs a home holds, without creating its database."""
+    return RunStore(home).list_runs() if (home / "runs.db").exists() else []
 
 
 def test_summary_prints_the_cnn_totals(tmp_path):
-    assert "18,090" in cli("summary", "--arch", "cnn", home=tmp_path).stdout
-    out = cli("summary", "--arch", "cnn", "--width", "32", home=tmp_path).stdout
+    assert "18,090" in run_cli("summary", "--arch", "cnn", home=tmp_path).stdout
+    out = run_cli("summary", "--arch", "cnn", "--width", "32", home=tmp_path).stdout
     assert "38,386" in out and "Conv2d" in out and "[1, 32, 32, 32]" in out
 
 
 @pytest.mark.parametrize("args, message", [
     (["--lr", "0"], "learning rate"),
     (["--batch-size", "0"], "batch size"),
-    (["--arch", "mlp"], "unknown architecture 'mlp'; valid"),
+    (["--arch", "mlp"], "invalid choice: 'mlp'"),
+    (["--arch", "rnn", "--dropout", "0.5"], "use layers >= 2 or dropout 0"),
     (["--dropout", "1.5"], "dropout"),
     (["--recipe", "nope"], "invalid choice"),
     (["--epochs", "two"], "invalid int value"),
 ])
 def test_bad_options_exit_non_zero_with_one_clear_line(tmp_path, args, message):
-    proc = cli("train", *args, home=tmp_path)
+    proc = run_cli("train", *args, home=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert not (tmp_path / "runs.db").exists() or "Traceback" not in proc.stderr
+    assert stored_runs(tmp_path) == []  # refused before anything was recorded
 
 
 def test_train_prints_epochs_and_one_json_line_then_predict_reads_images(tmp_path):
-    proc = cli("train", "--recipe", "lstm64", "--hidden", "32", "--limit", "2000", "--epochs", "2",
+    proc = run_cli("train", "--recipe", "lstm64", "--hidden", "32", "--limit", "2000", "--epochs", "2",
                "--val-fraction", "0.1", "--device", "cpu", home=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
@@ -50,7 +57,7 @@ def test_train_prints_epochs_and_one_json_line_then_predict_reads_images(tmp_pat
     result = json.loads(lines[-1])
     assert set(result) >= {"run_id", "checkpoint", "test_acc", "test_loss", "train_seconds", "samples_per_s"}
     assert 0.3 < result["test_acc"] <= 1.0  # 2,000 digits, two epochs: well above chance
-    runs = cli("runs", home=tmp_path).stdout
+    runs = run_cli("runs", home=tmp_path).stdout
     assert "finished" in runs and "lstm64" in runs
 
     ds = data.load_dataset("mnist")
@@ -65,7 +72,7 @@ def test_train_prints_epochs_and_one_json_line_then_predict_reads_images(tmp_pat
     Image.new("L", (50, 50), 255).save(blank)
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
-    proc = cli("predict", "--checkpoint", result["checkpoint"], *paths, str(blank), str(junk), home=tmp_path)
+    proc = run_cli("predict", "--checkpoint", result["checkpoint"], *paths, str(blank), str(junk), home=tmp_path)
     assert proc.returncode == 1  # some inputs were refused
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [o["image"] for o in out] == paths + [str(blank), str(junk)]
@@ -79,5 +86,136 @@ def test_predict_refuses_a_non_checkpoint(tmp_path):
     bad.write_bytes(b"\x80\x04junk")
     img = tmp_path / "x.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(img)
-    proc = cli("predict", "--checkpoint", str(bad), str(img), home=tmp_path)
+    proc = run_cli("predict", "--checkpoint", str(bad), str(img), home=tmp_path)
     assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ options
+def test_choices_come_from_the_config_and_every_option_says_what_it_does():
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps subparsers only here
+    expected = {"--recipe": list(config.RECIPES), "--dataset": config.DATASETS, "--arch": config.ARCHITECTURES,
+                "--activation": config.ACTIVATIONS, "--optimizer": config.OPTIMIZERS,
+                "--normalize": config.NORMALIZATIONS, "--device": config.DEVICES}
+    seen = set()
+    for name, sub in commands.items():
+        for action in sub._actions:
+            flag = (action.option_strings or [action.dest])[0]
+            assert action.help, f"{name} {flag} has no help text"
+            if flag in expected:
+                assert list(action.choices) == list(expected[flag]), (name, flag)
+                seen.add(flag)
+    assert seen == set(expected)
+    assert list(commands["fetch"]._actions[-1].choices) == [*config.DATASETS, "all"]
+
+
+def test_optimizer_and_other_flags_reach_the_config():
+    args = cli.build_parser().parse_args(["train", "--recipe", "lstm64", "--optimizer", "sgd", "--momentum", "0.5",
+                                          "--batch-size", "16", "--no-batchnorm"])
+    cfg = cli.config_from_args(args)
+    assert (cfg.optim.optimizer, cfg.optim.momentum, cfg.optim.batch_size) == ("sgd", 0.5, 16)
+    assert cfg.model.hidden == config.RECIPES["lstm64"].model.hidden and cfg.reg.batchnorm is False
+
+
+def test_a_user_error_is_one_line_but_a_bug_keeps_its_traceback(monkeypatch, capsys, home):
+    class Refused(PlaygroundError):
+        pass
+
+    def refuse(_args):
+        raise Refused("that cannot be done")
+
+    def bug(_args):
+        raise ValueError("a bug, not the user's fault")
+
+    monkeypatch.setitem(cli.COMMANDS, "runs", refuse)
+    assert cli.main(["runs"]) == 2
+    assert capsys.readouterr().err == "python -m playground: error: that cannot be done\n"
+    monkeypatch.setitem(cli.COMMANDS, "runs", bug)
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["runs"])
+
+
+# ------------------------------------------------------------------ Ctrl-C
+class Lines:
+    """Collects a pipe's lines in a thread, so that waiting for one has a deadline."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=lambda: self.lines.extend(stream), daemon=True)
+        self._thread.start()
+
+    def wait_for(self, prefix: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(line.startswith(prefix) for line in list(self.lines)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def text(self) -> str:
+        self._thread.join(10)
+        return "".join(self.lines)
+
+
+def test_ctrl_c_twice_ends_the_run_as_stopped_with_its_json_line(tmp_path):
+    args = cli_args("train", "--arch", "lstm", "--hidden", "16", "--limit", "3000", "--epochs", "200",
+                    "--device", "cpu")
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PLAYGROUND_HOME": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = Lines(proc.stdout), Lines(proc.stderr)
+        # The progress bar's first line comes once the run is training (not a tty: printed at once).
+        assert err.wait_for("epoch 1 [", timeout=120), err.lines
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # a second press while the run winds down
+        returncode = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    stderr = err.text()
+    assert returncode == 130, stderr
+    assert "Traceback" not in stderr and "stopping" in stderr and "already stopping" in stderr, stderr
+    result = json.loads(out.text().strip().splitlines()[-1])
+    assert result["status"] == "stopped"
+    assert result["checkpoint"] and Path(result["checkpoint"]).is_file()
+    assert [r.status for r in stored_runs(tmp_path)] == ["stopped"]
+
+
+# ------------------------------------------------------------------ files that are not files
+@pytest.fixture
+def checkpoint(tmp_path) -> Path:
+    """An untrained LSTM checkpoint in the documented format; enough for predict to run."""
+    cfg = tiny(hidden=8)
+    path = tmp_path / "untrained.pt"
+    torch.save({"config": cfg.to_dict(), "state_dict": build_model(cfg).state_dict(), "metrics": {}}, path)
+    return path
+
+
+def test_a_fifo_given_as_an_image_is_refused_without_blocking(tmp_path, checkpoint):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # nothing ever writes to it: reading it would block for ever
+    digit = tmp_path / "digit.png"
+    Image.fromarray(np.pad(np.full((12, 4), 255, np.uint8), 8)).save(digit)
+    proc = run_cli("predict", "--checkpoint", str(checkpoint), str(fifo), str(digit), home=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    assert first == {"image": str(fifo), "error": f"{fifo} is not a regular file"}
+    assert second["image"] == str(digit) and 0 <= second["label"] <= 9
+
+
+@pytest.mark.parametrize("where", ["directory", "/dev/zero"])
+def test_a_directory_or_device_as_checkpoint_is_not_a_checkpoint_file(tmp_path, where):
+    path = tmp_path if where == "directory" else Path(where)
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(img)
+    proc = run_cli("predict", "--checkpoint", str(path), str(img), home=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr == f"python -m playground: error: {path} is not a checkpoint file\n"
+
+
+def test_a_missing_checkpoint_says_so(tmp_path):
+    proc = run_cli("predict", "--checkpoint", str(tmp_path / "nope.pt"), str(tmp_path / "x.png"), home=tmp_path,
+                   timeout=120)
+    assert proc.returncode == 2 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
