@@ -314,6 +314,12 @@ def load_dataset(name: str) -> Dataset:
         return _cache[name]
 
 
+def provide_dataset(ds: Dataset) -> None:
+    """Serve `ds` for its name in this process: a Ray actor gets the driver's tensors, not files."""
+    with _cache_lock:
+        _cache.setdefault(ds.spec.name, ds)
+
+
 def _load(name: str) -> Dataset:
     failures = []
     for label, source in sources(name):

@@ -10,7 +10,8 @@ from collections import deque
 from .config import RunConfig, is_recurrent, validate
 from .errors import RunStatus
 from .store import RunStore
-from .training import Snapshot, Trainer, resolve_device
+from .executors import Executor, LocalExecutor, Run
+from .training import Snapshot, resolve_device
 
 KEEP_FINISHED = 16
 SHUTDOWN_SECONDS = 120.0  # a stop ends within a batch and one checkpoint write; this bounds a hung one
@@ -45,14 +46,18 @@ def default_name(config: RunConfig) -> str:
 class JobRegistry:
     """Owns the Trainers of this process. Every public method is thread-safe and returns at once."""
 
-    def __init__(self, store: RunStore, max_concurrent: int = 1, threads_per_run: int | None = None):
+    def __init__(self, store: RunStore, max_concurrent: int | None = 1, threads_per_run: int | None = None,
+                 executor: Executor | None = None):
+        """`max_concurrent` None: as many as the executor has room for (2 on a CPU, 5 on a GPU, a cluster's slots)."""
+        self.executor = executor or LocalExecutor(max_concurrent)
+        max_concurrent = max_concurrent or self.executor.capacity()
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
         self.store = store
         self.max_concurrent = max_concurrent
         self.threads_per_run = threads_per_run
         self._lock = threading.Lock()
-        self._jobs: dict[int, Trainer] = {}
+        self._jobs: dict[int, Run] = {}
         self._pending: deque[int] = deque()
         self._running: set[int] = set()
         self._finished: deque[int] = deque()
@@ -65,7 +70,7 @@ class JobRegistry:
         validate(config)
         resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
         run_id = self.store.create_run(config, (name or default_name(config)).strip()[:120])
-        trainer = Trainer(config, self.store, run_id, threads=self.threads_per_run)
+        trainer = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
         with self._lock:
             self._jobs[run_id] = trainer
             self._pending.append(run_id)
@@ -103,6 +108,7 @@ class JobRegistry:
         deadline = time.time() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.time()))
+        self.executor.shutdown()
 
     def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
         trainer = self._jobs.get(run_id)

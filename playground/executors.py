@@ -1,0 +1,78 @@
+"""Where runs execute: threads of this process (the default), or Ray actors on a cluster (optional).
+
+An executor turns (config, store, run id) into a *run*: an object with the Trainer's face
+(`run()`, `stop()`, `snapshot()`, `stream`), which the JobRegistry drives from one of its threads.
+Locally that is the Trainer itself. On Ray it is a `RemoteRun` (playground/remote.py): the same
+Trainer runs inside an actor and the app side pulls its rows into this process's store.
+"""
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import torch
+
+from .config import RunConfig
+from .errors import PlaygroundError
+from .store import RunStore
+from .training import MetricsStream, Snapshot, Trainer
+
+# Runs training at once on one device. CPU: one intra-op thread each, two fit 2 cores (bench/README.md).
+# GPU: replays of CUDA-graph steps from several threads overlap on the card (issue 11's figures: 5 CNN
+# runs gave 2.4x one run's samples/s), so more runs share it before each one slows down.
+CPU_RUNS_AT_ONCE = 2
+GPU_RUNS_AT_ONCE = 5
+
+
+class Run(Protocol):
+    """What the JobRegistry drives: a Trainer, or a stand-in for one trained elsewhere."""
+    config: RunConfig
+    stream: MetricsStream
+
+    def run(self) -> Snapshot: ...
+    def stop(self, reason: str = ...) -> None: ...
+    def snapshot(self, steps_from: int = 0) -> Snapshot: ...
+
+
+class Executor(Protocol):
+    name: str
+
+    def capacity(self) -> int: ...
+    def make_run(self, config: RunConfig, store: RunStore, run_id: int, threads: int | None) -> Run: ...
+    def shutdown(self) -> None: ...
+
+
+def runs_at_once(device: str = "auto") -> int:
+    """How many runs should train at once on this machine's device."""
+    gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return GPU_RUNS_AT_ONCE if gpu else CPU_RUNS_AT_ONCE
+
+
+class LocalExecutor:
+    """Each run a Trainer in a thread of this process (nothing to install)."""
+    name = "local"
+
+    def __init__(self, max_concurrent: int | None = None):
+        self._capacity = max_concurrent or runs_at_once()
+
+    def capacity(self) -> int:
+        return self._capacity
+
+    def make_run(self, config: RunConfig, store: RunStore, run_id: int, threads: int | None) -> Run:
+        return Trainer(config, store, run_id, threads=threads)
+
+    def shutdown(self) -> None:
+        pass
+
+
+def executor_from_env(address: str | None = None, max_concurrent: int | None = None) -> Executor:
+    """Ray when an address is given (or PLAYGROUND_RAY_ADDRESS is set), else local threads."""
+    address = address or os.environ.get("PLAYGROUND_RAY_ADDRESS", "").strip() or None
+    if address is None:
+        return LocalExecutor(max_concurrent)
+    try:
+        from .remote import RayExecutor
+    except ImportError as exc:
+        raise PlaygroundError(f"training on Ray ({address}) needs Ray: pip install -r requirements-cluster.txt "
+                              f"({exc})") from exc
+    return RayExecutor(address)
