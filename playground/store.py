@@ -17,10 +17,11 @@ import threading
 import time
 import unicodedata
 import uuid
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -239,10 +240,8 @@ class RunStore:
                 # SQLite may already have rolled back (disk full); a second ROLLBACK would then raise
                 # "no transaction is active" and hide the real error.
                 if db.in_transaction:
-                    try:
+                    with suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
                 raise
 
     def _conn(self) -> sqlite3.Connection:

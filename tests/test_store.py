@@ -19,9 +19,9 @@ import playground.store as store_mod
 from playground.errors import PlaygroundError, RunStatus
 from playground.inference import load_checkpoint
 from playground.models import build_model
-from playground.store import (HEARTBEAT_STALE, PROCESS_TOKEN, NewerSchema, Refused, RunStore, StoreBusy,
-                              StoreError)
+from playground.store import HEARTBEAT_STALE, PROCESS_TOKEN, NewerSchema, Refused, RunStore, StoreBusy, StoreError
 from playground.training import checkpoint_payload
+
 from conftest import ROOT, tiny
 
 # The schema every runs.db had before it was versioned (user_version 0), verbatim.
@@ -121,10 +121,9 @@ def test_every_write_runs_inside_begin_immediate(store, tmp_path):
 
 
 def test_a_failed_write_rolls_back_and_leaves_the_connection_usable(store):
-    with pytest.raises(ZeroDivisionError):
-        with store._transaction() as db:
-            db.execute("INSERT INTO drawings (created, label, pixels) VALUES (0, 1, x'00')")
-            1 / 0
+    with pytest.raises(ZeroDivisionError), store._transaction() as db:
+        db.execute("INSERT INTO drawings (created, label, pixels) VALUES (0, 1, x'00')")
+        raise ZeroDivisionError
     assert not store._db.in_transaction and store.list_drawings() == []
     with pytest.raises(sqlite3.IntegrityError):  # the CHECK on status, behind the API's back
         raw(store, "INSERT INTO runs (name, status, config, created) VALUES ('x', 'bogus', '{}', 0)")
@@ -170,7 +169,8 @@ def make_old_db(home) -> dict:
     for run in (finished, cut, gone):
         db.executemany("INSERT INTO step_metrics VALUES (?,?,?,?,?)", [(run, s, 1, 1.0 / s, 0.0) for s in (1, 2, 3)])
     db.execute("INSERT INTO epoch_metrics VALUES (?,1,1.0,0.5,1.1,0.4,0.0,1.0,10.0)", (finished,))
-    db.execute("INSERT INTO drawings (created, label, pixels) VALUES (1.0, 7, ?)", (bytes(range(256)) * 3 + b"\0" * 16,))
+    pixels = bytes(range(256)) * 3 + b"\0" * 16
+    db.execute("INSERT INTO drawings (created, label, pixels) VALUES (1.0, 7, ?)", (pixels,))
     db.close()
     for run in (finished, cut):  # the interrupted run's file existed, with no link to it
         torch.save({"run": run}, home / "checkpoints" / f"run-{run}.pt")
@@ -217,7 +217,7 @@ def test_a_fresh_store_has_the_same_schema_as_a_migrated_one(tmp_path):
     old = RunStore(tmp_path / "old")
 
     def shape(s: RunStore) -> dict:
-        return {t: [(c["name"], c["type"], c["notnull"], c["dflt_value"], c["pk"]) for c in s._rows(f"PRAGMA table_info({t})")]
+        return {t: [tuple(c) for c in s._rows(f"PRAGMA table_info({t})")]
                 for t in ("runs", "step_metrics", "epoch_metrics", "drawings", "lessons")}
     assert shape(fresh) == shape(old)
     assert fresh.schema_version == old.schema_version == 1
