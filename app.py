@@ -1,8 +1,5 @@
-"""Playground: page config and navigation; the pages are in pages/, what they share in ui/."""
-import streamlit as st
+"""Playground: the frame (page config, navigation) around the pages in pages/; what they share is in ui/."""
+from ui.navigation import frame, through_app
 
-from ui.navigation import pages, through_app
-
-st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
 with through_app():
-    st.navigation(pages()).run()
+    frame().run()

@@ -7,7 +7,7 @@ from ui.common import POLL_SECONDS, jobs, run_label
 from ui.navigation import require_app
 from ui.study_form import study_form
 
-require_app()  # first: a page Streamlit ran on its own reruns through app.py
+require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 st.title("Compare")
 registry = jobs()

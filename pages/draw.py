@@ -10,7 +10,7 @@ from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, run_label
 from ui.navigation import require_app
 
-require_app()  # first: a page Streamlit ran on its own reruns through app.py
+require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -88,7 +88,7 @@ if is_recurrent(m.config):
 
 if len(loaded) > 1:
     st.subheader("Side by side", anchor=False)
-    for col, (run_id, p) in zip(st.columns(len(loaded)), probs.items()):
+    for col, (run_id, p) in zip(st.columns(len(loaded)), probs.items(), strict=True):
         arch = loaded[run_id].config.model.arch.upper()
         col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
                          width="stretch", key=f"side-{run_id}")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.navigation import require_app
 
-require_app()  # first: a page Streamlit ran on its own reruns through app.py
+require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 st.title("🧪 Playground")
 st.markdown(

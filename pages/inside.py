@@ -11,7 +11,7 @@ from ui.common import jobs, loaded_model, run_label
 from ui.inside_views import cnn_view, recurrent_view
 from ui.navigation import require_app
 
-require_app()  # first: a page Streamlit ran on its own reruns through app.py
+require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 st.title("Inside")
 runs = [r for r in jobs().store.list_runs() if r.checkpoint]

@@ -7,7 +7,7 @@ from ui.navigation import require_app
 from ui.run_view import show_run
 from ui.train_form import sidebar_form
 
-require_app()  # first: a page Streamlit ran on its own reruns through app.py
+require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 st.title("Train")
 registry = jobs()

@@ -21,7 +21,7 @@ def cnn_view(models: dict[str, torch.nn.Module], x: torch.Tensor, config) -> Non
                             format_func=lambda s: f"block {s[0]}: after {s[1]}")
     for block, stage in picked:
         cols = st.columns(len(names))
-        for col, name in zip(cols, names):
+        for col, name in zip(cols, names, strict=True):
             fm = next((f for f in all_maps[name] if (f.block, f.stage) == (block, stage)), None)
             if fm is None:
                 col.caption(f"{name}: no {stage} stage in block {block}")
@@ -31,7 +31,7 @@ def cnn_view(models: dict[str, torch.nn.Module], x: torch.Tensor, config) -> Non
                                              cols=8 if len(names) == 1 else 4),
                              width="stretch", key=f"maps-{name}-{block}-{stage}")
     cols = st.columns(len(names))
-    for col, (name, m) in zip(cols, models.items()):
+    for col, (name, m) in zip(cols, models.items(), strict=True):
         col.plotly_chart(charts.filter_grid(probes.first_filters(m), f"{name}: first-layer filters"),
                          width="stretch", key=f"filters-{name}")
 

@@ -1,13 +1,15 @@
-"""The app's pages, and the guard that sends every URL through app.py's st.navigation.
+"""The app's frame (page config, navigation over the pages) and the guard every page starts with.
 
 Streamlit 1.67 serves an app whose entrypoint has a `pages/` folder beside it the legacy way
 (each file there run alone, listed by file name) until some session calls `st.navigation`;
 from then on it ignores `pages/` in every session (documented under st.navigation). On a fresh
 server whose first request is a deep link such as /draw, no session has called it yet, so
-pages/draw.py runs without app.py. `require_app()`, the first line of each page, notices (app.py
-did not start this run), calls `st.navigation` with the app's own pages and reruns: the same URL
-then goes through app.py. Public API only; the test suite exercises it on every AppTest run,
-since AppTest starts each run the legacy way.
+pages/draw.py runs without app.py. `require_app()`, the first statement of each page, notices
+(app.py did not start this run), does what app.py does (the frame, then the page it resolves:
+this same page, now run exactly as under app.py) and stops the outer run. `st.navigation` turns
+the legacy mode off for good. No rerun, so a click that came with this run is not lost, and the
+page's widgets get the ids they will keep. Public API only; the tests exercise it on every
+AppTest run, since AppTest starts each run the legacy way.
 """
 from __future__ import annotations
 
@@ -41,8 +43,15 @@ def through_app() -> Iterator[None]:
         _run.in_app = False
 
 
+def frame():
+    """What app.py draws around every page; returns the page to run."""
+    st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
+    return st.navigation(pages())
+
+
 def require_app() -> None:
-    """Rerun this URL through app.py if Streamlit ran the page on its own (legacy pages/ mode)."""
+    """The app's frame around this page if Streamlit ran it on its own (legacy pages/ mode)."""
     if not getattr(_run, "in_app", False):
-        st.navigation(pages(), position="hidden")  # from now on every session ignores pages/
-        st.rerun()
+        with through_app():
+            frame().run()  # st.navigation: from now on every session ignores pages/
+        st.stop()  # the page ran inside the frame just now
