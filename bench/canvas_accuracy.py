@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from playground.data import load_dataset
+from playground.inference import load_checkpoint, predict_digits
 
-from playground.data import load_dataset  # noqa: E402
-from playground.inference import load_checkpoint, predict_digits  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -18,15 +17,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from playground.config import is_recurrent, recipe
+from playground.data import load_dataset
+from playground.inference import LoadedModel, predict_digits, to_input
+from playground.models import build_model
+from playground.preprocess import mnist_style
+from playground.probes import row_predictions
 
-from playground.config import is_recurrent, recipe  # noqa: E402
-from playground.data import load_dataset  # noqa: E402
-from playground.inference import LoadedModel, predict_digits, to_input  # noqa: E402
-from playground.models import build_model  # noqa: E402
-from playground.preprocess import mnist_style  # noqa: E402
-from playground.probes import row_predictions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ARCHS = {"rnn128": recipe("rnn128"), "lstm64": recipe("lstm64"), "gru3x200": recipe("gru3x200"),
          "lenet": recipe("lenet"), "cnn (mnist)": recipe("cnn").override(dataset="mnist", normalize="half")}

@@ -12,6 +12,7 @@ bench/results/train_speed-<device>.json. Runs unchanged on CUDA.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -27,16 +28,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from playground.config import recipe
+from playground.data import Normalizer, load_dataset, normalization
+from playground.inference import load_checkpoint
+from playground.models import build_model
+from playground.steps import l2_penalty
+from playground.store import RunStore
+from playground.training import Trainer, evaluate, make_optimizer, resolve_device
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from playground.config import recipe  # noqa: E402
-from playground.data import Normalizer, load_dataset, normalization  # noqa: E402
-from playground.inference import load_checkpoint  # noqa: E402
-from playground.models import build_model  # noqa: E402
-from playground.store import RunStore  # noqa: E402
-from playground.training import Trainer, evaluate, make_optimizer, l2_penalty, resolve_device  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results"
 CASES = ["rnn128", "lstm64", "gru3x200", "cnn", "cnn-bn-l2"]
 
@@ -49,8 +49,9 @@ def write_mnist_idx(root: Path) -> None:
     raw.mkdir(parents=True, exist_ok=True)
     for split, x, y in (("train", ds.train_x, ds.train_y), ("t10k", ds.test_x, ds.test_y)):
         images = x[:, 0].numpy()
+        labels = y.numpy().astype(np.uint8)
         (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, *images.shape) + images.tobytes())
-        (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, len(y)) + y.numpy().astype(np.uint8).tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, len(labels)) + labels.tobytes())
 
 
 class CIFAR2Like(torch.utils.data.Dataset):
@@ -134,10 +135,8 @@ def peak_rss_mb() -> float:
 
 
 def reset_peak_rss() -> None:
-    try:
+    with contextlib.suppress(OSError):  # not Linux: the peak is then the process's whole-life peak
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux)
-    except OSError:
-        pass
 
 
 # ------------------------------------------------------------------ thread study
@@ -172,7 +171,8 @@ def main() -> None:
     parser.add_argument("--no-thread-study", action="store_true")
     args = parser.parse_args()
     device = resolve_device("auto")
-    name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU x{os.cpu_count()} ({platform.processor() or platform.machine()})"
+    cpu = f"CPU x{os.cpu_count()} ({platform.processor() or platform.machine()})"
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else cpu
     print(f"device: {name}; torch {torch.__version__}; {torch.get_num_threads()} intra-op threads")
     results = {"device": name, "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
                "steps": args.steps, "rounds": args.rounds, "cases": {}}
@@ -199,11 +199,13 @@ def main() -> None:
                    "tutorial_peak_rss_mb": tut_rss, "engine_peak_rss_mb": eng_rss,
                    "samples": samples, "rounds_tutorial": tut, "rounds_engine": eng}
             results["cases"][case] = row
-            print(f"{case:<10} tutorial {row['tutorial_samples_per_s']:>8,.0f}/s  engine {row['engine_samples_per_s']:>8,.0f}/s"
+            print(f"{case:<10} tutorial {row['tutorial_samples_per_s']:>8,.0f}/s  "
+                  f"engine {row['engine_samples_per_s']:>8,.0f}/s"
                   f"  x{row['ratio']:.2f}   test acc {row['tutorial_test_acc']:.3f} vs {row['engine_test_acc']:.3f}"
                   f"   peak RSS {tut_rss:,.0f} / {eng_rss:,.0f} MB", flush=True)
     if device.type == "cpu" and not args.no_thread_study:
-        results["threads"] = {case: thread_study(case, 200 * recipe(case).optim.batch_size) for case in ("rnn128", "cnn")}
+        results["threads"] = {case: thread_study(case, 200 * recipe(case).optim.batch_size)
+                              for case in ("rnn128", "cnn")}
         for case, rows in results["threads"].items():
             for k, v in rows.items():
                 print(f"threads {case:<7} {k:<38} {v:>8,.0f} samples/s")

@@ -1,6 +1,6 @@
 """UI overhead: the engine's throughput in the app's server with the Train page open vs closed.
 
-    .venv/bin/python bench/ui_overhead.py [--recipe lstm64] [--rounds 2]
+    .venv/bin/python -m bench.ui_overhead [--recipe lstm64] [--rounds 2]   # from the repository root
 
 Starts `streamlit run app.py`, presses Train in Debian's chromium, then either keeps the page
 open (it polls every second and redraws the live charts) or leaves it for about:blank, and
@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from playground.store import RunStore
+from tests.browser import browser_page, streamlit_server, wait_idle
 
-from browser import browser_page, streamlit_server, wait_idle  # noqa: E402
-from playground.store import RunStore  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def one_run(recipe: str, page_open: bool) -> float:

@@ -1,4 +1,4 @@
-"""Command line: python -m playground train | runs | summary | predict | fetch."""
+"""Command line: python -m playground train | study | runs | summary | predict | fetch."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from .config import (
     ACTIVATIONS,
@@ -23,11 +22,13 @@ from .config import (
 )
 from .data import SPECS, load_dataset
 from .errors import PlaygroundError, RunStatus
-from .inference import CheckpointError, load_checkpoint, predict_image
+from .executors import executor_from_env
+from .inference import load_checkpoint, predict_image
 from .jobs import JobRegistry
 from .models import build_model, count_parameters, format_summary, summary
-from .preprocess import BadImage, load_image
+from .preprocess import load_image, read_image_file
 from .store import RunStore
+from .study import VARIANTS, run_study, study_runs
 
 EXIT_CODES = {RunStatus.FINISHED: 0, RunStatus.FAILED: 1, RunStatus.DIVERGED: 3, RunStatus.STOPPED: 130,
               RunStatus.INTERRUPTED: 130}
@@ -86,6 +87,18 @@ def build_parser() -> Parser:
     t = sub.add_parser("train", help="train a recipe or an explicit config; ends with one JSON line")
     _model_options(t)
     _train_options(t)
+    _ray_option(t)
+
+    st = sub.add_parser("study", help="a regularization study: variants x seeds of a recipe; one JSON line per run")
+    st.add_argument("--recipe", choices=list(RECIPES), default="cnn", help="the base recipe (default: cnn)")
+    st.add_argument("--variants", default="none,l2,dropout",
+                    help=f"comma-separated, from {','.join(VARIANTS)} (default: none,l2,dropout)")
+    st.add_argument("--seeds", type=int, default=1, help="seeds per variant, 0..N-1 (default: 1)")
+    st.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
+    st.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    st.add_argument("--at-once", dest="at_once", type=int,
+                    help="runs training at once (default: 2 on a CPU, 5 on a GPU, a Ray cluster's slots)")
+    _ray_option(st)
 
     sub.add_parser("runs", help="list stored runs")
 
@@ -99,6 +112,17 @@ def build_parser() -> Parser:
     f = sub.add_parser("fetch", help="make a dataset available (download if needed) and say from where")
     f.add_argument("dataset", choices=[*DATASETS, "all"], help="the dataset to fetch, or all of them")
     return parser
+
+
+def _ray_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="train on a Ray cluster: local (start one here), auto (join a running one) or "
+                        "ray://host:10001 (default: $PLAYGROUND_RAY_ADDRESS, else this process)")
+
+
+def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegistry:
+    executor = executor_from_env(getattr(args, "ray", None), max_concurrent)
+    return JobRegistry(RunStore(), max_concurrent=max_concurrent, executor=executor)
 
 
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
@@ -194,29 +218,61 @@ def _follow(jobs: JobRegistry, run_id: int, epochs: int, interrupts: Interrupts)
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with Interrupts() as interrupts:
-        store = RunStore()
-        jobs = JobRegistry(store, max_concurrent=1)
+        jobs = _registry(args, max_concurrent=1)
         run_id = jobs.submit(config, name=args.run_name or args.recipe)
         print(f"run {run_id}: {config.model.arch} on {config.data.dataset}, {config.optim.epochs} epoch(s), "
-              f"store {store.home}", file=sys.stderr, flush=True)
+              f"store {jobs.store.home}, on {jobs.executor.name}", file=sys.stderr, flush=True)
         snap = _follow(jobs, run_id, config.optim.epochs, interrupts)
     result = snap.result
     if snap.message:
         print(f"run {run_id} {snap.status}: {snap.message}", file=sys.stderr)
+    rec = jobs.store.get_run(run_id)
     print(json.dumps({"run_id": run_id, "status": str(snap.status), "checkpoint": result.get("checkpoint"),
                       "test_acc": result.get("test_acc"), "test_loss": result.get("test_loss"),
                       "train_seconds": round(result.get("train_seconds", 0.0), 3),
-                      "samples_per_s": round(result.get("samples_per_s", 0.0), 1)}), flush=True)
+                      "samples_per_s": round(result.get("samples_per_s", 0.0), 1),
+                      "executor": rec.executor or "local", "node": rec.node or "this machine"}), flush=True)
+    jobs.executor.shutdown()
     return EXIT_CODES.get(snap.status, 1)
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    runs = study_runs(args.recipe, [v.strip() for v in args.variants.split(",") if v.strip()], args.seeds,
+                      epochs=args.epochs, limit=args.limit)
+    with Interrupts() as interrupts:
+        jobs = _registry(args, max_concurrent=args.at_once)
+        print(f"study: {len(runs)} runs of {args.recipe} on {jobs.executor.name}, {jobs.max_concurrent} at once, "
+              f"store {jobs.store.home}", file=sys.stderr, flush=True)
+        last = [0.0]
+
+        def progress(snaps) -> None:
+            if interrupts.count > interrupts.handled:
+                for snap_id in jobs.active():
+                    jobs.stop(snap_id)
+                interrupts.handled = interrupts.count
+            if time.time() - last[0] >= (1 if sys.stderr.isatty() else 10):
+                done = sum(s.done for s in snaps)
+                share = sum(s.fraction for s in snaps) / len(snaps)
+                _note(f"study {_bar(share)} {done}/{len(snaps)} runs done")
+                last[0] = time.time()
+
+        rows = run_study(jobs, runs, progress)
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    jobs.executor.shutdown()
+    return 0 if all(r["status"] == RunStatus.FINISHED for r in rows) else 1
+
+
 def cmd_runs(_args: argparse.Namespace) -> int:
-    runs = RunStore().list_runs()
+    runs = RunStore().list_runs(include_unreadable=True)
     if not runs:
         print("no runs yet: try `python -m playground train --recipe lstm64`")
         return 0
     print(f"{'id':>4}  {'status':<11} {'dataset':<7} {'arch':<6} {'test acc':>8} {'seconds':>8}  name")
     for r in runs:
+        if not r.readable:
+            print(f"{r.id:>4}  unreadable: {r.problem}  {r.name}")
+            continue
         acc = r.result.get("test_acc")
         secs = r.result.get("train_seconds")
         print(f"{r.id:>4}  {r.status:<11} {r.config.data.dataset:<7} {r.config.model.arch:<6} "
@@ -233,29 +289,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checkpoint_path(name: str) -> Path:
-    path = Path(name)
-    if path.exists() and not path.is_file():  # a directory or /dev/zero: "no such file" would mislead
-        raise CheckpointError(f"{path} is not a checkpoint file")
-    return path
-
-
-def _image_bytes(name: str) -> bytes:
-    path = Path(name)
-    if path.exists() and not path.is_file():  # reading a FIFO blocks for ever, /dev/zero never ends
-        raise BadImage(f"{path} is not a regular file")
-    return path.read_bytes()
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    loaded = load_checkpoint(_checkpoint_path(args.checkpoint))
+    loaded = load_checkpoint(args.checkpoint)  # a directory or /dev/zero: "... is not a checkpoint file"
     failures = 0
     for name in args.images:
         try:
-            _digit, probs = predict_image(loaded, load_image(_image_bytes(name)))
+            _digit, probs = predict_image(loaded, load_image(read_image_file(name)))
             print(json.dumps({"image": name, "label": int(probs.argmax()), "prob": round(float(probs.max()), 4),
                               "probs": [round(float(p), 4) for p in probs]}))
-        except (PlaygroundError, OSError) as exc:  # this image is refused; the others are still read
+        except PlaygroundError as exc:  # this image is refused (a FIFO too, without blocking); the others are read
             failures += 1
             print(json.dumps({"image": name, "error": str(exc)}))
     return 1 if failures else 0
@@ -269,7 +311,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs, "summary": cmd_summary, "predict": cmd_predict,
+COMMANDS = {"train": cmd_train, "study": cmd_study, "runs": cmd_runs, "summary": cmd_summary, "predict": cmd_predict,
             "fetch": cmd_fetch}
 
 

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from playground.config import RECIPES, ConfigError, RunConfig, recipe, validate
+
 from conftest import tiny
 
 
@@ -13,7 +14,7 @@ def test_json_round_trip_keeps_every_field():
 
 
 def test_every_recipe_is_valid():
-    for name, cfg in RECIPES.items():
+    for cfg in RECIPES.values():
         validate(cfg)
     assert recipe("lstm64").optim.lr == 0.01 and recipe("lstm64").model.hidden == 64
     assert recipe("gru3x200").model.layers == 3 and recipe("gru3x200").reg.dropout == 0.2

@@ -50,12 +50,13 @@ def test_user_image_folder_is_used_first(monkeypatch, tmp_path):
         for cls in ("airplane", "bird"):
             (tmp_path / split / cls).mkdir(parents=True)
             for i in range(3):
-                Image.new("RGB", (32, 32), (200 if cls == "bird" else 10, 0, 0)).save(tmp_path / split / cls / f"{i}.png")
+                red = 200 if cls == "bird" else 10
+                Image.new("RGB", (32, 32), (red, 0, 0)).save(tmp_path / split / cls / f"{i}.png")
     monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(tmp_path))
     ds = data._load("cifar2")
     assert ds.train_x.shape == (6, 3, 32, 32) and "PLAYGROUND_CIFAR2_DIR" in ds.source
     # label follows the folder: birds are the red ones
-    assert all((int(x[0, 0, 0]) > 100) == bool(y) for x, y in zip(ds.train_x, ds.train_y))
+    assert all((int(x[0, 0, 0]) > 100) == bool(y) for x, y in zip(ds.train_x, ds.train_y, strict=True))
 
 
 def test_normalization_modes():

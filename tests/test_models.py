@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from playground.config import ConfigError, RunConfig
-from playground.models import build_model, conv_out, count_parameters, summary
 from playground.data import SPECS
+from playground.models import build_model, conv_out, count_parameters, summary
 
 
 def cfg(**kw) -> RunConfig:
