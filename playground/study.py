@@ -1,0 +1,68 @@
+"""A regularization study as the CLI runs it: variants x seeds of one recipe, through one job registry."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .compare import StudyChoice, best_epoch, study_variants
+from .config import ConfigError, RunConfig, recipe
+from .jobs import JobRegistry
+from .training import Snapshot
+
+VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider")
+STUDY_L2, STUDY_DROPOUT = 1e-3, 0.3  # the Compare page's defaults
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    variant: str
+    seed: int
+    label: str
+    config: RunConfig
+
+
+def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | None = None,
+               limit: int | None = None, first_seed: int = 0) -> list[StudyRun]:
+    """One run per (variant, seed); variants of one seed share their initial weights where the model allows."""
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ConfigError(f"unknown study variants {unknown}; valid: {', '.join(VARIANTS)}")
+    if not 1 <= seeds <= 20:
+        raise ConfigError("seeds must be in 1..20")
+    base = recipe(recipe_name).override(epochs=epochs, limit=limit)
+    out = []
+    for seed in range(first_seed, first_seed + seeds):
+        for variant in variants:
+            choice = StudyChoice(baseline=variant == "none", l2=STUDY_L2 if variant == "l2" else None,
+                                 dropout=STUDY_DROPOUT if variant == "dropout" else None,
+                                 batchnorm=variant == "batchnorm", wider=variant == "wider")
+            made = study_variants(base.override(seed=seed), choice)
+            if not made:
+                raise ConfigError(f"variant '{variant}' does not apply to recipe '{recipe_name}'")
+            label, cfg = made[0]
+            out.append(StudyRun(variant, seed, f"{recipe_name} · {label} · seed {seed}", cfg))
+    return out
+
+
+def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[list[Snapshot]], None] | None = None,
+              poll: float = 0.5) -> list[dict[str, Any]]:
+    """Submit every run, report progress while they train, and return one result row per run."""
+    ids = [jobs.submit(r.config, name=r.label) for r in runs]
+    while True:
+        snaps = [jobs.snapshot(i) for i in ids]
+        if on_progress:
+            on_progress(snaps)
+        if all(s.done for s in snaps):
+            break
+        time.sleep(poll)
+    return [_result_row(jobs, run_id, r) for run_id, r in zip(ids, runs, strict=True)]
+
+
+def _result_row(jobs: JobRegistry, run_id: int, run: StudyRun) -> dict[str, Any]:
+    rec = jobs.store.get_run(run_id)
+    best = best_epoch(jobs.store.epochs(run_id))
+    return {"run_id": run_id, "variant": run.variant, "seed": run.seed, "status": str(rec.status),
+            "test_acc": rec.result.get("test_acc"), "best_val_acc": best["val_acc"] if best else None,
+            "executor": rec.executor or "local", "node": rec.node or "this machine"}
