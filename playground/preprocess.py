@@ -59,21 +59,21 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular_file(path: str | Path, what: str = "file") -> BinaryIO:
+def open_regular_file(path: str | Path, what: str = "a file") -> BinaryIO:
     """Open `path` for reading only if it is a regular file: never blocks on a FIFO, never reads a device.
 
     FileNotFoundError and PermissionError pass through; anything else is NotARegularFile
-    ("<path> is not a <what> (a directory)").
+    ("<path> is not <what> (a directory)").
     """
     st = os.stat(path)  # stat never opens, so a FIFO cannot block here
     if not stat.S_ISREG(st.st_mode):
-        raise NotARegularFile(f"{path} is not a {what} ({_kind(st.st_mode)})")
+        raise NotARegularFile(f"{path} is not {what} ({_kind(st.st_mode)})")
     # O_NONBLOCK: if the path was swapped for a FIFO since the stat, open returns at once; fstat catches it.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotARegularFile(f"{path} is not a {what} ({_kind(st.st_mode)})")
+            raise NotARegularFile(f"{path} is not {what} ({_kind(st.st_mode)})")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -83,7 +83,7 @@ def open_regular_file(path: str | Path, what: str = "file") -> BinaryIO:
 def read_image_file(path: str | Path) -> bytes:
     """The bytes of an image file, refused (BadImage) when missing, not a regular file, or too big."""
     try:
-        with open_regular_file(path, "image file") as f:
+        with open_regular_file(path, "an image file") as f:
             size = os.fstat(f.fileno()).st_size
             if size > MAX_BYTES:
                 raise BadImage(f"{path}: the file is {size / 1e6:.1f} MB; the limit is {MAX_BYTES // 1_000_000} MB")
@@ -249,17 +249,19 @@ def _trim(mask: np.ndarray, share: float = 0.003) -> tuple[slice, slice]:
 def _photo_ink(g: np.ndarray) -> np.ndarray:
     """Bright ink on a dark, uneven, noisy background -> clean ink on 0 (background removed, Otsu, specks cut)."""
     bg = _background(g)
-    ink = np.clip((g - bg) / np.maximum(1e-3, 1.0 - bg), 0.0, 1.0)  # = 1 - paper/local paper for dark ink
-    ink = _box_blur(ink, max(1, min(g.shape) // 300))  # noise down before thresholding
-    hist, _ = np.histogram(ink, bins=256, range=(0.0, 1.0))
-    floor = float(np.median(ink)) + 6 * _noise(ink)  # Otsu splits pure noise too: never below the noise
-    t = max((_otsu(hist) + 1) / 256, floor, 0.05)
-    mask = ink > t
+    r = max(1, min(g.shape) // 300)
+    diff = g - bg  # the noise is even here; dividing by the light first would amplify it in the shadows
+    smooth = _box_blur(diff, r)
+    hist, _ = np.histogram(np.clip(smooth, 0.0, 1.0), bins=256, range=(0.0, 1.0))
+    # Otsu splits pure noise too: never below 6 sigma of the (blurred) noise, measured before the blur.
+    floor = float(np.median(smooth)) + 6 * _noise(diff) / (2 * r + 1)
+    mask = smooth > max((_otsu(hist) + 1) / 256, floor, 0.03)
     if not mask.any():
         return np.zeros_like(g)
     rows, cols = _trim(mask)
     keep = np.zeros_like(mask)
     keep[rows, cols] = mask[rows, cols]
+    ink = np.clip(smooth / np.maximum(1e-3, 1.0 - bg), 0.0, 1.0)  # = 1 - paper/local paper for dark ink
     top = float(np.percentile(ink[keep], 95)) if keep.any() else 1.0
     return np.where(keep, np.clip(ink / max(top, 1e-3), 0.0, 1.0), 0.0).astype(np.float32)
 
@@ -322,15 +324,19 @@ MIN_ASPECT = 0.45  # MNIST digits are never much wider than tall; a dash is
 MAX_FILL = 0.8  # ink over most of a box that is not narrow is a scribble or a blot (MNIST: <= 0.73)
 
 
-def check_digit(mask: np.ndarray) -> None:
-    """Raise NotADigit when the cropped ink cannot be a digit; the message can be shown as it is."""
+def check_digit(mask: np.ndarray, frame: tuple[int, int] | None = None) -> None:
+    """Raise NotADigit when the cropped ink `mask` cannot be a digit; the message can be shown as it is.
+
+    `frame`, the whole image's (H, W), only picks the words: a dot is small in its frame, a blot is not.
+    """
     f = shape_of(mask)
-    if f["length"] < MIN_LENGTH:
+    big = frame is not None and max(mask.shape) >= min(frame) / 3
+    if f["length"] < MIN_LENGTH and not big:
         raise NotADigit("that doesn't look like a digit: too little ink (a dot or a dash); draw the whole digit, large")
     if f["aspect"] < MIN_ASPECT:
         raise NotADigit("that doesn't look like a digit: it is much wider than tall (a dash?); "
                         "draw one digit, upright")
-    if f["fill"] > MAX_FILL and f["aspect"] < 2.0:
+    if f["length"] < MIN_LENGTH or (f["fill"] > MAX_FILL and f["aspect"] < 2.0):
         raise NotADigit("that doesn't look like a digit: the ink covers most of its area (a scribble or a blot); "
                         "clear and draw one digit with a single stroke width")
 
@@ -347,7 +353,7 @@ def mnist_style(image: np.ndarray | Image.Image) -> np.ndarray:
     mask = ink > 0.2 * ink.max()
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    check_digit(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+    check_digit(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], ink.shape)
     return _fit(crop)
 
 
