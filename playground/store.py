@@ -32,7 +32,7 @@ from .errors import ACTIVE, PlaygroundError, RunStatus
 
 STATUSES = tuple(RunStatus)  # kept for older importers; RunStatus is the source
 __all__ = ["ACTIVE", "STATUSES", "HEARTBEAT_STALE", "PROCESS_TOKEN", "Drawing", "NewerSchema", "Refused", "RunRecord",
-           "RunStore", "StoreBusy", "StoreError", "clean_name", "default_home", "save_atomic"]
+           "RunStore", "StoreBusy", "StoreError", "clean_name", "default_home", "encode_drawing", "save_atomic"]
 
 # Identifies this process's runs, so a restart (even one that reuses a pid) can tell them apart.
 PROCESS_TOKEN = uuid.uuid4().hex
