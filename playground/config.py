@@ -35,6 +35,7 @@ class ModelConfig:
     layers: int = 1  # recurrent layers
     width: int = 16  # CNN n_channel: conv1 has width outputs, conv2 width/2
     activation: str = "tanh"  # CNN activation
+    delay: int = 0  # recurrent: blank rows read after the image before the answer (a memory task)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         need(r.dropout == 0 or m.layers > 1,
              "dropout in a recurrent model acts between layers: use layers >= 2 or dropout 0")
         need(not r.batchnorm, "batch-norm applies to CNNs only")
+    need(is_int(m.delay) and 0 <= m.delay <= 500, "delay must be an integer in [0, 500] blank rows")
+    need(m.delay == 0 or is_recurrent(cfg), "delay (blank rows after the image) applies to recurrent models only")
     need(is_int(cfg.seed) and 0 <= cfg.seed < 2**63, "seed must be a non-negative integer")
     need(cfg.device in DEVICES, f"unknown device '{cfg.device}'; valid: {', '.join(DEVICES)}")
     return cfg

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import ConfigError, RunConfig
@@ -26,19 +27,22 @@ def conv_out(size: int, kernel: int, padding: int = 0, stride: int = 1) -> int:
 class RecurrentClassifier(nn.Module):
     """Reads an image row by row (H steps of W*C values) and classifies from the last hidden state."""
 
-    def __init__(self, kind: str, input_size: int, hidden: int, layers: int, dropout: float, n_classes: int):
+    def __init__(self, kind: str, input_size: int, hidden: int, layers: int, dropout: float, n_classes: int,
+                 delay: int = 0):
         super().__init__()
         cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
         self.kind = kind
+        self.delay = delay  # blank steps after the image, before the answer is read
         self.rnn = cell(input_size=input_size, hidden_size=hidden, num_layers=layers,
                         dropout=dropout if layers > 1 else 0.0, batch_first=True)
         self.head = nn.Linear(hidden, n_classes)
 
-    @staticmethod
-    def rows(x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B, H, W*C): one step per image row, channels interleaved per pixel."""
+    def rows(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, H + delay, W*C): one step per image row, channels interleaved per pixel,
+        then `delay` rows of zeros, so the answer is asked that many steps after the digit was seen."""
         b, c, h, w = x.shape
-        return x.permute(0, 2, 3, 1).reshape(b, h, w * c)
+        seq = x.permute(0, 2, 3, 1).reshape(b, h, w * c)
+        return F.pad(seq, (0, 0, 0, self.delay)) if self.delay else seq
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(self.rows(x))  # (B, H, hidden)
@@ -103,7 +107,8 @@ Builder = Callable[[RunConfig, tuple[int, int, int], int], nn.Module]
 def _recurrent(kind: str) -> Builder:
     def build(cfg: RunConfig, shape: tuple[int, int, int], n_classes: int) -> nn.Module:
         c, _, w = shape
-        return RecurrentClassifier(kind, w * c, cfg.model.hidden, cfg.model.layers, cfg.reg.dropout, n_classes)
+        return RecurrentClassifier(kind, w * c, cfg.model.hidden, cfg.model.layers, cfg.reg.dropout, n_classes,
+                                   delay=cfg.model.delay)
     return build
 
 
