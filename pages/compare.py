@@ -3,39 +3,44 @@ import streamlit as st
 
 from playground import charts
 from playground.compare import comparison_table
+from playground.config import ARCHITECTURES, DATASETS
+from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, jobs, run_label
 from ui.navigation import require_app
+from ui.run_admin import manage_runs
 from ui.study_form import study_form
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
+PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")
+
 st.title("Compare")
 registry = jobs()
 store = registry.store
-
-with st.expander("🧪 Regularization study: train several settings of one recipe side by side",
-                 expanded=not store.list_runs()):
-    study_form()
-
-runs = store.list_runs()
-if not runs:
-    st.info("No runs yet: launch a study above, or train on the Train page.")
-    st.stop()
+study_box = st.container()  # drawn once we know whether there are runs
 
 c1, c2, c3 = st.columns(3)
-datasets = c1.multiselect("Dataset", sorted({r.config.data.dataset for r in runs}))
-archs = c2.multiselect("Architecture", sorted({r.config.model.arch for r in runs}))
-statuses = c3.multiselect("Status", sorted({r.status for r in runs}))
-shown = [r for r in runs if (not datasets or r.config.data.dataset in datasets)
-         and (not archs or r.config.model.arch in archs) and (not statuses or r.status in statuses)]
+everything = lambda v: "all" if v is None else str(v)  # noqa: E731
+dataset = c1.selectbox("Dataset", [None, *DATASETS], format_func=everything, key="filter_dataset")
+arch = c2.selectbox("Architecture", [None, *ARCHITECTURES], format_func=everything, key="filter_arch")
+status = c3.selectbox("Status", [None, *RunStatus], format_func=everything, key="filter_status")
+runs = store.list_runs(dataset=dataset, arch=arch, status=status)
+filtered = (dataset, arch, status) != (None, None, None)
+
+with study_box, st.expander("🧪 Regularization study: train several settings of one recipe side by side",
+                            expanded=not runs and not filtered):
+    study_form()
+if not runs:
+    st.info("No runs match these filters." if filtered else
+            "No runs yet: launch a study above, or train on the Train page.")
+    st.stop()
+
 labels = {r.id: run_label(r) for r in runs}
-ids = [r.id for r in shown]
-kept = [i for i in st.session_state.get("compare_ids", []) if i in labels]
-if not kept:
-    kept = [r.id for r in runs if r.status == "finished"][:2]
-st.session_state["compare_ids"] = kept
-selected = st.multiselect("Runs to compare", sorted(set(ids) | set(kept), reverse=True), key="compare_ids",
-                          format_func=labels.get)
+kept = [i for i in st.session_state.get("compare_ids", []) if i in labels]  # a filter drops what it hides
+if not kept and "compare_ids" not in st.session_state:
+    kept = [r.id for r in runs if r.status == RunStatus.FINISHED][:2]
+st.session_state["compare_ids"] = kept  # re-assigned: stays picked when a run's label changes
+selected = st.multiselect("Runs to compare", list(labels), key="compare_ids", format_func=labels.get)
 
 
 def comparison(run_ids: list[int], was_live: bool) -> None:
@@ -54,9 +59,8 @@ def comparison(run_ids: list[int], was_live: bool) -> None:
     elif any(epochs for _, epochs in named):
         st.caption("No generalization gap to show: these runs hold out no validation set "
                    "(validation fraction 0, as in the lstm64 recipe).")
-    st.dataframe(comparison_table(pairs), hide_index=True, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="percent") for k in
-                                ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")})
+    st.dataframe(comparison_table(pairs), hide_index=True, width="stretch", placeholder="–",
+                 column_config={k: st.column_config.NumberColumn(format="percent") for k in PERCENT})
 
 
 if selected:
@@ -66,19 +70,4 @@ else:
     st.info("Pick runs above to overlay their curves.")
 
 with st.expander("Rename or delete a run"):
-    target = st.selectbox("Run", [r.id for r in runs], format_func=labels.get, key="manage_id")
-    new_name = st.text_input("New name", max_chars=120, key="new_name")
-    if st.button("Rename"):
-        try:
-            store.rename(target, new_name)
-            st.rerun()
-        except ValueError as exc:
-            st.error(str(exc))
-    sure = st.checkbox(f"Yes, delete run #{target}, its metrics and its checkpoint", key="confirm_delete")
-    if st.button("Delete", disabled=not sure):
-        try:
-            store.delete_run(target)
-            st.session_state.pop("confirm_delete", None)
-            st.rerun()
-        except ValueError as exc:
-            st.error(str(exc))
+    manage_runs(runs)

@@ -122,17 +122,66 @@ def test_regularization_study_launches_variants_and_they_finish(home):
     assert len(at.dataframe[0].value) == 3
 
 
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
 def test_rename_and_delete_with_confirmation(home, store):
     run_id = store.create_run(tiny(), "old", status="finished")
     at = page("pages/compare.py").run()
     at.text_input(key="new_name").input("new name")
-    [b for b in at.button if b.label == "Rename"][0].click().run()
+    button(at, "Rename").click().run()
     assert store.get_run(run_id).name == "new name"
-    delete = [b for b in at.button if b.label == "Delete"][0]
-    assert delete.disabled  # nothing is deleted without the confirmation
+    assert button(at, "Delete").disabled  # nothing is deleted without the confirmation
     at.checkbox(key="confirm_delete").check().run()
-    [b for b in at.button if b.label == "Delete"][0].click().run()
+    button(at, "Delete").click().run()
     assert not at.exception and store.get_run(run_id) is None
+    assert any(f"Deleted run #{run_id}" in m.value and "new name" in m.value for m in at.toast)
+
+
+def test_delete_after_rename_deletes_the_run_picked(home, store):
+    """Issue 13: renaming #1 made the picker jump to the newest run, and Delete removed that one."""
+    ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(3)]
+    at = page("pages/compare.py").run()
+    at.selectbox(key="manage_id").select(ids[0]).run()
+    at.text_input(key="new_name").input("renamed")
+    button(at, "Rename").click().run()
+    assert store.get_run(ids[0]).name == "renamed"
+    picker = at.selectbox(key="manage_id")
+    assert picker.value == ids[0]  # still on the run picked
+    # The browser keeps the label it was last sent and sends it back with the next click; a label
+    # no longer among the options fell back to the newest run. The page sends the new label.
+    assert picker.proto.set_value and picker.proto.raw_value == f"✅ #{ids[0]} renamed"
+    assert f"#{ids[0]}" in at.checkbox(key="confirm_delete").label
+    at.checkbox(key="confirm_delete").check().run()
+    button(at, "Delete").click().run()
+    assert store.get_run(ids[0]) is None and store.get_run(ids[1]) and store.get_run(ids[2])
+    assert any(f"Deleted run #{ids[0]} “renamed”" in m.value for m in at.toast)
+    # The next run's confirmation is not shown ticked, and Delete waits for it.
+    assert at.checkbox(key="confirm_delete").value is False and button(at, "Delete").disabled
+    assert at.session_state["confirm_delete"] is False
+
+
+def test_picking_another_run_clears_the_confirmation(home, store):
+    ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(2)]
+    at = page("pages/compare.py").run()
+    at.checkbox(key="confirm_delete").check().run()
+    at.selectbox(key="manage_id").select(ids[0]).run()
+    assert at.checkbox(key="confirm_delete").value is False and button(at, "Delete").disabled
+
+
+def test_compare_filters_drop_runs_they_hide(home, store):
+    lstm = store.create_run(tiny(), "an lstm", status="finished")
+    gru = store.create_run(tiny(arch="gru"), "a gru", status="finished")
+    at = page("pages/compare.py")
+    at.session_state["compare_ids"] = [lstm, gru]
+    at.run()
+    at.selectbox(key="filter_arch").select("gru").run()
+    assert not at.exception
+    assert at.multiselect(key="compare_ids").value == [gru]
+    assert at.selectbox(key="manage_id").options == [f"✅ #{gru} a gru"]
+    at.selectbox(key="filter_status").select("failed").run()
+    assert any("No runs match" in i.value for i in at.info)
 
 
 def test_form_bounds_keep_invalid_values_out(home):
