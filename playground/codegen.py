@@ -1,0 +1,389 @@
+"""A run's config -> a standalone PyTorch training script (torch and torchvision only).
+
+The script is written the way a learner would (pytorch/examples' mnist/main.py: argparse, a Net
+class, train() and test(), main()) and does what the engine does, step for step: the same data
+(limit, the fixed validation split), normalization, model and initial weights (torch.manual_seed
+before building equals build_model(cfg, seed)), batch order (one generator seeded with the seed, a
+fresh permutation per epoch), loss (+ L2 term), clipping and optimizer. Only what the config uses
+is emitted: no batch-norm line for a run without it, no validation code without a validation set.
+"""
+from __future__ import annotations
+
+import json
+import textwrap
+
+from .config import RunConfig, is_recurrent, validate
+from .data import SPECS, normalization
+from .models import conv_out
+
+SPLIT_SEED = 12345  # training.split_dataset's validation permutation
+FOLDER_SEED = 0  # data._image_folder's shuffle of class-sorted folders
+EVAL_BATCH = 1000  # training.EVAL_BATCH
+ARCH_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "cnn": "CNN", "lenet": "LeNet"}
+ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
+
+
+def script(config: RunConfig) -> str:
+    """The complete training script for `config`, as Python source."""
+    cfg = validate(config)
+    top = "\n\n".join([_header(cfg), _imports(), _constants(cfg)])  # one blank line, as isort leaves them
+    parts = [top, _net(cfg), _data(cfg), _train(cfg), _test(), _main(cfg), 'if __name__ == "__main__":\n    main()']
+    return "\n\n\n".join(parts) + "\n"
+
+
+def _lines(*lines: str | None) -> str:
+    """Join the lines that are not None (a None is a line the config does not use)."""
+    return "\n".join(line for line in lines if line is not None)
+
+
+def _describe(cfg: RunConfig) -> str:
+    m, ds = cfg.model, SPECS[cfg.data.dataset]
+    if is_recurrent(cfg):
+        name = f"{m.layers}-layer {ARCH_NAMES[m.arch]}" if m.layers > 1 else ARCH_NAMES[m.arch]
+        return f"{_article(name)} {name} ({m.hidden} hidden) reading {ds.title} row by row"
+    return f"a {ARCH_NAMES[m.arch]} on {ds.title}"
+
+
+def _settings(cfg: RunConfig) -> list[str]:
+    """The settings this run uses, as name=value (defaults that change nothing left out)."""
+    flat, keys = cfg.flat(), ["dataset", "normalize", "val_fraction", "limit", "arch"]
+    keys += ["hidden", "layers"] if is_recurrent(cfg) else (["width"] if cfg.model.arch == "cnn" else [])
+    keys += [] if is_recurrent(cfg) else ["activation"]
+    keys += ["optimizer", "lr"] + (["momentum"] if cfg.optim.optimizer == "sgd" else [])
+    keys += ["batch_size", "epochs"]
+    keys += [k for k in ("clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
+    return [f"{k}={flat[k]!r}" for k in keys + ["seed"]]
+
+
+def _article(name: str) -> str:
+    """'an' before RNN and LSTM (said "ar-", "el-"), 'a' before the others."""
+    return "an" if name in ("RNN", "LSTM") else "a"
+
+
+def _header(cfg: RunConfig) -> str:
+    settings = textwrap.wrap("Settings: " + ", ".join(_settings(cfg)) + ".", width=100)
+    return _lines(
+        f'"""Train {_describe(cfg)}.',
+        "",
+        "Written by Playground from a run's settings; it takes the same steps as that run:",
+        "the same data, validation split, normalization, model, initial weights, batches and optimizer.",
+        "",
+        *settings,
+        "",
+        "Needs only torch and torchvision. Usage: python train.py [--epochs N] [--limit N] [--data DIR]",
+        "--data: a folder holding torchvision's files, or train/<class>/*.png and test/<class>/*.png;",
+        "without it, torchvision downloads the dataset into ./data.",
+        '"""',
+    )
+
+
+def _imports() -> str:
+    return _lines("import argparse", "import os", "", "import torch", "import torch.nn as nn",
+                  "import torch.nn.functional as F", "import torch.optim as optim", "from PIL import Image",
+                  "from torchvision import datasets, transforms")
+
+
+def _constants(cfg: RunConfig) -> str:
+    ds = SPECS[cfg.data.dataset]
+    mode = cfg.data.normalize
+    mean, std = normalization(cfg.data.dataset, mode)
+    why = {"half": "pixels from [0, 1] to [-1, 1]",
+           "standard": "each channel to mean 0 and std 1 (the dataset's own mean and std)"}
+    return _lines(
+        f"CLASSES = ({', '.join(json.dumps(c) for c in ds.classes)})",
+        f"IMAGE_MODE = {json.dumps('RGB' if ds.shape[0] == 3 else 'L')}  # colour or grey, as PIL names it",
+        *([] if mode == "unit" else [
+            f"# Normalize {why[mode]}.",
+            f"normalize = transforms.Normalize({mean!r}, {std!r})"]),
+    )
+
+
+# ---------------------------------------------------------------- the network
+
+def _net(cfg: RunConfig) -> str:
+    return _recurrent_net(cfg) if is_recurrent(cfg) else _conv_net(cfg)
+
+
+def _recurrent_net(cfg: RunConfig) -> str:
+    m, (c, h, w) = cfg.model, SPECS[cfg.data.dataset].shape
+    ds, cell = SPECS[cfg.data.dataset], ARCH_NAMES[m.arch]
+    dropout = f", dropout={cfg.reg.dropout!r}" if cfg.reg.dropout > 0 else ""
+    if c == 1:
+        rows = f"x = x.view(-1, {h}, {w})  # (batch, 1, {h}, {w}) -> (batch, {h} rows, {w} pixels)"
+    else:
+        rows = (f"x = x.permute(0, 2, 3, 1).reshape(-1, {h}, {w * c})  "
+                f"# (batch, {c}, {h}, {w}) -> (batch, {h} rows, {w} pixels x {c} channels)")
+    return _lines(
+        "class Net(nn.Module):",
+        f'    """{_article(cell).capitalize()} {cell} reads the image one row per step; '
+        'the last step\'s output is classified."""',
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+        f"        self.rnn = nn.{cell}(input_size={w * c}, hidden_size={m.hidden}, num_layers={m.layers}"
+        f"{dropout}, batch_first=True)",
+        f"        self.fc = nn.Linear({m.hidden}, {len(ds.classes)})",
+        "",
+        "    def forward(self, x):",
+        f"        {rows}",
+        f"        out, _ = self.rnn(x)  # out: (batch, {h}, {m.hidden}), the output after each row",
+        "        return self.fc(out[:, -1])  # classify from the last row's output",
+    )
+
+
+def _conv_plan(cfg: RunConfig) -> tuple[list[tuple[int, int, int, int]], list[int], tuple[int, int, int]]:
+    """Conv blocks (c_in, c_out, kernel, padding), fully connected sizes and the flattened shape."""
+    c, h, w = SPECS[cfg.data.dataset].shape
+    classes = len(SPECS[cfg.data.dataset].classes)
+    if cfg.model.arch == "cnn":
+        width = cfg.model.width
+        blocks = [(c, width, 3, 1), (width, width // 2, 3, 1)]
+        hidden = [32]
+    else:  # lenet
+        blocks = [(c, 6, 5, 2), (6, 16, 5, 0)]
+        hidden = [120, 84]
+    for _, _, k, p in blocks:
+        h, w = conv_out(h, k, p) // 2, conv_out(w, k, p) // 2
+    out_c = blocks[-1][1]
+    return blocks, [out_c * h * w, *hidden, classes], (out_c, h, w)
+
+
+def _conv_net(cfg: RunConfig) -> str:
+    blocks, sizes, (fc, fh, fw) = _conv_plan(cfg)
+    act, bn, p = ACT_CALLS[cfg.model.activation], cfg.reg.batchnorm, cfg.reg.dropout
+    init, forward, x = [], [], "x"
+    for i, (c_in, c_out, k, pad) in enumerate(blocks, 1):
+        padding = f", padding={pad}" if pad else ""
+        init.append(f"        self.conv{i} = nn.Conv2d({c_in}, {c_out}, kernel_size={k}{padding})")
+        inner = f"self.conv{i}({x})"
+        if bn:
+            init.append(f"        self.conv{i}_bn = nn.BatchNorm2d({c_out})")
+            inner = f"self.conv{i}_bn({inner})"
+        forward.append(f"        out = F.max_pool2d({act}({inner}), 2)")
+        if p > 0:
+            init.append(f"        self.conv{i}_dropout = nn.Dropout2d(p={p!r})")
+            forward.append(f"        out = self.conv{i}_dropout(out)")
+        x = "out"
+    forward.append(f"        out = out.flatten(1)  # (batch, {fc} * {fh} * {fw})")
+    n_fc = len(sizes) - 1
+    for j in range(1, n_fc + 1):
+        n_in = f"{fc} * {fh} * {fw}" if j == 1 else str(sizes[j - 1])
+        init.append(f"        self.fc{j} = nn.Linear({n_in}, {sizes[j]})")
+        forward.append(f"        out = {act}(self.fc{j}(out))" if j < n_fc else f"        return self.fc{j}(out)")
+    block = "conv {0}x{0}{1} -> {2}{3} -> max-pool 2{4}".format(
+        blocks[0][2], " (padding 1)" if cfg.model.arch == "cnn" else "", "batch-norm -> " if bn else "",
+        cfg.model.activation, " -> Dropout2d" if p > 0 else "")
+    return _lines(
+        "class Net(nn.Module):",
+        f'    """Two conv blocks ({block}), then {n_fc} fully connected layers."""',
+        "",
+        "    def __init__(self):",
+        "        super().__init__()",
+        *init,
+        "",
+        "    def forward(self, x):",
+        *forward,
+    )
+
+
+# ---------------------------------------------------------------- data
+
+def _data(cfg: RunConfig) -> str:
+    scale = "normalize(x.float() / 255)" if cfg.data.normalize != "unit" else "x.float() / 255  # pixels in [0, 1]"
+    return _lines(
+        "def to_input(x):",
+        '    """uint8 images (batch, C, H, W) -> the floats the network takes."""',
+        f"    return {scale}",
+        "",
+        "",
+        "def read_image(path):",
+        "    with open(path, \"rb\") as f:",
+        "        return Image.open(f).convert(IMAGE_MODE)",
+        "",
+        "",
+        "def load_folder(root):",
+        '    """An ImageFolder split (root/<class>/*.png) as uint8 images (N, C, H, W) and labels."""',
+        "    folder = datasets.ImageFolder(root, loader=read_image, transform=transforms.PILToTensor())",
+        "    if tuple(folder.classes) != CLASSES:",
+        "        raise SystemExit(f\"{root} holds classes {folder.classes}; expected {list(CLASSES)}\")",
+        "    x = torch.stack([image for image, _ in folder])",
+        "    y = torch.tensor(folder.targets)",
+        "    # Folders come sorted by class: a fixed shuffle mixes them, so --limit takes some of each.",
+        f"    order = torch.randperm(len(y), generator=torch.Generator().manual_seed({FOLDER_SEED}))",
+        "    return x[order], y[order]",
+        "",
+        "",
+        _torchvision_loader(cfg),
+        "",
+        "",
+        "def load_data(data_dir):",
+        '    """Train and test images (uint8, (N, C, H, W)) and labels: from --data, else a torchvision download."""',
+        "    if data_dir and os.path.isdir(os.path.join(data_dir, \"train\")):",
+        '        return (*load_folder(os.path.join(data_dir, "train")), *load_folder(os.path.join(data_dir, "test")))',
+        "    root, download = (data_dir, False) if data_dir else (\"data\", True)",
+        "    return (*load_torchvision(root, True, download), *load_torchvision(root, False, download))",
+        "",
+        "",
+        _split(cfg),
+    )
+
+
+def _torchvision_loader(cfg: RunConfig) -> str:
+    if cfg.data.dataset == "mnist":
+        return _lines(
+            "def load_torchvision(root, train, download):",
+            "    ds = datasets.MNIST(root, train=train, download=download)",
+            "    return ds.data.unsqueeze(1), ds.targets  # (N, 28, 28) -> (N, 1, 28, 28)",
+        )
+    return _lines(
+        "def load_torchvision(root, train, download):",
+        '    """CIFAR-10\'s airplanes (label 0) and birds (label 2), relabelled 0 and 1."""',
+        "    ds = datasets.CIFAR10(root, train=train, download=download)",
+        "    labels = torch.tensor(ds.targets)",
+        "    keep = (labels == 0) | (labels == 2)",
+        "    x = torch.from_numpy(ds.data)[keep].permute(0, 3, 1, 2)  # (N, 32, 32, 3) -> (N, 3, 32, 32)",
+        "    return x.contiguous(), (labels[keep] == 2).long()",
+    )
+
+
+def _split(cfg: RunConfig) -> str:
+    fraction = cfg.data.val_fraction
+    order = f"    order = torch.randperm(len(y), generator=torch.Generator().manual_seed({SPLIT_SEED}))"
+    if fraction == 0:
+        return _lines(
+            "def shuffle(x, y):",
+            '    """The training images in a fixed order, the same for every seed.',
+            "",
+            "    Playground draws this permutation to split off validation images (none in this run);",
+            "    drawing it here too makes every batch below the same as the app's.",
+            '    """',
+            order,
+            "    return x[order], y[order]",
+        )
+    return _lines(
+        "def split(x, y):",
+        f'    """Hold out {fraction:.0%} of the training images for validation, the same ones for every seed."""',
+        f"    n_val = int(len(y) * {fraction!r})",
+        order,
+        "    train, val = order[n_val:], order[:n_val]",
+        "    return x[train], y[train], x[val], y[val]",
+    )
+
+
+# ---------------------------------------------------------------- training
+
+def _train(cfg: RunConfig) -> str:
+    l2, clip = cfg.reg.l2, cfg.optim.clip
+    return _lines(
+        "def train(args, model, device, train_x, train_y, optimizer, order):",
+        '    """One epoch: the training images in a fresh random order, a batch per optimizer step."""',
+        "    model.train()",
+        "    perm = torch.randperm(len(train_y), generator=order)",
+        "    total_loss = 0.0",
+        "    for i in range(0, len(train_y), args.batch_size):",
+        "        batch = perm[i:i + args.batch_size]",
+        "        data, target = to_input(train_x[batch].to(device)), train_y[batch].to(device)",
+        "        optimizer.zero_grad()",
+        "        output = model(data)",
+        "        loss = F.cross_entropy(output, target)",
+        "        total_loss += loss.item() * len(batch)",
+        *([] if not l2 else [
+            "        # L2 penalty: lambda times the sum of every parameter squared, added to the loss.",
+            "        l2_norm = sum(p.pow(2).sum() for p in model.parameters())",
+            f"        loss = loss + {l2!r} * l2_norm"]),
+        "        loss.backward()",
+        *([] if not clip else [
+            f"        nn.utils.clip_grad_norm_(model.parameters(), max_norm={clip!r})  # cap each step's size"]),
+        "        optimizer.step()",
+        "    return total_loss / len(train_y)",
+    )
+
+
+def _test() -> str:
+    return _lines(
+        "@torch.no_grad()",
+        "def test(model, device, x, y):",
+        f'    """Average loss and accuracy over images x with labels y, {EVAL_BATCH} at a time."""',
+        "    model.eval()",
+        "    loss, correct = 0.0, 0",
+        f"    for i in range(0, len(y), {EVAL_BATCH}):",
+        f"        data, target = to_input(x[i:i + {EVAL_BATCH}].to(device)), y[i:i + {EVAL_BATCH}].to(device)",
+        "        output = model(data)",
+        "        loss += F.cross_entropy(output, target, reduction=\"sum\").item()",
+        "        correct += (output.argmax(1) == target).sum().item()",
+        "    return loss / max(1, len(y)), correct / max(1, len(y))",
+    )
+
+
+def _optimizer(cfg: RunConfig) -> str:
+    o, wd = cfg.optim, cfg.reg.weight_decay
+    cls = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adamw": "AdamW"}[o.optimizer]
+    kwargs = ["lr=args.lr"]
+    if o.optimizer == "sgd" and o.momentum:
+        kwargs.append(f"momentum={o.momentum!r}")
+    if wd or o.optimizer == "adamw":  # AdamW's own default is 0.01, not the run's value
+        kwargs.append(f"weight_decay={wd!r}")
+    return f"optim.{cls}(model.parameters(), {', '.join(kwargs)})"
+
+
+# ---------------------------------------------------------------- main
+
+def _arguments(cfg: RunConfig) -> list[str]:
+    o, d = cfg.optim, cfg.data
+    device = ('"cuda" if torch.cuda.is_available() else "cpu"' if cfg.device == "auto" else repr(cfg.device))
+    return [
+        f'    parser = argparse.ArgumentParser(description="Train {_describe(cfg)}.")',
+        f'    parser.add_argument("--epochs", type=int, default={o.epochs}, help="passes over the training set")',
+        f'    parser.add_argument("--limit", type=int, default={d.limit},',
+        '                        help="use only the first N training and test images (0 = all)")',
+        '    parser.add_argument("--data", metavar="DIR", help="a folder of torchvision\'s files, or with train/ '
+        'and test/"',
+        '                        " folders of <class>/*.png (default: download into ./data)")',
+
+        f'    parser.add_argument("--batch-size", type=int, default={o.batch_size}, help="images per step")',
+        f'    parser.add_argument("--lr", type=float, default={o.lr!r}, help="learning rate")',
+        f'    parser.add_argument("--seed", type=int, default={cfg.seed}, help="seed of the initial weights '
+        'and the batch order")',
+        f'    parser.add_argument("--device", default={device}, help="cpu or cuda")',
+        "    args = parser.parse_args()",
+    ]
+
+
+def _epoch_lines(cfg: RunConfig) -> list[str]:
+    loop = ["    for epoch in range(1, args.epochs + 1):",
+            "        train_loss = train(args, model, device, train_x, train_y, optimizer, order)"]
+    if cfg.data.val_fraction == 0:
+        return [*loop, '        print(f"epoch {epoch}: train loss {train_loss:.4f}")']
+    return [*loop,
+            "        val_loss, val_acc = test(model, device, val_x, val_y)",
+            '        print(f"epoch {epoch}: train loss {train_loss:.4f}, '
+            'validation loss {val_loss:.4f}, accuracy {val_acc:.4f}")']
+
+
+def _main(cfg: RunConfig) -> str:
+    val = cfg.data.val_fraction > 0
+    return _lines(
+        "def main():",
+        *_arguments(cfg),
+        "    device = torch.device(args.device)",
+        *(["    # Tiny values in RNN states (denormals) make x86 CPUs ~100x slower; zero them instead.",
+           "    torch.set_flush_denormal(True)"] if is_recurrent(cfg) else []),
+        "",
+        "    train_x, train_y, test_x, test_y = load_data(args.data)",
+        "    if args.limit:",
+        "        train_x, train_y = train_x[:args.limit], train_y[:args.limit]",
+        "        test_x, test_y = test_x[:args.limit], test_y[:args.limit]",
+        "    train_x, train_y, val_x, val_y = split(train_x, train_y)" if val else
+        "    train_x, train_y = shuffle(train_x, train_y)",
+        "",
+        "    torch.manual_seed(args.seed)  # the initial weights depend on the seed alone",
+        "    model = Net().to(device)",
+        '    print(f"parameters: {sum(p.numel() for p in model.parameters())}")',
+        f"    optimizer = {_optimizer(cfg)}",
+        "    order = torch.Generator().manual_seed(args.seed)  # the batch order has its own seeded generator",
+        *_epoch_lines(cfg),
+        "",
+        "    test_loss, test_acc = test(model, device, test_x, test_y)",
+        '    print(f"test loss: {test_loss:.4f}")',
+        '    print(f"test accuracy: {test_acc:.4f}")',
+    )
