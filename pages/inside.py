@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from playground import charts, probes
+from playground.compare import compatible_runs
 from playground.config import is_recurrent
 from playground.data import sample, spec
 from playground.inference import CheckpointError, to_input
@@ -52,7 +53,7 @@ else:
 if is_recurrent(rec.config):
     rows = recurrent_view(model, x, image, classes)
     st.subheader("Gradient through time", anchor=False)
-    others = [r.id for r in runs if is_recurrent(r.config) and r.config.data.dataset == rec.config.data.dataset]
+    others = [r.id for r in compatible_runs(runs, rec.config)]
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=others[:3],
                             format_func=labels.get, key="gtt_models")
     target = label if label is not None else int(rows[-1].argmax())  # a drawing: explain the model's answer
@@ -73,9 +74,8 @@ if is_recurrent(rec.config):
 else:
     a, b = st.columns([1, 4])
     a.plotly_chart(charts.image(image, "Input"), width="stretch")
-    other = b.selectbox("Side by side with", [None] + [i for i in labels if i != run_id and not
-                                                        is_recurrent(by_id[i].config) and
-                                                        by_id[i].config.data.dataset == rec.config.data.dataset],
+    peers = [r.id for r in compatible_runs(runs, rec.config) if r.id != run_id]
+    other = b.selectbox("Side by side with", [None, *peers],
                         format_func=lambda i: "nothing" if i is None else labels[i], key="inside_other")
     models = {f"#{run_id}" + (" untrained" if fresh else ""): model}
     if other is not None:

@@ -5,7 +5,9 @@ from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
 from playground.store import RunStore
 from playground.training import Trainer
-from conftest import app_page as page, tiny
+
+from conftest import app_page as page
+from conftest import tiny
 
 
 def poll_until(at: AppTest, done, seconds: float = 90) -> AppTest:
@@ -191,3 +193,25 @@ def test_form_bounds_keep_invalid_values_out(home):
     assert bounds["f_lr"][0] > 0 and bounds["f_batch_size"][0] == 1 and bounds["f_epochs"][0] == 1
     assert bounds["f_hidden"][0] == 1 and bounds["f_layers"] == (1, 4)
     assert at.sidebar.slider(key="f_dropout").max < 1.0
+
+
+def test_comparison_table_puts_results_first_and_only_settings_that_apply():
+    from playground.compare import comparison_table
+    from playground.store import RunRecord
+
+    def rec(run_id, cfg):
+        return RunRecord(id=run_id, name=f"r{run_id}", status="finished", config=cfg, device="cpu", params=1,
+                         created=0, started=0, ended=0, message="", checkpoint=None, result={})
+
+    epochs = [{"epoch": 1, "train_acc": 0.9, "val_acc": 0.8}]
+    runs = [(rec(1, tiny(hidden=32, optimizer="sgd", momentum=0.9)), epochs),
+            (rec(2, tiny(hidden=64, optimizer="adam", momentum=0.9)), epochs),
+            (rec(3, tiny(arch="cnn", dataset="cifar2", width=8)), epochs)]
+    table = comparison_table(runs)
+    columns = list(table[0])
+    assert columns[:3] == ["run", "status", "final val acc"]
+    assert columns.index("test acc") < columns.index("arch") < columns.index("params")
+    assert "optimizer" in columns and "name" not in columns
+    assert "width" not in columns and "activation" not in columns  # apply to one run only: nothing differs
+    assert "momentum" not in columns  # applies to the SGD run only
+    assert [row["hidden"] for row in table] == [32, 64, None]  # a CNN has no hidden size
