@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 import weakref
 from collections import deque
 
 from .config import RunConfig, is_recurrent, validate
-from .errors import RunStatus
-from .store import RunStore
+from .errors import PlaygroundError, RunStatus
 from .executors import Executor, LocalExecutor, Run
+from .store import RunStore
 from .training import Snapshot, resolve_device
 
 KEEP_FINISHED = 16
+HEARTBEAT_SECONDS = 5.0  # well inside store.HEARTBEAT_STALE, so a live process's runs never look dead
 SHUTDOWN_SECONDS = 120.0  # a stop ends within a batch and one checkpoint write; this bounds a hung one
 _REGISTRIES: weakref.WeakSet[JobRegistry] = weakref.WeakSet()
 
@@ -64,12 +66,15 @@ class JobRegistry:
         self._threads: dict[int, threading.Thread] = {}
         # Without a shutdown at exit, the interpreter kills trainer threads inside torch ("terminate called").
         _REGISTRIES.add(self)
+        self._closed = threading.Event()
+        # Beats from here, not from the training loop: a long evaluation or a queued run must not look dead.
+        threading.Thread(target=self._beat, args=(weakref.ref(self),), name="heartbeat", daemon=True).start()
 
     def submit(self, config: RunConfig, name: str | None = None) -> int:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
         validate(config)
         resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
-        run_id = self.store.create_run(config, (name or default_name(config)).strip()[:120])
+        run_id = self.store.create_run(config, name or default_name(config))
         trainer = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
         with self._lock:
             self._jobs[run_id] = trainer
@@ -109,6 +114,7 @@ class JobRegistry:
         for thread in threads:
             thread.join(max(0.0, deadline - time.time()))
         self.executor.shutdown()
+        self._closed.set()
 
     def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
         trainer = self._jobs.get(run_id)
@@ -122,9 +128,9 @@ class JobRegistry:
         rec = self.store.get_run(run_id)
         if rec is None or rec.config is None:
             return None
-        if RunStatus(rec.status).active:  # another process's run: it may have died since we last looked
-            if self.store.recover_interrupted():
-                rec = self.store.get_run(run_id) or rec
+        # Another process's run may have died since anyone looked.
+        if RunStatus(rec.status).active and self.store.recover_interrupted():
+            rec = self.store.get_run(run_id) or rec
         epochs = self.store.epochs(run_id)
         steps = self.store.steps(run_id)
         total_epochs = rec.config.optim.epochs
@@ -149,6 +155,17 @@ class JobRegistry:
             if deadline is not None and time.time() > deadline:
                 raise TimeoutError(f"run {run_id} still {snap.status} after {timeout}s")
             time.sleep(0.05)
+
+    @staticmethod
+    def _beat(ref: weakref.ref[JobRegistry]) -> None:
+        """Every few seconds, mark this process's queued and running runs alive in the store."""
+        while (registry := ref()) is not None and not registry._closed.is_set():
+            closed = registry._closed
+            for run_id in registry.active():
+                with contextlib.suppress(PlaygroundError):  # busy or closed: the next beat is seconds away
+                    registry.store.beat(run_id)
+            del registry  # hold no reference while waiting, so an unused registry can be collected
+            closed.wait(HEARTBEAT_SECONDS)
 
     def _pump(self) -> None:
         with self._lock:

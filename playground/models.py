@@ -6,8 +6,8 @@ probes and the Draw page never need to know which kind of model they feed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

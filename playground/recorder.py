@@ -1,7 +1,7 @@
 """Where a run's events go: step rows, epoch rows, checkpoints and status.
 
 `StoreRecorder` writes them to the run store (buffering step rows, retrying while the database is
-busy, beating the run's heartbeat and reading stop requests from other processes); `NullRecorder`
+busy, and reading stop requests from other processes); `NullRecorder`
 drops them, for a run that lives only in its metrics stream. A remote recorder (the cluster work)
 implements the same five methods.
 """
@@ -93,13 +93,12 @@ class StoreRecorder:
         return str(Path(self.store.save_checkpoint(self.run_id, payload)))
 
     def poll(self) -> bool:
-        """Beat the heartbeat; True when another process asked this run to stop."""
+        """True when another process asked this run to stop (the job registry beats the heartbeat)."""
         now = time.monotonic()
         if now - self._last_poll < POLL_SECONDS:
             return False
         self._last_poll = now
         try:
-            self.store.beat(self.run_id)
             return self.store.stop_requested(self.run_id)
         except StoreBusy:
             return False

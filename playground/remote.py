@@ -13,6 +13,7 @@ their runs interrupted (a restarted app has no handle to reconnect to).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
@@ -129,7 +130,7 @@ class Slot:
 
 
 class RayExecutor:
-    """Runs on Ray actors: `local` starts a cluster here, `auto` joins a running one, `ray://host:10001` a remote head."""
+    """Runs on Ray actors: `local` starts a cluster here, `auto` joins one, `ray://host:10001` a remote head."""
     name = "ray"
 
     def __init__(self, address: str, threads_per_run: int | None = 1):
@@ -185,10 +186,8 @@ class RayExecutor:
         if not ray.is_initialized():
             return
         for slot in self.slots:
-            try:
+            with contextlib.suppress(RayError):  # already gone
                 ray.kill(slot.actor)
-            except RayError:
-                pass  # already gone
 
 
 class RemoteRun:

@@ -321,8 +321,8 @@ class RunStore:
             values["status"] = str(RunStatus(values["status"]))
         if "name" in values:
             values["name"] = clean_name(values["name"])
-        if "result" in values:
-            values["result"] = json.dumps(values["result"])
+        if "result" in values:  # without a checkpoint path: it follows from the id, a stored one goes stale
+            values["result"] = json.dumps({k: v for k, v in values["result"].items() if k != "checkpoint"})
         if values:
             cols = ", ".join(f"{k} = ?" for k in values)
             self._execute(f"UPDATE runs SET {cols} WHERE id = ?", (*values.values(), run_id))

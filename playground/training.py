@@ -324,7 +324,7 @@ class Trainer:
 
     def train_epoch(self, run: Prepared, epoch: int, progress: Progress) -> Outcome | None:
         """One pass over the training set; returns why it ended early (stop, divergence) or None."""
-        cfg, n_train, bs = self.config, len(run.data.train_y), self.config.optim.batch_size
+        n_train, bs = len(run.data.train_y), self.config.optim.batch_size
         # Sync step losses to the host every step on CPU (free), in blocks on CUDA (a sync costs).
         drain_every = 1 if run.device.type == "cpu" else DRAIN_EVERY_CUDA
         perm = torch.randperm(n_train, generator=run.order).to(run.device)

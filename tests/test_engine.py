@@ -1,4 +1,6 @@
+import os
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +9,7 @@ from playground.inference import CheckpointError, load_checkpoint
 from playground.jobs import JobRegistry
 from playground.store import RunStore
 from playground.training import Trainer
+
 from conftest import tiny
 
 
@@ -53,7 +56,8 @@ def test_stop_ends_the_run_within_a_batch(store):
     assert store.get_run(trainer.run_id).status == "stopped"
     assert len(store.steps(trainer.run_id)) == snap.step  # steps of the partial epoch are kept
     # A stop is not held up by a test pass; the weights it reached are kept.
-    assert "test_acc" not in snap.result and load_checkpoint(snap.result["checkpoint"]).config == tiny(epochs=200, limit=2000)
+    assert "test_acc" not in snap.result
+    assert load_checkpoint(snap.result["checkpoint"]).config == tiny(epochs=200, limit=2000)
 
 
 def test_samples_per_second_and_eta_show_during_the_first_epoch(store, monkeypatch):
@@ -214,7 +218,7 @@ def test_bad_checkpoints_are_refused_clearly(tmp_path):
 def test_truncated_and_mismatched_checkpoints(store, tmp_path):
     Trainer(tiny(epochs=1), store, store.create_run(tiny(epochs=1), "ok")).run()
     path = store.list_runs()[0].checkpoint
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     cut = tmp_path / "cut.pt"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated"):
@@ -234,3 +238,47 @@ def test_cuda_without_a_gpu_is_refused_before_anything_starts(store):
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         JobRegistry(store).submit(tiny(device="cuda"))
     assert store.list_runs() == []
+
+
+def _cli_run_in_background(home, *args):
+    """A CLI training run in its own process; returns (process, run id) once it is running."""
+    import subprocess
+
+    from conftest import cli_args
+
+    proc = subprocess.Popen(cli_args("train", *args), env={**os.environ, "PLAYGROUND_HOME": str(home)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    store = RunStore(home)
+    while time.time() < deadline and proc.poll() is None:
+        runs = store.list_runs(status="running")
+        if runs and store.steps(runs[0].id):
+            return proc, store, runs[0].id
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"the CLI run never started: {proc.communicate(timeout=10)}")
+
+
+LONG_RUN = ("--arch", "lstm", "--hidden", "32", "--epochs", "500", "--limit", "3000", "--device", "cpu")
+
+
+def test_stop_reaches_a_run_another_process_trains(home):
+    proc, store, run_id = _cli_run_in_background(home, *LONG_RUN)
+    try:
+        JobRegistry(store).stop(run_id)  # not ours: a stop request in the store, which its trainer polls
+        out, _err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert '"status": "stopped"' in out and store.get_run(run_id).status == "stopped"
+    assert store.get_run(run_id).message == "stopped from another process"
+
+
+def test_a_killed_trainer_process_shows_as_interrupted_wherever_watched(home):
+    proc, store, run_id = _cli_run_in_background(home, *LONG_RUN)
+    proc.kill()  # SIGKILL: no handler, no shutdown
+    proc.wait(timeout=30)
+    steps = len(store.steps(run_id))
+    snap = JobRegistry(store).view(run_id)  # a watcher that never opened the store anew
+    assert snap.status == "interrupted" and snap.done
+    assert len(store.steps(run_id)) == steps and store.get_run(run_id).pid == proc.pid

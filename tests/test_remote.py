@@ -2,11 +2,12 @@
 import time
 
 import pytest
-from conftest import tiny
 
 from playground.errors import RunStatus
 from playground.inference import load_checkpoint
 from playground.jobs import JobRegistry
+
+from conftest import tiny
 
 ray = pytest.importorskip("ray")
 

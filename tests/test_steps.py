@@ -5,7 +5,6 @@ import threading
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny
 
 import playground.training as training
 from playground.config import RunConfig
@@ -14,6 +13,8 @@ from playground.errors import RunStatus
 from playground.models import build_model, untrained
 from playground.steps import EagerStep, GraphStep, l2_penalty, make_step
 from playground.training import Trainer, make_optimizer
+
+from conftest import tiny
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
