@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+from . import codegen
 from .config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -108,6 +109,10 @@ def build_parser() -> Parser:
     p = sub.add_parser("predict", help="predict digit images with a checkpoint; one JSON line per image")
     p.add_argument("--checkpoint", required=True, help="a .pt file written by a run (loaded weights_only)")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...) holding one digit each")
+
+    c = sub.add_parser("code", help="print a standalone PyTorch script (torch + torchvision) that trains this config")
+    _model_options(c)
+    _train_options(c)
 
     f = sub.add_parser("fetch", help="make a dataset available (download if needed) and say from where")
     f.add_argument("dataset", choices=[*DATASETS, "all"], help="the dataset to fetch, or all of them")
@@ -303,6 +308,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_code(args: argparse.Namespace) -> int:
+    sys.stdout.write(codegen.script(config_from_args(args)))  # python -m playground code --recipe cnn > train.py
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     names = DATASETS if args.dataset == "all" else [args.dataset]
     for name in names:
@@ -312,7 +322,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "study": cmd_study, "runs": cmd_runs, "summary": cmd_summary, "predict": cmd_predict,
-            "fetch": cmd_fetch}
+            "code": cmd_code, "fetch": cmd_fetch}
 
 
 def main(argv: list[str] | None = None) -> int:

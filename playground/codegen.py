@@ -330,7 +330,7 @@ def _optimizer(cfg: RunConfig) -> str:
 
 def _arguments(cfg: RunConfig) -> list[str]:
     o, d = cfg.optim, cfg.data
-    device = ('"cuda" if torch.cuda.is_available() else "cpu"' if cfg.device == "auto" else repr(cfg.device))
+    device = ('"cuda" if torch.cuda.is_available() else "cpu"' if cfg.device == "auto" else json.dumps(cfg.device))
     return [
         f'    parser = argparse.ArgumentParser(description="Train {_describe(cfg)}.")',
         f'    parser.add_argument("--epochs", type=int, default={o.epochs}, help="passes over the training set")',
