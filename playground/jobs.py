@@ -3,21 +3,39 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import threading
 import time
 import weakref
 from collections import deque
 
-from .config import RunConfig, is_recurrent, validate
+import torch
+
+from .config import ConfigError, RunConfig, is_recurrent, validate
 from .errors import PlaygroundError, RunStatus
 from .executors import Executor, LocalExecutor, Run
+from .models import estimate_memory
 from .store import RunStore
 from .training import Snapshot, resolve_device
 
 KEEP_FINISHED = 16
 HEARTBEAT_SECONDS = 5.0  # well inside store.HEARTBEAT_STALE, so a live process's runs never look dead
 SHUTDOWN_SECONDS = 120.0  # a stop ends within a batch and one checkpoint write; this bounds a hung one
+MEMORY_SHARE = 0.7  # of the device's memory that runs may plan to use: the OS, the app and data need the rest
 _REGISTRIES: weakref.WeakSet[JobRegistry] = weakref.WeakSet()
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes training runs may plan to use on `device`."""
+    if device.type == "cuda":
+        total = torch.cuda.mem_get_info(device)[1]
+    else:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * MEMORY_SHARE)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 @atexit.register
@@ -60,6 +78,7 @@ class JobRegistry:
         self.threads_per_run = threads_per_run
         self._lock = threading.Lock()
         self._jobs: dict[int, Run] = {}
+        self._memory: dict[int, int] = {}  # estimated bytes of each run not yet forgotten
         self._pending: deque[int] = deque()
         self._running: set[int] = set()
         self._finished: deque[int] = deque()
@@ -73,14 +92,29 @@ class JobRegistry:
     def submit(self, config: RunConfig, name: str | None = None) -> int:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
         validate(config)
-        resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
-        run_id = self.store.create_run(config, name or default_name(config))
-        trainer = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
+        device = resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
         with self._lock:
-            self._jobs[run_id] = trainer
+            need = self._check_memory(config, device) if self.executor.name == "local" else 0
+            run_id = self.store.create_run(config, name or default_name(config))
+            self._jobs[run_id] = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
             self._pending.append(run_id)
+            self._memory[run_id] = need
         self._pump()
         return run_id
+
+    def _check_memory(self, config: RunConfig, device: torch.device) -> int:
+        """The run's estimated memory; refuse it if, with this process's other active runs, it would not fit."""
+        need = estimate_memory(config)
+        active = self._running | set(self._pending)
+        held = sum(self._memory.get(i, 0) for i in active)
+        budget = memory_budget(device)
+        if need + held > budget:
+            where = "GPU memory" if device.type == "cuda" else "RAM"
+            others = f", and the {len(active)} run(s) queued or training here need about {_gb(held)}" if held else ""
+            raise ConfigError(f"this configuration needs about {_gb(need)} to train (weights, optimizer state and "
+                              f"activations at batch size {config.optim.batch_size}); {_gb(budget)} of {where} is "
+                              f"usable here{others}. Try a smaller batch size or model, or wait for other runs.")
+        return need
 
     def set_max_concurrent(self, n: int) -> None:
         self.max_concurrent = max(1, int(n))
@@ -186,5 +220,7 @@ class JobRegistry:
                 self._finished.append(run_id)
                 # Finished runs live on in the store; keep only recent ones in memory.
                 while len(self._finished) > KEEP_FINISHED:
-                    self._jobs.pop(self._finished.popleft(), None)
+                    old = self._finished.popleft()
+                    self._jobs.pop(old, None)
+                    self._memory.pop(old, None)
             self._pump()

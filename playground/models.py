@@ -232,3 +232,31 @@ def layer_table(model: nn.Module, config: RunConfig) -> list[dict]:
         rows.append({"layer": r.name, "type": r.kind, "output shape": " × ".join(map(str, r.output_shape[1:])),
                      "parameters": r.params, "output size": formula})
     return rows
+
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # per-step tensors a recurrent layer keeps for backward, per unit
+OPTIMIZER_STATE = {"sgd": 0, "adam": 2, "adamw": 2, "rmsprop": 1}  # tensors per parameter
+
+
+def estimate_memory(cfg: RunConfig) -> int:
+    """Bytes a training run of `cfg` needs beyond its dataset: weights, gradients, optimizer state and the
+    activations one batch keeps for backward. A rough upper bound, counted on the meta device (no memory)."""
+    shape = spec(cfg.data.dataset).shape
+    batch = cfg.optim.batch_size
+    with torch.device("meta"):
+        model = build_model(cfg)
+        outputs = 0
+
+        def count(module: nn.Module, _inputs, output) -> None:
+            nonlocal outputs
+            out = output[0] if isinstance(output, tuple) else output
+            scale = GATES[cfg.model.arch] * cfg.model.layers + 1 if isinstance(module, nn.RNNBase) else 1
+            outputs += out.numel() * scale
+
+        hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+        model(torch.zeros(batch, *shape))
+        for h in hooks:
+            h.remove()
+    state = OPTIMIZER_STATE.get(cfg.optim.optimizer, 2) + (cfg.optim.optimizer == "sgd" and cfg.optim.momentum > 0)
+    weights = count_parameters(model) * 4 * (2 + state)  # float32 weights and gradients, then the state
+    return weights + outputs * 4 * 2  # activations kept for backward, and their gradients
