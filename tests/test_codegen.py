@@ -5,6 +5,7 @@ import ast
 import os
 import re
 import runpy
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,21 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     return roots
 
 
+@pytest.fixture(scope="module")
+def mnist_torchvision(tmp_path_factory) -> Path:
+    """torchvision's MNIST files (MNIST/raw/*-idx?-ubyte) holding the first images: what --data may name."""
+    ds, root = data.load_dataset("mnist"), tmp_path_factory.mktemp("torchvision")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, x, y, n in (("train", ds.train_x, ds.train_y, N_TRAIN), ("t10k", ds.test_x, ds.test_y, N_TEST)):
+        # idx format: big-endian magic (0x0803 images, 0x0801 labels), the sizes, then the bytes.
+        images = struct.pack(">4i", 0x0803, n, 28, 28) + x[:n].numpy().tobytes()
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(images)
+        labels = struct.pack(">2i", 0x0801, n) + y[:n].byte().numpy().tobytes()
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(labels)
+    return root
+
+
 def engine_result(cfg: RunConfig, folder: Path, monkeypatch) -> dict:
     """The engine's run of `cfg` on the same folder (its ImageFolder source, not the cached dataset)."""
     monkeypatch.setenv(data.spec(cfg.data.dataset).env_var, str(folder))
@@ -136,10 +152,12 @@ def test_the_runner_refuses_playground(tmp_path):
     assert out.returncode != 0 and "must not need it" in out.stderr
 
 
-@pytest.mark.parametrize("name", ["lstm64", "cnn-bn-l2", "lenet"])
-def test_the_script_trains_alone_to_the_engines_numbers(name, folders, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, source", [("lstm64", "folder"), ("cnn-bn-l2", "folder"), ("lenet", "folder"),
+                                          ("rnn128", "torchvision")])
+def test_the_script_trains_alone_to_the_engines_numbers(name, source, request, tmp_path, monkeypatch):
     cfg = recipe(name).override(epochs=1, limit=LIMIT, device="cpu")
-    folder = folders[cfg.data.dataset]
+    folder = (request.getfixturevalue("folders")[cfg.data.dataset] if source == "folder"
+              else request.getfixturevalue("mnist_torchvision"))
     script = tmp_path / "train.py"
     script.write_text(codegen.script(recipe(name)))  # the recipe as is: --epochs, --limit, --device override it
     out = run_alone(script, "--epochs", "1", "--limit", str(LIMIT), "--data", str(folder), "--device", "cpu",
