@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -149,19 +150,24 @@ def _bar(fraction: float, width: int = 30) -> str:
 
 
 class Interrupts:
-    """Counts Ctrl-C presses during a run; the polling loop acts on them.
+    """Ctrl-C during a run: the first press asks the run to stop, later ones only say it is winding down.
 
-    The handler only counts: stopping takes the registry's lock and printing may re-enter a stderr write
-    that the main thread was in the middle of, so both happen in the loop, between polls.
+    The handler neither takes the registry's lock (the main thread may hold it) nor prints through
+    sys.stderr (it may interrupt a write to it): it counts, and says so with os.write. The polling
+    loop makes the stop request.
     """
 
     def __init__(self) -> None:
-        self.count = 0
-        self.handled = 0
+        self.count = 0  # presses so far
+        self.handled = 0  # presses the loop has acted on
         self._previous = None
+        self._newline = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
 
     def __call__(self, _signum: int, _frame: object) -> None:
         self.count += 1
+        text = ("stopping: training ends at the next batch and keeps a checkpoint" if self.count == 1
+                else "already stopping, waiting for training to end (kill the process to abandon it)")
+        os.write(sys.stderr.fileno(), f"{self._newline}{text}\n".encode())
 
     def __enter__(self) -> Interrupts:
         # signal.signal only works in the main thread; main() called from another thread keeps Ctrl-C as is.
@@ -170,18 +176,14 @@ class Interrupts:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self._previous is not None:
+        # Once pressed, the process is on its way out: a late press must not turn the stop into a traceback.
+        if self._previous is not None and not self.count:
             signal.signal(signal.SIGINT, self._previous)
 
     def act(self, jobs: JobRegistry, run_id: int) -> None:
-        """First press: ask the run to stop (it keeps its checkpoint). Later presses: say it is winding down."""
-        if self.count == self.handled:
-            return
-        if self.handled == 0:
+        """Ask the run to stop once, after the first press."""
+        if self.count and not self.handled:
             jobs.stop(run_id)
-            _note("stopping: the run ends at its next batch and keeps a checkpoint")
-        if self.count > 1:
-            _note("already stopping, waiting for the run to end (kill the process to abandon it)")
         self.handled = self.count
 
 
