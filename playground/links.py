@@ -1,0 +1,122 @@
+"""Links that reproduce a setup: a RunConfig <-> URL query parameters, and a Compare selection <-> run ids.
+
+A link names a recipe and only the settings that differ from it (or from RunConfig() without a
+recipe), under their flat names: `/train?recipe=rnn128&epochs=2`. Reading one back validates
+every value; a bad one raises ConfigError naming it. Keys a page keeps for itself (`run`,
+`ids`, ...) are not settings and are left alone.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlencode
+
+from .config import FLAT_FIELDS, RECIPES, ConfigError, RunConfig, recipe as get_recipe, validate
+
+RECIPE_KEY = "recipe"
+IDS_KEY = "ids"  # Compare: the selected run ids, comma-separated
+# Query parameters that belong to a page, not to a config: reading a link skips them.
+PAGE_KEYS = frozenset({"run", IDS_KEY, "lesson", "embed", "embed_options"})
+MAX_VALUE = 100  # characters: no setting needs more
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+_DEFAULTS = RunConfig().flat()
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back to the same float
+    return str(value)
+
+
+def config_params(cfg: RunConfig, recipe: str | None = None) -> dict[str, str]:
+    """The query parameters of `cfg`: the recipe's name and the settings that differ from it."""
+    base = get_recipe(recipe).flat() if recipe is not None else _DEFAULTS
+    out = {RECIPE_KEY: recipe} if recipe is not None else {}
+    for key, value in cfg.flat().items():
+        if value != base[key]:
+            out[key] = _text(value)
+    return out
+
+
+def _parse(key: str, text: str):
+    kind = type(_DEFAULTS[key])
+    text = text.strip()
+    if len(text) > MAX_VALUE:
+        raise ConfigError(f"{key}: the value is too long")
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{key}: '{text}' is not true or false")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{key}: '{text}' is not a whole number") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{key}: '{text}' is not a number") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: '{text}' is not a finite number")
+        return value
+    return text
+
+
+def config_from_params(params: Mapping[str, str], ignore: Iterable[str] = PAGE_KEYS) -> RunConfig:
+    """The validated RunConfig a link describes; ConfigError naming the first bad or unknown setting."""
+    skip = set(ignore)
+    name = params.get(RECIPE_KEY)
+    if name is not None and name not in RECIPES:
+        raise ConfigError(f"recipe: unknown recipe '{name}'; valid: {', '.join(RECIPES)}")
+    base = get_recipe(name) if name is not None else RunConfig()
+    values = {}
+    for key, text in params.items():
+        if key == RECIPE_KEY or key in skip:
+            continue
+        if key not in FLAT_FIELDS:
+            raise ConfigError(f"unknown setting '{key}' in the link; valid: {RECIPE_KEY}, {', '.join(FLAT_FIELDS)}")
+        values[key] = _parse(key, str(text))
+    cfg = base.override(**values)
+    try:
+        return validate(cfg)
+    except ConfigError as exc:
+        # Name the setting to blame: the one that is wrong on its own, else all the link changed.
+        alone = [k for k, v in values.items() if not _valid(base.override(**{k: v}))]
+        blame = alone or list(values) or [RECIPE_KEY]
+        given = ", ".join(f"{k}={params.get(k)}" for k in blame)
+        raise ConfigError(f"{given}: {exc}") from None
+
+
+def _valid(cfg: RunConfig) -> bool:
+    try:
+        validate(cfg)
+    except ConfigError:
+        return False
+    return True
+
+
+def compare_params(ids: Iterable[int]) -> dict[str, str]:
+    """Compare's query parameters for a selection of runs: {"ids": "3,5,8"} (order kept, duplicates dropped)."""
+    return {IDS_KEY: ",".join(str(i) for i in dict.fromkeys(int(i) for i in ids))}
+
+
+def ids_from_params(params: Mapping[str, str]) -> list[int]:
+    """The run ids of a Compare link ([] when it has none); ConfigError naming a bad one."""
+    text = (params.get(IDS_KEY) or "").strip()
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if not part.isdigit() or len(part) > 18:
+            raise ConfigError(f"{IDS_KEY}: '{part[:20]}' is not a run id")
+        out.append(int(part))
+    return list(dict.fromkeys(out))
+
+
+def url(page: str, params: Mapping[str, str] | None = None) -> str:
+    """A relative link to one of the app's pages with its query parameters: /train?recipe=rnn128&epochs=2."""
+    query = urlencode(dict(params or {}))
+    return f"/{page}" + (f"?{query}" if query else "")

@@ -1,0 +1,75 @@
+"""Links that reproduce a setup: config <-> query parameters, Compare selections <-> run ids."""
+import pytest
+
+from playground.config import RECIPES, ConfigError, RunConfig, recipe
+from playground.links import compare_params, config_from_params, config_params, ids_from_params, url
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_every_recipe_round_trips_as_just_its_name(name):
+    params = config_params(recipe(name), name)
+    assert params == {"recipe": name}
+    assert config_from_params(params) == recipe(name)
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_a_recipe_with_overrides_round_trips_and_names_only_the_changes(name):
+    cfg = recipe(name).override(epochs=2, lr=0.0003, seed=7, limit=6000)
+    params = config_params(cfg, name)
+    assert params == {"recipe": name, "epochs": "2", "lr": "0.0003", "seed": "7", "limit": "6000"}
+    assert config_from_params(params) == cfg
+    assert all(isinstance(v, str) for v in params.values())
+
+
+@pytest.mark.parametrize("cfg", [
+    RunConfig(),
+    RunConfig().override(arch="rnn", hidden=128, delay=20, clip=1.0, normalize="unit", val_fraction=0.0),
+    RunConfig().override(dataset="cifar2", arch="cnn", batchnorm=True, l2=1e-05, dropout=0.4, width=32,
+                         activation="relu", optimizer="sgd", momentum=0.9, weight_decay=0.0005),
+    RunConfig().override(arch="gru", layers=3, hidden=200, dropout=0.2, optimizer="rmsprop", device="cpu"),
+])
+def test_configs_without_a_recipe_round_trip(cfg):
+    params = config_params(cfg)
+    assert "recipe" not in params
+    assert config_from_params(params) == cfg
+
+
+def test_a_recipe_turned_off_reads_back():
+    cfg = recipe("cnn-bn-l2").override(batchnorm=False, l2=0.0)
+    params = config_params(cfg, "cnn-bn-l2")
+    assert params == {"recipe": "cnn-bn-l2", "batchnorm": "false", "l2": "0.0"}
+    assert config_from_params(params) == cfg
+
+
+def test_the_documented_link_reads_and_page_keys_are_left_alone():
+    cfg = config_from_params({"recipe": "rnn128", "epochs": "2", "run": "5", "batchnorm": "0"})
+    assert cfg == recipe("rnn128").override(epochs=2)
+    assert url("train", {"recipe": "rnn128", "epochs": "2"}) == "/train?recipe=rnn128&epochs=2"
+    assert url("learn") == "/learn"
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"recipe": "nope"}, "recipe"),
+    ({"epochs": "abc"}, "epochs"),
+    ({"epochs": "0"}, "epochs"),
+    ({"lr": "-1"}, "lr"),
+    ({"lr": "nan"}, "lr"),
+    ({"batchnorm": "maybe"}, "batchnorm"),
+    ({"arch": "transformer"}, "arch"),
+    ({"epoch": "2"}, "epoch"),
+    ({"recipe": "lstm64", "dropout": "0.5"}, "dropout"),  # one-layer LSTM: dropout has nothing to act on
+    ({"limit": "9" * 200}, "limit"),
+])
+def test_a_bad_value_raises_config_error_naming_it(params, named):
+    with pytest.raises(ConfigError, match=named):
+        config_from_params(params)
+
+
+def test_compare_selection_round_trips():
+    assert compare_params([3, 5, 3, 8]) == {"ids": "3,5,8"}
+    assert ids_from_params(compare_params([3, 5, 8])) == [3, 5, 8]
+    assert ids_from_params({}) == [] and ids_from_params({"ids": ""}) == []
+    assert ids_from_params({"ids": " 4, 2 ,,4"}) == [4, 2]
+    for bad in ("1,x", "-3", "1.5"):
+        with pytest.raises(ConfigError, match="ids"):
+            ids_from_params({"ids": bad})
