@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlencode
 
-from .config import FLAT_FIELDS, RECIPES, ConfigError, RunConfig, recipe as get_recipe, validate
+from .config import FLAT_FIELDS, RECIPES, ConfigError, RunConfig, validate
+from .config import recipe as get_recipe
 
 RECIPE_KEY = "recipe"
 IDS_KEY = "ids"  # Compare: the selected run ids, comma-separated
