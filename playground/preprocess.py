@@ -37,8 +37,11 @@ class NoInk(PlaygroundError, ValueError):
     """The image holds no (or almost no) ink: there is nothing to recognise."""
 
 
-class NotADigit(PlaygroundError, ValueError):
-    """There is ink, but its shape cannot be a digit (a dot, a dash, a blot); the message says which."""
+class NotADigit(NoInk):
+    """There is ink, but its shape cannot be a digit (a dot, a dash, a blot); the message says which.
+
+    A NoInk, so that code catching NoInk ("no digit here") never gets a guess; catch it first to show why.
+    """
 
 
 class BadImage(PlaygroundError, ValueError):

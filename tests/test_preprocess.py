@@ -310,6 +310,12 @@ def test_real_mnist_digits_drawn_large_pass_the_check():
     assert len(refused) <= 2, refused  # >= 99.5% pass
 
 
+def test_not_a_digit_is_a_user_facing_no_ink():
+    from playground.errors import PlaygroundError
+
+    assert issubclass(NotADigit, NoInk) and issubclass(NotADigit, PlaygroundError)
+
+
 def test_check_digit_takes_a_mask():
     check_digit(np.pad(np.ones((200, 20), bool), 5))  # a thick 1
     with pytest.raises(NotADigit):
