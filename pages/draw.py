@@ -97,7 +97,7 @@ st.subheader("Your own test set", anchor=False)
 k1, k2 = st.columns([1, 3])
 true_label = k1.selectbox("The digit really is", list(range(10)), index=int(probs[first].argmax()), key="true_label")
 if k1.button("Keep this drawing"):
-    store.add_drawing((digit * 255).round().astype(np.uint8).tobytes(), true_label)
+    store.add_drawing(digit, true_label)
     st.toast(f"Kept as a {true_label}.")
 digits, truth = store.drawings()
 if len(truth):
