@@ -47,7 +47,7 @@ def estimate_parameters(config: RunConfig) -> int:
 def _read_payload(path: Path) -> Any:
     """torch.load(weights_only=True) of a regular, non-empty file; every failure a CheckpointError."""
     try:
-        f = open_regular_file(path, "checkpoint file")  # a directory, FIFO or /dev/zero: refused, never opened
+        f = open_regular_file(path, "a checkpoint file")  # a directory, FIFO or /dev/zero: refused, never opened
     except NotARegularFile as exc:
         raise CheckpointError(str(exc)) from None
     except FileNotFoundError:

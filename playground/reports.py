@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 from .inference import Prediction, test_predictions  # noqa: F401 - re-exported: pages/run_view.py imports it here
 from .store import EPOCH_FIELDS

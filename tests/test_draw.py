@@ -5,6 +5,7 @@ from PIL import Image
 from playground import data
 from playground.inference import load_checkpoint, predict_image
 from playground.preprocess import NoInk, NotADigit
+
 from conftest import app_page
 
 

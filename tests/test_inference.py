@@ -13,14 +13,21 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, tiny
 from playground import data, inference
 from playground.config import RunConfig
-from playground.inference import (MAX_PARAMETERS, CheckpointError, estimate_parameters, load_checkpoint,
-                                  predict_image, to_input)
+from playground.inference import (
+    MAX_PARAMETERS,
+    CheckpointError,
+    estimate_parameters,
+    load_checkpoint,
+    predict_image,
+    to_input,
+)
 from playground.models import build_model, count_parameters
 from playground.preprocess import NotADigit, load_image
 from playground.training import checkpoint_payload
+
+from conftest import ROOT, tiny
 
 
 def save(tmp_path, payload, name="model.pt"):

@@ -1,11 +1,29 @@
 import io
+import os
+import struct
+import threading
+import time
+import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFile
 
 from playground import data
-from playground.preprocess import BadImage, NoInk, has_ink, load_image, mnist_style
+from playground.preprocess import (
+    MAX_BYTES,
+    MAX_PIXELS,
+    BadImage,
+    NoInk,
+    NotADigit,
+    check_digit,
+    has_ink,
+    load_image,
+    mnist_style,
+    read_image_file,
+)
+
+load = load_image
 
 
 def digit(i: int) -> np.ndarray:
@@ -90,18 +108,6 @@ def test_load_image_accepts_png_and_refuses_junk():
 
 
 # ------------------------------------------------------------------ images as people make them
-import os  # noqa: E402
-import struct  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import zlib  # noqa: E402
-
-from PIL import ImageDraw, ImageFile  # noqa: E402
-
-from playground.preprocess import (  # noqa: E402
-    MAX_BYTES, MAX_PIXELS, NotADigit, check_digit, load_image as load, read_image_file)
-
-
 def encoded(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format=fmt, **params)
@@ -120,8 +126,9 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
-@pytest.mark.parametrize("orientation, stored_as", [(6, Image.Transpose.ROTATE_90), (3, Image.Transpose.ROTATE_180),
-                                                     (8, Image.Transpose.ROTATE_270), (2, Image.Transpose.FLIP_LEFT_RIGHT)])
+@pytest.mark.parametrize("orientation, stored_as", [
+    (6, Image.Transpose.ROTATE_90), (3, Image.Transpose.ROTATE_180), (8, Image.Transpose.ROTATE_270),
+    (2, Image.Transpose.FLIP_LEFT_RIGHT)])
 def test_exif_orientation_is_honoured(fmt, orientation, stored_as):
     upright = Image.fromarray(dark_on_paper(0))  # a 7: no rotation or mirror of it looks the same
     exif = Image.Exif()
