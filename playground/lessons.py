@@ -1,0 +1,350 @@
+"""The Learn page's lessons as data: what each classic experiment asks, a question to answer before
+running, the runs (scaled down on a CPU, the full recipe on a GPU), the number the original reported,
+the spread our own runs gave over seeds (bench/lessons.py), why, and where to try next.
+
+No streamlit here: pages/learn.py and ui/lesson_view.py display what this module describes.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import RunConfig, recipe
+from .links import compare_params, config_params
+
+SCALE_ENV = "PLAYGROUND_LESSON_SCALE"  # "cpu", "gpu" or "tiny" (tests); unset: gpu if CUDA is available
+TINY = {"limit": 300, "epochs": 1}  # the "tiny" scale: every lesson run trains in about a second
+MEASURED_ON = "measured on a 2-core CPU (shared), 3 seeds"
+
+DEEP_LEARNING_WITH_PYTORCH = ('Deep Learning with PyTorch (Stevens, Antiga, Viehmann), '
+                              'ch. 8 "Using convolutions to generalize"')
+RNN_TUTORIALS = ("the PyTorch RNN-on-MNIST tutorials (MorvanZhou's PyTorch-Tutorial, 402_RNN_classifier, and the "
+                 '"Recurrent Neural Networks with PyTorch" style tutorials)')
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Test accuracy over seeds: lowest, highest, mean (fractions in [0, 1])."""
+    low: float
+    high: float
+    mean: float
+
+    def text(self) -> str:
+        return f"{self.low:.1%}–{self.high:.1%} (mean {self.mean:.1%})"
+
+
+@dataclass(frozen=True)
+class LessonRun:
+    key: str
+    label: str
+    full: RunConfig  # the recipe as the original ran it (on a GPU)
+    cpu: dict[str, Any]  # overrides that scale it down for a CPU (limit, epochs)
+    measured: Spread | None = None  # our CPU-scale spread of test accuracy (bench/lessons.py)
+    measured_train: Spread | None = None  # ... of the last epoch's training accuracy, where the lesson needs it
+
+    def config(self, scale: str) -> RunConfig:
+        if scale == "gpu":
+            return self.full
+        cfg = self.full.override(**self.cpu)
+        return cfg.override(**TINY, device="cpu") if scale == "tiny" else cfg
+
+
+@dataclass(frozen=True)
+class Link:
+    """A "try next" link: a page and its query parameters; `runs` adds this lesson's run ids to it."""
+    label: str
+    page: str  # train | compare | draw | inside
+    params: Mapping[str, str] = field(default_factory=dict)
+    runs: tuple[str, ...] = ()  # keys of this lesson's runs: Compare gets all their ids, other pages the first
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    title: str
+    source: str  # the book or tutorial the experiment comes from, by title
+    asks: str  # what the experiment asks, in a few sentences
+    question: str
+    choices: tuple[str, ...]
+    judge: Callable[[dict[str, dict[str, float]]], int | None]  # results -> the index of the right choice
+    runs: tuple[LessonRun, ...]
+    scale_note: str  # what the CPU scale is, in words
+    reference: str  # what the original reported
+    explanation: str
+    next: tuple[Link, ...] = ()
+    reuse_cnn: bool = False  # an existing finished MNIST CNN run may stand in for training
+
+    def configs(self, scale: str | None = None) -> list[tuple[LessonRun, RunConfig]]:
+        scale = scale or current_scale()
+        return [(r, r.config(scale)) for r in self.runs]
+
+
+def current_scale() -> str:
+    """"gpu" (full recipes) when CUDA is available, else "cpu" (scaled down); PLAYGROUND_LESSON_SCALE overrides."""
+    forced = os.environ.get(SCALE_ENV, "").strip().lower()
+    if forced in ("cpu", "gpu", "tiny"):
+        return forced
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def run_result(result: Mapping[str, Any], epoch_rows: list[Mapping[str, Any]]) -> dict[str, float]:
+    """What a lesson judges a finished run by: its test accuracy and last training accuracy."""
+    out = {}
+    if result.get("test_acc") is not None:
+        out["test_acc"] = float(result["test_acc"])
+    if epoch_rows and epoch_rows[-1].get("train_acc") is not None:
+        out["train_acc"] = float(epoch_rows[-1]["train_acc"])
+    return out
+
+
+def link_params(link: Link, run_ids: Mapping[str, int]) -> dict[str, str]:
+    """The link's query parameters with this lesson's run ids filled in (those that exist)."""
+    ids = [run_ids[k] for k in link.runs if k in run_ids]
+    params = dict(link.params)
+    if ids and link.page == "compare":
+        params.update(compare_params(ids))
+    elif ids:
+        params["run"] = str(ids[0])
+    return params
+
+
+# ------------------------------------------------------------------ judges: results -> the right choice
+def _bins(run: str, edges: tuple[float, ...]) -> Callable[[dict], int | None]:
+    def judge(results: dict) -> int | None:
+        acc = results.get(run, {}).get("test_acc")
+        return None if acc is None else sum(acc >= e for e in edges)
+    return judge
+
+
+HOLDS = 0.5  # "reads it well": far above chance (10%)
+
+
+def _memory(results: dict) -> int | None:
+    rnn, lstm = (results.get(k, {}).get("test_acc") for k in ("rnn_delay", "lstm_delay"))
+    if rnn is None or lstm is None:
+        return None
+    return {(True, True): 0, (False, True): 1, (True, False): 2, (False, False): 3}[(rnn >= HOLDS, lstm >= HOLDS)]
+
+
+def _spread(results: dict) -> int | None:
+    rows = [results.get(k, {}) for k in ("cnn", "width", "dropout", "bn_l2")]
+    if any("test_acc" not in r or "train_acc" not in r for r in rows):
+        return None
+    train = max(r["train_acc"] for r in rows) - min(r["train_acc"] for r in rows)
+    test = max(r["test_acc"] for r in rows) - min(r["test_acc"] for r in rows)
+    return 2 if abs(train - test) < 0.01 else (0 if train > test else 1)
+
+
+def _optimizer(results: dict) -> int | None:
+    sgd, adam = (results.get(k, {}).get("test_acc") for k in ("sgd", "adam"))
+    if sgd is None or adam is None:
+        return None
+    return 2 if abs(sgd - adam) < 0.02 else (0 if sgd > adam else 1)
+
+
+def _always(index: int) -> Callable[[dict], int | None]:
+    return lambda results: index
+
+
+ACCURACY_CHOICES = ("below 50%", "50% to 80%", "80% to 95%", "95% or more")
+ACCURACY_EDGES = (0.5, 0.8, 0.95)
+
+# ------------------------------------------------------------------ the lessons
+# Measured numbers below come from `python bench/lessons.py` (bench/results/lessons.json).
+_memory_base = recipe("lstm64").override(val_fraction=0.1, batch_size=32, clip=1.0, epochs=3)
+_rnn128 = recipe("rnn128")
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        key="rnn-rows",
+        title="An RNN reads a digit row by row",
+        source=RNN_TUTORIALS,
+        asks=("A recurrent network does not see the image at once: it reads the 28 rows of a digit one after "
+              "another, 28 pixels per step, and keeps what it has seen in a hidden state of 128 numbers. "
+              "Only after the last row does it answer. Can such a reader recognise handwritten digits?"),
+        question="How accurate will the plain RNN be on test digits it has never seen?",
+        choices=ACCURACY_CHOICES,
+        judge=_bins("rnn", ACCURACY_EDGES),
+        runs=(LessonRun("rnn", "RNN 128, Adam", _rnn128, {"limit": 12000, "epochs": 3}),),
+        scale_note="on a CPU: the first 12,000 training images (10% held out for validation) for 3 epochs, "
+                   "instead of 60,000 for 10",
+        reference=("The tutorial reported 97.4% test accuracy after 10 epochs on all of MNIST. Our full recipe, "
+                   "measured on an H100 over 4 seeds, gave 96.1–96.8%: a little lower, partly because it "
+                   "holds 10% of the training images out for validation."),
+        explanation=(
+            "Each step mixes one new row into the hidden state through the same weights, so the state has to "
+            "carry everything the answer needs: a stroke in row 5 must still be there at row 28. It works "
+            "well for digits, but the plain RNN learns slowly and unevenly (its curve jumps): gradients are "
+            "multiplied by the same matrix at every step back in time, so they shrink or grow. With less "
+            "data and fewer epochs the CPU run stops well before the tutorial's number."),
+        next=(
+            Link("✏️ Draw a digit: at which row does it know?", "draw", runs=("rnn",)),
+            Link("🔬 Its hidden state over the 28 rows", "inside", runs=("rnn",)),
+            Link("🏋️ The same with an LSTM", "train", config_params(_rnn128.override(arch="lstm"), "rnn128")),
+        ),
+    ),
+    Lesson(
+        key="memory",
+        title="Memory: RNN vs LSTM when the answer is far away",
+        source=RNN_TUTORIALS + "; the delay is our variation on them",
+        asks=("Here each digit is followed by 20 blank rows, and the network must answer only after them: it "
+              "sees the digit, then 20 steps of nothing, then is asked what it saw. The same setup trains a "
+              "plain RNN without the delay (the control), a plain RNN with it, and an LSTM with it."),
+        question="With 20 blank rows between the digit and the answer, what happens?",
+        choices=("both still read it well", "the RNN fails, the LSTM holds", "the LSTM fails, the RNN holds",
+                 "both fail"),
+        judge=_memory,
+        runs=(
+            LessonRun("rnn_plain", "RNN 64, no delay", _memory_base.override(arch="rnn"),
+                      {"limit": 12000}),
+            LessonRun("rnn_delay", "RNN 64, 20 blank rows", _memory_base.override(arch="rnn", delay=20),
+                      {"limit": 12000}),
+            LessonRun("lstm_delay", "LSTM 64, 20 blank rows", _memory_base.override(delay=20),
+                      {"limit": 12000}),
+        ),
+        scale_note="on a CPU: the first 12,000 training images for 3 epochs (on a GPU all 60,000); "
+                   "Adam lr 0.01, gradients clipped at norm 1, batch 32, for all three",
+        reference=("The original tutorials ask for the answer right after the last row, where both reach the "
+                   "high 90s; the delay is ours, so the reference is the control run without it."),
+        explanation=(
+            "Chance is 10%. The plain RNN's state is rewritten at every step, blank or not: after 20 steps of "
+            "nothing, little of the digit is left, and the gradient that should teach it to keep the digit "
+            "fades on the way back through those 20 steps (see it on Inside: gradient through time). The "
+            "LSTM keeps a separate cell that its forget gate can leave untouched, so the digit survives the "
+            "wait and the gradient reaches the rows that mattered. A lower learning rate (0.001) did not "
+            "rescue the RNN in our tries: it reached about 30%."),
+        next=(
+            Link("🔬 Gradient through time: RNN vs LSTM on this task", "inside", runs=("rnn_delay", "lstm_delay")),
+            Link("📊 Compare the three curves", "compare", runs=("rnn_plain", "rnn_delay", "lstm_delay")),
+            Link("🏋️ A GRU with the same delay", "train",
+                 config_params(_memory_base.override(arch="gru", delay=20, limit=12000), "lstm64")),
+        ),
+    ),
+    Lesson(
+        key="deeper",
+        title="A deeper recurrent net",
+        source=RNN_TUTORIALS,
+        asks=("Stack three GRU layers of 200 units, drop 20% of the signal between them while training, and "
+              "train with RMSprop. Gated units keep information longer than the plain RNN, and the extra "
+              "layers can build on each other's summaries of the rows."),
+        question="After one pass over the scaled-down data, how accurate is the 3-layer GRU on test digits?",
+        choices=ACCURACY_CHOICES,
+        judge=_bins("gru", ACCURACY_EDGES),
+        runs=(LessonRun("gru", "GRU 3x200, dropout 0.2, RMSprop", recipe("gru3x200"),
+                        {"limit": 6000, "epochs": 1}),),
+        scale_note="on a CPU: the first 6,000 training images for 1 epoch, instead of 60,000 for 3 "
+                   "(it has ~600,000 parameters: each step costs ~20x the RNN's)",
+        reference=("The tutorial reported 98.5% test accuracy after 3 epochs; an earlier full-recipe run of this "
+                   "app gave 98.7% (one run)."),
+        explanation=(
+            "The GRU's update gate decides, per unit and per step, how much of the old state to keep, so "
+            "what the first rows showed is not washed out by the later ones. Stacking layers lets the upper "
+            "ones work on the lower ones' features rather than on raw pixels; dropout between them keeps the "
+            "layers from relying on one another's quirks. RMSprop scales each weight's step by its recent "
+            "gradient size, which suits recurrent nets whose gradients vary a lot."),
+        next=(
+            Link("🔬 Its gates, row by row", "inside", runs=("gru",)),
+            Link("✏️ Draw for it", "draw", runs=("gru",)),
+            Link("🏋️ The full recipe", "train", config_params(recipe("gru3x200"), "gru3x200")),
+        ),
+    ),
+    Lesson(
+        key="overfitting",
+        title="Overfitting, and what each regularizer does",
+        source=DEEP_LEARNING_WITH_PYTORCH,
+        asks=("A small CNN tells birds from airplanes (CIFAR-10's two classes). Four variants train side by "
+              "side: the plain net, twice as wide, with dropout 0.4, and with batch-norm plus an L2 penalty. "
+              "We compare what each does to accuracy on the training images and on images it never saw."),
+        question="Across the four variants, which spreads more: training accuracy or test accuracy?",
+        choices=("training accuracy", "test accuracy", "about the same (within 1 point)"),
+        judge=_spread,
+        runs=tuple(LessonRun(k, label, recipe(name), {"limit": 1000, "epochs": 20}) for k, label, name in (
+            ("cnn", "CNN (plain)", "cnn"), ("width", "CNN, width 32", "cnn-width"),
+            ("dropout", "CNN, dropout 0.4", "cnn-dropout"), ("bn_l2", "CNN, batch-norm + L2", "cnn-bn-l2"))),
+        scale_note="on a CPU: the first 1,000 training images (900 trained on) for 20 epochs and 1,000 test "
+                   "images, instead of 10,000 for 100 epochs",
+        reference=("The book reported, over these variants after 100 epochs, training accuracy from 0.904 to "
+                   "0.986 while validation accuracy only went from 0.877 to 0.881."),
+        explanation=(
+            "A network with enough capacity can learn the training images themselves, not only what birds "
+            "and airplanes have in common: training accuracy keeps climbing while accuracy on new images "
+            "stalls, and the gap between them is overfitting. Width adds capacity; batch-norm speeds up and "
+            "steadies training; both raise training accuracy more than test accuracy. Dropout and the L2 "
+            "penalty hold the weights back, which narrows the gap but rarely lifts test accuracy much. "
+            "At our CPU scale the gap is still small after 20 epochs; it opens further the longer you train."),
+        next=(
+            Link("📊 Compare the four: curves and generalization gap", "compare",
+                 runs=("cnn", "width", "dropout", "bn_l2")),
+            Link("🏋️ The plain CNN for 100 epochs on all images", "train", config_params(recipe("cnn"), "cnn")),
+        ),
+    ),
+    Lesson(
+        key="conv",
+        title="What a conv layer sees",
+        source=DEEP_LEARNING_WITH_PYTORCH + ", here on MNIST digits so that you can draw your own",
+        asks=("A convolution slides small learned filters (5x5 here) over the image; each filter gives one "
+              "feature map that is bright where the image looks like the filter. After a nonlinearity and "
+              "pooling, the next layer looks for patterns of those patterns."),
+        question="What will most of the first layer's feature maps of a trained net show?",
+        choices=("strokes and edges of the digit, each map a different direction or side",
+                 "a blurred picture of a typical digit of each class", "random noise"),
+        judge=_always(0),
+        runs=(LessonRun("lenet", "LeNet, Adam", recipe("lenet"), {"limit": 12000, "epochs": 1}),),
+        scale_note="on a CPU: the first 12,000 training images for 1 epoch, instead of 60,000 for 3 "
+                   "(or no training at all: use a CNN you already trained on MNIST)",
+        reference="Not a number: the book shows feature maps that respond to edges and strokes.",
+        explanation=(
+            "Early filters learn what every digit is made of: edges at a few orientations, ends and corners "
+            "of strokes. A map lights up where its filter matches, keeping the layout of the image; pooling "
+            "then keeps the strongest response in each small patch, so later layers care less about exactly "
+            "where a stroke is. Class-specific shapes appear only deeper, combined from these parts."),
+        next=(
+            Link("🔬 Its feature maps on your drawing", "inside", runs=("lenet",)),
+            Link("✏️ Draw a digit first", "draw", runs=("lenet",)),
+        ),
+        reuse_cnn=True,
+    ),
+    Lesson(
+        key="optimizer",
+        title="The optimizer matters",
+        source=RNN_TUTORIALS,
+        asks=("The same LSTM with 100 units, trained three ways: plain SGD (learning rate 0.01, no momentum), "
+              "SGD with momentum 0.9 (this app's lstm100 recipe), and Adam for a fifth of the epochs."),
+        question="Plain SGD trains five times as long as Adam. Which ends with the higher test accuracy?",
+        choices=("plain SGD", "Adam", "about the same (within 2 points)"),
+        judge=_optimizer,
+        runs=(
+            LessonRun("sgd", "LSTM 100, plain SGD", recipe("lstm100").override(momentum=0.0),
+                      {"limit": 6000, "epochs": 5}),
+            LessonRun("momentum", "LSTM 100, SGD + momentum 0.9", recipe("lstm100"),
+                      {"limit": 6000, "epochs": 5}),
+            LessonRun("adam", "LSTM 100, Adam", recipe("lstm100").override(optimizer="adam", lr=1e-3, momentum=0.0,
+                                                                           epochs=2),
+                      {"limit": 6000, "epochs": 1}),
+        ),
+        scale_note="on a CPU: the first 6,000 training images, 5 epochs of SGD against 1 of Adam, instead of "
+                   "60,000 images, 20 epochs against 2",
+        reference="The original ran plain SGD at lr 0.01 for 20 epochs and Adam for 2.",
+        explanation=(
+            "Plain SGD moves every weight by the same multiple of its gradient. An LSTM's gradients are tiny "
+            "at first (many small factors through time), so at lr 0.01 it barely moves for a long while and "
+            "sits near chance. Momentum adds up steps that keep pointing the same way and gets going; Adam "
+            "divides each weight's step by its recent gradient size, so small gradients still make useful "
+            "steps from the first batch."),
+        next=(
+            Link("📊 Compare the three loss curves", "compare", runs=("sgd", "momentum", "adam")),
+            Link("🏋️ Plain SGD with a 10x learning rate", "train",
+                 config_params(recipe("lstm100").override(momentum=0.0, lr=0.1), "lstm100")),
+        ),
+    ),
+)
+
+BY_KEY = {lesson.key: lesson for lesson in LESSONS}
+
+
+def lesson(key: str) -> Lesson:
+    return BY_KEY[key]
