@@ -1,26 +1,22 @@
 """Train: pick a recipe or settings, start a background run, watch it live."""
 import streamlit as st
 
-from playground.config import ConfigError
 from ui.common import jobs, run_label
 from ui.navigation import require_app
 from ui.run_view import show_run
-from ui.train_form import sidebar_form
+from ui.train_form import sidebar_form, take_outcome
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 st.title("Train")
 registry = jobs()
-config, name, pressed = sidebar_form()
-
-if pressed:
-    try:
-        run_id = registry.submit(config, name=name.strip() or None)
-    except ConfigError as exc:
-        st.error(f"Cannot train this configuration: {exc}")
-    else:
-        st.query_params["run"] = str(run_id)
-        st.session_state.pop("watch", None)
+sidebar_form()
+outcome, detail = take_outcome()
+if outcome == "refused":
+    st.error(f"Cannot train this configuration: {detail}")
+elif outcome == "started":
+    st.query_params["run"] = str(detail)
+    st.session_state.pop("watch", None)
 
 runs = registry.store.list_runs()
 if not runs:

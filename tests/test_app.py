@@ -42,6 +42,7 @@ def test_train_page_runs_a_tiny_run_to_the_end_and_a_new_session_sees_it(home):
     at.sidebar.text_input(key="run_name").input("my <b>tiny</b> run")
     at.sidebar.button[0].click().run()
     assert not at.exception and not at.error
+    assert at.sidebar.text_input(key="run_name").value == ""  # the name was for that run; the next gets its own
     poll_until(at, lambda a: any("✅" in s.value for s in a.subheader))
     runs = finished_runs(home)
     assert len(runs) == 1 and runs[0].name == "my <b>tiny</b> run"
@@ -186,13 +187,26 @@ def test_compare_filters_drop_runs_they_hide(home, store):
     assert any("No runs match" in i.value for i in at.info)
 
 
-def test_form_bounds_keep_invalid_values_out(home):
+def test_out_of_range_values_are_refused_with_the_reason_not_replaced(home):
+    """Issue 13: a bounded box kept a typed 2000 red in the browser and Train started with hidden 64."""
     at = page("pages/train.py").run()
-    bounds = {key: (at.sidebar.number_input(key=key).min, at.sidebar.number_input(key=key).max)
-              for key in ("f_lr", "f_batch_size", "f_epochs", "f_hidden", "f_layers")}
-    assert bounds["f_lr"][0] > 0 and bounds["f_batch_size"][0] == 1 and bounds["f_epochs"][0] == 1
-    assert bounds["f_hidden"][0] == 1 and bounds["f_layers"] == (1, 4)
-    assert at.sidebar.slider(key="f_dropout").max < 1.0
+    for key, value, reason in (("f_hidden", 5000, "hidden size must be an integer in [1, 4096]"),
+                               ("f_epochs", 0, "epochs must be an integer in [1, 1000]"),
+                               ("f_batch_size", 0, "batch size must be an integer in [1, 65536]"),
+                               ("f_lr", 0.0, "learning rate must be > 0")):
+        box = at.sidebar.number_input(key=key)
+        assert box.min is None and box.max is None  # no widget bound to swallow the value
+        good = box.value
+        box.set_value(value).run()
+        assert at.session_state[key] == value  # the server sees what the user sees
+        at.sidebar.button[0].click().run()
+        assert not at.exception
+        assert any(reason in e.value for e in at.error), [e.value for e in at.error]
+        assert RunStore(home).list_runs() == []
+        at.sidebar.number_input(key=key).set_value(good).run()
+    at.sidebar.number_input(key="f_hidden").set_value(5000).run()
+    at.sidebar.selectbox(key="recipe").select("lstm100").run()  # a recipe replaces the bad value
+    assert at.session_state["f_hidden"] == 100 and at.sidebar.number_input(key="f_hidden").value == 100
 
 
 def test_comparison_table_puts_results_first_and_only_settings_that_apply():

@@ -1,4 +1,9 @@
-"""The Train sidebar: widgets <-> RunConfig. Widget bounds keep invalid values out."""
+"""The Train sidebar: widgets <-> RunConfig, and the Train button's submit.
+
+Number boxes have no bounds of their own: a value out of a widget's range stays red in the browser
+and never reaches the server, so Train would start with the last accepted value, a config the user
+did not see. Every typed value reaches the config instead, and `validate` refuses it with the reason.
+"""
 from __future__ import annotations
 
 import streamlit as st
@@ -14,9 +19,13 @@ from playground.config import (
     RunConfig,
 )
 from playground.data import SPECS
+from playground.errors import PlaygroundError
+from ui.common import jobs
 
 PREFIX = "f_"
 CUSTOM = "(custom)"
+NAME, OUTCOME = "run_name", "train_outcome"
+NORMALIZE_LABELS = {"half": "(x-0.5)/0.5", "unit": "[0, 1]", "standard": "dataset mean/std"}
 
 
 def _fill(cfg: RunConfig) -> None:
@@ -44,45 +53,88 @@ def _keep_state() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def sidebar_form() -> tuple[RunConfig, str, bool]:
-    """Render the form; returns (config, run name, Train pressed)."""
+def form_config() -> RunConfig:
+    """The config exactly as the form shows it (not validated)."""
+    values = {key[len(PREFIX):]: st.session_state[key] for key in st.session_state if key.startswith(PREFIX)}
+    return RunConfig().override(**values)
+
+
+def _submit() -> None:
+    """Train pressed: start the run shown in the form, or say why not; the name is for one run only."""
+    s = st.session_state
+    try:
+        run_id = jobs().submit(form_config(), name=s.get(NAME, "").strip() or None)
+    except PlaygroundError as exc:
+        s[OUTCOME] = ("refused", str(exc))
+        return
+    s[OUTCOME] = ("started", run_id)
+    s[NAME] = ""
+
+
+def take_outcome() -> tuple[str, object] | tuple[None, None]:
+    """What the last Train press did, once: ("started", run id), ("refused", reason) or (None, None)."""
+    return st.session_state.pop(OUTCOME, (None, None))
+
+
+def _number(label: str, name: str, **kwargs) -> None:
+    st.number_input(label, on_change=_custom, key=PREFIX + name, **kwargs)
+
+
+def _model_fields(arch: str) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        if arch in RECURRENT:
+            _number("Hidden size", "hidden", step=1)
+        else:
+            _number("Width (conv1 channels)", "width", step=2)
+    with c2:
+        if arch in RECURRENT:
+            _number("Layers", "layers", step=1)
+        else:
+            st.selectbox("Activation", ACTIVATIONS, on_change=_custom, key=PREFIX + "activation")
+    st.slider("Dropout", 0.0, 0.9, step=0.05, on_change=_custom, key=PREFIX + "dropout",
+              help="Between recurrent layers (needs 2+ layers), or Dropout2d after each conv block.")
+    st.checkbox("Batch-norm after each conv", on_change=_custom, key=PREFIX + "batchnorm", disabled=arch in RECURRENT)
+
+
+def _optimizer_fields() -> None:
+    c1, c2 = st.columns(2)
+    c1.selectbox("Optimizer", OPTIMIZERS, on_change=_custom, key=PREFIX + "optimizer")
+    with c2:
+        _number("Learning rate", "lr", format="%.5f", step=1e-4)
+    c1, c2 = st.columns(2)
+    with c1:
+        _number("Batch size", "batch_size", step=1)
+    with c2:
+        _number("Epochs", "epochs", step=1)
+
+
+def _more_fields() -> None:
+    with st.expander("Regularization and more"):
+        _number("L2 penalty λ (added to the loss)", "l2", format="%.5f", step=1e-4)
+        _number("Weight decay (optimizer)", "weight_decay", format="%.5f", step=1e-4)
+        _number("Momentum (SGD)", "momentum", step=0.1)
+        _number("Gradient clip (0 = off)", "clip", step=0.5)
+        st.selectbox("Input normalization", NORMALIZATIONS, on_change=_custom, key=PREFIX + "normalize",
+                     format_func=NORMALIZE_LABELS.get)
+        st.slider("Validation fraction", 0.0, 0.4, step=0.05, on_change=_custom, key=PREFIX + "val_fraction")
+        _number("Use only the first N samples (0 = all)", "limit", step=500)
+        _number("Seed", "seed", step=1)
+        st.selectbox("Device", DEVICES, on_change=_custom, key=PREFIX + "device")
+
+
+def sidebar_form() -> None:
+    """Render the form; the Train button submits it (see take_outcome)."""
     _keep_state()
-    k = lambda name: PREFIX + name  # noqa: E731
     with st.sidebar:
         st.selectbox("Recipe", [CUSTOM, *RECIPES], key="recipe", on_change=_on_recipe,
                      help="Fills the form with a classic experiment; edit anything after.")
-        st.selectbox("Dataset", list(SPECS), on_change=_custom, key=k("dataset"), format_func=lambda n: SPECS[n].title)
-        arch = st.selectbox("Architecture", ARCHITECTURES, on_change=_custom, key=k("arch"))
-        recurrent = arch in RECURRENT
-        c1, c2 = st.columns(2)
-        if recurrent:
-            c1.number_input("Hidden size", 1, 1024, on_change=_custom, key=k("hidden"))
-            c2.number_input("Layers", 1, 4, on_change=_custom, key=k("layers"))
-        else:
-            c1.number_input("Width (conv1 channels)", 2, 256, step=2, on_change=_custom, key=k("width"))
-            c2.selectbox("Activation", ACTIVATIONS, on_change=_custom, key=k("activation"))
-        st.slider("Dropout", 0.0, 0.9, step=0.05, on_change=_custom, key=k("dropout"),
-                  help="Between recurrent layers (needs 2+ layers), or Dropout2d after each conv block.")
-        st.checkbox("Batch-norm after each conv", on_change=_custom, key=k("batchnorm"), disabled=recurrent)
+        st.selectbox("Dataset", list(SPECS), on_change=_custom, key=PREFIX + "dataset",
+                     format_func=lambda n: SPECS[n].title)
+        arch = st.selectbox("Architecture", ARCHITECTURES, on_change=_custom, key=PREFIX + "arch")
+        _model_fields(arch)
         st.divider()
-        c1, c2 = st.columns(2)
-        c1.selectbox("Optimizer", OPTIMIZERS, on_change=_custom, key=k("optimizer"))
-        c2.number_input("Learning rate", 1e-6, 10.0, format="%.5f", step=1e-4, on_change=_custom, key=k("lr"))
-        c1, c2 = st.columns(2)
-        c1.number_input("Batch size", 1, 4096, on_change=_custom, key=k("batch_size"))
-        c2.number_input("Epochs", 1, 500, on_change=_custom, key=k("epochs"))
-        with st.expander("Regularization and more"):
-            st.number_input("L2 penalty λ (added to the loss)", 0.0, 1.0, format="%.5f", step=1e-4, on_change=_custom, key=k("l2"))
-            st.number_input("Weight decay (optimizer)", 0.0, 1.0, format="%.5f", step=1e-4, on_change=_custom, key=k("weight_decay"))
-            st.number_input("Momentum (SGD)", 0.0, 0.99, step=0.1, on_change=_custom, key=k("momentum"))
-            st.number_input("Gradient clip (0 = off)", 0.0, 100.0, step=0.5, on_change=_custom, key=k("clip"))
-            st.selectbox("Input normalization", NORMALIZATIONS, on_change=_custom, key=k("normalize"),
-                         format_func={"half": "(x-0.5)/0.5", "unit": "[0, 1]", "standard": "dataset mean/std"}.get)
-            st.slider("Validation fraction", 0.0, 0.4, step=0.05, on_change=_custom, key=k("val_fraction"))
-            st.number_input("Use only the first N samples (0 = all)", 0, 60000, step=500, on_change=_custom, key=k("limit"))
-            st.number_input("Seed", 0, 2**31 - 1, on_change=_custom, key=k("seed"))
-            st.selectbox("Device", DEVICES, on_change=_custom, key=k("device"))
-        name = st.text_input("Run name (optional)", max_chars=120, key="run_name")
-        pressed = st.button("Train", type="primary", width="stretch")
-    values = {key[len(PREFIX):]: st.session_state[key] for key in st.session_state if key.startswith(PREFIX)}
-    return RunConfig().override(**values), name, pressed
+        _optimizer_fields()
+        _more_fields()
+        st.text_input("Run name (optional)", max_chars=120, key=NAME)
+        st.button("Train", type="primary", width="stretch", on_click=_submit)
