@@ -25,7 +25,7 @@ from .config import (
 from .data import SPECS, load_dataset
 from .errors import PlaygroundError, RunStatus
 from .executors import executor_from_env
-from .inference import load_checkpoint, predict_image
+from .inference import load_checkpoint, predict_image, require_digits
 from .jobs import JobRegistry
 from .models import build_model, count_parameters, format_summary, summary
 from .preprocess import load_image, read_image_file
@@ -298,6 +298,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(args.checkpoint)  # a directory or /dev/zero: "... is not a checkpoint file"
+    require_digits(loaded)  # the model, not an image, is wrong: one refusal for the whole command
     failures = 0
     for name in args.images:
         try:

@@ -254,9 +254,13 @@ def estimate_memory(cfg: RunConfig) -> int:
             outputs += out.numel() * scale
 
         hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
-        model(torch.zeros(batch, *shape))
-        for h in hooks:
-            h.remove()
+        try:
+            model(torch.zeros(batch, *shape))
+        except Exception:  # noqa: BLE001 - an estimate must never block a run: count the weights alone
+            outputs = 0
+        finally:
+            for h in hooks:
+                h.remove()
     state = OPTIMIZER_STATE.get(cfg.optim.optimizer, 2) + (cfg.optim.optimizer == "sgd" and cfg.optim.momentum > 0)
     weights = count_parameters(model) * 4 * (2 + state)  # float32 weights and gradients, then the state
     return weights + outputs * 4 * 2  # activations kept for backward, and their gradients

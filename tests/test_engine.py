@@ -114,7 +114,7 @@ def test_l2_term_is_reported_apart_from_the_data_loss():
 
 def test_queue_respects_the_concurrency_cap(store):
     jobs = JobRegistry(store, max_concurrent=1)
-    ids = [jobs.submit(tiny(epochs=1, limit=300)) for _ in range(3)]
+    ids = [jobs.submit(tiny(epochs=3, limit=1000)) for _ in range(3)]  # each outlives three submits
     statuses = {store.get_run(i).status for i in ids[1:]}
     assert "queued" in statuses
     seen_running = set()
