@@ -20,22 +20,25 @@ POLL_SECONDS = 1.0
 
 @st.cache_resource(show_spinner=False)
 def _registry(home: str) -> JobRegistry:
+    from playground.executors import executor_from_env
     from playground.jobs import JobRegistry
+    from playground.settings import Settings
     from playground.store import RunStore
 
-    cap = int(os.environ.get("PLAYGROUND_MAX_CONCURRENT", "2"))
-    # One intra-op thread per run: with two, a step slowed 3-4x whenever the browser, the server
-    # or another run wanted a core (bench/README.md has the numbers).
-    threads = int(os.environ.get("PLAYGROUND_THREADS", "1"))
-    return JobRegistry(RunStore(home), max_concurrent=cap, threads_per_run=threads)
+    s = Settings.from_env()
+    executor = executor_from_env(s.ray_address, s.max_concurrent)  # Ray when PLAYGROUND_RAY_ADDRESS is set
+    return JobRegistry(RunStore(home), max_concurrent=s.max_concurrent, threads_per_run=s.threads_per_run,
+                       executor=executor)
 
 
 def jobs() -> JobRegistry:
     """The process-wide job registry (and its store); stops the page with a clear message if unusable."""
-    from playground.store import StoreError, default_home
+    from playground.errors import PlaygroundError
+    from playground.settings import Settings
+    from playground.store import StoreError
 
-    home = st.session_state.get("store_home") or str(default_home())
     try:
+        home = st.session_state.get("store_home") or str(Settings.from_env().home)
         return _registry(home)
     except StoreError as exc:
         st.error(str(exc))
@@ -43,6 +46,9 @@ def jobs() -> JobRegistry:
         if st.button(f"Use a fresh store in {fresh} (the old file is kept)"):
             st.session_state["store_home"] = str(fresh)
             st.rerun()
+        st.stop()
+    except PlaygroundError as exc:  # a bad PLAYGROUND_* value, or Ray asked for and missing
+        st.error(f"The app cannot start its training engine: {exc}")
         st.stop()
 
 
