@@ -1,0 +1,34 @@
+"""Learn: one lesson per classic experiment; guess first, run it live, compare with the original."""
+import streamlit as st
+
+from playground.lessons import BY_KEY, LESSONS, current_scale
+from ui.common import jobs
+from ui.lesson_view import show_lesson
+from ui.navigation import require_app
+
+require_app()  # first: the app's frame even when Streamlit ran this page on its own
+
+st.title("🎓 Learn")
+st.markdown("Each lesson is a classic experiment: read what it asks, **guess the outcome first**, run it live, "
+            "then see your guess next to the result, the number the original reported and the spread our "
+            "own runs gave over seeds.")
+progress = jobs().store.lessons()
+keys = [lesson.key for lesson in LESSONS]
+wanted = st.query_params.get("lesson")
+if st.session_state.get("lesson") not in keys:
+    st.session_state["lesson"] = wanted if wanted in keys else keys[0]
+
+
+def _label(key: str) -> str:
+    number = keys.index(key) + 1
+    mark = " ✓" if progress.get(key, {}).get("done") else ""
+    return f"{number}. {BY_KEY[key].title}{mark}"
+
+
+with st.sidebar:
+    done = sum(1 for k in keys if progress.get(k, {}).get("done"))
+    st.progress(done / len(keys), text=f"{done} of {len(keys)} lessons done")
+key = st.radio("Lesson", keys, format_func=_label, key="lesson", horizontal=False)
+st.query_params["lesson"] = key
+st.divider()
+show_lesson(BY_KEY[key], progress.get(key, {}), current_scale())

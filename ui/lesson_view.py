@@ -1,0 +1,131 @@
+"""One lesson on the Learn page: text, the question, one Run button, the runs live, the verdict, try next."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.errors import ACTIVE, PlaygroundError, RunStatus
+from playground.lessons import MEASURED_ON, Lesson, link_params, run_result
+from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+
+SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down for a CPU**: {note}.",
+              "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch."}
+
+
+def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
+    registry = jobs()
+    st.header(lesson.title, anchor=False)
+    st.caption(f"From {lesson.source}.")
+    st.markdown(lesson.asks)
+
+    saved = progress.get("guess")
+    guess = st.radio(f"**Your guess, before running:** {lesson.question}", lesson.choices,
+                     index=lesson.choices.index(saved) if saved in lesson.choices else None,
+                     key=f"guess-{lesson.key}")
+    if guess is not None and guess != saved:
+        registry.store.save_lesson(lesson.key, guess=guess)
+        saved = guess
+
+    st.markdown(SCALE_TEXT[scale].format(note=lesson.scale_note))
+    run_ids = list(progress.get("run_ids") or [])
+    c1, c2 = st.columns(2)
+    label = "▶ Run it again" if run_ids else "▶ Run the experiment"
+    if c1.button(label, type="primary", disabled=saved is None, width="stretch", key=f"run-{lesson.key}",
+                 help=None if saved else "Answer the question first: a guess made after the result teaches less."):
+        run_ids = _submit(lesson, scale)
+    reuse = _existing_cnn(registry) if lesson.reuse_cnn else None
+    if reuse is not None and saved is not None and c2.button(
+            f"Use my CNN run #{reuse.id} (no training)", width="stretch", key=f"reuse-{lesson.key}"):
+        run_ids = [reuse.id]
+        registry.store.save_lesson(lesson.key, run_ids=run_ids)
+    if saved is None:
+        st.caption("Pick an answer to enable the button.")
+    if run_ids:
+        live = any(i in registry.active() for i in run_ids) or any(
+            (rec := registry.store.get_run(i)) is not None and rec.status in ACTIVE for i in run_ids)
+        st.fragment(_runs_body, run_every=POLL_SECONDS if live else None)(lesson, run_ids, live, saved)
+
+
+def _submit(lesson: Lesson, scale: str) -> list[int]:
+    registry = jobs()
+    ids = []
+    try:
+        for run, cfg in lesson.configs(scale):
+            ids.append(registry.submit(cfg, name=f"Learn · {run.label}"))
+    except PlaygroundError as exc:
+        st.error(f"Cannot start this lesson's runs: {exc}")
+        for run_id in ids:
+            registry.stop(run_id, "the lesson could not start all its runs")
+        return []
+    registry.store.save_lesson(lesson.key, run_ids=ids)
+    return ids
+
+
+def _existing_cnn(registry):
+    """A finished CNN trained on MNIST, with a checkpoint, that a lesson can look inside without training."""
+    for rec in registry.store.list_runs(dataset="mnist", status=RunStatus.FINISHED):
+        if rec.checkpoint and rec.config.model.arch in ("cnn", "lenet"):
+            return rec
+    return None
+
+
+def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | None) -> None:
+    registry = jobs()
+    labels = {i: run.label for i, run in zip(run_ids, lesson.runs, strict=False)}
+    keys = {i: run.key for i, run in zip(run_ids, lesson.runs, strict=False)}
+    snaps = {i: registry.view(i) for i in run_ids}
+    if was_live and all(s is None or s.done for s in snaps.values()):
+        st.rerun()  # whole page: stop polling, draw the verdict
+    results = {}
+    cols = st.columns(len(run_ids))
+    for col, run_id in zip(cols, run_ids, strict=True):
+        snap = snaps[run_id]
+        with col:
+            if snap is None:
+                st.info(f"Run #{run_id} no longer exists.")
+                continue
+            st.markdown(f"{STATUS_ICON.get(snap.status, '')} **{labels.get(run_id, f'run #{run_id}')}** · #{run_id}")
+            text = f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs} · {snap.status}"
+            st.progress(1.0 if snap.status == RunStatus.FINISHED else snap.fraction, text=text)
+            last = snap.epoch_rows[-1] if snap.epoch_rows else {}
+            acc = snap.result.get("test_acc")
+            if acc is not None:
+                st.metric("Test accuracy", f"{acc:.1%}")
+            else:
+                st.metric("Validation accuracy", f"{last['val_acc']:.1%}" if last.get("val_acc") is not None else "–")
+            if snap.message and snap.status != RunStatus.FINISHED:
+                {RunStatus.DIVERGED: st.warning, RunStatus.FAILED: st.error}.get(snap.status, st.info)(snap.message)
+            if snap.done and snap.status == RunStatus.FINISHED:
+                results[keys.get(run_id, str(run_id))] = run_result(snap.result, snap.epoch_rows)
+    if all(s is not None and s.done for s in snaps.values()):
+        _verdict(lesson, results, guess, {k: i for i, k in keys.items()})
+
+
+def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | None, ids: dict[str, int]) -> None:
+    """The result next to the guess, the original's number and our spread; why; where to go next."""
+    registry = jobs()
+    st.subheader("What happened", anchor=False)
+    rows = []
+    for run in lesson.runs:
+        got = results.get(run.key, {})
+        rows.append({"run": run.label,
+                     "test accuracy": f"{got['test_acc']:.1%}" if "test_acc" in got else "–",
+                     "train accuracy": f"{got['train_acc']:.1%}" if "train_acc" in got else "–",
+                     f"our spread ({MEASURED_ON})": run.measured.text() if run.measured else "not measured"})
+    st.dataframe(rows, hide_index=True, width="stretch")
+    right = lesson.judge(results) if len(results) == len(lesson.runs) else None
+    if right is None:
+        st.warning("Not every run finished, so there is no verdict on your guess. Run it again to see one.")
+    else:
+        answer = lesson.choices[right]
+        if guess == answer:
+            st.success(f"Your guess: **{guess}**. The runs agree. ✓")
+        else:
+            st.info(f"Your guess: **{guess or '–'}**. The runs say: **{answer}**.")
+        if not registry.store.lessons().get(lesson.key, {}).get("done"):
+            registry.store.save_lesson(lesson.key, done=True)
+    st.markdown(f"**The original:** {lesson.reference}")
+    st.markdown(f"**Why.** {lesson.explanation}")
+    if lesson.next:
+        st.markdown("**Try next**")
+        for link in lesson.next:
+            st.page_link(f"pages/{link.page}.py", label=link.label, query_params=link_params(link, ids) or None)
