@@ -26,6 +26,7 @@ def pages() -> list:
     """The app's pages (new objects each run: st.Page objects can run once)."""
     return [
         st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/learn.py", title="Learn", icon="🎓", url_path="learn"),
         st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
         st.Page("pages/compare.py", title="Compare", icon="📊", url_path="compare"),
         st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
