@@ -171,14 +171,16 @@ class Interrupts:
 
     def __enter__(self) -> Interrupts:
         # signal.signal only works in the main thread; main() called from another thread keeps Ctrl-C as is.
+        # SIGTERM (a plain `kill`, a service manager) ends the run the same way: stopped, with its checkpoint.
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self)
+            self._previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *_exc: object) -> None:
         # Once pressed, the process is on its way out: a late press must not turn the stop into a traceback.
         if self._previous is not None and not self.count:
-            signal.signal(signal.SIGINT, self._previous)
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
 
     def act(self, jobs: JobRegistry, run_id: int) -> None:
         """Ask the run to stop once, after the first press."""

@@ -225,3 +225,23 @@ def test_a_missing_checkpoint_says_so(tmp_path):
     proc = run_cli("predict", "--checkpoint", str(tmp_path / "nope.pt"), str(tmp_path / "x.png"), home=tmp_path,
                    timeout=120)
     assert proc.returncode == 2 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sigterm_stops_the_run_with_its_checkpoint(tmp_path):
+    args = cli_args("train", "--arch", "gru", "--hidden", "256", "--layers", "2", "--limit", "3000",
+                    "--epochs", "200", "--device", "cpu")
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PLAYGROUND_HOME": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = Lines(proc.stdout), Lines(proc.stderr)
+        assert err.wait_for("epoch 1 [", timeout=120), err.lines
+        proc.terminate()  # SIGTERM, as `kill` or a service manager sends it
+        returncode = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert returncode == 130, err.text()
+    result = json.loads(out.text().strip().splitlines()[-1])
+    assert result["status"] == "stopped" and result["test_acc"] is None  # no test pass in the way of stopping
+    assert Path(result["checkpoint"]).is_file()
