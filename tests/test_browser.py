@@ -83,5 +83,5 @@ def test_draw_a_stroke_and_see_the_prediction(trained_home):
         # not Streamlit's legacy pages/ listing (file names, app.py as "app"), and the stroke drawn after
         # that first render was read: the widgets kept their ids.
         nav = [line for line in page.get_by_test_id("stSidebarNav").inner_text().split("\n") if line.isalpha()]
-        assert nav == ["Home", "Train", "Compare", "Draw", "Inside"], nav
+        assert nav == ["Home", "Learn", "Train", "Compare", "Draw", "Inside"], nav
         page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)
