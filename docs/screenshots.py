@@ -11,8 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser import browser_page, streamlit_server, wait_idle  # noqa: E402
 from playground.store import RunStore  # noqa: E402
+
+from browser import browser_page, streamlit_server, wait_idle  # noqa: E402
 
 DOCS = ROOT / "docs"
 

@@ -5,6 +5,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
 from .errors import PlaygroundError
 
 DATASETS = ("mnist", "cifar2")
@@ -77,7 +78,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         """Build from a (possibly partial) dict; unknown keys are an error, not ignored."""
         sections = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "reg": RegConfig}
         top = {f.name for f in fields(cls)}
@@ -93,10 +94,10 @@ class RunConfig:
         return cls(**kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         return cls.from_dict(json.loads(text))
 
-    def override(self, **flat: Any) -> "RunConfig":
+    def override(self, **flat: Any) -> RunConfig:
         """Replace fields by their flat name (lr=..., arch=..., l2=...); None values are skipped."""
         cfg = self
         for key, value in flat.items():

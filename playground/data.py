@@ -15,12 +15,14 @@ import subprocess
 import sys
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
 from .errors import PlaygroundError
 
 if TYPE_CHECKING:
@@ -107,7 +109,7 @@ class Normalizer:
         self.std = torch.tensor(std, device=device).view(1, -1, 1, 1)
 
     @classmethod
-    def of(cls, dataset: str, mode: str, device: torch.device | str = "cpu") -> "Normalizer":
+    def of(cls, dataset: str, mode: str, device: torch.device | str = "cpu") -> Normalizer:
         """The normalization a run config names (its data.dataset and data.normalize)."""
         return cls(*normalization(dataset, mode), device)
 
@@ -115,7 +117,7 @@ class Normalizer:
         return (x.float().div_(255.0) - self.mean) / self.std
 
 
-def sample(config: "RunConfig", index: int) -> tuple[torch.Tensor, np.ndarray, int]:
+def sample(config: RunConfig, index: int) -> tuple[torch.Tensor, np.ndarray, int]:
     """Test image `index` of the config's dataset: (normalized (1, C, H, W), display image, label)."""
     ds = load_dataset(config.data.dataset)
     if not 0 <= index < len(ds.test_y):

@@ -1,8 +1,9 @@
 """PLAYGROUND_* settings: defaults, bounds, and a clear message (not a traceback) for bad values."""
 import pytest
-from conftest import app_page
 
 from playground.settings import SettingError, Settings
+
+from conftest import app_page
 
 
 def test_defaults_follow_the_executor():
