@@ -1,4 +1,5 @@
-"""Look inside a model: feature maps, filters, hidden states, gates, per-row predictions, gradients in time.
+"""Look inside a model: feature maps, filters, hidden states, gates, per-row predictions, gradients in time,
+and how far each layer's weights moved from their initial values.
 
 Every probe takes a model and one normalized input image x of shape (1, C, H, W) and returns
 plain numpy arrays. The recurrent probes step each layer's own weights by hand (PyTorch's gate
@@ -6,6 +7,8 @@ order: LSTM i, f, g, o; GRU r, z, n), which tests check against nn.LSTM / nn.GRU
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,3 +134,46 @@ def first_filters(model: nn.Module) -> np.ndarray:
     """The first conv layer's kernels, (out_channels, in_channels, k, k)."""
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return conv.weight.detach().numpy().copy()
+
+
+# ------------------------------------------------------------------ any model
+@dataclass
+class LayerChange:
+    """How far one layer's weights moved from their initial values: ||w - w0|| / ||w0||."""
+    layer: str
+    params: int
+    change: float  # nan when the layer started at all zeros
+
+
+def _layer_key(name: str) -> str:
+    """'features.0.0.weight' -> 'features.0.0'; a recurrent layer's 'rnn.weight_hh_l1' -> 'rnn layer 2'."""
+    module, _, param = name.rpartition(".")
+    match = re.search(r"_l(\d+)$", param)
+    return f"{module} layer {int(match.group(1)) + 1}" if match else module or param
+
+
+@torch.no_grad()
+def weight_change(model: nn.Module, initial: nn.Module) -> list[LayerChange]:
+    """Per layer (all its weights and biases together), the relative distance ||w - w0|| / ||w0|| of
+    `model`'s parameters from `initial`'s (the same architecture, e.g. models.untrained(config)), in order."""
+    before = dict(initial.named_parameters())
+    sq_diff: dict[str, float] = {}
+    sq_init: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for name, w in model.named_parameters():
+        if name not in before or before[name].shape != w.shape:
+            raise ValueError(f"the two models differ at '{name}': not the same architecture")
+        key = _layer_key(name)
+        w0 = before[name].detach().double()
+        sq_diff[key] = sq_diff.get(key, 0.0) + float(((w.detach().double() - w0) ** 2).sum())
+        sq_init[key] = sq_init.get(key, 0.0) + float((w0 ** 2).sum())
+        count[key] = count.get(key, 0) + w.numel()
+    return [LayerChange(key, count[key], math.sqrt(sq_diff[key] / sq_init[key]) if sq_init[key] > 0 else math.nan)
+            for key in count]
+
+
+def confusion_matrix(true, predicted, n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) counts, rows = true class, columns = predicted (e.g. on the kept drawings)."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(true, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    return m

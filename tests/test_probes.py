@@ -91,3 +91,48 @@ def test_lenet_maps_follow_the_conv_output_formula():
     maps = probes.feature_maps(model_of(arch="lenet"), torch.randn(1, 1, 28, 28))
     by = {(m.block, m.stage): m.maps.shape for m in maps}
     assert by[(1, "conv")] == (6, 28, 28) and by[(2, "conv")] == (16, 10, 10) and by[(2, "pool")] == (16, 5, 5)
+
+
+# ------------------------------------------------------------------ weight movement
+def test_weight_change_matches_a_hand_computation_per_layer():
+    cfg = RunConfig().override(arch="cnn", dataset="cifar2", width=4, seed=3)
+    from playground.models import untrained
+
+    w0 = untrained(cfg).requires_grad_(False)
+    moved = untrained(cfg)
+    with torch.no_grad():
+        conv = moved.features[0][0]
+        conv.weight.add_(0.5)  # move only the first conv layer's weight, not its bias
+    rows = probes.weight_change(moved, w0)
+    first, rest = rows[0], rows[1:]
+    ref = w0.features[0][0]
+    hand = 0.5 * np.sqrt(conv.weight.numel()) / np.sqrt(float((ref.weight ** 2).sum() + (ref.bias ** 2).sum()))
+    assert first.layer == "features.0.0" and first.params == conv.weight.numel() + conv.bias.numel()
+    assert first.change == pytest.approx(hand, rel=1e-6)  # w + 0.5 rounds in float32
+    assert all(r.change == 0 for r in rest) and len(rows) == 4  # 2 convs, 2 linear layers
+
+
+def test_weight_change_of_a_stacked_lstm_is_per_layer_and_zero_at_the_start():
+    cfg = RunConfig().override(arch="lstm", hidden=8, layers=2, dropout=0.1, seed=5)
+    from playground.models import untrained
+
+    start, trained = untrained(cfg), untrained(cfg)
+    assert all(r.change == 0 for r in probes.weight_change(trained, start))  # the run's exact initial weights
+    with torch.no_grad():
+        trained.rnn.weight_hh_l1.mul_(3.0)  # ||3w - w|| = 2||w||, diluted by the layer's other tensors
+    rows = {r.layer: r for r in probes.weight_change(trained, start)}
+    assert list(rows) == ["rnn layer 1", "rnn layer 2", "head"]
+    layer2 = [start.rnn.weight_ih_l1, start.rnn.weight_hh_l1, start.rnn.bias_ih_l1, start.rnn.bias_hh_l1]
+    total = sum(float((w ** 2).sum()) for w in layer2)
+    assert rows["rnn layer 2"].change == pytest.approx(2 * np.sqrt(float((layer2[1] ** 2).sum()) / total))
+    assert rows["rnn layer 1"].change == 0 and rows["head"].change == 0
+
+
+def test_weight_change_refuses_two_different_architectures():
+    with pytest.raises(ValueError, match="not the same architecture"):
+        probes.weight_change(model_of(arch="lstm", hidden=8), model_of(arch="lstm", hidden=16))
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    m = probes.confusion_matrix([1, 1, 2, 0], [1, 2, 2, 0], 3)
+    assert m.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
