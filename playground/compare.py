@@ -1,11 +1,18 @@
-"""Comparing runs: the table of differing settings and results, and regularization-study variants."""
+"""Comparing runs: the table of differing settings and results, regularization-study variants and seeds,
+variants over seeds (mean, min–max band, noise), and which runs started from the same weights."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from .config import RunConfig, is_recurrent
+from .config import ConfigError, RunConfig, is_recurrent
+from .errors import RunStatus
 from .store import RunRecord
 
 # Settings that never explain a difference between runs.
@@ -104,3 +111,252 @@ def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunC
         else:
             out.append((f"wider (width {base.model.width * 2})", plain.override(width=base.model.width * 2)))
     return out
+
+
+# ------------------------------------------------------------------ studies: seeds, tags, repeats
+STUDY_TAG = re.compile(r" · study (\d+)$")
+SEED_TAG = re.compile(r" · seed \d+$")
+KEPT_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.DIVERGED)
+
+
+def study_plan(base: RunConfig, choice: StudyChoice, seeds: int = 1) -> list[tuple[str, RunConfig]]:
+    """(label, config) per ticked variant and seed, seed-major: base.seed, base.seed + 1, ...
+
+    Variants of one seed start from the same initial weights wherever their architecture is the
+    same (models are initialized from the seed alone), so what differs between them is the setting.
+    """
+    if not 1 <= int(seeds) <= 20:
+        raise ConfigError("seeds must be in 1..20")
+    out = []
+    for seed in range(base.seed, base.seed + int(seeds)):
+        out += [(f"{label} · seed {seed}", cfg) for label, cfg in study_variants(base.override(seed=seed), choice)]
+    return out
+
+
+def study_of(name: str) -> int | None:
+    """The study number a run's name is tagged with (`... · study 3`), else None."""
+    found = STUDY_TAG.search(name or "")
+    return int(found.group(1)) if found else None
+
+
+def next_study(names: Iterable[str]) -> int:
+    return 1 + max((n for n in map(study_of, names) if n is not None), default=0)
+
+
+def study_run_name(recipe: str, label: str, study: int) -> str:
+    return f"{recipe} · {label} · study {study}"
+
+
+def studies(runs: Sequence[RunRecord]) -> dict[int, list[int]]:
+    """Study number -> its run ids (oldest first), newest study first."""
+    out: dict[int, list[int]] = {}
+    for rec in sorted(runs, key=lambda r: r.id):
+        number = study_of(rec.name)
+        if number is not None:
+            out.setdefault(number, []).append(rec.id)
+    return dict(sorted(out.items(), reverse=True))
+
+
+def already_run(configs: Iterable[RunConfig], runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """Stored runs (queued, training, finished or diverged) with exactly one of these configs."""
+    wanted = {cfg.to_json() for cfg in configs}
+    return [r for r in runs if r.config is not None and r.status in KEPT_STATUSES and r.config.to_json() in wanted]
+
+
+# ------------------------------------------------------------------ live status
+def status_counts(statuses: Iterable[RunStatus | str]) -> dict[RunStatus, int]:
+    """How many runs are in each status, in RunStatus order, zeros left out."""
+    counted = Counter(RunStatus(s) for s in statuses)
+    return {s: counted[s] for s in RunStatus if counted[s]}
+
+
+# ------------------------------------------------------------------ variants over seeds
+def variant_key(cfg: RunConfig | None) -> str:
+    """What makes runs the same variant: every setting but the seed."""
+    if cfg is None:
+        return ""
+    d = cfg.to_dict()
+    d.pop("seed", None)
+    return json.dumps(d, sort_keys=True)
+
+
+@dataclass
+class Variant:
+    """Runs of one config that differ only by seed. `color_id`: its oldest run's id (a stable colour)."""
+
+    name: str
+    runs: list[tuple[RunRecord, Sequence[dict]]]
+
+    @property
+    def color_id(self) -> int:
+        return min(rec.id for rec, _ in self.runs)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({rec.config.seed for rec, _ in self.runs if rec.config is not None})
+
+
+def variant_name(name: str) -> str:
+    """A study run's name without its seed and study tags: `cnn · baseline · seed 1 · study 3` -> `cnn · baseline`."""
+    return SEED_TAG.sub("", STUDY_TAG.sub("", name))
+
+
+def group_variants(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> list[Variant]:
+    """Runs grouped by variant (config without the seed), in order of each variant's first run."""
+    groups: dict[str, list] = {}
+    for rec, epochs in runs:
+        key = variant_key(rec.config) if rec.config is not None else f"#{rec.id}"
+        groups.setdefault(key, []).append((rec, epochs))
+    out = []
+    for members in groups.values():
+        first = min(members, key=lambda m: m[0].id)[0]
+        name = f"#{first.id} {first.name}" if len(members) == 1 else \
+            f"{variant_name(first.name)} ({len(members)} runs: #{', #'.join(str(r.id) for r, _ in members)})"
+        out.append(Variant(name, members))
+    return out
+
+
+def band(runs: Sequence[Sequence[dict]], key: str) -> tuple[list[int], list[float], list[float], list[float]]:
+    """Per epoch over several runs' epoch rows: (epochs, mean, min, max) of `key`, where any run has it."""
+    values: dict[int, list[float]] = {}
+    for rows in runs:
+        for r in rows:
+            v = r.get(key) if key != "gap" else (
+                r["train_acc"] - r["val_acc"] if r.get("val_acc") is not None and r.get("train_acc") is not None
+                else None)
+            if v is not None:
+                values.setdefault(int(r["epoch"]), []).append(float(v))
+    x = sorted(values)
+    return (x, [sum(values[e]) / len(values[e]) for e in x], [min(values[e]) for e in x],
+            [max(values[e]) for e in x])
+
+
+def variant_series(variants: Sequence[Variant]) -> list[dict[str, Any]]:
+    """Plain data for the charts: per variant its name, colour id, run count and (x, mean, lo, hi) per metric."""
+    metrics = ("train_loss", "val_loss", "train_acc", "val_acc", "gap")
+    return [{"name": v.name, "color_id": v.color_id, "n": len(v.runs),
+             "curves": {m: band([e for _, e in v.runs], m) for m in metrics}} for v in variants]
+
+
+def noise_metric(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> str | None:
+    """The result the noise check compares: test accuracy when every run has one, else final validation."""
+    rows = [_results(rec, epochs) for rec, epochs in runs]
+    for key in ("test acc", "final val acc"):
+        if rows and all(r[key] is not None for r in rows):
+            return key
+    return None
+
+
+def spread_text(values: Sequence[float]) -> str:
+    """`85.2% ± 1.3%` (mean ± half the min–max range), or one value."""
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.1%}"
+    return f"{mean:.1%} ± {(max(values) - min(values)) / 2:.1%}"
+
+
+def seed_spread(variants: Sequence[Variant], metric: str) -> float | None:
+    """The widest min–max range of `metric` over seeds within any variant that has several seeds."""
+    ranges = []
+    for v in variants:
+        values = [_results(rec, epochs)[metric] for rec, epochs in v.runs]
+        values = [x for x in values if x is not None]
+        if len(values) >= 2:
+            ranges.append(max(values) - min(values))
+    return max(ranges) if ranges else None
+
+
+def versus(diff: float, spread: float | None) -> str:
+    """A difference to the reference variant, flagged as noise when the seeds spread more than that."""
+    text = f"{diff:+.1%}"
+    if spread is not None and abs(diff) < spread:
+        return f"{text} · noise (seeds spread {spread:.1%})"
+    return text
+
+
+def variant_table(variants: Sequence[Variant]) -> list[dict[str, Any]]:
+    """One row per variant: seeds, mean ± spread of each result, and the difference to the first variant."""
+    every = [run for v in variants for run in v.runs]
+    metric = noise_metric(every)
+    spread = seed_spread(variants, metric) if metric else None
+    means = []
+    table = []
+    for v in variants:
+        results = [_results(rec, epochs) for rec, epochs in v.runs]
+        row: dict[str, Any] = {"variant": v.name, "seeds": ", ".join(map(str, v.seeds)) or "–"}
+        for key in ("final val acc", "best val acc", "gap (train-val)", "test acc", "final train acc"):
+            row[key] = spread_text([r[key] for r in results if r[key] is not None])
+        values = [r[metric] for r in results if metric and r[metric] is not None]
+        means.append(sum(values) / len(values) if values else None)
+        table.append(row)
+    if metric and len(variants) > 1 and means[0] is not None:
+        column = f"{metric} vs first"
+        for row, mean in zip(table, means, strict=True):
+            row[column] = "reference" if row is table[0] else (versus(mean - means[0], spread)
+                                                                if mean is not None else "–")
+    return table
+
+
+def one_seed_noise(variants: Sequence[Variant]) -> list[str]:
+    """Per single-seed pair of variants whose difference is smaller than the seeds' spread: a sentence."""
+    every = [run for v in variants for run in v.runs]
+    metric = noise_metric(every)
+    spread = seed_spread(variants, metric) if metric else None
+    singles = [v for v in variants if len(v.runs) == 1]
+    if spread is None or len(singles) < 2:
+        return []
+    value = {v.name: _results(*v.runs[0])[metric] for v in singles}
+    base = singles[0]
+    return [f"{v.name} vs {base.name}: {value[v.name] - value[base.name]:+.1%} {metric}, less than the "
+            f"{spread:.1%} that seeds alone spread: noise." for v in singles[1:]
+            if abs(value[v.name] - value[base.name]) < spread]
+
+
+# ------------------------------------------------------------------ shared initial weights
+@lru_cache(maxsize=256)
+def _init_fingerprint(config_json: str) -> str:
+    """A hash of the weights a run starts from (batch-norm's constant ones and zeros left out)."""
+    import torch
+
+    from .models import build_model
+
+    cfg = RunConfig.from_json(config_json)
+    model = build_model(cfg, seed=cfg.seed)
+    digest = hashlib.sha256()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            continue
+        for p in module.parameters(recurse=False):
+            digest.update(str(tuple(p.shape)).encode())
+            digest.update(p.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def shared_starts(runs: Sequence[RunRecord]) -> list[str]:
+    """Per seed with several variants: which variants started from the same initial weights, and which could not."""
+    by_seed: dict[int, list[RunRecord]] = {}
+    for rec in runs:
+        if rec.config is not None:
+            by_seed.setdefault(rec.config.seed, []).append(rec)
+    said: dict[str, list[int]] = {}  # the same sentence for several seeds is said once
+    for seed, recs in sorted(by_seed.items()):
+        if len(recs) < 2:
+            continue
+        groups: dict[str, list[str]] = {}
+        for rec in sorted(recs, key=lambda r: r.id):
+            try:
+                key = _init_fingerprint(rec.config.to_json())
+            except (ConfigError, ValueError, RuntimeError):
+                key = f"#{rec.id}"
+            groups.setdefault(key, []).append(variant_name(rec.name))
+        shared = [g for g in groups.values() if len(g) > 1]
+        alone = [g[0] for g in groups.values() if len(g) == 1]
+        text = "; ".join(f"{', '.join(g)} started from the same initial weights" for g in shared)
+        if alone:
+            own = "its" if len(alone) == 1 else "their"
+            text += ("; " if shared else "") + f"{', '.join(alone)} started from {own} own (another architecture)"
+        said.setdefault(text, []).append(seed)
+    return [f"{'Seed' if len(seeds) == 1 else 'Seeds'} {', '.join(map(str, seeds))}: {text}."
+            for text, seeds in said.items()]
