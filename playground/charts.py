@@ -30,25 +30,37 @@ def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **k
     return fig
 
 
+def _whole_ticks(span: float) -> dict:
+    """Axis settings for counts (steps, epochs): one tick per unit on short spans, where plotly would
+    put ticks at 0.5 or 1.2; on longer ones its own ticks are whole numbers already (at most ~10)."""
+    return dict(dtick=1, tick0=0) if span <= 10 else {}
+
+
 def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "Training loss per step") -> go.Figure:
-    """Raw per-step loss faint behind its smoothed curve; the L2 term on its own axis when present."""
+    """Raw per-step loss faint behind its smoothed curve; the L2 term on its own axis when present.
+
+    Both axes start at 0: the L2 term drifts by tenths of a percent, which a tight autorange
+    (ticks like 0.0123412) would draw as a steep climb. One step is drawn as points."""
     steps = np.array([r["step"] for r in step_rows], dtype=float)
     loss = np.array([r["loss"] for r in step_rows], dtype=float)
     l2 = np.array([r.get("l2") or 0.0 for r in step_rows], dtype=float)
     has_l2 = bool(len(l2) and l2.max() > 0)
+    mode = "lines" if len(steps) > 1 else "markers"  # a single point: "lines" alone draws nothing
     fig = make_subplots(specs=[[{"secondary_y": has_l2}]])
     stride = max(1, len(steps) // MAX_RAW_POINTS)
-    fig.add_trace(go.Scatter(x=steps[::stride], y=loss[::stride], mode="lines", name="loss (raw)",
+    fig.add_trace(go.Scatter(x=steps[::stride], y=loss[::stride], mode=mode, name="loss (raw)",
                                line=dict(color="rgba(99,110,250,0.25)", width=1)))
     if len(loss):
-        fig.add_trace(go.Scatter(x=steps[::stride], y=ema(loss, smoothing)[::stride], mode="lines",
+        fig.add_trace(go.Scatter(x=steps[::stride], y=ema(loss, smoothing)[::stride], mode=mode,
                                  name="loss (smoothed)", line=dict(color=PALETTE[0], width=2.5)))
     if has_l2:
-        fig.add_trace(go.Scatter(x=steps[::stride], y=l2[::stride], mode="lines", name="L2 term (λ·Σw²)",
+        fig.add_trace(go.Scatter(x=steps[::stride], y=l2[::stride], mode=mode, name="L2 term (λ·Σw²)",
                                  line=dict(color=PALETTE[1], width=1.5, dash="dot")), secondary_y=True)
-        fig.update_yaxes(title_text="L2 term", secondary_y=True)
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="data loss", secondary_y=False)
+        fig.update_yaxes(title_text="L2 term", rangemode="tozero", tickformat=".2~g", showgrid=False,
+                         secondary_y=True)
+    span = float(steps[-1] - steps[0]) if len(steps) else 0.0
+    fig.update_xaxes(title_text="step", **_whole_ticks(span))
+    fig.update_yaxes(title_text="data loss", rangemode="tozero", secondary_y=False)
     return _layout(fig, title=title)
 
 
@@ -63,9 +75,35 @@ def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
                 continue
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=split, legendgroup=split,
                                      showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
-    fig.update_xaxes(title_text="epoch", dtick=1 if len(x) <= 20 else None)
+    fig.update_xaxes(title_text="epoch", **_whole_ticks(max(x) - min(x) if x else 0))
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)  # one epoch is one point: autorange would pad below 0
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     return _layout(fig)
+
+
+def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true: Sequence[str],
+                    probability: Sequence[float] | None = None, cols: int = 8) -> go.Figure:
+    """Test images in a grid, each titled "prediction (true)" with mistakes marked ❌ in red.
+
+    Every image gets the same cell whatever its title's length (st.image sized each one by its
+    caption); grey (H, W) images are shown as RGB so MNIST and CIFAR look alike."""
+    n = len(images)
+    cols = max(1, min(cols, n))
+    rows = max(1, int(np.ceil(n / cols)))
+    titles = [f"{'✅' if p == t else '❌'} {escape(p)} ({escape(t)})" for p, t in zip(predicted, true, strict=True)]
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.015, vertical_spacing=0.12 / rows,
+                        subplot_titles=titles)
+    for i, img in enumerate(images):
+        img = np.asarray(img)
+        rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+        sure = f", {probability[i]:.0%} sure" if probability is not None else ""
+        fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i]}{sure}<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    for annotation, p, t in zip(fig.layout.annotations, predicted, true, strict=True):
+        annotation.font = dict(size=10, color="#d62728" if p != t else None)
+    return _layout(fig, height=40 + 100 * rows, hovermode="closest", showlegend=False)
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
@@ -104,6 +142,66 @@ def generalization_gap(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
     return _layout(fig, title="Generalization gap")
 
 
+def run_color(run_id: int) -> str:
+    """A run's colour from its id alone: the same whatever else is on the chart."""
+    return PALETTE[int(run_id) % len(PALETTE)]
+
+
+def _rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _band_traces(name: str, color: str, curve, dash: str, group: str, legend: bool, n: int) -> list:
+    """A mean line (markers too: one epoch is one point) and, over several runs, its min–max band behind it."""
+    x, mean, lo, hi = curve
+    traces = []
+    if n > 1:
+        traces.append(go.Scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself",
+                                 fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
+                                 legendgroup=group, showlegend=False, name=escape(f"{name} min–max")))
+    traces.append(go.Scatter(x=x, y=mean, mode="lines+markers", name=escape(name), legendgroup=group,
+                             showlegend=legend, line=dict(color=color, dash=dash)))
+    return traces
+
+
+def variant_curves(series: Sequence[dict]) -> go.Figure:
+    """Variants on one chart, coloured by `color_id`: train dashed, validation solid; a variant of
+    several runs (seeds) as its mean with a min–max band. `series` items: name, color_id, n, curves
+    {metric: (epochs, mean, min, max)} as playground.compare.variant_series makes them."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
+    for s in series:
+        color = run_color(s["color_id"])
+        for col, metric in ((1, "loss"), (2, "acc")):
+            for split, dash in (("train", "dash"), ("val", "solid")):
+                curve = s["curves"][f"{split}_{metric}"]
+                if not curve[0]:
+                    continue
+                label = f"{s['name']} ({split}{', mean' if s['n'] > 1 else ''})"
+                for trace in _band_traces(label, color, curve, dash, s["name"], col == 1, s["n"]):
+                    fig.add_trace(trace, row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    _layout(fig, height=440)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
+    return fig
+
+
+def variant_gap(series: Sequence[dict]) -> go.Figure:
+    """Train minus validation accuracy per epoch per variant (mean and min–max band over its seeds)."""
+    fig = go.Figure()
+    for s in series:
+        if s["curves"]["gap"][0]:
+            name = s["name"] + (" (mean)" if s["n"] > 1 else "")
+            for trace in _band_traces(name, run_color(s["color_id"]), s["curves"]["gap"], "solid", s["name"],
+                                      True, s["n"]):
+                fig.add_trace(trace)
+    fig.add_hline(y=0, line=dict(color="grey", width=1))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%")
+    return _layout(fig, title="Generalization gap")
+
+
 def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
     m = np.asarray(matrix)
     fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale="Blues", text=m,
@@ -127,14 +225,16 @@ def _image_trace(pixels: np.ndarray, first_row: int = 0, colorscale: str = "gray
     """An (H, W) grey or (H, W, 3) uint8 image, pixel by pixel; its rows sit at y = first_row, first_row + 1, ..."""
     pixels = np.asarray(pixels)
     if pixels.ndim == 3:
-        return go.Image(z=pixels, y0=first_row, hovertemplate="row %{y}, col %{x}<extra></extra>")
-    return go.Heatmap(z=pixels, y=np.arange(first_row, first_row + len(pixels)), colorscale=colorscale,
+        return go.Image(z=pixels, x0=first_row, y0=first_row, hovertemplate="row %{y}, col %{x}<extra></extra>")
+    return go.Heatmap(z=pixels, y=np.arange(first_row, first_row + len(pixels)),
+                      x=np.arange(first_row, first_row + pixels.shape[1]), colorscale=colorscale,
                       showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>")
 
 
 def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: str = "gray") -> go.Figure:
-    """A small image, (H, W) grey or (H, W, 3) uint8 RGB, shown pixel by pixel as the model sees it."""
-    fig = go.Figure(_image_trace(pixels, colorscale=colorscale))
+    """A small image, (H, W) grey or (H, W, 3) uint8 RGB, shown pixel by pixel as the model sees it.
+    Rows and columns count from 1, as "row t" and "step t" do everywhere."""
+    fig = go.Figure(_image_trace(pixels, first_row=1, colorscale=colorscale))
     if np.ndim(pixels) == 2:
         fig.update_yaxes(autorange="reversed")  # a heatmap's row 0 would sit at the bottom
     fig.update_yaxes(scaleanchor="x", showticklabels=False)
@@ -142,7 +242,8 @@ def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: st
     return _layout(fig, height=height, title=title)
 
 
-def row_predictions(probs: np.ndarray, classes: Sequence[str], row: int | None = None) -> go.Figure:
+def row_predictions(probs: np.ndarray, classes: Sequence[str], row: int | None = None,
+                    title: str = "How the prediction forms, row by row") -> go.Figure:
     """How a recurrent model's answer forms: class probabilities after each row, (T, classes), plus
     the probability of the final answer as a line. `row` (1-based) is marked."""
     p = np.asarray(probs)
@@ -160,27 +261,31 @@ def row_predictions(probs: np.ndarray, classes: Sequence[str], row: int | None =
     fig.update_yaxes(type="category", title_text="class", row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=f"p({classes[final]})", row=2, col=1)
     fig.update_xaxes(title_text="rows read", row=2, col=1)
-    return _layout(fig, height=380, title="How the prediction forms, row by row", hovermode="closest")
+    return _layout(fig, height=380, title=title, hovermode="closest")
 
 
 def image_rows(pixels: np.ndarray, row: int | None = None, title: str = "", height: int = 260) -> go.Figure:
     """An image with rows already read bright and the rest dimmed: what a recurrent model has seen so far."""
     fig = image(pixels, title=title, height=height)
-    if row:
-        rows = np.asarray(pixels).shape[0]
+    if row:  # 1-based, like the image's own rows
+        rows, cols = np.asarray(pixels).shape[:2]
         if row < rows:
-            fig.add_shape(type="rect", x0=-0.5, x1=np.asarray(pixels).shape[1] - 0.5, y0=row - 0.5, y1=rows - 0.5,
+            fig.add_shape(type="rect", x0=0.5, x1=cols + 0.5, y0=row + 0.5, y1=rows + 0.5,
                           fillcolor="rgba(30,30,60,0.65)", line=dict(width=0))
-        fig.add_shape(type="rect", x0=-0.5, x1=np.asarray(pixels).shape[1] - 0.5, y0=row - 1.5, y1=row - 0.5,
+        fig.add_shape(type="rect", x0=0.5, x1=cols + 0.5, y0=row - 0.5, y1=row + 0.5,
                       line=dict(color=PALETTE[1], width=2))
     return fig
 
 
 def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_maps: int = 32,
              cols: int = 8) -> go.Figure:
-    """Feature maps (C, H, W) as a grid of small heatmaps; one colour scale for all, or one per map."""
+    """Feature maps (C, H, W) as a grid of small heatmaps; one colour scale for all, or one per map.
+    Only the first `max_maps` are drawn, and the title then says so."""
+    total = len(maps)
     maps = np.asarray(maps)[:max_maps]
     n = len(maps)
+    if n < total:
+        title = f"{title} · first {n} of {total} maps"
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02,
@@ -189,6 +294,7 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
     for i, m in enumerate(maps):
         kw = dict(zmin=lo, zmax=hi) if shared_scale else {}
         fig.add_trace(go.Heatmap(z=m, colorscale="RdBu_r" if lo < 0 else "Viridis", showscale=shared_scale and i == 0,
+                                 y=np.arange(1, m.shape[0] + 1), x=np.arange(1, m.shape[1] + 1),
                                  hovertemplate=f"map {i}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>", **kw),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False)
@@ -238,9 +344,9 @@ def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_unit
     return _layout(fig, height=460, title=title, hovermode="closest")
 
 
-def gates(gate_maps: dict[str, np.ndarray]) -> go.Figure:
+def gates(gate_maps: dict[str, np.ndarray], title: str = "Gates over time") -> go.Figure:
     """Each gate (T, units) as steps x units, step 1 on top like the image; a shared 0..1 scale
-    for the gates, the cell state on its own diverging scale."""
+    for the gates, the cell state on its own diverging scale with its own colour bar."""
     names = list(gate_maps)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.03, shared_yaxes=True)
     for i, name in enumerate(names):
@@ -248,12 +354,14 @@ def gates(gate_maps: dict[str, np.ndarray]) -> go.Figure:
         bounded = name != "cell state"
         fig.add_trace(go.Heatmap(z=z, y=np.arange(1, len(z) + 1), colorscale="Viridis" if bounded else "RdBu_r",
                                  zmin=0 if bounded else None, zmax=1 if bounded else None,
-                                 zmid=None if bounded else 0, showscale=i == 0,
+                                 zmid=None if bounded else 0, showscale=i == 0 or not bounded,
+                                 colorbar=dict(title="gate", x=1.0, len=0.9) if bounded
+                                 else dict(title="cell", x=1.09, len=0.9),
                                  hovertemplate=f"{name}<br>step %{{y}}, unit %{{x}}: %{{z:.3f}}<extra></extra>"),
                       row=1, col=i + 1)
     fig.update_xaxes(title_text="unit", showticklabels=False)
     fig.update_yaxes(autorange="reversed", title_text="step", row=1, col=1)
-    return _layout(fig, height=380, hovermode="closest")
+    return _layout(fig, height=380, hovermode="closest", title=title)
 
 
 def gradient_norms(series: dict[str, np.ndarray], relative: bool = True) -> go.Figure:
@@ -272,3 +380,27 @@ def gradient_norms(series: dict[str, np.ndarray], relative: bool = True) -> go.F
     fig.update_yaxes(type="log", title_text=label, exponentformat="power")
     fig.update_xaxes(title_text="step t (image row)")
     return _layout(fig, height=360, title="Gradient through time")
+
+
+def weight_change(series: dict[str, Sequence]) -> go.Figure:
+    """How far each layer moved from its initial weights, ||w - w0|| / ||w0||, one bar group per model.
+    `series` maps a model's name to its probes.LayerChange rows (same layers for every model)."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(series.items()):
+        fig.add_trace(go.Bar(y=[r.layer for r in rows], x=[r.change for r in rows], orientation="h",
+                             name=escape(name), marker_color=PALETTE[i % len(PALETTE)],
+                             text=[f"{r.change:.0%}" for r in rows], textposition="outside",
+                             customdata=[r.params for r in rows],
+                             hovertemplate="%{y}: moved %{x:.1%} (%{customdata:,} parameters)<extra></extra>"))
+    layers = max((len(rows) for rows in series.values()), default=1)
+    fig.update_xaxes(title_text="‖w − w₀‖ / ‖w₀‖", tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, height=max(220, 60 + 28 * layers * max(1, len(series))), hovermode="closest",
+                   title="How far each layer moved from its initial weights", barmode="group")
+
+
+def drawing_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str) -> go.Figure:
+    """The confusion matrix of a model on the user's kept drawings (a title of its own)."""
+    fig = confusion(matrix, classes)
+    fig.update_layout(title=title)
+    return fig
