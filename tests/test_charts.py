@@ -71,3 +71,44 @@ def test_a_one_epoch_run_is_drawn_in_the_comparison():
     fig = charts.compare_curves([("lstm64", rows)])
     assert [t.name for t in fig.data] == ["lstm64 (train)", "lstm64 (train)"]  # loss and accuracy
     assert all("markers" in t.mode for t in fig.data)  # a single point: a line alone draws nothing
+
+
+def test_l2_axis_starts_at_zero_with_short_ticks():
+    """Issue 13: a 0.3% drift of the L2 term drew as a steep climb under 7-digit ticks."""
+    rows = [{"step": i, "loss": 0.5, "l2": 0.0123 * (1 + 0.003 * i / 500)} for i in range(1, 501)]
+    fig = charts.step_loss(rows)
+    assert fig.layout.yaxis2.rangemode == "tozero"  # a 0.3% drift stays a flat line near the top
+    assert fig.layout.yaxis2.tickformat == ".2~g"  # 0.012, never 0.0123412
+    assert fig.layout.yaxis.rangemode == "tozero"
+
+
+def test_a_one_step_run_is_a_point_not_an_empty_chart():
+    fig = charts.step_loss([{"step": 1, "loss": 2.3, "l2": 0.01}])
+    assert fig.data and all(t.mode == "markers" for t in fig.data) and all(len(t.x) == 1 for t in fig.data)
+    assert all(t.mode == "lines" for t in charts.step_loss([{"step": s, "loss": 1.0} for s in (1, 2)]).data)
+
+
+def test_step_and_epoch_axes_tick_whole_numbers():
+    short = charts.step_loss([{"step": s, "loss": 1.0} for s in (1, 2, 3)])
+    assert short.layout.xaxis.dtick == 1 and short.layout.xaxis.tick0 == 0  # no 1.5, no 1.2
+    one = charts.epoch_curves([{"epoch": 1, "train_loss": 0.3, "train_acc": 0.9, "val_loss": 0.4, "val_acc": 0.88}])
+    assert one.layout.xaxis.dtick == 1 and one.layout.xaxis2.dtick == 1
+    assert one.layout.yaxis.rangemode == "tozero"  # one point: the loss axis does not pad below 0
+    rows = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5, "val_loss": 1 / e, "val_acc": 0.5}
+            for e in range(1, 101)]
+    long = charts.epoch_curves(rows)
+    assert long.layout.xaxis.dtick is None  # plotly's own ticks (<= 10 of them) are whole numbers there
+
+
+def test_prediction_grid_gives_every_image_the_same_cell():
+    """Issue 13: st.image sized each CIFAR image by its caption's length."""
+    images = [np.zeros((32, 32, 3), np.uint8)] * 3 + [np.zeros((32, 32), np.uint8)]
+    fig = charts.prediction_grid(images, ["bird", "airplane", "bird", "<b>x</b>"],
+                                 ["bird", "bird", "bird", "<b>x</b>"], [0.9, 0.6, 0.7, 0.5], cols=2)
+    assert [t.type for t in fig.data] == ["image"] * 4 and fig.data[3].z.shape == (32, 32, 3)
+    widths = {round(fig.layout[f"xaxis{i or ''}"].domain[1] - fig.layout[f"xaxis{i or ''}"].domain[0], 6)
+              for i in (0, 2, 3, 4)}
+    assert len(widths) == 1  # one size for all, whatever the title
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0].startswith("✅") and titles[1] == "❌ airplane (bird)" and "<b>" not in titles[3]
+    assert fig.layout.annotations[1].font.color and not fig.layout.annotations[0].font.color
