@@ -5,7 +5,8 @@
 Each lesson run (playground.lessons) trains once per seed through a JobRegistry, two at a time
 with one CPU thread each (as the app trains them), into a throwaway store. Prints one JSON
 object: per lesson and run, min/max/mean test accuracy (and last-epoch training accuracy) and
-seconds per run; writes it to bench/results/lessons-<scale>.json. The numbers go into
+seconds per run; writes it to bench/results/lessons-<scale>.json (a subset of lessons updates
+only theirs there). The numbers go into
 playground/lessons.py by hand, with the machine they came from.
 """
 from __future__ import annotations
@@ -79,7 +80,12 @@ def main() -> None:
            "torch": torch.__version__, "scale": args.scale, "seeds": args.seeds, "concurrent": args.concurrent,
            "wall_seconds": round(time.time() - started, 1), "lessons": summary}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"lessons-{args.scale}.json").write_text(json.dumps(out, indent=1) + "\n")
+    path = RESULTS / f"lessons-{args.scale}.json"
+    if path.is_file() and set(summary) != {lesson.key for lesson in LESSONS}:  # a subset: keep the others' rows
+        kept = json.loads(path.read_text()).get("lessons", {})
+        out["lessons"] = {**kept, **summary}
+        out["updated"] = sorted(summary)
+    path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 
 

@@ -110,8 +110,10 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
         rows.append({"run": run.label,
                      "test accuracy": f"{got['test_acc']:.1%}" if "test_acc" in got else "–",
                      "train accuracy": f"{got['train_acc']:.1%}" if "train_acc" in got else "–",
-                     f"our spread ({MEASURED_ON})": run.measured.text() if run.measured else "not measured"})
+                     "our spread, test": run.measured.text() if run.measured else "not measured",
+                     "our spread, train": run.measured_train.text() if run.measured_train else "–"})
     st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(f"Our spread: the CPU-scale runs, {MEASURED_ON} (bench/lessons.py); a single run can land outside it.")
     right = lesson.judge(results) if len(results) == len(lesson.runs) else None
     if right is None:
         st.warning("Not every run finished, so there is no verdict on your guess. Run it again to see one.")
@@ -123,6 +125,7 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
             st.info(f"Your guess: **{guess or '–'}**. The runs say: **{answer}**.")
         if not registry.store.lessons().get(lesson.key, {}).get("done"):
             registry.store.save_lesson(lesson.key, done=True)
+            st.rerun()  # the picker and the sidebar show it done
     st.markdown(f"**The original:** {lesson.reference}")
     st.markdown(f"**Why.** {lesson.explanation}")
     if lesson.next:
