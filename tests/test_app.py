@@ -121,7 +121,8 @@ def test_regularization_study_launches_variants_and_they_finish(home):
     poll_until(at, lambda a: len(finished_runs(home)) == 3, seconds=180)
     at.run()
     names = sorted(r.name for r in finished_runs(home))
-    assert names == ["lstm64 · L2 λ=0.001", "lstm64 · baseline", "lstm64 · dropout 0.3 (2 layers)"]
+    assert names == ["lstm64 · L2 λ=0.001 · seed 0 · study 1", "lstm64 · baseline · seed 0 · study 1",
+                     "lstm64 · dropout 0.3 (2 layers) · seed 0 · study 1"]  # tagged: "select this study's runs"
     assert len(at.dataframe[0].value) == 3
 
 

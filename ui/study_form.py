@@ -1,39 +1,102 @@
-"""The regularization-study form: one base recipe, ticked variants, launched together with one seed."""
+"""The regularization-study form: one base recipe, ticked variants, one or several seeds, launched together.
+
+Each launch is tagged `· study N` in its runs' names (Compare's "select this study's runs"). Launching
+runs that already exist (same recipe, variants, seeds, epochs: the same configs) asks first."""
 from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare import StudyChoice, study_variants
-from playground.config import RECIPES, ConfigError
+from playground.compare import StudyChoice, already_run, next_study, study_plan, study_run_name
+from playground.config import RECIPES, ConfigError, RunConfig
+from playground.errors import PlaygroundError
 from ui.common import jobs
 
+ERROR, REPEAT = "study_error", "study_repeat"
+DEFAULT_EPOCHS, DEFAULT_LIMIT = 30, 3000  # see EPOCHS_NOTE; measured in bench-like runs on this machine's CPU
+EPOCHS_NOTE = ("The CNN recipes need ~30 epochs on 3,000 images before train and validation accuracy part "
+               "(1–2% at 5 epochs): the default study, 3 variants × 30 epochs, takes about 2 minutes here.")
 
-def _launch() -> None:
+
+def _plan() -> tuple[str, list[tuple[str, RunConfig]]]:
     s = st.session_state
     base = RECIPES[s["study_recipe"]].override(epochs=int(s["study_epochs"]), seed=int(s["study_seed"]),
                                                limit=int(s["study_limit"]))
     choice = StudyChoice(baseline=s["study_base"], l2=s["study_l2"] if s["study_use_l2"] else None,
                          dropout=s["study_p"] if s["study_use_p"] else None,
                          batchnorm=s["study_bn"], wider=s["study_wide"])
-    variants = study_variants(base, choice)
-    if not variants:
-        s["study_error"] = "Tick at least one variant."
-        return
+    return s["study_recipe"], study_plan(base, choice, int(s["study_seeds"]))
+
+
+def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
+    s = st.session_state
+    registry = jobs()
+    study = next_study(r.name for r in registry.store.list_runs(include_unreadable=True))
+    ids: list[int] = []
     try:
-        ids = [jobs().submit(cfg, name=f"{s['study_recipe']} · {label}") for label, cfg in variants]
-    except ConfigError as exc:
-        s["study_error"] = f"Cannot run this study: {exc}"
+        for label, cfg in plan:
+            ids.append(registry.submit(cfg, name=study_run_name(recipe, label, study)))
+    except PlaygroundError as exc:  # ConfigError included: nothing half-launched stays queued
+        for run_id in ids:
+            registry.stop(run_id, "the study could not start all its runs")
+        s[ERROR] = f"Cannot run this study: {exc}"
         return
-    s["study_error"] = None
-    s["compare_ids"] = ids  # show the study's runs in the comparison right away
+    s["compare_ids"] = ids  # show the study's runs in the comparison right away (and in the URL)
+
+
+def _launch(again: bool = False, only_new: bool = False) -> None:
+    s = st.session_state
+    s[ERROR], s[REPEAT] = None, None
+    try:
+        recipe, plan = _plan()
+    except ConfigError as exc:
+        s[ERROR] = f"Cannot run this study: {exc}"
+        return
+    if not plan:
+        s[ERROR] = "Tick at least one variant."
+        return
+    existing = already_run([cfg for _, cfg in plan], jobs().store.list_runs())
+    if only_new:
+        done = {r.config.to_json() for r in existing}
+        plan = [(label, cfg) for label, cfg in plan if cfg.to_json() not in done]
+    elif existing and not again:
+        s[REPEAT] = ([r.id for r in existing], len(plan))
+        return
+    if plan:
+        _submit(recipe, plan)
+
+
+def _show_existing() -> None:
+    s = st.session_state
+    ids, _ = s.get(REPEAT) or ([], 0)
+    s["compare_ids"], s[REPEAT] = list(ids), None
+
+
+def _ask_again() -> None:
+    ids, planned = st.session_state[REPEAT]
+    runs = ", ".join(f"#{i}" for i in sorted(ids))
+    whole = len(ids) >= planned
+    st.warning(f"{'These' if whole else f'{len(ids)} of these'} {len(ids) if whole else planned} runs already exist "
+               f"({runs}) with the same settings and seeds: launch again?", icon="🔁")
+    c = st.columns(3)
+    c[0].button("Launch again anyway", on_click=_launch, kwargs={"again": True}, width="stretch")
+    if not whole:
+        c[1].button(f"Launch only the {planned - len(ids)} new", on_click=_launch, kwargs={"only_new": True},
+                    width="stretch")
+    c[2].button("Show the existing runs", on_click=_show_existing, width="stretch")
 
 
 def study_form() -> None:
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("cnn"), key="study_recipe")
-    c2.number_input("Epochs", 1, 200, value=5, key="study_epochs")
-    c3.number_input("Seed (shared)", 0, 2**31 - 1, value=0, key="study_seed")
-    c4.number_input("First N samples (0 = all)", 0, 60000, value=0, step=1000, key="study_limit")
+    c2.number_input("Epochs", 1, 200, value=DEFAULT_EPOCHS, key="study_epochs")
+    c3.number_input("Seeds", 1, 10, value=1, key="study_seeds",
+                    help="Train each variant with this many seeds: Compare then draws each variant's mean "
+                         "with its min–max band, and flags differences smaller than the seeds' spread.")
+    c4.number_input("First seed", 0, 2**31 - 1, value=0, key="study_seed",
+                    help="Variants of one seed start from the same initial weights where their architecture "
+                         "is the same; Compare says which did.")
+    c5.number_input("First N samples (0 = all)", 0, 60000, value=DEFAULT_LIMIT, step=1000, key="study_limit")
+    st.caption(EPOCHS_NOTE)
     c = st.columns(5)
     c[0].checkbox("No regularization", value=True, key="study_base")
     c[1].checkbox("L2 penalty", value=True, key="study_use_l2")
@@ -43,5 +106,7 @@ def study_form() -> None:
     c[3].checkbox("Batch-norm (CNNs)", key="study_bn")
     c[4].checkbox("Wider (×2)", key="study_wide")
     st.button("🚀 Launch study", type="primary", on_click=_launch)
-    if st.session_state.get("study_error"):
-        st.error(st.session_state["study_error"])
+    if st.session_state.get(REPEAT):
+        _ask_again()
+    if st.session_state.get(ERROR):
+        st.error(st.session_state[ERROR])

@@ -1,0 +1,76 @@
+"""Which runs Compare shows: kept in the session, mirrored in the URL (?ids=3,4,5) so that a reload
+or a copied link shows the same selection, and "select this study's runs"."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.compare import studies
+from playground.config import ConfigError
+from playground.errors import RunStatus
+from playground.links import IDS_KEY, compare_params, ids_from_params
+
+KEY = "compare_ids"  # the multiselect's own state
+KEPT = "compare_kept"  # a copy that outlives the widget when another page is shown
+STUDY = "compare_study"
+
+
+def _from_link(known: set[int]) -> list[int] | None:
+    """The link's ids that still exist (None when the link names none); a message for the rest."""
+    try:
+        wanted = ids_from_params(st.query_params)
+    except ConfigError as exc:
+        st.warning(f"This link's run selection cannot be read ({exc}); pick runs below.")
+        return None
+    if not wanted:
+        return None
+    gone = [i for i in wanted if i not in known]
+    if gone:
+        st.caption(f"Runs in the link that no longer exist or are hidden by the filters: "
+                   f"{', '.join(f'#{i}' for i in gone)}.")
+    return [i for i in wanted if i in known]
+
+
+def initial_selection(runs: list) -> list[int]:
+    """This session's selection, else the link's, else the two newest finished runs; always among `runs`
+    (a filter drops what it hides)."""
+    known = {r.id for r in runs}
+    s = st.session_state
+    if KEY in s:
+        chosen = s[KEY]
+    elif KEPT in s:
+        chosen = s[KEPT]
+    else:
+        chosen = _from_link(known)
+        if chosen is None:
+            chosen = [r.id for r in runs if r.status == RunStatus.FINISHED][:2]
+    return [i for i in chosen if i in known]
+
+
+def remember(selected: list[int]) -> None:
+    """Keep the selection for this session and in the URL, so a reload or a copied link shows it."""
+    st.session_state[KEPT] = list(selected)
+    if selected:
+        params = compare_params(selected)
+        if st.query_params.get(IDS_KEY) != params[IDS_KEY]:
+            st.query_params[IDS_KEY] = params[IDS_KEY]
+    elif IDS_KEY in st.query_params:
+        del st.query_params[IDS_KEY]
+
+
+def _select_study() -> None:
+    s = st.session_state
+    s[KEY] = list(s.get("_study_ids", {}).get(s.get(STUDY), []))
+
+
+def study_picker(runs: list) -> None:
+    """A picker of the studies among these runs and a button that selects all of one study's runs."""
+    found = studies(runs)
+    if not found:
+        return
+    st.session_state["_study_ids"] = found
+    if st.session_state.get(STUDY) not in found:
+        st.session_state.pop(STUDY, None)
+    names = {n: f"study {n} ({len(ids)} runs: #{ids[0]}–#{ids[-1]})" for n, ids in found.items()}
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.selectbox("Study", list(found), format_func=names.get, key=STUDY)
+    c2.button("Select this study's runs", on_click=_select_study, width="stretch")

@@ -1,0 +1,83 @@
+"""Compare's live body: status chips counted at each poll, curves per variant (mean and band over
+seeds), the gap, the tables, and which runs started from the same weights."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground import charts
+from playground.compare import (
+    comparison_table,
+    group_variants,
+    one_seed_noise,
+    shared_starts,
+    status_counts,
+    variant_series,
+    variant_table,
+)
+from playground.errors import RunStatus
+from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+
+PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")
+STATUS_WORD = {RunStatus.RUNNING: "training"}
+
+
+def statuses(run_ids: list[int]) -> dict[int, RunStatus]:
+    """Each run's status now: the live snapshot when this process trains it, else the store's row."""
+    registry = jobs()
+    out = {}
+    for run_id in run_ids:
+        snap = registry.snapshot(run_id)
+        if snap is not None:
+            out[run_id] = RunStatus(snap.status)
+        elif (rec := registry.store.get_run(run_id)) is not None:
+            out[run_id] = RunStatus(rec.status)
+    return out
+
+
+def chips(counts: dict[RunStatus, int]) -> str:
+    return " · ".join(f"{STATUS_ICON[s]} {n} {STATUS_WORD.get(s, str(s))}" for s, n in counts.items())
+
+
+def show_comparison(run_ids: list[int]) -> None:
+    """The comparison, polling every second while any of these runs is queued or training."""
+    now = statuses(run_ids)
+    live = any(s.active for s in now.values())
+    st.fragment(_body, run_every=POLL_SECONDS if live else None)(run_ids, now)
+
+
+def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
+    store = jobs().store
+    now = statuses(run_ids)
+    if now != drawn:
+        st.rerun()  # a run started, ended or vanished: redraw the page (labels, pickers), not only this part
+    pairs = [(rec, store.epochs(rec.id)) for rec in (store.get_run(i) for i in run_ids) if rec is not None]
+    counts = status_counts(now.values())
+    polling = any(s.active for s in now.values())
+    st.caption(chips(counts) + (" — the charts update every second." if polling else ""))
+    if not any(epochs for _, epochs in pairs):
+        st.info("No finished epochs yet; curves appear after each run's first epoch.")
+    variants = group_variants(pairs)
+    series = variant_series(variants)
+    st.plotly_chart(charts.variant_curves(series), width="stretch")
+    if any(s["curves"]["gap"][0] for s in series):
+        st.plotly_chart(charts.variant_gap(series), width="stretch")
+    elif any(epochs for _, epochs in pairs):
+        st.caption("No generalization gap to show: these runs hold out no validation set "
+                   "(validation fraction 0, as in the lstm64 recipe).")
+    per_run = comparison_table(pairs)
+    percent = {k: st.column_config.NumberColumn(format="percent") for k in PERCENT}
+    if any(len(v.runs) > 1 for v in variants):
+        st.caption("Variants trained with several seeds: each line is their mean, the band their min–max; "
+                   "the table gives mean ± half the range.")
+        st.dataframe(variant_table(variants), hide_index=True, width="stretch", placeholder="–")
+        with st.expander("Each run"):
+            st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
+    else:
+        st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
+        if len(variants) > 1:
+            st.caption("One seed per variant: a difference of a point or two may be seed noise. Launch the "
+                       "study with Seeds ≥ 2 to see how far seeds alone move the result.")
+    for sentence in one_seed_noise(variants):
+        st.warning(sentence, icon="🎲")
+    for sentence in shared_starts([rec for rec, _ in pairs]):
+        st.caption(sentence)
