@@ -7,7 +7,7 @@ from playground.errors import ACTIVE, PlaygroundError, RunStatus
 from playground.lessons import MEASURED_ON, Lesson, link_params, run_result
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 
-SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down for a CPU**: {note}.",
+SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
               "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch."}
 
 
