@@ -186,3 +186,16 @@ def test_predictions(loaded: LoadedModel, count: int = 24, seed: int = 0) -> lis
     conf, pred = probs.max(1)
     return [Prediction(img, ds.classes[int(t)], ds.classes[int(p)], float(c))
             for img, t, p, c in zip(display_images(x), y, pred, conf, strict=True)]
+
+
+def test_accuracy(loaded: LoadedModel) -> dict[str, Any]:
+    """Test loss, accuracy and confusion matrix of a checkpoint, on the test set its run would have used
+    (the first `limit` test samples): for runs that ended without a test pass, e.g. stopped ones."""
+    from .training import evaluate  # training pulls in the engine; only this function needs it
+
+    cfg = loaded.config
+    ds = load_dataset(cfg.data.dataset)
+    limit = cfg.data.limit or None
+    x, y = ds.test_x[:limit], ds.test_y[:limit]
+    out = evaluate(loaded.model, x, y, Normalizer.of(cfg.data.dataset, cfg.data.normalize), n_classes=len(ds.classes))
+    return {"test_acc": out["acc"], "test_loss": out["loss"], "confusion": out["confusion"], "test_samples": len(y)}

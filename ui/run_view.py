@@ -1,25 +1,36 @@
 """One run, live while it trains (a polling fragment), with its report once it ends."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import streamlit as st
 
 from playground import charts
 from playground.data import SPECS
 from playground.errors import ACTIVE, RunStatus
-from playground.inference import CheckpointError
-from playground.reports import metrics_csv, test_predictions
-from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, loaded_model, plain
+from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, plain
+from ui.run_code import show_code
+from ui.run_facts import WALL_HELP, progress, trained_by
+from ui.run_report import report
+from ui.run_unreadable import show_unreadable
+from ui.train_form import use_config
 
 
 def show_run(run_id: int) -> None:
     registry = jobs()
     rec = registry.store.get_run(run_id)  # one row: whether to poll (a CLI process may be training it)
-    live = run_id in registry.active() or (rec is not None and rec.status in ACTIVE)
+    if rec is None:
+        st.info("That run no longer exists.")
+        return
+    if not rec.readable:
+        show_unreadable(rec)
+        return
+    live = run_id in registry.active() or rec.status in ACTIVE
     # Poll only while the run is live; a finished run is drawn once.
     st.fragment(_live_body, run_every=POLL_SECONDS if live else None)(run_id, live)
+    # Outside the fragment: these do not change while it trains, and their clicks redraw the form.
+    st.button("🔁 Train again with one change", key=f"again-{run_id}", on_click=use_config, args=(rec.config, run_id),
+              help="Loads this run's settings into the form on the left (and the link).")
+    with st.expander("</> Show the code"):
+        show_code(rec.config, f"run #{run_id}'s settings", key=f"run-{run_id}")
 
 
 def _live_body(run_id: int, was_live: bool) -> None:
@@ -34,53 +45,35 @@ def _live_body(run_id: int, was_live: bool) -> None:
     st.subheader(f"{STATUS_ICON.get(snap.status, '')} #{run_id} {plain(rec.name)}", anchor=False)
     st.caption(f"{rec.config.model.arch} on {SPECS[rec.config.data.dataset].title} · {snap.status}"
                f" · device {rec.device or '–'} · {rec.params or '–'} parameters")
+    st.caption(f"🖥️ {trained_by(rec)}")
     if snap.message:
         {RunStatus.DIVERGED: st.warning, RunStatus.FAILED: st.error}.get(snap.status, st.info)(snap.message)
-    text = f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs} · step {snap.step}/{snap.total_steps or '?'}"
-    st.progress(snap.fraction if snap.status != RunStatus.FINISHED else 1.0, text=text)
+    fraction, text = progress(snap)
+    st.progress(fraction, text=text)
     c = st.columns(4)
-    c[0].metric("Elapsed", duration(snap.elapsed))
-    c[1].metric("Samples/s", f"{snap.samples_per_s:,.0f}" if snap.samples_per_s else "–")
+    c[0].metric("Wall time", duration(snap.elapsed), help=WALL_HELP)
+    c[1].metric("Samples/s", f"{snap.samples_per_s:,.0f}" if snap.samples_per_s else "–",
+                help="Training samples per second of training-step time.")
     c[2].metric("ETA", duration(snap.eta))
     last = snap.epoch_rows[-1] if snap.epoch_rows else {}
     c[3].metric("Val accuracy", f"{last['val_acc']:.1%}" if last.get("val_acc") is not None else "–")
-    if not snap.done and st.button("⏹ Stop", key=f"stop-{run_id}"):
-        registry.stop(run_id)
+    if not snap.done:
+        _stop(registry, rec)
     if snap.step_rows:
         st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"steps-{run_id}")
     if snap.epoch_rows:
         st.plotly_chart(charts.epoch_curves(snap.epoch_rows), width="stretch", key=f"epochs-{run_id}")
     if snap.done:
-        _report(rec, snap)
+        report(rec, snap)
 
 
-def _report(rec, snap) -> None:
-    result = snap.result
-    if result.get("test_acc") is not None:
-        c = st.columns(3)
-        c[0].metric("Test accuracy", f"{result['test_acc']:.2%}")
-        c[1].metric("Test loss", f"{result['test_loss']:.4f}")
-        c[2].metric("Training time", duration(result.get("train_seconds")))
-    classes = SPECS[rec.config.data.dataset].classes
-    if rec.checkpoint and Path(rec.checkpoint).is_file():
-        left, right = st.columns([3, 2])
-        with left:
-            st.markdown("**Test images: prediction (true)**, mistakes marked ❌")
-            try:
-                preds = test_predictions(loaded_model(rec.checkpoint), count=24)
-                scale = 3 if preds[0].image.shape[0] <= 28 else 2
-                st.image([np.kron(p.image, np.ones((scale, scale) + (1,) * (p.image.ndim - 2), np.uint8))
-                          for p in preds],
-                         caption=[f"{'✅' if p.correct else '❌'} {p.predicted} ({p.true})" for p in preds])
-            except CheckpointError as exc:
-                st.warning(str(exc))
-        with right:
-            if result.get("confusion"):
-                st.plotly_chart(charts.confusion(result["confusion"], classes), width="stretch")
-        c1, c2 = st.columns(2)
-        c1.download_button("⬇ Checkpoint (.pt)", Path(rec.checkpoint).read_bytes(), f"run-{rec.id}.pt",
-                           width="stretch")
-    else:
-        c1, c2 = st.columns(2)
-    c2.download_button("⬇ Metrics (.csv)", metrics_csv(snap.epoch_rows, snap.step_rows),
-                       f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch")
+def _stop(registry, rec) -> None:
+    """Stop here ends the run within a batch; for another process's run it writes a request to the store."""
+    here = registry.snapshot(rec.id) is not None
+    if rec.stop_requested and not here:
+        st.info("⏹ Stop requested: the process training this run stops it at its next batch.")
+    elif st.button("⏹ Stop", key=f"stop-{rec.id}"):
+        registry.stop(rec.id)
+        if not here:
+            st.info(f"⏹ Stop requested: the process training this run (pid {rec.pid or '?'}"
+                    f"{f' on host {rec.host}' if rec.host else ''}) stops it at its next batch.")

@@ -1,4 +1,8 @@
-"""The Train sidebar: widgets <-> RunConfig, and the Train button's submit.
+"""The Train sidebar: widgets <-> RunConfig <-> the URL, and the Train button's submit.
+
+The form lives in the URL (`?recipe=lstm64&hidden=32`, see playground.links): a reload or a new
+tab shows the same settings, and a link from elsewhere (Learn's "try next") fills the form. The
+URL is read when it holds settings the form did not write itself; a bad link is a message.
 
 Number boxes have no bounds of their own: a value out of a widget's range stays red in the browser
 and never reaches the server, so Train would start with the last accepted value, a config the user
@@ -20,11 +24,16 @@ from playground.config import (
 )
 from playground.data import SPECS
 from playground.errors import PlaygroundError
+from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.common import jobs
+from ui.run_code import show_code
 
 PREFIX = "f_"
 CUSTOM = "(custom)"
 NAME, OUTCOME = "run_name", "train_outcome"
+BASE = "form_base"  # the recipe the form's link names (the settings that differ follow it)
+SYNCED = "form_link"  # the settings this session last wrote to the URL
+NOTICE = "form_notice"  # ("warning" | "success", text) to show once above the form
 NORMALIZE_LABELS = {"half": "(x-0.5)/0.5", "unit": "[0, 1]", "standard": "dataset mean/std"}
 
 
@@ -33,24 +42,78 @@ def _fill(cfg: RunConfig) -> None:
         st.session_state[PREFIX + key] = value
 
 
+def _closest_recipe(cfg: RunConfig) -> str:
+    """The recipe `cfg` differs from in the fewest settings: the shortest link."""
+    return min(RECIPES, key=lambda name: len(config_params(cfg, name)))
+
+
+def _load(cfg: RunConfig, base: str | None = None) -> None:
+    """Put `cfg` in the form; the recipe box names its recipe only when nothing was changed."""
+    base = base or _closest_recipe(cfg)
+    _fill(cfg)
+    st.session_state[BASE] = base
+    st.session_state["recipe"] = base if RECIPES[base] == cfg else CUSTOM
+
+
+def use_config(cfg: RunConfig, run_id: int) -> None:
+    """"Train again with one change": the run's settings into the form (a button callback)."""
+    _load(cfg)
+    st.session_state[NOTICE] = ("success", f"The form now holds run #{run_id}'s settings: change one and press "
+                                           "**Train**.")
+
+
 def _on_recipe() -> None:
     name = st.session_state["recipe"]
     if name in RECIPES:
         _fill(RECIPES[name])
+        st.session_state[BASE] = name
 
 
 def _custom() -> None:
     st.session_state["recipe"] = CUSTOM  # edited: no longer the named recipe
 
 
+def _link() -> dict[str, str]:
+    """The settings in the URL (the page's own keys, such as `run`, left out)."""
+    return {k: v for k, v in st.query_params.to_dict().items() if k not in PAGE_KEYS}
+
+
+def _from_link() -> None:
+    """Fill the form from the URL when it holds settings this session did not write (a reload, a new
+    tab, a link); an empty one (coming back from another page) keeps the form as it was."""
+    link = _link()
+    if not link or link == st.session_state.get(SYNCED):
+        return
+    try:
+        cfg = config_from_params(link)
+    except PlaygroundError as exc:
+        kept = "kept as it was" if PREFIX + "arch" in st.session_state else "filled with the lstm64 recipe"
+        st.session_state[NOTICE] = ("warning", f"The link's settings were not used ({exc}); the form is {kept}.")
+        return
+    _load(cfg, link.get(RECIPE_KEY))
+
+
 def _keep_state() -> None:
     """Streamlit forgets a widget's value when its page is left; re-assigning keeps it."""
+    _from_link()
     if PREFIX + "arch" not in st.session_state:
         st.session_state.setdefault("recipe", "lstm64")
+        st.session_state[BASE] = "lstm64"
         _fill(RECIPES["lstm64"])
     for key in list(st.session_state):
         if key.startswith(PREFIX) or key == "recipe":
             st.session_state[key] = st.session_state[key]
+
+
+def _to_link() -> None:
+    """Write the form's settings to the URL: its recipe and the settings that differ from it."""
+    s = st.session_state
+    base = s["recipe"] if s["recipe"] in RECIPES else s.get(BASE) or _closest_recipe(form_config())
+    params = config_params(form_config(), base)
+    if params != _link():
+        page = {k: v for k, v in st.query_params.to_dict().items() if k in PAGE_KEYS}
+        st.query_params.from_dict({**params, **page})
+    s[SYNCED] = params
 
 
 def form_config() -> RunConfig:
@@ -127,6 +190,9 @@ def sidebar_form() -> None:
     """Render the form; the Train button submits it (see take_outcome)."""
     _keep_state()
     with st.sidebar:
+        if NOTICE in st.session_state:
+            kind, text = st.session_state.pop(NOTICE)
+            getattr(st, kind)(text)
         st.selectbox("Recipe", [CUSTOM, *RECIPES], key="recipe", on_change=_on_recipe,
                      help="Fills the form with a classic experiment; edit anything after.")
         st.selectbox("Dataset", list(SPECS), on_change=_custom, key=PREFIX + "dataset",
@@ -138,3 +204,6 @@ def sidebar_form() -> None:
         _more_fields()
         st.text_input("Run name (optional)", max_chars=120, key=NAME)
         st.button("Train", type="primary", width="stretch", on_click=_submit)
+        with st.expander("</> Show the code"):
+            show_code(form_config(), "the form's settings", key="form")
+    _to_link()

@@ -1,0 +1,323 @@
+"""Compare: variants over seeds (mean, band, noise), study tags and repeats, live status chips, the
+selection in the URL, bulk delete, colours that follow the run. Library tests first, then AppTest."""
+import json
+
+import pytest
+
+from playground import charts
+from playground.compare import (
+    StudyChoice,
+    already_run,
+    band,
+    group_variants,
+    next_study,
+    one_seed_noise,
+    shared_starts,
+    status_counts,
+    studies,
+    study_of,
+    study_plan,
+    study_run_name,
+    variant_series,
+    variant_table,
+)
+from playground.config import recipe
+from playground.errors import RunStatus
+from playground.store import RunRecord
+
+from conftest import app_page as page
+from conftest import tiny
+
+
+def rec(run_id, cfg, name="r", status=RunStatus.FINISHED, test_acc=None):
+    return RunRecord(id=run_id, name=name, status=status, config=cfg, result={"test_acc": test_acc})
+
+
+def rows(*pairs):
+    """Epoch rows from (train_acc, val_acc) per epoch."""
+    return [{"epoch": e, "train_acc": t, "val_acc": v, "train_loss": 1 - t, "val_loss": 1 - v}
+            for e, (t, v) in enumerate(pairs, 1)]
+
+
+# ------------------------------------------------------------------ library
+def test_study_plan_trains_each_variant_with_each_seed():
+    base = recipe("cnn").override(epochs=2, seed=5)
+    plan = study_plan(base, StudyChoice(baseline=True, l2=1e-3), seeds=3)
+    assert [label for label, _ in plan] == ["baseline · seed 5", "L2 λ=0.001 · seed 5", "baseline · seed 6",
+                                           "L2 λ=0.001 · seed 6", "baseline · seed 7", "L2 λ=0.001 · seed 7"]
+    assert [cfg.seed for _, cfg in plan] == [5, 5, 6, 6, 7, 7]
+    assert {cfg.reg.l2 for _, cfg in plan} == {0.0, 1e-3}
+
+
+def test_study_tags_number_launches_and_find_their_runs():
+    names = ["cnn · baseline · seed 0 · study 2", "my own run", "cnn · L2 λ=0.001 · seed 0 · study 2",
+             "lstm64 · baseline · seed 0 · study 4"]
+    assert [study_of(n) for n in names] == [2, None, 2, 4]
+    assert next_study(names) == 5 and next_study(["plain"]) == 1
+    assert study_run_name("cnn", "baseline · seed 1", 3) == "cnn · baseline · seed 1 · study 3"
+    runs = [rec(i + 1, tiny(), n) for i, n in enumerate(names)]
+    assert studies(runs) == {4: [4], 2: [1, 3]}  # newest study first
+
+
+def test_already_run_matches_same_configs_that_count():
+    a, b = tiny(seed=1), tiny(seed=2)
+    runs = [rec(1, a), rec(2, a, status=RunStatus.FAILED), rec(3, tiny(seed=3)), rec(4, b, status=RunStatus.QUEUED)]
+    assert [r.id for r in already_run([a, b], runs)] == [1, 4]  # a failed run is no result to keep
+
+
+def test_status_counts_by_status_not_by_activity():
+    counts = status_counts([RunStatus.QUEUED, "queued", RunStatus.RUNNING, "finished", RunStatus.QUEUED])
+    assert counts == {RunStatus.QUEUED: 3, RunStatus.RUNNING: 1, RunStatus.FINISHED: 1}
+    assert list(counts) == [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.FINISHED]
+
+
+def test_band_is_mean_min_max_per_epoch_over_runs_of_any_length():
+    x, mean, lo, hi = band([rows((0.6, 0.5), (0.8, 0.7)), rows((0.7, 0.6))], "val_acc")
+    assert x == [1, 2] and mean == pytest.approx([0.55, 0.7]) and lo == [0.5, 0.7] and hi == [0.6, 0.7]
+    gx, gap, _, _ = band([rows((0.6, 0.5), (0.9, 0.7))], "gap")
+    assert gx == [1, 2] and gap == pytest.approx([0.1, 0.2])
+
+
+def _seeded(variant_l2, seeds_acc, first_id):
+    return [(rec(first_id + i, tiny(l2=variant_l2, seed=s), f"v{variant_l2} · seed {s} · study 1", test_acc=acc),
+             rows((0.9, acc))) for i, (s, acc) in enumerate(seeds_acc)]
+
+
+def test_variants_group_by_config_without_seed_and_table_gives_mean_and_spread():
+    runs = _seeded(0.0, [(0, 0.80), (1, 0.84)], 1) + _seeded(0.01, [(0, 0.83), (1, 0.85)], 3)
+    variants = group_variants(runs)
+    assert [len(v.runs) for v in variants] == [2, 2] and [v.color_id for v in variants] == [1, 3]
+    assert variants[0].name.startswith("v0.0 (2 runs: #1, #2)")
+    table = variant_table(variants)
+    assert table[0]["test acc"] == "82.0% ± 2.0%" and table[1]["test acc"] == "84.0% ± 1.0%"
+    assert table[0]["seeds"] == "0, 1"
+    # +2.0% is less than the 4.0% the baseline's seeds spread: noise.
+    assert table[1]["test acc vs first"] == "+2.0% · noise (seeds spread 4.0%)"
+    series = variant_series(variants)
+    assert series[0]["n"] == 2 and series[0]["curves"]["val_acc"][1] == pytest.approx([0.82])
+
+
+def test_a_difference_larger_than_the_seed_spread_is_not_noise():
+    runs = _seeded(0.0, [(0, 0.80), (1, 0.81)], 1) + _seeded(0.01, [(0, 0.86), (1, 0.87)], 3)
+    assert variant_table(group_variants(runs))[1]["test acc vs first"] == "+6.0%"
+
+
+def test_one_seed_difference_smaller_than_the_seed_spread_is_flagged():
+    spread = _seeded(0.0, [(0, 0.78), (1, 0.84)], 1)  # seeds alone move it 6 points
+    one_a = [(rec(5, tiny(l2=0.01), "l2 one seed", test_acc=0.82), rows((0.9, 0.82)))]
+    one_b = [(rec(6, tiny(dropout=0.0, hidden=64), "wide one seed", test_acc=0.85), rows((0.9, 0.85)))]
+    far = [(rec(7, tiny(hidden=128), "far", test_acc=0.95), rows((0.9, 0.95)))]
+    said = one_seed_noise(group_variants(spread + one_a + one_b + far))
+    assert said == ["#6 wide one seed vs #5 l2 one seed: +3.0% test acc, less than the 6.0% that seeds alone "
+                    "spread: noise."]
+    assert one_seed_noise(group_variants(one_a + one_b)) == []  # no seed spread known: nothing claimed
+
+
+def test_same_architecture_variants_share_initial_weights_and_a_wider_one_does_not():
+    base = recipe("cnn").override(epochs=1, seed=0)
+    plan = study_plan(base, StudyChoice(baseline=True, l2=1e-3, dropout=0.3, batchnorm=True, wider=True), 2)
+    runs = [rec(i + 1, cfg, study_run_name("cnn", label, 1)) for i, (label, cfg) in enumerate(plan)]
+    (said,) = shared_starts(runs)
+    assert said.startswith("Seeds 0, 1: cnn · baseline, cnn · L2 λ=0.001, cnn · dropout 0.3, cnn · batch-norm "
+                           "started from the same initial weights")
+    assert "cnn · wider (width 32) started from its own" in said
+
+
+def test_colour_follows_the_run_id_and_seeds_draw_a_band():
+    assert charts.run_color(7) == charts.run_color(7 + len(charts.PALETTE)) != charts.run_color(8)
+    runs = _seeded(0.0, [(0, 0.80), (1, 0.84)], 4)
+    fig = charts.variant_curves(variant_series(group_variants(runs)))
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert bands and all(t.line.width == 0 for t in bands)
+    assert {t.line.color for t in fig.data if t.fill is None} == {charts.run_color(4)}
+    assert len(charts.variant_gap(variant_series(group_variants(runs))).data) == 2  # band + mean
+
+
+# ------------------------------------------------------------------ the page
+def caption_text(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def chart_colors(at) -> dict[str, str]:
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return {t["name"]: t["line"].get("color") for t in spec["data"] if "color" in t.get("line", {})}
+
+
+def test_status_chips_count_each_status_at_each_poll(home, store):
+    ids = [store.create_run(tiny(), f"q{i}") for i in range(3)]  # queued
+    ids.append(store.create_run(tiny(), "r", status=RunStatus.RUNNING))
+    ids.append(store.create_run(tiny(), "f", status=RunStatus.FINISHED))
+    at = page("pages/compare.py")
+    at.query_params["ids"] = ",".join(map(str, ids))
+    at.run()
+    assert not at.exception
+    assert "⏳ 3 queued · 🏃 1 training · ✅ 1 finished" in caption_text(at)
+    store.update_run(ids[0], status=RunStatus.RUNNING)
+    store.update_run(ids[3], status=RunStatus.FINISHED)
+    at.run()  # the next poll
+    assert "⏳ 2 queued · 🏃 1 training · ✅ 2 finished" in caption_text(at)
+    labels = at.multiselect(key="compare_ids").options
+    assert f"🏃 #{ids[0]} q0" in labels and f"✅ #{ids[3]} r" in labels  # the pickers' labels follow too
+
+
+def test_selection_lives_in_the_url_and_a_new_session_gets_it(home, store):
+    ids = [store.create_run(tiny(), f"run {i}", status=RunStatus.FINISHED) for i in range(4)]
+    at = page("pages/compare.py").run()
+    at.multiselect(key="compare_ids").set_value([ids[0], ids[2], ids[3]]).run()
+    assert not at.exception
+    assert at.query_params["ids"] == f"{ids[0]},{ids[2]},{ids[3]}"
+    again = page("pages/compare.py")  # a copied link, opened in a new session
+    again.query_params["ids"] = at.query_params["ids"]
+    again.run()
+    assert again.multiselect(key="compare_ids").value == [ids[0], ids[2], ids[3]]
+    bad = page("pages/compare.py")
+    bad.query_params["ids"] = f"{ids[1]},x9,"
+    bad.run()
+    assert not bad.exception and any("cannot be read" in w.value for w in bad.warning)
+    gone = page("pages/compare.py")
+    gone.query_params["ids"] = f"{ids[1]},999"
+    gone.run()
+    assert gone.multiselect(key="compare_ids").value == [ids[1]] and "#999" in caption_text(gone)
+
+
+def _study(at, epochs=1, seeds=1):
+    at.selectbox(key="study_recipe").select("lstm64")
+    at.number_input(key="study_epochs").set_value(epochs)
+    at.number_input(key="study_limit").set_value(300)
+    at.number_input(key="study_seeds").set_value(seeds)
+    at.checkbox(key="study_use_p").uncheck()  # baseline + L2: two runs per seed
+    return at
+
+
+def _stop_all(home):
+    from playground.settings import Settings
+    from ui.common import _registry
+
+    registry = _registry(str(Settings.from_env().home))
+    for run_id in registry.active():
+        registry.stop(run_id)
+    for run_id in list(registry._jobs):
+        registry.wait(run_id, timeout=60)
+
+
+def test_reloading_during_a_study_keeps_its_live_view(home, store):
+    at = _study(page("pages/compare.py").run(), epochs=50)
+    button(at, "🚀 Launch study").click().run()
+    try:
+        ids = at.session_state["compare_ids"]
+        assert len(ids) == 2 and at.query_params["ids"] == ",".join(map(str, ids))
+        reload = page("pages/compare.py")
+        reload.query_params["ids"] = at.query_params["ids"]
+        reload.run()
+        assert not reload.exception
+        assert reload.multiselect(key="compare_ids").value == ids
+        assert "the charts update every second" in caption_text(reload)
+    finally:
+        _stop_all(home)
+
+
+def test_launching_the_same_study_twice_asks_first(home, store):
+    at = _study(page("pages/compare.py").run())
+    button(at, "🚀 Launch study").click().run()
+    first = sorted(at.session_state["compare_ids"])
+    assert len(first) == 2
+    button(at, "🚀 Launch study").click().run()
+    assert not at.exception
+    assert any(f"These 2 runs already exist (#{first[0]}, #{first[1]})" in w.value for w in at.warning)
+    assert len(store.list_runs()) == 2  # nothing launched yet
+    button(at, "Show the existing runs").click().run()
+    assert sorted(at.session_state["compare_ids"]) == first and not at.warning
+    at.number_input(key="study_seeds").set_value(2).run()
+    button(at, "🚀 Launch study").click().run()
+    assert any("2 of these 4 runs already exist" in w.value for w in at.warning)
+    button(at, "Launch only the 2 new").click().run()
+    runs = store.list_runs()
+    assert len(runs) == 4 and sorted(r.config.seed for r in runs) == [0, 0, 1, 1]
+    button(at, "🚀 Launch study").click().run()
+    button(at, "Launch again anyway").click().run()
+    assert len(store.list_runs()) == 8
+    _stop_all(home)
+
+
+def test_select_this_studys_runs(home, store):
+    one = [store.create_run(tiny(seed=s), f"lstm64 · baseline · seed {s} · study 1", status="finished")
+           for s in (0, 1)]
+    store.create_run(tiny(), "mine", status="finished")
+    two = [store.create_run(tiny(l2=0.1), "lstm64 · L2 λ=0.1 · seed 0 · study 2", status="finished")]
+    at = page("pages/compare.py").run()
+    at.selectbox(key="compare_study").select(1)
+    button(at, "Select this study's runs").click().run()
+    assert not at.exception and at.multiselect(key="compare_ids").value == one
+    at.selectbox(key="compare_study").select(2)
+    button(at, "Select this study's runs").click().run()
+    assert at.multiselect(key="compare_ids").value == two
+
+
+def test_bulk_delete_confirms_once_says_what_went_and_refuses_running_runs(home, store):
+    done = [store.create_run(tiny(), f"done {i}", status="finished") for i in range(3)]
+    running = store.create_run(tiny(), "busy", status=RunStatus.RUNNING)
+    keep = store.create_run(tiny(), "keep", status="finished")
+    at = page("pages/compare.py")
+    at.query_params["ids"] = ",".join(map(str, [*done, running]))
+    at.run()
+    button(at, "Take the runs selected for comparison").click().run()
+    assert at.multiselect(key="bulk_ids").value == [*done, running]
+    assert button(at, "Delete 4 runs").disabled  # one confirmation first
+    at.checkbox(key="bulk_confirm").check().run()
+    button(at, "Delete 4 runs").click().run()
+    assert not at.exception
+    assert [r.id for r in store.list_runs()] == [keep, running]
+    assert any("Deleted 3 run(s)" in s.value and "done 0" in s.value and f"#{done[2]}" in s.value
+               for s in at.success)
+    assert any(f"#{running}" in w.value and "stop it before deleting it" in w.value for w in at.warning)
+    assert at.multiselect(key="bulk_ids").value == [running]  # what was refused stays picked
+    assert at.multiselect(key="compare_ids").value == [running]
+    assert at.checkbox(key="bulk_confirm").value is False
+
+
+def test_a_runs_colour_does_not_depend_on_what_else_is_selected(home, store):
+    from playground.training import Trainer
+
+    ids = []
+    for i, hidden in enumerate((8, 16, 24)):
+        cfg = tiny(epochs=1, limit=200, hidden=hidden)
+        ids.append(store.create_run(cfg, f"h{i}"))
+        Trainer(cfg, store, ids[-1]).run()
+    at = page("pages/compare.py")
+    at.query_params["ids"] = str(ids[2])
+    at.run()
+    name = f"#{ids[2]} h2 (val)"
+    first = chart_colors(at)[name]
+    at.multiselect(key="compare_ids").set_value(ids).run()  # now third on the chart, not first
+    assert chart_colors(at)[name] == first == charts.run_color(ids[2])
+
+
+def test_seeds_show_as_a_band_with_mean_and_spread_on_the_page(home, store):
+    from playground.training import Trainer
+
+    ids = []
+    for l2 in (0.0, 0.01):
+        for seed in (0, 1):
+            cfg = tiny(epochs=1, limit=200, l2=l2, seed=seed)
+            ids.append(store.create_run(cfg, f"l2 {l2} · seed {seed} · study 1"))
+            Trainer(cfg, store, ids[-1]).run()
+    at = page("pages/compare.py")
+    at.query_params["ids"] = ",".join(map(str, ids))
+    at.run()
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(t.get("fill") == "toself" for t in spec["data"]) == 8  # per variant: train, val x loss, acc
+    table = at.dataframe[0].value
+    assert list(table["seeds"]) == ["0, 1", "0, 1"] and all("±" in v for v in table["test acc"])
+    assert "test acc vs first" in table.columns
+    assert "started from the same initial weights" in caption_text(at)
+
+
+def test_the_study_form_says_how_many_epochs_show_overfitting(home):
+    at = page("pages/compare.py").run()
+    assert any("epochs" in c.value and "minutes" in c.value for c in at.caption)
+    assert at.number_input(key="study_epochs").value >= 20

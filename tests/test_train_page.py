@@ -1,0 +1,264 @@
+"""The Train page under AppTest: the form in the URL, the run view's words, unreadable rows, bad links,
+a test accuracy on demand, the code behind a run. Runs are made in the store directly (tiny, or none
+trained at all) so each test takes seconds."""
+import json
+import sqlite3
+import time
+
+import pytest
+
+from playground import codegen, inference
+from playground.config import RECIPES
+from playground.errors import RunStatus
+from playground.store import RunRecord, RunStore
+from playground.training import Snapshot, Trainer
+from ui.run_facts import progress, run_from_link, trained_by
+
+from conftest import app_page, tiny
+
+
+def page(params: dict | None = None):
+    at = app_page("pages/train.py")
+    at.query_params.update(params or {})
+    return at.run()
+
+
+def settings(at) -> dict:
+    return {k: v for k, v in at.query_params.items() if k != "run"}
+
+
+def by_label(elements, label: str):
+    return next(e for e in elements if e.label == label)
+
+
+def labels(at, kind: str) -> list[str]:
+    return [e.proto.label for e in at.get(kind)]
+
+
+def sql(home, statement: str, *args) -> None:
+    db = sqlite3.connect(home / "runs.db")
+    with db:
+        db.execute(statement, args)
+    db.close()
+
+
+# ------------------------------------------------------------------ the form in the URL
+def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
+    at = page()
+    assert not at.exception and settings(at) == {"recipe": "lstm64"}
+    at.sidebar.number_input(key="f_hidden").set_value(32).run()
+    at.sidebar.number_input(key="f_epochs").set_value(3).run()
+    assert settings(at) == {"recipe": "lstm64", "hidden": "32", "epochs": "3"}
+    # A reload, or the link in a new tab: a new session reads the same form back.
+    again = page(at.query_params)
+    assert not again.exception and not again.sidebar.warning
+    assert again.session_state["f_hidden"] == 32 and again.session_state["f_epochs"] == 3
+    assert again.session_state["recipe"] == "(custom)" and again.session_state["f_lr"] == RECIPES["lstm64"].optim.lr
+    # Back from another page (Streamlit drops the query): the form is kept and written again.
+    again.query_params.clear()
+    again.run()
+    assert again.session_state["f_hidden"] == 32 and settings(again)["hidden"] == "32"
+
+
+def test_a_link_fills_the_form_and_a_recipe_link_names_the_recipe(home):
+    at = page({"recipe": "cnn", "epochs": "3"})
+    assert at.session_state["f_arch"] == "cnn" and at.session_state["f_epochs"] == 3
+    assert at.session_state["recipe"] == "(custom)"
+    plain = page({"recipe": "gru3x200"})
+    assert plain.session_state["recipe"] == "gru3x200" and plain.session_state["f_layers"] == 3
+    # A link opened in a session that already has a form (Learn's "try next") wins over it.
+    plain.query_params.update({"recipe": "rnn128", "arch": "lstm"})
+    plain.run()
+    assert plain.session_state["f_arch"] == "lstm" and plain.session_state["f_hidden"] == 128
+
+
+def test_a_bad_link_is_a_message_and_leaves_the_url(home):
+    at = page({"recipe": "lstm64", "hidden": "abc"})
+    assert not at.exception
+    assert any("hidden" in w.value and "not a whole number" in w.value for w in at.sidebar.warning)
+    assert at.session_state["f_hidden"] == 64 and settings(at) == {"recipe": "lstm64"}
+    assert not page({"recipe": "nope"}).exception
+
+
+def test_train_clears_the_name_and_keeps_the_settings_in_the_url(home):
+    at = page({"recipe": "lstm64", "hidden": "8", "limit": "600", "epochs": "1", "device": "cpu"})
+    at.sidebar.text_input(key="run_name").input("first")
+    at.sidebar.button[0].click().run()
+    assert not at.exception and at.sidebar.text_input(key="run_name").value == ""
+    run_id = RunStore(home).list_runs()[0].id
+    assert at.query_params["run"] == str(run_id) and settings(at)["hidden"] == "8"
+    RunStore(home).request_stop(run_id)  # nothing more is needed from it
+    jobs_wait(home, run_id)
+
+
+def jobs_wait(home, run_id: int, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while RunStore(home).get_run(run_id).status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        assert time.time() < deadline
+        time.sleep(0.2)
+
+
+def test_train_again_with_one_change_loads_the_run_into_the_form_and_the_url(home, store):
+    cfg = tiny(hidden=24, epochs=3, lr=0.005)
+    run_id = store.create_run(cfg, "earlier", status="finished")
+    at = page({"run": str(run_id)})
+    by_label(at.button, "🔁 Train again with one change").click().run()
+    assert not at.exception
+    s = at.session_state
+    assert (s["f_hidden"], s["f_epochs"], s["f_lr"], s["f_limit"]) == (24, 3, 0.005, 600)
+    assert settings(at)["hidden"] == "24" and settings(at)["lr"] == "0.005"
+    assert any(f"run #{run_id}'s settings" in m.value for m in at.sidebar.success)
+    assert at.sidebar.number_input(key="f_hidden").value == 24
+
+
+# ------------------------------------------------------------------ the run view's words
+def snap(**kw) -> Snapshot:
+    base = dict(status=RunStatus.STOPPED, message=None, epoch=5, epochs=10, step=500, total_steps=1000,
+                steps_per_epoch=100, started=0.0, ended=15.0, samples_per_s=None, step_rows=[], epoch_rows=[],
+                result={})
+    return Snapshot(**{**base, **kw})
+
+
+def test_progress_says_the_epochs_done_and_never_a_question_mark():
+    assert progress(snap())[1] == "5/10 epochs done · step 500/1,000"  # not "epoch 6/10"
+    assert progress(snap(step=530))[1] == "5/10 epochs done and part of epoch 6 · step 530/1,000"
+    assert progress(snap(total_steps=0, steps_per_epoch=0)) == (0.5, "5/10 epochs done · 500 steps")
+    failed = progress(snap(status=RunStatus.FAILED, epoch=0, step=0, total_steps=0, steps_per_epoch=0))
+    assert failed == (0.0, "0/10 epochs done · no training step")
+    assert progress(snap(status=RunStatus.RUNNING, step=530)) == (0.53, "epoch 6/10 · step 530/1,000")
+    assert "?" not in progress(snap(status=RunStatus.RUNNING, epoch=0, step=0, total_steps=0))[1]
+    assert progress(snap(status=RunStatus.FINISHED, epoch=10, step=1000))[0] == 1.0
+
+
+def record(**kw) -> RunRecord:
+    return RunRecord(**{"id": 1, "name": "r", "status": RunStatus.RUNNING, "config": tiny(), **kw})
+
+
+def test_trained_by_names_the_process():
+    from playground.store import PROCESS_TOKEN
+
+    assert trained_by(record(owner=PROCESS_TOKEN, pid=7, host="h")) == "Training in this server (pid 7 on host h)."
+    other = trained_by(record(owner="cli", pid=4242, host="box"))
+    assert "another process (pid 4242 on host box)" in other and "Stop asks it through the run store" in other
+    assert trained_by(record(owner="cli", pid=1, host="b", status=RunStatus.FINISHED)).startswith("Trained in another")
+    ray = trained_by(record(owner=PROCESS_TOKEN, node="10.0.0.2 GPU 0 (ab12cd34)", executor="ray auto"))
+    assert ray == "Training on Ray node 10.0.0.2 GPU 0 (ab12cd34), sent by this server."
+
+
+def test_run_from_link_takes_ascii_digits_of_known_runs_only():
+    assert run_from_link("3", [3]) == (3, None) and run_from_link(None, [3]) == (None, None)
+    for text, why in (("²", "not a run number"), ("-1", "not a run number"), ("abc", "not a run number"),
+                      ("99999", "there is no run #99999"), ("1" * 40, "not a run number")):
+        assert run_from_link(text, [3])[0] is None and why in run_from_link(text, [3])[1]
+
+
+@pytest.mark.parametrize("bad", ["²", "-1", "99999", "abc"])
+def test_a_bad_run_in_the_url_is_dropped_with_a_message(home, store, bad):
+    run_id = store.create_run(tiny(), "only", status="finished")
+    at = page({"run": bad})
+    assert not at.exception and any("The link's run was not shown" in w.value for w in at.warning)
+    assert at.query_params["run"] == str(run_id)  # replaced by the run shown
+    at.run()
+    assert not at.warning  # said once
+
+
+def test_a_bad_run_in_the_url_without_runs_is_dropped_too(home):
+    at = page({"run": "²"})
+    assert not at.exception and "run" not in at.query_params and at.warning
+
+
+def test_a_failed_run_offers_no_empty_csv_and_no_question_mark(home, store):
+    run_id = store.create_run(tiny(), "broken")
+    store.update_run(run_id, status="failed", message="RuntimeError: boom", started=time.time() - 3,
+                     ended=time.time())
+    at = page({"run": str(run_id)})
+    assert not at.exception and any("boom" in e.value for e in at.error)
+    assert "⬇ Metrics (.csv)" not in labels(at, "download_button")
+    text = at.get("progress")[0].proto.text
+    assert "?" not in text and "no training step" in text
+
+
+def test_another_process_run_says_where_it_trains_and_stop_is_a_request(home, store):
+    run_id = store.create_run(tiny(), "from the CLI")
+    sql(home, "UPDATE runs SET owner = 'cli', pid = 4242, host = 'elsewhere', status = 'running', started = ? "
+              "WHERE id = ?", time.time(), run_id)
+    at = page({"run": str(run_id)})
+    assert not at.exception
+    assert any("another process (pid 4242 on host elsewhere)" in c.value for c in at.caption)
+    by_label(at.button, "⏹ Stop").click().run()
+    assert not at.exception and store.stop_requested(run_id)
+    assert any("Stop requested" in i.value and "pid 4242" in i.value for i in at.info)
+    at.run()
+    assert any("Stop requested" in i.value for i in at.info) and "⏹ Stop" not in [b.label for b in at.button]
+
+
+# ------------------------------------------------------------------ a stopped run's test accuracy
+@pytest.fixture
+def stopped_run(home, store):
+    """A tiny run trained to the end, then recorded as stopped without its test numbers (as a stop ends)."""
+    cfg = tiny(epochs=1)
+    run_id = store.create_run(cfg, "stopped early")
+    done = Trainer(cfg, store, run_id).run()
+    keep = {k: v for k, v in done.result.items() if k in ("train_seconds", "params", "samples_per_s")}
+    store.update_run(run_id, status="stopped", message="stopped by the user", result=keep)
+    return run_id, done.result["test_acc"]
+
+
+def test_test_accuracy_of_a_checkpoint_matches_the_runs_own_test_pass(stopped_run, store):
+    run_id, acc = stopped_run
+    out = inference.test_accuracy(inference.load_checkpoint(store.checkpoint_path(run_id)))
+    assert out["test_acc"] == pytest.approx(acc) and out["test_samples"] == 600
+    assert sum(map(sum, out["confusion"])) == 600
+
+
+def test_a_stopped_run_computes_its_test_accuracy_on_demand(stopped_run, store):
+    run_id, acc = stopped_run
+    at = page({"run": str(run_id)})
+    assert not at.exception and "Test accuracy" not in [m.label for m in at.metric]
+    assert {"Wall time", "Training time"} <= {m.label for m in at.metric}
+    assert any("training steps" in c.value and "evaluating each epoch" in c.value for c in at.caption)
+    by_label(at.button, "🧪 Compute test accuracy").click().run()
+    assert not at.exception
+    assert store.get_run(run_id).result["test_acc"] == pytest.approx(acc)
+    assert by_label(at.metric, "Test accuracy").value == f"{acc:.2%}"
+    assert any("computed afterwards from the checkpoint" in c.value for c in at.caption)
+    assert "🧪 Compute test accuracy" not in [b.label for b in at.button]
+
+
+# ------------------------------------------------------------------ unreadable rows
+def test_an_unreadable_row_is_shown_as_such_with_export_and_delete(home, store):
+    good = store.create_run(tiny(), "fine", status="finished")
+    bad = store.create_run(tiny(), "from a newer version", status="finished")
+    newer = json.loads(tiny().to_json())
+    newer["model"]["future"] = 1
+    sql(home, "UPDATE runs SET config = ? WHERE id = ?", json.dumps(newer), bad)
+    at = page({"run": str(good)})
+    assert not at.exception
+    assert f"⚠️ #{bad} from a newer version (unreadable)" in at.selectbox(key="watch").options
+    at.selectbox(key="watch").select(bad).run()
+    assert not at.exception and any("cannot show" in w.value and "future" in w.value for w in at.warning)
+    export = next(e for e in at.get("download_button") if e.proto.label == "⬇ Export (.json)")
+    assert export.proto.url  # served: the row and its metrics as JSON
+    assert by_label(at.button, "Delete").disabled
+    at.checkbox(key="confirm_delete_unreadable").check().run()
+    by_label(at.button, "Delete").click().run()
+    assert not at.exception and store.get_run(bad) is None and store.get_run(good) is not None
+    assert at.selectbox(key="watch").value == good
+
+
+# ------------------------------------------------------------------ the code behind a run or the form
+def code_blocks(at) -> list[str]:
+    return [c.value.rstrip() for c in [*at.sidebar.code, *at.main.code]]
+
+
+def test_show_the_code_for_the_form_and_for_the_run(home, store):
+    cfg = tiny(hidden=24)
+    run_id = store.create_run(cfg, "coded", status="finished")
+    at = page({"run": str(run_id), "recipe": "gru3x200"})
+    blocks = code_blocks(at)
+    assert codegen.script(RECIPES["gru3x200"]).rstrip() in blocks  # the form's current state
+    assert codegen.script(cfg).rstrip() in blocks  # the run shown
+    assert labels(at, "download_button").count("⬇ train.py") == 2
+    at.sidebar.number_input(key="f_hidden").set_value(5000).run()
+    assert not at.exception
+    assert any("No script for the form's settings" in w.value for w in at.sidebar.warning)
