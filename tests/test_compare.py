@@ -174,6 +174,11 @@ def test_selection_lives_in_the_url_and_a_new_session_gets_it(home, store):
     again.query_params["ids"] = at.query_params["ids"]
     again.run()
     assert again.multiselect(key="compare_ids").value == [ids[0], ids[2], ids[3]]
+    again.query_params["ids"] = str(ids[1])  # a link from another page, opened in this same session
+    again.run()
+    assert again.multiselect(key="compare_ids").value == [ids[1]]
+    again.multiselect(key="compare_ids").set_value([ids[1], ids[0]]).run()
+    assert again.multiselect(key="compare_ids").value == [ids[1], ids[0]]  # the user's pick, not the old link
     bad = page("pages/compare.py")
     bad.query_params["ids"] = f"{ids[1]},x9,"
     bad.run()

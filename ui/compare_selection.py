@@ -12,6 +12,7 @@ from playground.links import IDS_KEY, compare_params, ids_from_params
 KEY = "compare_ids"  # the multiselect's own state
 KEPT = "compare_kept"  # a copy that outlives the widget when another page is shown
 STUDY = "compare_study"
+WRITTEN = "compare_link"  # the ids this session last put in the URL
 
 
 def _from_link(known: set[int]) -> list[int] | None:
@@ -31,18 +32,19 @@ def _from_link(known: set[int]) -> list[int] | None:
 
 
 def initial_selection(runs: list) -> list[int]:
-    """This session's selection, else the link's, else the two newest finished runs; always among `runs`
-    (a filter drops what it hides)."""
+    """A link's selection when it is new to this session, else this session's, else the two newest finished
+    runs; always among `runs` (a filter drops what it hides)."""
     known = {r.id for r in runs}
     s = st.session_state
-    if KEY in s:
-        chosen = s[KEY]
-    elif KEPT in s:
-        chosen = s[KEPT]
-    else:
+    link = st.query_params.get(IDS_KEY)
+    chosen = None
+    if link and link != s.get(WRITTEN):  # a link this session did not write (a new tab, another page's link)
         chosen = _from_link(known)
-        if chosen is None:
-            chosen = [r.id for r in runs if r.status == RunStatus.FINISHED][:2]
+        s[WRITTEN] = link
+    if chosen is None:
+        chosen = s.get(KEY, s.get(KEPT))
+    if chosen is None:
+        chosen = [r.id for r in runs if r.status == RunStatus.FINISHED][:2]
     return [i for i in chosen if i in known]
 
 
@@ -53,8 +55,11 @@ def remember(selected: list[int]) -> None:
         params = compare_params(selected)
         if st.query_params.get(IDS_KEY) != params[IDS_KEY]:
             st.query_params[IDS_KEY] = params[IDS_KEY]
-    elif IDS_KEY in st.query_params:
-        del st.query_params[IDS_KEY]
+        st.session_state[WRITTEN] = params[IDS_KEY]
+    else:
+        st.session_state[WRITTEN] = ""
+        if IDS_KEY in st.query_params:
+            del st.query_params[IDS_KEY]
 
 
 def _select_study() -> None:
