@@ -279,15 +279,43 @@ class RemoteRun:
 
 
 def connect(address: str) -> None:
-    """Join (or start, for `local`) the cluster once per process, shipping this package to its workers."""
-    if ray.is_initialized():
-        return
+    """Join (or start, for `local`) the cluster once per process, shipping this package to its workers.
+
+    Ray's local processes (GCS, raylet) are started with a parent-death signal, which Linux ties to the
+    *thread* that started them: started from a Streamlit script thread, they were killed when that
+    script run ended, and the server went down with them (measured: exit 1 some 8 s after the first
+    run). So Ray starts from a thread that lives as long as the process.
+    """
+    with _connect_lock:
+        if ray.is_initialized():
+            return
+        started, failure = threading.Event(), []
+
+        def keeper() -> None:
+            try:
+                _init(address)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                failure.append(exc)
+            finally:
+                started.set()
+            threading.Event().wait()  # never returns: Ray's processes share this thread's life
+
+        threading.Thread(target=keeper, name="ray-keeper", daemon=True).start()
+        started.wait()
+        if failure:
+            raise PlaygroundError(f"cannot start or join the Ray cluster at {address}: {failure[0]}") from failure[0]
+
+
+def _init(address: str) -> None:
     env = {"py_modules": [str(Path(playground.__file__).parent)], "excludes": ["__pycache__"]}
     if address == "local":
         ray.init(include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, runtime_env=env,
                  logging_level=logging.WARNING)
     else:
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING)
+
+
+_connect_lock = threading.Lock()
 
 
 def _nodes() -> list[tuple[dict, int]]:

@@ -33,10 +33,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(home: Path, log: Path):
+def streamlit_server(home: Path, log: Path, env: dict[str, str] | None = None):
     """`streamlit run app.py` on localhost; yields its base URL; always stopped at the end."""
     port = free_port()
-    env = {**os.environ, "PLAYGROUND_HOME": str(home)}
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), **(env or {})}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                  "--server.address", "127.0.0.1", "--server.headless", "true"],
