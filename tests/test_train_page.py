@@ -12,6 +12,7 @@ from playground.config import RECIPES
 from playground.errors import RunStatus
 from playground.store import RunRecord, RunStore
 from playground.training import Snapshot, Trainer
+from ui import train_form
 from ui.run_facts import progress, run_from_link, trained_by
 
 from conftest import app_page, tiny
@@ -60,16 +61,31 @@ def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
     assert again.session_state["f_hidden"] == 32 and settings(again)["hidden"] == "32"
 
 
-def test_a_link_fills_the_form_and_a_recipe_link_names_the_recipe(home):
+def test_a_link_fills_the_form_and_a_recipe_link_names_the_recipe(home, monkeypatch):
     at = page({"recipe": "cnn", "epochs": "3"})
     assert at.session_state["f_arch"] == "cnn" and at.session_state["f_epochs"] == 3
     assert at.session_state["recipe"] == "(custom)"
     plain = page({"recipe": "gru3x200"})
     assert plain.session_state["recipe"] == "gru3x200" and plain.session_state["f_layers"] == 3
-    # A link opened in a session that already has a form (Learn's "try next") wins over it.
+    # A link from another page (Learn's "try next") in a session that already has a form wins over it.
+    plain.switch_page("pages/compare.py").run()
+    plain.query_params.clear()
     plain.query_params.update({"recipe": "rnn128", "arch": "lstm"})
-    plain.run()
+    monkeypatch.setattr(train_form, "RACE_SECONDS", 0.0)  # the seconds a person spends on the other page
+    plain.switch_page("pages/train.py").run()
+    assert not plain.exception
     assert plain.session_state["f_arch"] == "lstm" and plain.session_state["f_hidden"] == 128
+
+
+def test_a_rerun_with_an_older_url_keeps_the_users_edit(home):
+    """A rerun sent before the browser took the newest URL carries the one before: it must not undo an edit."""
+    at = page()
+    at.sidebar.number_input(key="f_hidden").set_value(32).run()
+    at.query_params.clear()
+    at.query_params.update({"recipe": "lstm64"})  # the URL before that edit
+    at.sidebar.number_input(key="f_epochs").set_value(3).run()
+    assert (at.session_state["f_hidden"], at.session_state["f_epochs"]) == (32, 3)
+    assert settings(at) == {"recipe": "lstm64", "hidden": "32", "epochs": "3"}
 
 
 def test_a_bad_link_is_a_message_and_leaves_the_url(home):

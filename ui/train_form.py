@@ -10,6 +10,9 @@ did not see. Every typed value reaches the config instead, and `validate` refuse
 """
 from __future__ import annotations
 
+import math
+import time
+
 import streamlit as st
 
 from playground.config import (
@@ -31,8 +34,9 @@ from ui.run_code import show_code
 PREFIX = "f_"
 CUSTOM = "(custom)"
 NAME, OUTCOME = "run_name", "train_outcome"
+SYNCED = "form_link"  # (the settings this session last wrote to the URL, time.monotonic() then)
+RACE_SECONDS = 2.0
 BASE = "form_base"  # the recipe the form's link names (the settings that differ follow it)
-SYNCED = "form_link"  # the settings this session last wrote to the URL
 NOTICE = "form_notice"  # ("warning" | "success", text) to show once above the form
 NORMALIZE_LABELS = {"half": "(x-0.5)/0.5", "unit": "[0, 1]", "standard": "dataset mean/std"}
 
@@ -79,10 +83,16 @@ def _link() -> dict[str, str]:
 
 
 def _from_link() -> None:
-    """Fill the form from the URL when it holds settings this session did not write (a reload, a new
-    tab, a link); an empty one (coming back from another page) keeps the form as it was."""
+    """Fill the form from the URL when it holds settings this session did not write: a new session (a
+    reload, a new tab) or a link from another page (Learn's "try next"). An empty URL (the navigation
+    drops it) keeps the form as it was.
+
+    A rerun sent just after this page wrote the URL, before the browser took it, carries the one
+    before; reading that would undo the user's last edit. So a URL that differs from the one written
+    less than RACE_SECONDS ago is not read."""
     link = _link()
-    if not link or link == st.session_state.get(SYNCED):
+    written, when = st.session_state.get(SYNCED, (None, -math.inf))
+    if not link or link == written or time.monotonic() - when < RACE_SECONDS:
         return
     try:
         cfg = config_from_params(link)
@@ -113,7 +123,9 @@ def _to_link() -> None:
     if params != _link():
         page = {k: v for k, v in st.query_params.to_dict().items() if k in PAGE_KEYS}
         st.query_params.from_dict({**params, **page})
-    s[SYNCED] = params
+        s[SYNCED] = (params, time.monotonic())
+    elif s.get(SYNCED, (None,))[0] != params:
+        s[SYNCED] = (params, -math.inf)  # the URL already said so: nothing in flight
 
 
 def form_config() -> RunConfig:
