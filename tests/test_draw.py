@@ -1,12 +1,19 @@
 """Draw: rendered canvases through the shared preprocessing, and the page under AppTest."""
+import json
+
 import numpy as np
+import pytest
 from PIL import Image
 
+import ui.draw_input
 from playground import data
 from playground.inference import load_checkpoint, predict_image
 from playground.preprocess import NoInk, NotADigit
+from playground.store import RunStore
+from playground.training import Trainer
+from ui.draw_input import CANVAS, UPLOAD, newest, readable
 
-from conftest import app_page
+from conftest import app_page, on_canvas, png, tiny
 
 
 def canvas_of(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarray:
@@ -74,3 +81,150 @@ def test_draw_page_with_a_model_asks_for_a_digit_and_lists_models(trained):
     assert not at.exception
     assert any("Draw a digit" in i.value for i in at.info)
     assert at.multiselect(key="draw_models").value == [trained.id]
+
+
+# ------------------------------------------------------------------ the page: inputs, keeping, the gallery
+
+
+@pytest.fixture(scope="module")
+def tiny_home(tmp_path_factory):
+    """A home with one tiny MNIST LSTM (its answers are poor; these tests are about the page)."""
+    home = tmp_path_factory.mktemp("draw")
+    store = RunStore(home)
+    cfg = tiny(epochs=1, limit=300, hidden=16)
+    assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
+    store.close()
+    return home
+
+
+@pytest.fixture
+def draw_page(tiny_home, monkeypatch):
+    """The Draw page on the tiny home, its canvas replaced by `canvas["ink"]` (AppTest has no canvas)."""
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tiny_home))
+    canvas = {"ink": None}
+    monkeypatch.setattr(ui.draw_input, "canvas_ink", lambda key: canvas["ink"])
+    ui.draw_input.prepare_upload.clear()
+    store = RunStore(tiny_home)
+    for d in store.list_drawings():
+        store.delete_drawing(d.id)
+    yield app_page("pages/draw.py"), canvas, store
+    store.close()
+
+
+def mnist_digit(i: int) -> np.ndarray:
+    return data.load_dataset("mnist").test_x[i, 0].numpy()
+
+
+def page_text(at) -> str:
+    return " ".join(e.value for kind in ("caption", "markdown", "info", "warning", "success", "error")
+                    for e in at.get(kind) if isinstance(e.value, str))
+
+
+def upload(at, content: bytes, name: str = "digit.png"):
+    at.file_uploader[0].set_value((name, content, "image/png"))
+    return at.run()
+
+
+def test_newest_input_wins_and_removing_one_falls_back_to_the_other():
+    state: dict = {}
+    assert newest(state, None, None) is None
+    assert newest(state, None, "u1") == UPLOAD
+    assert newest(state, "c1", "u1") == CANVAS  # drawn after the upload
+    assert newest(state, "c1", "u1") == CANVAS  # a rerun changes nothing
+    assert newest(state, "c1", "u2") == UPLOAD  # another file
+    assert newest(state, "c1", None) == CANVAS  # the upload removed: the drawing is still there
+    assert newest(state, None, None) is None
+
+
+def test_messages_never_name_python_exceptions():
+    assert readable(ValueError("not a readable image (UnidentifiedImageError); use PNG")) == \
+        "not a readable image; use PNG"
+    assert readable(OSError("cut short (OSError)")) == "cut short"
+
+
+def test_upload_is_shown_and_a_later_drawing_wins_over_it(draw_page):
+    at, canvas, _ = draw_page
+    at.run()
+    upload(at, png(on_canvas(mnist_digit(0), 200, 40, 40)), "three.png")
+    assert not at.exception
+    assert "The models see **the uploaded image**" in page_text(at)
+    assert any("uploaded: three.png" in str(i.proto) for i in at.get("image"))  # the original, beside the canvas
+    assert at.metric[0].value.isdigit() and "sure" in at.metric[0].label and "↑" not in at.metric[0].label
+    canvas["ink"] = on_canvas(mnist_digit(1), 200, 40, 40)
+    at.run()
+    assert "The models see **your drawing on the canvas**" in page_text(at) and "not used" in page_text(at)
+    [b for b in at.button if b.label == "Clear"][0].click().run()
+    canvas["ink"] = np.zeros((280, 280), np.uint8)  # the new, empty canvas
+    at.run()
+    assert not at.exception
+    assert any("Draw a digit" in i.value for i in at.info)  # Clear removed the upload too
+    assert not at.file_uploader[0].value
+
+
+@pytest.mark.parametrize("content, expected", [
+    (png(np.full((280, 280), 255, np.uint8)), "no ink"),  # a blank white page
+    (png(on_canvas(np.pad(np.full((4, 20), 255, np.uint8), 4), 200, 40, 40)), "doesn't look like a digit"),  # dash
+    (b"GIF89a but not really an image", "not a readable image"),
+])
+def test_uploads_without_a_digit_say_why_in_words(draw_page, content, expected):
+    at, _, _ = draw_page
+    at.run()
+    upload(at, content)
+    assert not at.exception
+    text = page_text(at)
+    assert expected in text, text
+    assert "Error" not in text and "Exception" not in text
+    assert not at.metric  # no prediction
+
+
+def test_a_scribble_on_the_canvas_gets_not_a_digit(draw_page):
+    at, canvas, _ = draw_page
+    canvas["ink"] = rgba_canvas([[(10 + (260 if k % 2 else 0), 10 + k * 12) for k in range(22)]])[..., 0]
+    at.run()
+    assert not at.exception
+    assert any("doesn't look like a digit" in w.value for w in at.warning)
+
+
+def test_the_upload_is_decoded_once_per_file(draw_page, monkeypatch):
+    at, _, _ = draw_page
+    calls = []
+    real = ui.draw_input.load_image
+    monkeypatch.setattr(ui.draw_input, "load_image", lambda b: calls.append(1) or real(b))
+    at.run()
+    upload(at, png(on_canvas(mnist_digit(2), 200, 40, 40)))
+    at.run()
+    at.run()
+    assert len(calls) == 1
+
+
+def test_keep_needs_a_label_the_user_picked_then_relabel_and_delete(draw_page):
+    at, canvas, store = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert at.selectbox(key="true_label").value is None  # never the model's guess
+    at.button(key="keep").click().run()
+    assert any("Pick the digit" in w.value for w in at.warning) and not store.list_drawings()
+    at.selectbox(key="true_label").set_value(7).run()
+    at.button(key="keep").click().run()
+    assert not at.exception
+    [kept] = store.list_drawings()
+    assert kept.label == 7 and any("Kept as a 7" in s.value for s in at.success)
+    assert at.selectbox(key="true_label").value is None  # the next keep needs its own label
+    assert "1 drawing(s) kept" in page_text(at)
+    assert any("on your 1 drawing(s)" in json.dumps(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    at.selectbox(key=f"relabel-{kept.id}").set_value(3).run()
+    assert store.list_drawings()[0].label == 3
+    at.button(key=f"delete-{kept.id}").click().run()
+    assert not at.exception and not store.list_drawings()
+
+
+def test_a_fast_keep_keeps_the_digit_it_was_pressed_for(draw_page):
+    at, canvas, store = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    shown = at.session_state["last_digit"].copy()
+    at.selectbox(key="true_label").set_value(7)
+    canvas["ink"] = on_canvas(mnist_digit(1), 200, 40, 40)  # the next stroke arrives with the click
+    at.button(key="keep").click().run()
+    [kept] = store.list_drawings()
+    assert np.abs(kept.pixels - shown).max() < 1 / 255 + 1e-6  # the digit on screen at the click, not the new one

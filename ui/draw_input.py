@@ -1,0 +1,124 @@
+"""Draw page input: a canvas and an upload. The one that changed last is what the models see.
+
+An upload used to win over the canvas for as long as it stayed in the box: draw a 7 after
+uploading a 3 and the models still saw the 3. Now each input carries a signature (the canvas's ink,
+the upload's file id); whichever signature changed last is the input, and the page says which.
+Clear empties both. The upload is decoded once per file (st.cache_data on its bytes).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from playground.preprocess import BadImage, NoInk, NotADigit, load_image, mnist_style
+
+CANVAS, UPLOAD = "canvas", "upload"
+SEEN = {CANVAS: "your drawing on the canvas", UPLOAD: "the uploaded image"}
+_EXCEPTION_NAME = re.compile(r"\s*\((?:[A-Z]\w*(?:Error|Exception|Warning)|OSError|EOFError)\)")
+
+
+@dataclass
+class DrawInput:
+    digit: np.ndarray | None  # the 28x28 the models get; None when there is nothing to read
+    source: str | None  # CANVAS or UPLOAD: the input the models see; None before anything is drawn
+    original: np.ndarray | None = None  # the uploaded image as decoded, to show beside the canvas
+    problem: str | None = None  # why that input gives no digit, ready to show
+    name: str = ""  # the uploaded file's name
+    upload_unused: bool = False  # a file is in the box, but the canvas changed after it: the models see the canvas
+
+
+def readable(exc: Exception) -> str:
+    """An exception's message for the page: never the name of a Python exception class."""
+    return _EXCEPTION_NAME.sub("", str(exc)).strip() or "the image cannot be read"
+
+
+def newest(state: dict, canvas_sig: str | None, upload_sig: str | None) -> str | None:
+    """Which input the models see: the one whose signature changed last (None = empty). `state` keeps
+    the previous signatures and answer between reruns and is updated in place."""
+    latest = state.get("latest")
+    if upload_sig is not None and upload_sig != state.get("upload"):
+        latest = UPLOAD
+    elif canvas_sig is not None and canvas_sig != state.get("canvas"):
+        latest = CANVAS
+    if latest == UPLOAD and upload_sig is None:  # the upload was removed: back to the canvas
+        latest = CANVAS if canvas_sig is not None else None
+    if latest == CANVAS and canvas_sig is None:  # the canvas was cleared
+        latest = UPLOAD if upload_sig is not None else None
+    state.update(canvas=canvas_sig, upload=upload_sig, latest=latest)
+    return latest
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def prepare_upload(data: bytes) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
+    """An uploaded file's bytes -> (the decoded image, its 28x28 digit, a message when there is none)."""
+    try:
+        original = load_image(data)
+    except BadImage as exc:
+        return None, None, f"That file cannot be used: {readable(exc)}"
+    try:
+        return original, mnist_style(original), None
+    except NotADigit as exc:  # before NoInk: a NotADigit is a NoInk
+        return original, None, readable(exc)
+    except NoInk as exc:  # an inkless image: "no ink found", not the idle prompt
+        return original, None, readable(exc)
+
+
+def canvas_digit(ink: np.ndarray | None) -> tuple[np.ndarray | None, str | None]:
+    """The canvas's ink (H, W) -> (its 28x28 digit, a message when the ink is not a digit)."""
+    if ink is None or not ink.any():
+        return None, None
+    try:
+        return mnist_style(ink), None
+    except NotADigit as exc:
+        return None, readable(exc)
+    except NoInk:  # too faint to count: as if nothing were drawn yet
+        return None, None
+
+
+def canvas_ink(key: str) -> np.ndarray | None:
+    """The canvas widget; returns its ink, (280, 280) uint8 white on black, or None before it renders."""
+    from streamlit_drawable_canvas import st_canvas  # only inside a page run: it needs a running page
+
+    canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
+                       drawing_mode="freedraw", key=key, update_streamlit=True, return_image_data=True)
+    if canvas is None or canvas.image_data is None:
+        return None
+    return np.asarray(canvas.image_data)[..., 0]  # RGBA on the black background: ink is in channel 0
+
+
+def _clear() -> None:
+    s = st.session_state
+    s["canvas_n"] = s.get("canvas_n", 0) + 1
+    s["upload_n"] = s.get("upload_n", 0) + 1  # a new key empties the file box too
+    s["draw_inputs"] = {}
+
+
+def _signature(data: bytes | np.ndarray) -> str:
+    return hashlib.blake2b(data if isinstance(data, bytes) else data.tobytes(), digest_size=16).hexdigest()
+
+
+def draw_input() -> DrawInput:
+    """The canvas, Clear and the upload box (in the current container); returns what the models see."""
+    s = st.session_state
+    st.caption("Draw one digit, large, in the middle. White ink on black, like MNIST.")
+    ink = canvas_ink(f"canvas-{s.setdefault('canvas_n', 0)}")
+    st.button("Clear", on_click=_clear, help="Empties the canvas and removes the upload.")
+    upload = st.file_uploader("…or upload a digit image (the newest input is the one the models see)",
+                              type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+                              key=f"upload-{s.setdefault('upload_n', 0)}")
+    data = upload.getvalue() if upload is not None else None
+    has_ink = ink is not None and bool(ink.any())
+    which = newest(s.setdefault("draw_inputs", {}), _signature(ink) if has_ink else None,
+                   _signature(data) if data is not None else None)
+    if which == UPLOAD:
+        original, digit, problem = prepare_upload(data)
+        return DrawInput(digit, UPLOAD, original, problem, upload.name)
+    if which == CANVAS:
+        digit, problem = canvas_digit(ink)
+        return DrawInput(digit, CANVAS, None, problem, upload.name if upload is not None else "",
+                         upload_unused=upload is not None)
+    return DrawInput(None, None)

@@ -1,0 +1,109 @@
+"""Draw page: the user's own test set. Keep a drawing with its true label, review, relabel and delete
+kept ones, and see each model's accuracy and a confusion matrix on them.
+
+The true label starts empty for every new drawing: defaulting to the model's guess (the first
+stroke's, even) kept wrong labels and biased the set towards the model. Keep is a callback that
+gets the digit as it was when the button was drawn, so a fast click is never lost or applied to
+the next drawing.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from playground import charts
+from playground.inference import predict_digits
+from playground.probes import confusion_matrix
+from ui.common import jobs
+
+DIGITS = [str(d) for d in range(10)]
+LABEL, KEPT_FOR, MESSAGE = "true_label", "keep_for", "keep_message"
+GALLERY_MAX = 40
+
+
+def _keep(digit: np.ndarray) -> None:
+    s = st.session_state
+    label = s.get(LABEL)
+    if label is None:
+        s[MESSAGE] = ("warning", "Pick the digit it really is first, then press Keep.")
+        return
+    jobs().store.add_drawing(digit, int(label))
+    s[MESSAGE] = ("success", f"Kept as a {label}.")
+    del s[LABEL]  # the next drawing starts without a label again
+
+
+def keep_controls(digit: np.ndarray, container) -> None:
+    """'The digit really is' (no default) and Keep, for the digit the models see now."""
+    s = st.session_state
+    seen = hashlib.blake2b(np.ascontiguousarray(digit).tobytes(), digest_size=16).hexdigest()
+    if s.get(KEPT_FOR) != seen:  # a new drawing: its label is the user's to pick, not carried over
+        s[KEPT_FOR] = seen
+        s.pop(LABEL, None)
+    container.selectbox("The digit really is", list(range(10)), index=None, placeholder="pick the true digit",
+                        key=LABEL)
+    container.button("Keep this drawing", on_click=_keep, args=(np.array(digit, copy=True),), key="keep")
+    kind, text = s.pop(MESSAGE, (None, None))
+    if kind:
+        getattr(container, kind)(text)
+
+
+def _relabel(drawing_id: int) -> None:
+    label = st.session_state.get(f"relabel-{drawing_id}")
+    if label is not None:
+        jobs().store.relabel_drawing(drawing_id, int(label))
+
+
+def _delete(drawing_id: int) -> None:
+    jobs().store.delete_drawing(drawing_id)
+    st.session_state.pop(f"relabel-{drawing_id}", None)
+
+
+def predictions(loaded: dict, digits: np.ndarray) -> dict[int, np.ndarray]:
+    """Each model's predicted digit for every kept drawing, (N,)."""
+    if not len(digits):
+        return {run_id: np.zeros(0, np.int64) for run_id in loaded}
+    return {run_id: predict_digits(m, digits).argmax(1) for run_id, m in loaded.items()}
+
+
+def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
+    """Accuracy per model on the kept drawings, a confusion matrix, and the gallery."""
+    drawings = jobs().store.list_drawings()
+    if not drawings:
+        st.caption("Keep a few drawings with their true labels to see how each model does on *your* handwriting.")
+        return
+    digits = np.stack([d.pixels for d in drawings])
+    truth = np.array([d.label for d in drawings])
+    preds = predictions(loaded, digits)
+    st.dataframe([{"model": labels[run_id], "accuracy on your drawings": float((p == truth).mean()),
+                   "MNIST test accuracy": by_id[run_id].result.get("test_acc")} for run_id, p in preds.items()],
+                 hide_index=True, column_config={c: st.column_config.NumberColumn(format="percent")
+                                                 for c in ("accuracy on your drawings", "MNIST test accuracy")})
+    st.caption(f"{len(drawings)} drawing(s) kept.")
+    if preds:
+        which = st.selectbox("Confusion matrix of", list(preds), format_func=labels.get, key="draw_confusion_model")
+        matrix = confusion_matrix(truth, preds[which], 10)
+        st.plotly_chart(charts.drawing_confusion(matrix, DIGITS, f"#{which} on your {len(drawings)} drawing(s)"),
+                        width="stretch", key="draw-confusion")
+    first = next(iter(preds), None)
+    _gallery(drawings, preds.get(first), first)
+
+
+def _gallery(drawings: list, predicted: np.ndarray | None, run_id: int | None) -> None:
+    newest = list(enumerate(drawings))[::-1][:GALLERY_MAX]
+    with st.expander(f"Your kept drawings ({len(drawings)}): review, relabel, delete"):
+        if len(drawings) > GALLERY_MAX:
+            st.caption(f"The newest {GALLERY_MAX} of {len(drawings)}.")
+        if run_id is not None:
+            st.caption(f"✗ marks a drawing that #{run_id} reads as another digit.")
+        cols = st.columns(8)
+        for n, (i, d) in enumerate(newest):
+            with cols[n % 8]:
+                guess = int(predicted[i]) if predicted is not None else None
+                mark = "" if guess is None else (f" · ✗ read {guess}" if guess != d.label else " · ✓")
+                st.image((d.pixels * 255).astype(np.uint8), width=56, caption=f"#{d.id}{mark}")
+                st.session_state.setdefault(f"relabel-{d.id}", d.label)
+                st.selectbox("label", list(range(10)), key=f"relabel-{d.id}", on_change=_relabel, args=(d.id,),
+                             label_visibility="collapsed")
+                st.button("🗑 Delete", key=f"delete-{d.id}", on_click=_delete, args=(d.id,))
