@@ -86,24 +86,28 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
     """Test images in a grid, each titled "prediction (true)" with mistakes marked ❌ in red.
 
     Every image gets the same cell whatever its title's length (st.image sized each one by its
-    caption); grey (H, W) images are shown as RGB so MNIST and CIFAR look alike."""
+    caption); a title longer than a digit's breaks after the prediction so it stays over its own
+    image ("airplane (bird)" is wider than a 60 px cell). Grey (H, W) images are shown as RGB."""
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, int(np.ceil(n / cols)))
-    titles = [f"{'✅' if p == t else '❌'} {escape(p)} ({escape(t)})" for p, t in zip(predicted, true, strict=True)]
+    pairs = list(zip(predicted, true, strict=True))
+    two_lines = any(len(p) + len(t) > 6 for p, t in pairs)
+    sep = "<br>" if two_lines else " "
+    titles = [f"{'✅' if p == t else '❌'} {escape(p)}{sep}({escape(t)})" for p, t in pairs]
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.015, vertical_spacing=0.12 / rows,
                         subplot_titles=titles)
     for i, img in enumerate(images):
         img = np.asarray(img)
         rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
         sure = f", {probability[i]:.0%} sure" if probability is not None else ""
-        fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i]}{sure}<extra></extra>"),
+        fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i].replace('<br>', ' ')}{sure}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     for annotation, p, t in zip(fig.layout.annotations, predicted, true, strict=True):
         annotation.font = dict(size=10, color="#d62728" if p != t else None)
-    return _layout(fig, height=40 + 100 * rows, hovermode="closest", showlegend=False)
+    return _layout(fig, height=50 + (120 if two_lines else 100) * rows, hovermode="closest", showlegend=False)
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:

@@ -110,5 +110,9 @@ def test_prediction_grid_gives_every_image_the_same_cell():
               for i in (0, 2, 3, 4)}
     assert len(widths) == 1  # one size for all, whatever the title
     titles = [a.text for a in fig.layout.annotations]
-    assert titles[0].startswith("✅") and titles[1] == "❌ airplane (bird)" and "<b>" not in titles[3]
+    assert titles[0].startswith("✅") and "<b>" not in titles[3]
+    assert titles[1] == "❌ airplane<br>(bird)"  # on two lines: one line is wider than a 60 px cell
+    assert fig.data[1].hovertemplate.startswith("❌ airplane (bird), 60% sure")
     assert fig.layout.annotations[1].font.color and not fig.layout.annotations[0].font.color
+    digits = charts.prediction_grid([np.zeros((28, 28), np.uint8)] * 2, ["7", "1"], ["7", "7"])
+    assert [a.text for a in digits.layout.annotations] == ["✅ 7 (7)", "❌ 1 (7)"]
