@@ -278,3 +278,46 @@ def test_show_the_code_for_the_form_and_for_the_run(home, store):
     at.sidebar.number_input(key="f_hidden").set_value(5000).run()
     assert not at.exception
     assert any("No script for the form's settings" in w.value for w in at.sidebar.warning)
+
+
+# ------------------------------------------------------------------ in a real browser
+@pytest.mark.browser
+def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path):
+    """What only a browser shows: the URL really carries the form through a reload, and the CIFAR
+    test images are drawn at one size whatever their captions ("airplane (bird)" vs "bird (bird)")."""
+    from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+
+    require_chromium()
+    home = tmp_path / "home"
+    store = RunStore(home)
+    cfg = tiny(dataset="cifar2", arch="cnn", width=8, epochs=1)
+    run_id = store.create_run(cfg, "cifar tiny")
+    assert Trainer(cfg, store, run_id).run().status == "finished"
+    store.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "browser-train-page.log"
+    with streamlit_server(home, log) as (url, _), browser_page("train-page") as page:
+        page.goto(f"{url}/train?run={run_id}&recipe=lstm64&hidden=32&epochs=3")
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot image').length >= 24", timeout=60_000)
+        wait_idle(page)
+        assert page.get_by_label("Hidden size").input_value() == "32"
+        # The plot with the most images is the grid (a heatmap, the confusion matrix, is an image too).
+        sizes = page.eval_on_selector_all(".js-plotly-plot", """plots => {
+            const grid = plots.reduce((a, b) => b.querySelectorAll('image').length >
+                                                a.querySelectorAll('image').length ? b : a);
+            return [...grid.querySelectorAll('image')].map(e => {
+                const r = e.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; }); }""")
+        assert len(sizes) == 24 and len({tuple(s) for s in sizes}) == 1, sizes
+        page.screenshot(path=str(ARTIFACTS / "train-report.png"), full_page=True)
+        page.get_by_label("Epochs").fill("4")
+        page.get_by_label("Epochs").press("Enter")
+        wait_idle(page)
+        page.reload()
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        wait_idle(page)
+        assert page.get_by_label("Hidden size").input_value() == "32"
+        assert page.get_by_label("Epochs").input_value() == "4"
+        assert "hidden=32" in page.url and "epochs=4" in page.url and f"run={run_id}" in page.url
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]

@@ -26,7 +26,7 @@ def report(rec, snap) -> None:
                 preds = test_predictions(loaded_model(rec.checkpoint), count=24)
                 grid = charts.prediction_grid([p.image for p in preds], [p.predicted for p in preds],
                                               [p.true for p in preds], [p.probability for p in preds])
-                grid.update_layout(title="Test images: prediction (true), mistakes marked ❌")
+                st.markdown("**Test images: prediction (true)**, mistakes marked ❌")
                 st.plotly_chart(grid, width="stretch", key=f"grid-{rec.id}")
             except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
                 st.warning(str(exc))
