@@ -103,11 +103,11 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
         sure = f", {probability[i]:.0%} sure" if probability is not None else ""
         fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i].replace('<br>', ' ')}{sure}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     for annotation, p, t in zip(fig.layout.annotations, predicted, true, strict=True):
         annotation.font = dict(size=10, color="#d62728" if p != t else None)
-    return _layout(fig, height=50 + (120 if two_lines else 100) * rows, hovermode="closest", showlegend=False)
+    return _layout(fig, height=50 + (105 if two_lines else 90) * rows, hovermode="closest", showlegend=False)
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
