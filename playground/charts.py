@@ -95,7 +95,11 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
     two_lines = any(len(p) + len(t) > 6 for p, t in pairs)
     sep = "<br>" if two_lines else " "
     titles = [f"{'✅' if p == t else '❌'} {escape(p)}{sep}({escape(t)})" for p, t in pairs]
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.015, vertical_spacing=0.12 / rows,
+    # Rows of at most 80 px with the captions' height between them: an image is never taller than its
+    # row, so however wide the page makes it, it never reaches into the captions of the row below.
+    caption_px, row_px = (28 if two_lines else 16), 80
+    plot_px = rows * row_px + (rows - 1) * caption_px
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.015, vertical_spacing=caption_px / plot_px,
                         subplot_titles=titles)
     for i, img in enumerate(images):
         img = np.asarray(img)
@@ -104,10 +108,10 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
         fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i].replace('<br>', ' ')}{sure}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="", constraintoward="top")
     for annotation, p, t in zip(fig.layout.annotations, predicted, true, strict=True):
         annotation.font = dict(size=10, color="#d62728" if p != t else None)
-    return _layout(fig, height=50 + (105 if two_lines else 90) * rows, hovermode="closest", showlegend=False)
+    return _layout(fig, height=plot_px + 50, hovermode="closest", showlegend=False)
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
