@@ -1,15 +1,16 @@
-"""Inside: feature maps and filters of CNNs; hidden states, gates and gradients of recurrent models."""
-import numpy as np
+"""Inside: feature maps and filters of CNNs; hidden states, gates and gradients of recurrent models;
+each beside the same model untrained (or another checkpoint), and how far training moved each layer."""
 import streamlit as st
 
 from playground import charts, probes
 from playground.compare import compatible_runs
 from playground.config import is_recurrent
-from playground.data import sample, spec
-from playground.inference import CheckpointError, to_input
+from playground.data import spec
+from playground.inference import CheckpointError
 from playground.models import untrained
 from ui.common import jobs, loaded_model, run_label
-from ui.inside_views import cnn_view, recurrent_view
+from ui.inside_pick import NOTHING, UNTRAINED, pick_beside, pick_input, pick_model
+from ui.inside_views import cnn_view, gradient_view, predictions, recurrent_view, weights_view
 from ui.navigation import require_app
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -23,64 +24,61 @@ if not runs:
 labels = {r.id: run_label(r) for r in runs}
 by_id = {r.id: r for r in runs}
 
-c1, c2 = st.columns([3, 1])
-run_id = c1.selectbox("Model", list(labels), format_func=labels.get, key="inside_model")
-fresh = c2.toggle("Untrained copy", help="The same architecture at its initial weights.", key="inside_untrained")
+c1, c2 = st.columns(2)
+run_id = pick_model(list(labels), labels, c1)
 rec = by_id[run_id]
+peers = [r.id for r in compatible_runs(runs, rec.config) if r.id != run_id]
+beside = pick_beside(run_id, peers, labels, c2)
 try:
     loaded = loaded_model(rec.checkpoint)
 except CheckpointError as exc:
     st.error(str(exc))
     st.stop()
-model = untrained(rec.config) if fresh else loaded.model
 classes = spec(rec.config.data.dataset).classes
 
-sources = ["test image"] + (["my drawing"] if rec.config.data.dataset == "mnist" and
-                            st.session_state.get("last_digit") is not None else [])
-c1, c2, c3 = st.columns([2, 2, 1])
-source = c1.radio("Input", sources, horizontal=True, key="inside_source")
-if source == "my drawing":
-    image = st.session_state["last_digit"]
-    x, label = to_input(image[None], rec.config), None
-else:
-    st.session_state.setdefault("inside_index", 0)
-    if c3.button("🎲 Random"):
-        st.session_state["inside_index"] = int(np.random.default_rng().integers(0, 10_000))
-    index = c2.number_input("Test image index", 0, 99_999, key="inside_index")
-    x, image, label = sample(rec.config, index)
-    c2.caption(f"true class: **{classes[label]}**")
+initial = untrained(rec.config)  # the exact weights this run started from (its config and seed)
+models = {f"#{run_id} trained": loaded.model}
+start = {f"#{run_id}": (loaded.model, initial)}  # for the weight movement: each trained model and its start
+if beside == UNTRAINED:
+    models[f"#{run_id} untrained"] = initial
+elif beside != NOTHING:
+    try:
+        other = loaded_model(by_id[beside].checkpoint)
+        models[f"#{beside}"] = other.model
+        start[f"#{beside}"] = (other.model, untrained(other.config))
+    except CheckpointError as exc:
+        st.warning(str(exc))
+
+picked = pick_input(rec, classes)
+if picked is None:
+    st.stop()
+x, image, label = picked
 
 if is_recurrent(rec.config):
-    rows = recurrent_view(model, x, image, classes)
+    rows = recurrent_view(models, x, image, classes, rec.config.model.layers, str(run_id))
     st.subheader("Gradient through time", anchor=False)
     others = [r.id for r in compatible_runs(runs, rec.config)]
-    chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=others[:3],
+    default = [run_id] + [i for i in others if i != run_id][:2]
+    chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=default,
                             format_func=labels.get, key="gtt_models")
-    target = label if label is not None else int(rows[-1].argmax())  # a drawing: explain the model's answer
+    target = label if label is not None else int(rows[f"#{run_id} trained"][-1].argmax())  # a drawing: its answer
     series = {}
-    for other in chosen:
+    for other_id in chosen:
         try:
-            m = loaded_model(by_id[other].checkpoint)
-            series[f"#{other} {m.config.model.arch.upper()}"] = probes.gradient_through_time(m.model, x, target)
+            m = loaded_model(by_id[other_id].checkpoint)
+            series[f"#{other_id} {m.config.model.arch.upper()}"] = probes.gradient_through_time(m.model, x, target)
         except CheckpointError as exc:
             st.warning(str(exc))
+    if beside == UNTRAINED:
+        series[f"#{run_id} {rec.config.model.arch.upper()} untrained"] = \
+            probes.gradient_through_time(initial, x, target)
     if series:
-        relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
-                             help="Off: raw norms, which also shrink when a model is simply confident.")
-        st.plotly_chart(charts.gradient_norms(series, relative), width="stretch")
-        st.caption(f"How much each row's hidden state still moves the loss for the class '{classes[target]}'. "
-                   "A curve falling towards the first rows is the error signal vanishing on its way back "
-                   "in time; a flat one means early rows still get learning signal.")
+        gradient_view(series, classes[target])
 else:
-    a, b = st.columns([1, 4])
+    a, _ = st.columns([1, 4])
     a.plotly_chart(charts.image(image, "Input"), width="stretch")
-    peers = [r.id for r in compatible_runs(runs, rec.config) if r.id != run_id]
-    other = b.selectbox("Side by side with", [None, *peers],
-                        format_func=lambda i: "nothing" if i is None else labels[i], key="inside_other")
-    models = {f"#{run_id}" + (" untrained" if fresh else ""): model}
-    if other is not None:
-        try:
-            models[f"#{other}"] = loaded_model(by_id[other].checkpoint).model
-        except CheckpointError as exc:
-            st.warning(str(exc))
+    predictions(models, x, classes)
     cnn_view(models, x, rec.config)
+
+st.subheader("How far training moved the weights", anchor=False)
+weights_view(start)

@@ -177,3 +177,9 @@ def confusion_matrix(true, predicted, n_classes: int) -> np.ndarray:
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(m, (np.asarray(true, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
     return m
+
+
+@torch.no_grad()
+def class_probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """The model's class probabilities for one image x (1, C, H, W), (classes,)."""
+    return torch.softmax(model(x), dim=1)[0].numpy()

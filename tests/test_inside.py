@@ -1,10 +1,14 @@
-"""Inside page under AppTest, on checkpoints made here: a CNN (plain and batch-norm) and RNN/LSTM/GRU."""
+"""Inside page under AppTest, on checkpoints made here: CNNs (plain, batch-norm, LeNet) and RNN/LSTM/GRU
+(one stacked LSTM); and the Inside charts' own promises (1-based rows, cut maps said, the cell's colour bar)."""
 import json
 
+import numpy as np
 import pytest
 
+from playground import charts
 from playground.store import RunStore
 from playground.training import Trainer
+
 from conftest import app_page, tiny
 
 
@@ -15,9 +19,11 @@ def inside_home(tmp_path_factory):
     configs = {
         "cnn plain": tiny(arch="cnn", epochs=1, limit=300),
         "cnn bn": tiny(arch="cnn", epochs=1, limit=300, batchnorm=True),
+        "lenet": tiny(arch="lenet", epochs=1, limit=300),
         "rnn": tiny(arch="rnn", epochs=1, limit=300),
         "gru": tiny(arch="gru", epochs=1, limit=300),
         "lstm": tiny(arch="lstm", epochs=1, limit=300),
+        "lstm 2 layers": tiny(arch="lstm", epochs=1, limit=300, hidden=16, layers=2),
     }
     ids = {}
     for name, cfg in configs.items():
@@ -32,49 +38,136 @@ def chart_texts(at) -> list[str]:
     return [json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart")]
 
 
-def open_inside(inside_home, monkeypatch, model: str):
+def titles(at) -> list[str]:
+    out = []
+    for c in at.get("plotly_chart"):
+        title = json.loads(c.proto.spec)["layout"].get("title", {})
+        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return out
+
+
+def open_inside(inside_home, monkeypatch, model: str, **params):
     home, ids = inside_home
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
     at = app_page("pages/inside.py")
     at.session_state["inside_model"] = ids[model]
+    for key, value in params.items():
+        at.query_params[key] = value
     return at.run(), ids
 
 
-def test_cnn_maps_table_and_filters(inside_home, monkeypatch):
+def test_cnn_trained_and_untrained_at_once_with_predictions_and_weight_movement(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
     assert not at.exception
+    i = ids["cnn plain"]
     table = at.dataframe[0].value
     assert "⌊(28 + 2·1 − 3) / 1⌋ + 1 = 28" in set(table["output size"])
-    titles = chart_texts(at)
-    assert len(titles) == 1 + 6 + 1  # input, 2 blocks x (conv, activation, pool), filters
-    assert any("block 2 after pool (8×7×7)" in t for t in titles)
+    t = titles(at)
+    for name in (f"#{i} trained", f"#{i} untrained"):  # both at once, not a toggle
+        assert f"{name}: block 2 after pool (8×7×7)" in t and f"{name}: first-layer filters" in t
+        assert f"{name}: class probabilities" in t
+    assert [m.label.split(" predicts")[0] for m in at.metric] == [f"#{i} trained", f"#{i} untrained"]
+    assert all("sure" in m.label and not m.delta for m in at.metric)  # "97% sure" as plain text, not a change
+    [moved] = [c for c in at.get("plotly_chart") if "moved from its initial weights" in c.proto.spec]
+    bars = json.loads(moved.proto.spec)["data"]
+    assert len(bars) == 1 and bars[0]["y"][0] == "features.0.0" and all(0 < v < 10 for v in bars[0]["x"])
 
 
-def test_cnn_side_by_side_with_batchnorm_and_untrained(inside_home, monkeypatch):
+def test_cnn_side_by_side_with_another_checkpoint(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
     at.selectbox(key="inside_other").set_value(ids["cnn bn"]).run()
     assert not at.exception
-    at.toggle(key="inside_untrained").set_value(True).run()
+    t = titles(at)
+    assert f"#{ids['cnn bn']}: first-layer filters" in t and f"#{ids['cnn plain']} trained: first-layer filters" in t
+    [moved] = [c for c in at.get("plotly_chart") if "moved from its initial weights" in c.proto.spec]
+    assert len(json.loads(moved.proto.spec)["data"]) == 2  # each checkpoint against its own start
+
+
+def test_lenet_gets_an_untrained_copy_and_its_whole_layer_table(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "lenet")
     assert not at.exception
-    specs = chart_texts(at)
-    assert any("untrained" in s for s in specs) and any(f"#{ids['cnn bn']}: first-layer filters" in s for s in specs)
+    assert f"#{ids['lenet']} untrained" in " ".join(titles(at))
+    table = at.dataframe[0]
+    assert len(table.value) >= 10  # height="content" (no scroll box) is checked in the browser
 
 
-def test_lstm_hidden_states_gates_and_gradient_through_time(inside_home, monkeypatch):
+def test_lstm_side_by_side_with_untrained_labelled_and_in_the_gradient(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "lstm")
     assert not at.exception
-    specs = chart_texts(at)
-    assert any("forget gate" in s for s in specs)
-    assert any("Gradient through time" in s for s in specs)
-    assert any("How the prediction forms" in s for s in specs)
-    assert len(at.multiselect(key="gtt_models").value) == 3  # rnn, gru, lstm on one chart
+    i = ids["lstm"]
+    t = titles(at)
+    assert f"#{i} trained: hidden state h_t" in t and f"#{i} untrained: hidden state h_t" in t
+    assert f"#{i} untrained: gates over time" in t
+    assert f"#{i} untrained: how the prediction forms, row by row" in t
+    [gtt] = [c for c in at.get("plotly_chart") if '"Gradient through time"' in c.proto.spec]
+    names = [d["name"] for d in json.loads(gtt.proto.spec)["data"]]
+    assert f"#{i} LSTM untrained" in names and len(names) == 4  # this LSTM, two others, and its untrained copy
+    caption = " ".join(c.value for c in at.caption)
+    assert "saturate" in caption and "falling = vanishing" not in caption
 
 
-def test_gru_and_a_random_input(inside_home, monkeypatch):
-    at, ids = open_inside(inside_home, monkeypatch, "gru")
-    [b for b in at.button if "Random" in b.label][0].click().run()
+def test_the_cell_state_has_its_own_colour_bar():
+    g = {n: np.random.default_rng(1).random((28, 6)) for n in ("input gate", "forget gate", "output gate")}
+    g["cell state"] = np.random.default_rng(2).normal(size=(28, 6)) * 3
+    fig = charts.gates(g)
+    scales = [(t.showscale, t.colorbar.title.text) for t in fig.data]
+    assert scales[0] == (True, "gate") and scales[3] == (True, "cell") and not scales[1][0]
+    assert fig.data[0].colorbar.x != fig.data[3].colorbar.x
+
+
+def test_a_stacked_lstm_has_a_layer_picker(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "lstm 2 layers")
+    i = ids["lstm 2 layers"]
+    picker = at.selectbox(key=f"inside_layer-{i}")
+    assert picker.value == 2 and f"#{i} trained: hidden state h_t (layer 2 of 2)" in titles(at)
+    picker.set_value(1).run()
     assert not at.exception
+    assert f"#{i} untrained: gates over time (layer 1 of 2)" in titles(at)
+
+
+def test_gru_and_a_random_input_within_the_test_set(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "gru")
+    box = at.number_input(key="inside_index")
+    assert box.max == 9_999  # MNIST's test set, no silent wrap beyond it
+    for _ in range(3):
+        [b for b in at.button if "Random" in b.label][0].click().run()
+        assert not at.exception and 0 <= at.number_input(key="inside_index").value <= 9_999
     assert any("update gate" in t for t in chart_texts(at))
+
+
+def test_an_index_beyond_the_test_set_is_brought_back_in_range(inside_home, monkeypatch):
+    home, ids = inside_home
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    at = app_page("pages/inside.py")
+    at.session_state["inside_model"] = ids["cnn plain"]
+    at.session_state["inside_index"] = 50_000
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="inside_index").value == 0
+
+
+def test_the_model_and_comparison_survive_a_reload(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "gru")
+    at.selectbox(key="inside_other").set_value("nothing").run()
+    assert at.query_params["model"] == str(ids["gru"]) and at.query_params["vs"] == "nothing"
+    reloaded = app_page("pages/inside.py")  # a new session: only the URL is left
+    reloaded.query_params["model"] = str(ids["gru"])
+    reloaded.query_params["vs"] = "nothing"
+    reloaded.run()
+    assert not reloaded.exception
+    assert reloaded.selectbox(key="inside_model").value == ids["gru"]
+    assert reloaded.selectbox(key="inside_other").value == "nothing"
+    assert not any("untrained" in t for t in titles(reloaded))
+
+
+def test_rows_count_from_one_and_cut_maps_say_so():
+    fig = charts.image(np.zeros((28, 28)))
+    assert list(fig.data[0].y)[0] == 1 and list(fig.data[0].x)[0] == 1  # row 1 = step 1
+    rows = charts.image_rows(np.zeros((28, 28)), row=3)
+    assert [s.y0 for s in rows.layout.shapes] == [3.5, 2.5]  # rows 4..28 dimmed, row 3 framed
+    grid = charts.map_grid(np.zeros((64, 4, 4)), title="block 1 after conv (64×4×4)")
+    assert "first 32 of 64 maps" in grid.layout.title.text and len(grid.data) == 32
+    assert "first" not in charts.map_grid(np.zeros((8, 4, 4)), title="t").layout.title.text
 
 
 def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, home):
@@ -91,4 +184,4 @@ def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, hom
     at.selectbox(key="inside_other").set_value(broken).run()
     assert not at.exception
     assert any(f"run-{broken}.pt" in w.value for w in at.warning)
-    assert len(chart_texts(at)) == 1 + 6 + 1  # the good model's views are all still there
+    assert f"#{good} trained: first-layer filters" in titles(at)  # the good model's views are all still there

@@ -136,3 +136,11 @@ def test_weight_change_refuses_two_different_architectures():
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     m = probes.confusion_matrix([1, 1, 2, 0], [1, 2, 2, 0], 3)
     assert m.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_class_probabilities_sum_to_one_and_follow_the_logits():
+    model = model_of(arch="cnn", dataset="cifar2", width=4)
+    x = torch.randn(1, 3, 32, 32)
+    p = probes.class_probabilities(model, x)
+    assert p.shape == (2,) and p.sum() == pytest.approx(1, abs=1e-6)
+    assert int(p.argmax()) == int(model(x).argmax())

@@ -1,0 +1,71 @@
+"""Inside page choices: the model (kept in the URL, so a reload keeps it), what to show beside it,
+and the input (a test image, its index bounded by the dataset's test set, or the user's drawing)."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from playground.data import load_dataset, sample
+from playground.inference import to_input
+
+UNTRAINED, NOTHING = "untrained", "nothing"
+MODEL_PARAM, BESIDE_PARAM = "model", "vs"
+
+
+def _from_url(param: str, options: list):
+    """The option the URL names (its text form), or None."""
+    wanted = st.query_params.get(param)
+    return next((o for o in options if str(o) == wanted), None)
+
+
+def pick_model(ids: list[int], labels: dict, container) -> int:
+    """The model to look inside; the choice is written to the URL (?model=ID) and read back on reload."""
+    s = st.session_state
+    if s.get("inside_model") not in ids:
+        wanted = _from_url(MODEL_PARAM, ids)
+        s["inside_model"] = wanted if wanted is not None else ids[0]
+    run_id = container.selectbox("Model", ids, format_func=labels.get, key="inside_model")
+    st.query_params[MODEL_PARAM] = str(run_id)
+    return run_id
+
+
+def pick_beside(run_id: int, peers: list[int], labels: dict, container):
+    """What to show side by side: the same model untrained (default), another checkpoint, or nothing."""
+    options = [UNTRAINED, *peers, NOTHING]
+    s = st.session_state
+    if s.get("inside_other") not in options:
+        wanted = _from_url(BESIDE_PARAM, options)
+        s["inside_other"] = wanted if wanted is not None else UNTRAINED
+    names = {UNTRAINED: f"#{run_id} untrained (the weights it started from)", NOTHING: "nothing"}
+    beside = container.selectbox("Side by side with", options, key="inside_other",
+                                 format_func=lambda o: names.get(o) or labels[o])
+    st.query_params[BESIDE_PARAM] = str(beside)
+    return beside
+
+
+def _random_index(n: int) -> None:
+    st.session_state["inside_index"] = int(np.random.default_rng().integers(0, n))
+
+
+def pick_input(rec, classes) -> tuple | None:
+    """(x, display image, true label or None) for the chosen input; None (after a message) when unusable."""
+    s = st.session_state
+    sources = ["test image"] + (["my drawing"] if rec.config.data.dataset == "mnist" and
+                                s.get("last_digit") is not None else [])
+    c1, c2, c3 = st.columns([2, 2, 1])
+    source = c1.radio("Input", sources, horizontal=True, key="inside_source")
+    if source == "my drawing":
+        image = s["last_digit"]
+        return to_input(image[None], rec.config), image, None
+    n = len(load_dataset(rec.config.data.dataset).test_y)
+    if not 0 <= s.get("inside_index", 0) < n:  # e.g. from a dataset with a bigger test set
+        s["inside_index"] = 0
+    c3.button("🎲 Random", on_click=_random_index, args=(n,))
+    index = c2.number_input(f"Test image index (0 to {n - 1})", 0, n - 1, key="inside_index")
+    try:
+        x, image, label = sample(rec.config, int(index))
+    except IndexError as exc:
+        st.error(f"No such test image: {exc}.")
+        return None
+    c2.caption(f"true class: **{classes[label]}**")
+    return x, image, label
