@@ -309,7 +309,12 @@ def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path)
             return [...grid.querySelectorAll('image')].map(e => {
                 const r = e.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; }); }""")
         assert len(sizes) == 24 and len({tuple(s) for s in sizes}) == 1, sizes
-        page.screenshot(path=str(ARTIFACTS / "train-report.png"), full_page=True)
+        page.evaluate("""() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
+            plots.sort((a, b) => b.querySelectorAll('image').length - a.querySelectorAll('image').length);
+            plots[0].setAttribute('data-grid', '1'); }""")
+        page.locator("[data-grid]").scroll_into_view_if_needed()
+        page.locator("[data-grid]").screenshot(path=str(ARTIFACTS / "train-grid.png"))
+        page.screenshot(path=str(ARTIFACTS / "train-report.png"))
         page.get_by_label("Epochs").fill("4")
         page.get_by_label("Epochs").press("Enter")
         wait_idle(page)
