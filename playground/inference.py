@@ -14,7 +14,7 @@ from .config import ConfigError, RunConfig, validate
 from .data import Normalizer, display_images, load_dataset, spec
 from .errors import PlaygroundError
 from .models import build_model
-from .preprocess import NotARegularFile, mnist_style, open_regular_file
+from .preprocess import mnist_style, open_regular_file
 
 # 100 M parameters = 400 MB of float32 weights, built again for each page's copy; a checkpoint
 # naming more is refused from its config before anything is allocated.
@@ -46,15 +46,8 @@ def estimate_parameters(config: RunConfig) -> int:
 
 def _read_payload(path: Path) -> Any:
     """torch.load(weights_only=True) of a regular, non-empty file; every failure a CheckpointError."""
-    try:
-        f = open_regular_file(path, "a checkpoint file")  # a directory, FIFO or /dev/zero: refused, never opened
-    except NotARegularFile as exc:
-        raise CheckpointError(str(exc)) from None
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    with f:
+    # A directory, FIFO or /dev/zero: refused, never opened.
+    with open_regular_file(path, "a checkpoint file", CheckpointError) as f:
         if f.seek(0, 2) == 0:
             raise CheckpointError(f"{path}: the file is empty")
         f.seek(0)

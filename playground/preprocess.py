@@ -62,21 +62,28 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular_file(path: str | Path, what: str = "a file") -> BinaryIO:
+def open_regular_file(path: str | Path, what: str, error: type[PlaygroundError]) -> BinaryIO:
     """Open `path` for reading only if it is a regular file: never blocks on a FIFO, never reads a device.
 
-    FileNotFoundError and PermissionError pass through; anything else is NotARegularFile
-    ("<path> is not <what> (a directory)").
+    Every refusal is `error` with a message naming the file: "<path> is not <what> (a directory)",
+    "<path>: no such file", "<path>: cannot be read (...)".
     """
-    st = os.stat(path)  # stat never opens, so a FIFO cannot block here
-    if not stat.S_ISREG(st.st_mode):
-        raise NotARegularFile(f"{path} is not {what} ({_kind(st.st_mode)})")
-    # O_NONBLOCK: if the path was swapped for a FIFO since the stat, open returns at once; fstat catches it.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.stat(path)  # stat never opens, so a FIFO cannot block here
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(f"{path} is not {what} ({_kind(st.st_mode)})")
+        # O_NONBLOCK: if the path was swapped for a FIFO since the stat, open returns at once; fstat catches it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except NotARegularFile as exc:
+        raise error(str(exc)) from None
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotARegularFile(f"{path} is not {what} ({_kind(st.st_mode)})")
+            raise error(f"{path} is not {what} ({_kind(st.st_mode)})")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -85,18 +92,11 @@ def open_regular_file(path: str | Path, what: str = "a file") -> BinaryIO:
 
 def read_image_file(path: str | Path) -> bytes:
     """The bytes of an image file, refused (BadImage) when missing, not a regular file, or too big."""
-    try:
-        with open_regular_file(path, "an image file") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_BYTES:
-                raise BadImage(f"{path}: the file is {size / 1e6:.1f} MB; the limit is {MAX_BYTES // 1_000_000} MB")
-            return f.read(MAX_BYTES + 1)
-    except NotARegularFile as exc:
-        raise BadImage(str(exc)) from None
-    except FileNotFoundError:
-        raise BadImage(f"{path}: no such file") from None
-    except OSError as exc:
-        raise BadImage(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    with open_regular_file(path, "an image file", BadImage) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_BYTES:
+            raise BadImage(f"{path}: the file is {size / 1e6:.1f} MB; the limit is {MAX_BYTES // 1_000_000} MB")
+        return f.read(MAX_BYTES + 1)
 
 
 # ---------------------------------------------------------------- decoding

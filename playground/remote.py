@@ -35,7 +35,7 @@ from .errors import PlaygroundError, RunStatus
 from .executors import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
 from .recorder import NullRecorder, StoreRecorder
 from .store import RunStore
-from .training import MetricsStream, Snapshot, Trainer
+from .training import LiveRun, Snapshot, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -190,24 +190,15 @@ class RayExecutor:
                 ray.kill(slot.actor)
 
 
-class RemoteRun:
+class RemoteRun(LiveRun):
     """A run trained by an actor, with a Trainer's face: the app side of it pulls rows into the store."""
 
     def __init__(self, executor: RayExecutor, config: RunConfig, store: RunStore | None, run_id: int):
-        self.executor, self.config, self.run_id = executor, config, run_id
-        self.stream = MetricsStream(config.optim.epochs)
+        super().__init__(config)
+        self.executor, self.run_id = executor, run_id
         self.recorder = StoreRecorder(store, run_id) if store is not None else NullRecorder()
-        self._stop = threading.Event()
-        self._stop_reason = "stopped by the user"
         self.slot: Slot | None = None
         self.checkpoint: str | None = None  # this process's copy of the newest checkpoint
-
-    def stop(self, reason: str = "stopped by the user") -> None:
-        self._stop_reason = reason
-        self._stop.set()
-
-    def snapshot(self, steps_from: int = 0) -> Snapshot:
-        return self.stream.snapshot(steps_from)
 
     def run(self) -> Snapshot:
         slot = self.slot = self.executor.place(self.run_id)

@@ -223,7 +223,24 @@ class Progress:
 Outcome = tuple[RunStatus, "str | None"]
 
 
-class Trainer:
+class LiveRun:
+    """What pollers and the job registry see of a run: its metrics stream, and a stop within one batch."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.stream = MetricsStream(config.optim.epochs)
+        self._stop = threading.Event()
+        self._stop_reason = "stopped by the user"
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        self._stop_reason = reason
+        self._stop.set()
+
+    def snapshot(self, steps_from: int = 0) -> Snapshot:
+        return self.stream.snapshot(steps_from)
+
+
+class Trainer(LiveRun):
     """Runs one config: prepare -> epochs (train, then evaluate and checkpoint) -> finish.
 
     `run()` blocks; `start()` runs it in a daemon thread; `stop()` ends it within a batch.
@@ -232,29 +249,19 @@ class Trainer:
 
     def __init__(self, config: RunConfig, store: RunStore | None = None, run_id: int | None = None,
                  threads: int | None = None, recorder: Recorder | None = None, graphs: bool | None = None):
-        self.config = validate(config)
+        super().__init__(validate(config))
         self.threads = threads  # intra-op CPU threads; None keeps torch's default (all cores)
         self.run_id = run_id
         if recorder is None:
             recorder = StoreRecorder(store, run_id) if store is not None and run_id is not None else NullRecorder()
         self.recorder = recorder
         self.graphs = graphs_enabled() if graphs is None else graphs
-        self.stream = MetricsStream(config.optim.epochs)
-        self._stop = threading.Event()
-        self._stop_reason = "stopped by the user"
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
         self.thread = threading.Thread(target=self.run, name=f"trainer-{self.run_id}", daemon=True)
         self.thread.start()
         return self.thread
-
-    def stop(self, reason: str = "stopped by the user") -> None:
-        self._stop_reason = reason
-        self._stop.set()
-
-    def snapshot(self, steps_from: int = 0) -> Snapshot:
-        return self.stream.snapshot(steps_from)
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Snapshot:

@@ -85,3 +85,14 @@ def wait_idle(page, timeout: float = 30) -> None:
     """Until streamlit is not running a script (its status widget gone)."""
     page.wait_for_timeout(300)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout * 1000)
+
+
+def start_training(page, url: str, epochs: int) -> None:
+    """Open Train, set the epochs, press Train (the form's defaults otherwise)."""
+    page.goto(f"{url}/train")
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+    wait_idle(page)
+    page.get_by_label("Epochs").fill(str(epochs))
+    page.get_by_label("Epochs").press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()

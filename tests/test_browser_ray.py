@@ -5,7 +5,7 @@ from test_browser import last_step_above
 from playground.errors import RunStatus
 from playground.store import RunStore
 
-from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, require_chromium, start_training, streamlit_server
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("ray")
@@ -17,13 +17,7 @@ def test_train_page_on_a_local_ray_cluster(tmp_path):
     home, log = tmp_path / "home", ARTIFACTS / "ray-server.log"
     with streamlit_server(home, log, env={"PLAYGROUND_RAY_ADDRESS": "local"}) as (url, _server), \
             browser_page("train-ray") as page:
-        page.goto(f"{url}/train")
-        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        wait_idle(page)
-        page.get_by_label("Epochs").fill("50")
-        page.get_by_label("Epochs").press("Enter")
-        wait_idle(page)
-        page.get_by_role("button", name="Train", exact=True).click()
+        start_training(page, url, epochs=50)
         first = last_step_above(page, 0, timeout=120_000)  # Ray starts, the actor loads, rows come back
         last_step_above(page, first, timeout=60_000)
         page.get_by_role("button", name="⏹ Stop").click()

@@ -4,7 +4,7 @@ import pytest
 from playground.errors import RunStatus
 from playground.store import RunStore
 
-from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, require_chromium, start_training, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -14,13 +14,7 @@ def test_sigterm_leaves_the_running_run_stopped_with_a_checkpoint(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     home, log = tmp_path / "home", ARTIFACTS / "shutdown-server.log"
     with streamlit_server(home, log) as (url, server), browser_page("shutdown") as page:
-        page.goto(f"{url}/train")
-        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        wait_idle(page)
-        page.get_by_label("Epochs").fill("50")
-        page.get_by_label("Epochs").press("Enter")
-        wait_idle(page)
-        page.get_by_role("button", name="Train", exact=True).click()
+        start_training(page, url, epochs=50)
         page.get_by_role("button", name="⏹ Stop").wait_for(timeout=60_000)
         store = RunStore(home)
         for _ in range(300):  # until its first steps are stored (flushed every 2 s)
