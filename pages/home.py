@@ -1,6 +1,7 @@
 """Home: what this is, where to go, the device, which datasets are ready."""
 import streamlit as st
 
+from playground.lessons import LESSONS
 from ui.navigation import require_app
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -10,6 +11,12 @@ st.markdown(
     "Train small neural networks **live** and watch how they learn. Recurrent nets (RNN, LSTM, GRU) "
     "read a digit row by row; small CNNs tell birds from airplanes. Change one setting, train again, "
     "and compare: that is how intuition for learning rates, width, dropout and batch-norm is built.")
+
+first = LESSONS[0]
+if st.button(f"▶ Start here: lesson 1, {first.title}", type="primary", key="start_here",
+             help="New here? Learn walks you through it: guess the outcome, train a small model live "
+                  "(seconds), then compare with the original experiment."):
+    st.switch_page("pages/learn.py", query_params={"lesson": first.key})
 
 c1, c2 = st.columns(2)
 c1.page_link("pages/train.py", label="**Train** a model and watch it live", icon="🏋️")
