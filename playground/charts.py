@@ -1,8 +1,8 @@
 """Plotly figure builders. Plain data in (lists of metric rows, arrays), figures out; no streamlit."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
