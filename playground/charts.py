@@ -356,15 +356,17 @@ def gates(gate_maps: dict[str, np.ndarray], title: str = "Gates over time") -> g
     """Each gate (T, units) as steps x units, step 1 on top like the image; a shared 0..1 scale
     for the gates, the cell state on its own diverging scale with its own colour bar."""
     names = list(gate_maps)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.03, shared_yaxes=True)
+    short = [n.removesuffix(" gate") for n in names]  # "input", "forget", ...: full names collide side by side
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=short, horizontal_spacing=0.03, shared_yaxes=True)
     for i, name in enumerate(names):
         z = np.asarray(gate_maps[name])
         bounded = name != "cell state"
         fig.add_trace(go.Heatmap(z=z, y=np.arange(1, len(z) + 1), colorscale="Viridis" if bounded else "RdBu_r",
                                  zmin=0 if bounded else None, zmax=1 if bounded else None,
                                  zmid=None if bounded else 0, showscale=i == 0 or not bounded,
-                                 colorbar=dict(title="gate", x=1.0, len=0.9) if bounded
-                                 else dict(title="cell", x=1.09, len=0.9),
+                                 # One above the other: side by side they overlap in a narrow column.
+                                 colorbar=dict(title="gate", y=0.77, len=0.46) if bounded
+                                 else dict(title="cell", y=0.23, len=0.46),
                                  hovertemplate=f"{name}<br>step %{{y}}, unit %{{x}}: %{{z:.3f}}<extra></extra>"),
                       row=1, col=i + 1)
     fig.update_xaxes(title_text="unit", showticklabels=False)

@@ -112,7 +112,7 @@ def test_the_cell_state_has_its_own_colour_bar():
     fig = charts.gates(g)
     scales = [(t.showscale, t.colorbar.title.text) for t in fig.data]
     assert scales[0] == (True, "gate") and scales[3] == (True, "cell") and not scales[1][0]
-    assert fig.data[0].colorbar.x != fig.data[3].colorbar.x
+    assert fig.data[0].colorbar.y != fig.data[3].colorbar.y  # one above the other, never overlapping
 
 
 def test_a_stacked_lstm_has_a_layer_picker(inside_home, monkeypatch):
