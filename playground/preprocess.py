@@ -139,7 +139,10 @@ def load_image(data: bytes) -> np.ndarray:
     except BadImage:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-        raise BadImage(f"not a readable image ({type(exc).__name__}); use PNG, JPEG, BMP, GIF, WebP or TIFF") from None
+        # The reason in words a user can act on; Python's exception names mean nothing to them.
+        why = "it is truncated" if isinstance(exc, (EOFError, SyntaxError)) or "truncated" in str(exc) else \
+            "its format is not recognised"
+        raise BadImage(f"not a readable image ({why}); use PNG, JPEG, BMP, GIF, WebP or TIFF") from None
 
 
 def _otsu(hist: np.ndarray) -> int:

@@ -8,7 +8,6 @@ Clear empties both. The upload is decoded once per file (st.cache_data on its by
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,6 @@ from playground.preprocess import BadImage, NoInk, NotADigit, load_image, mnist_
 
 CANVAS, UPLOAD = "canvas", "upload"
 SEEN = {CANVAS: "your drawing on the canvas", UPLOAD: "the uploaded image"}
-_EXCEPTION_NAME = re.compile(r"\s*\((?:[A-Z]\w*(?:Error|Exception|Warning)|OSError|EOFError)\)")
 
 
 @dataclass
@@ -29,11 +27,6 @@ class DrawInput:
     problem: str | None = None  # why that input gives no digit, ready to show
     name: str = ""  # the uploaded file's name
     upload_unused: bool = False  # a file is in the box, but the canvas changed after it: the models see the canvas
-
-
-def readable(exc: Exception) -> str:
-    """An exception's message for the page: never the name of a Python exception class."""
-    return _EXCEPTION_NAME.sub("", str(exc)).strip() or "the image cannot be read"
 
 
 def newest(state: dict, canvas_sig: str | None, upload_sig: str | None) -> str | None:
@@ -58,13 +51,13 @@ def prepare_upload(data: bytes) -> tuple[np.ndarray | None, np.ndarray | None, s
     try:
         original = load_image(data)
     except BadImage as exc:
-        return None, None, f"That file cannot be used: {readable(exc)}"
+        return None, None, f"That file cannot be used: {exc}"
     try:
         return original, mnist_style(original), None
     except NotADigit as exc:  # before NoInk: a NotADigit is a NoInk
-        return original, None, readable(exc)
+        return original, None, str(exc)
     except NoInk as exc:  # an inkless image: "no ink found", not the idle prompt
-        return original, None, readable(exc)
+        return original, None, str(exc)
 
 
 def canvas_digit(ink: np.ndarray | None) -> tuple[np.ndarray | None, str | None]:
@@ -74,7 +67,7 @@ def canvas_digit(ink: np.ndarray | None) -> tuple[np.ndarray | None, str | None]
     try:
         return mnist_style(ink), None
     except NotADigit as exc:
-        return None, readable(exc)
+        return None, str(exc)
     except NoInk:  # too faint to count: as if nothing were drawn yet
         return None, None
 
