@@ -1,6 +1,6 @@
 """Regenerate the README screenshots by driving the real app in Debian's chromium.
 
-    .venv/bin/python docs/screenshots.py      # ~2 minutes on 2 cores; writes docs/*.png
+    .venv/bin/python docs/screenshots.py      # ~4 minutes on 2 cores; writes docs/*.png
 """
 import subprocess
 import sys
@@ -39,19 +39,20 @@ def main() -> None:
         click(page, "Train")
         page.wait_for_timeout(9_000)
         page.screenshot(path=str(DOCS / "train.png"))
-        while any(r.status in ("queued", "running") for r in RunStore(home).list_runs()):
+        while any(r.status.active for r in RunStore(home).list_runs()):
             time.sleep(1)
 
         page.set_viewport_size({"width": 1400, "height": 2100})
         page.goto(f"{url}/compare")
         page.get_by_text("Regularization study").first.click()
         page.get_by_role("button", name="🚀 Launch study").wait_for(timeout=60_000)
-        page.get_by_label("Epochs").fill("8")
-        page.get_by_label("Epochs").press("Enter")
-        wait_idle(page)
+        for label, value in (("Epochs", "8"), ("Seeds", "2"), ("First N samples (0 = all)", "2000")):
+            page.get_by_label(label).fill(value)
+            page.get_by_label(label).press("Enter")
+            wait_idle(page)
         click(page, "🚀 Launch study")
         page.wait_for_timeout(3_000)
-        while any(r.status in ("queued", "running") for r in RunStore(home).list_runs()):
+        while any(r.status.active for r in RunStore(home).list_runs()):
             time.sleep(1)
         page.wait_for_timeout(3_000)
         page.screenshot(path=str(DOCS / "compare.png"), full_page=True)
@@ -76,14 +77,17 @@ def main() -> None:
         for name, rec in (("inside-cnn", next(r for r in runs if r.config.model.arch == "cnn")),
                           ("inside-lstm", next(r for r in runs if r.config.model.arch == "lstm"))):
             page.set_viewport_size({"width": 1400, "height": 2600})  # streamlit scrolls inside its own div
-            page.goto(f"{url}/inside")
+            page.goto(f"{url}/inside?model={rec.id}")
             page.get_by_text("Model").first.wait_for(timeout=60_000)
-            wait_idle(page)
-            page.get_by_test_id("stSelectbox").first.click()
-            page.get_by_role("option", name=f"#{rec.id} ", exact=False).first.click()
             wait_idle(page)
             page.wait_for_timeout(2_000)
             page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
+
+        page.set_viewport_size({"width": 1400, "height": 1400})
+        page.goto(f"{url}/learn")
+        page.get_by_role("button", name="Run", exact=False).first.wait_for(timeout=60_000)
+        wait_idle(page)
+        page.screenshot(path=str(DOCS / "learn.png"), full_page=True)
     print("screenshots in", DOCS)
 
 

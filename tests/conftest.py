@@ -117,3 +117,14 @@ def run_cli(*args: str, home: Path, timeout: float = 300, **kwargs) -> subproces
     env = {**os.environ, "PLAYGROUND_HOME": str(home), **kwargs.pop("env", {})}
     return subprocess.run(cli_args(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
                           **kwargs)
+
+
+def need_ray():
+    """The ray module; skipped where Ray is not installed, but a failure in CI, which installs it."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("Ray is missing in CI (requirements-dev.txt installs it)", pytrace=False)
+        pytest.skip("Ray not installed (pip install -r requirements-cluster.txt)", allow_module_level=True)
+    return ray

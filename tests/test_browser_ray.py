@@ -6,9 +6,10 @@ from playground.errors import RunStatus
 from playground.store import RunStore
 
 from browser import ARTIFACTS, browser_page, require_chromium, start_training, streamlit_server
+from conftest import need_ray
 
 pytestmark = pytest.mark.browser
-pytest.importorskip("ray")
+need_ray()
 
 
 def test_train_page_on_a_local_ray_cluster(tmp_path):

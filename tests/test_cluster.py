@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-pytest.importorskip("ray")
+from conftest import need_ray
+
+need_ray()
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from playground.errors import RunStatus
 from playground.inference import load_checkpoint
 from playground.jobs import JobRegistry
 
-from conftest import tiny
+from conftest import need_ray, tiny
 
-ray = pytest.importorskip("ray")
+ray = need_ray()
 
 
 @pytest.fixture(scope="module")
