@@ -36,6 +36,13 @@ def _whole_ticks(span: float) -> dict:
     return dict(dtick=1, tick0=0) if span <= 10 else {}
 
 
+def _epoch_axis(fig: go.Figure) -> go.Figure:
+    """An "epoch" x axis with whole-number ticks, whatever the traces span."""
+    xs = [float(v) for trace in fig.data if trace.x is not None for v in trace.x]
+    fig.update_xaxes(title_text="epoch", **_whole_ticks(max(xs) - min(xs) if xs else 0))
+    return fig
+
+
 def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "Training loss per step") -> go.Figure:
     """Raw per-step loss faint behind its smoothed curve; the L2 term on its own axis when present.
 
@@ -129,7 +136,7 @@ def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
                 fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=escape(f"{name} ({split})"),
                                          legendgroup=name,
                                          showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axis(fig)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     _layout(fig, height=440)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
@@ -145,7 +152,7 @@ def generalization_gap(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
             fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
                                      name=escape(name), line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.add_hline(y=0, line=dict(color="grey", width=1))
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axis(fig)
     fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%")
     return _layout(fig, title="Generalization gap")
 
@@ -188,7 +195,7 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
                 label = f"{s['name']} ({split}{', mean' if s['n'] > 1 else ''})"
                 for trace in _band_traces(label, color, curve, dash, s["name"], col == 1, s["n"]):
                     fig.add_trace(trace, row=1, col=col)
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axis(fig)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     _layout(fig, height=440)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
@@ -205,7 +212,7 @@ def variant_gap(series: Sequence[dict]) -> go.Figure:
                                       True, s["n"]):
                 fig.add_trace(trace)
     fig.add_hline(y=0, line=dict(color="grey", width=1))
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axis(fig)
     fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%")
     return _layout(fig, title="Generalization gap")
 

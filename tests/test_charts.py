@@ -119,3 +119,10 @@ def test_prediction_grid_gives_every_image_the_same_cell():
     assert fig.layout.annotations[1].font.color and not fig.layout.annotations[0].font.color
     digits = charts.prediction_grid([np.zeros((28, 28), np.uint8)] * 2, ["7", "1"], ["7", "7"])
     assert [a.text for a in digits.layout.annotations] == ["✅ 7 (7)", "❌ 1 (7)"]
+
+
+def test_compare_charts_tick_whole_epochs():
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_acc": 0.5, "val_acc": 0.4}
+            for e in (1, 2, 3)]
+    for fig in (charts.compare_curves([("a", rows)]), charts.generalization_gap([("a", rows)])):
+        assert fig.layout.xaxis.dtick == 1, fig.layout.xaxis  # no 1.5 or 2.5 between epochs
