@@ -31,7 +31,9 @@ def _keep(digit: np.ndarray) -> None:
         return
     jobs().store.add_drawing(digit, int(label))
     s[MESSAGE] = ("success", f"Kept as a {label}.")
-    del s[LABEL]  # the next drawing starts without a label again
+    # The next drawing starts without a label again. Set, not deleted: a deleted key let the browser keep
+    # showing the old choice (found in Chromium: "7" stayed in the box after Keep).
+    s[LABEL] = None
 
 
 def keep_controls(digit: np.ndarray, container) -> None:
