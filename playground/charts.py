@@ -157,9 +157,26 @@ def generalization_gap(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
     return _layout(fig, title="Generalization gap")
 
 
-def run_color(run_id: int) -> str:
-    """A run's colour from its id alone: the same whatever else is on the chart."""
-    return PALETTE[int(run_id) % len(PALETTE)]
+RUN_PALETTE = qualitative.D3  # ten clearly distinct hues (Plotly's own has two close pinks, #FF6692 and #FF97FF)
+
+
+def run_color(run_id: int, taken: Sequence[str] = ()) -> str:
+    """A run's colour from its id: the same whatever else is on the chart, unless an earlier variant on
+    this chart (`taken`) already has it; then the next free one in the palette, so no two variants share one."""
+    start = int(run_id) % len(RUN_PALETTE)
+    for step in range(len(RUN_PALETTE)):
+        color = RUN_PALETTE[(start + step) % len(RUN_PALETTE)]
+        if color not in taken:
+            return color
+    return RUN_PALETTE[start]
+
+
+def variant_colors(series: Sequence[dict]) -> list[str]:
+    """One colour per variant, in chart order: its oldest run's colour, or the next free one."""
+    colors: list[str] = []
+    for s in series:
+        colors.append(run_color(s["color_id"], colors))
+    return colors
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -172,8 +189,11 @@ def _band_traces(name: str, color: str, curve, dash: str, group: str, legend: bo
     x, mean, lo, hi = curve
     traces = []
     if n > 1:
+        # mode "lines": plotly's default draws markers on a short trace, which here were the band's corners
+        # in colours of no variant (the trace has no marker colour of its own).
         traces.append(go.Scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself",
-                                 fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
+                                 mode="lines", fillcolor=_rgba(color, 0.18), line=dict(width=0, color=color),
+                                 hoverinfo="skip",
                                  legendgroup=group, showlegend=False, name=escape(f"{name} min–max")))
     traces.append(go.Scatter(x=x, y=mean, mode="lines+markers", name=escape(name), legendgroup=group,
                              showlegend=legend, line=dict(color=color, dash=dash)))
@@ -185,8 +205,7 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
     several runs (seeds) as its mean with a min–max band. `series` items: name, color_id, n, curves
     {metric: (epochs, mean, min, max)} as playground.compare.variant_series makes them."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
-    for s in series:
-        color = run_color(s["color_id"])
+    for s, color in zip(series, variant_colors(series), strict=True):
         for col, metric in ((1, "loss"), (2, "acc")):
             for split, dash in (("train", "dash"), ("val", "solid")):
                 curve = s["curves"][f"{split}_{metric}"]
@@ -205,11 +224,10 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
 def variant_gap(series: Sequence[dict]) -> go.Figure:
     """Train minus validation accuracy per epoch per variant (mean and min–max band over its seeds)."""
     fig = go.Figure()
-    for s in series:
+    for s, color in zip(series, variant_colors(series), strict=True):
         if s["curves"]["gap"][0]:
             name = s["name"] + (" (mean)" if s["n"] > 1 else "")
-            for trace in _band_traces(name, run_color(s["color_id"]), s["curves"]["gap"], "solid", s["name"],
-                                      True, s["n"]):
+            for trace in _band_traces(name, color, s["curves"]["gap"], "solid", s["name"], True, s["n"]):
                 fig.add_trace(trace)
     fig.add_hline(y=0, line=dict(color="grey", width=1))
     _epoch_axis(fig)
@@ -378,7 +396,10 @@ def gates(gate_maps: dict[str, np.ndarray], title: str = "Gates over time") -> g
                       row=1, col=i + 1)
     fig.update_xaxes(title_text="unit", showticklabels=False)
     fig.update_yaxes(autorange="reversed", title_text="step", row=1, col=1)
-    return _layout(fig, height=380, hovermode="closest", title=title)
+    _layout(fig, height=410, hovermode="closest", title=title)
+    # The title above the panel titles (input, forget, ...), which sit on the plot's top edge: room for both.
+    fig.update_layout(margin_t=80, title=dict(y=0.985, yanchor="top"))
+    return fig
 
 
 def gradient_norms(series: dict[str, np.ndarray], relative: bool = True) -> go.Figure:

@@ -157,6 +157,26 @@ def studies(runs: Sequence[RunRecord]) -> dict[int, list[int]]:
     return dict(sorted(out.items(), reverse=True))
 
 
+def one_study(runs: Sequence[RunRecord]) -> int | None:
+    """The study all these runs belong to (by their names' tag), else None (untagged runs, or several studies)."""
+    found = {study_of(r.name) for r in runs}
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
+def default_selection(runs: Sequence[RunRecord], count: int = 2) -> list[int]:
+    """What Compare shows first: the newest study's runs if there is one, else the `count` newest finished runs
+    of the newest finished run's dataset (never a CNN on CIFAR beside LeNet on MNIST)."""
+    found = studies(runs)
+    if found:
+        return next(iter(found.values()))
+    done = sorted((r for r in runs if r.status == RunStatus.FINISHED and r.config is not None),
+                  key=lambda r: r.id, reverse=True)
+    if not done:
+        return []
+    dataset = done[0].config.data.dataset
+    return [r.id for r in done if r.config.data.dataset == dataset][:count]
+
+
 def already_run(configs: Iterable[RunConfig], runs: Sequence[RunRecord]) -> list[RunRecord]:
     """Stored runs (queued, training, finished or diverged) with exactly one of these configs."""
     wanted = {cfg.to_json() for cfg in configs}

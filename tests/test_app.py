@@ -130,9 +130,16 @@ def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
+def run_picker(at: AppTest):
+    """Rename/delete's run picker (its key changes after a delete: a new widget in the browser)."""
+    return next(s for s in at.selectbox if s.label == "Run")
+
+
 def test_rename_and_delete_with_confirmation(home, store):
     run_id = store.create_run(tiny(), "old", status="finished")
     at = page("pages/compare.py").run()
+    assert run_picker(at).value is None and button(at, "Rename").disabled  # nothing acted on unless picked
+    run_picker(at).select(run_id).run()
     at.text_input(key="new_name").input("new name")
     button(at, "Rename").click().run()
     assert store.get_run(run_id).name == "new name"
@@ -147,11 +154,11 @@ def test_delete_after_rename_deletes_the_run_picked(home, store):
     """Issue 13: renaming #1 made the picker jump to the newest run, and Delete removed that one."""
     ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(3)]
     at = page("pages/compare.py").run()
-    at.selectbox(key="manage_id").select(ids[0]).run()
+    run_picker(at).select(ids[0]).run()
     at.text_input(key="new_name").input("renamed")
     button(at, "Rename").click().run()
     assert store.get_run(ids[0]).name == "renamed"
-    picker = at.selectbox(key="manage_id")
+    picker = run_picker(at)
     assert picker.value == ids[0]  # still on the run picked
     # The browser keeps the label it was last sent and sends it back with the next click; a label
     # no longer among the options fell back to the newest run. The page sends the new label.
@@ -161,16 +168,72 @@ def test_delete_after_rename_deletes_the_run_picked(home, store):
     button(at, "Delete").click().run()
     assert store.get_run(ids[0]) is None and store.get_run(ids[1]) and store.get_run(ids[2])
     assert any(f"Deleted run #{ids[0]} “renamed”" in m.value for m in at.toast)
-    # The next run's confirmation is not shown ticked, and Delete waits for it.
-    assert at.checkbox(key="confirm_delete").value is False and button(at, "Delete").disabled
-    assert at.session_state["confirm_delete"] is False
+    # No run is shown picked, the confirmation is not ticked, and Delete waits for both.
+    assert run_picker(at).value is None and button(at, "Delete").disabled and button(at, "Rename").disabled
+    assert at.checkbox(key="confirm_delete").value is False and at.session_state["confirm_delete"] is False
+    assert "#" not in at.checkbox(key="confirm_delete").label
+
+
+def _send_label(picker, label: str):
+    """Make `picker` send `label` with the next run, as a browser still showing an old choice does."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    from streamlit.testing.v1.element_tree import Selectbox
+
+    class Stale(Selectbox):
+        @property
+        def _widget_state(self):
+            return WidgetState(id=self.id, string_value=label)
+
+    picker.__class__ = Stale
+    return picker
+
+
+def test_rename_after_a_delete_acts_on_the_run_shown_or_on_nothing(home, store):
+    """New-user issue: after a delete the browser still showed the deleted run and sent its label back;
+    Rename then took that label text for a run id ("Renamed run #✅ #15 ...") and renamed nothing."""
+    ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(3)]
+    at = page("pages/compare.py").run()
+    run_picker(at).select(ids[1]).run()
+    before = run_picker(at)
+    deleted_label = before.options[before.index]
+    at.checkbox(key="confirm_delete").check().run()
+    button(at, "Delete").click().run()
+    assert store.get_run(ids[1]) is None
+    after = run_picker(at)
+    assert after.id != before.id  # a new widget: the browser has no old choice to send back
+    assert after.value is None and deleted_label not in after.options
+    assert "#" not in at.checkbox(key="confirm_delete").label and button(at, "Rename").disabled
+    # A browser sending the deleted run's label anyway, with Rename: the label is no run id. Nothing renamed.
+    run_picker(at).select(ids[2]).run()
+    _send_label(run_picker(at), deleted_label)
+    at.text_input(key="new_name").input("x")
+    button(at, "Rename").click().run()
+    assert not at.exception and not at.toast
+    assert sorted(r.name for r in store.list_runs()) == ["run 0", "run 2"]
+    assert any("no longer exists" in e.value for e in at.error)
+    assert run_picker(at).value is None and button(at, "Rename").disabled  # nothing shown picked
+    # The run picked deleted elsewhere (another tab) before Rename: nothing renamed, said why.
+    spare = store.create_run(tiny(), "spare", status="finished")
+    at.run()
+    run_picker(at).select(spare).run()
+    store.delete_run(spare)
+    button(at, "Rename").click().run()
+    assert not at.exception and not at.toast and any("no longer exists" in e.value for e in at.error)
+    assert run_picker(at).value is None and f"✅ #{spare} spare" not in run_picker(at).options
+    # Picking a run renames exactly the run shown.
+    run_picker(at).select(ids[2]).run()
+    button(at, "Rename").click().run()
+    assert store.get_run(ids[2]).name == "x" and store.get_run(ids[0]).name == "run 0"
+    assert any(f"Renamed run #{ids[2]} to “x”" in m.value for m in at.toast)
+    assert run_picker(at).value == ids[2] and f"#{ids[2]}" in at.checkbox(key="confirm_delete").label
 
 
 def test_picking_another_run_clears_the_confirmation(home, store):
     ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(2)]
     at = page("pages/compare.py").run()
+    run_picker(at).select(ids[1]).run()
     at.checkbox(key="confirm_delete").check().run()
-    at.selectbox(key="manage_id").select(ids[0]).run()
+    run_picker(at).select(ids[0]).run()
     assert at.checkbox(key="confirm_delete").value is False and button(at, "Delete").disabled
 
 
@@ -183,7 +246,7 @@ def test_compare_filters_drop_runs_they_hide(home, store):
     at.selectbox(key="filter_arch").select("gru").run()
     assert not at.exception
     assert at.multiselect(key="compare_ids").value == [gru]
-    assert at.selectbox(key="manage_id").options == [f"✅ #{gru} a gru"]
+    assert run_picker(at).options == [f"✅ #{gru} a gru"]
     at.selectbox(key="filter_status").select("failed").run()
     assert any("No runs match" in i.value for i in at.info)
 

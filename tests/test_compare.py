@@ -9,9 +9,11 @@ from playground.compare import (
     StudyChoice,
     already_run,
     band,
+    default_selection,
     group_variants,
     next_study,
     one_seed_noise,
+    one_study,
     shared_starts,
     status_counts,
     studies,
@@ -124,13 +126,58 @@ def test_same_architecture_variants_share_initial_weights_and_a_wider_one_does_n
 
 
 def test_colour_follows_the_run_id_and_seeds_draw_a_band():
-    assert charts.run_color(7) == charts.run_color(7 + len(charts.PALETTE)) != charts.run_color(8)
+    assert charts.run_color(7) == charts.run_color(7 + len(charts.RUN_PALETTE)) != charts.run_color(8)
     runs = _seeded(0.0, [(0, 0.80), (1, 0.84)], 4)
     fig = charts.variant_curves(variant_series(group_variants(runs)))
     bands = [t for t in fig.data if t.fill == "toself"]
     assert bands and all(t.line.width == 0 for t in bands)
+    # No markers on a band: plotly drew its corners as points in colours of no variant, not in the legend.
+    assert all(t.mode == "lines" for t in bands)
+    assert {t.line.color for t in bands} == {charts.run_color(4)}
+    assert {t.fillcolor for t in bands} == {charts._rgba(charts.run_color(4), 0.18)}
     assert {t.line.color for t in fig.data if t.fill is None} == {charts.run_color(4)}
     assert len(charts.variant_gap(variant_series(group_variants(runs))).data) == 2  # band + mean
+
+
+def _hue_distance(a: str, b: str) -> float:
+    import colorsys
+
+    rgb = [[int(c.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)] for c in (a, b)]
+    (h1, _, s1), (h2, _, s2) = (colorsys.rgb_to_hls(*c) for c in rgb)
+    return min(abs(h1 - h2), 1 - abs(h1 - h2)) + abs(s1 - s2)
+
+
+def test_variants_on_one_chart_get_clearly_distinct_colours_that_follow_the_run():
+    """New-user issue: baseline and dropout were two close pinks (Plotly's #FF6692 and #FF97FF)."""
+    for first in range(len(charts.RUN_PALETTE)):  # three variants of a study: consecutive ids, any start
+        colors = [charts.run_color(first + k) for k in range(3)]
+        assert len(set(colors)) == 3
+        assert all(_hue_distance(a, b) > 0.05 for i, a in enumerate(colors) for b in colors[i + 1:]), colors
+    # Two variants whose ids share a colour: the later one takes the next free colour, the first keeps its own.
+    n = len(charts.RUN_PALETTE)
+    series = [{"color_id": 3}, {"color_id": 3 + n}, {"color_id": 4}]
+    assert charts.variant_colors(series) == [charts.run_color(3), charts.run_color(4), charts.run_color(5)]
+    runs = _seeded(0.0, [(0, 0.80), (1, 0.84)], 1) + _seeded(0.01, [(0, 0.7), (1, 0.75)], 1 + n)
+    fig = charts.variant_curves(variant_series(group_variants(runs)))
+    assert len({t.line.color for t in fig.data}) == 2
+
+
+def _study_rec(run_id, dataset, name, status=RunStatus.FINISHED):
+    cfg = recipe("cnn" if dataset == "cifar2" else "lenet").override(epochs=1)
+    return rec(run_id, cfg, name, status=status)
+
+
+def test_default_selection_is_the_newest_study_else_newest_runs_of_one_dataset():
+    """New-user issue: a CNN on CIFAR was put beside LeNet on MNIST by default."""
+    lone = [_study_rec(2, "mnist", "Learn · LeNet"), _study_rec(3, "cifar2", "cnn on cifar2")]
+    assert default_selection(lone) == [3]
+    more = [_study_rec(1, "cifar2", "older cnn"), *lone, _study_rec(4, "mnist", "failed", RunStatus.FAILED)]
+    assert default_selection(more) == [3, 1]
+    studied = [*more, *(_study_rec(5 + i, "cifar2", f"cnn · v{i} · seed 0 · study {1 + i // 2}") for i in range(4)),
+               _study_rec(9, "mnist", "newest, no study")]
+    assert default_selection(studied) == [7, 8]  # study 2, whatever its runs' status
+    assert default_selection([]) == []
+    assert one_study(studied[-5:-3]) == 1 and one_study(studied[-5:-1]) is None and one_study(lone) is None
 
 
 # ------------------------------------------------------------------ the page
@@ -327,3 +374,45 @@ def test_the_study_form_says_how_many_epochs_show_overfitting(home):
     assert any("epochs" in c.value and "minutes" in c.value for c in at.caption)
     # Measured: the gap shows at 70-80 epochs on 2,000 images, not at the old default of 5.
     assert at.number_input(key="study_epochs").value == 80 and at.number_input(key="study_limit").value == 2000
+
+
+def test_the_study_forms_cnn_note_shows_for_cnn_recipes_only(home):
+    """New-user issue: the CNN measurements showed under gru3x200 too."""
+    at = page("pages/compare.py").run()
+    assert any("The CNN recipes overfit slowly" in c.value for c in at.caption)
+    at.selectbox(key="study_recipe").select("gru3x200").run()
+    assert not at.exception and not any("CNN" in c.value or "2,000 images" in c.value for c in at.caption)
+    assert any("No overfitting timings were measured for gru3x200" in c.value for c in at.caption)
+
+
+def test_default_selection_and_seed_note_on_the_page(home, store):
+    """New-user issue: by default a CNN on CIFAR beside LeNet on MNIST, with a "One seed per variant" note."""
+    older = store.create_run(tiny(), "older lstm on mnist", status="finished")
+    lenet = store.create_run(recipe("lenet").override(epochs=1), "Learn · LeNet", status="finished")
+    cnn = store.create_run(recipe("cnn").override(epochs=1), "cnn on cifar2", status="finished")
+    at = page("pages/compare.py").run()
+    assert not at.exception and at.multiselect(key="compare_ids").value == [cnn]  # one dataset only
+    at.multiselect(key="compare_ids").set_value([lenet, older]).run()  # two unrelated runs: no seed note
+    assert not at.exception and "One seed per variant" not in caption_text(at)
+    study = [store.create_run(tiny(l2=l2), f"lstm · v{l2} · seed 0 · study 1", status="finished")
+             for l2 in (0.0, 0.01)]
+    fresh = page("pages/compare.py").run()
+    assert fresh.multiselect(key="compare_ids").value == study  # the newest study's runs
+    assert "One seed per variant" in caption_text(fresh)
+
+
+def test_the_variant_table_gives_its_spread_columns_room(home, store):
+    """New-user issue: "69.0% ± 3.2%" showed as "69.0% ± 3." in a column sized to its header."""
+    from playground.training import Trainer
+    from ui.compare_view import PERCENT, SPREAD_PX
+
+    ids = []
+    for seed in (0, 1):
+        cfg = tiny(epochs=1, limit=200, seed=seed)
+        ids.append(store.create_run(cfg, f"b · seed {seed} · study 1"))
+        Trainer(cfg, store, ids[-1]).run()
+    at = page("pages/compare.py").run()
+    assert at.multiselect(key="compare_ids").value == ids
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert all(columns[k]["width"] == SPREAD_PX for k in PERCENT)
+    assert 7.5 * len("100.0% ± 10.0%") + 16 <= SPREAD_PX  # ~7.5 px a character at the table's font, padding

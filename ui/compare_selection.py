@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare import studies
+from playground.compare import default_selection, studies
 from playground.config import ConfigError
-from playground.errors import RunStatus
 from playground.links import IDS_KEY, compare_params, ids_from_params
 
 KEY = "compare_ids"  # the multiselect's own state
@@ -32,8 +31,8 @@ def _from_link(known: set[int]) -> list[int] | None:
 
 
 def initial_selection(runs: list) -> list[int]:
-    """A link's selection when it is new to this session, else this session's, else the two newest finished
-    runs; always among `runs` (a filter drops what it hides)."""
+    """A link's selection when it is new to this session, else this session's, else the newest study's runs
+    or the two newest finished runs of one dataset; always among `runs` (a filter drops what it hides)."""
     known = {r.id for r in runs}
     s = st.session_state
     link = st.query_params.get(IDS_KEY)
@@ -44,7 +43,7 @@ def initial_selection(runs: list) -> list[int]:
     if chosen is None:
         chosen = s.get(KEY, s.get(KEPT))
     if chosen is None:
-        chosen = [r.id for r in runs if r.status == RunStatus.FINISHED][:2]
+        chosen = default_selection(runs)
     return [i for i in chosen if i in known]
 
 

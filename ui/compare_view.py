@@ -9,6 +9,7 @@ from playground.compare import (
     comparison_table,
     group_variants,
     one_seed_noise,
+    one_study,
     shared_starts,
     status_counts,
     variant_series,
@@ -18,6 +19,13 @@ from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 
 PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")
+SPREAD_PX = 125  # "100.0% ± 10.0%" whole: sized to the header, a column cut "69.0% ± 3.2%" to "69.0% ± 3."
+
+
+def variant_columns() -> dict:
+    """The variant table's widths: mean ± spread columns wide enough for their text, the seeds narrow."""
+    spread = {k: st.column_config.TextColumn(width=SPREAD_PX) for k in PERCENT}
+    return {"seeds": st.column_config.TextColumn(width="small"), **spread}
 STATUS_WORD = {RunStatus.RUNNING: "training"}
 
 
@@ -69,12 +77,13 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     if any(len(v.runs) > 1 for v in variants):
         st.caption("Variants trained with several seeds: each line is their mean, the band their min–max; "
                    "the table gives mean ± half the range.")
-        st.dataframe(variant_table(variants), hide_index=True, width="stretch", placeholder="–")
+        st.dataframe(variant_table(variants), hide_index=True, width="stretch", placeholder="–",
+                     column_config=variant_columns())
         with st.expander("Each run"):
             st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
     else:
         st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
-        if len(variants) > 1:
+        if len(variants) > 1 and one_study([rec for rec, _ in pairs]) is not None:  # a study's variants only
             st.caption("One seed per variant: a difference of a point or two may be seed noise. Launch the "
                        "study with Seeds ≥ 2 to see how far seeds alone move the result.")
     for sentence in one_seed_noise(variants):

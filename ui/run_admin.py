@@ -1,6 +1,12 @@
 """Rename or delete one stored run, or delete several at once. All act in button callbacks, before
 the page is drawn again, so the picker can be kept on the run picked (its label changes with the name) and the
-confirmation box cleared in the browser too."""
+confirmation box cleared in the browser too.
+
+The picker's options are run ids (labels come from format_func). The browser keeps the label it was last sent
+and sends it back with the next click; a label no longer among the options reaches a callback as that raw text.
+So the callbacks act only on a run id that exists, and after a delete (or when the picked value is no run of
+this list) the picker is drawn under a new key: a new widget, which the browser cannot fill with a stale label.
+"""
 from __future__ import annotations
 
 import streamlit as st
@@ -9,6 +15,35 @@ from playground.errors import PlaygroundError, RunStatus
 from ui.common import jobs, plain, run_label
 
 PICK, NAME, SURE, ERROR = "manage_id", "new_name", "confirm_delete", "manage_error"
+GENERATION = "manage_generation"  # bumped to draw the picker as a new widget, with no run picked
+
+
+def pick_key() -> str:
+    """The picker's current widget key: `manage_id`, then `manage_id 1`, `manage_id 2`... after each reset."""
+    n = st.session_state.get(GENERATION, 0)
+    return PICK if not n else f"{PICK} {n}"
+
+
+def _reset_picker() -> None:
+    s = st.session_state
+    s.pop(pick_key(), None)
+    s[GENERATION] = s.get(GENERATION, 0) + 1
+    s[SURE] = False
+
+
+def _picked():
+    """The stored run picked, or None with the reason in ERROR (nothing picked, a stale label, a run gone)."""
+    s = st.session_state
+    value = s.get(pick_key())
+    if value is None:
+        s[ERROR] = "Pick a run first."
+        return None
+    rec = jobs().store.get_run(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if rec is None:
+        s[ERROR] = "The run shown in the picker no longer exists (deleted, perhaps in another tab): nothing was " \
+                   "changed. Pick a run again."
+        _reset_picker()
+    return rec
 
 
 def _unsure() -> None:
@@ -17,44 +52,54 @@ def _unsure() -> None:
 
 def _rename() -> None:
     s = st.session_state
-    target = s[PICK]
+    rec = _picked()
+    if rec is None:
+        return
     try:
-        jobs().store.rename(target, s[NAME])
+        jobs().store.rename(rec.id, s[NAME])
     except (PlaygroundError, ValueError) as exc:
         s[ERROR] = str(exc)
         return
-    st.toast(f"Renamed run #{target} to “{plain(s[NAME].strip())}”.", icon="✏️")
+    st.toast(f"Renamed run #{rec.id} to “{plain(s[NAME].strip())}”.", icon="✏️")
 
 
 def _delete() -> None:
     s = st.session_state
-    target = s[PICK]
-    rec = jobs().store.get_run(target)
+    rec = _picked()
+    if rec is None:
+        return
+    if not s.get(SURE):
+        s[ERROR] = f"Tick “Yes, delete run #{rec.id}” first."
+        return
     try:
-        jobs().store.delete_run(target)
+        jobs().store.delete_run(rec.id)
     except (PlaygroundError, ValueError) as exc:
         s[ERROR] = str(exc)
         return
-    s[SURE] = False
-    s.pop(PICK, None)  # that run is gone: the picker starts over
-    name = f" “{plain(rec.name)}”" if rec else ""
-    st.toast(f"Deleted run #{target}{name}, its metrics and its checkpoint.", icon="🗑️")
+    _reset_picker()  # that run is gone: a new picker, with nothing picked
+    st.toast(f"Deleted run #{rec.id} “{plain(rec.name)}”, its metrics and its checkpoint.", icon="🗑️")
 
 
 def manage_runs(runs: list) -> None:
     """Pick a run, rename it, or delete it after ticking the confirmation."""
     labels = {r.id: run_label(r) for r in runs}
-    if st.session_state.get(PICK) in labels:
-        st.session_state[PICK] = st.session_state[PICK]  # stays on its run when the label changes
-    else:
-        st.session_state.pop(PICK, None)
-    target = st.selectbox("Run", list(labels), format_func=labels.get, key=PICK, on_change=_unsure)
+    s = st.session_state
+    if pick_key() in s:
+        if s[pick_key()] in labels:
+            s[pick_key()] = s[pick_key()]  # stays on its run when the label changes: the browser gets the new one
+        elif s[pick_key()] is not None:
+            _reset_picker()  # a label or run no longer here: a new picker, nothing picked
+    target = st.selectbox("Run", list(labels), format_func=labels.get, key=pick_key(), on_change=_unsure,
+                          index=None, placeholder="Pick a run to rename or delete")
+    if target not in labels:  # belt and braces: only a run of this list is ever acted on
+        target = None
     st.text_input("New name", max_chars=120, key=NAME)
-    st.button("Rename", on_click=_rename)
-    sure = st.checkbox(f"Yes, delete run #{target}, its metrics and its checkpoint", key=SURE)
-    st.button("Delete", disabled=not sure, on_click=_delete)
-    if st.session_state.get(ERROR):
-        st.error(st.session_state.pop(ERROR))
+    st.button("Rename", on_click=_rename, disabled=target is None)
+    what = f"run #{target}" if target is not None else "the run picked"
+    sure = st.checkbox(f"Yes, delete {what}, its metrics and its checkpoint", key=SURE, disabled=target is None)
+    st.button("Delete", disabled=not (sure and target is not None), on_click=_delete)
+    if s.get(ERROR):
+        st.error(s.pop(ERROR))
 
 
 BULK, BULK_SURE, BULK_REPORT = "bulk_ids", "bulk_confirm", "bulk_report"

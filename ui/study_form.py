@@ -22,6 +22,16 @@ EPOCHS_NOTE = ("The CNN recipes overfit slowly: on 2,000 images train and valida
                "2 at a time) takes 3–5 minutes on a 2-core CPU.")
 
 
+def epochs_note(recipe_name: str) -> str:
+    """What the form says about epochs for this base recipe: the CNN measurements only for a CNN recipe."""
+    cfg = RECIPES[recipe_name]
+    if cfg.model.arch == "cnn":
+        return EPOCHS_NOTE
+    return (f"No overfitting timings were measured for {recipe_name} ({cfg.model.arch} on {cfg.data.dataset}): "
+            "launch a short study first (a few epochs) to see how long one run takes here, then raise Epochs "
+            "until train and validation accuracy part (the generalization gap chart).")
+
+
 def _plan() -> tuple[str, list[tuple[str, RunConfig]]]:
     s = st.session_state
     base = RECIPES[s["study_recipe"]].override(epochs=int(s["study_epochs"]), seed=int(s["study_seed"]),
@@ -101,7 +111,7 @@ def study_form() -> None:
                     help="Variants of one seed start from the same initial weights where their architecture "
                          "is the same; Compare says which did.")
     c5.number_input("First N samples (0 = all)", 0, 60000, value=DEFAULT_LIMIT, step=1000, key="study_limit")
-    st.caption(EPOCHS_NOTE)
+    st.caption(epochs_note(st.session_state["study_recipe"]))
     c = st.columns(5)
     c[0].checkbox("No regularization", value=True, key="study_base")
     c[1].checkbox("L2 penalty", value=True, key="study_use_l2")
