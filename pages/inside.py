@@ -9,7 +9,7 @@ from playground.data import spec
 from playground.inference import CheckpointError
 from playground.models import untrained
 from ui.common import jobs, loaded_model, run_label
-from ui.inside_pick import NOTHING, UNTRAINED, pick_beside, pick_input, pick_model
+from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, pick_input, pick_model
 from ui.inside_views import cnn_view, gradient_view, predictions, recurrent_view, weights_view
 from ui.navigation import require_app
 
@@ -57,8 +57,9 @@ x, image, label = picked
 if is_recurrent(rec.config):
     rows = recurrent_view(models, x, image, classes, rec.config.model.layers, str(run_id))
     st.subheader("Gradient through time", anchor=False)
-    others = [r.id for r in compatible_runs(runs, rec.config)]
-    default = [run_id] + [i for i in others if i != run_id][:2]
+    candidates = compatible_runs(runs, rec.config)  # newest first
+    others = [r.id for r in candidates]
+    default = gradient_defaults(run_id, candidates)  # one RNN, one LSTM, one GRU where they exist
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=default,
                             format_func=labels.get, key="gtt_models")
     target = label if label is not None else int(rows[f"#{run_id} trained"][-1].argmax())  # a drawing: its answer

@@ -45,19 +45,31 @@ class LessonRun:
     measured_train: Spread | None = None  # ... of the last epoch's training accuracy, where the lesson needs it
 
     def config(self, scale: str) -> RunConfig:
+        return self.scaled(self.full, scale)
+
+    def scaled(self, cfg: RunConfig, scale: str) -> RunConfig:
+        """`cfg` at `scale` as this run is scaled: as it is on a GPU, with this run's CPU overrides on a CPU."""
         if scale == "gpu":
-            return self.full
-        cfg = self.full.override(**self.cpu)
+            return cfg
+        cfg = cfg.override(**self.cpu)
         return cfg.override(**TINY, device="cpu") if scale == "tiny" else cfg
 
 
 @dataclass(frozen=True)
 class Link:
-    """A "try next" link: a page and its query parameters; `runs` adds this lesson's run ids to it."""
+    """A "try next" link: a page and its query parameters; `runs` adds this lesson's run ids to it.
+
+    A Train link carries a `config` (named as changes to `recipe`), which `scaled_like` (a run's key)
+    scales as the lesson scales that run: on a CPU it opens with the lesson's limit and epochs, not the
+    full recipe the lesson did not run. A link without it opens the config as it is (one that says
+    "the full recipe")."""
     label: str
     page: str  # train | compare | draw | inside
     params: Mapping[str, str] = field(default_factory=dict)
     runs: tuple[str, ...] = ()  # keys of this lesson's runs: Compare gets all their ids, other pages the first
+    config: RunConfig | None = None
+    recipe: str | None = None
+    scaled_like: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class Lesson:
     explanation: str
     next: tuple[Link, ...] = ()
     reuse_cnn: bool = False  # an existing finished MNIST CNN run may stand in for training
+    feature_maps: str | None = None  # a run (key) whose trained first conv layer the result shows on a test digit
 
     def configs(self, scale: str | None = None) -> list[tuple[LessonRun, RunConfig]]:
         scale = scale or current_scale()
@@ -101,10 +114,24 @@ def run_result(result: Mapping[str, Any], epoch_rows: list[Mapping[str, Any]]) -
     return out
 
 
-def link_params(link: Link, run_ids: Mapping[str, int]) -> dict[str, str]:
-    """The link's query parameters with this lesson's run ids filled in (those that exist)."""
+def link_config(lesson: Lesson, link: Link, scale: str) -> RunConfig | None:
+    """The settings a Train link opens with at `scale` (None for a link without settings)."""
+    if link.config is None:
+        return None
+    if link.scaled_like is None:
+        return link.config
+    run = next(r for r in lesson.runs if r.key == link.scaled_like)
+    return run.scaled(link.config, scale)
+
+
+def link_params(link: Link, run_ids: Mapping[str, int], lesson: Lesson | None = None,
+                scale: str = "gpu") -> dict[str, str]:
+    """The link's query parameters at `scale`, with this lesson's run ids filled in (those that exist)."""
     ids = [run_ids[k] for k in link.runs if k in run_ids]
     params = dict(link.params)
+    cfg = link_config(lesson, link, scale) if lesson is not None else link.config
+    if cfg is not None:
+        params.update(config_params(cfg, link.recipe))
     if ids and link.page == "compare":
         params.update(compare_params(ids))
     elif ids:
@@ -184,7 +211,8 @@ LESSONS: tuple[Lesson, ...] = (
         next=(
             Link("✏️ Draw a digit: at which row does it know?", "draw", runs=("rnn",)),
             Link("🔬 Its hidden state over the 28 rows", "inside", runs=("rnn",)),
-            Link("🏋️ The same with an LSTM", "train", config_params(_rnn128.override(arch="lstm"), "rnn128")),
+            Link("🏋️ The same with an LSTM", "train", config=_rnn128.override(arch="lstm"), recipe="rnn128",
+                 scaled_like="rnn"),
         ),
     ),
     Lesson(
@@ -220,8 +248,8 @@ LESSONS: tuple[Lesson, ...] = (
         next=(
             Link("🔬 Gradient through time: RNN vs LSTM on this task", "inside", runs=("rnn_delay", "lstm_delay")),
             Link("📊 Compare the three curves", "compare", runs=("rnn_plain", "rnn_delay", "lstm_delay")),
-            Link("🏋️ A GRU with the same delay", "train",
-                 config_params(_memory_base.override(arch="gru", delay=10, limit=12000), "lstm64")),
+            Link("🏋️ A GRU with the same delay", "train", config=_memory_base.override(arch="gru", delay=10),
+                 recipe="lstm64", scaled_like="lstm_delay"),
         ),
     ),
     Lesson(
@@ -250,7 +278,7 @@ LESSONS: tuple[Lesson, ...] = (
         next=(
             Link("🔬 Its gates, row by row", "inside", runs=("gru",)),
             Link("✏️ Draw for it", "draw", runs=("gru",)),
-            Link("🏋️ The full recipe", "train", config_params(recipe("gru3x200"), "gru3x200")),
+            Link("🏋️ The full recipe", "train", config=recipe("gru3x200"), recipe="gru3x200"),
         ),
     ),
     Lesson(
@@ -282,7 +310,7 @@ LESSONS: tuple[Lesson, ...] = (
         next=(
             Link("📊 Compare the four: curves and generalization gap", "compare",
                  runs=("cnn", "width", "dropout", "bn_l2")),
-            Link("🏋️ The plain CNN for 100 epochs on all images", "train", config_params(recipe("cnn"), "cnn")),
+            Link("🏋️ The plain CNN for 100 epochs on all images", "train", config=recipe("cnn"), recipe="cnn"),
         ),
     ),
     Lesson(
@@ -310,6 +338,7 @@ LESSONS: tuple[Lesson, ...] = (
             Link("✏️ Draw a digit first", "draw", runs=("lenet",)),
         ),
         reuse_cnn=True,
+        feature_maps="lenet",
     ),
     Lesson(
         key="optimizer",
@@ -342,7 +371,7 @@ LESSONS: tuple[Lesson, ...] = (
         next=(
             Link("📊 Compare the three loss curves", "compare", runs=("sgd", "momentum", "adam")),
             Link("🏋️ Plain SGD with a 10x learning rate", "train",
-                 config_params(recipe("lstm100").override(momentum=0.0, lr=0.1), "lstm100")),
+                 config=recipe("lstm100").override(momentum=0.0, lr=0.1), recipe="lstm100", scaled_like="sgd"),
         ),
     ),
 )

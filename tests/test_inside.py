@@ -101,9 +101,40 @@ def test_lstm_side_by_side_with_untrained_labelled_and_in_the_gradient(inside_ho
     assert f"#{i} untrained: how the prediction forms, row by row" in t
     [gtt] = [c for c in at.get("plotly_chart") if '"Gradient through time"' in c.proto.spec]
     names = [d["name"] for d in json.loads(gtt.proto.spec)["data"]]
-    assert f"#{i} LSTM untrained" in names and len(names) == 4  # this LSTM, two others, and its untrained copy
+    # One of each kind: this LSTM (not the newer stacked one), the RNN, the GRU; and this LSTM untrained.
+    assert names == [f"#{ids['rnn']} RNN", f"#{i} LSTM", f"#{ids['gru']} GRU", f"#{i} LSTM untrained"]
     caption = " ".join(c.value for c in at.caption)
     assert "saturate" in caption and "falling = vanishing" not in caption
+
+
+def test_the_gradient_chart_defaults_to_the_newest_finished_rnn_lstm_and_gru(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "gru")
+    # The stacked LSTM is the newest LSTM; the model looked at stands for the GRUs.
+    assert at.multiselect(key="gtt_models").value == [ids["rnn"], ids["lstm 2 layers"], ids["gru"]]
+    assert not at.exception
+
+
+def test_gradient_defaults_one_of_each_kind():
+    from types import SimpleNamespace as NS
+
+    from ui.inside_pick import gradient_defaults
+
+    def rec(run_id, arch, status="finished"):
+        return NS(id=run_id, status=status, config=NS(model=NS(arch=arch)))
+
+    runs = [rec(9, "gru", "stopped"), rec(8, "gru"), rec(7, "lstm"), rec(6, "gru"), rec(5, "lstm"), rec(4, "rnn")]
+    assert gradient_defaults(5, runs) == [4, 5, 8]  # this LSTM, the newest finished RNN and GRU
+    assert gradient_defaults(9, runs) == [4, 7, 9]  # a stopped run looked at still stands for its kind
+    assert gradient_defaults(6, runs[:5]) == [7, 6]  # no RNN: none shown, no second GRU in its place
+    assert gradient_defaults(3, []) == []
+
+
+def test_the_gates_title_has_room_above_the_panel_titles():
+    g = {n: np.zeros((28, 4)) for n in ("input gate", "forget gate", "output gate", "cell state")}
+    fig = charts.gates(g, "#16 trained: gates over time")
+    panel_titles = [a.text for a in fig.layout.annotations]
+    assert panel_titles == ["input", "forget", "output", "cell state"]
+    assert fig.layout.margin.t >= 70 and fig.layout.title.yanchor == "top"
 
 
 def test_the_cell_state_has_its_own_colour_bar():

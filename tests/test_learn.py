@@ -1,4 +1,5 @@
 """The Learn page under AppTest: every lesson renders; guess, Run, live runs, verdict; progress survives a reload."""
+import json
 import time
 
 import pytest
@@ -122,3 +123,105 @@ def test_a_lesson_link_opens_that_lesson(home):
     at.run()
     assert not at.exception
     assert at.header[0].value == lessons.BY_KEY["memory"].title
+
+
+# ------------------------------------------------------------------ try next: Train links at the lesson's scale
+def train_link(lesson, label_start: str):
+    return next(link for link in lesson.next if link.page == "train" and link.label.startswith(label_start))
+
+
+def test_train_links_carry_the_lessons_scale():
+    from playground.links import config_from_params
+
+    lesson = lessons.BY_KEY["rnn-rows"]
+    lstm = train_link(lesson, "🏋️ The same with an LSTM")
+    cpu = lessons.link_params(lstm, {}, lesson, "cpu")
+    assert cpu == {"recipe": "rnn128", "arch": "lstm", "limit": "12000", "epochs": "3"}  # as the lesson ran it
+    assert lessons.link_params(lstm, {}, lesson, "gpu") == {"recipe": "rnn128", "arch": "lstm"}  # the full recipe
+    tiny = config_from_params(lessons.link_params(lstm, {}, lesson, "tiny"))
+    assert (tiny.data.limit, tiny.optim.epochs, tiny.device, tiny.model.arch) == (300, 1, "cpu", "lstm")
+    # The memory lesson's GRU: 12,000 images on a CPU as its runs, all of them on a GPU (no baked-in limit).
+    memory = lessons.BY_KEY["memory"]
+    gru = train_link(memory, "🏋️ A GRU")
+    assert config_from_params(lessons.link_params(gru, {}, memory, "cpu")).data.limit == 12000
+    assert config_from_params(lessons.link_params(gru, {}, memory, "gpu")).data.limit == 0
+    for lesson in lessons.LESSONS:
+        for link in (x for x in lesson.next if x.page == "train"):
+            assert link.config is not None, link.label
+            for scale in ("cpu", "gpu", "tiny"):
+                cfg = config_from_params(lessons.link_params(link, {}, lesson, scale))
+                if link.scaled_like is None:  # only a link that says it opens the full recipe
+                    assert "full recipe" in link.label or "all images" in link.label, link.label
+                    assert cfg == link.config
+                else:
+                    run = next(r for r in lesson.runs if r.key == link.scaled_like)
+                    ran = run.config(scale)
+                    assert (cfg.data.limit, cfg.optim.epochs) == (ran.data.limit, ran.optim.epochs), link.label
+
+
+def page_links(at) -> dict[str, str]:
+    return {e.proto.label: e.proto.query_string for e in at.get("page_link")}
+
+
+# ------------------------------------------------------------------ the evidence: curves, live and after
+def test_a_live_lesson_run_shows_its_curves_before_it_ends(home):
+    """A lesson run still training (here in "another process") already shows its per-epoch curves."""
+    import os
+
+    from playground.store import HOST
+
+    store = RunStore(home)
+    lesson = lessons.BY_KEY["rnn-rows"]
+    [(run, cfg)] = lesson.configs("tiny")
+    run_id = store.create_run(cfg, "Learn · live")
+    store.update_run(run_id, status="running", started=time.time(), pid=os.getpid(), host=HOST,
+                     heartbeat=time.time())
+    store.add_epoch(run_id, {"epoch": 1, "train_loss": 1.2, "train_acc": 0.55, "val_loss": 1.0, "val_acc": 0.61,
+                             "l2": None, "seconds": 1.0, "samples_per_s": 100.0})
+    store.add_steps(run_id, [{"step": s, "epoch": 0, "loss": 2.3 - s / 10, "l2": None} for s in range(1, 9)])
+    store.save_lesson(lesson.key, guess=lesson.choices[1], run_ids=[run_id])
+    at = page("pages/learn.py").run()
+    assert not at.exception
+    assert not any(s.value == "What happened" for s in at.subheader)  # still running
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Accuracy per epoch" in specs and "0.61" in specs  # the epoch that ended
+    assert "Training loss per step" in specs  # one run: its steps too, where the jumps show
+    store.update_run(run_id, status="stopped", ended=time.time())
+    store.close()
+
+
+def test_a_finished_lesson_keeps_its_curves_and_links_at_its_scale(home):
+    at = page("pages/learn.py").run()
+    lesson = lessons.BY_KEY["rnn-rows"]
+    at.radio(key="guess-rnn-rows").set_value(lesson.choices[0]).run()
+    run_button(at).click().run()
+    poll_until(at, lambda a: any(s.value == "What happened" for s in a.subheader))
+    [run_id] = RunStore(home).lessons()["rnn-rows"]["run_ids"]
+    epochs = RunStore(home).epochs(run_id)
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Accuracy per epoch" in specs and f"{epochs[-1]['val_acc']}"[:6] in specs
+    query = page_links(at)["🏋️ The same with an LSTM"]
+    assert "limit=300" in query and "epochs=1" in query and "arch=lstm" in query  # the tiny scale of the tests
+    again = page("pages/learn.py").run()  # a revisit: the curves are still there
+    assert any("Accuracy per epoch" in c.proto.spec for c in again.get("plotly_chart"))
+
+
+def test_the_conv_lesson_shows_the_first_layer_feature_maps(home):
+    from playground.training import Trainer
+
+    from conftest import tiny
+
+    store = RunStore(home)
+    cfg = tiny(arch="lenet", epochs=1, limit=300)
+    cnn = store.create_run(cfg, "my lenet")
+    assert Trainer(cfg, store, cnn).run().status == "finished"
+    store.close()
+    at = page("pages/learn.py").run()
+    at.radio(key="lesson").set_value("conv").run()
+    at.radio(key="guess-conv").set_value(lessons.BY_KEY["conv"].choices[0]).run()
+    next(b for b in at.button if b.key == "reuse-conv").click().run()
+    assert not at.exception and not at.warning
+    assert any(s.value == "What its first layer sees" for s in at.subheader)
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert f"Run #{cnn}: block 1 after conv (6×28×28)" in titles and "Test digit 0: 7" in titles, titles
+    assert any("filters of the trained model's first conv layer" in c.value for c in at.caption)

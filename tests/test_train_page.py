@@ -232,13 +232,107 @@ def test_a_stopped_run_computes_its_test_accuracy_on_demand(stopped_run, store):
     at = page({"run": str(run_id)})
     assert not at.exception and "Test accuracy" not in [m.label for m in at.metric]
     assert {"Wall time", "Training time"} <= {m.label for m in at.metric}
-    assert any("training steps" in c.value and "evaluating each epoch" in c.value for c in at.caption)
+    assert any("training steps" in c.value and "evaluation and checkpoints" in c.value for c in at.caption)
     by_label(at.button, "🧪 Compute test accuracy").click().run()
     assert not at.exception
     assert store.get_run(run_id).result["test_acc"] == pytest.approx(acc)
     assert by_label(at.metric, "Test accuracy").value == f"{acc:.2%}"
     assert any("computed afterwards from the checkpoint" in c.value for c in at.caption)
     assert "🧪 Compute test accuracy" not in [b.label for b in at.button]
+    assert any(f"test acc {acc:.1%}" in o for o in at.selectbox(key="watch").options)  # the picker's label too
+
+
+def test_compute_test_accuracy_survives_a_click_on_another_button(stopped_run, store):
+    """In the browser: press Compute, then "Train again with one change" a second later. The second click's
+    rerun used to cut the script between the evaluation and the store, dropping the accuracy silently.
+    Both clicks in one rerun is what Streamlit makes of a click that arrives before the first one's rerun
+    has started (it merges the two requests); one that arrives later waits for the callback, which
+    never yields to Streamlit before the result is stored (checked below by calling it with no Streamlit)."""
+    run_id, acc = stopped_run
+    at = page({"run": str(run_id)})
+    by_label(at.button, "🧪 Compute test accuracy").click()
+    by_label(at.button, "🔁 Train again with one change").click().run()
+    assert not at.exception
+    assert store.get_run(run_id).result["test_acc"] == pytest.approx(acc)  # kept with the run
+    assert by_label(at.metric, "Test accuracy").value == f"{acc:.2%}"
+    assert any(f"run #{run_id}'s settings" in m.value for m in at.sidebar.success)  # the other click counted too
+    # A rerun from another widget afterwards (the form) keeps it: it lives in the store, not in the session.
+    at.sidebar.number_input(key="f_hidden").set_value(48).run()
+    assert not at.exception and by_label(at.metric, "Test accuracy").value == f"{acc:.2%}"
+    again = page({"run": str(run_id)})  # and a new session (a reload) reads it back
+    assert by_label(again.metric, "Test accuracy").value == f"{acc:.2%}"
+
+
+def test_the_compute_callback_needs_no_streamlit_and_a_second_click_does_nothing(stopped_run, store, monkeypatch):
+    from ui import run_report
+
+    run_id, acc = stopped_run
+    run_report.compute_test_accuracy(store, run_id)  # outside any script run: no st.* call, no session state
+    assert store.get_run(run_id).result["test_acc"] == pytest.approx(acc)
+    assert store.get_run(run_id).result["train_seconds"] is not None  # the rest of the result kept
+    monkeypatch.setattr(inference, "test_accuracy", lambda loaded: pytest.fail("evaluated twice"))
+    run_report.compute_test_accuracy(store, run_id)
+
+
+def test_a_test_accuracy_that_cannot_be_computed_says_why(stopped_run, store, monkeypatch):
+    from playground.errors import PlaygroundError
+    from ui import run_report
+
+    def refused(loaded):
+        raise PlaygroundError("the test set is not on this machine")
+
+    real = inference.test_accuracy
+    monkeypatch.setattr(inference, "test_accuracy", refused)
+    run_id, _ = stopped_run
+    at = page({"run": str(run_id)})
+    by_label(at.button, "🧪 Compute test accuracy").click().run()
+    assert not at.exception and "test_acc" not in store.get_run(run_id).result
+    assert any("No test accuracy" in w.value and "not on this machine" in w.value for w in at.warning)
+    monkeypatch.setattr(inference, "test_accuracy", real)  # a second try that works clears the message
+    by_label(at.button, "🧪 Compute test accuracy").click().run()
+    assert not at.warning, [w.value for w in at.warning]
+    assert "Test accuracy" in [m.label for m in at.metric]
+    assert run_id not in run_report.FAILED
+
+
+def metric_columns(at) -> dict[str, int]:
+    """Each metric's label -> the index of its column in its row of columns."""
+    out = {}
+
+    def walk(node) -> None:
+        kids = list(getattr(node, "children", {}).values())
+        for i, kid in enumerate(kids):
+            if getattr(kid, "type", None) == "column":
+                out.update({m.label: i for m in kid.get("metric")})
+            walk(kid)
+
+    walk(at.main)
+    return out
+
+
+def test_the_times_add_up_and_training_time_starts_its_row(stopped_run, store):
+    run_id, _ = stopped_run
+    at = page({"run": str(run_id)})
+    assert metric_columns(at)["Training time"] == 0  # not alone in a third column
+    by_label(at.button, "🧪 Compute test accuracy").click().run()
+    columns = metric_columns(at)
+    assert (columns["Test accuracy"], columns["Test loss"], columns["Training time"]) == (0, 1, 2)
+
+
+def test_wall_split_parts_add_up_on_the_shown_numbers():
+    import re
+
+    from ui.run_facts import wall_split
+
+    assert wall_split(2.04, 1.24) == ("Wall time 2.0s = training steps 1.2s + loading data, building the model, "
+                                      "evaluation and checkpoints 0.8s.")
+    for wall, train in ((2.04, 1.24), (1.96, 1.96), (5.55, 0.05), (24.31, 23.46), (59.97, 10.0), (61.4, 60.6),
+                        (3725.5, 3600.2), (3.0, 3.2), (0.0, 0.0)):
+        numbers = re.findall(r"(?:(\d+)m )?(\d+(?:\.\d)?)s", wall_split(wall, train))
+        w, t, rest = (int(m or 0) * 60 + float(s) for m, s in numbers)
+        assert len(numbers) == 3 and round(t + rest, 1) == round(w, 1), (wall, train, numbers)
+    assert "1m 01s = training steps 1m 01s" in wall_split(61.4, 60.6)  # whole seconds from a minute on
+    assert wall_split(3.0, 3.2).endswith("checkpoints 0.0s.")  # training never more than the wall time
 
 
 # ------------------------------------------------------------------ unreadable rows

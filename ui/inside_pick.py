@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from playground.data import load_dataset, sample
+from playground.errors import RunStatus
 from playground.inference import to_input
 
 UNTRAINED, NOTHING = "untrained", "nothing"
@@ -41,6 +42,23 @@ def pick_beside(run_id: int, peers: list[int], labels: dict, container):
                                  format_func=lambda o: names.get(o) or labels[o])
     st.query_params[BESIDE_PARAM] = str(beside)
     return beside
+
+
+GRADIENT_ARCHS = ("rnn", "lstm", "gru")
+
+
+def gradient_defaults(run_id: int, candidates) -> list[int]:
+    """The gradient-through-time chart's models at first: one of each of RNN, LSTM and GRU where one exists,
+    in that order; the model looked at stands for its own kind, the newest finished run for the others.
+    `candidates` are run records, newest first (as the store lists them)."""
+    by_arch: dict[str, int] = {}
+    for rec in candidates:
+        if rec.id == run_id or rec.status == RunStatus.FINISHED:
+            by_arch.setdefault(rec.config.model.arch, rec.id)
+    mine = next((r.config.model.arch for r in candidates if r.id == run_id), None)
+    if mine is not None:
+        by_arch[mine] = run_id  # even where a newer run of its kind exists
+    return [by_arch[a] for a in GRADIENT_ARCHS if a in by_arch]
 
 
 def _random_index(n: int) -> None:

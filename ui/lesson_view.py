@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from playground import charts
 from playground.errors import ACTIVE, PlaygroundError, RunStatus
 from playground.lessons import MEASURED_ON, Lesson, link_params, run_result
-from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+from ui.common import POLL_SECONDS, STATUS_ICON, jobs, loaded_model
+
+MAPS_DIGIT = 0  # the test digit the conv lesson's feature maps are shown on (a 7)
 
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
               "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch."}
@@ -42,7 +45,7 @@ def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
     if run_ids:
         live = any(i in registry.active() for i in run_ids) or any(
             (rec := registry.store.get_run(i)) is not None and rec.status in ACTIVE for i in run_ids)
-        st.fragment(_runs_body, run_every=POLL_SECONDS if live else None)(lesson, run_ids, live, saved)
+        st.fragment(_runs_body, run_every=POLL_SECONDS if live else None)(lesson, run_ids, live, saved, scale)
 
 
 def _submit(lesson: Lesson, scale: str) -> list[int]:
@@ -68,7 +71,7 @@ def _existing_cnn(registry):
     return None
 
 
-def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | None) -> None:
+def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | None, scale: str) -> None:
     registry = jobs()
     labels = {i: run.label for i, run in zip(run_ids, lesson.runs, strict=False)}
     keys = {i: run.key for i, run in zip(run_ids, lesson.runs, strict=False)}
@@ -96,11 +99,61 @@ def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | 
                 {RunStatus.DIVERGED: st.warning, RunStatus.FAILED: st.error}.get(snap.status, st.info)(snap.message)
             if snap.done and snap.status == RunStatus.FINISHED:
                 results[keys.get(run_id, str(run_id))] = run_result(snap.result, snap.epoch_rows)
+    _curves(lesson, {labels.get(i, f"run #{i}"): s for i, s in snaps.items() if s is not None})
     if all(s is not None and s.done for s in snaps.values()):
-        _verdict(lesson, results, guess, {k: i for i, k in keys.items()})
+        _verdict(lesson, results, guess, {k: i for i, k in keys.items()}, scale)
 
 
-def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | None, ids: dict[str, int]) -> None:
+def _curves(lesson: Lesson, snaps: dict) -> None:
+    """The evidence, live and after: each run's loss and accuracy per epoch (train dashed, validation solid);
+    a lesson of one run also shows its loss per step, where an uneven learner's jumps are."""
+    rows = [(label, s.epoch_rows) for label, s in snaps.items() if s.epoch_rows]
+    if rows:
+        fig = charts.epoch_curves(rows[0][1]) if len(snaps) == 1 else charts.compare_curves(rows)
+        st.plotly_chart(fig, width="stretch", key=f"lesson-epochs-{lesson.key}")
+        st.caption("Per epoch: train (dashed) and validation (solid) loss and accuracy; a point is added as each "
+                   "epoch ends.")
+    else:
+        st.caption("The loss and accuracy curves appear here as the first epoch ends.")
+    if len(snaps) == 1:
+        [snap] = snaps.values()
+        if snap.step_rows:
+            st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"lesson-steps-{lesson.key}")
+
+
+def _first_layer(lesson: Lesson, run_id: int | None) -> None:
+    """The trained model's first conv layer on one test digit: the maps the lesson's question is about."""
+    from playground import probes
+    from playground.data import sample
+
+    rec = jobs().store.get_run(run_id) if run_id is not None else None
+    if rec is None or not rec.checkpoint:
+        return
+    st.subheader("What its first layer sees", anchor=False)
+    try:
+        loaded = loaded_model(rec.checkpoint)
+        x, image, label = sample(loaded.config, MAPS_DIGIT)
+        first = next((f for f in probes.feature_maps(loaded.model, x) if f.stage == "conv"), None)
+    except (PlaygroundError, OSError) as exc:  # a checkpoint refused, or no dataset
+        st.warning(f"No feature maps from run #{run_id}: {exc}")
+        return
+    if first is None:
+        st.caption(f"Run #{run_id} has no conv layer to look at.")
+        return
+    left, right = st.columns([1, 4])
+    left.plotly_chart(charts.image(image, f"Test digit {MAPS_DIGIT}: {loaded.classes[label]}"), width="stretch",
+                      key=f"lesson-digit-{lesson.key}")
+    c, h, w = first.maps.shape
+    right.plotly_chart(charts.map_grid(first.maps, title=f"Run #{run_id}: block 1 after conv ({c}×{h}×{w})"),
+                       width="stretch", key=f"lesson-maps-{lesson.key}")
+    colours = ("red where the image matches the filter, blue where it matches its opposite"
+               if first.maps.min() < 0 else "bright where the image matches the filter")
+    st.caption(f"Each map is one of the {c} filters of the trained model's first conv layer slid over this digit: "
+               f"{colours}. Look for edges and stroke sides in different directions.")
+
+
+def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | None, ids: dict[str, int],
+             scale: str) -> None:
     """The result next to the guess, the original's number and our spread; why; where to go next."""
     registry = jobs()
     st.subheader("What happened", anchor=False)
@@ -114,6 +167,8 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
                      "our spread, train": run.measured_train.text() if run.measured_train else "–"})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Our spread: the CPU-scale runs, {MEASURED_ON} (bench/lessons.py); a single run can land outside it.")
+    if lesson.feature_maps is not None:
+        _first_layer(lesson, ids.get(lesson.feature_maps))
     right = lesson.judge(results) if len(results) == len(lesson.runs) else None
     if right is None:
         st.warning("Not every run finished, so there is no verdict on your guess. Run it again to see one.")
@@ -131,4 +186,5 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
     if lesson.next:
         st.markdown("**Try next**")
         for link in lesson.next:
-            st.page_link(f"pages/{link.page}.py", label=link.label, query_params=link_params(link, ids) or None)
+            st.page_link(f"pages/{link.page}.py", label=link.label,
+                         query_params=link_params(link, ids, lesson, scale) or None)

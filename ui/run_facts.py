@@ -11,6 +11,26 @@ from playground.errors import RunStatus
 WALL_HELP = ("Wall time since the run started: loading the data, building the model, the training steps, "
              "evaluating each epoch and writing checkpoints.")
 TRAIN_HELP = "Time in training steps only: no data loading, no evaluation, no checkpoints."
+OTHER_TIME = "loading data, building the model, evaluation and checkpoints"
+
+
+def _clock(units: int, tenths: bool) -> str:
+    if tenths:
+        return f"{units / 10:.1f}s"
+    return f"{units // 60}m {units % 60:02d}s" if units >= 60 else f"{units}s"
+
+
+def wall_split(wall: float, train: float) -> str:
+    """"Wall time W = training steps T + the rest R" with R = W - T on the shown numbers, so the parts add up.
+
+    Both are rounded to one unit first (tenths of a second under a minute, whole seconds above) and the
+    rest is their difference; training time over the wall time (clocks read apart) counts as all of it."""
+    tenths = wall < 59.95
+    scale = 10 if tenths else 1
+    w = max(0, round(wall * scale))
+    t = min(max(0, round(train * scale)), w)
+    return (f"Wall time {_clock(w, tenths)} = training steps {_clock(t, tenths)} + {OTHER_TIME} "
+            f"{_clock(w - t, tenths)}.")
 
 
 def progress(snap) -> tuple[float, str]:

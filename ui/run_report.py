@@ -11,7 +11,7 @@ from playground.data import SPECS
 from playground.errors import PlaygroundError, RunStatus
 from playground.reports import metrics_csv, test_predictions
 from ui.common import duration, jobs, loaded_model
-from ui.run_facts import TRAIN_HELP
+from ui.run_facts import TRAIN_HELP, wall_split
 
 
 def report(rec, snap) -> None:
@@ -44,34 +44,54 @@ def report(rec, snap) -> None:
 
 
 def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:
-    c = st.columns(3)
+    # Filled from the left in the run view's four columns: "Training time" never sits alone on the right.
+    shown = []
     if result.get("test_acc") is not None:
-        c[0].metric("Test accuracy", f"{result['test_acc']:.2%}")
-        c[1].metric("Test loss", f"{result['test_loss']:.4f}")
+        shown += [("Test accuracy", f"{result['test_acc']:.2%}", None),
+                  ("Test loss", f"{result['test_loss']:.4f}", None)]
     train_seconds = result.get("train_seconds")
     if train_seconds is not None:
-        c[2].metric("Training time", duration(train_seconds), help=TRAIN_HELP)
-        other = max(0.0, snap.elapsed - train_seconds)
-        st.caption(f"Wall time {duration(snap.elapsed)} = training steps {duration(train_seconds)} + "
-                   f"{duration(other)} loading data, building the model, evaluating each epoch and writing "
-                   "checkpoints.")
+        shown.append(("Training time", duration(train_seconds), TRAIN_HELP))
+    if shown:
+        for col, (label, value, help_text) in zip(st.columns(4), shown, strict=False):
+            col.metric(label, value, help=help_text)
+    if train_seconds is not None:
+        st.caption(wall_split(snap.elapsed, train_seconds))
     if result.get("test_acc") is not None and result.get("test_samples") and rec.status != RunStatus.FINISHED:
         st.caption(f"Test accuracy computed afterwards from the checkpoint, on {result['test_samples']:,} test images.")
     elif result.get("test_acc") is None and has_checkpoint and snap.step:
         st.caption(f"This run {rec.status} before its test pass (a stop never waits for one).")
-        if st.button("🧪 Compute test accuracy", key=f"test-{rec.id}",
-                     help="Evaluates the run's checkpoint on the test set and keeps the result with the run."):
-            _compute_test_accuracy(rec)
+        if rec.id in FAILED:
+            st.warning(f"No test accuracy: {FAILED[rec.id]}")
+        # The work is done in the click's callback, not in the script after st.button: a click elsewhere
+        # while it evaluates (a few seconds) reruns the page, and a script is cut at its next st.* call or
+        # session-state access, which used to fall between the evaluation and writing it to the store.
+        st.button("🧪 Compute test accuracy", key=f"test-{rec.id}", on_click=compute_test_accuracy,
+                  args=(jobs().store, rec.id),
+                  help="Evaluates the run's checkpoint on the test set (a few seconds) and keeps the result "
+                       "with the run.")
 
 
-def _compute_test_accuracy(rec) -> None:
-    from playground.inference import test_accuracy
+FAILED: dict[int, str] = {}  # run id -> why its last "Compute test accuracy" gave none (in this server)
 
-    try:
-        with st.spinner("Evaluating the checkpoint on the test set…"):
-            out = test_accuracy(loaded_model(rec.checkpoint))
-    except PlaygroundError as exc:
-        st.warning(f"No test accuracy: {exc}")
+
+def compute_test_accuracy(store, run_id: int) -> None:
+    """The button's callback: evaluate the checkpoint and write the numbers to the store.
+
+    Callbacks run before the script, and nothing here touches Streamlit (no st.* call, no session
+    state, no cached resource: each is a point where a newer rerun request interrupts), so a click on
+    another button meanwhile only queues its rerun until the result is stored. The store is passed in
+    for the same reason: jobs() reads the session state."""
+    from playground.inference import load_checkpoint, test_accuracy
+
+    rec = store.get_run(run_id)
+    if rec is None or rec.result.get("test_acc") is not None:  # deleted, or a second click already did it
         return
-    jobs().store.update_run(rec.id, result={**rec.result, **out})
-    st.rerun()  # the whole page: the run picker's label shows the new accuracy too
+    try:
+        out = test_accuracy(load_checkpoint(store.checkpoint_path(run_id)))
+    except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
+        FAILED[run_id] = str(exc)
+        return
+    fresh = store.get_run(run_id) or rec  # the latest row: a rename meanwhile is kept
+    store.update_run(run_id, result={**fresh.result, **out})
+    FAILED.pop(run_id, None)
