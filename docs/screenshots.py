@@ -47,8 +47,9 @@ def main() -> None:
         page.get_by_text("Regularization study").first.click()
         page.get_by_role("button", name="🚀 Launch study").wait_for(timeout=60_000)
         for label, value in (("Epochs", "8"), ("Seeds", "2"), ("First N samples (0 = all)", "2000")):
-            page.get_by_label(label).fill(value)
-            page.get_by_label(label).press("Enter")
+            box = page.get_by_role("spinbutton", name=label, exact=True)
+            box.fill(value)
+            box.press("Enter")
             wait_idle(page)
         click(page, "🚀 Launch study")
         page.wait_for_timeout(3_000)
