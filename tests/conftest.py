@@ -3,6 +3,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +130,31 @@ def need_ray():
             pytest.fail("Ray is missing in CI (requirements-dev.txt installs it)", pytrace=False)
         pytest.skip("Ray not installed (pip install -r requirements-cluster.txt)", allow_module_level=True)
     return ray
+
+
+def poll_until(at, done, seconds: float = 90):
+    """AppTest never fires run_every by itself: rerun as the browser's timer would, until `done(at)`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return at
+        time.sleep(0.5)
+    raise AssertionError("condition not reached")
+
+
+def refused_without_blocking(call, error: type[Exception], seconds: float = 10) -> str:
+    """Run `call` in a thread (a FIFO would block it for ever); the message of the `error` it raised."""
+    result = {}
+
+    def attempt():
+        try:
+            call()
+        except error as exc:
+            result["error"] = str(exc)
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "blocked"
+    return result["error"]

@@ -1,5 +1,4 @@
 """Every page under streamlit's AppTest: renders, trains, compares, survives a new session."""
-import time
 
 from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
@@ -7,19 +6,7 @@ from playground.store import RunStore
 from playground.training import Trainer
 
 from conftest import app_page as page
-from conftest import tiny
-
-
-def poll_until(at: AppTest, done, seconds: float = 90) -> AppTest:
-    """AppTest never fires run_every by itself: rerun as the browser's timer would."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        time.sleep(0.5)
-    raise AssertionError("condition not reached")
+from conftest import poll_until, tiny
 
 
 def finished_runs(home) -> list:

@@ -9,6 +9,7 @@ from playground.errors import RunStatus
 from playground.store import RunStore
 
 from conftest import app_page as page
+from conftest import poll_until
 
 
 @pytest.fixture(autouse=True)
@@ -17,16 +18,6 @@ def tiny_lessons(monkeypatch):
     monkeypatch.setenv(lessons.SCALE_ENV, "tiny")
 
 
-def poll_until(at, done, seconds: float = 90):
-    """AppTest never fires run_every by itself: rerun as the browser's timer would."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        time.sleep(0.5)
-    raise AssertionError("condition not reached")
 
 
 def run_button(at):
