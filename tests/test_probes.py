@@ -122,7 +122,8 @@ def test_weight_change_of_a_stacked_lstm_is_per_layer_and_zero_at_the_start():
         trained.rnn.weight_hh_l1.mul_(3.0)  # ||3w - w|| = 2||w||, diluted by the layer's other tensors
     rows = {r.layer: r for r in probes.weight_change(trained, start)}
     assert list(rows) == ["rnn layer 1", "rnn layer 2", "head"]
-    layer2 = [start.rnn.weight_ih_l1, start.rnn.weight_hh_l1, start.rnn.bias_ih_l1, start.rnn.bias_hh_l1]
+    layer2 = [w.detach() for w in (start.rnn.weight_ih_l1, start.rnn.weight_hh_l1, start.rnn.bias_ih_l1,
+                                    start.rnn.bias_hh_l1)]
     total = sum(float((w ** 2).sum()) for w in layer2)
     assert rows["rnn layer 2"].change == pytest.approx(2 * np.sqrt(float((layer2[1] ** 2).sum()) / total))
     assert rows["rnn layer 1"].change == 0 and rows["head"].change == 0
