@@ -15,6 +15,7 @@ from .config import ConfigError, RunConfig, is_recurrent, validate
 from .errors import PlaygroundError, RunStatus
 from .executors import Executor, LocalExecutor, Run
 from .models import estimate_memory
+from .steps import GATE
 from .store import RunStore
 from .training import Snapshot, resolve_device
 
@@ -28,7 +29,8 @@ _REGISTRIES: weakref.WeakSet[JobRegistry] = weakref.WeakSet()
 def memory_budget(device: torch.device) -> int:
     """Bytes training runs may plan to use on `device`."""
     if device.type == "cuda":
-        total = torch.cuda.mem_get_info(device)[1]
+        with GATE.shared():  # a CUDA call: never during a run's graph capture
+            total = torch.cuda.mem_get_info(device)[1]
     else:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return int(total * MEMORY_SHARE)

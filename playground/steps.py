@@ -140,8 +140,19 @@ class GraphStep(EagerStep):
         else:
             self._capture(idx)
 
+    def _follow_caller(self, idx: torch.Tensor) -> None:
+        """Order this run's stream after the trainer's, which made `idx` (and the model and data)."""
+        if self.stream is not None:
+            self.stream.wait_stream(torch.cuda.current_stream(self.stream.device))
+            idx.record_stream(self.stream)  # its memory is not reused before this stream has read it
+
     def _replay(self, idx: torch.Tensor) -> None:
-        with GATE.shared(), torch.cuda.stream(self.stream):
+        with GATE.shared():
+            self._follow_caller(idx)
+            self._launch_replay(idx)
+
+    def _launch_replay(self, idx: torch.Tensor) -> None:
+        with torch.cuda.stream(self.stream):
             if self._replays == LOSS_SLOTS:
                 self._pending.extend(self._take_slots())
             self._idx.copy_(idx, non_blocking=True)
@@ -149,7 +160,12 @@ class GraphStep(EagerStep):
             self._replays += 1
 
     def _eager(self, idx: torch.Tensor) -> None:
-        with GATE.shared(), torch.cuda.stream(self.stream):
+        with GATE.shared():
+            self._follow_caller(idx)
+            self._eager_on_stream(idx)
+
+    def _eager_on_stream(self, idx: torch.Tensor) -> None:
+        with torch.cuda.stream(self.stream):
             self._pending.extend(self._take_slots())  # earlier replays first: losses stay in step order
             super().step(idx)
             self._eager_steps += 1
@@ -193,11 +209,15 @@ class GraphStep(EagerStep):
     def drain(self) -> list[tuple[float, float]]:
         with GATE.shared(), torch.cuda.stream(self.stream):
             self._pending.extend(self._take_slots())
-            return super().drain()
+            values = super().drain()
+        if self.stream is not None:  # evaluation and checkpoints on the trainer's stream see these steps
+            torch.cuda.current_stream(self.stream.device).wait_stream(self.stream)
+        return values
 
     def release(self) -> None:
-        """Free the graph's private memory pool when the run ends."""
-        self.graph = None
+        """Free the graph's private memory pool when the run ends (not during another run's capture)."""
+        with GATE.shared():
+            self.graph = None
 
 
 def graphs_enabled() -> bool:

@@ -279,7 +279,8 @@ class Trainer(LiveRun):
             status, message = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
             if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+                with GATE.shared():  # frees device memory: never during another run's capture
+                    torch.cuda.empty_cache()
         ended = time.time()
         self.recorder.flush()
         self.stream.update(status=status, message=message, ended=ended)
@@ -303,14 +304,19 @@ class Trainer(LiveRun):
 
     def prepare(self) -> Prepared:
         """Device, data split, normalizer, seeded model, optimizer and the training step."""
-        cfg = self.config
         if self.threads:
             torch.set_num_threads(self.threads)  # process-wide in effect: callers pass one value for all runs
         # Tiny values in RNN states and gradients become denormals, which x86 CPUs handle ~100x slower:
         # flushing them to zero gave RNN 128 +17% samples/s with identical accuracy (this thread's FPU flag).
         torch.set_flush_denormal(True)
-        device = resolve_device(cfg.device)
-        ds = load_dataset(cfg.data.dataset)
+        device = resolve_device(self.config.device)
+        ds = load_dataset(self.config.data.dataset)
+        with cuda_work(device):  # copies to the GPU and allocations: never during another run's capture
+            return self._build(device, ds)
+
+    def _build(self, device: torch.device, ds: Dataset) -> Prepared:
+        """What `prepare` returns, built on `device`."""
+        cfg = self.config
         data = split_dataset(ds, cfg, device)
         if len(data.train_y) == 0:
             raise ConfigError("no training samples left after the validation split; raise limit")
@@ -340,7 +346,8 @@ class Trainer(LiveRun):
         n_train, bs = len(run.data.train_y), self.config.optim.batch_size
         # Sync step losses to the host every step on CPU (free), in blocks on CUDA (a sync costs).
         drain_every = 1 if run.device.type == "cpu" else DRAIN_EVERY_CUDA
-        perm = torch.randperm(n_train, generator=run.order).to(run.device)
+        with cuda_work(run.device):
+            perm = torch.randperm(n_train, generator=run.order).to(run.device)
         run.model.train()
         t0, seen, undrained = time.monotonic(), 0, 0
         progress.epoch_l2 = 0.0
