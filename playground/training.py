@@ -321,6 +321,9 @@ class Trainer(LiveRun):
         if len(data.train_y) == 0:
             raise ConfigError("no training samples left after the validation split; raise limit")
         model = build_model(cfg, seed=cfg.seed).to(device)
+        # Dropout draws from torch's process-wide generators (CPU and CUDA): seeding them here makes a run
+        # repeat its curve when it trains alone; runs training at once share the stream (README).
+        torch.manual_seed(cfg.seed)
         if device.type == "cpu" and not is_recurrent(cfg):
             # oneDNN's conv and pooling kernels are vectorized over channels: NHWC trained the
             # CNN recipes 32-37% faster on CPU than NCHW (bench/README.md). Gathered batches keep it.
@@ -348,6 +351,7 @@ class Trainer(LiveRun):
         drain_every = 1 if run.device.type == "cpu" else DRAIN_EVERY_CUDA
         with cuda_work(run.device):
             perm = torch.randperm(n_train, generator=run.order).to(run.device)
+        run.step.begin_epoch(perm)
         run.model.train()
         t0, seen, undrained = time.monotonic(), 0, 0
         progress.epoch_l2 = 0.0

@@ -299,3 +299,9 @@ def test_a_config_too_big_for_memory_is_refused_with_its_estimate(store, monkeyp
         jobs.submit(tiny(batch_size=512))
     jobs.stop(first)
     jobs.wait(first, timeout=60)
+
+
+def test_a_dropout_run_repeats_its_curve_when_it_trains_alone():
+    cfg = tiny(epochs=1, arch="cnn", dataset="mnist", dropout=0.3)
+    a, b = Trainer(cfg).run(), Trainer(cfg).run()
+    assert [r["loss"] for r in a.step_rows] == [r["loss"] for r in b.step_rows]

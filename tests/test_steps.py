@@ -129,7 +129,9 @@ def test_graph_and_eager_steps_give_the_same_losses(case):
             step.step(torch.arange(i * 32, (i + 1) * 32, device="cuda"))
         losses.append(step.drain())
         assert not graphs or (step.graph is not None and step.note is None)
-    torch.testing.assert_close(torch.tensor(losses[1]), torch.tensor(losses[0]), rtol=1e-3, atol=1e-4)
+    # Float-equal to run-to-run noise: cuDNN's convolution weight gradients sum with atomics, so even two
+    # eager CNN runs differ (measured on an H200: 2e-7 at step 5, 0.1% by step 8).
+    torch.testing.assert_close(torch.tensor(losses[1]), torch.tensor(losses[0]), rtol=1e-2, atol=1e-4)
 
 
 @cuda
@@ -160,3 +162,13 @@ def test_graph_run_diverges_and_stops_like_eager():
     trainer.stop()
     thread.join(timeout=30)
     assert not thread.is_alive() and trainer.snapshot().status == RunStatus.STOPPED
+
+
+@cuda
+def test_the_same_seed_gives_the_same_curve_on_the_gpu():
+    runs = [Trainer(tiny(device="cuda", arch="cnn", dataset="mnist", epochs=2, dropout=0.2)).run() for _ in range(2)]
+    assert all(s.status == RunStatus.FINISHED and s.message is None for s in runs), [s.message for s in runs]
+    first, second = ([r["loss"] for r in s.step_rows] for s in runs)
+    assert first[0] == second[0]  # same weights, same dropout mask, same batch: bit for bit
+    # Then cuDNN's atomics add float noise (H200: 2e-7 at step 4): equal to that noise, not bit for bit.
+    assert second == pytest.approx(first, rel=1e-2)
