@@ -96,3 +96,13 @@ def start_training(page, url: str, epochs: int) -> None:
     page.get_by_label("Epochs").press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
+
+
+CLICK_NOW_JS = """(text) => { const b = [...document.querySelectorAll('button')].find(b => b.innerText.includes(text));
+                               if (!b) return false; b.click(); return true; }"""
+
+
+def click_now(page, text: str, timeout: float = 30_000) -> None:
+    """Click the button showing `text` in one browser call: a live fragment redraws it every second, and
+    Playwright's click (find, wait until stable, click) kept finding it detached on a loaded machine."""
+    page.wait_for_function(CLICK_NOW_JS, arg=text, timeout=timeout)

@@ -1,7 +1,7 @@
 """End to end in real Chromium: train from the page, watch it live, reload, stop."""
 import pytest
 
-from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, click_now, require_chromium, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +51,7 @@ def test_train_live_reload_and_stop(tmp_path):
         last_step_above(second, now)
         second.close()
 
-        page.get_by_role("button", name="⏹ Stop").click()
+        click_now(page, "Stop")
         page.get_by_text("stopped by the user").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "train-after-stop.png"))
     log = (ARTIFACTS / "browser-server.log").read_text()

@@ -5,7 +5,7 @@ from test_browser import last_step_above
 from playground.errors import RunStatus
 from playground.store import RunStore
 
-from browser import ARTIFACTS, browser_page, require_chromium, start_training, streamlit_server
+from browser import ARTIFACTS, browser_page, click_now, require_chromium, start_training, streamlit_server
 from conftest import need_ray
 
 pytestmark = pytest.mark.browser
@@ -21,7 +21,7 @@ def test_train_page_on_a_local_ray_cluster(tmp_path):
         start_training(page, url, epochs=50)
         first = last_step_above(page, 0, timeout=120_000)  # Ray starts, the actor loads, rows come back
         last_step_above(page, first, timeout=60_000)
-        page.get_by_role("button", name="⏹ Stop").click()
+        click_now(page, "Stop")
         page.get_by_text("stopped by the user").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "train-ray-after-stop.png"))
     rec = RunStore(home).list_runs()[0]
