@@ -137,12 +137,19 @@ class GraphStep(EagerStep):
         self._order_ptr = -1  # storage of the epoch's batch order, already ordered after the trainer's stream
 
     def step(self, idx: torch.Tensor) -> None:
-        if self.graph is not None and len(idx) == self.batch_size:
-            self._replay(idx)
-        elif self.failed or len(idx) != self.batch_size or self._eager_steps < WARMUP_STEPS:
-            self._eager(idx)
-        else:
+        full = len(idx) == self.batch_size
+        if self.graph is None and full and not self.failed and self._eager_steps >= WARMUP_STEPS:
             self._capture(idx)
+            return
+        with GATE.shared():
+            self._follow_caller(idx)
+            with torch.cuda.stream(self.stream):
+                if self.graph is not None and full:
+                    self._replay(idx)
+                else:  # warm-up, a partial batch, or no graph: the same step op by op
+                    self._pending.extend(self._take_slots())  # earlier replays first: losses in step order
+                    super().step(idx)
+                    self._eager_steps += 1
 
     def begin_epoch(self, order: torch.Tensor) -> None:
         """Order this run's stream after the trainer's once per epoch, not per step: a step's host work is
@@ -158,28 +165,11 @@ class GraphStep(EagerStep):
             idx.record_stream(self.stream)  # its memory is not reused before this stream has read it
 
     def _replay(self, idx: torch.Tensor) -> None:
-        with GATE.shared():
-            self._follow_caller(idx)
-            self._launch_replay(idx)
-
-    def _launch_replay(self, idx: torch.Tensor) -> None:
-        with torch.cuda.stream(self.stream):
-            if self._replays == LOSS_SLOTS:
-                self._pending.extend(self._take_slots())
-            self._idx.copy_(idx, non_blocking=True)
-            self.graph.replay()  # type: ignore[union-attr]
-            self._replays += 1
-
-    def _eager(self, idx: torch.Tensor) -> None:
-        with GATE.shared():
-            self._follow_caller(idx)
-            self._eager_on_stream(idx)
-
-    def _eager_on_stream(self, idx: torch.Tensor) -> None:
-        with torch.cuda.stream(self.stream):
-            self._pending.extend(self._take_slots())  # earlier replays first: losses stay in step order
-            super().step(idx)
-            self._eager_steps += 1
+        if self._replays == LOSS_SLOTS:
+            self._pending.extend(self._take_slots())
+        self._idx.copy_(idx, non_blocking=True)
+        self.graph.replay()  # type: ignore[union-attr]
+        self._replays += 1
 
     def _capture(self, idx: torch.Tensor) -> None:
         """Record the step with `idx` as its input, then replay it once (capturing runs nothing)."""
