@@ -95,8 +95,10 @@ class JobRegistry:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
         validate(config)
         device = resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
+        # Estimated outside the lock (a forward pass on the meta device); checked under it with the others.
+        need = estimate_memory(config) if self.executor.name == "local" else 0
         with self._lock:
-            need = self._check_memory(config, device) if self.executor.name == "local" else 0
+            self._check_memory(config, device, need)
             run_id = self.store.create_run(config, name or default_name(config))
             self._jobs[run_id] = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
             self._pending.append(run_id)
@@ -104,9 +106,10 @@ class JobRegistry:
         self._pump()
         return run_id
 
-    def _check_memory(self, config: RunConfig, device: torch.device) -> int:
-        """The run's estimated memory; refuse it if, with this process's other active runs, it would not fit."""
-        need = estimate_memory(config)
+    def _check_memory(self, config: RunConfig, device: torch.device, need: int) -> None:
+        """Refuse a run needing `need` bytes if, with this process's other active runs, it would not fit."""
+        if not need:
+            return
         active = self._running | set(self._pending)
         held = sum(self._memory.get(i, 0) for i in active)
         budget = memory_budget(device)
@@ -116,7 +119,6 @@ class JobRegistry:
             raise ConfigError(f"this configuration needs about {_gb(need)} to train (weights, optimizer state and "
                               f"activations at batch size {config.optim.batch_size}); {_gb(budget)} of {where} is "
                               f"usable here{others}. Try a smaller batch size or model, or wait for other runs.")
-        return need
 
     def set_max_concurrent(self, n: int) -> None:
         self.max_concurrent = max(1, int(n))
