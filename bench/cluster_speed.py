@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from playground.data import load_dataset
-from playground.executors import LocalExecutor
-from playground.jobs import JobRegistry
+from playground.engine.executors import LocalExecutor
+from playground.engine.jobs import JobRegistry
+from playground.engine.study import run_study, study_runs
 from playground.store import RunStore
-from playground.study import run_study, study_runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,7 +39,7 @@ def on_cluster(nodes: int, runs) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from playground.remote import RayExecutor
+    from playground.engine.remote import RayExecutor
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
                                                             "object_store_memory": 200 * 1024 * 1024})

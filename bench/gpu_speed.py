@@ -19,11 +19,11 @@ import torch
 
 from playground.config import recipe
 from playground.data import load_dataset
+from playground.engine.jobs import JobRegistry
+from playground.engine.study import run_study, study_runs
+from playground.engine.training import Trainer
 from playground.errors import RunStatus
-from playground.jobs import JobRegistry
 from playground.store import RunStore
-from playground.study import run_study, study_runs
-from playground.training import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RECIPES = ["cnn", "cnn-bn-l2", "rnn128", "lstm64", "gru3x200", "lenet"]

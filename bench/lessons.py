@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from playground.jobs import JobRegistry
+from playground.engine.jobs import JobRegistry
 from playground.lessons import LESSONS, run_result
 from playground.store import RunStore
 

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 
 from playground.config import recipe
 from playground.data import Normalizer, load_dataset, normalization
+from playground.engine.steps import l2_penalty
+from playground.engine.training import Trainer, evaluate, make_optimizer, resolve_device
 from playground.inference import load_checkpoint
 from playground.models import build_model
-from playground.steps import l2_penalty
 from playground.store import RunStore
-from playground.training import Trainer, evaluate, make_optimizer, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

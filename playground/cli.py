@@ -23,14 +23,14 @@ from .config import (
     validate,
 )
 from .data import SPECS, load_dataset
+from .engine.executors import executor_from_env
+from .engine.jobs import JobRegistry
+from .engine.study import VARIANTS, run_study, study_runs
 from .errors import PlaygroundError, RunStatus
-from .executors import executor_from_env
 from .inference import load_checkpoint, predict_image, require_digits
-from .jobs import JobRegistry
 from .models import build_model, count_parameters, format_summary, summary
 from .preprocess import load_image, read_image_file
 from .store import RunStore
-from .study import VARIANTS, run_study, study_runs
 
 EXIT_CODES = {RunStatus.FINISHED: 0, RunStatus.FAILED: 1, RunStatus.DIVERGED: 3, RunStatus.STOPPED: 130,
               RunStatus.INTERRUPTED: 130}

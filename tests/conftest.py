@@ -53,7 +53,7 @@ def pytest_configure(config):
 def trained_home(tmp_path_factory):
     """A home holding one real lstm64 model (one epoch on all of MNIST, ~5 s on 2 cores)."""
     from playground.config import recipe
-    from playground.training import Trainer
+    from playground.engine.training import Trainer
 
     home = tmp_path_factory.mktemp("trained")
     store = RunStore(home)

@@ -2,8 +2,8 @@
 
 from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
+from playground.engine.training import Trainer
 from playground.store import RunStore
-from playground.training import Trainer
 
 from conftest import app_page as page
 from conftest import poll_until, tiny

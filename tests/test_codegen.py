@@ -16,8 +16,8 @@ from PIL import Image
 
 from playground import codegen, data
 from playground.config import RECIPES, RunConfig, recipe
+from playground.engine.training import Trainer
 from playground.models import build_model, count_parameters
-from playground.training import Trainer
 
 from conftest import run_cli
 

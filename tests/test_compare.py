@@ -332,7 +332,7 @@ def test_bulk_delete_confirms_once_says_what_went_and_refuses_running_runs(home,
 
 
 def test_a_runs_colour_does_not_depend_on_what_else_is_selected(home, store):
-    from playground.training import Trainer
+    from playground.engine.training import Trainer
 
     ids = []
     for i, hidden in enumerate((8, 16, 24)):
@@ -349,7 +349,7 @@ def test_a_runs_colour_does_not_depend_on_what_else_is_selected(home, store):
 
 
 def test_seeds_show_as_a_band_with_mean_and_spread_on_the_page(home, store):
-    from playground.training import Trainer
+    from playground.engine.training import Trainer
 
     ids = []
     for l2 in (0.0, 0.01):
@@ -403,7 +403,7 @@ def test_default_selection_and_seed_note_on_the_page(home, store):
 
 def test_the_variant_table_gives_its_spread_columns_room(home, store):
     """New-user issue: "69.0% ± 3.2%" showed as "69.0% ± 3." in a column sized to its header."""
-    from playground.training import Trainer
+    from playground.engine.training import Trainer
     from ui.compare_view import PERCENT, SPREAD_PX
 
     ids = []

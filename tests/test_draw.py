@@ -8,10 +8,10 @@ from PIL import Image
 
 import ui.draw_input
 from playground import data
+from playground.engine.training import Trainer
 from playground.inference import load_checkpoint, predict_image
 from playground.preprocess import BadImage, NoInk, NotADigit, load_image
 from playground.store import RunStore
-from playground.training import Trainer
 from ui.draw_input import CANVAS, UPLOAD, newest
 
 from conftest import app_page, on_canvas, png, tiny

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from playground.engine.jobs import JobRegistry
+from playground.engine.training import Trainer
 from playground.inference import CheckpointError, load_checkpoint
-from playground.jobs import JobRegistry
 from playground.store import RunStore
-from playground.training import Trainer
 
 from conftest import tiny
 
@@ -61,7 +61,7 @@ def test_stop_ends_the_run_within_a_batch(store):
 
 
 def test_samples_per_second_and_eta_show_during_the_first_epoch(store, monkeypatch):
-    import playground.training as training
+    import playground.engine.training as training
     monkeypatch.setattr(training, "RATE_SECONDS", 0.0)  # publish the rate at every step, not twice a second
     trainer = Trainer(tiny(epochs=1, limit=2000), store, store.create_run(tiny(), "one long epoch"))
     thread = trainer.start()
@@ -89,7 +89,7 @@ def test_huge_learning_rate_ends_as_diverged_with_its_curve_kept(store):
 
 
 def test_non_finite_loss_is_caught_at_its_step(store, monkeypatch):
-    import playground.training as training
+    import playground.engine.training as training
     real = training.F.cross_entropy
     calls = {"n": 0}
 
@@ -285,7 +285,7 @@ def test_a_killed_trainer_process_shows_as_interrupted_wherever_watched(home):
 
 
 def test_a_config_too_big_for_memory_is_refused_with_its_estimate(store, monkeypatch):
-    import playground.jobs as jobs_mod
+    import playground.engine.jobs as jobs_mod
     from playground.config import ConfigError, recipe
 
     jobs = JobRegistry(store, max_concurrent=1)

@@ -5,7 +5,8 @@ import sys
 
 from conftest import ROOT
 
-LIBRARY = ("playground.cli", "playground.training", "playground.charts", "playground.jobs", "playground.store")
+LIBRARY = ("playground.cli", "playground.engine.training", "playground.charts", "playground.engine.jobs",
+           "playground.store")
 
 # A fresh interpreter: in this one, the app tests may already have imported streamlit.
 PROBE = f"""

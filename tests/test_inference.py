@@ -14,6 +14,7 @@ from PIL import Image
 
 from playground import data, inference
 from playground.config import RunConfig
+from playground.engine.training import checkpoint_payload
 from playground.inference import (
     MAX_PARAMETERS,
     CheckpointError,
@@ -24,7 +25,6 @@ from playground.inference import (
 )
 from playground.models import build_model, count_parameters
 from playground.preprocess import NotADigit, load_image
-from playground.training import checkpoint_payload
 
 from conftest import ROOT, refused_without_blocking, tiny
 

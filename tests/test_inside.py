@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from playground import charts
+from playground.engine.training import Trainer
 from playground.store import RunStore
-from playground.training import Trainer
 
 from conftest import app_page, tiny
 

@@ -84,7 +84,7 @@ def test_guess_then_run_shows_the_verdict_and_progress_survives_a_new_session(ho
 
 
 def test_a_failing_run_shows_its_message_not_a_traceback(home, monkeypatch):
-    from playground.training import Trainer
+    from playground.engine.training import Trainer
 
     def broken(self):
         raise RuntimeError("the disk is on fire")
@@ -198,7 +198,7 @@ def test_a_finished_lesson_keeps_its_curves_and_links_at_its_scale(home):
 
 
 def test_the_conv_lesson_shows_the_first_layer_feature_maps(home):
-    from playground.training import Trainer
+    from playground.engine.training import Trainer
 
     from conftest import tiny
 

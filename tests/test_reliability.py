@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.jobs import JobRegistry
+from playground.engine.jobs import JobRegistry
+from playground.engine.training import Trainer, checkpoint_payload
 from playground.models import build_model
 from playground.preprocess import BadImage, NoInk, load_image, mnist_style
 from playground.store import RunStore, StoreError
-from playground.training import Trainer, checkpoint_payload
 
 from conftest import ROOT, app_page, tiny
 

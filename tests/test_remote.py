@@ -3,9 +3,9 @@ import time
 
 import pytest
 
+from playground.engine.jobs import JobRegistry
 from playground.errors import RunStatus
 from playground.inference import load_checkpoint
-from playground.jobs import JobRegistry
 
 from conftest import need_ray, tiny
 
@@ -14,7 +14,7 @@ ray = need_ray()
 
 @pytest.fixture(scope="module")
 def executor():
-    from playground.remote import RayExecutor
+    from playground.engine.remote import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024,
              logging_level="WARNING", log_to_driver=False)
@@ -64,7 +64,7 @@ def test_stop_reaches_the_remote_run(store, executor):
 
 
 def test_a_lost_actor_marks_its_run_interrupted_with_rows_kept(store, executor, monkeypatch):
-    from playground.remote import RayExecutor
+    from playground.engine.remote import RayExecutor
 
     own = RayExecutor("local")  # its own actor, so killing it leaves the module's executor intact
     jobs = JobRegistry(store, executor=own)

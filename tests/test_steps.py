@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import playground.training as training
+import playground.engine.training as training
 from playground.config import RunConfig
 from playground.data import Normalizer
+from playground.engine.steps import EagerStep, GraphStep, l2_penalty, make_step
+from playground.engine.training import Trainer, make_optimizer
 from playground.errors import RunStatus
 from playground.models import build_model, untrained
-from playground.steps import EagerStep, GraphStep, l2_penalty, make_step
-from playground.training import Trainer, make_optimizer
 
 from conftest import tiny
 

@@ -16,11 +16,11 @@ import pytest
 import torch
 
 import playground.store as store_mod
+from playground.engine.training import checkpoint_payload
 from playground.errors import PlaygroundError, RunStatus
 from playground.inference import load_checkpoint
 from playground.models import build_model
 from playground.store import HEARTBEAT_STALE, PROCESS_TOKEN, NewerSchema, Refused, RunStore, StoreBusy, StoreError
-from playground.training import checkpoint_payload
 
 from conftest import ROOT, tiny
 

@@ -9,9 +9,9 @@ import pytest
 
 from playground import codegen, inference
 from playground.config import RECIPES
+from playground.engine.training import Snapshot, Trainer
 from playground.errors import RunStatus
 from playground.store import RunRecord, RunStore
-from playground.training import Snapshot, Trainer
 from ui import train_form
 from ui.run_facts import progress, run_from_link, trained_by
 

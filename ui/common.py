@@ -10,8 +10,8 @@ import streamlit as st
 from playground.errors import RunStatus
 
 if TYPE_CHECKING:  # the library pulls in torch (~3 s cold): imported when first needed, not here
+    from playground.engine.jobs import JobRegistry
     from playground.inference import LoadedModel
-    from playground.jobs import JobRegistry
 
 STATUS_ICON = {RunStatus.QUEUED: "⏳", RunStatus.RUNNING: "🏃", RunStatus.FINISHED: "✅", RunStatus.STOPPED: "⏹️",
                RunStatus.DIVERGED: "💥", RunStatus.FAILED: "❌", RunStatus.INTERRUPTED: "⚠️"}
@@ -20,8 +20,8 @@ POLL_SECONDS = 1.0
 
 @st.cache_resource(show_spinner=False)
 def _registry(home: str) -> JobRegistry:
-    from playground.executors import executor_from_env
-    from playground.jobs import JobRegistry
+    from playground.engine.executors import executor_from_env
+    from playground.engine.jobs import JobRegistry
     from playground.settings import Settings
     from playground.store import RunStore
 

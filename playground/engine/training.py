@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ConfigError, RunConfig, is_recurrent, validate
-from .data import Dataset, Normalizer, load_dataset
-from .errors import ACTIVE, RunStatus
-from .models import build_model, count_parameters
+from ..config import ConfigError, RunConfig, is_recurrent, validate
+from ..data import Dataset, Normalizer, load_dataset
+from ..errors import ACTIVE, RunStatus
+from ..models import build_model, count_parameters
+from ..store import RunStore
 from .recorder import NullRecorder, Recorder, StoreRecorder
 from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step
-from .store import RunStore
 
 log = logging.getLogger(__name__)
 

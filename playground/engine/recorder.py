@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .store import RunStore, StoreBusy
+from ..store import RunStore, StoreBusy
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .compare import StudyChoice, best_epoch, study_variants
-from .config import ConfigError, RunConfig, recipe
+from ..compare import StudyChoice, best_epoch, study_variants
+from ..config import ConfigError, RunConfig, recipe
 from .jobs import JobRegistry
 from .training import Snapshot
 

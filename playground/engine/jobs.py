@@ -11,12 +11,12 @@ from collections import deque
 
 import torch
 
-from .config import ConfigError, RunConfig, is_recurrent, validate
-from .errors import PlaygroundError, RunStatus
+from ..config import ConfigError, RunConfig, is_recurrent, validate
+from ..errors import PlaygroundError, RunStatus
+from ..models import estimate_memory
+from ..store import RunStore
 from .executors import Executor, LocalExecutor, Run
-from .models import estimate_memory
 from .steps import GATE
-from .store import RunStore
 from .training import Snapshot, resolve_device
 
 KEEP_FINISHED = 16

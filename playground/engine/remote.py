@@ -29,12 +29,12 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import playground
 
-from . import data as data_module
-from .config import RunConfig
-from .errors import PlaygroundError, RunStatus
-from .executors import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
+from .. import data as data_module
+from ..config import RunConfig
+from ..errors import PlaygroundError, RunStatus
+from ..store import RunStore
+from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
 from .recorder import NullRecorder, StoreRecorder
-from .store import RunStore
 from .training import LiveRun, Snapshot, Trainer
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Normalizer
+from ..data import Normalizer
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 An executor turns (config, store, run id) into a *run*: an object with the Trainer's face
 (`run()`, `stop()`, `snapshot()`, `stream`), which the JobRegistry drives from one of its threads.
-Locally that is the Trainer itself. On Ray it is a `RemoteRun` (playground/remote.py): the same
+Locally that is the Trainer itself. On Ray it is a `RemoteRun` (playground/engine/remote.py): the same
 Trainer runs inside an actor and the app side pulls its rows into this process's store.
 """
 from __future__ import annotations
@@ -12,16 +12,11 @@ from typing import Protocol
 
 import torch
 
-from .config import RunConfig
-from .errors import PlaygroundError
-from .store import RunStore
+from ..config import RunConfig
+from ..errors import PlaygroundError
+from ..store import RunStore
+from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
 from .training import MetricsStream, Snapshot, Trainer
-
-# Runs training at once on one device. CPU: one intra-op thread each, two fit 2 cores (bench/README.md).
-# GPU: replays of CUDA-graph steps from several threads overlap on the card (issue 11's figures: 5 CNN
-# runs gave 2.4x one run's samples/s), so more runs share it before each one slows down.
-CPU_RUNS_AT_ONCE = 2
-GPU_RUNS_AT_ONCE = 5
 
 
 class Run(Protocol):

@@ -1,0 +1,70 @@
+"""The library's module graph has no import circle (lazy imports inside functions count too)."""
+import ast
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "playground"
+
+
+def module_name(path):
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path):
+    """Every playground module `path` imports, at any depth of its code."""
+    here = module_name(path)
+    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("playground")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base]) if base else ".".join(anchor)
+            if base.startswith("playground"):
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def import_graph():
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: sorted(m for m in imports_of(path) if m in modules and m != name) for name, path in modules.items()}
+
+
+def find_cycle(graph):
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in graph:
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_library_has_no_import_circle():
+    assert find_cycle(import_graph()) is None
+
+
+def test_the_check_sees_a_circle():
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
+
+
+def test_the_engine_is_one_package():
+    graph = import_graph()
+    assert "playground.engine.capacity" in graph["playground.engine.remote"]
+    assert "playground.engine.capacity" in graph["playground.engine.executors"]
