@@ -3,7 +3,8 @@
 A link names a recipe and only the settings that differ from it (or from RunConfig() without a
 recipe), under their flat names: `/train?recipe=rnn128&epochs=2`. Reading one back validates
 every value; a bad one raises ConfigError naming it. Keys a page keeps for itself (`run`,
-`ids`, ...) are not settings and are left alone.
+`ids`, ...) are not settings and are left alone. Every run id in a URL goes through `run_id`.
+Each page owns its keys (`PAGE_PARAMS`): what it writes to the URL is its keys and nothing else.
 """
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ RECIPE_KEY = "recipe"
 IDS_KEY = "ids"  # Compare: the selected run ids, comma-separated
 # Query parameters that belong to a page, not to a config: reading a link skips them.
 PAGE_KEYS = frozenset({"run", IDS_KEY, "lesson", "embed", "embed_options"})
+RUN_KEY, LESSON_KEY = "run", "lesson"
+# The query parameters each page owns (by url path): a page's URL carries these and nothing else, so
+# another page's keys never leak into it (Compare's `ids` once ended up in a Train URL).
+PAGE_PARAMS: dict[str, frozenset[str]] = {
+    "train": frozenset({RECIPE_KEY, RUN_KEY, *FLAT_FIELDS}),
+    "compare": frozenset({IDS_KEY}),
+    "learn": frozenset({LESSON_KEY}),
+}
 MAX_VALUE = 100  # characters: no setting needs more
+MAX_ID_DIGITS = 18  # a run id fits SQLite's signed 64-bit integer
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 _DEFAULTS = RunConfig().flat()
 
@@ -106,15 +116,32 @@ def compare_params(ids: Iterable[int]) -> dict[str, str]:
     return {IDS_KEY: ",".join(str(i) for i in dict.fromkeys(int(i) for i in ids))}
 
 
+def run_id(text: str) -> int:
+    """The run id `text` names: ASCII digits only, ConfigError otherwise. `str.isdigit` and `int` accept
+    '²' and '𝟏' (int('𝟏') == 1, so a link would silently name run 1); no other reader of ids is used."""
+    value = str(text).strip()
+    if not value or not (value.isascii() and value.isdigit()) or len(value) > MAX_ID_DIGITS:
+        shown = value[:20] + ("…" if len(value) > 20 else "")
+        raise ConfigError(f"'{shown}' is not a run id")
+    return int(value)
+
+
 def ids_from_params(params: Mapping[str, str]) -> list[int]:
     """The run ids of a Compare link ([] when it has none); ConfigError naming a bad one."""
     text = (params.get(IDS_KEY) or "").strip()
     out: list[int] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if not part.isdigit() or len(part) > 18:
-            raise ConfigError(f"{IDS_KEY}: '{part[:20]}' is not a run id")
-        out.append(int(part))
+        try:
+            out.append(run_id(part))
+        except ConfigError as exc:
+            raise ConfigError(f"{IDS_KEY}: {exc}") from None
     return list(dict.fromkeys(out))
+
+
+def own_params(page: str, params: Mapping[str, str]) -> dict[str, str]:
+    """The query parameters of `params` that belong to `page` (all of them for a page not listed)."""
+    keys = PAGE_PARAMS.get(page)
+    return dict(params) if keys is None else {k: v for k, v in params.items() if k in keys}
 
 
 def url(page: str, params: Mapping[str, str] | None = None) -> str:

@@ -2,7 +2,16 @@
 import pytest
 
 from playground.config import RECIPES, ConfigError, RunConfig, recipe
-from playground.links import compare_params, config_from_params, config_params, ids_from_params, url
+from playground.links import (
+    PAGE_PARAMS,
+    compare_params,
+    config_from_params,
+    config_params,
+    ids_from_params,
+    own_params,
+    run_id,
+    url,
+)
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
@@ -73,3 +82,34 @@ def test_compare_selection_round_trips():
     for bad in ("1,x", "-3", "1.5"):
         with pytest.raises(ConfigError, match="ids"):
             ids_from_params({"ids": bad})
+
+
+@pytest.mark.parametrize("bad", ["²", "𝟏", "١", "٣2", "-3", "+3", "1.5", "1e3", "", " ", "x", "1" * 19, "3\x00"])
+def test_one_parser_reads_every_run_id_ascii_digits_only(bad):
+    """'²'.isdigit() is True (int('²') then crashed /compare) and int('𝟏') == 1 (a link silently named run 1)."""
+    with pytest.raises(ConfigError, match="not a run id"):
+        run_id(bad)
+    if bad.strip():
+        with pytest.raises(ConfigError, match="ids"):
+            ids_from_params({"ids": f"2,{bad}"})
+
+
+def test_run_id_reads_plain_digits():
+    assert run_id("7") == 7 and run_id(" 42 ") == 42 and run_id("9" * 18) == int("9" * 18)
+
+
+def test_the_run_links_of_train_use_the_same_parser():
+    from ui.run_facts import run_from_link
+
+    for text in ("²", "𝟏", "1" * 19):
+        assert run_from_link(text, [1])[0] is None and "not a run number" in run_from_link(text, [1])[1]
+    assert run_from_link("1", [1]) == (1, None)
+
+
+def test_each_page_keeps_only_its_own_query_parameters():
+    url_params = {"recipe": "lstm64", "hidden": "32", "run": "19", "ids": "15,16", "lesson": "memory"}
+    assert own_params("train", url_params) == {"recipe": "lstm64", "hidden": "32", "run": "19"}
+    assert own_params("compare", url_params) == {"ids": "15,16"}
+    assert own_params("learn", url_params) == {"lesson": "memory"}
+    assert own_params("draw", url_params) == url_params  # a page not listed keeps what it has
+    assert not PAGE_PARAMS["compare"] & PAGE_PARAMS["train"] and not PAGE_PARAMS["learn"] & PAGE_PARAMS["train"]

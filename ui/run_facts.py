@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from playground import links
+from playground.config import ConfigError
 from playground.errors import RunStatus
 
 WALL_HELP = ("Wall time since the run started: loading the data, building the model, the training steps, "
@@ -74,14 +76,14 @@ def trained_by(rec) -> str:
 
 
 def run_from_link(text: str | None, ids: Collection[int]) -> tuple[int | None, str | None]:
-    """The run a `?run=` value names, or why it names none. Only ASCII digits count ('²' passes isdigit)."""
+    """The run a `?run=` value names, or why it names none (links.run_id reads it: ASCII digits only)."""
     if not text:
         return None, None
-    value = text.strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        shown = value[:20] + ("…" if len(value) > 20 else "")
+    try:
+        run_id = links.run_id(text)
+    except ConfigError:
+        shown = text.strip()[:20] + ("…" if len(text.strip()) > 20 else "")
         return None, f"“{shown}” is not a run number"
-    run_id = int(value)
     if run_id not in ids:
         return None, f"there is no run #{run_id}"
     return run_id, None
