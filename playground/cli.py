@@ -26,10 +26,12 @@ from .data import SPECS, load_dataset
 from .engine.executors import executor_from_env
 from .engine.jobs import JobRegistry
 from .engine.study import VARIANTS, run_study, study_runs
+from .engine.training import NO_STEP_ROWS, Snapshot
 from .errors import PlaygroundError, RunStatus
 from .inference import load_checkpoint, predict_image, require_digits
 from .models import build_model, count_parameters, format_summary, summary
 from .preprocess import load_image, read_image_file
+from .settings import Settings
 from .store import RunStore
 
 EXIT_CODES = {RunStatus.FINISHED: 0, RunStatus.FAILED: 1, RunStatus.DIVERGED: 3, RunStatus.STOPPED: 130,
@@ -128,7 +130,10 @@ def _ray_option(p: argparse.ArgumentParser) -> None:
 
 def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegistry:
     executor = executor_from_env(getattr(args, "ray", None), max_concurrent)
-    return JobRegistry(RunStore(), max_concurrent=max_concurrent, executor=executor)
+    # The app's thread policy (settings.py), so `train` and `study` run as fast, and give the same
+    # numbers, as the same run in the app and its exported script.
+    threads = Settings.from_env().threads_per_run
+    return JobRegistry(RunStore(), max_concurrent=max_concurrent, threads_per_run=threads, executor=executor)
 
 
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
@@ -200,6 +205,14 @@ def _epoch_line(row: dict, epochs: int) -> str:
             f"acc {row['train_acc']:.4f}  {val}  {row['seconds']:.1f}s")
 
 
+def bar_line(snap: Snapshot, epochs: int) -> str | None:
+    """The progress bar of the epoch in progress; None after the last (the test pass is no epoch)."""
+    if not snap.steps_per_epoch or snap.epoch >= epochs:
+        return None
+    in_epoch = snap.step - snap.epoch * snap.steps_per_epoch
+    return f"epoch {snap.epoch + 1} {_bar(in_epoch / snap.steps_per_epoch)} {in_epoch}/{snap.steps_per_epoch}"
+
+
 def _follow(jobs: JobRegistry, run_id: int, epochs: int, interrupts: Interrupts):
     """Print epoch lines and a progress bar until the run ends; return its last snapshot."""
     epochs_printed = 0
@@ -208,7 +221,7 @@ def _follow(jobs: JobRegistry, run_id: int, epochs: int, interrupts: Interrupts)
     last_bar = 0.0
     while True:
         interrupts.act(jobs, run_id)
-        snap = jobs.snapshot(run_id)
+        snap = jobs.snapshot(run_id, steps_from=NO_STEP_ROWS)  # the bar needs counts, not rows
         for row in snap.epoch_rows[epochs_printed:]:
             print(clear + _epoch_line(row, epochs), flush=True)
             epochs_printed += 1
@@ -216,9 +229,8 @@ def _follow(jobs: JobRegistry, run_id: int, epochs: int, interrupts: Interrupts)
             if tty:
                 print(file=sys.stderr)
             return snap
-        if snap.steps_per_epoch and (tty or time.time() - last_bar > 10):
-            in_epoch = snap.step - snap.epoch * snap.steps_per_epoch
-            line = f"epoch {snap.epoch + 1} {_bar(in_epoch / snap.steps_per_epoch)} {in_epoch}/{snap.steps_per_epoch}"
+        line = bar_line(snap, epochs)
+        if line and (tty or time.time() - last_bar > 10):
             print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             last_bar = time.time()
         time.sleep(0.2)

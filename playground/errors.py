@@ -26,3 +26,9 @@ class RunStatus(StrEnum):
 
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def first_line(exc: BaseException, last: bool = False) -> str:
+    """An exception's first (or last: a remote traceback's) line of text, or its type's name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return (lines[-1] if last else lines[0]) if lines else type(exc).__name__

@@ -13,9 +13,10 @@ from typing import Protocol
 import torch
 
 from ..config import RunConfig
-from ..errors import PlaygroundError
+from ..errors import PlaygroundError, RunStatus
 from ..store import RunStore
 from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
+from .recorder import Recorder
 from .training import MetricsStream, Snapshot, Trainer
 
 
@@ -23,14 +24,17 @@ class Run(Protocol):
     """What the JobRegistry drives: a Trainer, or a stand-in for one trained elsewhere."""
     config: RunConfig
     stream: MetricsStream
+    recorder: Recorder
 
     def run(self) -> Snapshot: ...
     def stop(self, reason: str = ...) -> None: ...
+    def end(self, status: RunStatus, message: str | None) -> None: ...
     def snapshot(self, steps_from: int = 0) -> Snapshot: ...
 
 
 class Executor(Protocol):
     name: str
+    trains_here: bool  # runs use this machine's memory: the registry's memory guard applies
 
     def capacity(self) -> int: ...
     def make_run(self, config: RunConfig, store: RunStore, run_id: int, threads: int | None) -> Run: ...
@@ -46,6 +50,7 @@ def runs_at_once(device: str = "auto") -> int:
 class LocalExecutor:
     """Each run a Trainer in a thread of this process (nothing to install)."""
     name = "local"
+    trains_here = True
 
     def __init__(self, max_concurrent: int | None = None):
         self._capacity = max_concurrent or runs_at_once()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -17,13 +18,15 @@ from ..models import estimate_memory
 from ..store import RunStore
 from .executors import Executor, LocalExecutor, Run
 from .steps import GATE
-from .training import Snapshot, resolve_device
+from .training import Snapshot, chart_rows, resolve_device
 
-KEEP_FINISHED = 16
+KEEP_FINISHED = 16  # ended runs kept whole (step rows and all) for pollers; the store has every run
+KEEP_ENDED = 10_000  # ended runs' final state (no step rows, a few KB) kept for `snapshot` after that
 HEARTBEAT_SECONDS = 5.0  # well inside store.HEARTBEAT_STALE, so a live process's runs never look dead
 SHUTDOWN_SECONDS = 120.0  # a stop ends within a batch and one checkpoint write; this bounds a hung one
 MEMORY_SHARE = 0.7  # of the device's memory that runs may plan to use: the OS, the app and data need the rest
 _REGISTRIES: weakref.WeakSet[JobRegistry] = weakref.WeakSet()
+log = logging.getLogger(__name__)
 
 
 def memory_budget(device: torch.device) -> int:
@@ -66,7 +69,11 @@ def default_name(config: RunConfig) -> str:
 
 
 class JobRegistry:
-    """Owns the Trainers of this process. Every public method is thread-safe and returns at once."""
+    """Owns the Trainers of this process. Every public method is thread-safe.
+
+    The lock guards this object's state only: store writes happen after it is released, so a store
+    that blocks (a busy timeout of seconds) never stalls `active()`, `snapshot()` or the heartbeat.
+    """
 
     def __init__(self, store: RunStore, max_concurrent: int | None = 1, threads_per_run: int | None = None,
                  executor: Executor | None = None):
@@ -84,6 +91,9 @@ class JobRegistry:
         self._pending: deque[int] = deque()
         self._running: set[int] = set()
         self._finished: deque[int] = deque()
+        self._ended: dict[int, Snapshot] = {}  # forgotten runs' final state, without step rows
+        self._unsettled: dict[int, Run] = {}  # ended runs whose final status the store has not taken yet
+        self._reserved: dict[object, int] = {}  # memory of runs being submitted, before they have an id
         self._threads: dict[int, threading.Thread] = {}
         # Without a shutdown at exit, the interpreter kills trainer threads inside torch ("terminate called").
         _REGISTRIES.add(self)
@@ -96,11 +106,19 @@ class JobRegistry:
         validate(config)
         device = resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
         # Estimated outside the lock (a forward pass on the meta device); checked under it with the others.
-        need = estimate_memory(config) if self.executor.name == "local" else 0
+        need = estimate_memory(config) if self.executor.trains_here else 0
+        ticket = object()
         with self._lock:
             self._check_memory(config, device, need)
+            self._reserved[ticket] = need  # held while the store writes the row, outside the lock
+        try:
             run_id = self.store.create_run(config, name or default_name(config))
-            self._jobs[run_id] = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
+            run = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
+        finally:
+            with self._lock:
+                del self._reserved[ticket]
+        with self._lock:
+            self._jobs[run_id] = run
             self._pending.append(run_id)
             self._memory[run_id] = need
         self._pump()
@@ -111,7 +129,7 @@ class JobRegistry:
         if not need:
             return
         active = self._running | set(self._pending)
-        held = sum(self._memory.get(i, 0) for i in active)
+        held = sum(self._memory.get(i, 0) for i in active) + sum(self._reserved.values())
         budget = memory_budget(device)
         if need + held > budget:
             where = "GPU memory" if device.type == "cuda" else "RAM"
@@ -131,16 +149,16 @@ class JobRegistry:
         """
         with self._lock:
             trainer = self._jobs.get(run_id)
-            if trainer is None:
-                self.store.request_stop(run_id)
-                return
-            trainer.stop(reason)
-            if run_id in self._pending:  # never started: it ends here
+            queued = trainer is not None and run_id in self._pending
+            if trainer is not None:
+                trainer.stop(reason)
+            if queued:  # never started: it ends here
                 self._pending.remove(run_id)
-                self._finished.append(run_id)
-                now, message = time.time(), f"{reason} before it started"
-                trainer.stream.update(status=RunStatus.STOPPED, message=message, ended=now)
-                self.store.update_run(run_id, status=RunStatus.STOPPED, message=message, ended=now)
+        if trainer is None:
+            self.store.request_stop(run_id)
+        elif queued:
+            trainer.end(RunStatus.STOPPED, f"{reason} before it started")
+            self._ended_run(run_id)
 
     def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Stop every run (recorded as stopped, with a checkpoint) and wait for their threads."""
@@ -155,14 +173,17 @@ class JobRegistry:
         self._closed.set()
 
     def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
+        """The live state of a run this process trains or trained (a forgotten one without step rows)."""
         trainer = self._jobs.get(run_id)
-        return None if trainer is None else trainer.snapshot(steps_from)
+        if trainer is not None:
+            return trainer.snapshot(steps_from)
+        return self._ended.get(run_id)
 
     def view(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
         """The live snapshot when this process runs it, else one rebuilt from the store (None if unknown)."""
-        live = self.snapshot(run_id, steps_from)
-        if live is not None:
-            return live
+        trainer = self._jobs.get(run_id)
+        if trainer is not None:
+            return trainer.snapshot(steps_from)
         rec = self.store.get_run(run_id)
         if rec is None or rec.config is None:
             return None
@@ -176,7 +197,8 @@ class JobRegistry:
         return Snapshot(status=rec.status, message=rec.message, epoch=len(epochs), epochs=total_epochs,
                         step=len(steps), total_steps=per_epoch * total_epochs, steps_per_epoch=per_epoch,
                         started=rec.started, ended=rec.ended, samples_per_s=rec.result.get("samples_per_s"),
-                        step_rows=steps[steps_from:], epoch_rows=epochs, result=rec.result)
+                        step_rows=chart_rows([r for r in steps if r["step"] >= steps_from]), epoch_rows=epochs,
+                        result=rec.result)
 
     def active(self) -> list[int]:
         """Run ids queued or running in this process, oldest first."""
@@ -202,6 +224,7 @@ class JobRegistry:
             for run_id in registry.active():
                 with contextlib.suppress(PlaygroundError):  # busy or closed: the next beat is seconds away
                     registry.store.beat(run_id)
+            registry._settle()
             del registry  # hold no reference while waiting, so an unused registry can be collected
             closed.wait(HEARTBEAT_SECONDS)
 
@@ -215,16 +238,43 @@ class JobRegistry:
                 thread.start()
 
     def _run(self, run_id: int) -> None:
+        run = self._jobs[run_id]
         try:
-            self._jobs[run_id].run()
+            run.run()
+        except BaseException:
+            log.exception("run %s: its thread raised past the run's own exit path", run_id)
+            if run.stream.status().active:
+                run.end(RunStatus.FAILED, "the run's thread ended unexpectedly")
         finally:
             with self._lock:
                 self._running.discard(run_id)
                 self._threads.pop(run_id, None)
-                self._finished.append(run_id)
-                # Finished runs live on in the store; keep only recent ones in memory.
-                while len(self._finished) > KEEP_FINISHED:
-                    old = self._finished.popleft()
-                    self._jobs.pop(old, None)
-                    self._memory.pop(old, None)
+            self._ended_run(run_id)
             self._pump()
+
+    def _ended_run(self, run_id: int) -> None:
+        """Book an ended run: its final status retried if the store refused it; only recent ones kept whole."""
+        run = self._jobs.get(run_id)
+        settled = run is None or run.recorder.settle()  # store I/O: before taking the lock
+        with self._lock:
+            if not settled:
+                self._unsettled[run_id] = run
+            self._finished.append(run_id)
+            # Finished runs live on in the store; keep only recent ones in memory, the rest as a small final state.
+            while len(self._finished) > KEEP_FINISHED:
+                old = self._finished.popleft()
+                if (gone := self._jobs.pop(old, None)) is not None:
+                    self._ended[old] = final = gone.snapshot()
+                    final.step_rows = []
+                self._memory.pop(old, None)
+            while len(self._ended) > KEEP_ENDED:
+                self._ended.pop(next(iter(self._ended)))
+
+    def _settle(self) -> None:
+        """Retry the final status of ended runs the store refused (disk full, I/O error, busy)."""
+        with self._lock:
+            waiting = list(self._unsettled.items())
+        for run_id, run in waiting:
+            if run.recorder.settle():
+                with self._lock:
+                    self._unsettled.pop(run_id, None)

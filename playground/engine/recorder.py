@@ -8,16 +8,21 @@ implements the same five methods.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import RunStatus
 from ..store import RunStore, StoreBusy
 
 log = logging.getLogger(__name__)
 
 STORE_FLUSH_SECONDS = 2.0  # step rows reach SQLite at least this often
 POLL_SECONDS = 1.0  # heartbeat and cross-process stop requests, at most this often
+
+
+SETTLE_SECONDS = 600.0  # how long a run's final status is retried into a store that refuses it
 
 
 class Recorder(Protocol):
@@ -27,6 +32,19 @@ class Recorder(Protocol):
     def save_checkpoint(self, payload: dict[str, Any]) -> str | None: ...
     def poll(self) -> bool: ...
     def flush(self) -> None: ...
+    def finish(self, **values: Any) -> bool: ...
+    def settle(self) -> bool: ...
+
+
+def end_run(stream: Any, recorder: Recorder, status: RunStatus, message: str | None) -> None:
+    """The one way a run ends: the final status reaches the live stream first, then the store when it can.
+
+    Never raises: whatever the store does, pollers and waiters see the run end. A store that refuses
+    the final write (busy, disk full, I/O error) gets it again from the job registry's heartbeat.
+    """
+    ended = time.time()
+    stream.update(status=status, message=message, ended=ended)
+    recorder.finish(status=status, message=message, ended=ended, result=stream.result())
 
 
 class NullRecorder:
@@ -51,6 +69,14 @@ class NullRecorder:
     def flush(self) -> None:
         pass
 
+    def finish(self, **values: Any) -> bool:
+        """Record the run's final status; True once it is stored (here: nothing to store)."""
+        return True
+
+    def settle(self) -> bool:
+        """Retry a final status the store refused; True when nothing is left to write."""
+        return True
+
 
 class StoreRecorder:
     """A run recorded in the store; step rows are buffered and never dropped while the store is busy."""
@@ -60,11 +86,25 @@ class StoreRecorder:
         self.flush_seconds = STORE_FLUSH_SECONDS if flush_seconds is None else flush_seconds
         self._steps: list[dict[str, float]] = []
         self._epochs: list[dict[str, Any]] = []
+        self._values: dict[str, Any] = {}  # run fields the store was too busy to take, newest value per field
+        self._final: dict[str, Any] | None = None  # the final status, until the store has it
+        self._give_up = math.inf
         self._last_flush = time.monotonic()
         self._last_poll = 0.0
 
     def update(self, **values: Any) -> None:
-        self.store.update_run(self.run_id, **values)
+        """Write run fields now; a busy store gets them at the next flush (a busy store fails no run)."""
+        self._values.update(values)
+        try:
+            self._write_values()
+        except StoreBusy as exc:
+            log.warning("run %s: store busy, fields %s kept for the next flush (%s)", self.run_id,
+                        sorted(self._values), exc)
+
+    def _write_values(self) -> None:
+        if self._values:
+            self.store.update_run(self.run_id, **self._values)
+            self._values = {}
 
     def add_steps(self, rows: list[dict[str, float]]) -> None:
         self._steps += rows
@@ -79,15 +119,40 @@ class StoreRecorder:
         """Write buffered rows; if the database stays locked, keep them for the next try."""
         self._last_flush = time.monotonic()
         try:
-            if self._steps:
-                self.store.add_steps(self.run_id, self._steps)
-                self._steps = []
-            while self._epochs:
-                self.store.add_epoch(self.run_id, self._epochs[0])
-                self._epochs.pop(0)
+            self._write_rows()
         except StoreBusy as exc:
             log.warning("run %s: store busy, %d step rows kept for the next flush (%s)",
                         self.run_id, len(self._steps), exc)
+
+    def _write_rows(self) -> None:
+        if self._steps:
+            self.store.add_steps(self.run_id, self._steps)
+            self._steps = []
+        while self._epochs:
+            self.store.add_epoch(self.run_id, self._epochs[0])
+            self._epochs.pop(0)
+        self._write_values()
+
+    def finish(self, **values: Any) -> bool:
+        """Keep the final status and try to store it (rows first); True once the store has it."""
+        self._final = values
+        self._give_up = time.monotonic() + SETTLE_SECONDS
+        return self.settle()
+
+    def settle(self) -> bool:
+        """Write what is left of a finished run; any store error leaves it for the next try, never raises."""
+        if self._final is None:
+            return True
+        try:
+            self._write_rows()
+            self.store.update_run(self.run_id, **self._final)
+        except Exception as exc:  # disk full, I/O error, a deleted run: the run has ended all the same
+            if time.monotonic() < self._give_up:
+                log.warning("run %s: its final status is not stored yet (%s); retrying", self.run_id, exc)
+                return False
+            log.error("run %s: gave up storing its final status %s: %s", self.run_id, self._final["status"], exc)
+        self._final = None
+        return True
 
     def save_checkpoint(self, payload: dict[str, Any]) -> str | None:
         return str(Path(self.store.save_checkpoint(self.run_id, payload)))

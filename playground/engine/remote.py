@@ -17,7 +17,6 @@ import contextlib
 import io
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,11 @@ import playground
 
 from .. import data as data_module
 from ..config import RunConfig
-from ..errors import PlaygroundError, RunStatus
+from ..errors import PlaygroundError, RunStatus, first_line
 from ..store import RunStore
 from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
 from .recorder import NullRecorder, StoreRecorder
-from .training import LiveRun, Snapshot, Trainer
+from .training import NO_STEP_ROWS, LiveRun, Snapshot, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ class Host:
         """Events since the last pull and the run's state; a run that ended is forgotten after this."""
         trainer, recorder = self.runs[run_id]
         # State first, rows second: a run reported ended has every row and checkpoint in this pull.
-        snap = trainer.snapshot(steps_from=10**12)
+        snap = trainer.snapshot(steps_from=NO_STEP_ROWS)
         update = recorder.take()
         update["state"] = {k: getattr(snap, k) for k in ("message", "started", "samples_per_s", "seconds_per_step",
                                                          "steps_per_epoch", "total_steps", "result")}
@@ -136,6 +135,7 @@ class RayExecutor:
     def __init__(self, address: str, threads_per_run: int | None = 1):
         connect(address)
         self.address = address
+        self.trains_here = address == "local"  # a cluster started on this machine: its memory is ours
         self._lock = threading.Lock()
         self._datasets: dict[str, ray.ObjectRef] = {}
         self.slots = [self._actor(node, gpu) for node, gpus in _nodes() for gpu in range(max(gpus, 1))
@@ -214,16 +214,13 @@ class RemoteRun(LiveRun):
             message = f"the Ray actor on {slot.label} was lost ({type(exc).__name__}); rows received so far are kept"
         except RayError as exc:
             cause = getattr(exc, "cause", None) or exc
-            message = f"on Ray: {type(cause).__name__}: {str(cause).splitlines()[-1][:300]}"
-        except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never lost in a thread
+            message = f"on Ray: {type(cause).__name__}: {first_line(cause, last=True)[:300]}"
+        except Exception as exc:  # a failed run is recorded, never lost in a thread
             log.exception("remote run %s failed", self.run_id)
             message = f"{type(exc).__name__}: {exc}"
         finally:
             self.executor.release(slot, self.run_id)
-        ended = time.time()
-        self.recorder.flush()
-        self.stream.update(status=status, message=message, ended=ended)
-        self.recorder.update(status=status, message=message, ended=ended, result=self.stream.snapshot().result)
+            self.end(status, message)
         return self.snapshot()
 
     def _follow(self, slot: Slot) -> tuple[RunStatus, str | None]:
@@ -258,6 +255,8 @@ class RemoteRun(LiveRun):
             self.recorder.update(**values)
         live = {k: state[k] for k in ("samples_per_s", "seconds_per_step", "steps_per_epoch", "total_steps")}
         if state["status"] == RunStatus.RUNNING:
+            if self.stream.status() != RunStatus.RUNNING:  # once: the store says running while it trains
+                self.recorder.update(status=RunStatus.RUNNING)
             live.update(status=RunStatus.RUNNING, started=state["started"])
         elif state["status"] != RunStatus.QUEUED:  # ended: its result, with the checkpoint written here
             result = dict(state["result"] or {})
@@ -285,7 +284,7 @@ def connect(address: str) -> None:
         def keeper() -> None:
             try:
                 _init(address)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            except BaseException as exc:  # handed to the caller below
                 failure.append(exc)
             finally:
                 started.set()

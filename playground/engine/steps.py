@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import Normalizer
+from ..errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +78,35 @@ class CaptureGate:
     Another thread launching kernels or drawing random numbers during a capture invalidates it, and
     the error poisons the whole process's CUDA context. Runs hold the shared side around their CUDA
     work (a step, an evaluation, a copy to the host); a capture waits for them and holds them off.
+
+    Writers first: once a capture waits, new shared holders wait behind it (five runs stepping
+    thousands of times a second would otherwise keep the count above zero and starve it). A thread
+    already holding the shared side may take it again without waiting, or it would wait on itself.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._active = 0
         self._capturing = False
+        self._captures_waiting = 0
+        self.readers_waiting = 0  # shared holders held off by a capture (tests watch it)
+        self._held = threading.local()
 
     @contextmanager
     def shared(self) -> Iterator[None]:
+        depth = getattr(self._held, "depth", 0)
         with self._cond:
-            while self._capturing:
-                self._cond.wait()
+            if not depth:
+                self.readers_waiting += 1
+                while self._capturing or self._captures_waiting:
+                    self._cond.wait()
+                self.readers_waiting -= 1
             self._active += 1
+        self._held.depth = depth + 1
         try:
             yield
         finally:
+            self._held.depth = depth
             with self._cond:
                 self._active -= 1
                 self._cond.notify_all()
@@ -100,8 +114,12 @@ class CaptureGate:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         with self._cond:
-            while self._capturing or self._active:
-                self._cond.wait()
+            self._captures_waiting += 1
+            try:
+                while self._capturing or self._active:
+                    self._cond.wait()
+            finally:
+                self._captures_waiting -= 1
             self._capturing = True
         try:
             yield
@@ -183,7 +201,7 @@ class GraphStep(EagerStep):
                     self._slots.index_copy_(0, self._slot, losses.view(1, 2))
                     self._slot.add_(1)
                 self.graph = graph
-            except Exception as exc:  # noqa: BLE001 - a capture that fails falls back, never fails the run
+            except Exception as exc:  # a capture that fails falls back, never fails the run
                 self._fall_back(exc)
         self.step(idx)
 
@@ -191,7 +209,7 @@ class GraphStep(EagerStep):
         log.warning("CUDA graph capture failed, training eagerly: %s", exc)
         self.failed = True
         self.graph = None
-        self.note = f"trained without CUDA graphs (capture failed: {str(exc).splitlines()[0][:160]})"
+        self.note = f"trained without CUDA graphs (capture failed: {first_line(exc)[:160]})"
         self._sync()
 
     def _sync(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from ..compare import StudyChoice, best_epoch, study_variants
 from ..config import ConfigError, RunConfig, recipe
 from .jobs import JobRegistry
-from .training import Snapshot
+from .training import NO_STEP_ROWS, Snapshot
 
 VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider")
 STUDY_L2, STUDY_DROPOUT = 1e-3, 0.3  # the Compare page's defaults
@@ -51,7 +51,7 @@ def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[li
     """Submit every run, report progress while they train, and return one result row per run."""
     ids = [jobs.submit(r.config, name=r.label) for r in runs]
     while True:
-        snaps = [jobs.snapshot(i) for i in ids]
+        snaps = [jobs.snapshot(i, steps_from=NO_STEP_ROWS) for i in ids]  # counts only, not step rows
         if on_progress:
             on_progress(snaps)
         if all(s.done for s in snaps):

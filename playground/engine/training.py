@@ -1,6 +1,7 @@
 """Trainer: one run in one thread; metrics to a lock-guarded stream (pollers) and a recorder (the store)."""
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
 import logging
@@ -16,10 +17,10 @@ from torch import nn
 
 from ..config import ConfigError, RunConfig, is_recurrent, validate
 from ..data import Dataset, Normalizer, load_dataset
-from ..errors import ACTIVE, RunStatus
+from ..errors import ACTIVE, RunStatus, first_line
 from ..models import build_model, count_parameters
 from ..store import RunStore
-from .recorder import NullRecorder, Recorder, StoreRecorder
+from .recorder import NullRecorder, Recorder, StoreRecorder, end_run
 from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ DRAIN_EVERY_CUDA = 50  # steps between host syncs on CUDA; on CPU every step (a 
 EXPLODED_LOSS = 100.0
 TRAIN_PROBE_MIN, TRAIN_PROBE_MAX = 2000, 5000  # train samples re-evaluated at each epoch's end
 RATE_SECONDS = 0.5  # live samples/s and ETA are republished at most this often
+MAX_STEP_ROWS = 4000  # step rows a live stream keeps (a chart's worth); the store keeps every one
+NO_STEP_ROWS = 2**62  # as `steps_from`: a snapshot without step rows, for callers that need only counts
 
 
 @dataclass(slots=True)
@@ -78,21 +81,57 @@ class Snapshot:
         return self.status not in ACTIVE
 
 
+def decimate(rows: list[dict[str, float]], every: int) -> list[dict[str, float]]:
+    """The rows whose step is a multiple of `every`, and always the last (the chart ends where the run is)."""
+    kept = [r for r in rows if int(r["step"]) % every == 0]
+    if rows and (not kept or kept[-1] is not rows[-1]):
+        kept.append(rows[-1])
+    return kept
+
+
+def chart_rows(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """At most MAX_STEP_ROWS of `rows`, every k-th step (k a power of two), for charts and pollers."""
+    every = 1
+    while len(rows) > MAX_STEP_ROWS:
+        every *= 2
+        rows = decimate(rows, every)
+    return rows
+
+
 class MetricsStream:
-    """What the training thread publishes; readers take snapshots under the same lock."""
+    """What the training thread publishes; readers take snapshots under the same lock.
+
+    Step rows are kept at most MAX_STEP_ROWS: past that, every other one goes and only every
+    `step_every`-th step is kept (the store has them all), so a 1,000-epoch run costs pollers the same.
+    """
 
     def __init__(self, epochs: int):
         self._lock = threading.Lock()
         self._s = Snapshot(RunStatus.QUEUED, None, 0, epochs, 0, 0, 0, None, None, None, [], [], {})
+        self.step_every = 1
 
     def update(self, **values: Any) -> None:
         with self._lock:
             for k, v in values.items():
                 setattr(self._s, k, v)
 
+    def result(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._s.result)
+
+    def status(self) -> RunStatus:
+        with self._lock:
+            return self._s.status
+
     def add_steps(self, rows: list[dict[str, float]], step: int) -> None:
         with self._lock:
-            self._s.step_rows.extend(rows)
+            kept = self._s.step_rows
+            if kept and kept[-1]["step"] % self.step_every:
+                kept.pop()  # the last row was kept only as the newest; a newer one replaces it
+            kept.extend(decimate(rows, self.step_every))
+            while len(kept) > MAX_STEP_ROWS:
+                self.step_every *= 2
+                kept[:] = decimate(kept, self.step_every)
             self._s.step = step
 
     def add_epoch(self, row: dict[str, float]) -> None:
@@ -101,10 +140,12 @@ class MetricsStream:
             self._s.epoch = int(row["epoch"])
 
     def snapshot(self, steps_from: int = 0) -> Snapshot:
-        """A copy; `steps_from` skips step rows the caller already has."""
+        """A copy; `steps_from` (a step number) skips the step rows before it, which the caller has."""
         with self._lock:
             s = copy.copy(self._s)
-            s.step_rows = self._s.step_rows[steps_from:]
+            rows = self._s.step_rows
+            first = bisect.bisect_left(rows, steps_from, key=lambda r: r["step"]) if steps_from else 0
+            s.step_rows = rows[first:]
             s.epoch_rows = list(self._s.epoch_rows)
             s.result = dict(self._s.result)
             return s
@@ -229,6 +270,7 @@ class LiveRun:
     def __init__(self, config: RunConfig):
         self.config = config
         self.stream = MetricsStream(config.optim.epochs)
+        self.recorder: Recorder = NullRecorder()
         self._stop = threading.Event()
         self._stop_reason = "stopped by the user"
 
@@ -238,6 +280,10 @@ class LiveRun:
 
     def snapshot(self, steps_from: int = 0) -> Snapshot:
         return self.stream.snapshot(steps_from)
+
+    def end(self, status: RunStatus, message: str | None) -> None:
+        """Give the run its final status: in the stream at once, in the store as soon as it takes it."""
+        end_run(self.stream, self.recorder, status, message)
 
 
 class Trainer(LiveRun):
@@ -266,26 +312,29 @@ class Trainer(LiveRun):
     # ------------------------------------------------------------------ the run
     def run(self) -> Snapshot:
         """Train to the end, a stop, divergence or an error; the outcome is in the returned snapshot."""
+        outcome: Outcome = (RunStatus.FAILED, "the run ended without an outcome")
+        try:
+            outcome = self._attempt()
+        finally:
+            self.end(*outcome)  # whatever happened above, even a BaseException: the run ends here
+        return self.snapshot()
+
+    def _attempt(self) -> Outcome:
+        """Start, train and finish; every error becomes the run's outcome, none escapes the thread."""
         started = time.time()
         self.stream.update(status=RunStatus.RUNNING, started=started)
-        self.recorder.update(status=RunStatus.RUNNING, started=started)
         try:
-            status, message = self._train()
+            self.recorder.update(status=RunStatus.RUNNING, started=started)
+            return self._train()
         except torch.cuda.OutOfMemoryError as exc:
-            status, message = RunStatus.FAILED, (f"out of GPU memory ({str(exc).splitlines()[0]}); "
-                                                 "try a smaller batch size")
-        except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never lost in a thread
+            return RunStatus.FAILED, f"out of GPU memory ({first_line(exc)}); try a smaller batch size"
+        except Exception as exc:
             log.exception("run %s failed", self.run_id)
-            status, message = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            return RunStatus.FAILED, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         finally:
             if torch.cuda.is_available():
                 with GATE.shared():  # frees device memory: never during another run's capture
                     torch.cuda.empty_cache()
-        ended = time.time()
-        self.recorder.flush()
-        self.stream.update(status=status, message=message, ended=ended)
-        self.recorder.update(status=status, message=message, ended=ended, result=self.stream.snapshot().result)
-        return self.snapshot()
 
     def _train(self) -> Outcome:
         run = self.prepare()

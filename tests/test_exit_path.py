@@ -1,0 +1,230 @@
+"""The engine's one way out: a run always ends, whatever the store does; the registry never waits on the store."""
+import threading
+
+import pytest
+
+import playground.engine.jobs as jobs_module
+from playground.cli import bar_line
+from playground.data import load_dataset, sources
+from playground.engine.jobs import JobRegistry
+from playground.engine.steps import CaptureGate
+from playground.engine.study import run_study, study_runs
+from playground.engine.training import MAX_STEP_ROWS, MetricsStream, Snapshot, chart_rows
+from playground.errors import RunStatus, first_line
+from playground.store import StoreBusy, StoreError
+
+from conftest import tiny
+
+WAIT = 300  # a bound for a hung run, not a speed limit: a tiny run ends in about a second
+
+
+class FailingWrites:
+    """Makes the store's run writes raise `error` while `failing` is set (a full disk, an I/O error)."""
+
+    def __init__(self, store, monkeypatch, error):
+        self.failing = threading.Event()
+        self.failing.set()
+        for name in ("update_run", "add_steps", "add_epoch"):
+            real = getattr(store, name)
+
+            def broken(*args, _real=real, **kwargs):
+                if self.failing.is_set():
+                    raise error
+                return _real(*args, **kwargs)
+            monkeypatch.setattr(store, name, broken)
+
+
+@pytest.mark.parametrize("error", [StoreError("disk full while writing runs.db; free some space"),
+                                   OSError(5, "Input/output error")])
+def test_a_store_that_fails_every_write_still_lets_the_run_end_and_gets_its_status_later(store, monkeypatch, error):
+    registry = JobRegistry(store)
+    faults = FailingWrites(store, monkeypatch, error)
+    run_id = registry.submit(tiny(epochs=1, limit=200))
+    snap = registry.wait(run_id, timeout=WAIT)  # before the fix: waited for ever, the thread had died
+    assert snap.done and snap.status == RunStatus.FAILED
+    assert run_id not in registry.active()
+    assert store.get_run(run_id).status == RunStatus.QUEUED  # the store took nothing
+    faults.failing.clear()  # space freed: the heartbeat's next retry writes the final status
+    registry._settle()
+    assert store.get_run(run_id).status == RunStatus.FAILED
+    registry.shutdown()
+
+
+def test_a_busy_store_while_the_run_is_built_fails_nothing(store, monkeypatch):
+    real, calls = store.update_run, []
+
+    def busy_for_the_build(run_id, **values):
+        calls.append(values)
+        if "params" in values and len([c for c in calls if "params" in c]) == 1:
+            raise StoreBusy("the run store is locked by another connection (waited 15 s); try again")
+        return real(run_id, **values)
+    monkeypatch.setattr(store, "update_run", busy_for_the_build)
+    registry = JobRegistry(store)
+    run_id = registry.submit(tiny(epochs=1, limit=200))
+    assert registry.wait(run_id, timeout=WAIT).status == RunStatus.FINISHED
+    assert store.get_run(run_id).params  # kept, and written at the next flush
+    registry.shutdown()
+
+
+def test_a_store_write_that_blocks_does_not_stall_the_registry(store, monkeypatch):
+    registry = JobRegistry(store, max_concurrent=1)
+    first = registry.submit(tiny(epochs=1, limit=200))
+    queued = registry.submit(tiny(epochs=1, limit=200))
+    entered, release = threading.Event(), threading.Event()
+    real = store.update_run
+
+    def slow(run_id, **values):
+        if run_id == queued:
+            entered.set()
+            release.wait(WAIT)
+        return real(run_id, **values)
+    monkeypatch.setattr(store, "update_run", slow)
+    stopper = threading.Thread(target=registry.stop, args=(queued,))
+    stopper.start()
+    assert entered.wait(WAIT)
+    answered = []
+    poller = threading.Thread(target=lambda: answered.append(registry.active()))
+    poller.start()
+    poller.join(30)  # a bound for a stalled registry: active() itself takes microseconds
+    assert answered and not release.is_set()  # answered while the store write was still blocked
+    assert registry.snapshot(queued).status == RunStatus.STOPPED  # the stream knew before the store
+    release.set()
+    stopper.join(WAIT)
+    registry.wait(first, timeout=WAIT)
+    assert store.get_run(queued).status == RunStatus.STOPPED
+    registry.shutdown()
+
+
+def test_a_study_of_more_runs_than_the_registry_keeps_reports_every_run(store, monkeypatch):
+    monkeypatch.setattr(jobs_module, "KEEP_FINISHED", 1)
+    registry = JobRegistry(store, max_concurrent=2)
+    runs = study_runs("lstm64", ["none"], seeds=4, epochs=1, limit=120)
+    rows = run_study(registry, runs, poll=0.05)
+    assert [r["status"] for r in rows] == ["finished"] * 4
+    registry.shutdown()
+
+
+# ------------------------------------------------------------------ the capture gate
+def test_a_waiting_capture_holds_off_new_shared_holders():
+    gate, order = CaptureGate(), []
+    first_in, first_out = threading.Event(), threading.Event()
+
+    def holder():
+        with gate.shared():
+            first_in.set()
+            first_out.wait(WAIT)
+
+    def capture():
+        with gate.exclusive():
+            order.append("capture")
+
+    def late_reader():
+        with gate.shared():
+            order.append("reader")
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    assert first_in.wait(WAIT)
+    threads.append(threading.Thread(target=capture))
+    threads[-1].start()
+    while not gate._captures_waiting:  # the capture is queued behind the holder
+        threading.Event().wait(0.001)
+    threads.append(threading.Thread(target=late_reader))
+    threads[-1].start()
+    while not gate.readers_waiting:  # the new reader waits behind the capture, not beside the holder
+        threading.Event().wait(0.001)
+    first_out.set()
+    for t in threads:
+        t.join(WAIT)
+    assert order == ["capture", "reader"]
+
+
+def test_a_thread_holding_the_shared_side_can_take_it_again_while_a_capture_waits():
+    gate, done = CaptureGate(), []
+    inside = threading.Event()
+
+    def nested():
+        with gate.shared():
+            inside.set()
+            while not gate._captures_waiting:
+                threading.Event().wait(0.001)
+            with gate.shared():  # would wait on itself under plain writer preference
+                done.append("nested")
+
+    def capture():
+        with gate.exclusive():
+            done.append("capture")
+    t = threading.Thread(target=nested)
+    t.start()
+    assert inside.wait(WAIT)
+    c = threading.Thread(target=capture)
+    c.start()
+    t.join(WAIT)
+    c.join(WAIT)
+    assert done == ["nested", "capture"]
+
+
+def test_busy_shared_holders_cannot_starve_a_capture():
+    gate, stop, captured = CaptureGate(), threading.Event(), threading.Event()
+
+    def stepper():  # a run stepping as fast as it can, overlapping the others
+        while not stop.is_set():
+            with gate.shared():
+                pass
+
+    def capture():
+        with gate.exclusive():
+            captured.set()
+    steppers = [threading.Thread(target=stepper) for _ in range(4)]
+    for t in steppers:
+        t.start()
+    c = threading.Thread(target=capture)
+    c.start()
+    assert captured.wait(WAIT)
+    stop.set()
+    for t in [*steppers, c]:
+        t.join(WAIT)
+
+
+# ------------------------------------------------------------------ bounded step rows
+def test_a_long_runs_stream_keeps_a_bounded_number_of_step_rows():
+    stream = MetricsStream(epochs=1)
+    for first in range(1, 100_001, 50):
+        stream.add_steps([{"step": s, "epoch": 1, "loss": 1.0, "l2": 0.0} for s in range(first, first + 50)],
+                         first + 49)
+    rows = stream.snapshot().step_rows
+    assert len(rows) <= MAX_STEP_ROWS and rows[-1]["step"] == 100_000 and rows[0]["step"] <= 64
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(set(steps))
+    assert stream.snapshot(steps_from=99_000).step_rows[0]["step"] >= 99_000
+
+
+def test_chart_rows_decimate_a_stored_history_the_same_way():
+    rows = [{"step": s, "loss": 1.0} for s in range(1, 20_001)]
+    kept = chart_rows(rows)
+    assert len(kept) <= MAX_STEP_ROWS and kept[-1]["step"] == 20_000
+    assert chart_rows(rows[:100]) == rows[:100]
+
+
+# ------------------------------------------------------------------ small things of the way out
+def test_the_progress_bar_never_shows_an_epoch_after_the_last():
+    snap = Snapshot(RunStatus.RUNNING, None, 3, 3, 2532, 2532, 844, 0.0, None, None, [], [], {})
+    assert bar_line(snap, epochs=3) is None
+    snap.epoch, snap.step = 1, 900
+    assert bar_line(snap, epochs=3).startswith("epoch 2 ")
+
+
+def test_first_line_of_an_empty_message_is_the_exception_type():
+    assert first_line(AssertionError()) == "AssertionError"
+    assert first_line(ValueError("one\ntwo")) == "one"
+    assert first_line(ValueError("one\ntwo"), last=True) == "two"
+
+
+def test_a_source_raising_a_bare_assertion_error_falls_through_to_the_next(monkeypatch):
+    import playground.data as data
+
+    def broken():
+        raise AssertionError()
+    real = list(sources("mnist"))
+    monkeypatch.setattr(data, "sources", lambda name: [("broken", broken), *real])
+    monkeypatch.setattr(data, "_cache", {})
+    assert len(load_dataset("mnist").train_y) == 60_000
