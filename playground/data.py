@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from . import settings
 from .errors import PlaygroundError, first_line
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ class DatasetSpec:
 
 SPECS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec("mnist", "MNIST digits", (1, 28, 28), tuple("0123456789"),
-                         (0.1307,), (0.3081,), "PLAYGROUND_MNIST_DIR"),
+                         (0.1307,), (0.3081,), settings.DATASET_DIR_VARS["mnist"]),
     "cifar2": DatasetSpec("cifar2", "CIFAR-10 bird vs airplane", (3, 32, 32), ("airplane", "bird"),
-                          (0.4915, 0.4823, 0.4468), (0.2470, 0.2435, 0.2616), "PLAYGROUND_CIFAR2_DIR"),
+                          (0.4915, 0.4823, 0.4468), (0.2470, 0.2435, 0.2616), settings.DATASET_DIR_VARS["cifar2"]),
 }
 
 
@@ -83,7 +83,7 @@ def spec(name: str) -> DatasetSpec:
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("PLAYGROUND_DATA", PROJECT_ROOT / "data"))
+    return settings.current().data
 
 
 def normalization(name: str, mode: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -254,7 +254,7 @@ def _image_folder(root: Path, ds: DatasetSpec) -> Arrays | None:
 
 
 def _user_folder(name: str) -> Arrays | None:
-    folder = os.environ.get(spec(name).env_var)
+    folder = settings.current().dataset_dir(name)
     if not folder:
         return None
     root = Path(folder)
@@ -285,8 +285,8 @@ def sources(name: str) -> list[tuple[str, Callable[[], Arrays | None]]]:
 
 def available_offline(name: str) -> str | None:
     """Which on-disk source would serve `name` without a download (cheap; loads nothing)."""
-    if os.environ.get(spec(name).env_var):
-        return f"folder {os.environ[spec(name).env_var]}"
+    if folder := settings.current().dataset_dir(name):
+        return f"folder {folder}"
     if name == "mnist":
         if (data_dir() / "MNIST" / "raw").is_dir():
             return "torchvision files"

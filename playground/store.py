@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import settings
 from .config import DataConfig, ModelConfig, RunConfig
-from .data import PROJECT_ROOT
 from .errors import ACTIVE, PlaygroundError, RunStatus
 
 STATUSES = tuple(RunStatus)  # kept for older importers; RunStatus is the source
@@ -114,7 +114,7 @@ class Refused(PlaygroundError, ValueError):
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("PLAYGROUND_HOME", PROJECT_ROOT / "runs"))
+    return settings.current().home
 
 
 def clean_name(name: str) -> str:

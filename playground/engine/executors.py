@@ -7,11 +7,11 @@ Trainer runs inside an actor and the app side pulls its rows into this process's
 """
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
 import torch
 
+from .. import settings
 from ..config import RunConfig
 from ..errors import PlaygroundError, RunStatus
 from ..store import RunStore
@@ -67,7 +67,7 @@ class LocalExecutor:
 
 def executor_from_env(address: str | None = None, max_concurrent: int | None = None) -> Executor:
     """Ray when an address is given (or PLAYGROUND_RAY_ADDRESS is set), else local threads."""
-    address = address or os.environ.get("PLAYGROUND_RAY_ADDRESS", "").strip() or None
+    address = address or settings.current().ray_address
     if address is None:
         return LocalExecutor(max_concurrent)
     try:

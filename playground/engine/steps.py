@@ -9,7 +9,6 @@ Both keep each step's (data loss, L2 term) on the device until `drain()`, the on
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import settings
 from ..data import Normalizer
 from ..errors import first_line
 
@@ -241,7 +241,7 @@ class GraphStep(EagerStep):
 
 def graphs_enabled() -> bool:
     """CUDA graphs are on unless PLAYGROUND_CUDA_GRAPHS=0 (the escape hatch if a driver misbehaves)."""
-    return os.environ.get("PLAYGROUND_CUDA_GRAPHS", "1").strip().lower() not in ("0", "false", "off", "no")
+    return settings.current().cuda_graphs
 
 
 def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, norm: Normalizer, train_x: torch.Tensor,
