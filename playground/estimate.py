@@ -1,0 +1,197 @@
+"""How long runs will take here, before they start: this machine's measured speed x the work the settings ask for.
+
+The speed comes from the store's finished runs on this machine with the same dataset and architecture
+(wall time per unit of work, the closest such run first), else from a short measured probe: a few
+training steps of the config on random inputs. The work of a run is counted in trained samples:
+each epoch trains on the images not held out, then evaluates the validation set and a training subset
+(a forward pass costs about a third of a training step), and the end evaluates the test set; a model
+that needs more multiply-adds per sample takes proportionally longer. Several runs share the machine
+`at_once` at a time. The estimate is said as a rough duration, never as a precise time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from .config import RunConfig, is_recurrent
+from .errors import RunStatus
+
+# Training images per dataset (limit 0 = all) and test images (the same `limit` cuts the test set too).
+TRAIN_SIZE = {"mnist": 60_000, "cifar2": 10_000}
+TEST_SIZE = {"mnist": 10_000, "cifar2": 2_000}
+SHAPE = {"mnist": (1, 28, 28), "cifar2": (3, 32, 32)}  # C, H, W (playground.data.SPECS, without torch)
+CLASSES = {"mnist": 10, "cifar2": 2}
+EVAL_COST = 1 / 3  # a forward pass against a training step (forward + backward + update)
+PROBE_MIN, PROBE_MAX = 2000, 5000  # the training subset re-evaluated each epoch (engine.training)
+START_SECONDS = 1.0  # data split, model build and the first checkpoint, paid once per run
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Seconds of wall time per unit of work (one trained sample of a model of `work` = 1 multiply-add)."""
+    seconds_per_unit: float
+    source: str  # "run #12" or "a 0.4 s probe", said next to the estimate
+
+
+def split(cfg: RunConfig) -> tuple[int, int, int]:
+    """(trained, validation, test) images per epoch, as engine.training.split_dataset cuts them."""
+    n = min(cfg.data.limit or TRAIN_SIZE[cfg.data.dataset], TRAIN_SIZE[cfg.data.dataset])
+    n_val = int(n * cfg.data.val_fraction)
+    return n - n_val, n_val, min(cfg.data.limit or TEST_SIZE[cfg.data.dataset], TEST_SIZE[cfg.data.dataset])
+
+
+def samples(cfg: RunConfig) -> float:
+    """A run's work in training-step samples: the epochs' training and evaluation, and the test pass."""
+    n_train, n_val, n_test = split(cfg)
+    probe = min(n_train, max(PROBE_MIN, n_val), PROBE_MAX)
+    return cfg.optim.epochs * (n_train + EVAL_COST * (n_val + probe)) + EVAL_COST * n_test
+
+
+def work(cfg: RunConfig) -> float:
+    """Multiply-adds of one sample's forward pass: what makes a wider or deeper model slower per sample."""
+    c, h, w = SHAPE[cfg.data.dataset]
+    if is_recurrent(cfg):
+        m = cfg.model
+        per_step = sum(GATES[m.arch] * m.hidden * ((w * c if layer == 0 else m.hidden) + m.hidden)
+                       for layer in range(m.layers))
+        return (h + m.delay) * per_step + m.hidden * CLASSES[cfg.data.dataset]
+    return _conv_work(cfg, (c, h, w))
+
+
+def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
+    """A CNN's multiply-adds, counted from the layers' output shapes on the meta device (no memory, no time)."""
+    import torch
+    from torch import nn
+
+    from .models import build_model
+
+    total = 0.0
+
+    def count(module, _inputs, output) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            total += output[0].numel() * module.in_channels // module.groups * k
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+    with torch.device("meta"):
+        model = build_model(cfg)
+        hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        try:
+            model(torch.zeros(1, *shape))
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return total
+
+
+def units(cfg: RunConfig) -> float:
+    return samples(cfg) * work(cfg)
+
+
+def _same_machine(rec, device: str) -> bool:
+    from .store import HOST
+
+    return rec.host == HOST and rec.node is None and (rec.device or "").startswith(device)
+
+
+def measured_rate(cfg: RunConfig, runs: Iterable, device: str = "cpu") -> Rate | None:
+    """The speed of the finished run on this machine (same dataset and architecture) closest to `cfg`:
+    the same model and batch size first, then the nearest amount of work. None when there is none."""
+    target = units(cfg)
+    model_key = _speed_key(cfg)
+    best = None
+    for rec in runs:
+        c = rec.config
+        if (rec.status != RunStatus.FINISHED or c is None or rec.started is None or rec.ended is None
+                or c.data.dataset != cfg.data.dataset or c.model.arch != cfg.model.arch
+                or not _same_machine(rec, device)):
+            continue
+        wall = rec.ended - rec.started
+        done = units(c)
+        if wall <= START_SECONDS or done <= 0:
+            continue
+        score = (_speed_key(c) != model_key, abs(math.log(done / target)), -rec.id)
+        if best is None or score < best[0]:
+            best = (score, Rate((wall - START_SECONDS) / done, f"run #{rec.id}"))
+    return best[1] if best else None
+
+
+def _speed_key(cfg: RunConfig) -> tuple:
+    """What sets the speed per sample beyond the multiply-adds: the model's shape and the batch size."""
+    m = cfg.model
+    return (m.hidden, m.layers, m.width, m.delay, cfg.reg.batchnorm, cfg.reg.dropout > 0, cfg.optim.batch_size)
+
+
+def probe_rate(cfg: RunConfig, threads: int = 1, seconds: float = 0.4,
+               clock: Callable[[], float] = time.perf_counter) -> Rate:
+    """Time training steps of `cfg` on random inputs (with the runs' thread count) for about `seconds`."""
+    import torch
+
+    from .models import build_model
+
+    torch.set_num_threads(threads)  # process-wide: the same value every run sets (engine.training)
+    model = build_model(cfg, seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6)
+    batch = min(cfg.optim.batch_size, 256)
+    x = torch.rand(batch, *SHAPE[cfg.data.dataset])
+    y = torch.randint(0, CLASSES[cfg.data.dataset], (batch,))
+    steps, start, now = -1, 0.0, 0.0
+    while steps < 200 and (steps < 1 or now - start < seconds):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        steps, now = steps + 1, clock()
+        if steps == 0:  # the first step pays for allocation: the clock starts after it
+            start = now
+    took = now - start
+    return Rate(took / (steps * batch * work(cfg)), f"a {took:.1f} s probe")
+
+
+def run_seconds(cfg: RunConfig, rate: Rate) -> float:
+    return START_SECONDS + units(cfg) * rate.seconds_per_unit
+
+
+def total_seconds(times: Sequence[float], at_once: int) -> float:
+    """Wall time of runs taking `times` each, `at_once` at a time: their sum shared out, never less than
+    the longest (it cannot be split)."""
+    if not times:
+        return 0.0
+    return max(max(times), sum(times) / max(1, min(at_once, len(times))))
+
+
+def duration_text(seconds: float) -> str:
+    """A rough duration: "about 40 s", "about 3 min", "about 25 min", "about 1 h 40 min"."""
+    if seconds < 55:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    minutes = seconds / 60
+    if minutes < 10:
+        return f"about {max(1, round(minutes))} min"
+    if minutes < 57.5:
+        return f"about {round(minutes / 5) * 5} min"
+    hours, rest = divmod(round(minutes / 10) * 10, 60)
+    return f"about {hours} h" + (f" {rest} min" if rest else "")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    sources: tuple[str, ...]  # where each speed came from, once each
+
+    def text(self) -> str:
+        return f"{duration_text(self.seconds)} here (speed from {', '.join(self.sources)} on this machine)"
+
+
+def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, device: str = "cpu",
+             probe: Callable[[RunConfig], Rate] = probe_rate) -> Estimate:
+    """How long `configs` take here, `at_once` at a time: each run's speed measured (stored runs, else `probe`)."""
+    times, sources = [], []
+    for cfg in configs:
+        rate = measured_rate(cfg, runs, device) or probe(cfg)
+        times.append(run_seconds(cfg, rate))
+        sources.append(rate.source)
+    return Estimate(total_seconds(times, at_once), tuple(dict.fromkeys(sources)))

@@ -1,0 +1,88 @@
+"""Time estimates: the work a config asks for, the speed measured here (stored runs, else a probe), runs at once.
+Each checked against an answer worked out by hand (in the comments), never against this machine's speed."""
+import pytest
+
+from playground import estimate
+from playground.config import RunConfig, recipe
+from playground.errors import RunStatus
+from playground.store import HOST, RunRecord
+
+from conftest import tiny
+
+LSTM = recipe("lstm64").override(limit=1000, epochs=2, device="cpu")  # 900 trained, 100 held out, 1000 test
+
+
+def finished(run_id, cfg, wall, host=HOST, node=None, device="cpu"):
+    return RunRecord(id=run_id, name="r", status=RunStatus.FINISHED, config=cfg, device=device, started=1000.0,
+                     ended=1000.0 + wall, host=host, node=node)
+
+
+def test_the_work_of_a_run_in_samples_and_multiply_adds():
+    assert estimate.split(LSTM) == (900, 100, 1000)
+    # 2 epochs x (900 trained + (100 val + 900 train subset) / 3) + 1000 test / 3 = 2 x 1233.3 + 333.3 = 2800
+    assert estimate.samples(LSTM) == pytest.approx(2800)
+    # 28 rows x 4 gates x 64 x (28 inputs + 64) + the head 64 x 10 = 659,456 + 640
+    assert estimate.work(LSTM) == 660_096
+    assert estimate.work(LSTM.override(delay=10)) == 38 * 4 * 64 * 92 + 640
+    # The CNN: conv1 16 x 32 x 32 outputs x 3 x 3 x 3, conv2 8 x 16 x 16 x 16 x 3 x 3, fc 512 x 32 and 32 x 2
+    cnn = recipe("cnn")
+    assert estimate.work(cnn) == 16 * 32 * 32 * 27 + 8 * 16 * 16 * 16 * 9 + 8 * 8 * 8 * 32 + 32 * 2
+    assert estimate.split(cnn) == (9000, 1000, 2000)
+
+
+def test_a_stored_run_on_this_machine_gives_the_speed_and_the_reference_answer():
+    # The stored run took 29 s: 1 s to start + 28 s for 2800 samples. Twice the epochs is
+    # 4 x 1233.3 + 333.3 = 5266.7 samples: 1 + 5266.7 / 2800 x 28 = 53.67 s.
+    runs = [finished(3, LSTM, 29.0)]
+    got = estimate.estimate([LSTM.override(epochs=4)], runs, probe=_no_probe)
+    assert got.seconds == pytest.approx(53.667, abs=0.01) and got.sources == ("run #3",)
+    assert got.text() == "about 55 s here (speed from run #3 on this machine)"
+    # Twice the hidden units: 28 x 4 x 128 x 156 + 1280 = 2,237,696 multiply-adds, 3.39 x the work per sample.
+    wide = estimate.estimate([LSTM.override(hidden=128)], runs, probe=_no_probe)
+    assert wide.seconds == pytest.approx(1 + 28 * 2_237_696 / 660_096, abs=0.01)
+
+
+def test_runs_elsewhere_or_of_another_kind_are_not_this_machines_speed():
+    others = [finished(1, LSTM, 29.0, host="elsewhere"), finished(2, LSTM, 29.0, node="10.0.0.2 GPU 0"),
+              finished(3, LSTM, 29.0, device="cuda"), finished(4, LSTM.override(arch="gru"), 29.0),
+              finished(5, LSTM, 0.5)]  # shorter than its start-up: nothing to learn from
+    probed = []
+
+    def probe(cfg):
+        probed.append(cfg)
+        return estimate.Rate(1e-8, "a probe")
+
+    got = estimate.estimate([LSTM], others, probe=probe)
+    assert probed == [LSTM] and got.sources == ("a probe",)
+    assert got.seconds == pytest.approx(1 + 2800 * 660_096 * 1e-8)
+
+
+def test_the_same_model_and_batch_is_preferred_then_the_nearest_work():
+    same = finished(7, LSTM.override(epochs=20), 281.0)
+    other = finished(8, LSTM.override(batch_size=256), 29.0)  # nearer in work, another batch size
+    assert estimate.measured_rate(LSTM, [other, same]).source == "run #7"
+
+
+def test_runs_at_once_share_the_machine():
+    assert estimate.total_seconds([60, 60, 60], at_once=2) == 90  # 180 s of runs on two at a time
+    assert estimate.total_seconds([100, 10], at_once=2) == 100  # never less than the longest run
+    assert estimate.total_seconds([30, 30], at_once=1) == 60 and estimate.total_seconds([], 2) == 0
+
+
+@pytest.mark.parametrize("seconds, text", [(3, "about 5 s"), (42, "about 40 s"), (130, "about 2 min"),
+                                           (1500, "about 25 min"), (3480, "about 1 h"), (6000, "about 1 h 40 min")])
+def test_durations_are_said_roughly(seconds, text):
+    assert estimate.duration_text(seconds) == text
+
+
+def test_the_probe_times_steps_after_the_first_with_the_given_clock():
+    ticks = iter(x / 10 for x in range(100))  # 0.0, 0.1, 0.2, ... one reading per step
+    cfg = tiny(hidden=8, batch_size=4)
+    rate = estimate.probe_rate(cfg, seconds=0.35, clock=lambda: next(ticks))
+    # The clock starts after step 1 (0.0) and stops at 0.4, after 4 timed steps of 4 samples each.
+    assert rate.seconds_per_unit == pytest.approx(0.4 / (4 * 4 * estimate.work(cfg)))
+    assert rate.source == "a 0.4 s probe"
+
+
+def _no_probe(cfg: RunConfig):
+    raise AssertionError("a stored run should have given the speed")
