@@ -178,16 +178,15 @@ def test_rename_and_delete(store):
 
 
 def test_checkpoint_is_written_atomically(store, monkeypatch):
-    import playground.store as store_mod
     real_save = torch.save
 
     def dies_midway(obj, f):
         f.write(b"PK\x03\x04 half a checkpoint")
         raise OSError("disk full")
-    monkeypatch.setattr(store_mod.torch, "save", dies_midway)
+    monkeypatch.setattr(torch, "save", dies_midway)
     with pytest.raises(OSError):
         store.save_checkpoint(7, {"state_dict": {}})
-    monkeypatch.setattr(store_mod.torch, "save", real_save)
+    monkeypatch.setattr(torch, "save", real_save)
     assert list(store.checkpoints.iterdir()) == []  # no half-written file is ever left or listed
 
 

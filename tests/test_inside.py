@@ -208,7 +208,7 @@ def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, hom
     broken = store.create_run(cfg, "broken")
     path = store.checkpoint_path(broken)
     path.write_bytes(store.checkpoint_path(good).read_bytes()[:200])  # a truncated copy
-    store.update_run(broken, status="finished", checkpoint=str(path))
+    store.update_run(broken, status="finished")
     at = app_page("pages/inside.py")
     at.session_state["inside_model"] = good
     at.run()

@@ -254,8 +254,8 @@ def test_every_saved_checkpoint_counts(store, status):
     assert store.get_run(run).checkpoint is None
     path = save_tiny_checkpoint(store, run)
     assert store.get_run(run).checkpoint == str(path)
-    store.update_run(run, checkpoint="/elsewhere/x.pt")  # older callers pass it; the derived path wins
-    assert store.get_run(run).checkpoint == str(path)
+    with pytest.raises(ValueError):  # the path follows from the run id; it is not a column
+        store.update_run(run, checkpoint="/elsewhere/x.pt")
 
 
 def test_delete_run_removes_its_checkpoint_files_only(store):
@@ -453,7 +453,7 @@ def test_disk_full_while_writing_a_checkpoint_names_the_file(store, monkeypatch,
     def full(obj, f):
         f.write(b"PK half")
         raise failure
-    monkeypatch.setattr(store_mod.torch, "save", full)
+    monkeypatch.setattr(torch, "save", full)
     with pytest.raises(StoreError, match=r"disk full while writing .*run-5\.pt"):
         store.save_checkpoint(5, {"state_dict": {}})
     assert list(store.checkpoints.iterdir()) == []
@@ -462,7 +462,7 @@ def test_disk_full_while_writing_a_checkpoint_names_the_file(store, monkeypatch,
 def test_other_checkpoint_errors_pass_through(store, monkeypatch):
     def broken(obj, f):
         raise RuntimeError("something else")
-    monkeypatch.setattr(store_mod.torch, "save", broken)
+    monkeypatch.setattr(torch, "save", broken)
     with pytest.raises(RuntimeError, match="something else"):
         store.save_checkpoint(5, {})
 
@@ -580,7 +580,6 @@ def test_lessons_upsert_only_the_fields_given(store):
 
 
 # ------------------------------------------------------------------ compatibility
-def test_older_names_stay_importable_and_dead_code_is_gone():
-    from playground.store import ACTIVE, STATUSES
-    assert set(STATUSES) == set(RunStatus) and "finished" in STATUSES and ACTIVE == ("queued", "running")
-    assert not hasattr(store_mod.RunRecord, "seconds")
+def test_dead_code_is_gone():
+    assert store_mod.ACTIVE == ("queued", "running")
+    assert not hasattr(store_mod.RunRecord, "seconds") and not hasattr(store_mod, "STATUSES")

@@ -1,0 +1,114 @@
+"""What a learner keeps besides runs: drawings (their own test set) and the Learn page's progress."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .database import Database
+from .schema import Refused
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A kept drawing: pixels are (28, 28) floats in [0, 1]."""
+
+    id: int
+    created: float
+    label: int
+    pixels: np.ndarray
+
+
+class KeptTables(Database):
+    """The drawings and lessons tables."""
+
+    def add_drawing(self, digit: np.ndarray | bytes, label: int) -> int:
+        """Keep a drawing: (28, 28) floats in [0, 1] or uint8, or 784 raw bytes; returns its id."""
+        return self._execute("INSERT INTO drawings (created, label, pixels) VALUES (?, ?, ?)",
+                             (time.time(), _label(label), encode_drawing(digit)))
+
+    def list_drawings(self) -> list[Drawing]:
+        rows = self._rows("SELECT id, created, label, pixels FROM drawings ORDER BY id")
+        return [Drawing(r["id"], r["created"], r["label"], _decode_pixels(r["pixels"])) for r in rows]
+
+    def relabel_drawing(self, drawing_id: int, label: int) -> None:
+        self._execute("UPDATE drawings SET label = ? WHERE id = ?", (_label(label), drawing_id))
+
+    def delete_drawing(self, drawing_id: int) -> None:
+        self._execute("DELETE FROM drawings WHERE id = ?", (drawing_id,))
+
+    def drawings(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kept drawings as (N, 28, 28) floats in [0, 1] and their (N,) labels."""
+        rows = self._rows("SELECT label, pixels FROM drawings ORDER BY id")
+        digits = np.stack([_decode_pixels(r["pixels"]) for r in rows]) if rows \
+            else np.zeros((0, 28, 28), np.float32)
+        return digits, np.array([r["label"] for r in rows], dtype=np.int64)
+
+    # ------------------------------------------------------------ lessons (the Learn page's progress)
+    def save_lesson(self, lesson: str, guess: str | None = None, run_ids: Iterable[int] | None = None,
+                    done: float | bool | None = None) -> None:
+        """Create or update a lesson's progress; only the fields given change. done=True means now."""
+        values: dict[str, Any] = {}
+        if guess is not None:
+            values["guess"] = str(guess)
+        if run_ids is not None:
+            values["run_ids"] = json.dumps([int(i) for i in run_ids])
+        if done is not None:
+            values["done"] = time.time() if done is True else float(done)
+        cols = ", ".join(["lesson", *values])
+        marks = ", ".join("?" * (1 + len(values)))
+        action = "UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in values) if values else "NOTHING"
+        self._execute(f"INSERT INTO lessons ({cols}) VALUES ({marks}) ON CONFLICT (lesson) DO {action}",
+                      (str(lesson), *values.values()))
+
+    def lessons(self) -> dict[str, dict[str, Any]]:
+        """Every lesson's progress: {lesson: {"guess", "run_ids", "done"}}."""
+        return {r["lesson"]: {"guess": r["guess"], "run_ids": _json_list(r["run_ids"]), "done": r["done"]}
+                for r in self._rows("SELECT lesson, guess, run_ids, done FROM lessons ORDER BY lesson")}
+
+
+
+def _json_list(text: str | None) -> list[Any]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def encode_drawing(digit: np.ndarray | bytes | bytearray | memoryview) -> bytes:
+    """784 uint8 bytes from raw bytes, a uint8/integer array or floats in [0, 1] (as the Draw page makes)."""
+    if isinstance(digit, (bytes, bytearray, memoryview)):
+        data = bytes(digit)
+        if len(data) != 28 * 28:
+            raise Refused(f"a drawing is 28x28 = 784 bytes, not {len(data)}")
+        return data
+    a = np.asarray(digit)
+    if a.shape not in ((28, 28), (784,)):
+        raise Refused(f"a drawing is 28x28 pixels, not {a.shape}")
+    if np.issubdtype(a.dtype, np.floating):
+        # A small overshoot comes from resampling; a 0-255 float image is a caller's mistake.
+        if not np.isfinite(a).all() or a.min() < -1e-3 or a.max() > 1 + 1e-3:
+            raise Refused("a drawing's float pixels must be finite and in [0, 1]")
+        a = (np.clip(a, 0.0, 1.0) * 255).round()
+    elif not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() > 255:
+        raise Refused("a drawing's pixels must be floats in [0, 1] or integers in 0-255")
+    return a.astype(np.uint8).tobytes()
+
+
+def _decode_pixels(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, np.uint8).reshape(28, 28).astype(np.float32) / 255.0
+
+
+def _label(label: int) -> int:
+    try:
+        value = int(label)
+    except (TypeError, ValueError):
+        value = -1
+    if not 0 <= value <= 9:
+        raise Refused(f"a drawing's label is a digit 0-9, not {label!r}")
+    return value

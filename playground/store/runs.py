@@ -1,0 +1,303 @@
+"""Runs, their metrics and liveness, and their checkpoint files.
+
+Checkpoints are not stored as paths: a run's file is always `checkpoints/run-<id>.pt` under the
+home, so moving the home keeps every link and every save counts.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import socket
+import sqlite3
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import DataConfig, ModelConfig, RunConfig
+from ..errors import ACTIVE, RunStatus
+from .database import Database
+from .schema import ACTIVE_LIST, SCHEMA_VERSION, Refused, StoreError
+
+# Identifies this process's runs, so a restart (even one that reuses a pid) can tell them apart.
+PROCESS_TOKEN = uuid.uuid4().hex
+HOST = socket.gethostname()
+HEARTBEAT_STALE = 15  # seconds without a beat after which a run's process counts as gone
+TEMP_MAX_AGE = 60  # seconds: a younger .tmp may be another process's checkpoint being written
+NAME_MAX = 120
+INTERRUPTED_MESSAGE = "the process running it stopped; metrics up to the last flush are kept"
+
+EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "l2", "seconds", "samples_per_s")
+STEP_FIELDS = ("step", "epoch", "loss", "l2")
+
+# A run counts as abandoned when it is not ours and its process is gone. Runs that never beat
+# (queued ones, or rows from version 0) are judged by their pid alone, and only on their own host.
+_ABANDONED = (f"status IN ({ACTIVE_LIST}) AND owner IS NOT :token AND "
+              "((coalesce(host, :host) = :host AND NOT pid_alive(pid)) OR heartbeat < :stale)")
+_UPDATABLE = {"name", "status", "device", "params", "started", "ended", "message", "result",
+              "host", "pid", "heartbeat", "executor", "node"}
+# ANSI CSI / OSC sequences and two-character escapes, removed whole so no "[31m" is left behind.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+# Bidirectional overrides can make a name display as something else; they carry no text.
+_BIDI = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def clean_name(name: str) -> str:
+    """A run name as plain text: escapes and control characters out, whitespace collapsed, at most 120 chars."""
+    text = _ANSI.sub("", str(name)).translate(_BIDI)
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    text = " ".join(text.split())[:NAME_MAX].rstrip()
+    if not text:
+        raise Refused("a run name needs at least one visible character")
+    return text
+
+
+@dataclass
+class RunRecord:
+    """One stored run. `config` is None and `problem` says why when this version cannot read the row."""
+
+    id: int
+    name: str
+    status: RunStatus
+    config: RunConfig | None
+    device: str | None = None
+    params: int | None = None
+    created: float = 0.0
+    started: float | None = None
+    ended: float | None = None
+    message: str | None = None
+    checkpoint: str | None = None  # absolute path of the run's checkpoint file when it exists
+    result: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    pid: int | None = None
+    host: str | None = None
+    heartbeat: float | None = None
+    stop_requested: bool = False
+    executor: str | None = None
+    node: str | None = None
+    problem: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def owned_here(self) -> bool:
+        """This process created (and trains or queues) the run."""
+        return self.owner == PROCESS_TOKEN
+
+
+
+class RunTables(Database):
+    """The runs table, the metric tables and the checkpoint folder of one home."""
+
+    def create_run(self, config: RunConfig, name: str, status: str = RunStatus.QUEUED) -> int:
+        """Record a run owned by this process (token, pid, host); returns its id."""
+        return self._execute(
+            "INSERT INTO runs (name, status, config, created, owner, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (clean_name(name), str(RunStatus(status)), config.to_json(), time.time(), PROCESS_TOKEN,
+             os.getpid(), HOST))
+
+    def update_run(self, run_id: int, **values: Any) -> None:
+        bad = set(values) - _UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update {sorted(bad)}")
+        if "status" in values:
+            values["status"] = str(RunStatus(values["status"]))
+        if "name" in values:
+            values["name"] = clean_name(values["name"])
+        if "result" in values:  # without a checkpoint path: it follows from the id, a stored one goes stale
+            values["result"] = json.dumps({k: v for k, v in values["result"].items() if k != "checkpoint"})
+        if values:
+            cols = ", ".join(f"{k} = ?" for k in values)
+            self._execute(f"UPDATE runs SET {cols} WHERE id = ?", (*values.values(), run_id))
+
+    def rename(self, run_id: int, name: str) -> None:
+        self.update_run(run_id, name=name)
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        """The run, readable or not (an unreadable one has config None and a `problem`)."""
+        row = self._row("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return None if row is None else self._record(row)
+
+    def list_runs(self, dataset: str | None = None, arch: str | None = None,
+                  status: str | Iterable[str] | None = None, ids: Iterable[int] | None = None,
+                  include_unreadable: bool = False) -> list[RunRecord]:
+        """Runs, newest first, filtered in SQL; rows this version cannot read only on request."""
+        where, args = _run_filters(dataset, arch, status, ids)
+        records = [self._record(row) for row in self._rows(f"SELECT * FROM runs {where} ORDER BY id DESC", args)]
+        return records if include_unreadable else [r for r in records if r.readable]
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete a run that is not queued or running, its metrics (by cascade) and its checkpoint files."""
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return
+            if row["status"] in ACTIVE:
+                raise Refused("stop the run before deleting it")
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        for path in [self.checkpoint_path(run_id), *self.checkpoints.glob(f".run-{run_id}.pt.*.tmp")]:
+            path.unlink(missing_ok=True)
+
+    def export_run(self, run_id: int) -> dict[str, Any]:
+        """The raw row and its metrics as plain data (JSON-ready), readable by this version or not."""
+        with self._lock:  # one consistent view of the row and its metrics
+            row = self._row("SELECT * FROM runs WHERE id = ?", (run_id,))
+            if row is None:
+                raise Refused(f"there is no run #{run_id}")
+            path = self.checkpoint_path(run_id)
+            return {"schema_version": SCHEMA_VERSION, "run": dict(row), "epochs": self.epochs(run_id),
+                    "steps": self.steps(run_id), "checkpoint": path.name if path.is_file() else None}
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        config, problem = _read_config(row["config"])
+        result, result_problem = _read_result(row["result"])
+        path = self.checkpoint_path(row["id"])
+        return RunRecord(
+            id=row["id"], name=row["name"], status=RunStatus(row["status"]), config=config,
+            device=row["device"], params=row["params"], created=row["created"], started=row["started"],
+            ended=row["ended"], message=row["message"], checkpoint=str(path) if path.is_file() else None,
+            result=result, owner=row["owner"], pid=row["pid"], host=row["host"], heartbeat=row["heartbeat"],
+            stop_requested=bool(row["stop_requested"]), executor=row["executor"], node=row["node"],
+            problem=problem or result_problem)
+
+    # ------------------------------------------------------------ runs other processes train
+    def beat(self, run_id: int) -> None:
+        """The run's process is alive: called by whoever trains it, every few seconds."""
+        self._execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id))
+
+    def request_stop(self, run_id: int) -> None:
+        """Ask the process training the run (this one or another) to stop it; it polls stop_requested."""
+        self._execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
+
+    def stop_requested(self, run_id: int) -> bool:
+        row = self._row("SELECT stop_requested FROM runs WHERE id = ?", (run_id,))
+        return bool(row and row["stop_requested"])
+
+    def recover_interrupted(self) -> int:
+        """Mark as interrupted the queued/running runs of other processes that are gone; returns how many.
+
+        One read in the usual case (pages call this while polling); a write only when there is work.
+        """
+        args = {"token": PROCESS_TOKEN, "host": HOST, "stale": time.time() - HEARTBEAT_STALE}
+        if not self._rows(f"SELECT 1 FROM runs WHERE {_ABANDONED} LIMIT 1", args):
+            return 0
+        with self._transaction() as db:
+            cur = db.execute(f"UPDATE runs SET status = '{RunStatus.INTERRUPTED}', ended = :now, message = :msg "
+                             f"WHERE {_ABANDONED}", {**args, "now": time.time(), "msg": INTERRUPTED_MESSAGE})
+            return cur.rowcount
+
+    # ------------------------------------------------------------ metrics
+    def add_steps(self, run_id: int, rows: list[dict[str, float]]) -> None:
+        if rows:
+            self._write_many("INSERT OR REPLACE INTO step_metrics (run_id, step, epoch, loss, l2) VALUES (?,?,?,?,?)",
+                             [(run_id, *(r[k] for k in STEP_FIELDS)) for r in rows])
+
+    def add_epoch(self, run_id: int, row: dict[str, float]) -> None:
+        self._write_many(f"INSERT OR REPLACE INTO epoch_metrics (run_id, {', '.join(EPOCH_FIELDS)}) "
+                         f"VALUES (?{', ?' * len(EPOCH_FIELDS)})", [(run_id, *(row[k] for k in EPOCH_FIELDS))])
+
+    def steps(self, run_id: int) -> list[dict[str, float]]:
+        rows = self._rows(f"SELECT {', '.join(STEP_FIELDS)} FROM step_metrics WHERE run_id = ? ORDER BY step",
+                          (run_id,))
+        return [dict(r) for r in rows]
+
+    def epochs(self, run_id: int) -> list[dict[str, float]]:
+        rows = self._rows(f"SELECT {', '.join(EPOCH_FIELDS)} FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
+                          (run_id,))
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint_path(self, run_id: int) -> Path:
+        """Where run `run_id`'s checkpoint lives; derived, never stored, so moving the home keeps it."""
+        return self.checkpoints / f"run-{int(run_id)}.pt"
+
+    def save_checkpoint(self, run_id: int, payload: dict[str, Any]) -> Path:
+        """Write the run's checkpoint atomically; it is linked to the run as soon as it exists."""
+        path = self.checkpoint_path(run_id)
+        try:
+            save_atomic(payload, path)
+        except (OSError, RuntimeError) as exc:
+            if _disk_full(exc):
+                raise StoreError(f"disk full while writing {path}; free some space") from exc
+            raise
+        return path
+
+    def _remove_stale_temp_files(self) -> None:
+        """Remove checkpoint temp files a killed writer left; young ones may still be being written."""
+        for tmp in self.checkpoints.glob(".run-*.tmp"):
+            try:
+                if time.time() - tmp.stat().st_mtime > TEMP_MAX_AGE:
+                    tmp.unlink()
+            except OSError:
+                pass  # gone meanwhile, or not ours to remove: harmless either way
+
+# ------------------------------------------------------------ rows
+def _run_filters(dataset: str | None, arch: str | None, status: str | Iterable[str] | None,
+                 ids: Iterable[int] | None) -> tuple[str, list[Any]]:
+    """A WHERE clause and its arguments; a config that is not JSON matches no dataset or arch."""
+    # A key left out of a stored config means its default, as RunConfig.from_dict reads it.
+    setting = "CASE WHEN json_valid(config) THEN coalesce(json_extract(config, '{}'), ?) END = ?"
+    clauses: list[str] = []
+    args: list[Any] = []
+    if dataset:
+        clauses.append(setting.format("$.data.dataset"))
+        args += [DataConfig.dataset, dataset]
+    if arch:
+        clauses.append(setting.format("$.model.arch"))
+        args += [ModelConfig.arch, arch]
+    if status is not None:
+        wanted = [str(RunStatus(s)) for s in ([status] if isinstance(status, str) else status)]
+        clauses.append(f"status IN ({', '.join('?' * len(wanted))})" if wanted else "0")
+        args += wanted
+    if ids is not None:
+        wanted_ids = [int(i) for i in ids]
+        clauses.append(f"id IN ({', '.join('?' * len(wanted_ids))})" if wanted_ids else "0")
+        args += wanted_ids
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _read_config(text: str) -> tuple[RunConfig | None, str | None]:
+    try:
+        return RunConfig.from_json(text), None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSON errors are ValueErrors
+        return None, f"its settings cannot be read by this version: {exc}"
+
+
+def _read_result(text: str | None) -> tuple[dict[str, Any], str | None]:
+    if not text:
+        return {}, None
+    try:
+        result = json.loads(text)
+    except ValueError as exc:
+        return {}, f"its result cannot be read: {exc}"
+    return (result, None) if isinstance(result, dict) else ({}, "its result is not a mapping")
+
+
+def save_atomic(payload: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary file, fsync, then rename: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC as the OS or as torch's zip writer reports it ("enforce fail", "file write failed")."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(exc)
+    return "enforce fail" in text or "file write failed" in text
