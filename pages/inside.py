@@ -10,7 +10,8 @@ from playground.inference import CheckpointError
 from playground.models import untrained
 from ui.common import jobs, loaded_model, run_label
 from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, pick_input, pick_model
-from ui.inside_views import cnn_view, gradient_view, predictions, recurrent_view, weights_view
+from ui.inside_recurrent import gradient_view, recurrent_view
+from ui.inside_views import Shown, cnn_view, predictions, weights_view
 from ui.navigation import require_app
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -37,49 +38,50 @@ except CheckpointError as exc:
 classes = spec(rec.config.data.dataset).classes
 
 initial = untrained(rec.config)  # the exact weights this run started from (its config and seed)
-models = {f"#{run_id} trained": loaded.model}
+models = {f"#{run_id} trained": (loaded.model, rec.config)}
 start = {f"#{run_id}": (loaded.model, initial)}  # for the weight movement: each trained model and its start
 if beside == UNTRAINED:
-    models[f"#{run_id} untrained"] = initial
+    models[f"#{run_id} untrained"] = (initial, rec.config)
 elif beside != NOTHING:
     try:
         other = loaded_model(by_id[beside].checkpoint)
-        models[f"#{beside}"] = other.model
+        models[f"#{beside}"] = (other.model, other.config)
         start[f"#{beside}"] = (other.model, untrained(other.config))
     except CheckpointError as exc:
         st.warning(str(exc))
 
 picked = pick_input(rec, classes)
-if picked is None:
-    st.stop()
-x, image, label = picked
+# Each model gets the input exactly as its own training normalized it (models side by side may differ).
+shown = {name: Shown(m, probes.model_input(picked.pixels, cfg)) for name, (m, cfg) in models.items()}
 
 if is_recurrent(rec.config):
-    rows = recurrent_view(models, x, image, classes, rec.config.model.layers, str(run_id))
+    layers = max(m.rnn.num_layers for m, _ in models.values())
+    rows = recurrent_view(shown, picked.image, classes, layers, str(run_id))
     st.subheader("Gradient through time", anchor=False)
     candidates = compatible_runs(runs, rec.config)  # newest first
     others = [r.id for r in candidates]
     default = gradient_defaults(run_id, candidates)  # one RNN, one LSTM, one GRU where they exist
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=default,
                             format_func=labels.get, key="gtt_models")
-    target = label if label is not None else int(rows[f"#{run_id} trained"][-1].argmax())  # a drawing: its answer
+    target = picked.label if picked.label is not None else int(rows[f"#{run_id} trained"][-1].argmax())
     series = {}
     for other_id in chosen:
         try:
             m = loaded_model(by_id[other_id].checkpoint)
+            x = probes.model_input(picked.pixels, m.config)
             series[f"#{other_id} {m.config.model.arch.upper()}"] = probes.gradient_through_time(m.model, x, target)
         except CheckpointError as exc:
             st.warning(str(exc))
     if beside == UNTRAINED:
         series[f"#{run_id} {rec.config.model.arch.upper()} untrained"] = \
-            probes.gradient_through_time(initial, x, target)
+            probes.gradient_through_time(initial, shown[f"#{run_id} untrained"].x, target)
     if series:
         gradient_view(series, classes[target])
 else:
     a, _ = st.columns([1, 4])
-    a.plotly_chart(charts.image(image, "Input"), width="stretch")
-    predictions(models, x, classes)
-    cnn_view(models, x, rec.config)
+    a.plotly_chart(charts.image(picked.image, "Input"), width="stretch")
+    predictions(shown, classes)
+    cnn_view(shown, rec.config)
 
 st.subheader("How far training moved the weights", anchor=False)
-weights_view(start)
+weights_view(start, is_recurrent(rec.config))

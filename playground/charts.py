@@ -310,9 +310,21 @@ def image_rows(pixels: np.ndarray, row: int | None = None, title: str = "", heig
     return fig
 
 
+def colour_range(arrays: Sequence[np.ndarray], robust: bool = False) -> tuple[float, float]:
+    """One colour scale for several panels compared: symmetric about 0 (white = 0) when any value is
+    negative, else 0..max. `robust` stops at the 99th percentile of |value| (larger values saturate), so a
+    few large values (an LSTM's cell state) do not wash everything else out to white."""
+    values = np.concatenate([np.abs(np.ravel(a)) for a in arrays]) if len(arrays) else np.zeros(1)
+    top = float(np.percentile(values, 99) if robust else values.max()) or 1.0
+    negative = any(np.min(a) < 0 for a in arrays)
+    return (-top, top) if negative else (0.0, top)
+
+
 def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_maps: int = 32,
-             cols: int = 8) -> go.Figure:
-    """Feature maps (C, H, W) as a grid of small heatmaps; one colour scale for all, or one per map.
+             cols: int = 8, zrange: tuple[float, float] | None = None) -> go.Figure:
+    """Feature maps (C, H, W) as a grid of small heatmaps, with a colour bar either way: one colour scale for
+    all (`zrange`, e.g. shared with another model's maps; by default these maps' own), or one per map, each
+    map then scaled to its own largest |value| (the colour bar says so; hovering shows the true value).
     Only the first `max_maps` are drawn, and the title then says so."""
     total = len(maps)
     maps = np.asarray(maps)[:max_maps]
@@ -323,12 +335,21 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
     rows = int(np.ceil(n / cols))
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02,
                         subplot_titles=[str(i) for i in range(n)])
-    lo, hi = float(maps.min()), float(maps.max())
+    lo, hi = zrange or colour_range([maps])
+    diverging = lo < 0
+    own = dict(tickvals=[-1, 0, 1] if diverging else [0, 1],
+               ticktext=["−its max", "0", "+its max"] if diverging else ["0", "its max"])
+    bar = dict(thickness=12, title="value") if shared_scale else dict(thickness=12, title="each map", **own)
     for i, m in enumerate(maps):
-        kw = dict(zmin=lo, zmax=hi) if shared_scale else {}
-        fig.add_trace(go.Heatmap(z=m, colorscale="RdBu_r" if lo < 0 else "Viridis", showscale=shared_scale and i == 0,
+        z, kw = m, dict(zmin=lo, zmax=hi)
+        if not shared_scale:  # each map on its own scale: one colour bar for all still reads true
+            z = m / (float(np.abs(m).max()) or 1.0)
+            kw = dict(zmin=-1 if diverging else 0, zmax=1)
+        fig.add_trace(go.Heatmap(z=z, customdata=m, colorscale="RdBu_r" if diverging else "Viridis",
+                                 showscale=i == 0, colorbar=bar,
                                  y=np.arange(1, m.shape[0] + 1), x=np.arange(1, m.shape[1] + 1),
-                                 hovertemplate=f"map {i}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>", **kw),
+                                 hovertemplate=f"map {i}<br>row %{{y}}, col %{{x}}: %{{customdata:.3f}}<extra></extra>",
+                                 **kw),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
@@ -336,8 +357,10 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
     return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
 
 
-def filter_grid(weights: np.ndarray, title: str = "First-layer filters") -> go.Figure:
-    """Kernels (out, in, k, k): RGB images when in=3 (each scaled to [0, 255]), heatmaps otherwise."""
+def filter_grid(weights: np.ndarray, title: str = "First-layer filters",
+                zrange: tuple[float, float] | None = None) -> go.Figure:
+    """Kernels (out, in, k, k): RGB images when in=3 (each scaled to [0, 255]), heatmaps otherwise
+    (on `zrange`, e.g. shared with another model's filters)."""
     w = np.asarray(weights)
     if w.shape[1] == 3:
         n, cols = len(w), min(8, len(w))
@@ -351,13 +374,15 @@ def filter_grid(weights: np.ndarray, title: str = "First-layer filters") -> go.F
         fig.update_yaxes(showticklabels=False)
         fig.update_annotations(font_size=9)
         return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
-    return map_grid(w[:, 0], shared_scale=True, title=title)
+    return map_grid(w[:, 0], shared_scale=True, title=title, zrange=zrange)
 
 
 def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_units: bool = False,
-                  title: str = "Hidden state h_t, one row per step") -> go.Figure:
+                  title: str = "Hidden state h_t, one row per step",
+                  zrange: tuple[float, float] | None = None) -> go.Figure:
     """Time steps x hidden units, beside the input image on a shared y axis so that image row t
-    lines up with h_t, the state after reading it; optionally units sorted by mean activation."""
+    lines up with h_t, the state after reading it; optionally units sorted by mean activation.
+    `zrange` is the colour scale (e.g. shared with another model's states), by default symmetric about 0."""
     h = np.asarray(hidden)  # (T, units)
     order = np.argsort(h.mean(0))[::-1] if sort_units else np.arange(h.shape[1])
     steps = np.arange(1, len(h) + 1)
@@ -368,7 +393,9 @@ def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_unit
         fig.add_trace(_image_trace(image, first_row=1), row=1, col=1)
         # Pixels a little taller than wide: square ones would squeeze the heatmap to the image's width.
         fig.update_xaxes(showticklabels=False, title_text="input", row=1, col=1)
-    fig.add_trace(go.Heatmap(z=h[:, order], y=steps, x=[str(u) for u in order], colorscale="RdBu_r", zmid=0,
+    lo, hi = zrange or colour_range([h, -h])  # white is 0 either way
+    fig.add_trace(go.Heatmap(z=h[:, order], y=steps, x=[str(u) for u in order], colorscale="RdBu_r", zmin=lo,
+                             zmax=hi, colorbar=dict(title="h", thickness=12),
                              hovertemplate="step %{y}, unit %{x}: %{z:.3f}<extra></extra>"), row=1, col=panels)
     fig.update_xaxes(title_text="unit" + (" (sorted by mean)" if sort_units else ""), type="category",
                      showticklabels=len(order) <= 64, row=1, col=panels)
@@ -377,18 +404,20 @@ def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_unit
     return _layout(fig, height=460, title=title, hovermode="closest")
 
 
-def gates(gate_maps: dict[str, np.ndarray], title: str = "Gates over time") -> go.Figure:
+def gates(gate_maps: dict[str, np.ndarray], title: str = "Gates over time",
+          cell_range: tuple[float, float] | None = None) -> go.Figure:
     """Each gate (T, units) as steps x units, step 1 on top like the image; a shared 0..1 scale
-    for the gates, the cell state on its own diverging scale with its own colour bar."""
+    for the gates, the cell state on its own diverging scale with its own colour bar: `cell_range`
+    (e.g. shared with another model's), by default its own 99th percentile of |c| (larger values saturate)."""
     names = list(gate_maps)
     short = [n.removesuffix(" gate") for n in names]  # "input", "forget", ...: full names collide side by side
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=short, horizontal_spacing=0.03, shared_yaxes=True)
     for i, name in enumerate(names):
         z = np.asarray(gate_maps[name])
         bounded = name != "cell state"
+        lo, hi = (0, 1) if bounded else cell_range or colour_range([z, -z], robust=True)
         fig.add_trace(go.Heatmap(z=z, y=np.arange(1, len(z) + 1), colorscale="Viridis" if bounded else "RdBu_r",
-                                 zmin=0 if bounded else None, zmax=1 if bounded else None,
-                                 zmid=None if bounded else 0, showscale=i == 0 or not bounded,
+                                 zmin=lo, zmax=hi, showscale=i == 0 or not bounded,
                                  # One above the other: side by side they overlap in a narrow column.
                                  colorbar=dict(title="gate", y=0.77, len=0.46) if bounded
                                  else dict(title="cell", y=0.23, len=0.46),

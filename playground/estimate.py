@@ -127,18 +127,21 @@ def _speed_key(cfg: RunConfig) -> tuple:
 
 
 def probe_rate(cfg: RunConfig, threads: int = 1, seconds: float = 0.4,
-               clock: Callable[[], float] = time.perf_counter) -> Rate:
+               clock: Callable[[], float] = time.perf_counter, device: str = "cpu") -> Rate:
     """Time training steps of `cfg` on random inputs (with the runs' thread count) for about `seconds`."""
     import torch
 
     from .models import build_model
 
     torch.set_num_threads(threads)  # process-wide: the same value every run sets (engine.training)
-    model = build_model(cfg, seed=0)
+    model = build_model(cfg, seed=0).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-6)
-    batch = min(cfg.optim.batch_size, 256)
-    x = torch.rand(batch, *SHAPE[cfg.data.dataset])
-    y = torch.randint(0, CLASSES[cfg.data.dataset], (batch,))
+    batch = min(cfg.optim.batch_size, 256)  # a probe of a huge batch would itself take long
+    x = torch.rand(batch, *SHAPE[cfg.data.dataset], device=device)
+    y = torch.randint(0, CLASSES[cfg.data.dataset], (batch,), device=device)
+    if device != "cpu":
+        inner = clock
+        clock = lambda: (torch.cuda.synchronize(), inner())[1]  # noqa: E731 - a GPU step ends when it syncs
     steps, start, now = -1, 0.0, 0.0
     while steps < 200 and (steps < 1 or now - start < seconds):
         loss = torch.nn.functional.cross_entropy(model(x), y)

@@ -1,10 +1,13 @@
 """Load checkpoints safely (weights only, sized and checked before anything is built) and predict."""
 from __future__ import annotations
 
+import os
 import pickle
+import stat
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -19,6 +22,8 @@ from .preprocess import mnist_style, open_regular_file
 # 100 M parameters = 400 MB of float32 weights, built again for each page's copy; a checkpoint
 # naming more is refused from its config before anything is allocated.
 MAX_PARAMETERS = 100_000_000
+MAX_FILE_BYTES = MAX_PARAMETERS * 8 + (1 << 20)  # float64 weights of the largest model, plus the archive
+MAX_PICKLE_BYTES = 1 << 20  # the config, metrics and weight names: a few KB in practice
 
 
 class CheckpointError(PlaygroundError, ValueError):
@@ -44,13 +49,61 @@ def estimate_parameters(config: RunConfig) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def open_checkpoint(path: str | Path) -> BinaryIO:
+    """A checkpoint opened for reading: a regular file, never a symbolic link (a link in checkpoints/,
+    say from a received tarball, would serve or load a file from anywhere)."""
+    try:
+        before = os.lstat(path)
+    except OSError:
+        before = None  # missing or unreadable: open_regular_file says which
+    if before is not None and stat.S_ISLNK(before.st_mode):
+        raise CheckpointError(f"{path}: refused, it is a symbolic link, not a checkpoint file")
+    f = open_regular_file(path, "a checkpoint file", CheckpointError)
+    after = os.fstat(f.fileno())
+    if before is None or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        f.close()  # swapped for something else (a link) between the look and the open
+        raise CheckpointError(f"{path}: refused, the file changed while being opened")
+    return f
+
+
+def read_checkpoint_bytes(path: str | Path) -> bytes:
+    """The file's bytes for a download, refused like a load would refuse a link or a non-file."""
+    with open_checkpoint(path) as f:
+        return f.read()
+
+
+def _check_archive(path: Path, f: BinaryIO) -> None:
+    """Refuse a zip bomb from the archive's directory, before torch.load inflates anything.
+
+    torch.save stores every member uncompressed, so a compressed member is not one it wrote; sizes
+    come from the directory: the pickle (config and names) small, the whole at most MAX_FILE_BYTES.
+    """
+    try:
+        members = zipfile.ZipFile(f).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or another format): {exc}") from None
+    finally:
+        f.seek(0)
+    for m in members:
+        if m.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"{path}: refused, its member {m.filename!r} is compressed (torch.save never "
+                                  "compresses; a compressed checkpoint may inflate to gigabytes)")
+        if m.filename.endswith("data.pkl") and m.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{path}: refused, its settings take {m.file_size:,} bytes "
+                                  f"(at most {MAX_PICKLE_BYTES:,})")
+    total = sum(m.file_size for m in members)
+    if total > MAX_FILE_BYTES:
+        raise CheckpointError(f"{path}: refused, it holds {total / 1e9:.1f} GB (at most {MAX_FILE_BYTES / 1e9:.1f} GB)")
+
+
 def _read_payload(path: Path) -> Any:
     """torch.load(weights_only=True) of a regular, non-empty file; every failure a CheckpointError."""
-    # A directory, FIFO or /dev/zero: refused, never opened.
-    with open_regular_file(path, "a checkpoint file", CheckpointError) as f:
+    # A directory, FIFO, /dev/zero or a symbolic link: refused, never loaded.
+    with open_checkpoint(path) as f:
         if f.seek(0, 2) == 0:
             raise CheckpointError(f"{path}: the file is empty")
         f.seek(0)
+        _check_archive(path, f)
         try:
             return torch.load(f, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
@@ -78,15 +131,30 @@ def _config_of(path: Path, payload: dict) -> RunConfig:
 
 
 def _check_weights(path: Path, state_dict: Any) -> None:
-    """Tensors only, and finite: a diverged run's NaN weights would predict NaN with a straight face."""
+    """Dense real tensors only, and finite: a diverged run's NaN weights would predict NaN with a straight face."""
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{path}: its state_dict is a {type(state_dict).__name__}, not a table of tensors")
     for name, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{path}: its weight '{name}' is a {type(value).__name__}, not a tensor")
+        # Sparse, meta (no data) or complex tensors are nothing training writes; checks below would trip on them.
+        if value.layout != torch.strided or value.is_meta or value.is_complex():
+            kind = "meta" if value.is_meta else str(value.layout).removeprefix("torch.") if value.layout != \
+                torch.strided else str(value.dtype).removeprefix("torch.")
+            raise CheckpointError(f"{path}: refused, its weight '{name}' is a {kind} tensor, not dense real numbers")
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"{path}: its weights hold NaN or infinite values ('{name}'): the run diverged; "
                                   "train again with a smaller learning rate")
+
+
+def _check_dtypes(path: Path, state_dict: dict, model: nn.Module) -> None:
+    """A weight the model holds as floats must be floats: int64 or bool weights would be cast and answer nonsense."""
+    expected = model.state_dict()
+    for name, value in state_dict.items():
+        want = expected.get(name)
+        if want is not None and want.is_floating_point() and not value.is_floating_point():
+            raise CheckpointError(f"{path}: refused, its weight '{name}' is {str(value.dtype).removeprefix('torch.')}, "
+                                  "not floating point")
 
 
 def _metrics_of(path: Path, payload: dict) -> dict[str, Any]:
@@ -108,6 +176,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     metrics = _metrics_of(path, payload)
     _check_weights(path, payload["state_dict"])
     model = build_model(config)
+    _check_dtypes(path, payload["state_dict"], model)
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, TypeError) as exc:
@@ -115,6 +184,16 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
                               f"{str(exc).splitlines()[0][:200]}") from None
     model.eval()
     return LoadedModel(config, model, metrics, str(path))
+
+
+def belongs_to(loaded: LoadedModel, config: RunConfig) -> LoadedModel:
+    """`loaded`, refused unless it was trained with the run's own settings (found by run id only, a
+    file of another store's run #N would otherwise stand in for this one)."""
+    if loaded.config.to_json() != config.to_json():
+        raise CheckpointError(f"{loaded.path}: refused, it was trained with other settings "
+                              f"({loaded.config.model.arch} on {loaded.config.data.dataset}) than this run's "
+                              f"({config.model.arch} on {config.data.dataset}); it belongs to another run")
+    return loaded
 
 
 def to_input(images: np.ndarray, config: RunConfig) -> torch.Tensor:

@@ -6,11 +6,11 @@ No streamlit here: pages/learn.py and ui/lesson_view.py display what this module
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import settings
 from .config import RunConfig, recipe
 from .links import compare_params, config_params
 
@@ -96,8 +96,8 @@ class Lesson:
 
 def current_scale() -> str:
     """"gpu" (full recipes) when CUDA is available, else "cpu" (scaled down); PLAYGROUND_LESSON_SCALE overrides."""
-    forced = os.environ.get(SCALE_ENV, "").strip().lower()
-    if forced in ("cpu", "gpu", "tiny"):
+    forced = settings.current().lesson_scale
+    if forced:
         return forced
     import torch
 

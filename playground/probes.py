@@ -16,7 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import RecurrentClassifier
+from . import models
+from .config import RunConfig
+from .data import Normalizer
+from .models import RecurrentClassifier, build_model
 
 
 # ------------------------------------------------------------------ recurrent models
@@ -87,7 +90,10 @@ def row_predictions(model: RecurrentClassifier, x: torch.Tensor) -> np.ndarray:
 
 
 def gradient_through_time(model: RecurrentClassifier, x: torch.Tensor, label: int) -> np.ndarray:
-    """||d loss / d h_t|| for every step t of the top layer, (T,): how far back the error signal reaches."""
+    """||d loss / d h_t|| for every step t of the top layer, (T,): how far back the error signal reaches.
+
+    torch.autograd.grad asks for the gradients w.r.t. the h_t alone: nothing is written into the weights'
+    .grad, which matters because the model is one cached copy that every browser session shares."""
     rnn = model.rnn
     seq = model.rows(x).detach()
     hs: list[torch.Tensor] = []
@@ -95,23 +101,26 @@ def gradient_through_time(model: RecurrentClassifier, x: torch.Tensor, label: in
         for k in range(rnn.num_layers):
             hs, _ = step_layer(rnn, k, seq)
             seq = torch.stack(hs, dim=1)
-        for h in hs:
-            h.retain_grad()
         loss = F.cross_entropy(model.head(hs[-1]), torch.tensor([label]))
-        model.zero_grad(set_to_none=True)
-        loss.backward()
-    norms = np.array([h.grad.norm().item() for h in hs])
-    model.zero_grad(set_to_none=True)
-    return norms
+        grads = torch.autograd.grad(loss, hs)
+    return np.array([g.norm().item() for g in grads])
+
+
+def model_input(pixels: torch.Tensor, config: RunConfig) -> torch.Tensor:
+    """Pixels (1, C, H, W) on the 0..255 scale (a stored uint8 test image, or a drawing as floats) normalized
+    exactly as `config`'s training normalized its images. Each model compared gets its own: an LSTM trained
+    on [0, 1] pixels fed [-1, 1] ones reads a different image."""
+    return Normalizer.of(config.data.dataset, config.data.normalize)(pixels.clone())  # it divides in place
 
 
 # ------------------------------------------------------------------ convolutional models
 @dataclass
 class FeatureMaps:
-    """One stage of one conv block: its name, the module kind and the maps (C, H, W)."""
+    """One stage of one conv block: its block, the module kind, the maps (C, H, W) and the layer's readable name."""
     block: int
     stage: str  # "conv", "batch-norm", "activation", "pool", "dropout"
     maps: np.ndarray
+    layer: str = ""  # e.g. "conv 1 (16 filters 3×3)", as layer_names gives it
 
 
 STAGE = {nn.Conv2d: "conv", nn.BatchNorm2d: "batch-norm", nn.Tanh: "activation", nn.ReLU: "activation",
@@ -126,7 +135,8 @@ def feature_maps(model: nn.Module, x: torch.Tensor) -> list[FeatureMaps]:
     for b, block in enumerate(model.features, start=1):
         for module in block:
             h = module(h)
-            out.append(FeatureMaps(b, STAGE.get(type(module), type(module).__name__), h[0].numpy().copy()))
+            out.append(FeatureMaps(b, STAGE.get(type(module), type(module).__name__), h[0].numpy().copy(),
+                                   _block_layer(module, b)))
     return out
 
 
@@ -145,11 +155,64 @@ class LayerChange:
     change: float  # nan when the layer started at all zeros
 
 
-def _layer_key(name: str) -> str:
-    """'features.0.0.weight' -> 'features.0.0'; a recurrent layer's 'rnn.weight_hh_l1' -> 'rnn layer 2'."""
+ARCH = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+ACT = {nn.ReLU: "ReLU", nn.Tanh: "tanh"}
+
+
+def _block_layer(m: nn.Module, b: int) -> str:
+    if isinstance(m, nn.Conv2d):
+        k = m.kernel_size[0]
+        return f"conv {b} ({m.out_channels} filters {k}×{k})"
+    if isinstance(m, nn.MaxPool2d):
+        k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+        return f"max-pool {b} ({k}×{k})"
+    if isinstance(m, nn.Dropout2d):
+        return f"dropout {b} (p = {m.p:g})"
+    return f"{'batch-norm' if isinstance(m, nn.BatchNorm2d) else ACT.get(type(m), type(m).__name__)} {b}"
+
+
+def layer_names(model: nn.Module) -> dict[str, str]:
+    """Module path -> a name a learner can read: 'features.0.0' -> 'conv 1 (16 filters 3×3)',
+    'classifier.1' -> 'dense 1 (392 → 32)', an LSTM's 'rnn' -> 'LSTM (2 layers × 64 units)'."""
+    if isinstance(model, RecurrentClassifier):
+        r = model.rnn
+        layers = f"{r.num_layers} layer{'s' if r.num_layers > 1 else ''}"
+        return {"rnn": f"{ARCH[r.mode]} ({layers} × {r.hidden_size} units)",
+                "head": f"output ({model.head.in_features} → {model.head.out_features} classes)"}
+    names = {f"features.{b - 1}.{i}": _block_layer(m, b)
+             for b, block in enumerate(model.features, start=1) for i, m in enumerate(block)}
+    linear = [m for m in model.classifier if isinstance(m, nn.Linear)]
+    dense = 0
+    for i, m in enumerate(model.classifier):
+        if isinstance(m, nn.Linear):
+            dense += 1
+            last = m is linear[-1]
+            names[f"classifier.{i}"] = (f"output ({m.in_features} → {m.out_features} classes)" if last
+                                        else f"dense {dense} ({m.in_features} → {m.out_features})")
+        else:
+            names[f"classifier.{i}"] = "flatten" if isinstance(m, nn.Flatten) else \
+                f"{ACT.get(type(m), type(m).__name__)} (after dense {dense})"
+    return names
+
+
+def layer_table(config: RunConfig) -> list[dict]:
+    """models.layer_table with the names a learner reads, for the model `config` describes.
+
+    Built on the meta device from the config alone (a checkpoint's model is built from its config, so the
+    shapes and counts are the same): the forward hooks then sit on a private model. On the cached model that
+    every session shares, they caught other sessions' forward passes (tables with extra rows)."""
+    with torch.device("meta"):
+        model = build_model(config)
+        rows = models.layer_table(model, config)
+    names = layer_names(model)
+    return [{**row, "layer": names.get(row["layer"], row["layer"])} for row in rows]
+
+
+def _layer_key(name: str, names: dict[str, str], kind: str) -> str:
+    """A parameter's layer: 'features.0.0.weight' -> 'conv 1 (…)'; an LSTM's 'rnn.weight_hh_l1' -> 'LSTM layer 2'."""
     module, _, param = name.rpartition(".")
     match = re.search(r"_l(\d+)$", param)
-    return f"{module} layer {int(match.group(1)) + 1}" if match else module or param
+    return f"{kind} layer {int(match.group(1)) + 1}" if match else names.get(module, module or param)
 
 
 @torch.no_grad()
@@ -157,13 +220,15 @@ def weight_change(model: nn.Module, initial: nn.Module) -> list[LayerChange]:
     """Per layer (all its weights and biases together), the relative distance ||w - w0|| / ||w0|| of
     `model`'s parameters from `initial`'s (the same architecture, e.g. models.untrained(config)), in order."""
     before = dict(initial.named_parameters())
+    names = layer_names(model)
+    kind = ARCH[model.rnn.mode] if isinstance(model, RecurrentClassifier) else ""
     sq_diff: dict[str, float] = {}
     sq_init: dict[str, float] = {}
     count: dict[str, int] = {}
     for name, w in model.named_parameters():
         if name not in before or before[name].shape != w.shape:
             raise ValueError(f"the two models differ at '{name}': not the same architecture")
-        key = _layer_key(name)
+        key = _layer_key(name, names, kind)
         w0 = before[name].detach().double()
         sq_diff[key] = sq_diff.get(key, 0.0) + float(((w.detach().double() - w0) ** 2).sum())
         sq_init[key] = sq_init.get(key, 0.0) + float((w0 ** 2).sum())

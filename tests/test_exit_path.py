@@ -68,7 +68,7 @@ def test_a_busy_store_while_the_run_is_built_fails_nothing(store, monkeypatch):
 
 def test_a_store_write_that_blocks_does_not_stall_the_registry(store, monkeypatch):
     registry = JobRegistry(store, max_concurrent=1)
-    first = registry.submit(tiny(epochs=1, limit=200))
+    first = registry.submit(tiny(epochs=1000, limit=200))  # holds the only slot until stopped below
     queued = registry.submit(tiny(epochs=1, limit=200))
     entered, release = threading.Event(), threading.Event()
     real = store.update_run
@@ -90,6 +90,7 @@ def test_a_store_write_that_blocks_does_not_stall_the_registry(store, monkeypatc
     assert registry.snapshot(queued).status == RunStatus.STOPPED  # the stream knew before the store
     release.set()
     stopper.join(WAIT)
+    registry.stop(first)
     registry.wait(first, timeout=WAIT)
     assert store.get_run(queued).status == RunStatus.STOPPED
     registry.shutdown()
@@ -228,3 +229,20 @@ def test_a_source_raising_a_bare_assertion_error_falls_through_to_the_next(monke
     monkeypatch.setattr(data, "sources", lambda name: [("broken", broken), *real])
     monkeypatch.setattr(data, "_cache", {})
     assert len(load_dataset("mnist").train_y) == 60_000
+
+
+def test_a_queued_run_stopped_from_another_process_ends_at_the_next_beat(store, home):
+    from playground.store import RunStore
+
+    registry = JobRegistry(store, max_concurrent=1)
+    registry._running.add(-1)  # the only slot is taken, so the next run waits as queued
+    queued = registry.submit(tiny(epochs=1, limit=200))
+    other = RunStore(home)  # another process's view of the same store
+    other.request_stop(queued)
+    registry.beat_once()
+    snap = registry.snapshot(queued)
+    assert snap.status == RunStatus.STOPPED and "another process" in snap.message
+    assert other.get_run(queued).status == RunStatus.STOPPED
+    registry._running.discard(-1)
+    other.close()
+    registry.shutdown()

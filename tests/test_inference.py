@@ -211,3 +211,53 @@ def test_predict_json_is_valid(trained, tmp_path):
                            str(img)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 0 and line["label"] == 7, (proc.stdout, proc.stderr)
+
+
+# ------------------------------------------------------------------ hostile checkpoints (issue 19)
+def test_a_symbolic_link_is_never_loaded_nor_read_for_a_download(tmp_path):
+    target = save(tmp_path, good_payload(), "elsewhere.pt")
+    link = tmp_path / "run-1.pt"
+    link.symlink_to(target)
+    for call in (load_checkpoint, inference.read_checkpoint_bytes):
+        with pytest.raises(CheckpointError, match="symbolic link"):
+            call(link)
+    assert inference.read_checkpoint_bytes(target) == target.read_bytes()
+
+
+def test_a_compressed_checkpoint_is_refused_from_its_directory_before_anything_inflates(tmp_path, monkeypatch):
+    import zipfile
+    plain = save(tmp_path, good_payload(), "plain.pt")
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load ran on a compressed archive"))
+    with pytest.raises(CheckpointError, match="compressed"):
+        load_checkpoint(bomb)
+
+
+def test_an_archive_declaring_more_than_the_largest_model_is_refused_unread(tmp_path, monkeypatch):
+    path = save(tmp_path, good_payload(), "big.pt")
+    monkeypatch.setattr(inference, "MAX_FILE_BYTES", 100)  # the directory's sizes decide, not torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load ran on an oversized archive"))
+    with pytest.raises(CheckpointError, match="GB"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("make", [lambda w: w.to_sparse(), lambda w: torch.empty_like(w, device="meta"),
+                                  lambda w: w.to(torch.complex64), lambda w: w.to(torch.int64),
+                                  lambda w: w > 0])
+def test_sparse_meta_complex_or_integer_weights_are_refused_clearly(tmp_path, make):
+    payload = good_payload()
+    name = next(k for k, v in payload["state_dict"].items() if v.is_floating_point())
+    payload["state_dict"][name] = make(payload["state_dict"][name])
+    with pytest.raises(CheckpointError, match="refused") as info:
+        load_checkpoint(save(tmp_path, payload))
+    assert name in str(info.value)
+
+
+def test_a_checkpoint_of_other_settings_does_not_stand_in_for_a_run(tmp_path):
+    loaded = load_checkpoint(save(tmp_path, good_payload(hidden=8)))
+    assert inference.belongs_to(loaded, loaded.config) is loaded
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        inference.belongs_to(loaded, tiny(hidden=16))

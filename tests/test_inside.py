@@ -1,5 +1,6 @@
 """Inside page under AppTest, on checkpoints made here: CNNs (plain, batch-norm, LeNet) and RNN/LSTM/GRU
 (one stacked LSTM); and the Inside charts' own promises (1-based rows, cut maps said, the cell's colour bar)."""
+import base64
 import json
 
 import numpy as np
@@ -17,6 +18,8 @@ def inside_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("inside")
     store = RunStore(home)
     configs = {
+        "cnn standard": tiny(arch="cnn", epochs=1, limit=300, normalize="standard"),
+        "lstm unit": tiny(arch="lstm", epochs=1, limit=300, normalize="unit"),  # the others: "half"
         "cnn plain": tiny(arch="cnn", epochs=1, limit=300),
         "cnn bn": tiny(arch="cnn", epochs=1, limit=300, batchnorm=True),
         "lenet": tiny(arch="lenet", epochs=1, limit=300),
@@ -46,6 +49,24 @@ def titles(at) -> list[str]:
     return out
 
 
+def array(value) -> np.ndarray:
+    """A plotly spec's array: plain lists, or plotly's typed-array encoding {dtype, bdata, shape}."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else flat
+    return np.asarray(value, dtype=float)
+
+
+def chart(at, title: str) -> dict:
+    [spec] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+              if json.loads(c.proto.spec)["layout"].get("title", {}).get("text") == title]
+    return spec
+
+
+def captions(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
 def open_inside(inside_home, monkeypatch, model: str, **params):
     home, ids = inside_home
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
@@ -64,13 +85,15 @@ def test_cnn_trained_and_untrained_at_once_with_predictions_and_weight_movement(
     assert "⌊(28 + 2·1 − 3) / 1⌋ + 1 = 28" in set(table["output size"])
     t = titles(at)
     for name in (f"#{i} trained", f"#{i} untrained"):  # both at once, not a toggle
-        assert f"{name}: block 2 after pool (8×7×7)" in t and f"{name}: first-layer filters" in t
+        assert f"{name}: after max-pool 2 (2×2) · 8×7×7" in t and f"{name}: first-layer filters" in t
         assert f"{name}: class probabilities" in t
     assert [m.label.split(" predicts")[0] for m in at.metric] == [f"#{i} trained", f"#{i} untrained"]
     assert all("sure" in m.label and not m.delta for m in at.metric)  # "97% sure" as plain text, not a change
     [moved] = [c for c in at.get("plotly_chart") if "moved from its initial weights" in c.proto.spec]
     bars = json.loads(moved.proto.spec)["data"]
-    assert len(bars) == 1 and bars[0]["y"][0] == "features.0.0" and all(0 < v < 10 for v in bars[0]["x"])
+    assert len(bars) == 1 and bars[0]["y"][0] == "conv 1 (16 filters 3×3)" and all(0 < v < 10 for v in bars[0]["x"])
+    assert not any("features." in str(v) for v in table["layer"]) and "conv 1 (16 filters 3×3)" in set(table["layer"])
+    assert "feature maps look alike" in captions(at)
 
 
 def test_cnn_side_by_side_with_another_checkpoint(inside_home, monkeypatch):
@@ -216,3 +239,117 @@ def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, hom
     assert not at.exception
     assert any(f"run-{broken}.pt" in w.value for w in at.warning)
     assert f"#{good} trained: first-layer filters" in titles(at)  # the good model's views are all still there
+
+
+def _alone(home, run_id: int):
+    """A model loaded on its own, as Draw and `predict` load it; and test image 0 as its training normalized it."""
+    from playground.data import sample
+    from playground.inference import load_checkpoint
+
+    store = RunStore(home)
+    loaded = load_checkpoint(store.get_run(run_id).checkpoint)
+    store.close()
+    x, image, label = sample(loaded.config, 0)
+    return loaded, x, image, label
+
+
+def test_each_model_side_by_side_reads_the_input_as_its_own_training_normalized_it(inside_home, monkeypatch):
+    """An LSTM trained on [0, 1] pixels beside an RNN trained on [-1, 1] ones: each model's answers on the page
+    equal that model's own `predict`, row by row and in the gradient chart (issue 18: the RNN got the LSTM's)."""
+    from playground import probes
+    from playground.inference import predict_digits
+
+    home, ids = inside_home
+    at, _ = open_inside(inside_home, monkeypatch, "lstm unit")
+    at.selectbox(key="inside_other").set_value(ids["rnn"]).run()
+    at.multiselect(key="gtt_models").set_value([ids["lstm unit"], ids["rnn"]]).run()
+    at.toggle(key="gtt_relative").set_value(False).run()  # raw norms, comparable with the probe's
+    assert not at.exception
+    gradients = {d["name"]: array(d["y"]) for d in chart(at, "Gradient through time")["data"]}
+    for name, run in ((f"#{ids['lstm unit']} trained", "lstm unit"), (f"#{ids['rnn']}", "rnn")):
+        loaded, x, image, label = _alone(home, ids[run])
+        own = predict_digits(loaded, image[None] / 255.0)[0]  # the Draw / CLI path
+        rows = array(chart(at, f"{name}: how the prediction forms, row by row")["data"][0]["z"])  # (classes, T)
+        np.testing.assert_allclose(rows[:, -1], own, atol=1e-5)
+        arch = loaded.config.model.arch.upper()
+        np.testing.assert_allclose(gradients[f"#{ids[run]} {arch}"],
+                                   probes.gradient_through_time(loaded.model, x, label), rtol=1e-4)
+    assert {c.config.data.normalize for c in (_alone(home, ids["lstm unit"])[0], _alone(home, ids["rnn"])[0])} \
+        == {"unit", "half"}
+
+
+def test_a_cnn_side_by_side_reads_the_input_as_its_own_training_normalized_it(inside_home, monkeypatch):
+    from playground.inference import predict_digits
+
+    home, ids = inside_home
+    at, _ = open_inside(inside_home, monkeypatch, "cnn plain")
+    at.selectbox(key="inside_other").set_value(ids["cnn standard"]).run()
+    assert not at.exception
+    for name, run in ((f"#{ids['cnn plain']} trained", "cnn plain"), (f"#{ids['cnn standard']}", "cnn standard")):
+        loaded, _, image, _ = _alone(home, ids[run])
+        shown = array(chart(at, f"{name}: class probabilities")["data"][0]["y"])
+        np.testing.assert_allclose(shown, predict_digits(loaded, image[None] / 255.0)[0], atol=1e-5)
+
+
+def _scales(spec: dict) -> list[tuple]:
+    return [(t.get("zmin"), t.get("zmax")) for t in spec["data"] if t["type"] == "heatmap"]
+
+
+def test_side_by_side_maps_share_one_colour_scale_and_every_one_has_a_colour_bar(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
+    i = ids["cnn plain"]
+    trained, untrained = (chart(at, f"#{i} {k}: after tanh 1 · 16×28×28") for k in ("trained", "untrained"))
+    assert len(set(_scales(trained) + _scales(untrained))) == 1  # one scale for both models at this stage
+    lo, hi = _scales(trained)[0]
+    assert lo == -hi  # diverging about 0: white is 0
+    assert trained["data"][0]["showscale"] and untrained["data"][0]["showscale"]
+    assert "shared by the models side by side" in captions(at)
+    at.radio(key="inside_scale").set_value("one per map").run()
+    assert not at.exception
+    per_map = chart(at, f"#{i} trained: after tanh 1 · 16×28×28")
+    assert per_map["data"][0]["showscale"] and "+its max" in per_map["data"][0]["colorbar"]["ticktext"]
+    assert "its own largest value" in captions(at)
+
+
+def test_recurrent_panels_share_one_scale_and_the_cell_state_is_not_washed_out(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "lstm")
+    i = ids["lstm"]
+    hidden = [chart(at, f"#{i} {k}: hidden state h_t") for k in ("trained", "untrained")]
+    assert len({_scales(h)[-1] for h in hidden}) == 1  # the state's heatmap (the input image comes first)
+    gates = [chart(at, f"#{i} {k}: gates over time") for k in ("trained", "untrained")]
+    cells = [g["data"][3] for g in gates]
+    assert cells[0]["zmax"] == cells[1]["zmax"] and all(c["showscale"] for c in cells)
+    z = np.abs(array(cells[0]["z"]))
+    assert np.mean(z < 0.2 * cells[0]["zmax"]) < 0.9  # most cells show a colour, not white
+    text = captions(at)
+    assert "one scale for the models side by side" in text and "larger values saturate" in text
+
+
+def test_every_view_has_a_caption_and_recurrent_layers_have_readable_names(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "lstm 2 layers")
+    assert not at.exception
+    text = captions(at)
+    for words in ("hidden state h_t after", "forget gate near 1", "rows 1 to t", "‖∂loss/∂h_t‖", "‖w − w₀‖"):
+        assert words in text, words
+    assert "feature maps" not in text and "hidden states and gates look alike" in text
+    bars = chart(at, "How far each layer moved from its initial weights")["data"][0]["y"]
+    assert list(bars) == ["LSTM layer 1", "LSTM layer 2", "output (16 → 10 classes)"]
+    at2, _ = open_inside(inside_home, monkeypatch, "rnn")
+    bars = chart(at2, "How far each layer moved from its initial weights")["data"][0]["y"]
+    assert bars[0] == "RNN layer 1" and "gate" not in " ".join(titles(at2))
+
+
+def test_cnn_views_have_captions(inside_home, monkeypatch):
+    at, _ = open_inside(inside_home, monkeypatch, "lenet")
+    text = captions(at)
+    for words in ("Each bar is the probability", "One row per layer", "Each tile is one channel",
+                  "one kernel of the first conv layer", "‖w − w₀‖"):
+        assert words in text, words
+
+
+def test_the_side_by_side_label_follows_the_model_at_once(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "gru")
+    assert f"#{ids['gru']} untrained" in at.selectbox(key="inside_other").options[0]
+    at.selectbox(key="inside_model").set_value(ids["rnn"]).run()
+    assert not at.exception
+    assert f"#{ids['rnn']} untrained" in at.selectbox(key="inside_other").options[0]

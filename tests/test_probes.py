@@ -1,4 +1,8 @@
-"""Probes against reference answers: hand-stepped cells equal nn.LSTM / nn.GRU / nn.RNN."""
+"""Probes against reference answers: hand-stepped cells equal nn.LSTM / nn.GRU / nn.RNN; probes leave no
+state on the model (Inside's models are cached and shared by every browser session)."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -107,7 +111,7 @@ def test_weight_change_matches_a_hand_computation_per_layer():
     first, rest = rows[0], rows[1:]
     ref = w0.features[0][0]
     hand = 0.5 * np.sqrt(conv.weight.numel()) / np.sqrt(float((ref.weight ** 2).sum() + (ref.bias ** 2).sum()))
-    assert first.layer == "features.0.0" and first.params == conv.weight.numel() + conv.bias.numel()
+    assert first.layer == "conv 1 (4 filters 3×3)" and first.params == conv.weight.numel() + conv.bias.numel()
     assert first.change == pytest.approx(hand, rel=1e-6)  # w + 0.5 rounds in float32
     assert all(r.change == 0 for r in rest) and len(rows) == 4  # 2 convs, 2 linear layers
 
@@ -121,12 +125,12 @@ def test_weight_change_of_a_stacked_lstm_is_per_layer_and_zero_at_the_start():
     with torch.no_grad():
         trained.rnn.weight_hh_l1.mul_(3.0)  # ||3w - w|| = 2||w||, diluted by the layer's other tensors
     rows = {r.layer: r for r in probes.weight_change(trained, start)}
-    assert list(rows) == ["rnn layer 1", "rnn layer 2", "head"]
+    assert list(rows) == ["LSTM layer 1", "LSTM layer 2", "output (8 → 10 classes)"]  # never "rnn layer" for an LSTM
     layer2 = [w.detach() for w in (start.rnn.weight_ih_l1, start.rnn.weight_hh_l1, start.rnn.bias_ih_l1,
                                     start.rnn.bias_hh_l1)]
     total = sum(float((w ** 2).sum()) for w in layer2)
-    assert rows["rnn layer 2"].change == pytest.approx(2 * np.sqrt(float((layer2[1] ** 2).sum()) / total))
-    assert rows["rnn layer 1"].change == 0 and rows["head"].change == 0
+    assert rows["LSTM layer 2"].change == pytest.approx(2 * np.sqrt(float((layer2[1] ** 2).sum()) / total))
+    assert rows["LSTM layer 1"].change == 0 and rows["output (8 → 10 classes)"].change == 0
 
 
 def test_weight_change_refuses_two_different_architectures():
@@ -145,3 +149,67 @@ def test_class_probabilities_sum_to_one_and_follow_the_logits():
     p = probes.class_probabilities(model, x)
     assert p.shape == (2,) and p.sum() == pytest.approx(1, abs=1e-6)
     assert int(p.argmax()) == int(model(x).argmax())
+
+
+# ------------------------------------------------------------------ a model every session shares
+def test_the_gradient_probe_never_touches_the_weights_gradients():
+    """gradient_through_time asks autograd for d loss / d h_t only: nothing accumulates into the weights'
+    .grad (before: backward() wrote them, and zero_grad() raced with other sessions on the shared model)."""
+    model = model_of(arch="lstm", hidden=8, layers=2)
+    accumulated = []
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(accumulated.append)
+    probes.gradient_through_time(model, torch.randn(1, 1, 28, 28), label=3)
+    assert accumulated == [] and all(p.grad is None for p in model.parameters())
+
+
+def _probe(model, cfg, x) -> dict:
+    """What the Inside page computes from one model for one input."""
+    out = {"table": probes.layer_table(cfg), "probs": probes.class_probabilities(model, x)}
+    if cfg.model.arch == "lstm":
+        out["grad"] = probes.gradient_through_time(model, x, 3)
+        out["hidden"] = probes.recurrent_trace(model, x).hidden
+    else:
+        out["maps"] = np.concatenate([f.maps.ravel() for f in probes.feature_maps(model, x)])
+    return out
+
+
+@pytest.mark.parametrize("arch", ["cnn", "lstm"])
+def test_many_sessions_probing_one_shared_model_at_once_get_the_single_session_answers(arch):
+    """8 threads probe one model together (tables, forward passes, gradients): each gets what one thread alone
+    gets. Before, layer_table's forward hooks sat on the shared model and caught the other threads' passes
+    (tables with extra rows)."""
+    cfg = RunConfig().override(arch=arch, hidden=16, width=8)
+    model = model_of(arch=arch, hidden=16, width=8)
+    x = torch.randn(1, 1, 28, 28)
+    reference = _probe(model, cfg, x)
+    start = threading.Barrier(8)
+
+    def session():
+        start.wait()  # all at once, so their probes overlap
+        return [_probe(model, cfg, x) for _ in range(12)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for f in [pool.submit(session) for _ in range(8)] for r in f.result()]
+    for r in results:
+        assert r["table"] == reference["table"]
+        for key in set(r) - {"table"}:
+            np.testing.assert_allclose(r[key], reference[key], rtol=1e-5, atol=1e-7)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_layer_names_a_learner_can_read():
+    names = probes.layer_names(model_of(arch="cnn"))
+    assert names["features.0.0"] == "conv 1 (16 filters 3×3)" and names["features.1.2"] == "max-pool 2 (2×2)"
+    assert names["classifier.1"] == "dense 1 (392 → 32)" and names["classifier.3"] == "output (32 → 10 classes)"
+    assert probes.layer_names(model_of(arch="gru", hidden=8, layers=2))["rnn"] == "GRU (2 layers × 8 units)"
+    rows = probes.layer_table(RunConfig().override(arch="lenet"))
+    assert rows[0]["layer"] == "conv 1 (6 filters 5×5)" and all("features" not in r["layer"] for r in rows)
+
+
+def test_model_input_is_each_configs_own_normalization_and_leaves_the_pixels_alone():
+    pixels = torch.full((1, 1, 28, 28), 255.0)
+    unit = probes.model_input(pixels, RunConfig().override(normalize="unit"))
+    half = probes.model_input(pixels, RunConfig().override(normalize="half"))
+    assert unit.max() == 1.0 and half.max() == 1.0 and probes.model_input(pixels * 0, RunConfig()).min() == -1.0
+    assert pixels.max() == 255.0  # the normalizer divides in place: the caller's pixels must not change

@@ -583,3 +583,34 @@ def test_lessons_upsert_only_the_fields_given(store):
 def test_dead_code_is_gone():
     assert store_mod.ACTIVE == ("queued", "running")
     assert not hasattr(store_mod.RunRecord, "seconds") and not hasattr(store_mod, "STATUSES")
+
+
+# ------------------------------------------------------------------ checkpoints that are not the run's (issue 19)
+def test_a_link_in_checkpoints_is_no_runs_checkpoint(store, tmp_path):
+    run = store.create_run(tiny(), "linked", status="finished")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    store.checkpoint_path(run).symlink_to(secret)
+    assert store.get_run(run).checkpoint is None and store.export_run(run)["checkpoint"] is None
+
+
+def test_a_checkpoints_folder_linked_outside_the_home_serves_nothing(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "checkpoints").symlink_to(outside)
+    store = RunStore(home)
+    run = store.create_run(tiny(), "r", status="finished")
+    save_tiny_checkpoint(store, run)
+    assert (outside / f"run-{run}.pt").is_file() and store.get_run(run).checkpoint is None
+    store.close()
+
+
+def test_a_file_older_than_its_run_is_another_runs(store):
+    run = store.create_run(tiny(), "new #1", status="finished")
+    path = save_tiny_checkpoint(store, run)
+    assert store.get_run(run).checkpoint == str(path)
+    created = store.get_run(run).created
+    os.utime(path, (created - 3600, created - 3600))  # left by the run #1 of a runs.db moved aside
+    assert store.get_run(run).checkpoint is None

@@ -12,7 +12,6 @@ from playground.config import RECIPES
 from playground.engine.training import Snapshot, Trainer
 from playground.errors import RunStatus
 from playground.store import RunRecord, RunStore
-from ui import train_form
 from ui.run_facts import progress, run_from_link, trained_by
 
 from conftest import app_page, tiny
@@ -46,7 +45,7 @@ def sql(home, statement: str, *args) -> None:
 # ------------------------------------------------------------------ the form in the URL
 def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
     at = page()
-    assert not at.exception and settings(at) == {"recipe": "lstm64"}
+    assert not at.exception and settings(at) == {}  # a bare URL stays bare until the form changes (no 2nd entry)
     at.sidebar.number_input(key="f_hidden").set_value(32).run()
     at.sidebar.number_input(key="f_epochs").set_value(3).run()
     assert settings(at) == {"recipe": "lstm64", "hidden": "32", "epochs": "3"}
@@ -55,10 +54,14 @@ def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
     assert not again.exception and not again.sidebar.warning
     assert again.session_state["f_hidden"] == 32 and again.session_state["f_epochs"] == 3
     assert again.session_state["recipe"] == "(custom)" and again.session_state["f_lr"] == RECIPES["lstm64"].optim.lr
-    # Back from another page (Streamlit drops the query): the form is kept and written again.
+    # Back from another page by the sidebar (Streamlit drops the query): the form is kept, and the bare URL
+    # stays bare until the user changes something (a write then would be a second history entry for one visit).
+    again.switch_page("pages/compare.py").run()
     again.query_params.clear()
-    again.run()
-    assert again.session_state["f_hidden"] == 32 and settings(again)["hidden"] == "32"
+    again.switch_page("pages/train.py").run()
+    assert again.session_state["f_hidden"] == 32 and settings(again) == {}
+    again.sidebar.number_input(key="f_epochs").set_value(4).run()
+    assert settings(again) == {"recipe": "lstm64", "hidden": "32", "epochs": "4"}
 
 
 def test_a_link_fills_the_form_and_a_recipe_link_names_the_recipe(home, monkeypatch):
@@ -71,7 +74,6 @@ def test_a_link_fills_the_form_and_a_recipe_link_names_the_recipe(home, monkeypa
     plain.switch_page("pages/compare.py").run()
     plain.query_params.clear()
     plain.query_params.update({"recipe": "rnn128", "arch": "lstm"})
-    monkeypatch.setattr(train_form, "RACE_SECONDS", 0.0)  # the seconds a person spends on the other page
     plain.switch_page("pages/train.py").run()
     assert not plain.exception
     assert plain.session_state["f_arch"] == "lstm" and plain.session_state["f_hidden"] == 128

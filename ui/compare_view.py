@@ -71,7 +71,7 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
         st.plotly_chart(charts.variant_gap(series), width="stretch")
     elif any(epochs for _, epochs in pairs):
         st.caption("No generalization gap to show: these runs hold out no validation set "
-                   "(validation fraction 0, as in the lstm64 recipe).")
+                   "(validation fraction 0).")
     per_run = comparison_table(pairs)
     percent = {k: st.column_config.NumberColumn(format="percent") for k in PERCENT}
     if any(len(v.runs) > 1 for v in variants):

@@ -2,12 +2,14 @@
 and the input (a test image, its index bounded by the dataset's test set, or the user's drawing)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import streamlit as st
+import torch
 
-from playground.data import load_dataset, sample
+from playground.data import display_images, load_dataset
 from playground.errors import RunStatus
-from playground.inference import to_input
 
 UNTRAINED, NOTHING = "untrained", "nothing"
 MODEL_PARAM, BESIDE_PARAM = "model", "vs"
@@ -65,25 +67,30 @@ def _random_index(n: int) -> None:
     st.session_state["inside_index"] = int(np.random.default_rng().integers(0, n))
 
 
-def pick_input(rec, classes) -> tuple | None:
-    """(x, display image, true label or None) for the chosen input; None (after a message) when unusable."""
+class Picked(NamedTuple):
+    """The chosen input before any normalization: each model normalizes it as its own training did."""
+    pixels: torch.Tensor  # (1, C, H, W) on the 0..255 scale
+    image: np.ndarray  # for display
+    label: int | None  # None for a drawing
+
+
+def pick_input(rec, classes) -> Picked:
+    """The chosen input: a test image (its index bounded by the test set) or the user's drawing."""
     s = st.session_state
     sources = ["test image"] + (["my drawing"] if rec.config.data.dataset == "mnist" and
                                 s.get("last_digit") is not None else [])
     c1, c2, c3 = st.columns([2, 2, 1])
     source = c1.radio("Input", sources, horizontal=True, key="inside_source")
     if source == "my drawing":
-        image = s["last_digit"]
-        return to_input(image[None], rec.config), image, None
-    n = len(load_dataset(rec.config.data.dataset).test_y)
+        image = s["last_digit"]  # (28, 28) floats in [0, 1], as Draw's to_input takes them
+        return Picked(torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None] * 255.0, image, None)
+    ds = load_dataset(rec.config.data.dataset)
+    n = len(ds.test_y)
     if not 0 <= s.get("inside_index", 0) < n:  # e.g. from a dataset with a bigger test set
         s["inside_index"] = 0
     c3.button("🎲 Random", on_click=_random_index, args=(n,))
-    index = c2.number_input(f"Test image index (0 to {n - 1})", 0, n - 1, key="inside_index")
-    try:
-        x, image, label = sample(rec.config, int(index))
-    except IndexError as exc:
-        st.error(f"No such test image: {exc}.")
-        return None
+    index = int(c2.number_input(f"Test image index (0 to {n - 1})", 0, n - 1, key="inside_index"))
+    raw = ds.test_x[index:index + 1]
+    label = int(ds.test_y[index])
     c2.caption(f"true class: **{classes[label]}**")
-    return x, image, label
+    return Picked(raw, display_images(raw)[0], label)

@@ -1,100 +1,98 @@
-"""Inside-page views: what a CNN and a recurrent model compute for one input, for one model or two
-side by side (e.g. trained and untrained), and how far each layer's weights moved in training."""
+"""Inside-page views of any model and of CNNs: each model's answer, the layer table, feature maps and
+filters for one model or several side by side, and how far each layer's weights moved in training.
+Every view has a caption under it: what a tile, row, column and colour mean, and what to look for."""
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
+
 import streamlit as st
 import torch
 
 from playground import charts, probes
-from playground.models import layer_table
 
-GRADIENT_CAPTION = (
-    "Each point is ‖∂loss/∂h_t‖: how strongly the hidden state after row t still changes the loss for the class "
-    "'{target}', that is, how much learning signal reaches step t when the error is sent back through time. "
-    "With *relative* on, each curve is divided by its last step. A curve that falls towards row 1 is the signal "
-    "fading on its way back (the vanishing gradient); untrained models, whose weights are small, show it clearly. "
-    "A flat curve on a *trained* model does not mean the signal travels freely: a trained vanilla RNN's recurrent "
-    "weights grow (which alone would make the gradient explode) while most of its tanh units saturate near ±1 "
-    "(where they pass almost no gradient), and the two roughly cancel. The LSTM and GRU gates decide what is "
-    "kept instead, so their curves show which rows the answer still depends on.")
+SCALES = ("one for the models compared", "one per model", "one per map")
 
 
-def _columns(names: list[str]):
+class Shown(NamedTuple):
+    """One model on the page and the input as *its* training normalized it (models differ in that)."""
+    model: torch.nn.Module
+    x: torch.Tensor
+
+
+def columns(names: list[str]):
     return st.columns(len(names)) if len(names) > 1 else [st.container()]
 
 
-def predictions(models: dict[str, torch.nn.Module], x: torch.Tensor, classes) -> None:
+def scale_words(lo: float, hi: float) -> str:
+    return (f"blue −{hi:.2g}, white 0, red +{hi:.2g}" if lo < 0 else f"dark 0 to bright {hi:.2g}")
+
+
+def predictions(shown: dict[str, Shown], classes) -> None:
     """Each model's answer and class probabilities, side by side."""
-    for col, (name, m) in zip(_columns(list(models)), models.items(), strict=True):
-        p = probes.class_probabilities(m, x)
+    for col, (name, s) in zip(columns(list(shown)), shown.items(), strict=True):
+        p = probes.class_probabilities(s.model, s.x)
         col.metric(f"{name} predicts · {p.max():.0%} sure", classes[int(p.argmax())])
         col.plotly_chart(charts.probabilities(p, classes, f"{name}: class probabilities"), width="stretch",
                          key=f"probs-{name}")
+    st.caption("Each bar is the probability a model gives that class for this image (they add up to 100%). "
+               "A trained model puts almost all of it on one class; an untrained one spreads it evenly.")
 
 
-def cnn_view(models: dict[str, torch.nn.Module], x: torch.Tensor, config) -> None:
-    """Feature maps per stage and first-layer filters, for one model or two side by side."""
-    names = list(models)
-    table = layer_table(models[names[0]], config)
-    st.dataframe(table, hide_index=True, width="stretch", height="content")  # every row, no scroll box
-    shared = st.radio("Colour scale", ["shared by the maps of a stage", "one per map"], horizontal=True) \
-        .startswith("shared")
-    all_maps = {name: probes.feature_maps(m, x) for name, m in models.items()}
-    stages = [(fm.block, fm.stage) for fm in all_maps[names[0]]]
+def _maps_of_stage(all_maps: dict, block: int, stage: str) -> dict:
+    return {name: next((f for f in maps if (f.block, f.stage) == (block, stage)), None)
+            for name, maps in all_maps.items()}
+
+
+def cnn_view(shown: dict[str, Shown], config) -> None:
+    """Layer table, feature maps per stage and first-layer filters, for one model or several side by side."""
+    names = list(shown)
+    st.dataframe(probes.layer_table(config), hide_index=True, width="stretch", height="content")  # no scroll box
+    st.caption("One row per layer, in the order the image goes through them. *Output shape* is channels × height × "
+               "width after the layer; for a conv or pooling layer the formula turns the size before it into the "
+               "size after (padding p, kernel k, stride s). *Parameters* are the weights and biases it learns.")
+    scale = st.radio("Colour scale", SCALES if len(names) > 1 else SCALES[1:], horizontal=True, key="inside_scale")
+    all_maps = {name: probes.feature_maps(s.model, s.x) for name, s in shown.items()}
+    first = all_maps[names[0]]
+    stages = [(fm.block, fm.stage) for fm in first]
+    layer = {(fm.block, fm.stage): fm.layer for fm in first}
     picked = st.multiselect("Stages", stages, default=[s for s in stages if s[1] in ("conv", "activation", "pool")],
-                            format_func=lambda s: f"block {s[0]}: after {s[1]}")
+                            format_func=lambda s: f"block {s[0]}: after {layer[s]}")
     for block, stage in picked:
-        for col, name in zip(_columns(names), names, strict=True):
-            fm = next((f for f in all_maps[name] if (f.block, f.stage) == (block, stage)), None)
+        maps = _maps_of_stage(all_maps, block, stage)
+        common = charts.colour_range([f.maps for f in maps.values() if f is not None])
+        for col, (name, fm) in zip(columns(names), maps.items(), strict=True):
             if fm is None:
                 col.caption(f"{name}: no {stage} stage in block {block}")
                 continue
             c, h, w = fm.maps.shape
-            col.plotly_chart(charts.map_grid(fm.maps, shared, f"{name}: block {block} after {stage} ({c}×{h}×{w})",
-                                             cols=8 if len(names) == 1 else 4),
+            col.plotly_chart(charts.map_grid(fm.maps, scale != SCALES[2], f"{name}: after {fm.layer} · {c}×{h}×{w}",
+                                             cols=8 if len(names) == 1 else 4,
+                                             zrange=common if scale == SCALES[0] else None),
                              width="stretch", key=f"maps-{name}-{block}-{stage}")
-    for col, (name, m) in zip(_columns(names), models.items(), strict=True):
-        col.plotly_chart(charts.filter_grid(probes.first_filters(m), f"{name}: first-layer filters"),
+    if picked:
+        st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
+                   "(red positive, blue negative, white 0; dark to bright where all values are ≥ 0). Colour scale: "
+                   + {SCALES[0]: "one per stage, shared by the models side by side, so brightness compares.",
+                      SCALES[1]: "one per stage and model: brightness compares within a model only.",
+                      SCALES[2]: "each map stretched to its own largest value: shapes compare, brightness does "
+                                 "not (hover for true values)."}[scale]
+                   + " Look for maps that light up along strokes or edges of one direction.")
+    filters = {name: probes.first_filters(s.model) for name, s in shown.items()}
+    common = charts.colour_range(list(filters.values())) if scale == SCALES[0] else None
+    for col, (name, w) in zip(columns(names), filters.items(), strict=True):
+        col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common),
                          width="stretch", key=f"filters-{name}")
+    st.caption("Each tile is one kernel of the first conv layer (its first input channel), the pattern its map "
+               "responds to: a red weight adds that pixel, a blue one subtracts it"
+               + (", on one colour scale for all models" if common else "") + ". Trained kernels often become "
+               "edge detectors (a red side beside a blue side); untrained ones are noise.")
 
 
-def recurrent_view(models: dict[str, torch.nn.Module], x: torch.Tensor, image, classes, layers: int,
-                   key: str) -> dict[str, np.ndarray]:
-    """Hidden states beside the input, gates and the per-row prediction of each model, side by side;
-    returns each model's per-row prediction, (T, classes)."""
-    layer = layers
-    if layers > 1:
-        layer = st.selectbox("Layer", list(range(1, layers + 1)), index=layers - 1, key=f"inside_layer-{key}",
-                             format_func=lambda k: f"layer {k} of {layers}" + (" (top)" if k == layers else ""))
-    sort = st.toggle("Sort units by mean activation", key="sort_units")
-    which = f" (layer {layer} of {layers})" if layers > 1 else ""
-    rows = {}
-    for col, (name, m) in zip(_columns(list(models)), models.items(), strict=True):
-        trace = probes.recurrent_trace(m, x, layer - 1)
-        col.plotly_chart(charts.hidden_states(trace.hidden, image, sort, f"{name}: hidden state h_t{which}"),
-                         width="stretch", key=f"hidden-{name}")
-        if trace.gates:
-            col.plotly_chart(charts.gates(trace.gates, f"{name}: gates over time{which}"), width="stretch",
-                             key=f"gates-{name}")
-        rows[name] = probes.row_predictions(m, x)
-        col.plotly_chart(charts.row_predictions(rows[name], classes, title=f"{name}: how the prediction forms, "
-                                                                            "row by row"),
-                         width="stretch", key=f"rows-{name}")
-    return rows
-
-
-def gradient_view(series: dict[str, np.ndarray], target: str) -> None:
-    relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
-                         help="Off: raw norms, which also shrink when a model is simply confident.")
-    st.plotly_chart(charts.gradient_norms(series, relative), width="stretch")
-    st.caption(GRADIENT_CAPTION.format(target=target))
-
-
-def weights_view(pairs: dict[str, tuple[torch.nn.Module, torch.nn.Module]]) -> None:
+def weights_view(pairs: dict[str, tuple[torch.nn.Module, torch.nn.Module]], recurrent: bool) -> None:
     """How far each layer of each trained model moved from its initial weights (name -> (model, initial))."""
     series = {name: probes.weight_change(m, m0) for name, (m, m0) in pairs.items()}
     st.plotly_chart(charts.weight_change(series), width="stretch")
-    st.caption("‖w − w₀‖ / ‖w₀‖ for each layer (weights and biases together), w₀ being the exact weights the run "
-               "started from (its config and seed). A layer that moved only a few percent still computes much "
-               "what it did untrained, so its feature maps look alike trained and untrained.")
+    looks = "hidden states and gates" if recurrent else "feature maps"
+    st.caption("One bar per layer: ‖w − w₀‖ / ‖w₀‖ (weights and biases together), w₀ being the exact weights the "
+               "run started from (its config and seed). A layer that moved only a few percent still computes much "
+               f"what it did untrained, so its {looks} look alike trained and untrained.")

@@ -10,6 +10,13 @@ this same page, now run exactly as under app.py) and stops the outer run. `st.na
 the legacy mode off for good. No rerun, so a click that came with this run is not lost, and the
 page's widgets get the ids they will keep. Public API only; the tests exercise it on every
 AppTest run, since AppTest starts each run the legacy way.
+
+The URL (issue 19, Back/Forward): each page owns its query parameters (playground.links.PAGE_PARAMS).
+A page reads its URL only when it is *arrived at*: the session's first run of it, the first after
+another page, or Back/Forward. Any other run is this session's own rerun (a widget, a poll), whose
+URL may lag behind the last one written (the browser had not taken it yet): the session's state
+is the truth then. The URL is written (`show_in_url`) only when the view changed, so that each
+history entry is a view the user chose and Back returns to the one before.
 """
 from __future__ import annotations
 
@@ -18,8 +25,16 @@ import threading
 from collections.abc import Iterator
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from playground.links import own_params
 
 _run = threading.local()  # each script run has its own thread
+LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
+SHOWN = "nav_shown"  # per page: the query parameters of the view it showed last
+# Widget keys whose values outlive their page: Streamlit forgets a widget's value at the end of any run
+# that does not draw it (another page's run), unless that run assigns it. Train's form ("f_*", "recipe").
+KEPT_ACROSS_PAGES = ("f_", "recipe")
 
 
 def pages() -> list:
@@ -44,10 +59,48 @@ def through_app() -> Iterator[None]:
         _run.in_app = False
 
 
+def _history_navigation() -> bool:
+    """This run was started by the browser's Back or Forward. Streamlit (pinned in requirements.txt) marks
+    such a rerun on its run context; no public API says so, and a missing attribute reads as False."""
+    return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
+
+
 def frame():
     """What app.py draws around every page; returns the page to run."""
     st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
-    return st.navigation(pages())
+    page = st.navigation(pages())
+    s = st.session_state
+    for key in [k for k in s if k.startswith(KEPT_ACROSS_PAGES)]:
+        s[key] = s[key]  # assigned in this run, so kept though this page does not draw it
+    _run.page = page.url_path
+    _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
+    s[LAST_PAGE] = page.url_path
+    return page
+
+
+def arrived() -> bool:
+    """Whether this run opens the page (see the module's note): the only runs that read the URL."""
+    return getattr(_run, "arrived", True)
+
+
+def url_params() -> dict[str, str]:
+    """This page's own query parameters in the URL (another page's keys left out)."""
+    return own_params(getattr(_run, "page", ""), st.query_params.to_dict())
+
+
+def show_in_url(params: dict[str, str]) -> None:
+    """Make the URL say `params` (this page's view) and nothing else. Written only when the view changed
+    in this run, or when the URL says something else (another page's keys, a link partly refused, a
+    rerun's stale URL). A bare URL on arrival (a click in the sidebar) stays bare: each write is a new
+    history entry, so writing it would give one visit two entries, and Back would land on the bare
+    one and see nothing change."""
+    page = getattr(_run, "page", "")
+    shown = st.session_state.setdefault(SHOWN, {})
+    before, shown[page] = shown.get(page), dict(params)
+    url = st.query_params.to_dict()
+    if url == params or (not url and (arrived() or before == params)):
+        return
+    st.query_params.from_dict(params)
 
 
 def require_app() -> None:

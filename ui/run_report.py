@@ -2,13 +2,14 @@
 pass), times, test predictions, confusion matrix and the downloads that have something in them."""
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 import streamlit as st
 
 from playground import charts
 from playground.data import SPECS
 from playground.errors import PlaygroundError, RunStatus
+from playground.inference import belongs_to, read_checkpoint_bytes
 from playground.reports import metrics_csv, test_predictions
 from ui.common import duration, jobs, loaded_model
 from ui.run_facts import TRAIN_HELP, wall_split
@@ -16,14 +17,14 @@ from ui.run_facts import TRAIN_HELP, wall_split
 
 def report(rec, snap) -> None:
     result = {**snap.result, **rec.result}  # the store's copy also holds a test accuracy computed later
-    has_checkpoint = bool(rec.checkpoint and Path(rec.checkpoint).is_file())
+    has_checkpoint = rec.checkpoint is not None  # the store names only a plain file of this run, inside the home
     _numbers(rec, snap, result, has_checkpoint)
     classes = SPECS[rec.config.data.dataset].classes
     if has_checkpoint:
         left, right = st.columns([3, 2])
         with left:
             try:
-                preds = test_predictions(loaded_model(rec.checkpoint), count=24)
+                preds = test_predictions(belongs_to(loaded_model(rec.checkpoint), rec.config), count=24)
                 grid = charts.prediction_grid([p.image for p in preds], [p.predicted for p in preds],
                                               [p.true for p in preds], [p.probability for p in preds])
                 st.markdown("**Test images: prediction (true)**, mistakes marked ❌")
@@ -36,8 +37,9 @@ def report(rec, snap) -> None:
                                 key=f"confusion-{rec.id}")
     c1, c2 = st.columns(2)
     if has_checkpoint:
-        c1.download_button("⬇ Checkpoint (.pt)", Path(rec.checkpoint).read_bytes(), f"run-{rec.id}.pt",
-                           width="stretch")
+        # Read on click, through the same refusals as a load (a link swapped in meanwhile is not served).
+        c1.download_button("⬇ Checkpoint (.pt)", partial(read_checkpoint_bytes, rec.checkpoint),
+                           f"run-{rec.id}.pt", width="stretch")
     if snap.epoch_rows or snap.step_rows:  # a run that failed before its first step has no metrics
         c2.download_button("⬇ Metrics (.csv)", metrics_csv(snap.epoch_rows, snap.step_rows),
                            f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch")
@@ -88,7 +90,9 @@ def compute_test_accuracy(store, run_id: int) -> None:
     if rec is None or rec.result.get("test_acc") is not None:  # deleted, or a second click already did it
         return
     try:
-        out = test_accuracy(load_checkpoint(store.checkpoint_path(run_id)))
+        if rec.checkpoint is None or rec.config is None:
+            raise PlaygroundError(f"run #{run_id} has no checkpoint of its own to evaluate")
+        out = test_accuracy(belongs_to(load_checkpoint(rec.checkpoint), rec.config))
     except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
         FAILED[run_id] = str(exc)
         return

@@ -2,16 +2,14 @@
 
 The form lives in the URL (`?recipe=lstm64&hidden=32`, see playground.links): a reload or a new
 tab shows the same settings, and a link from elsewhere (Learn's "try next") fills the form. The
-URL is read when it holds settings the form did not write itself; a bad link is a message.
+URL is read only when the page is arrived at (ui.navigation.arrived: a reload, a link, Back); a bad
+link is a message. The page writes the URL (pages/train.py, with `form_params`).
 
 Number boxes have no bounds of their own: a value out of a widget's range stays red in the browser
 and never reaches the server, so Train would start with the last accepted value, a config the user
 did not see. Every typed value reaches the config instead, and `validate` refuses it with the reason.
 """
 from __future__ import annotations
-
-import math
-import time
 
 import streamlit as st
 
@@ -29,13 +27,14 @@ from playground.data import SPECS
 from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.common import jobs
+from ui.estimate_view import how_long
+from ui.navigation import arrived, url_params
 from ui.run_code import show_code
 
 PREFIX = "f_"
 CUSTOM = "(custom)"
 NAME, OUTCOME = "run_name", "train_outcome"
-SYNCED = "form_link"  # (the settings this session last wrote to the URL, time.monotonic() then)
-RACE_SECONDS = 2.0
+LINKED = "form_from_link"  # a link filled the form and named no run: the page says "press Train", shows no old run
 BASE = "form_base"  # the recipe the form's link names (the settings that differ follow it)
 NOTICE = "form_notice"  # ("warning" | "success", text) to show once above the form
 NORMALIZE_LABELS = {"half": "(x-0.5)/0.5", "unit": "[0, 1]", "standard": "dataset mean/std"}
@@ -77,22 +76,17 @@ def _custom() -> None:
     st.session_state["recipe"] = CUSTOM  # edited: no longer the named recipe
 
 
-def _link() -> dict[str, str]:
-    """The settings in the URL (the page's own keys, such as `run`, left out)."""
-    return {k: v for k, v in st.query_params.to_dict().items() if k not in PAGE_KEYS}
-
-
 def _from_link() -> None:
-    """Fill the form from the URL when it holds settings this session did not write: a new session (a
-    reload, a new tab) or a link from another page (Learn's "try next"). An empty URL (the navigation
-    drops it) keeps the form as it was.
-
-    A rerun sent just after this page wrote the URL, before the browser took it, carries the one
-    before; reading that would undo the user's last edit. So a URL that differs from the one written
-    less than RACE_SECONDS ago is not read."""
-    link = _link()
-    written, when = st.session_state.get(SYNCED, (None, -math.inf))
-    if not link or link == written or time.monotonic() - when < RACE_SECONDS:
+    """On arriving at the page (a reload, a new tab, a link from another page, Back/Forward), fill the form
+    from the URL's settings. Any other run is this session's own rerun, whose URL may lag behind the one
+    last written (the browser had not taken it yet): reading it would undo the user's last edit, so the
+    form is the truth then; no clock decides. A URL without settings (a click in the sidebar) keeps the form."""
+    if not arrived():
+        return
+    params = url_params()
+    link = {k: v for k, v in params.items() if k not in PAGE_KEYS}
+    st.session_state.pop(LINKED, None)
+    if not link:
         return
     try:
         cfg = config_from_params(link)
@@ -101,6 +95,17 @@ def _from_link() -> None:
         st.session_state[NOTICE] = ("warning", f"The link's settings were not used ({exc}); the form is {kept}.")
         return
     _load(cfg, link.get(RECIPE_KEY))
+    if "run" not in params:
+        st.session_state[LINKED] = True
+
+
+def from_link() -> bool:
+    """Whether the form holds a link's settings that nobody has trained yet (see LINKED)."""
+    return bool(st.session_state.get(LINKED))
+
+
+def link_done() -> None:
+    st.session_state.pop(LINKED, None)
 
 
 def _keep_state() -> None:
@@ -115,17 +120,11 @@ def _keep_state() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def _to_link() -> None:
-    """Write the form's settings to the URL: its recipe and the settings that differ from it."""
+def form_params() -> dict[str, str]:
+    """The form's settings as a link's query parameters: its recipe and the settings that differ from it."""
     s = st.session_state
     base = s["recipe"] if s["recipe"] in RECIPES else s.get(BASE) or _closest_recipe(form_config())
-    params = config_params(form_config(), base)
-    if params != _link():
-        page = {k: v for k, v in st.query_params.to_dict().items() if k in PAGE_KEYS}
-        st.query_params.from_dict({**params, **page})
-        s[SYNCED] = (params, time.monotonic())
-    elif s.get(SYNCED, (None,))[0] != params:
-        s[SYNCED] = (params, -math.inf)  # the URL already said so: nothing in flight
+    return config_params(form_config(), base)
 
 
 def form_config() -> RunConfig:
@@ -144,6 +143,7 @@ def _submit() -> None:
         return
     s[OUTCOME] = ("started", run_id)
     s[NAME] = ""
+    s.pop(LINKED, None)
 
 
 def take_outcome() -> tuple[str, object] | tuple[None, None]:
@@ -215,7 +215,17 @@ def sidebar_form() -> None:
         _optimizer_fields()
         _more_fields()
         st.text_input("Run name (optional)", max_chars=120, key=NAME)
+        _before_train()
         st.button("Train", type="primary", width="stretch", on_click=_submit)
         with st.expander("</> Show the code"):
             show_code(form_config(), "the form's settings", key="form")
-    _to_link()
+
+
+def _before_train() -> None:
+    """Next to the button: how long the form's run takes here, and "press Train" after a link filled it."""
+    took = how_long([form_config()], at_once=1)
+    if from_link():
+        st.info("👇 The form holds the settings of the link you followed" + (f" ({took})" if took else "")
+                + ". Check them, then press **Train**.")
+    elif took:
+        st.caption(f"⏱ One run: {took}.")

@@ -18,7 +18,7 @@ from ..models import estimate_memory
 from ..store import RunStore
 from .executors import Executor, LocalExecutor, Run
 from .steps import GATE
-from .training import Snapshot, chart_rows, resolve_device
+from .training import NO_STEP_ROWS, Snapshot, chart_rows, resolve_device
 
 KEEP_FINISHED = 16  # ended runs kept whole (step rows and all) for pollers; the store has every run
 KEEP_ENDED = 10_000  # ended runs' final state (no step rows, a few KB) kept for `snapshot` after that
@@ -209,9 +209,13 @@ class JobRegistry:
         """Block until the run ends (tests and the CLI); None if unknown."""
         deadline = None if timeout is None else time.time() + timeout
         while True:
-            snap = self.snapshot(run_id)
+            snap = self.snapshot(run_id, steps_from=NO_STEP_ROWS)
             if snap is None or snap.done:
-                return snap
+                with self._lock:
+                    thread = self._threads.get(run_id)
+                if thread is not None and thread is not threading.current_thread():
+                    thread.join()  # the run has ended; this is its thread booking it (slot, retries)
+                return None if snap is None else self.snapshot(run_id)  # polled without rows; returned whole
             if deadline is not None and time.time() > deadline:
                 raise TimeoutError(f"run {run_id} still {snap.status} after {timeout}s")
             time.sleep(0.05)
@@ -221,12 +225,22 @@ class JobRegistry:
         """Every few seconds, mark this process's queued and running runs alive in the store."""
         while (registry := ref()) is not None and not registry._closed.is_set():
             closed = registry._closed
-            for run_id in registry.active():
-                with contextlib.suppress(PlaygroundError):  # busy or closed: the next beat is seconds away
-                    registry.store.beat(run_id)
-            registry._settle()
+            registry.beat_once()
             del registry  # hold no reference while waiting, so an unused registry can be collected
             closed.wait(HEARTBEAT_SECONDS)
+
+    def beat_once(self) -> None:
+        """Mark active runs alive, end queued ones another process asked to stop, retry unsettled finals."""
+        with self._lock:
+            queued = list(self._pending)
+        for run_id in self.active():
+            with contextlib.suppress(PlaygroundError):  # busy or closed: the next beat is seconds away
+                self.store.beat(run_id)
+        for run_id in queued:  # a running run polls for this itself; a queued one has no trainer loop yet
+            with contextlib.suppress(PlaygroundError):
+                if self.store.stop_requested(run_id):
+                    self.stop(run_id, "stopped from another process")
+        self._settle()
 
     def _pump(self) -> None:
         with self._lock:

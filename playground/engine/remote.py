@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PULL_SECONDS = 0.5  # how often the app pulls a remote run's new rows
 PULL_TIMEOUT = 60.0  # an actor that does not answer a pull for this long counts as lost
+GCS_RECONNECT_SECONDS = 10 * 365 * 24 * 3600  # never, in effect (see _init)
 OBJECT_STORE_BYTES = 512 * 1024 * 1024  # for a cluster started here: the datasets are < 250 MB
 
 
@@ -297,6 +299,10 @@ def connect(address: str) -> None:
 
 
 def _init(address: str) -> None:
+    # Ray's core worker ends the whole process when it cannot reach the head's GCS for this long (60 s by
+    # default): the app or CLI would exit with its runs left queued. Our own pull timeout notices a lost
+    # head first and marks its runs interrupted, so the process stays up to say so.
+    os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(GCS_RECONNECT_SECONDS))
     env = {"py_modules": [str(Path(playground.__file__).parent)], "excludes": ["__pycache__"]}
     if address == "local":
         ray.init(include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, runtime_env=env,

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import sqlite3
+import stat
 import time
 import unicodedata
 import uuid
@@ -153,18 +154,18 @@ class RunTables(Database):
             row = self._row("SELECT * FROM runs WHERE id = ?", (run_id,))
             if row is None:
                 raise Refused(f"there is no run #{run_id}")
-            path = self.checkpoint_path(run_id)
+            path = self.checkpoint_file(run_id, row["created"])
             return {"schema_version": SCHEMA_VERSION, "run": dict(row), "epochs": self.epochs(run_id),
-                    "steps": self.steps(run_id), "checkpoint": path.name if path.is_file() else None}
+                    "steps": self.steps(run_id), "checkpoint": path.name if path else None}
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
         config, problem = _read_config(row["config"])
         result, result_problem = _read_result(row["result"])
-        path = self.checkpoint_path(row["id"])
+        path = self.checkpoint_file(row["id"], row["created"])
         return RunRecord(
             id=row["id"], name=row["name"], status=RunStatus(row["status"]), config=config,
             device=row["device"], params=row["params"], created=row["created"], started=row["started"],
-            ended=row["ended"], message=row["message"], checkpoint=str(path) if path.is_file() else None,
+            ended=row["ended"], message=row["message"], checkpoint=str(path) if path else None,
             result=result, owner=row["owner"], pid=row["pid"], host=row["host"], heartbeat=row["heartbeat"],
             stop_requested=bool(row["stop_requested"]), executor=row["executor"], node=row["node"],
             problem=problem or result_problem)
@@ -219,6 +220,21 @@ class RunTables(Database):
     def checkpoint_path(self, run_id: int) -> Path:
         """Where run `run_id`'s checkpoint lives; derived, never stored, so moving the home keeps it."""
         return self.checkpoints / f"run-{int(run_id)}.pt"
+
+    def checkpoint_file(self, run_id: int, created: float | None = None) -> Path | None:
+        """The run's checkpoint when it is one: a regular file (not a link) inside the home, and not
+        older than the run (an old run's file, left when runs.db was moved aside, is not this run's)."""
+        path = self.checkpoint_path(run_id)
+        try:
+            st = path.lstat()
+            inside = path.resolve(strict=True).is_relative_to(self.home.resolve())
+        except (OSError, RuntimeError):  # missing, unreadable, or a loop of links
+            return None
+        if not stat.S_ISREG(st.st_mode) or not inside:
+            return None
+        # Both times come from the clock of the process that owns the home; a second of slack for
+        # file systems that round mtimes.
+        return path if created is None or st.st_mtime >= created - 1.0 else None
 
     def save_checkpoint(self, run_id: int, payload: dict[str, Any]) -> Path:
         """Write the run's checkpoint atomically; it is linked to the run as soon as it exists."""

@@ -1,0 +1,47 @@
+"""Time estimates on the pages (Train's form, the study form, lessons, try-next links): playground.estimate
+with this store's runs, and a probe measured once per model shape and cached, so a page stays quick."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from playground.config import ConfigError, RunConfig, validate
+from ui.common import jobs
+
+
+@st.cache_data(show_spinner="Measuring this machine's speed…", ttl=600, max_entries=64)
+def _probe(shape_json: str, threads: int, device: str) -> tuple[float, str]:
+    from playground import estimate
+
+    rate = estimate.probe_rate(RunConfig.from_json(shape_json), threads=threads, device=device)
+    return rate.seconds_per_unit, rate.source
+
+
+def _device(cfg: RunConfig) -> str:
+    import torch
+
+    return "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
+
+
+def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Sequence | None = None) -> str | None:
+    """"about 3 min here (speed from run #4 on this machine)", or None for settings that cannot run."""
+    from playground import estimate
+
+    registry = jobs()
+    try:
+        for cfg in configs:
+            validate(cfg)
+    except ConfigError:
+        return None
+    runs = registry.store.list_runs() if runs is None else runs
+    threads = registry.threads_per_run or 1
+
+    def probe(cfg: RunConfig) -> estimate.Rate:
+        # The speed per sample depends on the model and batch alone: one probe serves every epochs and limit.
+        shape = cfg.override(epochs=1, limit=0, seed=0, val_fraction=0.0)
+        return estimate.Rate(*_probe(shape.to_json(), threads, _device(cfg)))
+
+    got = estimate.estimate(list(configs), runs, at_once or registry.max_concurrent,
+                            _device(configs[0]) if configs else "cpu", probe=probe)
+    return got.text()

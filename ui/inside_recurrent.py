@@ -1,0 +1,94 @@
+"""Inside-page views of recurrent models: hidden states beside the input, gates, how the answer forms row by
+row, for one model or several side by side (one colour scale for all by default); the gradient through time."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from playground import charts, probes
+from ui.inside_views import SCALES, Shown, columns, scale_words
+
+GRADIENT_CAPTION = (
+    "Each point is ‖∂loss/∂h_t‖: how strongly the hidden state after row t still changes the loss for the class "
+    "'{target}', that is, how much learning signal reaches step t when the error is sent back through time. "
+    "With *relative* on, each curve is divided by its last step. A curve that falls towards row 1 is the signal "
+    "fading on its way back (the vanishing gradient); untrained models, whose weights are small, show it clearly. "
+    "A flat curve on a *trained* model does not mean the signal travels freely: a trained vanilla RNN's recurrent "
+    "weights grow (which alone would make the gradient explode) while most of its tanh units saturate near ±1 "
+    "(where they pass almost no gradient), and the two roughly cancel. The LSTM and GRU gates decide what is "
+    "kept instead, so their curves show which rows the answer still depends on.")
+
+GATES_CAPTION = {
+    "lstm": "LSTM: rows are steps (image rows), columns units. A gate runs from 0 (closed, dark) to 1 (open, yellow): "
+            "the input gate lets the new row in, a forget gate near 1 keeps the cell's memory, the output gate "
+            "lets the cell show in h_t. The cell state c_t is the memory itself, on its own colour bar ({cell}).",
+    "gru": "GRU: rows are steps (image rows), columns units, from 0 (dark) to 1 (yellow). An update gate near 1 keeps "
+           "the previous state and ignores the new row; a reset gate near 0 forgets the state when reading it.",
+}
+
+
+def _layer_pick(layers: int, key: str) -> int:
+    if layers == 1:
+        return 1
+    return st.selectbox("Layer", list(range(1, layers + 1)), index=layers - 1, key=f"inside_layer-{key}",
+                        format_func=lambda k: f"layer {k} of {layers}" + (" (top)" if k == layers else ""))
+
+
+def _traces(shown: dict[str, Shown], layer: int) -> dict[str, tuple[probes.RecurrentTrace, str]]:
+    """Each model's trace of `layer` (its own top layer where it has fewer) and the title's layer words."""
+    out = {}
+    for name, s in shown.items():
+        n = s.model.rnn.num_layers
+        k = min(layer, n)
+        out[name] = probes.recurrent_trace(s.model, s.x, k - 1), f" (layer {k} of {n})" if n > 1 else ""
+    return out
+
+
+def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: str) -> dict[str, np.ndarray]:
+    """Hidden states beside the input, gates and the per-row prediction of each model, side by side;
+    returns each model's per-row prediction, (T, classes)."""
+    layer = _layer_pick(layers, key)
+    sort = st.toggle("Sort units by mean activation", key="sort_units")
+    names = list(shown)
+    shared = len(names) == 1 or st.radio("Colour scale", SCALES[:2], horizontal=True, key="inside_rscale") == SCALES[0]
+    traces = _traces(shown, layer)
+    hidden = charts.colour_range([a for t, _ in traces.values() for a in (t.hidden, -t.hidden)])
+    cells = [a for t, _ in traces.values() if "cell state" in t.gates
+             for a in (t.gates["cell state"], -t.gates["cell state"])]
+    cell = charts.colour_range(cells, robust=True) if cells else None
+    for col, (name, (t, which)) in zip(columns(names), traces.items(), strict=True):
+        col.plotly_chart(charts.hidden_states(t.hidden, image, sort, f"{name}: hidden state h_t{which}",
+                                              zrange=hidden if shared else None),
+                         width="stretch", key=f"hidden-{name}")
+    both = "one scale for the models side by side" if len(names) > 1 and shared else "one scale per model"
+    st.caption(f"Left, the input; right, row t is the hidden state h_t after the model read image rows 1 to t, one "
+               f"column per unit (colour: {both}" + (f", {scale_words(*hidden)}" if shared else "") + "). "
+               "Look for units that switch on where the strokes are and keep their value below the digit: memory.")
+    kinds = [s.model.kind for s in shown.values() if s.model.kind in GATES_CAPTION]
+    if kinds:
+        for col, (name, (t, which)) in zip(columns(names), traces.items(), strict=True):
+            if not t.gates:
+                col.caption(f"{name}: a plain RNN has no gates; its whole state is h_t.")
+                continue
+            col.plotly_chart(charts.gates(t.gates, f"{name}: gates over time{which}",
+                                          cell_range=cell if shared else None), width="stretch", key=f"gates-{name}")
+        cell_words = (f"{both}, {scale_words(*cell)}; larger values saturate" if shared and cell
+                      else "each panel to its own 99th percentile of |c|; larger values saturate")
+        st.caption(" ".join(GATES_CAPTION[k].format(cell=cell_words) for k in dict.fromkeys(kinds)))
+    rows = {}
+    for col, (name, s) in zip(columns(names), shown.items(), strict=True):
+        rows[name] = probes.row_predictions(s.model, s.x)
+        col.plotly_chart(charts.row_predictions(rows[name], classes, title=f"{name}: how the prediction forms, "
+                                                                            "row by row"),
+                         width="stretch", key=f"rows-{name}")
+    st.caption("Column t: the class probabilities if the model had to answer after reading rows 1 to t (bright = "
+               "likely, one 0–100% scale for all); below, the probability of its final answer. Look for the row "
+               "where the answer settles: usually once the part that tells this digit apart has been read.")
+    return rows
+
+
+def gradient_view(series: dict[str, np.ndarray], target: str) -> None:
+    relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
+                         help="Off: raw norms, which also shrink when a model is simply confident.")
+    st.plotly_chart(charts.gradient_norms(series, relative), width="stretch")
+    st.caption(GRADIENT_CAPTION.format(target=target))
