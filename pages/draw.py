@@ -3,7 +3,8 @@ import streamlit as st
 
 from playground import charts
 from playground.config import is_recurrent
-from playground.inference import CheckpointError, mnist_checkpoints, predict_digits, to_input
+from playground.inference import CheckpointError, best_finished, mnist_checkpoints, predict_digits, to_input
+from playground.novelty import FALSE_ALARM, digit_space
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_input import SEEN, UPLOAD, draw_input
@@ -22,8 +23,13 @@ if not models:
 
 by_id = {r.id: r for r in models}
 labels = {r.id: f"{run_label(r)} · {r.config.model.arch.upper()}" for r in models}
-chosen = st.multiselect("Models (the first one is explained in detail)", list(labels), default=[models[0].id],
-                        format_func=labels.get, max_selections=6, key="draw_models")
+chosen = st.multiselect("Models", list(labels), default=[r.id for r in best_finished(models)],
+                        format_func=labels.get, max_selections=6, key="draw_models",
+                        help="By default the finished model with the best test accuracy.")
+if st.session_state.get("draw_detail") not in chosen:
+    st.session_state["draw_detail"] = chosen[0] if chosen else None
+detail = st.selectbox("Explained in detail", chosen, key="draw_detail", format_func=labels.get,
+                      disabled=len(chosen) < 2) if chosen else None
 left, right = st.columns([1, 2])
 with left:
     seen = draw_input()
@@ -38,7 +44,7 @@ for run_id in chosen:
         loaded[run_id] = loaded_model(by_id[run_id].checkpoint)
     except CheckpointError as exc:
         right.warning(f"#{run_id}: {exc}")
-first = next(iter(loaded), None)
+first = detail if detail in loaded else next(iter(loaded), None)
 probs = {run_id: predict_digits(m, digit[None])[0] for run_id, m in loaded.items()} if digit is not None else {}
 with right:
     if seen.source is not None:
@@ -56,6 +62,15 @@ with right:
         p = probs[first]
         c2.metric(f"#{first} predicts · {p.max():.0%} sure", f"{int(p.argmax())}")
         c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
+        if digit_space().unlike(digit[None])[0]:
+            st.warning("This looks unlike the handwritten digits the models learned from (farther from them than "
+                       f"all but {FALSE_ALARM:.0%} of MNIST's own test digits): the answer above means little.",
+                       icon="❓")
+        st.caption("A model must answer one of 0–9, even for a letter or a scribble, and often with high "
+                   "confidence. The ❓ warning compares the 28×28 with the training digits instead: it flags "
+                   f"{FALSE_ALARM:.0%} of real test digits and about 6 in 10 typed letters (bench/README.md).")
+        st.page_link("pages/inside.py", label="Look inside with this drawing", icon="🔬",
+                     query_params={"model": str(first), "input": "drawing"})
 
 if probs and is_recurrent(loaded[first].config):
     m = loaded[first]

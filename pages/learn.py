@@ -20,14 +20,15 @@ if st.session_state.get("lesson") not in keys:
 
 
 def _label(key: str) -> str:
-    number = keys.index(key) + 1
-    mark = " ✓" if progress.get(key, {}).get("done") else ""
-    return f"{number}. {BY_KEY[key].title}{mark}"
+    # Fixed labels: a ✓ added to an option when its lesson ends made the browser drop the selection.
+    return f"{keys.index(key) + 1}. {BY_KEY[key].title}"
 
 
 with st.sidebar:
-    done = sum(1 for k in keys if progress.get(k, {}).get("done"))
-    st.progress(done / len(keys), text=f"{done} of {len(keys)} lessons done")
+    done = [k for k in keys if progress.get(k, {}).get("done")]
+    st.progress(len(done) / len(keys), text=f"{len(done)} of {len(keys)} lessons done")
+    for k in done:
+        st.caption(f"✓ {_label(k)}")
 key = st.radio("Lesson", keys, format_func=_label, key="lesson", horizontal=False)
 st.query_params["lesson"] = key
 st.divider()

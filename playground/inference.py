@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import ConfigError, RunConfig, validate
 from .data import Normalizer, display_images, load_dataset, spec
-from .errors import PlaygroundError
+from .errors import PlaygroundError, RunStatus
 from .models import build_model
 from .preprocess import mnist_style, open_regular_file
 
@@ -233,6 +233,17 @@ def accuracy_on(loaded: LoadedModel, digits: np.ndarray, labels: np.ndarray) -> 
 def mnist_checkpoints(records) -> list:
     """Runs whose checkpoint file exists and whose model reads digits, newest first."""
     return [r for r in records if r.config.data.dataset == "mnist" and r.checkpoint and Path(r.checkpoint).is_file()]
+
+
+def best_finished(records) -> list:
+    """The default model to read a drawing: the finished run with the best test accuracy (a run still
+    training is half a model), else the newest that is not training; [] when every one still trains."""
+    finished = [r for r in records if r.status == RunStatus.FINISHED]
+    scored = [r for r in finished if isinstance(r.result.get("test_acc"), (int, float))]
+    if scored:
+        return [max(scored, key=lambda r: (r.result["test_acc"], r.id))]
+    resting = finished or [r for r in records if not r.status.active]
+    return resting[:1]
 
 
 @dataclass

@@ -157,13 +157,13 @@ def _memory(results: dict) -> int | None:
     return {(True, True): 0, (False, True): 1, (True, False): 2, (False, False): 3}[(rnn >= HOLDS, lstm >= HOLDS)]
 
 
-def _spread(results: dict) -> int | None:
+def _smallest_gap(results: dict) -> int | None:
+    """The variant (in lesson order) whose training accuracy is least above its test accuracy."""
     rows = [results.get(k, {}) for k in ("cnn", "width", "dropout", "bn_l2")]
     if any("test_acc" not in r or "train_acc" not in r for r in rows):
         return None
-    train = max(r["train_acc"] for r in rows) - min(r["train_acc"] for r in rows)
-    test = max(r["test_acc"] for r in rows) - min(r["test_acc"] for r in rows)
-    return 2 if abs(train - test) < 0.01 else (0 if train > test else 1)
+    gaps = [r["train_acc"] - r["test_acc"] for r in rows]
+    return gaps.index(min(gaps))
 
 
 def _optimizer(results: dict) -> int | None:
@@ -184,6 +184,9 @@ ACCURACY_EDGES = (0.5, 0.8, 0.95)
 # Our measured spreads are in MEASURED at the end (python -m bench.lessons).
 _memory_base = recipe("lstm64").override(val_fraction=0.1, batch_size=32, clip=1.0, epochs=3)
 _rnn128 = recipe("rnn128")
+# Lesson 4 on a CPU: 900 images trained on for 100 epochs at lr 0.03 overfit as the book's 9,000 for 100 at
+# 0.01 did; 600 held out, so that a gap of a few points is not the noise of a small validation set.
+OVERFIT_CPU = {"limit": 1500, "val_fraction": 0.4, "epochs": 100, "lr": 0.03}
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -288,25 +291,29 @@ LESSONS: tuple[Lesson, ...] = (
         asks=("A small CNN tells birds from airplanes (CIFAR-10's two classes). Four variants train side by "
               "side: the plain net, twice as wide, with dropout 0.4, and with batch-norm plus an L2 penalty. "
               "We compare what each does to accuracy on the training images and on images it never saw."),
-        question="Across the four variants, which spreads more: training accuracy or test accuracy?",
-        choices=("training accuracy", "test accuracy", "about the same (within 1 point)"),
-        judge=_spread,
-        runs=tuple(LessonRun(k, label, recipe(name), {"limit": 1000, "epochs": 20}) for k, label, name in (
+        question="Which variant ends with the smallest gap between its training accuracy and its test accuracy?",
+        choices=("the plain CNN", "twice as wide", "dropout 0.4", "batch-norm + L2"),
+        judge=_smallest_gap,
+        runs=tuple(LessonRun(k, label, recipe(name), OVERFIT_CPU) for k, label, name in (
             ("cnn", "CNN (plain)", "cnn"), ("width", "CNN, width 32", "cnn-width"),
             ("dropout", "CNN, dropout 0.4", "cnn-dropout"), ("bn_l2", "CNN, batch-norm + L2", "cnn-bn-l2"))),
-        scale_note="on a CPU: the first 1,000 training images (900 trained on) for 20 epochs and 1,000 test "
-                   "images, instead of 10,000 for 100 epochs",
+        scale_note="on a CPU: the first 1,500 training images (900 trained on, 600 held out for validation) for "
+                   "100 epochs at learning rate 0.03, and 1,500 test images, instead of 10,000 images for 100 "
+                   "epochs at 0.01: the higher rate makes 900 images overfit within a CPU's minutes",
         reference=("The book reported, over these variants after 100 epochs, training accuracy from 0.904 to "
-                   "0.986 while validation accuracy only went from 0.877 to 0.881."),
+                   "0.986 while validation accuracy only went from 0.877 to 0.881: training accuracy moved "
+                   "ten times more than accuracy on new images."),
         explanation=(
-            "A network with enough capacity can learn the training images themselves, not only what birds "
-            "and airplanes have in common: training accuracy keeps climbing while accuracy on new images "
-            "stalls, and the gap between them is overfitting. Width adds capacity; batch-norm speeds up and "
-            "steadies training; both raise training accuracy more than test accuracy. Dropout and the L2 "
-            "penalty hold the weights back, which narrows the gap but rarely lifts test accuracy much. "
-            "At our CPU scale, after 20 epochs, every variant is about 3 points better on the images it trained "
-            "on, and batch-norm + L2 lifted both (train 86%, test 82%); the book's 100 epochs on 10,000 images "
-            "open the spread in training accuracy much further."),
+            "A network with enough capacity learns the training images themselves, not only what birds and "
+            "airplanes have in common: training accuracy keeps climbing while accuracy on new images stalls, "
+            "and the gap between them is overfitting. Here, over 5 seeds, the plain CNN ends at about 98% on "
+            "its training images and 82% on new ones, a gap of ~16 points. Width and batch-norm add capacity "
+            "or speed, so they overfit as much or more (training accuracy 99–100%, gaps of 16–18 points). "
+            "Dropout 0.4 switches off a random part of the network at every step, so it cannot memorize as "
+            "easily: its training accuracy stays near 91% and its gap is ~9 points, the smallest in every seed. "
+            "Test accuracy barely moves across all four (81–83%): as in the book, regularization narrows the "
+            "gap mostly by holding training accuracy back, and lifts accuracy on new images little at this size "
+            "(the L2 penalty of λ 0.001 here is too weak to matter: Compare's study uses 0.03)."),
         next=(
             Link("📊 Compare the four: curves and generalization gap", "compare",
                  runs=("cnn", "width", "dropout", "bn_l2")),

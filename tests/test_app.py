@@ -102,14 +102,16 @@ def test_regularization_study_launches_variants_and_they_finish(home):
     at.selectbox(key="study_recipe").select("lstm64")
     at.number_input(key="study_epochs").set_value(2)
     at.number_input(key="study_limit").set_value(600)
+    at.run()
+    assert at.number_input(key="study_lr").value == 0.01  # lstm64's own, not the CNN study's 0.03
     at.button[0].click().run()
     assert not at.exception
     assert len(at.session_state["compare_ids"]) == 3  # baseline, L2, dropout (2 layers)
     poll_until(at, lambda a: len(finished_runs(home)) == 3, seconds=180)
     at.run()
     names = sorted(r.name for r in finished_runs(home))
-    assert names == ["lstm64 · L2 λ=0.001 · seed 0 · study 1", "lstm64 · baseline · seed 0 · study 1",
-                     "lstm64 · dropout 0.3 (2 layers) · seed 0 · study 1"]  # tagged: "select this study's runs"
+    assert names == ["lstm64 · L2 λ=0.03 · seed 0 · study 1", "lstm64 · baseline · seed 0 · study 1",
+                     "lstm64 · dropout 0.5 (2 layers) · seed 0 · study 1"]  # tagged: "select this study's runs"
     assert len(at.dataframe[0].value) == 3
 
 

@@ -14,7 +14,7 @@ from playground.preprocess import BadImage, NoInk, NotADigit, load_image
 from playground.store import RunStore
 from ui.draw_input import CANVAS, UPLOAD, newest
 
-from conftest import app_page, on_canvas, png, tiny
+from conftest import app_page, on_canvas, png, rgba, tiny
 
 
 def canvas_of(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarray:
@@ -230,3 +230,68 @@ def test_a_fast_keep_keeps_the_digit_it_was_pressed_for(draw_page):
     at.button(key="keep").click().run()
     [kept] = store.list_drawings()
     assert np.abs(kept.pixels - shown).max() < 1 / 255 + 1e-6  # the digit on screen at the click, not the new one
+
+
+# ------------------------------------------------------------------ which model, a letter, Inside, a page switch
+def letter(ch: str = "A") -> np.ndarray:
+    """A typed letter drawn large, white on black, as a canvas gives it (RGBA)."""
+    from PIL import ImageDraw, ImageFont
+
+    im = Image.new("L", (280, 280), 0)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 200)
+    ImageDraw.Draw(im).text((40, 20), ch, fill=255, font=font)
+    return rgba(np.asarray(im))
+
+
+def test_a_letter_is_flagged_as_unlike_the_digits_and_a_digit_is_not(draw_page):
+    at, canvas, _ = draw_page
+    canvas["ink"] = letter("A")[..., 0]
+    at.run()
+    assert not at.exception
+    assert any("unlike the handwritten digits" in w.value for w in at.warning)
+    assert "must answer one of 0–9" in page_text(at)
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert not any("unlike the handwritten digits" in w.value for w in at.warning)
+
+
+def test_the_default_model_is_the_best_finished_one_never_one_training(tmp_path):
+    from playground.errors import RunStatus
+    from playground.inference import best_finished
+    from playground.store import RunRecord
+
+    def rec(i, status, acc=None):
+        return RunRecord(id=i, name=f"#{i}", status=status, config=tiny(), device="cpu", params=1, created=0.0,
+                         result={} if acc is None else {"test_acc": acc})
+
+    runs = [rec(4, RunStatus.RUNNING), rec(3, RunStatus.FINISHED, 0.91), rec(2, RunStatus.FINISHED, 0.97),
+            rec(1, RunStatus.STOPPED)]
+    assert [r.id for r in best_finished(runs)] == [2]
+    assert [r.id for r in best_finished([runs[0], runs[3]])] == [1]  # nothing finished: not the one training
+    assert best_finished([runs[0]]) == []
+
+
+def test_the_detail_picker_the_inside_link_and_a_page_switch_keep_the_choice(draw_page):
+    at, canvas, _ = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    chosen = at.multiselect(key="draw_models").value
+    assert at.selectbox(key="draw_detail").value == chosen[0]
+    link = next(p for p in at.get("page_link") if "Look inside" in p.proto.label)
+    assert link.proto.query_string == f"model={chosen[0]}&input=drawing"
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/draw.py").run()
+    assert at.multiselect(key="draw_models").value == chosen
+
+
+def test_inside_opens_on_the_drawing_its_link_names(draw_page):
+    at, canvas, _ = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    model = at.multiselect(key="draw_models").value[0]
+    at.switch_page("pages/inside.py")
+    at.query_params.update({"model": str(model), "input": "drawing"})
+    at.run()
+    assert not at.exception
+    assert at.radio(key="inside_source").value == "my drawing"
+    assert at.selectbox(key="inside_model").value == model

@@ -78,7 +78,8 @@ def test_guess_then_run_shows_the_verdict_and_progress_survives_a_new_session(ho
     again = page("pages/learn.py").run()
     assert not again.exception
     assert again.radio(key="guess-rnn-rows").value == guess
-    assert again.radio(key="lesson").options[0].endswith("✓")
+    assert again.radio(key="lesson").value == "rnn-rows"  # still picked; its labels never change
+    assert any(c.value.startswith("✓ 1.") for c in again.sidebar.caption)
     assert any(s.value == "What happened" for s in again.subheader)
     assert "1 of 6 lessons done" in again.sidebar.get("progress")[0].proto.text
 
@@ -151,7 +152,8 @@ def test_train_links_carry_the_lessons_scale():
 
 
 def page_links(at) -> dict[str, str]:
-    return {e.proto.label: e.proto.query_string for e in at.get("page_link")}
+    """Label (without the time estimate after " · ⏱") -> query string."""
+    return {e.proto.label.split(" · ⏱")[0]: e.proto.query_string for e in at.get("page_link")}
 
 
 # ------------------------------------------------------------------ the evidence: curves, live and after
@@ -192,6 +194,8 @@ def test_a_finished_lesson_keeps_its_curves_and_links_at_its_scale(home):
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Accuracy per epoch" in specs and f"{epochs[-1]['val_acc']}"[:6] in specs
     query = page_links(at)["🏋️ The same with an LSTM"]
+    label = next(e.proto.label for e in at.get("page_link") if e.proto.label.startswith("🏋️ The same"))
+    assert "⏱" in label and "here" in label  # how long that run takes on this machine
     assert "limit=300" in query and "epochs=1" in query and "arch=lstm" in query  # the tiny scale of the tests
     again = page("pages/learn.py").run()  # a revisit: the curves are still there
     assert any("Accuracy per epoch" in c.proto.spec for c in again.get("plotly_chart"))
@@ -216,3 +220,12 @@ def test_the_conv_lesson_shows_the_first_layer_feature_maps(home):
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
     assert f"Run #{cnn}: block 1 after conv (6×28×28)" in titles and "Test digit 0: 7" in titles, titles
     assert any("filters of the trained model's first conv layer" in c.value for c in at.caption)
+
+
+def test_the_overfitting_verdict_is_the_variant_with_the_smallest_gap():
+    judge = lessons.BY_KEY["overfitting"].judge
+    measured = {"cnn": (0.98, 0.82), "width": (0.996, 0.83), "dropout": (0.91, 0.82), "bn_l2": (0.99, 0.82)}
+    results = {k: {"train_acc": tr, "test_acc": te} for k, (tr, te) in measured.items()}
+    assert lessons.BY_KEY["overfitting"].choices[judge(results)] == "dropout 0.4"
+    results["width"] = {"train_acc": 0.85, "test_acc": 0.84}
+    assert judge(results) == 1

@@ -14,8 +14,10 @@ import numpy as np
 import streamlit as st
 
 from playground.preprocess import BadImage, NoInk, NotADigit, load_image, mnist_style
+from ui.navigation import arrived
 
 CANVAS, UPLOAD = "canvas", "upload"
+STROKES, RESTORE = "draw_strokes", "draw_restore"  # the canvas's strokes (fabric.js JSON), kept across pages
 SEEN = {CANVAS: "your drawing on the canvas", UPLOAD: "the uploaded image"}
 
 
@@ -76,10 +78,16 @@ def canvas_ink(key: str) -> np.ndarray | None:
     """The canvas widget; returns its ink, (280, 280) uint8 white on black, or None before it renders."""
     from streamlit_drawable_canvas import st_canvas  # only inside a page run: it needs a running page
 
+    s = st.session_state
+    if arrived():  # back from another page: the canvas comes back empty unless given the strokes again
+        s[RESTORE] = s.get(STROKES)
     canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
-                       drawing_mode="freedraw", key=key, update_streamlit=True, return_image_data=True)
+                       drawing_mode="freedraw", key=key, update_streamlit=True, return_image_data=True,
+                       initial_drawing=s.get(RESTORE))  # fixed for the visit: a new value would redraw mid-stroke
     if canvas is None or canvas.image_data is None:
         return None
+    if canvas.json_data is not None:
+        s[STROKES] = canvas.json_data
     return np.asarray(canvas.image_data)[..., 0]  # RGBA on the black background: ink is in channel 0
 
 
@@ -88,6 +96,7 @@ def _clear() -> None:
     s["canvas_n"] = s.get("canvas_n", 0) + 1
     s["upload_n"] = s.get("upload_n", 0) + 1  # a new key empties the file box too
     s["draw_inputs"] = {}
+    s[STROKES] = s[RESTORE] = None
 
 
 def _signature(data: bytes | np.ndarray) -> str:

@@ -10,9 +10,11 @@ import torch
 
 from playground.data import display_images, load_dataset
 from playground.errors import RunStatus
+from ui.navigation import arrived
 
 UNTRAINED, NOTHING = "untrained", "nothing"
-MODEL_PARAM, BESIDE_PARAM = "model", "vs"
+MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM = "model", "vs", "input"
+DRAWING = "my drawing"
 
 
 def _from_url(param: str, options: list):
@@ -24,8 +26,8 @@ def _from_url(param: str, options: list):
 def pick_model(ids: list[int], labels: dict, container) -> int:
     """The model to look inside; the choice is written to the URL (?model=ID) and read back on reload."""
     s = st.session_state
-    if s.get("inside_model") not in ids:
-        wanted = _from_url(MODEL_PARAM, ids)
+    wanted = _from_url(MODEL_PARAM, ids)
+    if s.get("inside_model") not in ids or (arrived() and wanted is not None):  # a link (Draw's) names it
         s["inside_model"] = wanted if wanted is not None else ids[0]
     run_id = container.selectbox("Model", ids, format_func=labels.get, key="inside_model")
     st.query_params[MODEL_PARAM] = str(run_id)
@@ -77,11 +79,15 @@ class Picked(NamedTuple):
 def pick_input(rec, classes) -> Picked:
     """The chosen input: a test image (its index bounded by the test set) or the user's drawing."""
     s = st.session_state
-    sources = ["test image"] + (["my drawing"] if rec.config.data.dataset == "mnist" and
+    sources = ["test image"] + ([DRAWING] if rec.config.data.dataset == "mnist" and
                                 s.get("last_digit") is not None else [])
     c1, c2, c3 = st.columns([2, 2, 1])
+    if arrived() and st.query_params.get(INPUT_PARAM) == "drawing" and DRAWING in sources:
+        s["inside_source"] = DRAWING  # Draw's "look inside with this drawing"
     source = c1.radio("Input", sources, horizontal=True, key="inside_source")
-    if source == "my drawing":
+    if source != DRAWING:
+        st.query_params.pop(INPUT_PARAM, None)
+    if source == DRAWING:
         image = s["last_digit"]  # (28, 28) floats in [0, 1], as Draw's to_input takes them
         return Picked(torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None] * 255.0, image, None)
     ds = load_dataset(rec.config.data.dataset)

@@ -5,8 +5,9 @@ import streamlit as st
 
 from playground import charts
 from playground.errors import ACTIVE, PlaygroundError, RunStatus
-from playground.lessons import MEASURED_ON, Lesson, link_params, run_result
+from playground.lessons import MEASURED_ON, Lesson, link_config, link_params, run_result
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs, loaded_model
+from ui.estimate_view import how_long
 
 MAPS_DIGIT = 0  # the test digit the conv lesson's feature maps are shown on (a 7)
 
@@ -29,6 +30,9 @@ def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
         saved = guess
 
     st.markdown(SCALE_TEXT[scale].format(note=lesson.scale_note))
+    took = how_long([cfg for _, cfg in lesson.configs(scale)])
+    if took:
+        st.caption(f"⏱ {len(lesson.runs)} run(s): {took}.")
     run_ids = list(progress.get("run_ids") or [])
     c1, c2 = st.columns(2)
     label = "▶ Run it again" if run_ids else "▶ Run the experiment"
@@ -186,5 +190,7 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
     if lesson.next:
         st.markdown("**Try next**")
         for link in lesson.next:
-            st.page_link(f"pages/{link.page}.py", label=link.label,
+            cfg = link_config(lesson, link, scale)
+            took = how_long([cfg], at_once=1) if cfg is not None else None
+            st.page_link(f"pages/{link.page}.py", label=link.label + (f" · ⏱ {took}" if took else ""),
                          query_params=link_params(link, ids, lesson, scale) or None)
