@@ -114,13 +114,14 @@ def main() -> None:
     ap.add_argument("--set", default="study", choices=sorted(SETS))
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--concurrent", type=int, default=2)
+    ap.add_argument("--out", help="the results file's name (default settings-<set>.json)")
     args = ap.parse_args()
     started = time.time()
     summary = measure(SETS[args.set](), args.seeds, args.concurrent)
     out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "set": args.set, "seeds": args.seeds,
            "concurrent": args.concurrent, "wall_seconds": round(time.time() - started, 1), "configs": summary}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"settings-{args.set}.json").write_text(json.dumps(out, indent=1) + "\n")
+    (RESULTS / (args.out or f"settings-{args.set}.json")).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 
 

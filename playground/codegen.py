@@ -118,6 +118,8 @@ def _header(cfg: RunConfig, threads: int) -> str:
         "the run had",
         "(another --threads count rounds floats differently, so its numbers drift apart). On a GPU it agrees",
         "to float noise.",
+        *(["Dropout draws from torch's process-wide random stream: a run that trained at the same time as",
+           "another shares it, so the script matches the run as it trains alone."] if cfg.reg.dropout else []),
         "",
         *settings,
         "",

@@ -47,7 +47,7 @@ class Settings:
                    max_concurrent=_int(env, "PLAYGROUND_MAX_CONCURRENT", None, 1, 64),
                    # One intra-op thread per run: with two, a step slowed 3-4x whenever the browser, the
                    # server or another run wanted a core (bench/README.md has the numbers).
-                   threads_per_run=_int(env, "PLAYGROUND_THREADS", 1, 1, 256),
+                   threads_per_run=_int(env, "PLAYGROUND_THREADS", 1, 1, 64),
                    ray_address=env.get("PLAYGROUND_RAY_ADDRESS", "").strip() or None)
 
 

@@ -5,7 +5,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -121,10 +120,9 @@ def test_a_checkpoint_naming_a_huge_model_is_refused_before_building_it(tmp_path
         assert torch.empty(0).device.type == "meta", "built for real before the size check"
         return real(cfg, *args, **kwargs)
     monkeypatch.setattr(inference, "build_model", only_on_meta)
-    t0 = time.perf_counter()
     with pytest.raises(CheckpointError, match="1,007,394,826 parameters") as info:
-        load_checkpoint(path)
-    assert time.perf_counter() - t0 < 2 and f"{MAX_PARAMETERS:,}" in str(info.value) and str(path) in str(info.value)
+        load_checkpoint(path)  # only_on_meta fails the test if anything is built for real
+    assert f"{MAX_PARAMETERS:,}" in str(info.value) and str(path) in str(info.value)
 
 
 @pytest.mark.parametrize("normalize", ["unit", "half", "standard"])

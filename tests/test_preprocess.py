@@ -1,7 +1,6 @@
 import io
 import os
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -220,10 +219,8 @@ def test_huge_images_are_refused_from_the_header_before_decoding(size, words, mo
     def no_decoding(self):
         raise AssertionError("decoded before the size check")
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    t0 = time.perf_counter()
     with pytest.raises(BadImage, match=words):
-        load(png_header(*size))
-    assert time.perf_counter() - t0 < 0.5
+        load(png_header(*size))  # no_decoding fails the test if the pixels are decoded first
     assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS  # Pillow's own guard, for any other open in the process
 
 

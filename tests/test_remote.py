@@ -70,7 +70,9 @@ def test_a_lost_actor_marks_its_run_interrupted_with_rows_kept(store, executor, 
     jobs = JobRegistry(store, executor=own)
     run_id = jobs.submit(tiny(epochs=500, limit=3000))
     _wait_for_steps(jobs, run_id, 5)
-    time.sleep(1.0)  # at least one pull after the fifth step
+    deadline = time.time() + 60
+    while len(store.steps(run_id)) < 5 and time.time() < deadline:  # a pull has stored the fifth step
+        time.sleep(0.05)
     ray.kill(own.slots[0].actor)
     snap = jobs.wait(run_id, timeout=120)
     assert snap.status == RunStatus.INTERRUPTED and "lost" in snap.message

@@ -51,3 +51,8 @@ def test_the_current_settings_follow_the_environment(monkeypatch):
     assert settings.current().lesson_scale == "cpu"
     monkeypatch.setenv("PLAYGROUND_LESSON_SCALE", "gpu")
     assert settings.current().lesson_scale == "gpu"
+
+
+def test_the_thread_count_bound_is_the_one_the_readme_states():
+    with pytest.raises(SettingError, match="1 to 64"):
+        Settings.from_env({"PLAYGROUND_THREADS": "-1"})

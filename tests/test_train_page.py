@@ -269,11 +269,11 @@ def test_the_compute_callback_needs_no_streamlit_and_a_second_click_does_nothing
     from ui import run_report
 
     run_id, acc = stopped_run
-    run_report.compute_test_accuracy(store, run_id)  # outside any script run: no st.* call, no session state
+    run_report.compute_test_accuracy(store, run_id, {})  # outside any script run: no st.* call, no session state
     assert store.get_run(run_id).result["test_acc"] == pytest.approx(acc)
     assert store.get_run(run_id).result["train_seconds"] is not None  # the rest of the result kept
     monkeypatch.setattr(inference, "test_accuracy", lambda loaded: pytest.fail("evaluated twice"))
-    run_report.compute_test_accuracy(store, run_id)
+    run_report.compute_test_accuracy(store, run_id, {})
 
 
 def test_a_test_accuracy_that_cannot_be_computed_says_why(stopped_run, store, monkeypatch):
@@ -290,11 +290,13 @@ def test_a_test_accuracy_that_cannot_be_computed_says_why(stopped_run, store, mo
     by_label(at.button, "🧪 Compute test accuracy").click().run()
     assert not at.exception and "test_acc" not in store.get_run(run_id).result
     assert any("No test accuracy" in w.value and "not on this machine" in w.value for w in at.warning)
+    other = page({"run": str(run_id)})  # another browser session: not this one's failure message
+    assert not any("No test accuracy" in w.value for w in other.warning)
     monkeypatch.setattr(inference, "test_accuracy", real)  # a second try that works clears the message
     by_label(at.button, "🧪 Compute test accuracy").click().run()
     assert not at.warning, [w.value for w in at.warning]
     assert "Test accuracy" in [m.label for m in at.metric]
-    assert run_id not in run_report.FAILED
+    assert run_id not in at.session_state[run_report.TEST_FAILURES]
 
 
 def metric_columns(at) -> dict[str, int]:

@@ -63,27 +63,28 @@ def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:
         st.caption(f"Test accuracy computed afterwards from the checkpoint, on {result['test_samples']:,} test images.")
     elif result.get("test_acc") is None and has_checkpoint and snap.step:
         st.caption(f"This run {rec.status} before its test pass (a stop never waits for one).")
-        if rec.id in FAILED:
-            st.warning(f"No test accuracy: {FAILED[rec.id]}")
+        failed = st.session_state.setdefault(TEST_FAILURES, {})  # this browser session's own
+        if rec.id in failed:
+            st.warning(f"No test accuracy: {failed[rec.id]}")
         # The work is done in the click's callback, not in the script after st.button: a click elsewhere
         # while it evaluates (a few seconds) reruns the page, and a script is cut at its next st.* call or
         # session-state access, which used to fall between the evaluation and writing it to the store.
         st.button("🧪 Compute test accuracy", key=f"test-{rec.id}", on_click=compute_test_accuracy,
-                  args=(jobs().store, rec.id),
+                  args=(jobs().store, rec.id, failed),
                   help="Evaluates the run's checkpoint on the test set (a few seconds) and keeps the result "
                        "with the run.")
 
 
-FAILED: dict[int, str] = {}  # run id -> why its last "Compute test accuracy" gave none (in this server)
+TEST_FAILURES = "test_failures"  # session state: run id -> why its last "Compute test accuracy" gave none
 
 
-def compute_test_accuracy(store, run_id: int) -> None:
+def compute_test_accuracy(store, run_id: int, failed: dict[int, str]) -> None:
     """The button's callback: evaluate the checkpoint and write the numbers to the store.
 
     Callbacks run before the script, and nothing here touches Streamlit (no st.* call, no session
     state, no cached resource: each is a point where a newer rerun request interrupts), so a click on
     another button meanwhile only queues its rerun until the result is stored. The store is passed in
-    for the same reason: jobs() reads the session state."""
+    for the same reason: jobs() reads the session state; `failed` is the session's own dict, passed in as well."""
     from playground.inference import load_checkpoint, test_accuracy
 
     rec = store.get_run(run_id)
@@ -94,8 +95,8 @@ def compute_test_accuracy(store, run_id: int) -> None:
             raise PlaygroundError(f"run #{run_id} has no checkpoint of its own to evaluate")
         out = test_accuracy(belongs_to(load_checkpoint(rec.checkpoint), rec.config))
     except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
-        FAILED[run_id] = str(exc)
+        failed[run_id] = str(exc)
         return
     fresh = store.get_run(run_id) or rec  # the latest row: a rename meanwhile is kept
     store.update_run(run_id, result={**fresh.result, **out})
-    FAILED.pop(run_id, None)
+    failed.pop(run_id, None)
