@@ -100,7 +100,7 @@ def build_parser() -> Parser:
     st.add_argument("--seeds", type=int, default=1, help="seeds per variant, 0..N-1 (default: 1)")
     st.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
     st.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
-    st.add_argument("--at-once", dest="at_once", type=int,
+    st.add_argument("--at-once", dest="at_once", type=_at_least_one,
                     help="runs training at once (default: 2 on a CPU, 5 on a GPU, a Ray cluster's slots)")
     _ray_option(st)
 
@@ -126,6 +126,17 @@ def _ray_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", metavar="ADDRESS",
                    help="train on a Ray cluster: local (start one here), auto (join a running one) or "
                         "ray://host:10001 (default: $PLAYGROUND_RAY_ADDRESS, else this process)")
+
+
+def _at_least_one(text: str) -> int:
+    """--at-once: a whole number from 1 (0 once meant "the default" silently, -1 gave a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} runs at once: use 1 or more (leave it out for the default)")
+    return value
 
 
 def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegistry:
@@ -343,6 +354,11 @@ COMMANDS = {"train": cmd_train, "study": cmd_study, "runs": cmd_runs, "summary":
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Run names and messages are Unicode; an ASCII-only stdout (LANG=C, a pipe on an old system) must not
+    # turn `runs` into a UnicodeEncodeError: characters it cannot show are escaped instead.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

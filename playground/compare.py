@@ -277,14 +277,20 @@ def spread_text(values: Sequence[float]) -> str:
     return f"{mean:.1%} ± {(max(values) - min(values)) / 2:.1%}"
 
 
+def per_seed(v: Variant, key: str) -> list[float]:
+    """`key`'s value for each distinct seed of `v` (runs repeated with one seed averaged into one value):
+    repeats of a seed are not a spread over seeds."""
+    by_seed: dict[int | None, list[float]] = {}
+    for rec, epochs in v.runs:
+        value = _results(rec, epochs)[key]
+        if value is not None:
+            by_seed.setdefault(rec.config.seed if rec.config is not None else None, []).append(value)
+    return [sum(xs) / len(xs) for xs in by_seed.values()]
+
+
 def seed_spread(variants: Sequence[Variant], metric: str) -> float | None:
-    """The widest min–max range of `metric` over seeds within any variant that has several seeds."""
-    ranges = []
-    for v in variants:
-        values = [_results(rec, epochs)[metric] for rec, epochs in v.runs]
-        values = [x for x in values if x is not None]
-        if len(values) >= 2:
-            ranges.append(max(values) - min(values))
+    """The widest min–max range of `metric` over seeds within any variant that has several distinct seeds."""
+    ranges = [max(values) - min(values) for v in variants if len(values := per_seed(v, metric)) >= 2]
     return max(ranges) if ranges else None
 
 
@@ -304,11 +310,12 @@ def variant_table(variants: Sequence[Variant]) -> list[dict[str, Any]]:
     means = []
     table = []
     for v in variants:
-        results = [_results(rec, epochs) for rec, epochs in v.runs]
-        row: dict[str, Any] = {"variant": v.name, "seeds": ", ".join(map(str, v.seeds)) or "–"}
+        repeats = len(v.runs) - len(v.seeds)
+        seeds = ", ".join(map(str, v.seeds)) or "–"
+        row: dict[str, Any] = {"variant": v.name, "seeds": seeds + (f" (+{repeats} repeated)" if repeats > 0 else "")}
         for key in ("final val acc", "best val acc", "gap (train-val)", "test acc", "final train acc"):
-            row[key] = spread_text([r[key] for r in results if r[key] is not None])
-        values = [r[metric] for r in results if metric and r[metric] is not None]
+            row[key] = spread_text(per_seed(v, key))
+        values = per_seed(v, metric) if metric else []
         means.append(sum(values) / len(values) if values else None)
         table.append(row)
     if metric and len(variants) > 1 and means[0] is not None:

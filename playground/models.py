@@ -243,6 +243,8 @@ def estimate_memory(cfg: RunConfig) -> int:
     activations one batch keeps for backward. A rough upper bound, counted on the meta device (no memory)."""
     shape = spec(cfg.data.dataset).shape
     batch = cfg.optim.batch_size
+    if cfg.data.limit:  # no batch is larger than the training images left after the validation split
+        batch = min(batch, max(1, cfg.data.limit - int(cfg.data.limit * cfg.data.val_fraction)))
     with torch.device("meta"):
         model = build_model(cfg)
         outputs = 0

@@ -135,7 +135,7 @@ def load_image(data: bytes) -> np.ndarray:
             if im.format in ("JPEG", "MPO"):
                 im.draft("L" if im.mode == "L" else "RGB", (WORK_SIDE, WORK_SIDE))
             im.seek(0)  # the first frame of a GIF or TIFF
-            return np.asarray(flatten(_upright(im)))
+            return np.asarray(flatten(_shrink(_upright(im))))
     except BadImage:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
@@ -154,6 +154,23 @@ def _otsu(hist: np.ndarray) -> int:
     return int(np.nanargmax(np.nan_to_num(between, nan=-1.0)))
 
 
+def _deep_to_grey(im: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float grey -> "L" scaled by its range (Pillow's own convert clips at 255, which
+    turned a 16-bit digit into a blank or solid image): 16-bit by 65535, floats in [0, 1] by 1, others by
+    the largest value they hold."""
+    a = np.asarray(im, dtype=np.float64)
+    a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    top = float(a.max()) if a.size else 0.0
+    if im.mode.startswith("I;16"):
+        top = 65535.0
+    elif im.mode == "F" and a.min() >= 0.0 and top <= 1.0:
+        top = 1.0
+    elif im.mode == "I" and a.min() >= 0.0 and top <= 65535.0:
+        top = 65535.0 if top > 255.0 else 255.0
+    scaled = np.clip(a / top, 0.0, 1.0) if top > 0 else np.zeros_like(a)
+    return Image.fromarray((scaled * 255).round().astype(np.uint8), "L")
+
+
 def flatten(im: Image.Image) -> Image.Image:
     """Any mode -> grey "L", transparency composited onto the background its opaque part implies.
 
@@ -161,6 +178,8 @@ def flatten(im: Image.Image) -> Image.Image:
     majority tone is the paper, and the transparent margin becomes paper too. Opaque pixels of
     one tone (strokes on a transparent background): the alpha is the ink, white on black.
     """
+    if im.mode.startswith("I") or im.mode == "F":
+        return _deep_to_grey(im)
     if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
         return im if im.mode == "L" else im.convert("L")
     la = im.convert("LA") if im.mode in ("RGBA", "LA") else im.convert("RGBA").convert("LA")
@@ -185,6 +204,15 @@ def flatten(im: Image.Image) -> Image.Image:
 
 
 # ---------------------------------------------------------------- grey and ink
+def _shrink(im: Image.Image) -> Image.Image:
+    """Box-average a large decoded image to WORK_SIDE right away (in its own mode, alpha kept), so that
+    nothing after the decode (flattening, thresholds, the page's cache) handles 64 megapixels."""
+    try:
+        return _reduce(im)
+    except ValueError:  # a mode reduce() does not take (1-bit, palette): flatten copes with it at size
+        return im
+
+
 def _reduce(im: Image.Image) -> Image.Image:
     """Box-average down to WORK_SIDE on the long side (integer factor, cheap, no aliasing)."""
     factor = -(-max(im.size) // WORK_SIDE)

@@ -245,3 +245,21 @@ def test_sigterm_stops_the_run_with_its_checkpoint(tmp_path):
     result = json.loads(out.text().strip().splitlines()[-1])
     assert result["status"] == "stopped" and result["test_acc"] is None  # no test pass in the way of stopping
     assert Path(result["checkpoint"]).is_file()
+
+
+@pytest.mark.parametrize("at_once", ["-1", "0"])
+def test_study_at_once_below_one_is_a_one_line_error(tmp_path, at_once):
+    """Adversarial test: -1 gave a traceback and 0 silently meant 2."""
+    proc = run_cli("study", "--recipe", "lstm64", "--at-once", at_once, home=tmp_path)
+    assert proc.returncode == 2 and "use 1 or more" in proc.stderr and "Traceback" not in proc.stderr
+    assert stored_runs(tmp_path) == []
+
+
+def test_runs_lists_a_unicode_name_on_an_ascii_only_stdout(tmp_path):
+    """Adversarial test: `runs` raised UnicodeEncodeError with an ASCII stdout and a unicode name."""
+    store = RunStore(tmp_path)
+    store.create_run(tiny(), "número ☃", status="finished")
+    store.close()
+    proc = run_cli("runs", home=tmp_path, env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
+    assert proc.returncode == 0, proc.stderr
+    assert "n\\xfamero \\u2603" in proc.stdout

@@ -421,3 +421,13 @@ def test_the_variant_table_gives_its_spread_columns_room(home, store):
     columns = json.loads(at.dataframe[0].proto.columns)
     assert all(columns[k]["width"] == SPREAD_PX for k in PERCENT)
     assert 7.5 * len("100.0% ± 10.0%") + 16 <= SPREAD_PX  # ~7.5 px a character at the table's font, padding
+
+
+def test_runs_repeated_with_one_seed_are_not_a_spread():
+    """Adversarial test: two runs of seed 0 showed "80.0% ± 0.0%" and could never be noise."""
+    runs = _seeded(0.0, [(0, 0.80), (0, 0.80)], 1) + _seeded(0.01, [(0, 0.81)], 3)
+    table = variant_table(group_variants(runs))
+    assert table[0]["test acc"] == "80.0%" and table[0]["seeds"] == "0 (+1 repeated)"
+    assert table[1]["test acc vs first"] == "+1.0%"  # no seeds' spread to call it noise by
+    spread = _seeded(0.0, [(0, 0.80), (0, 0.80), (1, 0.84)], 1) + _seeded(0.01, [(0, 0.83)], 4)
+    assert variant_table(group_variants(spread))[1]["test acc vs first"] == "+1.0% · noise (seeds spread 4.0%)"

@@ -218,6 +218,10 @@ def test_keep_needs_a_label_the_user_picked_then_relabel_and_delete(draw_page):
     assert store.list_drawings()[0].label == 3
     at.button(key=f"delete-{kept.id}").click().run()
     assert not at.exception and not store.list_drawings()
+    at.button(key="draw_undo").click().run()  # a delete can be taken back
+    [back] = store.list_drawings()
+    assert back.label == 3 and np.array_equal(back.pixels, kept.pixels)
+    assert at.expander[-1].proto.expanded  # the gallery stays open after a delete
 
 
 def test_a_fast_keep_keeps_the_digit_it_was_pressed_for(draw_page):

@@ -304,3 +304,12 @@ def test_a_dropout_run_repeats_its_curve_when_it_trains_alone():
     cfg = tiny(epochs=1, arch="cnn", dataset="mnist", dropout=0.3)
     a, b = Trainer(cfg).run(), Trainer(cfg).run()
     assert [r["loss"] for r in a.step_rows] == [r["loss"] for r in b.step_rows]
+
+
+def test_a_huge_l2_lambda_says_to_lower_lambda_not_the_learning_rate(store):
+    """Adversarial test: λ 1e300 said "try a smaller learning rate" (λ has no upper bound)."""
+    jobs = JobRegistry(store)
+    run_id = jobs.submit(tiny(l2=1e300))
+    snap = jobs.wait(run_id, timeout=60)
+    assert snap.status == "diverged" and "smaller L2 λ than 1e+300" in snap.message
+    assert "learning rate" not in snap.message

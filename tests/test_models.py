@@ -69,3 +69,13 @@ def test_summary_rows_add_up_and_show_conv_shapes():
     assert shapes["features.0.0"] == (1, 16, 32, 32)
     assert shapes["features.1.2"] == (1, 8, 8, 8)
     assert conv_out(32, 3, 1) == 32 and conv_out(32, 2, 0, 2) == 16 and conv_out(28, 5) == 24
+
+
+def test_the_memory_estimate_counts_no_batch_larger_than_the_images_left():
+    """Adversarial test: width 256 at batch 65,536 with limit 50 was refused as needing 269.7 GB."""
+    from playground.config import recipe
+    from playground.models import estimate_memory
+
+    huge_batch = recipe("cnn").override(width=256, batch_size=65_536, limit=50)
+    as_many_as_there_are = huge_batch.override(batch_size=45)  # 50 images, 10% held out
+    assert estimate_memory(huge_batch) == estimate_memory(as_many_as_there_are) < 1e9

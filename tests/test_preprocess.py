@@ -314,3 +314,36 @@ def test_check_digit_takes_a_mask():
     check_digit(np.pad(np.ones((200, 20), bool), 5))  # a thick 1
     with pytest.raises(NotADigit):
         check_digit(np.ones((18, 18), bool))
+
+
+@pytest.mark.parametrize("kind", ["png16", "png16-dark-on-light", "tiff-float", "tiff16"])
+def test_16_bit_and_float_images_read_as_the_same_digit(kind):
+    """Adversarial test: a clear 7 as a 16-bit PNG/TIFF or a float TIFF read as "no ink" (Pillow clips at 255)."""
+    import io
+
+    from playground.data import load_dataset
+    from playground.preprocess import load_image, mnist_style
+
+    digit = load_dataset("mnist").test_x[0, 0].numpy()
+    arr, mode, fmt = {"png16": (digit.astype(np.uint16) * 257, None, "PNG"),
+                      "png16-dark-on-light": ((255 - digit).astype(np.uint16) * 257, None, "PNG"),
+                      "tiff-float": (digit.astype(np.float32) / 255, "F", "TIFF"),
+                      "tiff16": (digit.astype(np.uint16) * 257, None, "TIFF")}[kind]
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode).save(buf, format=fmt)
+    assert np.abs(mnist_style(load_image(buf.getvalue())) - mnist_style(digit)).max() < 1e-6
+
+
+def test_a_large_image_is_reduced_right_after_decoding():
+    """Adversarial test: an 8000x8000 RGBA PNG (0.3 MB) was handled, and cached, at full size (+1 GB)."""
+    import io
+
+    from playground.preprocess import WORK_SIDE, load_image, mnist_style
+
+    big = np.zeros((8000, 8000, 4), np.uint8)
+    big[2000:6000, 3800:4200] = 255  # a "1": opaque white strokes on a transparent background
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, format="PNG")
+    image = load_image(buf.getvalue())
+    assert max(image.shape) <= WORK_SIDE
+    assert mnist_style(image).max() > 0.9  # the digit is still there

@@ -382,17 +382,35 @@ def test_recover_interrupted_judges_by_pid_here_and_heartbeat_anywhere(store):
         other_process_run(store, pid=os.getppid()): "running",  # same host, pid alive
         other_process_run(store, pid=os.getppid(), heartbeat=stale): "interrupted",  # a reused pid: beats stopped
         other_process_run(store, host="elsewhere", heartbeat=now): "running",
-        other_process_run(store, host="elsewhere", heartbeat=stale): "interrupted",
+        # Another host's heartbeat is judged by whether it moves, never against this host's clock: at first
+        # sight even an old-looking one is alive (its clock may be behind ours).
+        other_process_run(store, host="elsewhere", heartbeat=stale): "running",
         other_process_run(store, host="elsewhere"): "running",  # never beat, pid not ours to check
         other_process_run(store, status="finished"): "finished",
     }
     mine = store.create_run(tiny(), "mine", status="running")
     raw(store, "UPDATE runs SET heartbeat = ? WHERE id = ?", (stale, mine))
     cases[mine] = "running"  # this process's runs are never judged
-    assert store.recover_interrupted() == 4
+    assert store.recover_interrupted() == 3
     assert {run: store.get_run(run).status for run in cases} == cases
     rec = store.get_run(next(r for r, s in cases.items() if s == "interrupted"))
     assert rec.ended and "metrics up to the last flush" in rec.message
+
+
+def test_another_hosts_run_is_judged_by_its_heartbeat_moving_on_this_viewers_clock(store, monkeypatch):
+    """Adversarial test: a viewer whose clock ran 20 s ahead marked a live run interrupted at once."""
+    clock = [1000.0]
+    monkeypatch.setattr(store, "clock", lambda: clock[0])
+    ahead = time.time() + 3600  # the other host's clock, an hour off: it does not matter
+    beating = other_process_run(store, host="elsewhere", heartbeat=ahead)
+    silent = other_process_run(store, host="elsewhere", heartbeat=time.time() - 10 * HEARTBEAT_STALE)
+    assert store.recover_interrupted() == 0  # first sight: nothing to judge by yet
+    clock[0] += HEARTBEAT_STALE - 1
+    raw(store, "UPDATE runs SET heartbeat = ? WHERE id = ?", (ahead + 5, beating))
+    assert store.recover_interrupted() == 0
+    clock[0] += 2  # the silent one has not moved for HEARTBEAT_STALE seconds of our clock
+    assert store.recover_interrupted() == 1
+    assert store.get_run(silent).status == "interrupted" and store.get_run(beating).status == "running"
 
 
 def test_recover_interrupted_is_one_read_when_there_is_nothing_to_do(store):
@@ -614,3 +632,64 @@ def test_a_file_older_than_its_run_is_another_runs(store):
     created = store.get_run(run).created
     os.utime(path, (created - 3600, created - 3600))  # left by the run #1 of a runs.db moved aside
     assert store.get_run(run).checkpoint is None
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda d: d["data"].update(dataset="svhn"), "svhn"),
+    (lambda d: d["model"].update(arch="transformer"), "transformer"),
+    (lambda d: d["model"].update(hidden="64"), "hidden"),
+])
+def test_rows_that_parse_but_fail_validation_are_unreadable(store, change, why):
+    """Adversarial test: a newer version's row crashed Train, Inside, Compare, Draw and `runs`."""
+    run = store.create_run(tiny(), "from a newer version", status="finished")
+    config = json.loads(tiny().to_json())
+    change(config)
+    raw(store, "UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run))
+    [rec] = store.list_runs(include_unreadable=True)
+    assert not rec.readable and why in rec.problem
+
+
+def test_a_result_with_a_non_numeric_accuracy_is_unreadable(store):
+    run = store.create_run(tiny(), "odd result", status="finished")
+    raw(store, "UPDATE runs SET result = ? WHERE id = ?", (json.dumps({"test_acc": "high"}), run))
+    [rec] = store.list_runs(include_unreadable=True)
+    assert not rec.readable and "test_acc is not a number" in rec.problem
+
+
+def test_a_newer_or_corrupt_store_is_left_byte_for_byte_without_wal_files(tmp_path):
+    """Adversarial test: WAL mode was switched on (header bytes, -wal/-shm files) before the refusal."""
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    db = sqlite3.connect(newer / "runs.db")  # a rollback-journal file, as another tool might leave it
+    db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    before = (newer / "runs.db").read_bytes()
+    with pytest.raises(NewerSchema):
+        RunStore(newer)
+    assert (newer / "runs.db").read_bytes() == before
+    assert not (newer / "runs.db-wal").exists() and not (newer / "runs.db-shm").exists()
+
+
+def test_a_read_only_home_says_so_and_does_not_call_the_file_corrupt(home, monkeypatch):
+    """Adversarial test: "may be corrupt or locked; move it aside" for a healthy file in a read-only home
+    (root ignores file modes, so the read-only home is simulated)."""
+    import playground.store.database as database
+
+    RunStore(home).close()
+
+    def readonly(*args, **kwargs):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+    monkeypatch.setattr(database.sqlite3, "connect", readonly)
+    monkeypatch.setattr(database.os, "access", lambda path, mode: False)
+    with pytest.raises(StoreError, match="read-only") as info:
+        RunStore(home)
+    assert "corrupt" not in str(info.value) and "do not move it aside" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\u2060\ufeff", "\u3164", "\u2800", "\u00ad", "\u0301\u0302"])
+def test_names_of_invisible_characters_only_are_refused(store, name):
+    """Adversarial test: such names were accepted and displayed as nothing."""
+    with pytest.raises(Refused, match="visible"):
+        store.create_run(tiny(), name)
+    assert store.get_run(store.create_run(tiny(), "é\u200b")).name == "é\u200b"  # one visible is enough

@@ -16,6 +16,7 @@ import streamlit as st
 from playground import charts
 from playground.inference import predict_digits
 from playground.probes import confusion_matrix
+from playground.store import Drawing
 from ui.common import jobs
 
 DIGITS = [str(d) for d in range(10)]
@@ -57,9 +58,20 @@ def _relabel(drawing_id: int) -> None:
         jobs().store.relabel_drawing(drawing_id, int(label))
 
 
-def _delete(drawing_id: int) -> None:
-    jobs().store.delete_drawing(drawing_id)
-    st.session_state.pop(f"relabel-{drawing_id}", None)
+DELETED, OPEN = "draw_deleted", "draw_gallery_open"  # the last deleted drawing (for Undo); keep the gallery open
+
+
+def _delete(drawing: Drawing) -> None:
+    jobs().store.delete_drawing(drawing.id)
+    st.session_state.pop(f"relabel-{drawing.id}", None)
+    st.session_state[DELETED] = drawing
+    st.session_state[OPEN] = True
+
+
+def _undo() -> None:
+    drawing = st.session_state.pop(DELETED, None)
+    if drawing is not None:
+        jobs().store.add_drawing(drawing.pixels, drawing.label)  # back, under a new number
 
 
 def predictions(loaded: dict, digits: np.ndarray) -> dict[int, np.ndarray]:
@@ -71,6 +83,11 @@ def predictions(loaded: dict, digits: np.ndarray) -> dict[int, np.ndarray]:
 
 def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
     """Accuracy per model on the kept drawings, a confusion matrix, and the gallery."""
+    deleted = st.session_state.get(DELETED)
+    if deleted is not None:
+        c1, c2 = st.columns([3, 1])
+        c1.caption(f"Deleted #{deleted.id} (labelled {deleted.label}).")
+        c2.button("↩ Undo", key="draw_undo", on_click=_undo)
     drawings = jobs().store.list_drawings()
     if not drawings:
         st.caption("Keep a few drawings with their true labels to see how each model does on *your* handwriting.")
@@ -94,7 +111,8 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
 
 def _gallery(drawings: list, predicted: np.ndarray | None, run_id: int | None) -> None:
     newest = list(enumerate(drawings))[::-1][:GALLERY_MAX]
-    with st.expander(f"Your kept drawings ({len(drawings)}): review, relabel, delete"):
+    # A fixed label: one with the count in it was a new expander after each delete, and it closed.
+    with st.expander("Your kept drawings: review, relabel, delete", expanded=st.session_state.get(OPEN, False)):
         if len(drawings) > GALLERY_MAX:
             st.caption(f"The newest {GALLERY_MAX} of {len(drawings)}.")
         if run_id is not None:
@@ -108,4 +126,4 @@ def _gallery(drawings: list, predicted: np.ndarray | None, run_id: int | None) -
                 st.session_state.setdefault(f"relabel-{d.id}", d.label)
                 st.selectbox("label", list(range(10)), key=f"relabel-{d.id}", on_change=_relabel, args=(d.id,),
                              label_visibility="collapsed")
-                st.button("🗑 Delete", key=f"delete-{d.id}", on_click=_delete, args=(d.id,))
+                st.button("🗑 Delete", key=f"delete-{d.id}", on_click=_delete, args=(d,))

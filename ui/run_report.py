@@ -41,7 +41,9 @@ def report(rec, snap) -> None:
         c1.download_button("⬇ Checkpoint (.pt)", partial(read_checkpoint_bytes, rec.checkpoint),
                            f"run-{rec.id}.pt", width="stretch")
     if snap.epoch_rows or snap.step_rows:  # a run that failed before its first step has no metrics
-        c2.download_button("⬇ Metrics (.csv)", metrics_csv(snap.epoch_rows, snap.step_rows),
+        # Built on click, from the store's every row (the live stream keeps a decimated copy of long runs).
+        store = jobs().store
+        c2.download_button("⬇ Metrics (.csv)", lambda: metrics_csv(store.epochs(rec.id), store.steps(rec.id)),
                            f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch")
 
 

@@ -442,8 +442,9 @@ class Trainer(LiveRun):
         self.recorder.add_steps(rows)
         if problem is None:
             return None
-        return (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. "
-                                    f"Try a smaller learning rate than {self.config.optim.lr:g}.")
+        fix = (f"Try a smaller L2 λ than {self.config.reg.l2:g}" if problem.startswith("the L2 term")
+               else f"Try a smaller learning rate than {self.config.optim.lr:g}")
+        return (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. {fix}.")
 
     def _publish_rate(self, progress: Progress, seen: int, epoch_seconds: float) -> None:
         now = time.monotonic()
@@ -507,7 +508,9 @@ def step_rows(values: list[tuple[float, float]], first: int,
     """Step rows from drained (loss, l2) pairs, up to the first non-finite or exploded loss, and why it stopped."""
     rows: list[dict[str, float]] = []
     for k, (loss, l2) in enumerate(values):
-        if not (math.isfinite(loss) and math.isfinite(l2)):
+        if not math.isfinite(l2):  # the penalty overflowed: λ too large, whatever the learning rate
+            return rows, f"the L2 term λ·Σw² became non-finite at step {first + k}"
+        if not math.isfinite(loss):
             return rows, f"the loss became non-finite at step {first + k}"
         rows.append({"step": first + k, "epoch": epoch, "loss": loss, "l2": l2})
         if loss > EXPLODED_LOSS:

@@ -33,5 +33,6 @@ class RunStore(RunTables, KeptTables):
 
     def __init__(self, home: str | Path | None = None, timeout: float = 15.0):
         super().__init__(home, timeout)
+        self._beats_seen: dict[int, tuple[float | None, float]] = {}  # other hosts' runs: (heartbeat, first seen)
         self._remove_stale_temp_files()
         self.recover_interrupted()

@@ -41,18 +41,30 @@ class Database:
                 self._db = None
             if isinstance(exc, NewerSchema):
                 raise
+            if not self._writable():
+                raise StoreError(f"cannot write to the run store in {self.home}: the folder or {self.db_path.name} "
+                                 "is read-only (the file itself is fine; do not move it aside). Make it writable, "
+                                 "or set PLAYGROUND_HOME to a folder you can write.") from exc
             raise StoreError(f"cannot open the run store {self.db_path}: {exc}. The file may be corrupt or "
                              f"locked; move it aside or set PLAYGROUND_HOME to a fresh folder.") from exc
+
+    def _writable(self) -> bool:
+        """Whether this process can write the home and its database (a read-only home is not a corrupt one)."""
+        targets = [self.home, *(p for p in (self.db_path, self.checkpoints) if p.exists())]
+        return all(os.access(p, os.W_OK) for p in targets) if self.home.exists() else True
 
     # ------------------------------------------------------------ low level
     def _connect(self, timeout: float) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=timeout, check_same_thread=False, isolation_level=None)
         try:
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            # Read-only checks first: a newer or corrupt file is refused before WAL mode writes its header
+            # and creates -wal/-shm files, so "left untouched" stays true.
+            self._version(db)
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("integrity check failed")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
             db.create_function("pid_alive", 1, pid_alive)
         except BaseException:
             db.close()

@@ -22,15 +22,17 @@ from typing import Any
 
 import torch
 
-from ..config import DataConfig, ModelConfig, RunConfig
+from ..config import DataConfig, ModelConfig, RunConfig, validate
 from ..errors import ACTIVE, RunStatus
-from .database import Database
+from .database import Database, pid_alive
 from .schema import ACTIVE_LIST, SCHEMA_VERSION, Refused, StoreError
 
 # Identifies this process's runs, so a restart (even one that reuses a pid) can tell them apart.
 PROCESS_TOKEN = uuid.uuid4().hex
 HOST = socket.gethostname()
-HEARTBEAT_STALE = 15  # seconds without a beat after which a run's process counts as gone
+# Seconds without a beat after which a run's process counts as gone: well above a beat's interval (5 s)
+# plus a store write that waits out the busy timeout (15 s), so a slow write never looks like a death.
+HEARTBEAT_STALE = 60
 TEMP_MAX_AGE = 60  # seconds: a younger .tmp may be another process's checkpoint being written
 NAME_MAX = 120
 INTERRUPTED_MESSAGE = "the process running it stopped; metrics up to the last flush are kept"
@@ -40,8 +42,8 @@ STEP_FIELDS = ("step", "epoch", "loss", "l2")
 
 # A run counts as abandoned when it is not ours and its process is gone. Runs that never beat
 # (queued ones, or rows from version 0) are judged by their pid alone, and only on their own host.
-_ABANDONED = (f"status IN ({ACTIVE_LIST}) AND owner IS NOT :token AND "
-              "((coalesce(host, :host) = :host AND NOT pid_alive(pid)) OR heartbeat < :stale)")
+# Runs another process owns, still queued or running: the candidates recover_interrupted judges.
+_OTHERS = f"status IN ({ACTIVE_LIST}) AND owner IS NOT :token"
 _UPDATABLE = {"name", "status", "device", "params", "started", "ended", "message", "result",
               "host", "pid", "heartbeat", "executor", "node"}
 # ANSI CSI / OSC sequences and two-character escapes, removed whole so no "[31m" is left behind.
@@ -55,9 +57,19 @@ def clean_name(name: str) -> str:
     text = _ANSI.sub("", str(name)).translate(_BIDI)
     text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     text = " ".join(text.split())[:NAME_MAX].rstrip()
-    if not text:
+    if not any(_visible(c) for c in text):  # zero-width spaces, joiners, fillers, combining marks alone
         raise Refused("a run name needs at least one visible character")
     return text
+
+
+# Characters that draw nothing on their own: format (Cf: U+200B, U+2060, U+FEFF, soft hyphen), marks
+# (M*: combining accents), separators, and the blank "letters" Unicode lists as letters (Hangul fillers,
+# the braille blank).
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(c: str) -> bool:
+    return c not in _BLANK and unicodedata.category(c)[0] not in ("C", "M", "Z")
 
 
 @dataclass
@@ -186,15 +198,38 @@ class RunTables(Database):
     def recover_interrupted(self) -> int:
         """Mark as interrupted the queued/running runs of other processes that are gone; returns how many.
 
-        One read in the usual case (pages call this while polling); a write only when there is work.
+        On this host: its pid is gone, or (a reused pid) its heartbeat stopped by this host's clock. On
+        another host, whose clock may be off by any amount: its heartbeat value stopped changing for
+        HEARTBEAT_STALE seconds of *this* viewer's clock. One read in the usual case (pages call this
+        while polling); a write only when there is work.
         """
-        args = {"token": PROCESS_TOKEN, "host": HOST, "stale": time.time() - HEARTBEAT_STALE}
-        if not self._rows(f"SELECT 1 FROM runs WHERE {_ABANDONED} LIMIT 1", args):
+        args = {"token": PROCESS_TOKEN}
+        gone = [row["id"] for row in self._rows(f"SELECT id, host, pid, heartbeat FROM runs WHERE {_OTHERS}", args)
+                if self._gone(row)]
+        if not gone:
             return 0
+        marks = ", ".join("?" * len(gone))
         with self._transaction() as db:
-            cur = db.execute(f"UPDATE runs SET status = '{RunStatus.INTERRUPTED}', ended = :now, message = :msg "
-                             f"WHERE {_ABANDONED}", {**args, "now": time.time(), "msg": INTERRUPTED_MESSAGE})
+            cur = db.execute(f"UPDATE runs SET status = '{RunStatus.INTERRUPTED}', ended = ?, message = ? "
+                             f"WHERE id IN ({marks}) AND {_OTHERS.replace(':token', '?')}",
+                             (time.time(), INTERRUPTED_MESSAGE, *gone, PROCESS_TOKEN))
             return cur.rowcount
+
+    def _gone(self, row: sqlite3.Row) -> bool:
+        if (row["host"] or HOST) == HOST:
+            return not pid_alive(row["pid"]) or (row["heartbeat"] is not None
+                                                 and row["heartbeat"] < time.time() - HEARTBEAT_STALE)
+        seen = self._beats_seen  # run id -> (its heartbeat, when this viewer first saw that value)
+        beat, now = row["heartbeat"], self.clock()
+        if row["id"] not in seen or seen[row["id"]][0] != beat:
+            seen[row["id"]] = (beat, now)
+            return False
+        return now - seen[row["id"]][1] >= HEARTBEAT_STALE
+
+    @staticmethod
+    def clock() -> float:
+        """This viewer's own clock for judging other hosts' heartbeats (monotonic: never compared across hosts)."""
+        return time.monotonic()
 
     # ------------------------------------------------------------ metrics
     def add_steps(self, run_id: int, rows: list[dict[str, float]]) -> None:
@@ -282,9 +317,11 @@ def _run_filters(dataset: str | None, arch: str | None, status: str | Iterable[s
 
 
 def _read_config(text: str) -> tuple[RunConfig | None, str | None]:
+    """The row's config, validated as a new run's would be: a row that parses but holds what this version
+    cannot train or show (a newer dataset, `hidden` as text) is unreadable, never a crash on a page."""
     try:
-        return RunConfig.from_json(text), None
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSON errors are ValueErrors
+        return validate(RunConfig.from_json(text)), None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSON and config errors are ValueErrors
         return None, f"its settings cannot be read by this version: {exc}"
 
 
@@ -295,7 +332,11 @@ def _read_result(text: str | None) -> tuple[dict[str, Any], str | None]:
         result = json.loads(text)
     except ValueError as exc:
         return {}, f"its result cannot be read: {exc}"
-    return (result, None) if isinstance(result, dict) else ({}, "its result is not a mapping")
+    if not isinstance(result, dict):
+        return {}, "its result is not a mapping"
+    odd = [k for k in ("test_acc", "test_loss", "train_seconds") if result.get(k) is not None
+           and (isinstance(result[k], bool) or not isinstance(result[k], (int, float)))]
+    return (result, None) if not odd else ({}, f"its result's {', '.join(odd)} is not a number")
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
