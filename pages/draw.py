@@ -10,6 +10,7 @@ from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_input import SEEN, UPLOAD, draw_input
 from ui.draw_keep import DIGITS, keep_controls, test_set
 from ui.navigation import require_app
+from ui.state import LAST_DIGIT
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -37,7 +38,7 @@ with left:
         st.image(seen.original, caption=f"uploaded: {seen.name}", width=160)
 
 digit = seen.digit
-st.session_state["last_digit"] = digit  # the Inside page can look at the same drawing
+st.session_state[LAST_DIGIT] = digit  # the Inside page can look at the same drawing
 loaded = {}
 for run_id in chosen:
     try:

@@ -5,6 +5,7 @@ from ui.common import jobs, plain, run_label
 from ui.navigation import arrived, require_app, show_in_url, url_params
 from ui.run_facts import run_from_link
 from ui.run_view import show_run
+from ui.state import WATCH
 from ui.train_form import form_params, from_link, link_done, sidebar_form, take_outcome
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -20,7 +21,7 @@ outcome, detail = take_outcome()
 if outcome == "refused":
     st.error(f"Cannot train this configuration: {detail}")
 elif outcome == "started":
-    s["watch"] = detail
+    s[WATCH] = detail
 
 runs = registry.store.list_runs(include_unreadable=True)  # an unreadable row is shown as such, never a crash
 ids = [r.id for r in runs]
@@ -29,9 +30,9 @@ if arrived():  # a reload, a link or Back: the URL names the run to show; later 
     if problem:
         st.warning(f"The link's run was not shown: {plain(problem)}.")
     if wanted is not None:
-        s["watch"] = wanted
+        s[WATCH] = wanted
     elif from_link():
-        s["watch"] = None  # a link's settings, not trained yet: no unrelated old run beside them
+        s[WATCH] = None  # a link's settings, not trained yet: no unrelated old run beside them
 
 with st.sidebar:
     st.divider()
@@ -48,10 +49,10 @@ if not runs:
 
 labels = {r.id: run_label(r) if r.readable else f"⚠️ #{r.id} {r.name} (unreadable)" for r in runs}
 active = registry.active()
-if s.get("watch") not in ids and not (s.get("watch") is None and from_link()):
-    s["watch"] = s[KEPT] if s.get(KEPT) in ids else (active[-1] if active else ids[0])
+if s.get(WATCH) not in ids and not (s.get(WATCH) is None and from_link()):
+    s[WATCH] = s[KEPT] if s.get(KEPT) in ids else (active[-1] if active else ids[0])
 
-watch = st.selectbox("Run", ids, key="watch", format_func=labels.get, index=None,
+watch = st.selectbox("Run", ids, key=WATCH, format_func=labels.get, index=None,
                      placeholder="Pick a run to watch")
 if watch is not None:
     s[KEPT] = watch

@@ -122,39 +122,16 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
-    """Many runs on one chart: one colour per run, train dashed, validation solid."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
-    for i, (name, rows) in enumerate(runs):
-        color = PALETTE[i % len(PALETTE)]
-        x = [r["epoch"] for r in rows]
-        for col, metric in ((1, "loss"), (2, "acc")):
-            for split, dash in (("train", "dash"), ("val", "solid")):
-                y = [r[f"{split}_{metric}"] for r in rows]
-                if all(v is None for v in y):
-                    continue
-                # Markers too: a one-epoch run is a single point, which "lines" alone never draws.
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=escape(f"{name} ({split})"),
-                                         legendgroup=name,
-                                         showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
-    _epoch_axis(fig)
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    _layout(fig, height=440)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
-    return fig
+    """Many runs on one chart, one colour per run, train dashed, validation solid: variant_curves with
+    one run per variant."""
+    def curve(rows: Sequence[dict], key: str) -> tuple[list, list, list, list]:
+        pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+        x, y = [p[0] for p in pts], [p[1] for p in pts]
+        return x, y, y, y
 
-
-def generalization_gap(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
-    """Train minus validation accuracy per epoch: how much each run overfits."""
-    fig = go.Figure()
-    for i, (name, rows) in enumerate(runs):
-        pts = [(r["epoch"], r["train_acc"] - r["val_acc"]) for r in rows if r.get("val_acc") is not None]
-        if pts:
-            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                                     name=escape(name), line=dict(color=PALETTE[i % len(PALETTE)])))
-    fig.add_hline(y=0, line=dict(color="grey", width=1))
-    _epoch_axis(fig)
-    fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%")
-    return _layout(fig, title="Generalization gap")
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc")
+    return variant_curves([{"name": name, "color_id": i, "n": 1, "curves": {k: curve(rows, k) for k in keys}}
+                           for i, (name, rows) in enumerate(runs)])
 
 
 RUN_PALETTE = qualitative.D3  # ten clearly distinct hues (Plotly's own has two close pinks, #FF6692 and #FF97FF)

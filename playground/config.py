@@ -48,11 +48,6 @@ class OptimConfig:
     batch_size: int = 64
     epochs: int = 1
 
-    @property
-    def name(self) -> str:
-        """The optimizer's old field name, kept for scripts written against it (shared/tools/gpu_limit.py)."""
-        return self.optimizer
-
 
 @dataclass(frozen=True)
 class RegConfig:

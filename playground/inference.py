@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import ConfigError, RunConfig, validate
 from .data import Normalizer, display_images, load_dataset, spec
-from .errors import PlaygroundError, RunStatus
+from .errors import PlaygroundError, RunStatus, first_line
 from .models import build_model
 from .preprocess import mnist_style, open_regular_file
 
@@ -108,8 +108,8 @@ def _read_payload(path: Path) -> Any:
             return torch.load(f, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             raise CheckpointError(f"{path}: refused, it holds objects other than weights (a pickle that could "
-                                  f"run code is never loaded): {str(exc).splitlines()[0][:200]}") from None
-        except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign or cut files
+                                  f"run code is never loaded): {first_line(exc)[:200]}") from None
+        except Exception as exc:  # torch raises many types for foreign or cut files
             raise CheckpointError(f"{path}: not a readable checkpoint (truncated or another format): "
                                   f"{(str(exc).splitlines() or [type(exc).__name__])[0][:200]}") from None
 
@@ -181,7 +181,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: the weights do not fit a '{config.model.arch}' model as configured: "
-                              f"{str(exc).splitlines()[0][:200]}") from None
+                              f"{first_line(exc)[:200]}") from None
     model.eval()
     return LoadedModel(config, model, metrics, str(path))
 
@@ -221,13 +221,6 @@ def predict_image(loaded: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, n
     require_digits(loaded)
     digit = mnist_style(image)
     return digit, predict_digits(loaded, digit[None])[0]
-
-
-def accuracy_on(loaded: LoadedModel, digits: np.ndarray, labels: np.ndarray) -> float | None:
-    """Accuracy on already MNIST-style digits (N, 28, 28), e.g. the user's kept drawings."""
-    if len(labels) == 0:
-        return None
-    return float((predict_digits(loaded, digits).argmax(1) == np.asarray(labels)).mean())
 
 
 def mnist_checkpoints(records) -> list:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlencode
 
 from .config import FLAT_FIELDS, RECIPES, ConfigError, RunConfig, validate
 from .config import recipe as get_recipe
@@ -142,9 +141,3 @@ def own_params(page: str, params: Mapping[str, str]) -> dict[str, str]:
     """The query parameters of `params` that belong to `page` (all of them for a page not listed)."""
     keys = PAGE_PARAMS.get(page)
     return dict(params) if keys is None else {k: v for k, v in params.items() if k in keys}
-
-
-def url(page: str, params: Mapping[str, str] | None = None) -> str:
-    """A relative link to one of the app's pages with its query parameters: /train?recipe=rnn128&epochs=2."""
-    query = urlencode(dict(params or {}))
-    return f"/{page}" + (f"?{query}" if query else "")

@@ -5,7 +5,6 @@ import csv
 import io
 from collections.abc import Sequence
 
-from .inference import Prediction, test_predictions  # noqa: F401 - re-exported: ui/run_view.py imports it here
 from .store import EPOCH_FIELDS
 
 

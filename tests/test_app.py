@@ -129,11 +129,11 @@ def test_rename_and_delete_with_confirmation(home, store):
     at = page("pages/compare.py").run()
     assert run_picker(at).value is None and button(at, "Rename").disabled  # nothing acted on unless picked
     run_picker(at).select(run_id).run()
-    at.text_input(key="new_name").input("new name")
+    at.text_input(key="manage_new_name").input("new name")
     button(at, "Rename").click().run()
     assert store.get_run(run_id).name == "new name"
     assert button(at, "Delete").disabled  # nothing is deleted without the confirmation
-    at.checkbox(key="confirm_delete").check().run()
+    at.checkbox(key="manage_confirm_delete").check().run()
     button(at, "Delete").click().run()
     assert not at.exception and store.get_run(run_id) is None
     assert any(f"Deleted run #{run_id}" in m.value and "new name" in m.value for m in at.toast)
@@ -144,7 +144,7 @@ def test_delete_after_rename_deletes_the_run_picked(home, store):
     ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(3)]
     at = page("pages/compare.py").run()
     run_picker(at).select(ids[0]).run()
-    at.text_input(key="new_name").input("renamed")
+    at.text_input(key="manage_new_name").input("renamed")
     button(at, "Rename").click().run()
     assert store.get_run(ids[0]).name == "renamed"
     picker = run_picker(at)
@@ -152,15 +152,16 @@ def test_delete_after_rename_deletes_the_run_picked(home, store):
     # The browser keeps the label it was last sent and sends it back with the next click; a label
     # no longer among the options fell back to the newest run. The page sends the new label.
     assert picker.proto.set_value and picker.proto.raw_value == f"✅ #{ids[0]} renamed"
-    assert f"#{ids[0]}" in at.checkbox(key="confirm_delete").label
-    at.checkbox(key="confirm_delete").check().run()
+    assert f"#{ids[0]}" in at.checkbox(key="manage_confirm_delete").label
+    at.checkbox(key="manage_confirm_delete").check().run()
     button(at, "Delete").click().run()
     assert store.get_run(ids[0]) is None and store.get_run(ids[1]) and store.get_run(ids[2])
     assert any(f"Deleted run #{ids[0]} “renamed”" in m.value for m in at.toast)
     # No run is shown picked, the confirmation is not ticked, and Delete waits for both.
     assert run_picker(at).value is None and button(at, "Delete").disabled and button(at, "Rename").disabled
-    assert at.checkbox(key="confirm_delete").value is False and at.session_state["confirm_delete"] is False
-    assert "#" not in at.checkbox(key="confirm_delete").label
+    sure = at.checkbox(key="manage_confirm_delete")
+    assert sure.value is False and at.session_state["manage_confirm_delete"] is False
+    assert "#" not in at.checkbox(key="manage_confirm_delete").label
 
 
 def _send_label(picker, label: str):
@@ -185,17 +186,17 @@ def test_rename_after_a_delete_acts_on_the_run_shown_or_on_nothing(home, store):
     run_picker(at).select(ids[1]).run()
     before = run_picker(at)
     deleted_label = before.options[before.index]
-    at.checkbox(key="confirm_delete").check().run()
+    at.checkbox(key="manage_confirm_delete").check().run()
     button(at, "Delete").click().run()
     assert store.get_run(ids[1]) is None
     after = run_picker(at)
     assert after.id != before.id  # a new widget: the browser has no old choice to send back
     assert after.value is None and deleted_label not in after.options
-    assert "#" not in at.checkbox(key="confirm_delete").label and button(at, "Rename").disabled
+    assert "#" not in at.checkbox(key="manage_confirm_delete").label and button(at, "Rename").disabled
     # A browser sending the deleted run's label anyway, with Rename: the label is no run id. Nothing renamed.
     run_picker(at).select(ids[2]).run()
     _send_label(run_picker(at), deleted_label)
-    at.text_input(key="new_name").input("x")
+    at.text_input(key="manage_new_name").input("x")
     button(at, "Rename").click().run()
     assert not at.exception and not at.toast
     assert sorted(r.name for r in store.list_runs()) == ["run 0", "run 2"]
@@ -214,16 +215,16 @@ def test_rename_after_a_delete_acts_on_the_run_shown_or_on_nothing(home, store):
     button(at, "Rename").click().run()
     assert store.get_run(ids[2]).name == "x" and store.get_run(ids[0]).name == "run 0"
     assert any(f"Renamed run #{ids[2]} to “x”" in m.value for m in at.toast)
-    assert run_picker(at).value == ids[2] and f"#{ids[2]}" in at.checkbox(key="confirm_delete").label
+    assert run_picker(at).value == ids[2] and f"#{ids[2]}" in at.checkbox(key="manage_confirm_delete").label
 
 
 def test_picking_another_run_clears_the_confirmation(home, store):
     ids = [store.create_run(tiny(), f"run {i}", status="finished") for i in range(2)]
     at = page("pages/compare.py").run()
     run_picker(at).select(ids[1]).run()
-    at.checkbox(key="confirm_delete").check().run()
+    at.checkbox(key="manage_confirm_delete").check().run()
     run_picker(at).select(ids[0]).run()
-    assert at.checkbox(key="confirm_delete").value is False and button(at, "Delete").disabled
+    assert at.checkbox(key="manage_confirm_delete").value is False and button(at, "Delete").disabled
 
 
 def test_compare_filters_drop_runs_they_hide(home, store):

@@ -26,10 +26,20 @@ def test_gradient_chart_relative_to_the_last_step():
 
 
 def test_gap_is_train_minus_validation_and_names_are_escaped():
-    rows = [{"epoch": 1, "train_acc": 0.9, "val_acc": 0.8}, {"epoch": 2, "train_acc": 0.95, "val_acc": 0.8}]
-    fig = charts.generalization_gap([("<img src=x onerror=alert(1)>", rows)])
+    from playground.compare import group_variants, variant_series
+    from playground.errors import RunStatus
+    from playground.store import RunRecord
+
+    from conftest import tiny
+
+    rows = [{"epoch": 1, "train_acc": 0.9, "val_acc": 0.8, "train_loss": 0.3, "val_loss": 0.5},
+            {"epoch": 2, "train_acc": 0.95, "val_acc": 0.8, "train_loss": 0.2, "val_loss": 0.5}]
+    rec = RunRecord(id=1, name="<img src=x onerror=alert(1)>", status=RunStatus.FINISHED, config=tiny())
+    fig = charts.variant_gap(variant_series(group_variants([(rec, rows)])))
     np.testing.assert_allclose(fig.data[0].y, [0.1, 0.15])
     assert "<img" not in fig.data[0].name and "&lt;img" in fig.data[0].name
+    runs = charts.compare_curves([("<b>x</b>", rows)])
+    assert all("<b>" not in t.name for t in runs.data)
 
 
 def test_confusion_and_probabilities():
@@ -124,5 +134,5 @@ def test_prediction_grid_gives_every_image_the_same_cell():
 def test_compare_charts_tick_whole_epochs():
     rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_acc": 0.5, "val_acc": 0.4}
             for e in (1, 2, 3)]
-    for fig in (charts.compare_curves([("a", rows)]), charts.generalization_gap([("a", rows)])):
+    for fig in (charts.compare_curves([("a", rows)]),):
         assert fig.layout.xaxis.dtick == 1, fig.layout.xaxis  # no 1.5 or 2.5 between epochs

@@ -53,3 +53,14 @@ def test_unknown_keys_are_errors_not_silently_dropped():
         RunConfig.from_dict({"optim": {"lr": 0.1, "learning_rate": 3}})
     with pytest.raises(ConfigError, match="unknown setting"):
         RunConfig().override(lrate=0.1)
+
+
+def test_stored_settings_with_the_optimizers_old_field_name_still_read():
+    import json
+
+    from playground.config import RunConfig
+
+    old = json.loads(RunConfig().to_json())
+    old["optim"]["name"] = old["optim"].pop("optimizer")
+    old["optim"]["name"] = "sgd"
+    assert RunConfig.from_json(json.dumps(old)).optim.optimizer == "sgd"

@@ -120,7 +120,7 @@ def test_queue_respects_the_concurrency_cap(store):
     seen_running = set()
     deadline = time.time() + 120
     while any(not jobs.snapshot(i).done for i in ids) and time.time() < deadline:
-        running = [i for i in ids if jobs.snapshot(i).status == "running"]
+        running = jobs.running()  # one atomic read: statuses read one by one can straddle a hand-over
         assert len(running) <= 1
         seen_running.update(running)
         time.sleep(0.005)

@@ -151,12 +151,9 @@ def test_nan_checkpoint_through_predict_exits_with_a_message_not_nan_json(tmp_pa
 
 
 # ------------------------------------------------------------------ with the trained model
-def test_test_predictions_moved_to_inference(trained):
-    from playground import reports
-
+def test_test_predictions_of_a_trained_model(trained):
     preds = inference.test_predictions(load_checkpoint(trained.checkpoint), count=24)
     assert len(preds) == 24 and sum(p.correct for p in preds) >= 20
-    assert reports.test_predictions is inference.test_predictions  # re-exported while pages import it there
 
 
 def encoded(image: Image.Image, fmt: str, **params) -> bytes:

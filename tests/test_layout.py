@@ -68,3 +68,14 @@ def test_the_engine_is_one_package():
     graph = import_graph()
     assert "playground.engine.capacity" in graph["playground.engine.remote"]
     assert "playground.engine.capacity" in graph["playground.engine.executors"]
+
+
+def test_shared_session_keys_are_spelled_once_in_ui_state():
+    """Keys more than one module uses live in ui/state.py; no page or component writes them as literals."""
+    from ui import state
+
+    shared = {v for k, v in vars(state).items() if k.isupper()}
+    files = [p for folder in ("ui", "pages") for p in (ROOT / folder).rglob("*.py") if p.name != "state.py"]
+    literals = {(str(p.relative_to(ROOT)), node.value) for p in files for node in ast.walk(ast.parse(p.read_text()))
+                if isinstance(node, ast.Constant) and node.value in shared}
+    assert literals == set()

@@ -7,8 +7,9 @@ import streamlit as st
 from playground.compare import default_selection, studies
 from playground.config import ConfigError
 from playground.links import IDS_KEY, compare_params, ids_from_params
+from ui.state import COMPARE_IDS
 
-KEY = "compare_ids"  # the multiselect's own state
+KEY = COMPARE_IDS  # the multiselect's own state
 KEPT = "compare_kept"  # a copy that outlives the widget when another page is shown
 STUDY = "compare_study"
 WRITTEN = "compare_link"  # the ids this session last put in the URL

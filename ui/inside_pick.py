@@ -11,6 +11,7 @@ import torch
 from playground.data import display_images, load_dataset
 from playground.errors import RunStatus
 from ui.navigation import arrived
+from ui.state import LAST_DIGIT
 
 UNTRAINED, NOTHING = "untrained", "nothing"
 MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM = "model", "vs", "input"
@@ -80,7 +81,7 @@ def pick_input(rec, classes) -> Picked:
     """The chosen input: a test image (its index bounded by the test set) or the user's drawing."""
     s = st.session_state
     sources = ["test image"] + ([DRAWING] if rec.config.data.dataset == "mnist" and
-                                s.get("last_digit") is not None else [])
+                                s.get(LAST_DIGIT) is not None else [])
     c1, c2, c3 = st.columns([2, 2, 1])
     if arrived() and st.query_params.get(INPUT_PARAM) == "drawing" and DRAWING in sources:
         s["inside_source"] = DRAWING  # Draw's "look inside with this drawing"
@@ -88,7 +89,7 @@ def pick_input(rec, classes) -> Picked:
     if source != DRAWING:
         st.query_params.pop(INPUT_PARAM, None)
     if source == DRAWING:
-        image = s["last_digit"]  # (28, 28) floats in [0, 1], as Draw's to_input takes them
+        image = s[LAST_DIGIT]  # (28, 28) floats in [0, 1], as Draw's to_input takes them
         return Picked(torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None] * 255.0, image, None)
     ds = load_dataset(rec.config.data.dataset)
     n = len(ds.test_y)

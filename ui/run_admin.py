@@ -13,8 +13,9 @@ import streamlit as st
 
 from playground.errors import PlaygroundError, RunStatus
 from ui.common import jobs, plain, run_label
+from ui.state import COMPARE_IDS
 
-PICK, NAME, SURE, ERROR = "manage_id", "new_name", "confirm_delete", "manage_error"
+PICK, NEW_NAME, DELETE_SURE, MANAGE_ERROR = "manage_id", "manage_new_name", "manage_confirm_delete", "manage_error"
 GENERATION = "manage_generation"  # bumped to draw the picker as a new widget, with no run picked
 
 
@@ -28,26 +29,26 @@ def _reset_picker() -> None:
     s = st.session_state
     s.pop(pick_key(), None)
     s[GENERATION] = s.get(GENERATION, 0) + 1
-    s[SURE] = False
+    s[DELETE_SURE] = False
 
 
 def _picked():
-    """The stored run picked, or None with the reason in ERROR (nothing picked, a stale label, a run gone)."""
+    """The stored run picked, or None with the reason in MANAGE_ERROR (nothing picked, a stale label, a run gone)."""
     s = st.session_state
     value = s.get(pick_key())
     if value is None:
-        s[ERROR] = "Pick a run first."
+        s[MANAGE_ERROR] = "Pick a run first."
         return None
     rec = jobs().store.get_run(value) if isinstance(value, int) and not isinstance(value, bool) else None
     if rec is None:
-        s[ERROR] = "The run shown in the picker no longer exists (deleted, perhaps in another tab): nothing was " \
-                   "changed. Pick a run again."
+        s[MANAGE_ERROR] = ("The run shown in the picker no longer exists (deleted, perhaps in another tab): "
+                           "nothing was changed. Pick a run again.")
         _reset_picker()
     return rec
 
 
 def _unsure() -> None:
-    st.session_state[SURE] = False  # another run picked: its deletion is not confirmed yet
+    st.session_state[DELETE_SURE] = False  # another run picked: its deletion is not confirmed yet
 
 
 def _rename() -> None:
@@ -56,11 +57,11 @@ def _rename() -> None:
     if rec is None:
         return
     try:
-        jobs().store.rename(rec.id, s[NAME])
+        jobs().store.rename(rec.id, s[NEW_NAME])
     except (PlaygroundError, ValueError) as exc:
-        s[ERROR] = str(exc)
+        s[MANAGE_ERROR] = str(exc)
         return
-    st.toast(f"Renamed run #{rec.id} to “{plain(s[NAME].strip())}”.", icon="✏️")
+    st.toast(f"Renamed run #{rec.id} to “{plain(s[NEW_NAME].strip())}”.", icon="✏️")
 
 
 def _delete() -> None:
@@ -68,13 +69,13 @@ def _delete() -> None:
     rec = _picked()
     if rec is None:
         return
-    if not s.get(SURE):
-        s[ERROR] = f"Tick “Yes, delete run #{rec.id}” first."
+    if not s.get(DELETE_SURE):
+        s[MANAGE_ERROR] = f"Tick “Yes, delete run #{rec.id}” first."
         return
     try:
         jobs().store.delete_run(rec.id)
     except (PlaygroundError, ValueError) as exc:
-        s[ERROR] = str(exc)
+        s[MANAGE_ERROR] = str(exc)
         return
     _reset_picker()  # that run is gone: a new picker, with nothing picked
     st.toast(f"Deleted run #{rec.id} “{plain(rec.name)}”, its metrics and its checkpoint.", icon="🗑️")
@@ -93,13 +94,13 @@ def manage_runs(runs: list) -> None:
                           index=None, placeholder="Pick a run to rename or delete")
     if target not in labels:  # belt and braces: only a run of this list is ever acted on
         target = None
-    st.text_input("New name", max_chars=120, key=NAME)
+    st.text_input("New name", max_chars=120, key=NEW_NAME)
     st.button("Rename", on_click=_rename, disabled=target is None)
     what = f"run #{target}" if target is not None else "the run picked"
-    sure = st.checkbox(f"Yes, delete {what}, its metrics and its checkpoint", key=SURE, disabled=target is None)
+    sure = st.checkbox(f"Yes, delete {what}, its metrics and its checkpoint", key=DELETE_SURE, disabled=target is None)
     st.button("Delete", disabled=not (sure and target is not None), on_click=_delete)
-    if s.get(ERROR):
-        st.error(s.pop(ERROR))
+    if s.get(MANAGE_ERROR):
+        st.error(s.pop(MANAGE_ERROR))
 
 
 BULK, BULK_SURE, BULK_REPORT = "bulk_ids", "bulk_confirm", "bulk_report"
@@ -111,7 +112,7 @@ def _bulk_unsure() -> None:
 
 def _take_compared() -> None:
     s = st.session_state
-    s[BULK] = list(s.get("compare_ids", []))
+    s[BULK] = list(s.get(COMPARE_IDS, []))
     s[BULK_SURE] = False
 
 
@@ -135,7 +136,7 @@ def _delete_many() -> None:
         deleted.append((run_id, name))
     gone = {i for i, _ in deleted}
     s[BULK] = [i for i in s.get(BULK, []) if i not in gone]  # what was refused stays picked
-    s["compare_ids"] = [i for i in s.get("compare_ids", []) if i not in gone]
+    s[COMPARE_IDS] = [i for i in s.get(COMPARE_IDS, []) if i not in gone]
     s[BULK_SURE] = False
     s[BULK_REPORT] = ([f"Deleted {len(deleted)} run(s), their metrics and checkpoints: "
                        + ", ".join(n for _, n in deleted) + "."] if deleted else [], refused)

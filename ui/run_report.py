@@ -9,8 +9,8 @@ import streamlit as st
 from playground import charts
 from playground.data import SPECS
 from playground.errors import PlaygroundError, RunStatus
-from playground.inference import belongs_to, read_checkpoint_bytes
-from playground.reports import metrics_csv, test_predictions
+from playground.inference import belongs_to, read_checkpoint_bytes, test_predictions
+from playground.reports import metrics_csv
 from ui.common import duration, jobs, loaded_model
 from ui.run_facts import TRAIN_HELP, wall_split
 

@@ -8,8 +8,9 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from ui.common import jobs, plain
+from ui.state import WATCH
 
-SURE = "confirm_delete_unreadable"
+UNREADABLE_SURE = "confirm_delete_unreadable"
 
 
 def _delete(run_id: int) -> None:
@@ -18,8 +19,8 @@ def _delete(run_id: int) -> None:
     except PlaygroundError as exc:
         st.session_state["unreadable_error"] = str(exc)
         return
-    st.session_state.pop("watch", None)  # the picker starts over on another run
-    st.session_state[SURE] = False
+    st.session_state.pop(WATCH, None)  # the picker starts over on another run
+    st.session_state[UNREADABLE_SURE] = False
     st.toast(f"Deleted unreadable run #{run_id}, its metrics and its checkpoint.", icon="🗑️")
 
 
@@ -36,7 +37,7 @@ def show_unreadable(rec) -> None:
     c1.download_button("⬇ Export (.json)", exported, f"run-{rec.id}.json", mime="application/json",
                        key=f"export-{rec.id}", width="stretch")
     with c2:
-        sure = st.checkbox(f"Yes, delete run #{rec.id}, its metrics and its checkpoint", key=SURE)
+        sure = st.checkbox(f"Yes, delete run #{rec.id}, its metrics and its checkpoint", key=UNREADABLE_SURE)
         st.button("Delete", key=f"delete-{rec.id}", disabled=not sure, on_click=_delete, args=(rec.id,),
                   width="stretch")
     if st.session_state.get("unreadable_error"):

@@ -12,8 +12,9 @@ from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY
 from playground.errors import PlaygroundError
 from ui.common import jobs
 from ui.estimate_view import how_long
+from ui.state import COMPARE_IDS
 
-ERROR, REPEAT = "study_error", "study_repeat"
+STUDY_ERROR, REPEAT = "study_error", "study_repeat"
 EPOCHS_NOTE = ("Measured here over 5 seeds with these defaults (bench/README.md): the plain CNN ends at ~98% on its "
                "900 training images and ~83% on the 600 held out, a generalization gap of ~15 points (13–16 over "
                "seeds); L2 λ 0.03 cuts the gap to ~5 (4–5) and dropout 0.5 to ~8 (8–10), in every seed. Fewer "
@@ -53,21 +54,21 @@ def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
     except PlaygroundError as exc:  # ConfigError included: nothing half-launched stays queued
         for run_id in ids:
             registry.stop(run_id, "the study could not start all its runs")
-        s[ERROR] = f"Cannot run this study: {exc}"
+        s[STUDY_ERROR] = f"Cannot run this study: {exc}"
         return
-    s["compare_ids"] = ids  # show the study's runs in the comparison right away (and in the URL)
+    s[COMPARE_IDS] = ids  # show the study's runs in the comparison right away (and in the URL)
 
 
 def _launch(again: bool = False, only_new: bool = False) -> None:
     s = st.session_state
-    s[ERROR], s[REPEAT] = None, None
+    s[STUDY_ERROR], s[REPEAT] = None, None
     try:
         recipe, plan = _plan()
     except ConfigError as exc:
-        s[ERROR] = f"Cannot run this study: {exc}"
+        s[STUDY_ERROR] = f"Cannot run this study: {exc}"
         return
     if not plan:
-        s[ERROR] = "Tick at least one variant."
+        s[STUDY_ERROR] = "Tick at least one variant."
         return
     existing = already_run([cfg for _, cfg in plan], jobs().store.list_runs())
     if only_new:
@@ -83,7 +84,7 @@ def _launch(again: bool = False, only_new: bool = False) -> None:
 def _show_existing() -> None:
     s = st.session_state
     ids, _ = s.get(REPEAT) or ([], 0)
-    s["compare_ids"], s[REPEAT] = list(ids), None
+    s[COMPARE_IDS], s[REPEAT] = list(ids), None
 
 
 def _ask_again() -> None:
@@ -150,5 +151,5 @@ def study_form() -> None:
     st.button("🚀 Launch study", type="primary", on_click=_launch)
     if st.session_state.get(REPEAT):
         _ask_again()
-    if st.session_state.get(ERROR):
-        st.error(st.session_state[ERROR])
+    if st.session_state.get(STUDY_ERROR):
+        st.error(st.session_state[STUDY_ERROR])

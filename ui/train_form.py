@@ -33,7 +33,7 @@ from ui.run_code import show_code
 
 PREFIX = "f_"
 CUSTOM = "(custom)"
-NAME, OUTCOME = "run_name", "train_outcome"
+RUN_NAME, OUTCOME = "run_name", "train_outcome"
 LINKED = "form_from_link"  # a link filled the form and named no run: the page says "press Train", shows no old run
 BASE = "form_base"  # the recipe the form's link names (the settings that differ follow it)
 NOTICE = "form_notice"  # ("warning" | "success", text) to show once above the form
@@ -137,12 +137,12 @@ def _submit() -> None:
     """Train pressed: start the run shown in the form, or say why not; the name is for one run only."""
     s = st.session_state
     try:
-        run_id = jobs().submit(form_config(), name=s.get(NAME, "").strip() or None)
+        run_id = jobs().submit(form_config(), name=s.get(RUN_NAME, "").strip() or None)
     except PlaygroundError as exc:
         s[OUTCOME] = ("refused", str(exc))
         return
     s[OUTCOME] = ("started", run_id)
-    s[NAME] = ""
+    s[RUN_NAME] = ""
     s.pop(LINKED, None)
 
 
@@ -214,7 +214,7 @@ def sidebar_form() -> None:
         st.divider()
         _optimizer_fields()
         _more_fields()
-        st.text_input("Run name (optional)", max_chars=120, key=NAME)
+        st.text_input("Run name (optional)", max_chars=120, key=RUN_NAME)
         _before_train()
         st.button("Train", type="primary", width="stretch", on_click=_submit)
         with st.expander("</> Show the code"):

@@ -205,6 +205,11 @@ class JobRegistry:
         with self._lock:
             return sorted(self._running | set(self._pending))
 
+    def running(self) -> list[int]:
+        """Run ids holding a training slot now, read at once (one lock), oldest first."""
+        with self._lock:
+            return sorted(self._running)
+
     def wait(self, run_id: int, timeout: float | None = None) -> Snapshot | None:
         """Block until the run ends (tests and the CLI); None if unknown."""
         deadline = None if timeout is None else time.time() + timeout

@@ -142,7 +142,6 @@ class RayExecutor:
         self._datasets: dict[str, ray.ObjectRef] = {}
         self.slots = [self._actor(node, gpu) for node, gpus in _nodes() for gpu in range(max(gpus, 1))
                       if gpus or gpu == 0]
-        self._gpu_slots = {id(s) for s in self.slots if "GPU" in s.label}
         self.threads = threads_per_run
         if not self.slots:
             raise PlaygroundError(f"the Ray cluster at {address} has no alive nodes")
