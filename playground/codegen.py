@@ -30,7 +30,7 @@ ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
 
 # Where each setting the engine uses goes in the script. A setting missing here is refused by script()
 # unless it has its default value, and tests/test_codegen.py checks each one changes the script and is
-# reproduced: a new config field cannot be dropped silently (as `delay` once was).
+# reproduced: a new config field cannot be dropped silently.
 FIELDS = {
     "dataset": "CLASSES, the data loaders, Net's input size", "normalize": "to_input()",
     "val_fraction": "split()", "limit": "--limit", "arch": "Net", "hidden": "Net", "layers": "Net",

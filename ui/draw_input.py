@@ -1,9 +1,5 @@
-"""Draw page input: a canvas and an upload. The one that changed last is what the models see.
-
-An upload used to win over the canvas for as long as it stayed in the box: draw a 7 after
-uploading a 3 and the models still saw the 3. Now each input carries a signature (the canvas's ink,
-the upload's file id); whichever signature changed last is the input, and the page says which.
-Clear empties both. The upload is decoded once per file (st.cache_data on its bytes).
+"""Draw page input: a canvas and an upload; whichever changed last (by its signature) is what the
+models see, and the page says which. Clear empties both. An upload is decoded once per file.
 """
 from __future__ import annotations
 

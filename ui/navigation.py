@@ -1,22 +1,11 @@
-"""The app's frame (page config, navigation over the pages) and the guard every page starts with.
+"""The app's frame (page config, navigation) and the guard every page starts with.
 
-Streamlit 1.67 serves an app whose entrypoint has a `pages/` folder beside it the legacy way
-(each file there run alone, listed by file name) until some session calls `st.navigation`;
-from then on it ignores `pages/` in every session (documented under st.navigation). On a fresh
-server whose first request is a deep link such as /draw, no session has called it yet, so
-pages/draw.py runs without app.py. `require_app()`, the first statement of each page, notices
-(app.py did not start this run), does what app.py does (the frame, then the page it resolves:
-this same page, now run exactly as under app.py) and stops the outer run. `st.navigation` turns
-the legacy mode off for good. No rerun, so a click that came with this run is not lost, and the
-page's widgets get the ids they will keep. Public API only; the tests exercise it on every
-AppTest run, since AppTest starts each run the legacy way.
+`require_app()`: a deep link to a fresh server (/draw) runs the page without app.py (Streamlit's legacy
+`pages/` mode, until a session calls `st.navigation`); the guard draws the frame around it instead.
 
-The URL (issue 19, Back/Forward): each page owns its query parameters (playground.links.PAGE_PARAMS).
-A page reads its URL only when it is *arrived at*: the session's first run of it, the first after
-another page, or Back/Forward. Any other run is this session's own rerun (a widget, a poll), whose
-URL may lag behind the last one written (the browser had not taken it yet): the session's state
-is the truth then. The URL is written (`show_in_url`) only when the view changed, so that each
-history entry is a view the user chose and Back returns to the one before.
+The URL: each page owns its query parameters (playground.links.PAGE_PARAMS), reads them only when it
+is *arrived at* (first run, from another page, Back/Forward: a rerun's URL may lag) and writes them only
+when the view changed, so each history entry is a view the user chose.
 """
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""Rename or delete one stored run, or delete several at once. All act in button callbacks, before
-the page is drawn again, so the picker can be kept on the run picked (its label changes with the name) and the
-confirmation box cleared in the browser too.
+"""Rename or delete one stored run, or delete several at once, in button callbacks (before the redraw).
 
-The picker's options are run ids (labels come from format_func). The browser keeps the label it was last sent
-and sends it back with the next click; a label no longer among the options reaches a callback as that raw text.
-So the callbacks act only on a run id that exists, and after a delete (or when the picked value is no run of
-this list) the picker is drawn under a new key: a new widget, which the browser cannot fill with a stale label.
+The browser sends back the picker label it was last shown, which may name no run any more: callbacks act
+only on a run id that exists, and after a delete the picker gets a new key so no stale label can fill it.
 """
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:
             st.warning(f"No test accuracy: {failed[rec.id]}")
         # The work is done in the click's callback, not in the script after st.button: a click elsewhere
         # while it evaluates (a few seconds) reruns the page, and a script is cut at its next st.* call or
-        # session-state access, which used to fall between the evaluation and writing it to the store.
+        # session-state access, which would fall between the evaluation and writing it to the store.
         st.button("🧪 Compute test accuracy", key=f"test-{rec.id}", on_click=compute_test_accuracy,
                   args=(jobs().store, rec.id, failed),
                   help="Evaluates the run's checkpoint on the test set (a few seconds) and keeps the result "
