@@ -14,6 +14,7 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
@@ -254,13 +255,11 @@ def _box_blur(a: np.ndarray, r: int) -> np.ndarray:
 
 
 def _background(g: np.ndarray) -> np.ndarray:
-    """The paper's own level under bright ink: a grey opening at ~64 px (strokes vanish), smoothed, scaled up."""
-    h, w = g.shape
-    k = max(1, max(h, w) // 64)
-    small = Image.fromarray(g, "F").resize((max(1, w // k), max(1, h // k)), Image.Resampling.BOX)
-    opened = small.filter(ImageFilter.MinFilter(7)).filter(ImageFilter.MaxFilter(7))
-    smooth = _box_blur(_box_blur(np.asarray(opened, np.float32), 2), 2)
-    return np.asarray(Image.fromarray(smooth, "F").resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    """The paper's own level under bright ink: a grey opening wider than any stroke (~1/12 of the short
+    side), so strokes vanish from it while light falloff and a shadow's edge, wider ramps, stay in it."""
+    k = max(15, min(g.shape) // 12) | 1
+    opened = cv2.morphologyEx(g, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return cv2.blur(opened, (k // 2 | 1, k // 2 | 1))
 
 
 def _noise(g: np.ndarray) -> float:
@@ -280,6 +279,48 @@ def _trim(mask: np.ndarray, share: float = 0.003) -> tuple[slice, slice]:
     return out[0], out[1]
 
 
+def _without_lines(mask: np.ndarray) -> np.ndarray:
+    """The mask without ruled, squared or margin lines: straight runs over most of the page's width or
+    height (a digit spans at most ~60% of a photo, so its own strokes are never that long)."""
+    m = mask.astype(np.uint8)
+    h, w = m.shape
+    lines = np.zeros_like(m)
+    for long, gap in (((max(3, int(w * 0.7)), 1), (9, 1)), ((1, max(3, int(h * 0.7))), (1, 9))):
+        # A faint line breaks up in noise: bridge short gaps along it first, then keep only long straight runs.
+        bridged = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, gap))
+        lines |= cv2.morphologyEx(bridged, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, long))
+    if not lines.any():
+        return mask
+    return mask & ~cv2.dilate(lines, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _digit_components(mask: np.ndarray) -> np.ndarray:
+    """The digit among the mask's connected components: the largest one clear of the image's edge (a
+    desk edge, a shadow's border or the page's rim touch it; a photographed digit does not), with the
+    pieces near it (a 4 or 5 written in two strokes, a stroke cut where a ruled line crossed it)."""
+    # Components of the mask grown by a few px, so a stroke cut by a removed line stays one piece.
+    joined = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    if n <= 2:
+        return mask
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    pool = np.flatnonzero(inside) if inside.any() else np.arange(n - 1)
+    main = pool[np.argmax(area[pool])]
+    pool = pool[area[pool] >= 0.03 * area[main]]  # specks of noise or dust, however close, are no stroke
+    margin = 0.25 * max(bw[main], bh[main])
+    kept = {int(main)}
+    while True:  # add the pieces near what is kept so far, until none is
+        x0, y0 = min(x[k] for k in kept) - margin, min(y[k] for k in kept) - margin
+        x1, y1 = max(x[k] + bw[k] for k in kept) + margin, max(y[k] + bh[k] for k in kept) + margin
+        near = {int(k) for k in pool if x[k] < x1 and x[k] + bw[k] > x0 and y[k] < y1 and y[k] + bh[k] > y0}
+        if near <= kept:
+            break
+        kept |= near
+    return mask & np.isin(labels, [k + 1 for k in kept])
+
+
 def _photo_ink(g: np.ndarray) -> np.ndarray:
     """Bright ink on a dark, uneven, noisy background -> clean ink on 0 (background removed, Otsu, specks cut)."""
     bg = _background(g)
@@ -289,7 +330,7 @@ def _photo_ink(g: np.ndarray) -> np.ndarray:
     hist, _ = np.histogram(np.clip(smooth, 0.0, 1.0), bins=256, range=(0.0, 1.0))
     # Otsu splits pure noise too: never below 6 sigma of the (blurred) noise, measured before the blur.
     floor = float(np.median(smooth)) + 6 * _noise(diff) / (2 * r + 1)
-    mask = smooth > max((_otsu(hist) + 1) / 256, floor, 0.03)
+    mask = _digit_components(_without_lines(smooth > max((_otsu(hist) + 1) / 256, floor, 0.03)))
     if not mask.any():
         return np.zeros_like(g)
     rows, cols = _trim(mask)
@@ -311,13 +352,23 @@ def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
         raise NoInk("the image is empty")
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     background = float(np.median(border))
-    if background > 0.5:  # dark ink on light paper
-        g, border, background = 1.0 - g, 1.0 - border, 1.0 - background
     # A drawing's border is its background, bar where a stroke crosses it; a photo's drifts with the light.
     flat_border = float(np.mean(np.abs(border - background) < 0.03))
     if flat_border < 0.5 or _noise(g) > 0.015:
-        return _photo_ink(g)
+        return _photo_ink(1.0 - g if _dark_ink(g) else g)
+    if background > 0.5:  # dark ink on light paper
+        g, background = 1.0 - g, 1.0 - background
     return np.clip((g - background) / max(1e-6, 1.0 - background), 0.0, 1.0)
+
+
+def _dark_ink(g: np.ndarray) -> bool:
+    """Whether a photo's ink is darker than its paper: the strongest departures from the local paper
+    level (a median over ~1/12 of the short side) go down, not up. The border cannot tell when a desk,
+    a shadow or a dark board fills it."""
+    u8 = (np.clip(g, 0, 1) * 255).astype(np.uint8)
+    k = max(15, min(g.shape) // 12) | 1
+    residual = u8.astype(np.int16) - cv2.medianBlur(u8, min(k, 255))
+    return -float(np.percentile(residual, 0.05)) > float(np.percentile(residual, 99.95))  # ink can be 0.2% of it
 
 
 def has_ink(image: np.ndarray | Image.Image, min_fraction: float = 0.0002) -> bool:
@@ -388,7 +439,35 @@ def mnist_style(image: np.ndarray | Image.Image) -> np.ndarray:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     check_digit(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], ink.shape)
-    return _fit(crop)
+    return _fit(_even_stroke(crop))
+
+
+MNIST_STROKE = 2.8  # MNIST's median stroke width, in px of the 20-px box its digits fill (bench/README.md)
+THIN_STROKE = 1.7  # below all but ~3% of MNIST digits: a ballpoint or pencil line on a large photo
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """The ink's mean stroke width in px: twice its area over its outline's length (a stroke of width w
+    and length L has area wL and an outline of ~2L)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    outline = sum(cv2.arcLength(c, True) for c in contours)
+    return 2 * float(mask.sum()) / max(outline, 1.0)
+
+
+def _even_stroke(crop: np.ndarray) -> np.ndarray:
+    """A thin-pen digit redrawn at MNIST's stroke width: a hairline would shrink to a faint 1 px line at
+    28x28, which models trained on MNIST's 2-3 px strokes misread. Strokes of MNIST width stay as they are."""
+    side = max(crop.shape)
+    width = stroke_width(crop > 0.2 * crop.max()) * BOX / side
+    grow = int(round((MNIST_STROKE - width) * side / BOX))  # px to add across a stroke, at the crop's scale
+    if width >= THIN_STROKE or grow < 2:
+        return crop
+    pad = grow // 2 + 1
+    grown = cv2.dilate(np.pad(crop.astype(np.float32), pad), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                                        (grow | 1, grow | 1)))
+    mask = grown > 0.2 * grown.max()
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return grown[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
 def _fit(crop: np.ndarray) -> np.ndarray:
