@@ -24,14 +24,19 @@ if not models:
 
 by_id = {r.id: r for r in models}
 labels = {r.id: f"{run_label(r)} · {r.config.model.arch.upper()}" for r in models}
-chosen = st.multiselect("Models", list(labels), default=[r.id for r in best_finished(models)],
-                        format_func=labels.get, max_selections=6, key="draw_models",
+s = st.session_state
+if s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
+    s["draw_models"] = [r.id for r in best_finished(models)]
+chosen = st.multiselect("Models", list(labels), format_func=labels.get, max_selections=6, key="draw_models",
                         help="By default the finished model with the best test accuracy.")
 if st.session_state.get("draw_detail") not in chosen:
     st.session_state["draw_detail"] = chosen[0] if chosen else None
 detail = st.selectbox("Explained in detail", chosen, key="draw_detail", format_func=labels.get,
                       disabled=len(chosen) < 2) if chosen else None
-left, right = st.columns([1, 2])
+# The canvas's own column (its width) beside the results, wrapping below it in a narrow window: a canvas
+# squeezed into a third of 800 px showed half its area, and strokes started in the hidden half were lost.
+row = st.container(horizontal=True, gap="medium")
+left, right = row.container(width=300), row.container(width=460)
 with left:
     seen = draw_input()
     if seen.source == UPLOAD and seen.original is not None:

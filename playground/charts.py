@@ -192,7 +192,7 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
                 for trace in _band_traces(label, color, curve, dash, s["name"], col == 1, s["n"]):
                     fig.add_trace(trace, row=1, col=col)
     _epoch_axis(fig)
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(tickformat=".1%", row=1, col=2)  # ".0%" repeats labels over a few points
     _layout(fig, height=440)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
     return fig

@@ -110,14 +110,26 @@ def measured_rate(cfg: RunConfig, runs: Iterable, device: str = "cpu") -> Rate |
                 or c.data.dataset != cfg.data.dataset or c.model.arch != cfg.model.arch
                 or not _same_machine(rec, device)):
             continue
-        wall = rec.ended - rec.started
         done = units(c)
-        if wall <= START_SECONDS or done <= 0:
+        seconds_per_unit = _seconds_per_unit(rec, c, done)
+        if seconds_per_unit is None:
             continue
         score = (_speed_key(c) != model_key, abs(math.log(done / target)), -rec.id)
         if best is None or score < best[0]:
-            best = (score, Rate((wall - START_SECONDS) / done, f"run #{rec.id}"))
+            best = (score, Rate(seconds_per_unit, f"run #{rec.id}"))
     return best[1] if best else None
+
+
+def _seconds_per_unit(rec, cfg: RunConfig, done: float) -> float | None:
+    """A finished run's seconds per unit of work: from its training time over its trained samples where it
+    has one (start-up, loading and waits are no work; a short run's 2-3 s of them made large runs look
+    several times slower), else from its wall time less START_SECONDS."""
+    trained = cfg.optim.epochs * split(cfg)[0] * work(cfg)
+    train_seconds = rec.result.get("train_seconds") if isinstance(rec.result, dict) else None
+    if isinstance(train_seconds, (int, float)) and train_seconds > 0 and trained > 0:
+        return train_seconds / trained
+    wall = rec.ended - rec.started
+    return (wall - START_SECONDS) / done if wall > START_SECONDS and done > 0 else None
 
 
 def _speed_key(cfg: RunConfig) -> tuple:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PlaygroundError
 

@@ -85,3 +85,37 @@ def test_draw_a_stroke_and_see_the_prediction(trained_home):
         nav = [line for line in page.get_by_test_id("stSidebarNav").inner_text().split("\n") if line.isalpha()]
         assert nav == ["Home", "Learn", "Train", "Compare", "Draw", "Inside"], nav
         page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)
+
+
+def test_the_canvas_fits_a_narrow_window_and_the_drawing_survives_another_page(trained_home):
+    """New-user issues: at 800 px only 148 of the canvas's 280 px showed (strokes in the hidden half were
+    lost), and after Compare and back the canvas showed the drawing but the page asked for one."""
+    require_chromium()
+    with streamlit_server(trained_home, ARTIFACTS / "browser-draw-narrow.log") as (url, server), \
+            browser_page("draw-narrow", width=800) as page:
+        page.goto(f"{url}/draw")
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for(timeout=60_000)
+        wait_idle(page)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        assert box["width"] >= 279 and box["x"] >= 0 and box["x"] + box["width"] <= 800, box
+        x = box["x"] + box["width"] * 0.75  # in what used to be the hidden half
+        page.mouse.move(x, box["y"] + 40)
+        page.mouse.down()
+        for k in range(1, 21):  # a vertical stroke: a "1"
+            page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
+        page.mouse.up()
+        predicted = page.get_by_test_id("stMetricValue").first
+        predicted.wait_for(timeout=30_000)
+        assert predicted.inner_text().strip() == "1"
+        page.screenshot(path=str(ARTIFACTS / "draw-800.png"), full_page=True)
+        page.get_by_test_id("stSidebarNav").get_by_text("Compare").click()
+        page.get_by_text("Regularization study", exact=False).first.wait_for(timeout=30_000)
+        wait_idle(page)
+        page.get_by_test_id("stSidebarNav").get_by_text("Draw").click()
+        page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+        predicted = page.get_by_test_id("stMetricValue").first
+        predicted.wait_for(timeout=30_000)
+        assert predicted.inner_text().strip() == "1"
+        page.get_by_text("Look inside with this drawing").wait_for(timeout=30_000)

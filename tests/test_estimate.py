@@ -86,3 +86,15 @@ def test_the_probe_times_steps_after_the_first_with_the_given_clock():
 
 def _no_probe(cfg: RunConfig):
     raise AssertionError("a stored run should have given the speed")
+
+
+def test_a_short_runs_start_up_time_does_not_slow_the_estimate_of_a_long_one():
+    """New-user issue: a 3 s run with 2.7 s of start-up made a 5-epoch run on all images read "about 2 min"."""
+    short = recipe("lstm64").override(limit=3000, epochs=1)
+    rec = finished(1, short, wall=4.0)
+    rec.result = {"train_seconds": 1.3}  # the rest was loading, the split, the test pass
+    rate = estimate.measured_rate(short, [rec])
+    trained = 1 * estimate.split(short)[0] * estimate.work(short)
+    assert rate.seconds_per_unit == pytest.approx(1.3 / trained)
+    long = recipe("lstm64").override(epochs=5)
+    assert estimate.run_seconds(long, rate) < 5 * 60_000 / 3000 * 1.3 * 1.6  # training time scaled, plus eval

@@ -14,6 +14,8 @@ from ui.navigation import arrived
 
 CANVAS, UPLOAD = "canvas", "upload"
 STROKES, RESTORE = "draw_strokes", "draw_restore"  # the canvas's strokes (fabric.js JSON), kept across pages
+INK, PENDING = "draw_ink", "draw_restore_pending"  # its last ink, used until the restored canvas sends its own
+BRUSHES = {"thin": 8, "medium": 18, "thick": 28}  # px on the 280-px canvas
 SEEN = {CANVAS: "your drawing on the canvas", UPLOAD: "the uploaded image"}
 
 
@@ -77,14 +79,23 @@ def canvas_ink(key: str) -> np.ndarray | None:
     s = st.session_state
     if arrived():  # back from another page: the canvas comes back empty unless given the strokes again
         s[RESTORE] = s.get(STROKES)
-    canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
-                       drawing_mode="freedraw", key=key, update_streamlit=True, return_image_data=True,
+        s[PENDING] = s.get(INK) is not None
+    s.setdefault("draw_brush", "medium")
+    brush = st.segmented_control("Pen", list(BRUSHES), key="draw_brush",
+                                 help="Try a thin and a thick pen: the model gets strokes of MNIST's width either way.")
+    canvas = st_canvas(stroke_width=BRUSHES.get(brush, 18), stroke_color="#FFFFFF", background_color="#000000",
+                       height=280, width=280, drawing_mode="freedraw", key=key, update_streamlit=True,
+                       return_image_data=True,
                        initial_drawing=s.get(RESTORE))  # fixed for the visit: a new value would redraw mid-stroke
     if canvas is None or canvas.image_data is None:
-        return None
-    if canvas.json_data is not None:
-        s[STROKES] = canvas.json_data
-    return np.asarray(canvas.image_data)[..., 0]  # RGBA on the black background: ink is in channel 0
+        return s.get(INK) if s.get(PENDING) else None
+    ink = np.asarray(canvas.image_data)[..., 0]  # RGBA on the black background: ink is in channel 0
+    if canvas.json_data is not None and canvas.json_data.get("objects"):
+        s[STROKES], s[PENDING] = canvas.json_data, False  # the canvas shows (and returns) strokes again
+    if s.get(PENDING) and not ink.any():  # just back on the page: the restored strokes are drawn, not yet sent
+        return s[INK]
+    s[INK] = ink if ink.any() else None
+    return ink
 
 
 def _clear() -> None:
@@ -92,7 +103,8 @@ def _clear() -> None:
     s["canvas_n"] = s.get("canvas_n", 0) + 1
     s["upload_n"] = s.get("upload_n", 0) + 1  # a new key empties the file box too
     s["draw_inputs"] = {}
-    s[STROKES] = s[RESTORE] = None
+    s[STROKES] = s[RESTORE] = s[INK] = None
+    s[PENDING] = False
 
 
 def _signature(data: bytes | np.ndarray) -> str:

@@ -32,7 +32,7 @@ def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
     st.markdown(SCALE_TEXT[scale].format(note=lesson.scale_note))
     took = how_long([cfg for _, cfg in lesson.configs(scale)])
     if took:
-        st.caption(f"⏱ {len(lesson.runs)} run(s): {took}.")
+        st.caption(f"⏱ {len(lesson.runs)} run{'s' if len(lesson.runs) > 1 else ''}: {took}.")
     run_ids = list(progress.get("run_ids") or [])
     c1, c2 = st.columns(2)
     label = "▶ Run it again" if run_ids else "▶ Run the experiment"

@@ -23,8 +23,8 @@ LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
 SHOWN = "nav_shown"  # per page: the query parameters of the view it showed last
 # Widget keys whose values outlive their page: Streamlit forgets a widget's value at the end of any run
 # that does not draw it (another page's run), unless that run assigns it. Train's form ("f_*", "recipe"),
-# Draw's models.
-KEPT_ACROSS_PAGES = ("f_", "recipe", "draw_models", "draw_detail")
+# Draw's models and pen.
+KEPT_ACROSS_PAGES = ("f_", "recipe", "draw_models", "draw_detail", "draw_brush")
 
 
 def pages() -> list:

@@ -18,8 +18,8 @@ STUDY_ERROR, REPEAT = "study_error", "study_repeat"
 EPOCHS_NOTE = ("Measured here over 5 seeds with these defaults (bench/README.md): the plain CNN ends at ~98% on its "
                "900 training images and ~83% on the 600 held out, a generalization gap of ~15 points (13–16 over "
                "seeds); L2 λ 0.03 cuts the gap to ~5 (4–5) and dropout 0.5 to ~8 (8–10), in every seed. Fewer "
-               "epochs show less: the gap opens as training accuracy nears 100%. Two at a time, each run takes "
-               "~40 s on a 2-core CPU, so the default study of 3 runs takes about 1.5 minutes.")
+               "epochs show less: the gap opens as training accuracy nears 100%. On a quiet 2-core CPU the default "
+               "study of 3 runs, two at a time, took 68 s (33–35 s a run); more minutes on a busy machine.")
 
 
 def epochs_note(recipe_name: str) -> str:
@@ -139,7 +139,8 @@ def study_form() -> None:
     c2.slider("Held out for validation", 0.1, 0.5, value=STUDY_VAL_FRACTION, step=0.05, key="study_val",
               help="A share of the N samples; hundreds of validation images keep the gap out of their noise.")
     st.caption(epochs_note(st.session_state["study_recipe"]))
-    c = st.columns(5)
+    row = st.container(horizontal=True)  # wraps in a narrow window, where five columns cut their labels
+    c = [row.container(width=170) for _ in range(5)]
     c[0].checkbox("No regularization", value=True, key="study_base")
     c[1].checkbox("L2 penalty", value=True, key="study_use_l2")
     c[1].number_input("λ", 0.0, 1.0, value=STUDY_L2, format="%.4f", step=0.005, key="study_l2")
