@@ -11,6 +11,7 @@ from ui.draw_input import SEEN, UPLOAD, draw_input
 from ui.draw_keep import DIGITS, keep_controls, test_set
 from ui.navigation import require_app
 from ui.state import LAST_DIGIT
+from ui.why_views import saliency
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -77,6 +78,11 @@ with right:
                    f"{FALSE_ALARM:.0%} of real test digits and about 6 in 10 typed letters (bench/README.md).")
         st.page_link("pages/inside.py", label="Look inside with this drawing", icon="🔬",
                      query_params={"model": str(first), "input": "drawing"})
+
+if probs and first is not None:
+    with st.expander(f"🔍 Why {int(probs[first].argmax())}? Which pixels made #{first} answer it"):
+        m = loaded[first]
+        saliency(m.model, m.config, to_input(digit[None], m.config), int(probs[first].argmax()), DIGITS, "draw")
 
 if probs and is_recurrent(loaded[first].config):
     m = loaded[first]

@@ -448,3 +448,26 @@ def drawing_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], t
     fig = confusion(matrix, classes)
     fig.update_layout(title=title)
     return fig
+
+
+def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = None, height: int = 260) -> go.Figure:
+    """A saliency map over the input's pixels: red pushed the answer up, blue down, white nothing;
+    `zmax` shares one scale between maps compared (default: this map's own largest |value|)."""
+    a = np.asarray(pixel_map, dtype=float)
+    top = zmax or float(np.abs(a).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=a, x=np.arange(1, a.shape[1] + 1), y=np.arange(1, a.shape[0] + 1),
+                               colorscale="RdBu_r", zmin=-top, zmax=top, colorbar=dict(thickness=10),
+                               hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    return _layout(fig, height=height, title=escape(title), hovermode="closest")
+
+
+def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260) -> go.Figure:
+    """What a recurrent model's answer owes to each image row it read (row 1 on top, as in the image)."""
+    r = np.asarray(rows, dtype=float)
+    fig = go.Figure(go.Bar(x=r, y=np.arange(1, len(r) + 1), orientation="h",
+                           marker_color=[PALETTE[1] if v > 0 else PALETTE[0] for v in r],
+                           hovertemplate="row %{y}: %{x:.3g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text="row")
+    return _layout(fig, height=height, title=escape(title), hovermode="closest")

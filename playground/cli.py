@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 
+import numpy as np
+from PIL import Image
+
 from . import codegen
 from .config import (
     ACTIVATIONS,
@@ -18,7 +21,9 @@ from .config import (
     NORMALIZATIONS,
     OPTIMIZERS,
     RECIPES,
+    ConfigError,
     RunConfig,
+    is_recurrent,
     recipe,
     validate,
 )
@@ -28,7 +33,8 @@ from .engine.jobs import JobRegistry
 from .engine.study import VARIANTS, run_study, study_runs
 from .engine.training import NO_STEP_ROWS, Snapshot
 from .errors import PlaygroundError, RunStatus
-from .inference import load_checkpoint, predict_image, require_digits
+from .explain import METHODS, blank_input, saliency
+from .inference import load_checkpoint, predict_image, require_digits, to_input
 from .models import build_model, count_parameters, format_summary, summary
 from .preprocess import load_image, read_image_file
 from .settings import Settings
@@ -112,6 +118,13 @@ def build_parser() -> Parser:
     p = sub.add_parser("predict", help="predict digit images with a checkpoint; one JSON line per image")
     p.add_argument("--checkpoint", required=True, help="a .pt file written by a run (loaded weights_only)")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...) holding one digit each")
+
+    e = sub.add_parser("explain", help="a saliency map (PNG) of which pixels made a model answer for an image")
+    e.add_argument("--checkpoint", required=True, help="a .pt file written by a run (loaded weights_only)")
+    e.add_argument("image", help="an image file holding one digit")
+    e.add_argument("--method", choices=list(METHODS), default="ig", help="ig, occlusion or gradcam (CNNs)")
+    e.add_argument("--target", type=int, help="the class to explain (default: the model's answer)")
+    e.add_argument("--out", required=True, help="where to write the map (PNG: red for, blue against)")
 
     c = sub.add_parser("code", help="print a standalone PyTorch script (torch + torchvision) that trains this config")
     _model_options(c)
@@ -336,6 +349,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    loaded = load_checkpoint(args.checkpoint)
+    require_digits(loaded)
+    digit, probs = predict_image(loaded, load_image(read_image_file(args.image)))
+    target = int(probs.argmax()) if args.target is None else args.target
+    if not 0 <= target < len(probs):
+        raise ConfigError(f"--target must be a class in 0..{len(probs) - 1}")
+    if args.method == "gradcam" and is_recurrent(loaded.config):
+        raise ConfigError("Grad-CAM needs a convolutional model; use --method ig or occlusion")
+    x = to_input(digit[None], loaded.config)
+    pixel_map = saliency(loaded.model, x, target, args.method, blank_input(loaded.config, tuple(x.shape)))
+    top = float(np.abs(pixel_map).max()) or 1.0
+    red, blue = np.clip(pixel_map / top, 0, 1), np.clip(-pixel_map / top, 0, 1)
+    rgb = np.stack([1 - blue, 1 - red - blue, 1 - red], -1).clip(0, 1)  # white 0, red for, blue against
+    Image.fromarray((rgb * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.NEAREST).save(args.out)
+    print(json.dumps({"image": args.image, "label": int(probs.argmax()), "prob": round(float(probs.max()), 4),
+                      "target": target, "method": args.method, "out": args.out}))
+    return 0
+
+
 def cmd_code(args: argparse.Namespace) -> int:
     sys.stdout.write(codegen.script(config_from_args(args)))  # python -m playground code --recipe cnn > train.py
     return 0
@@ -350,7 +383,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "study": cmd_study, "runs": cmd_runs, "summary": cmd_summary, "predict": cmd_predict,
-            "code": cmd_code, "fetch": cmd_fetch}
+            "explain": cmd_explain, "code": cmd_code, "fetch": cmd_fetch}
 
 
 def main(argv: list[str] | None = None) -> int:

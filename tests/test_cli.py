@@ -263,3 +263,17 @@ def test_runs_lists_a_unicode_name_on_an_ascii_only_stdout(tmp_path):
     proc = run_cli("runs", home=tmp_path, env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
     assert proc.returncode == 0, proc.stderr
     assert "n\\xfamero \\u2603" in proc.stdout
+
+
+def test_explain_writes_a_saliency_png_and_refuses_gradcam_for_a_recurrent_model(trained, tmp_path):
+    digit = data.load_dataset("mnist").test_x[0, 0].numpy()  # a 7
+    Image.fromarray(digit).resize((280, 280)).save(tmp_path / "seven.png")
+    proc = run_cli("explain", "--checkpoint", trained.checkpoint, str(tmp_path / "seven.png"), "--method", "ig",
+                   "--out", str(tmp_path / "map.png"), home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout)
+    assert line["label"] == 7 and line["target"] == 7 and line["method"] == "ig"
+    assert Image.open(tmp_path / "map.png").size == (280, 280)
+    refused = run_cli("explain", "--checkpoint", trained.checkpoint, str(tmp_path / "seven.png"), "--method",
+                      "gradcam", "--out", str(tmp_path / "cam.png"), home=tmp_path)
+    assert refused.returncode == 2 and "Grad-CAM needs a convolutional model" in refused.stderr

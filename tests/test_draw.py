@@ -299,3 +299,16 @@ def test_inside_opens_on_the_drawing_its_link_names(draw_page):
     assert not at.exception
     assert at.radio(key="inside_source").value == "my drawing"
     assert at.selectbox(key="inside_model").value == model
+
+
+def test_why_shows_the_saliency_of_the_model_beside_its_untrained_copy(draw_page):
+    at, canvas, _ = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert not at.exception
+    assert any(e.label.startswith("🔍 Why") for e in at.expander)
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "trained: why" in specs and "untrained: why" in specs and "per row" in specs  # an LSTM: rows too
+    assert "Saliency shows what the model *used*" in page_text(at)
+    at.radio(key="why-method-draw").set_value("occlusion").run()
+    assert not at.exception and "Occlusion" in page_text(at)

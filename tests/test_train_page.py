@@ -424,3 +424,13 @@ def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path)
         assert "hidden=32" in page.url and "epochs=4" in page.url and f"run={run_id}" in page.url
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
+
+
+def test_a_finished_run_shows_its_worst_mistakes_and_confused_classes(trained):
+    at = page({"run": str(trained.id)})
+    assert not at.exception
+    assert any(e.label.startswith("🔍 Its mistakes") for e in at.expander)
+    assert any(m.value.startswith("**Most confused:**") for m in at.markdown)
+    at.selectbox(key=f"mistake-cell-{trained.id}").select_index(1).run()  # the most confused pair's images
+    assert not at.exception and at.selectbox(key=f"mistake-cell-{trained.id}").index == 1
+    assert any(f"mistakes-{trained.id}" in (c.proto.id or "") or "❌" in c.proto.spec for c in at.get("plotly_chart"))

@@ -13,6 +13,7 @@ from playground.inference import belongs_to, read_checkpoint_bytes, test_predict
 from playground.reports import metrics_csv
 from ui.common import duration, jobs, loaded_model
 from ui.run_facts import TRAIN_HELP, wall_split
+from ui.why_views import mistakes
 
 
 def report(rec, snap) -> None:
@@ -35,6 +36,13 @@ def report(rec, snap) -> None:
             if result.get("confusion"):
                 st.plotly_chart(charts.confusion(result["confusion"], classes), width="stretch",
                                 key=f"confusion-{rec.id}")
+    if has_checkpoint and rec.status == RunStatus.FINISHED:
+        with st.expander("🔍 Its mistakes: the test images it got most wrong, the classes it confuses"):
+            try:
+                belongs_to(loaded_model(rec.checkpoint), rec.config)  # this run's own file, or refused
+                mistakes(rec, classes, key=str(rec.id))
+            except PlaygroundError as exc:
+                st.warning(f"Cannot look at its mistakes: {exc}")
     c1, c2 = st.columns(2)
     if has_checkpoint:
         # Read on click, through the same refusals as a load (a link swapped in meanwhile is not served).

@@ -1,0 +1,134 @@
+"""Why a model answered what it did: its worst mistakes on the test set, the classes it confuses, and
+which input pixels (and, for a recurrent model, which image rows) drove one answer.
+
+Attribution comes from Captum (PyTorch's own library): Integrated Gradients and occlusion for every
+model, Grad-CAM for the CNNs. Each runs on a private copy of the model: the pages share one cached
+model per checkpoint, and Captum's hooks and gradients must not see another session's passes.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig, is_recurrent
+from .data import Normalizer, display_images, load_dataset
+
+METHODS = {"ig": "Integrated Gradients", "occlusion": "occlusion", "gradcam": "Grad-CAM"}
+EVAL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Mistake:
+    index: int  # in the test set
+    image: np.ndarray  # for display: (H, W) grey or (H, W, 3)
+    true: int
+    predicted: int
+    p_true: float  # the probability the model gave the true class
+    p_predicted: float
+    loss: float  # cross-entropy: -log p_true
+
+
+def test_outputs(model: nn.Module, config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (N, classes) for the whole test set, and its labels (N,)."""
+    ds = load_dataset(config.data.dataset)
+    norm = Normalizer.of(config.data.dataset, config.data.normalize)
+    model.eval()
+    with torch.no_grad():
+        probs = torch.cat([torch.softmax(model(norm(ds.test_x[i:i + EVAL_BATCH])), 1)
+                           for i in range(0, len(ds.test_y), EVAL_BATCH)])
+    return probs.numpy(), ds.test_y.numpy()
+
+
+def worst_mistakes(probs: np.ndarray, labels: np.ndarray, config: RunConfig, count: int = 12,
+                   true: int | None = None, predicted: int | None = None) -> list[Mistake]:
+    """The wrong answers with the highest loss first (optionally those of one confusion-matrix cell)."""
+    pred = probs.argmax(1)
+    wrong = pred != labels
+    if true is not None:
+        wrong &= labels == true
+    if predicted is not None:
+        wrong &= pred == predicted
+    idx = np.flatnonzero(wrong)
+    p_true = probs[np.arange(len(labels)), labels]
+    idx = idx[np.argsort(p_true[idx], kind="stable")][:count]  # lowest p(true) = highest loss first
+    images = display_images(load_dataset(config.data.dataset).test_x[torch.as_tensor(idx, dtype=torch.long)])
+    return [Mistake(int(i), img, int(labels[i]), int(pred[i]), float(p_true[i]), float(probs[i, pred[i]]),
+                    float(-np.log(max(p_true[i], 1e-12)))) for i, img in zip(idx, images, strict=True)]
+
+
+def confused_pairs(confusion: np.ndarray, top: int = 5) -> list[tuple[int, int, int]]:
+    """(true, predicted, count) of the most frequent mistakes, largest first; a confusion matrix's rows
+    are true classes, its columns predicted ones."""
+    m = np.array(confusion, dtype=np.int64)
+    np.fill_diagonal(m, 0)
+    order = np.argsort(-m, axis=None, kind="stable")[:top]
+    return [(int(t), int(p), int(m[t, p])) for t, p in zip(*np.unravel_index(order, m.shape), strict=True)
+            if m[t, p] > 0]
+
+
+def disagreements(probs_a: np.ndarray, probs_b: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Test indices that model A gets right and B wrong, and the other way round."""
+    right_a, right_b = probs_a.argmax(1) == labels, probs_b.argmax(1) == labels
+    return {"a_only": np.flatnonzero(right_a & ~right_b), "b_only": np.flatnonzero(right_b & ~right_a)}
+
+
+def _last_conv(model: nn.Module) -> nn.Module | None:
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1] if convs else None
+
+
+def saliency(model: nn.Module, x: torch.Tensor, target: int, method: str = "ig",
+             baseline: torch.Tensor | None = None) -> np.ndarray:
+    """How much each input pixel pushed the answer towards `target`: (H, W), summed over channels.
+
+    x: (1, C, H, W) normalized as the model's training normalized it; `baseline` the same for a blank
+    image (Integrated Gradients integrates from it; occlusion covers patches with it).
+    """
+    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
+
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; valid: {', '.join(METHODS)}")
+    model = copy.deepcopy(model).eval()  # private: Captum's hooks and gradients touch no shared copy
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = x.detach().clone()
+    base = torch.zeros_like(x) if baseline is None else baseline.detach().clone()
+    if method == "ig":
+        attr = IntegratedGradients(model).attribute(x, baselines=base, target=target, n_steps=32)
+    elif method == "occlusion":
+        c, h, w = x.shape[1:]
+        patch = max(2, h // 7)  # 4x4 on 28x28: about a stroke's width
+        attr = Occlusion(model).attribute(x, target=target, baselines=base, sliding_window_shapes=(c, patch, patch),
+                                          strides=(c, max(1, patch // 2), max(1, patch // 2)))
+    else:
+        layer = _last_conv(model)
+        if layer is None:
+            raise ValueError("Grad-CAM needs a convolutional layer: use ig or occlusion for a recurrent model")
+        cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
+        attr = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
+    return attr.detach().sum(1)[0].numpy()
+
+
+def row_attribution(pixel_map: np.ndarray) -> np.ndarray:
+    """(H,) per image row: what a recurrent model's answer owes to each row it read (row t = step t)."""
+    return np.asarray(pixel_map).sum(1)
+
+
+def blank_input(config: RunConfig, shape: tuple[int, ...]) -> torch.Tensor:
+    """A black image (pixels 0) normalized as `config`'s training normalized its images."""
+    return Normalizer.of(config.data.dataset, config.data.normalize)(torch.zeros(shape))
+
+
+def methods_for(config: RunConfig) -> list[str]:
+    """The attribution methods that apply: Grad-CAM needs a conv layer."""
+    return ["ig", "occlusion"] if is_recurrent(config) else ["ig", "occlusion", "gradcam"]
+
+
+def probability(model: nn.Module, x: torch.Tensor, target: int) -> float:
+    with torch.no_grad():
+        return float(F.softmax(model(x), 1)[0, target])

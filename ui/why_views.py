@@ -1,0 +1,73 @@
+"""Why a model answered what it did: its worst test mistakes (Train's report) and a saliency map of one
+input beside the same model untrained (Draw). The work is playground.explain; results are cached."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from playground import charts, explain
+from playground.config import RunConfig, is_recurrent
+from playground.models import untrained
+from ui.common import loaded_model
+
+SALIENCY_CAPTION = (
+    "Red pixels pushed the answer towards this class, blue ones away from it, white did nothing; one colour "
+    "scale for both maps. {method}. Saliency shows what the model *used*, not that it is right or that it "
+    "sees a digit as you do; an untrained model's map is noise, which is the point of showing it.")
+HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a black image to this one, times "
+             "the pixel's change (the parts add up to the change in the answer)",
+       "occlusion": "Occlusion: how much the answer drops when a 4×4 patch is blacked out",
+       "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image"}
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring every test image…")
+def _test_outputs(checkpoint: str, mtime: float) -> tuple[np.ndarray, np.ndarray]:
+    loaded = loaded_model(checkpoint)
+    return explain.test_outputs(loaded.model, loaded.config)
+
+
+def mistakes(rec, classes, key: str) -> None:
+    """The test images this run got most wrong, the classes it confuses, and any one confusion cell."""
+    from pathlib import Path
+
+    probs, labels = _test_outputs(rec.checkpoint, Path(rec.checkpoint).stat().st_mtime)
+    pred = probs.argmax(1)
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(matrix, (labels, pred), 1)
+    pairs = explain.confused_pairs(matrix)
+    if not pairs:
+        st.caption("No test image was misread.")
+        return
+    st.markdown("**Most confused:** " + " · ".join(f"{classes[t]} read as {classes[p]} ({n}×)" for t, p, n in pairs))
+    cells = [(None, None)] + [(t, p) for t, p, _ in pairs]
+    cell = st.selectbox("Show", cells, key=f"mistake-cell-{key}",
+                        format_func=lambda c: "the worst mistakes (highest loss)" if c[0] is None
+                        else f"{classes[c[0]]} read as {classes[c[1]]}")
+    worst = explain.worst_mistakes(probs, labels, rec.config, 16, *cell)
+    st.plotly_chart(charts.prediction_grid([m.image for m in worst], [classes[m.predicted] for m in worst],
+                                           [classes[m.true] for m in worst], [m.p_predicted for m in worst]),
+                    width="stretch", key=f"mistakes-{key}")
+    st.caption("Each tile: the model's answer (the true class) and how sure it was of that answer. Highest loss "
+               "first: the mistakes it made most confidently. Some are the model's fault, some are images a "
+               "person would misread too.")
+
+
+def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target: int, classes, key: str) -> None:
+    """Which pixels made it `target`: the trained model beside its untrained copy, for a chosen method."""
+    method = st.radio("Method", explain.methods_for(config), format_func=explain.METHODS.get, horizontal=True,
+                      key=f"why-method-{key}")
+    base = explain.blank_input(config, tuple(x.shape))
+    maps = {"trained": explain.saliency(model, x, target, method, base),
+            "untrained": explain.saliency(untrained(config), x, target, method, base)}
+    top = max(float(np.abs(m).max()) for m in maps.values()) or 1.0
+    recurrent = is_recurrent(config)
+    cols = st.columns(4 if recurrent else 2)
+    for i, (name, m) in enumerate(maps.items()):
+        col = cols[2 * i] if recurrent else cols[i]
+        col.plotly_chart(charts.attribution(m, f"{name}: why '{classes[target]}'", zmax=top), width="stretch",
+                         key=f"why-{key}-{name}")
+        if recurrent:  # which rows decided it, lined up with the rows read
+            cols[2 * i + 1].plotly_chart(charts.row_attribution(explain.row_attribution(m), f"{name}: per row"),
+                                         width="stretch", key=f"why-rows-{key}-{name}")
+    st.caption(SALIENCY_CAPTION.format(method=HOW[method]))
