@@ -172,12 +172,15 @@ def main() -> None:
     out = {"side": args.side, "digits": len(digits), "megapixels": round(args.side * args.side * 3 / 4 / 1e6, 1),
            "seconds_per_photo": {"median": round(float(np.median(seconds)), 3), "max": round(max(seconds), 3)},
            "photos": len(photos), "models": {}}
+    import torch
+
     from playground.data import load_dataset
 
     ds = load_dataset("mnist")
     for path in args.checkpoint:
         model = load_checkpoint(path)
-        clean = predict_digits(model, ds.test_x[digits, 0].numpy() / 255.0).argmax(1) == ds.test_y[digits].numpy()
+        idx = torch.as_tensor(digits)
+        clean = predict_digits(model, ds.test_x[idx, 0].numpy() / 255.0).argmax(1) == ds.test_y[idx].numpy()
         per_kind: dict[str, list[int]] = {"the same digits, clean 28x28": [int(c) for c in clean]}
         for (kind, label, _), digit in zip(photos, digits, strict=True):
             right = digit is not None and int(predict_digits(model, digit[None])[0].argmax()) == label

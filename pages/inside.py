@@ -13,6 +13,7 @@ from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, p
 from ui.inside_recurrent import gradient_view, recurrent_view
 from ui.inside_views import Shown, cnn_view, predictions, weights_view
 from ui.navigation import require_app
+from ui.why_views import projector
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -85,3 +86,7 @@ else:
 
 st.subheader("How far training moved the weights", anchor=False)
 weights_view(start, is_recurrent(rec.config))
+
+st.subheader("The model's own map of the inputs", anchor=False)
+projector(rec, classes, probes.model_input(picked.pixels, rec.config) if picked.label is None else None,
+          with_untrained=beside == UNTRAINED)

@@ -471,3 +471,25 @@ def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260)
                            hovertemplate="row %{y}: %{x:.3g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="row")
     return _layout(fig, height=height, title=escape(title), hovermode="closest")
+
+
+def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], predicted: np.ndarray,
+               title: str = "", extra: np.ndarray | None = None, height: int = 420) -> go.Figure:
+    """Inputs placed on a 2-D map of what the last layer sees, one colour per true class; hover shows the
+    test image's index, class and answer; `extra` (a learner's drawing) as a black star."""
+    fig = go.Figure()
+    for c, name in enumerate(classes):
+        on = np.flatnonzero(labels == c)
+        if len(on):
+            fig.add_trace(go.Scattergl(
+                x=points[on, 0], y=points[on, 1], mode="markers", name=escape(str(name)),
+                marker=dict(size=4, color=qualitative.D3[c % 10], opacity=0.7),
+                customdata=np.stack([on, [classes[int(p)] for p in predicted[on]]], -1),
+                hovertemplate=f"test image %{{customdata[0]}}: {escape(str(name))}, "
+                              "read as %{customdata[1]}<extra></extra>"))
+    if extra is not None:
+        fig.add_trace(go.Scatter(x=extra[:, 0], y=extra[:, 1], mode="markers", name="your drawing",
+                                 marker=dict(symbol="star", size=16, color="black")))
+    fig.update_xaxes(showticklabels=False, title_text="component 1")
+    fig.update_yaxes(showticklabels=False, title_text="component 2")
+    return _layout(fig, height=height, title=escape(title), hovermode="closest")

@@ -132,3 +132,50 @@ def methods_for(config: RunConfig) -> list[str]:
 def probability(model: nn.Module, x: torch.Tensor, target: int) -> float:
     with torch.no_grad():
         return float(F.softmax(model(x), 1)[0, target])
+
+
+# ------------------------------------------------------------------ the model's own map of the inputs
+PROJECTED = 2000  # test images placed on the map
+
+
+def features(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """What the last layer sees: the input of the model's final Linear layer, (N, features): a CNN's
+    penultimate layer, a recurrent model's final hidden state. On a private copy (a hook is state)."""
+    model = copy.deepcopy(model).eval()
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    seen: list[torch.Tensor] = []
+    handle = last.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), EVAL_BATCH):
+                model(x[i:i + EVAL_BATCH])
+    finally:
+        handle.remove()
+    return torch.cat(seen).numpy()
+
+
+@dataclass(frozen=True)
+class Projection:
+    points: np.ndarray  # (N, 2)
+    explained: float  # share of the features' variance the two axes keep
+    mean: np.ndarray  # to place more inputs (a drawing) on the same map
+    axes: np.ndarray  # (2, features)
+
+    def place(self, feats: np.ndarray) -> np.ndarray:
+        return (np.asarray(feats) - self.mean) @ self.axes.T
+
+
+def pca(feats: np.ndarray) -> Projection:
+    """The two directions of largest variance (principal components, by SVD), and the points on them."""
+    mean = feats.mean(0)
+    _, s, vt = np.linalg.svd(feats - mean, full_matrices=False)
+    explained = float((s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12))
+    return Projection((feats - mean) @ vt[:2].T, explained, mean, vt[:2])
+
+
+def separation(points: np.ndarray, labels: np.ndarray) -> float:
+    """How far apart the classes sit on the map: between-class over total variance, in [0, 1]."""
+    centre = points.mean(0)
+    total = ((points - centre) ** 2).sum()
+    between = sum((labels == c).sum() * ((points[labels == c].mean(0) - centre) ** 2).sum() for c in np.unique(labels))
+    return float(between / max(total, 1e-12))

@@ -353,3 +353,42 @@ def test_the_side_by_side_label_follows_the_model_at_once(inside_home, monkeypat
     at.selectbox(key="inside_model").set_value(ids["rnn"]).run()
     assert not at.exception
     assert f"#{ids['rnn']} untrained" in at.selectbox(key="inside_other").options[0]
+
+
+def test_the_models_own_map_separates_classes_after_training(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "lstm")
+    assert not at.exception
+    assert "The model's own map of the inputs" in [s.value for s in at.subheader]
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "component 1" in specs and "untrained" in specs
+    shares = [float(c.value.split("%")[0].split(": ")[1]) for c in at.caption if c.value.startswith("Classes kept")]
+    assert len(shares) == 2 and all(0 <= v <= 100 for v in shares)  # these tiny models are barely trained
+
+
+def test_training_pulls_the_classes_apart_on_the_map(trained):
+    """The caption's claim, on a real lstm64 (bench/README.md: 90% trained vs 21% untrained)."""
+    from playground import explain
+    from playground.data import Normalizer, load_dataset
+    from playground.inference import load_checkpoint
+    from playground.models import untrained
+
+    loaded = load_checkpoint(trained.checkpoint)
+    ds = load_dataset("mnist")
+    x = Normalizer.of("mnist", loaded.config.data.normalize)(ds.test_x[:1000])
+    y = ds.test_y[:1000].numpy()
+    share = {name: explain.separation(explain.pca(explain.features(m, x)).points, y)
+             for name, m in (("trained", loaded.model), ("untrained", untrained(loaded.config)))}
+    assert share["trained"] > 0.75 and share["untrained"] < 0.45, share
+
+
+def test_separation_and_pca_against_hand_worked_answers():
+    import numpy as np
+
+    from playground import explain
+
+    apart = np.array([[0.0, 0.0], [0.0, 0.1], [10.0, 0.0], [10.0, 0.1]])
+    assert explain.separation(apart, np.array([0, 0, 1, 1])) > 0.99
+    assert explain.separation(apart, np.array([0, 1, 0, 1])) < 0.01
+    line = np.array([[1.0, 1.0, 0.0], [2.0, 2.0, 0.0], [3.0, 3.0, 0.0]])
+    proj = explain.pca(line)
+    assert proj.explained == pytest.approx(1.0) and abs(abs(proj.axes[0] @ np.array([1, 1, 0]) / np.sqrt(2)) - 1) < 1e-9

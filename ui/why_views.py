@@ -71,3 +71,43 @@ def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target:
             cols[2 * i + 1].plotly_chart(charts.row_attribution(explain.row_attribution(m), f"{name}: per row"),
                                          width="stretch", key=f"why-rows-{key}-{name}")
     st.caption(SALIENCY_CAPTION.format(method=HOW[method]))
+
+
+@st.cache_data(max_entries=16, show_spinner="Placing 2,000 test images on the map…")
+def _projected(checkpoint: str, mtime: float, trained: bool) -> tuple:
+    from playground.data import Normalizer, load_dataset
+
+    loaded = loaded_model(checkpoint)
+    model = loaded.model if trained else untrained(loaded.config)
+    cfg = loaded.config
+    ds = load_dataset(cfg.data.dataset)
+    x = Normalizer.of(cfg.data.dataset, cfg.data.normalize)(ds.test_x[:explain.PROJECTED])
+    feats = explain.features(model, x)
+    with torch.no_grad():
+        predicted = torch.cat([model.eval()(x[i:i + 500]) for i in range(0, len(x), 500)]).argmax(1).numpy()
+    return explain.pca(feats), ds.test_y[:explain.PROJECTED].numpy(), predicted
+
+
+def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untrained: bool = True) -> None:
+    """The last layer's view of 2,000 test images, projected to 2-D: trained (beside untrained)."""
+    from pathlib import Path
+
+    mtime = Path(rec.checkpoint).stat().st_mtime
+    which = (True, False) if with_untrained else (True,)
+    for col, trained in zip(st.columns(2), which, strict=False):
+        proj, labels, predicted = _projected(rec.checkpoint, mtime, trained)
+        extra = None
+        if drawing_x is not None:
+            model = loaded_model(rec.checkpoint).model if trained else untrained(rec.config)
+            extra = proj.place(explain.features(model, drawing_x))
+        name = "trained" if trained else "untrained"
+        col.plotly_chart(charts.projection(proj.points, labels, classes, predicted, f"#{rec.id} {name}", extra),
+                         width="stretch", key=f"projection-{rec.id}-{name}")
+        col.caption(f"Classes kept apart: {explain.separation(proj.points, labels):.0%} of the spread is between "
+                    f"classes; the two axes keep {proj.explained:.0%} of the last layer's variance.")
+    st.caption("Each dot is one test image, placed by what the layer before the answer computes for it, squeezed "
+               "to two dimensions (PCA: the two directions it varies most); colour is the true class. Training "
+               "pulls each class into its own region, so the classifier can cut between them. Untrained, the "
+               "classes overlap far more, though not entirely (random features still echo the input): measured "
+               "here, 21% (LSTM 64) and 37% (LeNet) of the spread lies between classes untrained, against 90% "
+               "and 87% trained. Hover a dot for its image number and the model's answer.")
