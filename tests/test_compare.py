@@ -431,3 +431,20 @@ def test_runs_repeated_with_one_seed_are_not_a_spread():
     assert table[1]["test acc vs first"] == "+1.0%"  # no seeds' spread to call it noise by
     spread = _seeded(0.0, [(0, 0.80), (0, 0.80), (1, 0.84)], 1) + _seeded(0.01, [(0, 0.83)], 4)
     assert variant_table(group_variants(spread))[1]["test acc vs first"] == "+1.0% · noise (seeds spread 4.0%)"
+
+
+def test_two_finished_runs_show_the_test_images_where_they_differ(home, store):
+    from playground.engine.training import Trainer
+
+    ids = []
+    for seed in (0, 1):
+        cfg = tiny(epochs=1, limit=300, seed=seed)
+        ids.append(store.create_run(cfg, f"seed {seed}"))
+        Trainer(cfg, store, ids[-1]).run()
+    at = page("pages/compare.py")
+    at.query_params["ids"] = f"{ids[0]},{ids[1]}"
+    at.run()
+    assert not at.exception
+    assert any(e.label.startswith(f"🔍 Where #{ids[0]} and #{ids[1]} differ") for e in at.expander)
+    said = [m.value for m in at.markdown if "right, #" in m.value]
+    assert len(said) == 2 and said[0].startswith(f"**#{ids[0]} right, #{ids[1]} wrong:")

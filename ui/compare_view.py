@@ -15,8 +15,10 @@ from playground.compare import (
     variant_series,
     variant_table,
 )
+from playground.data import SPECS
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+from ui.why_views import where_they_differ
 
 PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")
 SPREAD_PX = 125  # "100.0% ± 10.0%" whole: sized to the header, a column cut "69.0% ± 3.2%" to "69.0% ± 3."
@@ -90,3 +92,7 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
         st.warning(sentence, icon="🎲")
     for sentence in shared_starts([rec for rec, _ in pairs]):
         st.caption(sentence)
+    finished = [rec for rec, _ in pairs if rec.status == RunStatus.FINISHED and rec.checkpoint]
+    if len(pairs) == 2 and len(finished) == 2 and len({r.config.data.dataset for r in finished}) == 1:
+        with st.expander(f"🔍 Where #{finished[0].id} and #{finished[1].id} differ: test images one gets right"):
+            where_they_differ(*finished, SPECS[finished[0].config.data.dataset].classes)
