@@ -493,3 +493,14 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
     fig.update_xaxes(showticklabels=False, title_text="component 1")
     fig.update_yaxes(showticklabels=False, title_text="component 2")
     return _layout(fig, height=height, title=escape(title), hovermode="closest")
+
+
+def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggestion: float,
+             height: int = 300) -> go.Figure:
+    """A learning-rate range test: the training loss against a rising learning rate (log axis)."""
+    fig = go.Figure([go.Scatter(x=lrs, y=losses, mode="lines", name="loss", line=dict(color="#bbb", width=1)),
+                     go.Scatter(x=lrs, y=smoothed, mode="lines", name="smoothed", line=dict(color=PALETTE[0]))])
+    fig.add_vline(x=suggestion, line=dict(color=PALETTE[1], dash="dash"))
+    fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power")
+    fig.update_yaxes(title_text="training loss")
+    return _layout(fig, height=height, hovermode="x unified")

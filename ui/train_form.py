@@ -28,6 +28,7 @@ from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.common import jobs
 from ui.estimate_view import how_long
+from ui.lr_finder_view import lr_finder
 from ui.navigation import arrived, url_params
 from ui.run_code import show_code
 
@@ -217,8 +218,15 @@ def sidebar_form() -> None:
         st.text_input("Run name (optional)", max_chars=120, key=RUN_NAME)
         _before_train()
         st.button("Train", type="primary", width="stretch", on_click=_submit)
+        with st.expander("📈 Find a learning rate"):
+            lr_finder(form_config(), on_use=_use_lr)
         with st.expander("</> Show the code"):
             show_code(form_config(), "the form's settings", key="form")
+
+
+def _use_lr(value: float) -> None:
+    st.session_state[PREFIX + "lr"] = float(f"{value:.3g}")
+    _custom()
 
 
 def _before_train() -> None:
