@@ -23,6 +23,7 @@ from .models import conv_out
 from .settings import Settings
 
 SPLIT_SEED = 12345  # training.split_dataset's validation permutation
+NOISE_SEED = 54321  # training.NOISE_SEED: which training labels are noisy
 FOLDER_SEED = 0  # data._image_folder's shuffle of class-sorted folders
 EVAL_BATCH = 1000  # training.EVAL_BATCH
 ARCH_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "cnn": "CNN", "lenet": "LeNet"}
@@ -33,7 +34,8 @@ ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
 # reproduced: a new config field cannot be dropped silently.
 FIELDS = {
     "dataset": "CLASSES, the data loaders, Net's input size", "normalize": "to_input()",
-    "val_fraction": "split()", "limit": "--limit", "arch": "Net", "hidden": "Net", "layers": "Net",
+    "val_fraction": "split()", "label_noise": "add_label_noise()", "limit": "--limit", "arch": "Net",
+    "hidden": "Net", "layers": "Net",
     "width": "Net (CNN)", "activation": "Net (CNNs; a recurrent cell has its own)", "delay": "Net.forward's blank rows",
     "optimizer": "the optimizer line", "lr": "--lr", "momentum": "the optimizer line (SGD)", "clip": "train()",
     "batch_size": "--batch-size", "epochs": "--epochs", "l2": "train()'s loss", "weight_decay": "the optimizer line",
@@ -96,7 +98,7 @@ def _settings(cfg: RunConfig) -> list[str]:
     keys += [] if is_recurrent(cfg) else ["activation"]
     keys += ["optimizer", "lr"] + (["momentum"] if cfg.optim.optimizer == "sgd" else [])
     keys += ["batch_size", "epochs"]
-    keys += [k for k in ("delay", "clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
+    keys += [k for k in ("label_noise", "delay", "clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
     return [f"{k}={flat[k]!r}" for k in keys + ["seed"]]
 
 
@@ -294,6 +296,7 @@ def _data(cfg: RunConfig) -> str:
         "",
         "",
         _split(cfg),
+        *(["", "", _label_noise(cfg)] if cfg.data.label_noise else []),
     )
 
 
@@ -371,6 +374,20 @@ def _mnist_pickle() -> str:
         "        return torch.cat([torch.from_numpy(y) for y in ys]).long()",
         "",
         "    return torch.cat([images(xa), images(xb)]), labels(ya, yb), images(xt), labels(yt)",
+    )
+
+
+def _label_noise(cfg: RunConfig) -> str | None:
+    share = cfg.data.label_noise
+    if not share:
+        return None
+    return _lines(
+        "def add_label_noise(y):",
+        f'    """Replace {share:.0%} of the training labels by a random class (the same ones in every run): labels',
+        '    a model can only memorize, never learn."""',
+        f"    g = torch.Generator().manual_seed({NOISE_SEED})",
+        f"    flip = torch.rand(len(y), generator=g) < {share!r}",
+        "    return torch.where(flip, torch.randint(0, len(CLASSES), (len(y),), generator=g), y)",
     )
 
 
@@ -524,6 +541,7 @@ def _main(cfg: RunConfig, threads: int) -> str:
         "        test_x, test_y = test_x[:args.limit], test_y[:args.limit]",
         "    train_x, train_y, val_x, val_y = split(train_x, train_y)" if val else
         "    train_x, train_y = shuffle(train_x, train_y)",
+        *(["    train_y = add_label_noise(train_y)"] if cfg.data.label_noise else []),
         "",
         "    torch.manual_seed(args.seed)  # the initial weights depend on the seed alone",
         "    model = Net().to(device)",

@@ -276,6 +276,7 @@ SGD = REC.override(optimizer="sgd", lr=0.05)
 VARIANTS: dict[str, tuple[RunConfig, dict]] = {
     "dataset": (REC, {"dataset": "cifar2"}), "normalize": (REC, {"normalize": "standard"}),
     "val_fraction": (REC, {"val_fraction": 0.0}), "limit": (REC, {"limit": 80}), "arch": (REC, {"arch": "gru"}),
+    "label_noise": (REC, {"label_noise": 0.4}),
     "hidden": (REC, {"hidden": 12}), "layers": (REC, {"layers": 2}), "width": (CNN, {"width": 4}),
     "activation": (CNN, {"activation": "relu"}), "delay": (REC, {"delay": 3}),
     "optimizer": (REC, {"optimizer": "rmsprop"}), "lr": (REC, {"lr": 0.01}), "momentum": (SGD, {"momentum": 0.9}),
@@ -315,3 +316,9 @@ def test_each_field_reaches_the_script_and_is_reproduced(field, folders, tmp_pat
     got = printed(capsys.readouterr().out)
     assert got["params"] == count_parameters(build_model(cfg))
     assert (got["test_acc"], got["test_loss"]) == (round(engine["test_acc"], 4), round(engine["test_loss"], 4))
+
+
+def test_the_script_draws_the_same_noisy_labels_as_the_engine():
+    from playground.engine import training
+
+    assert codegen.NOISE_SEED == training.NOISE_SEED

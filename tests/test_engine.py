@@ -313,3 +313,17 @@ def test_a_huge_l2_lambda_says_to_lower_lambda_not_the_learning_rate(store):
     snap = jobs.wait(run_id, timeout=60)
     assert snap.status == "diverged" and "smaller L2 λ than 1e+300" in snap.message
     assert "learning rate" not in snap.message
+
+
+def test_label_noise_touches_only_training_labels_the_same_for_every_seed():
+    from playground.data import load_dataset
+    from playground.engine.training import split_dataset
+
+    ds = load_dataset("mnist")
+    clean = split_dataset(ds, tiny(limit=2000, val_fraction=0.2), torch.device("cpu"))
+    noisy = split_dataset(ds, tiny(limit=2000, val_fraction=0.2, label_noise=0.5), torch.device("cpu"))
+    other_seed = split_dataset(ds, tiny(limit=2000, val_fraction=0.2, label_noise=0.5, seed=7), torch.device("cpu"))
+    changed = (noisy.train_y != clean.train_y).float().mean().item()
+    assert 0.5 * 0.9 - 0.05 < changed < 0.5 * 0.9 + 0.05  # half drawn again, 9 in 10 of those to another class
+    assert torch.equal(noisy.val_y, clean.val_y) and torch.equal(noisy.test_y, clean.test_y)
+    assert torch.equal(noisy.train_y, other_seed.train_y) and torch.equal(noisy.train_x, clean.train_x)

@@ -194,6 +194,9 @@ def _more_fields() -> None:
         st.selectbox("Input normalization", NORMALIZATIONS, on_change=_custom, key=PREFIX + "normalize",
                      format_func=NORMALIZE_LABELS.get)
         st.slider("Validation fraction", 0.0, 0.4, step=0.05, on_change=_custom, key=PREFIX + "val_fraction")
+        st.slider("Label noise (training labels replaced at random)", 0.0, 0.9, step=0.05, on_change=_custom,
+                  key=PREFIX + "label_noise", help="The same labels in every run; validation and test stay clean. "
+                                                   "Watch training accuracy climb on labels it can only memorize.")
         _number("Use only the first N samples (0 = all)", "limit", step=500)
         _number("Seed", "seed", step=1)
         st.selectbox("Device", DEVICES, on_change=_custom, key=PREFIX + "device")

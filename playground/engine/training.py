@@ -193,8 +193,21 @@ def split_dataset(ds: Dataset, cfg: RunConfig, device: torch.device) -> Split:
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
     val, train = order[:n_val], order[n_val:]
     tx, ty = ds.test_x[:limit], ds.test_y[:limit]
+    train_y = noisy_labels(y[train], cfg.data.label_noise, len(ds.classes))
     to = lambda t: t.to(device)  # noqa: E731
-    return Split(to(x[train]), to(y[train]), to(x[val]), to(y[val]), to(tx), to(ty))
+    return Split(to(x[train]), to(train_y), to(x[val]), to(y[val]), to(tx), to(ty))
+
+
+NOISE_SEED = 54321  # the same labels are noisy in every run of a setting: seeds and variants differ by the rest
+
+
+def noisy_labels(y: torch.Tensor, share: float, n_classes: int) -> torch.Tensor:
+    """`share` of the labels replaced by a class drawn at random (sometimes the same one): noise to memorize."""
+    if share <= 0:
+        return y
+    g = torch.Generator().manual_seed(NOISE_SEED)
+    flip = torch.rand(len(y), generator=g) < share
+    return torch.where(flip, torch.randint(0, n_classes, (len(y),), generator=g), y)
 
 
 @torch.no_grad()
