@@ -159,8 +159,8 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=4000)
     ap.add_argument("--per-class", type=int, default=3, help="digits of each class per kind of photo")
     args = ap.parse_args()
-    digits = first_of_each_class(args.per_class)
-    photos = photo_set(args.side, digits)
+    chosen = first_of_each_class(args.per_class)
+    photos = photo_set(args.side, chosen)
     seconds, digits = [], []
     for _, _, data in photos:
         t0 = time.perf_counter()
@@ -169,7 +169,7 @@ def main() -> None:
         except NoInk:  # NotADigit included: counted as wrong
             digits.append(None)
         seconds.append(time.perf_counter() - t0)
-    out = {"side": args.side, "digits": len(digits), "megapixels": round(args.side * args.side * 3 / 4 / 1e6, 1),
+    out = {"side": args.side, "digits": len(chosen), "megapixels": round(args.side * args.side * 3 / 4 / 1e6, 1),
            "seconds_per_photo": {"median": round(float(np.median(seconds)), 3), "max": round(max(seconds), 3)},
            "photos": len(photos), "models": {}}
     import torch
@@ -179,7 +179,7 @@ def main() -> None:
     ds = load_dataset("mnist")
     for path in args.checkpoint:
         model = load_checkpoint(path)
-        idx = torch.as_tensor(digits)
+        idx = torch.as_tensor(chosen)
         clean = predict_digits(model, ds.test_x[idx, 0].numpy() / 255.0).argmax(1) == ds.test_y[idx].numpy()
         per_kind: dict[str, list[int]] = {"the same digits, clean 28x28": [int(c) for c in clean]}
         for (kind, label, _), digit in zip(photos, digits, strict=True):

@@ -64,7 +64,14 @@ def _study_explore2() -> dict[str, RunConfig]:
             "batch16x60": base.override(batch_size=16, epochs=60)}
 
 
+def _noise() -> dict[str, RunConfig]:
+    """The label-noise lesson's scale: LeNet on 2,000 digits, a quarter held out, long enough to memorize."""
+    base = recipe("lenet").override(limit=2000, val_fraction=0.25, epochs=60)
+    return {"clean": base, "noise=0.5": base.override(label_noise=0.5)}
+
+
 SETS = {
+    "noise": _noise,
     "study-explore2": _study_explore2,
     "study-explore": _study_explore,
     "study": _study,
@@ -93,7 +100,9 @@ def measure(configs: dict[str, RunConfig], seeds: int, concurrent: int) -> dict:
             last = snap.epoch_rows[-1] if snap.epoch_rows else {}
             row = {"config": name, "seed": seed, "status": str(snap.status), "seconds": round(snap.elapsed, 1),
                    "train_acc": last.get("train_acc"), "val_acc": last.get("val_acc"),
-                   "test_acc": snap.result.get("test_acc")}
+                   "test_acc": snap.result.get("test_acc"),
+                   "best_val_acc": max((r["val_acc"] for r in snap.epoch_rows if r.get("val_acc") is not None),
+                                       default=None)}
             if row["train_acc"] is not None and row["val_acc"] is not None:
                 row["gap"] = row["train_acc"] - row["val_acc"]
             rows.append(row)
@@ -105,7 +114,7 @@ def measure(configs: dict[str, RunConfig], seeds: int, concurrent: int) -> dict:
         got = [r for r in rows if r["config"] == name and r["status"] == "finished"]
         summary[name] = {"config": cfg.flat(), "runs": len(got),
                          **{k: spread([r[k] for r in got if r.get(k) is not None])
-                            for k in ("train_acc", "val_acc", "gap", "test_acc", "seconds")}}
+                            for k in ("train_acc", "val_acc", "best_val_acc", "gap", "test_acc", "seconds")}}
     return summary
 
 
