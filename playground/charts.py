@@ -504,3 +504,35 @@ def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggesti
     fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power")
     fig.update_yaxes(title_text="training loss")
     return _layout(fig, height=height, hovermode="x unified")
+
+
+def parallel_settings(rows: Sequence[dict], settings: Sequence[str], metric_label: str = "val acc",
+                      height: int = 380) -> go.Figure:
+    """Each run a line across its settings to its result (colour = the result): which settings the best
+    runs share. Text settings get one tick per value."""
+    dims = []
+    for k in settings:
+        values = [r[k] for r in rows]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            lo, hi = min(values), max(values)
+            log = lo > 0 and hi / lo > 20
+            dims.append(dict(label=escape(k + (" (log10)" if log else "")),
+                             values=[float(np.log10(v)) if log else float(v) for v in values]))
+        else:
+            names = sorted({str(v) for v in values})
+            dims.append(dict(label=escape(k), values=[names.index(str(v)) for v in values],
+                             tickvals=list(range(len(names))), ticktext=[escape(n) for n in names]))
+    metric = [r["metric"] if r["metric"] is not None else np.nan for r in rows]
+    dims.append(dict(label=metric_label, values=metric))
+    if any(r.get("gap") is not None for r in rows):
+        dims.append(dict(label="gap (train-val)", values=[r["gap"] if r["gap"] is not None else np.nan for r in rows]))
+    fig = go.Figure(go.Parcoords(line=dict(color=metric, colorscale="Viridis", showscale=True), dimensions=dims))
+    return _layout(fig, height=height)
+
+
+def importance_bars(shares: dict[str, float], height: int = 260) -> go.Figure:
+    names = list(shares)[::-1]
+    fig = go.Figure(go.Bar(x=[shares[n] for n in names], y=[escape(n) for n in names], orientation="h",
+                           marker_color=PALETTE[0], text=[f"{shares[n]:.0%}" for n in names], textposition="auto"))
+    fig.update_xaxes(tickformat=".0%", title_text="share of the result's variance it explains")
+    return _layout(fig, height=height, hovermode="closest")

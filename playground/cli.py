@@ -31,6 +31,7 @@ from .data import SPECS, load_dataset
 from .engine.executors import executor_from_env
 from .engine.jobs import JobRegistry
 from .engine.study import VARIANTS, run_study, study_runs
+from .engine.sweep import importances, parse_param, run_sweep
 from .engine.training import NO_STEP_ROWS, Snapshot
 from .errors import PlaygroundError, RunStatus
 from .explain import METHODS, blank_input, saliency
@@ -109,6 +110,19 @@ def build_parser() -> Parser:
     st.add_argument("--at-once", dest="at_once", type=_at_least_one,
                     help="runs training at once (default: 2 on a CPU, 5 on a GPU, a Ray cluster's slots)")
     _ray_option(st)
+
+    sw = sub.add_parser("sweep", help="an Optuna search over settings: one JSON line per trial, then importances")
+    sw.add_argument("--recipe", choices=list(RECIPES), default="lstm64", help="the base recipe (default: lstm64)")
+    sw.add_argument("--param", action="append", required=True, metavar="NAME=RANGE",
+                    help="lr=1e-4:1e-1:log, hidden=16:128 or optimizer=adam,sgd (repeat for several)")
+    sw.add_argument("--trials", type=_at_least_one, default=8, help="runs to train (default: 8)")
+    sw.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
+    sw.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    sw.add_argument("--at-once", dest="at_once", type=_at_least_one, help="runs training at once (default: 2 on a CPU)")
+    sw.add_argument("--no-prune", dest="prune", action="store_false",
+                    help="train every trial to the end (default: stop those below the median early)")
+    sw.add_argument("--storage", help="an Optuna storage URL (sqlite:///sweep.db) to keep or resume the study")
+    _ray_option(sw)
 
     sub.add_parser("runs", help="list stored runs")
 
@@ -308,6 +322,31 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0 if all(r["status"] == RunStatus.FINISHED for r in rows) else 1
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    base = recipe(args.recipe).override(**{k: v for k, v in (("epochs", args.epochs), ("limit", args.limit))
+                                           if v is not None})
+    params = [parse_param(text, base) for text in args.param]
+    with Interrupts():
+        jobs = _registry(args, max_concurrent=args.at_once)
+        name = f"{args.recipe} sweep {time.strftime('%Y%m%d-%H%M%S')}"
+        print(f"sweep: {args.trials} trials of {args.recipe} over {', '.join(p.name for p in params)}, "
+              f"{jobs.max_concurrent} at once, store {jobs.store.home}", file=sys.stderr, flush=True)
+
+        def report(t) -> None:
+            print(json.dumps({"trial": t.number, "run_id": t.run_id, "params": t.params, "state": t.state,
+                              "value": t.value, **({"message": t.message} if t.message else {})}), flush=True)
+
+        study = run_sweep(jobs, base, params, args.trials, jobs.max_concurrent, name, args.storage, args.prune,
+                          report)
+    done = [t for t in study.trials if t.value is not None]
+    rows = [(t.params, t.value) for t in done]
+    print(json.dumps({"best": study.best_trial.params if done else None,
+                      "best_value": study.best_value if done else None,
+                      "importance": importances(rows, {p.name: p for p in params}), "completed": len(done)}))
+    jobs.executor.shutdown()
+    return 0 if done else 1
+
+
 def cmd_runs(_args: argparse.Namespace) -> int:
     runs = RunStore().list_runs(include_unreadable=True)
     if not runs:
@@ -383,7 +422,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "study": cmd_study, "runs": cmd_runs, "summary": cmd_summary, "predict": cmd_predict,
-            "explain": cmd_explain, "code": cmd_code, "fetch": cmd_fetch}
+            "sweep": cmd_sweep, "explain": cmd_explain, "code": cmd_code, "fetch": cmd_fetch}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -389,3 +389,30 @@ def shared_starts(runs: Sequence[RunRecord]) -> list[str]:
         said.setdefault(text, []).append(seed)
     return [f"{'Seed' if len(seeds) == 1 else 'Seeds'} {', '.join(map(str, seeds))}: {text}."
             for text, seeds in said.items()]
+
+
+# ------------------------------------------------------------------ which settings matter
+def settings_and_results(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> tuple[list[str], list[dict]]:
+    """The settings that differ across finished runs (seed included) and one row per run: those settings,
+    the final validation accuracy and the gap: what the parallel coordinates and the importance read."""
+    done = [(rec, epochs) for rec, epochs in runs if rec.status == "finished" and rec.config is not None]
+    varying = differing_settings([rec.config for rec, _ in done])
+    rows = []
+    for rec, epochs in done:
+        r = _results(rec, epochs)
+        metric = r["final val acc"] if r["final val acc"] is not None else r["test acc"]
+        rows.append({"run": rec.id, **{k: rec.config.flat()[k] for k in varying}, "metric": metric,
+                     "gap": r["gap (train-val)"]})
+    return varying, rows
+
+
+def importance_trust(runs: int, settings: int) -> str:
+    """How far to trust an importance estimate from `runs` runs over `settings` settings, in words."""
+    if runs < 3:
+        return "not at all: fewer than 3 runs"
+    per = runs / max(settings, 1)
+    if per < 5:
+        return f"little: {runs} runs for {settings} setting(s); each share moves a lot with one more run"
+    if per < 15:
+        return f"somewhat: {runs} runs; large shares are real, small differences between them are not"
+    return f"fairly: {runs} runs for {settings} setting(s)"

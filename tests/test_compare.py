@@ -448,3 +448,23 @@ def test_two_finished_runs_show_the_test_images_where_they_differ(home, store):
     assert any(e.label.startswith(f"🔍 Where #{ids[0]} and #{ids[1]} differ") for e in at.expander)
     said = [m.value for m in at.markdown if "right, #" in m.value]
     assert len(said) == 2 and said[0].startswith(f"**#{ids[0]} right, #{ids[1]} wrong:")
+
+
+def test_which_settings_matter_draws_parallel_coordinates_and_importance(home, store):
+    from playground.compare import importance_trust
+    from playground.engine.training import Trainer
+
+    ids = []
+    for lr, hidden in ((0.001, 8), (0.01, 8), (0.05, 16), (0.003, 16)):
+        cfg = tiny(epochs=1, limit=300, lr=lr, hidden=hidden)
+        ids.append(store.create_run(cfg, f"lr {lr}"))
+        Trainer(cfg, store, ids[-1]).run()
+    at = page("pages/compare.py")
+    at.query_params["ids"] = ",".join(map(str, ids))
+    at.run()
+    assert not at.exception
+    assert any(e.label.startswith("🧭 Which settings matter: 4 finished runs over") for e in at.expander)
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "parcoords" in specs and "share of the result" in specs
+    assert any("Trust it little" in c.value for c in at.caption)
+    assert importance_trust(2, 1).startswith("not at all") and importance_trust(40, 2).startswith("fairly")

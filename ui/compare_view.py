@@ -8,8 +8,10 @@ from playground import charts
 from playground.compare import (
     comparison_table,
     group_variants,
+    importance_trust,
     one_seed_noise,
     one_study,
+    settings_and_results,
     shared_starts,
     status_counts,
     variant_series,
@@ -92,7 +94,27 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
         st.warning(sentence, icon="🎲")
     for sentence in shared_starts([rec for rec, _ in pairs]):
         st.caption(sentence)
+    _which_settings_matter(pairs)
     finished = [rec for rec, _ in pairs if rec.status == RunStatus.FINISHED and rec.checkpoint]
     if len(pairs) == 2 and len(finished) == 2 and len({r.config.data.dataset for r in finished}) == 1:
         with st.expander(f"🔍 Where #{finished[0].id} and #{finished[1].id} differ: test images one gets right"):
             where_they_differ(*finished, SPECS[finished[0].config.data.dataset].classes)
+
+
+def _which_settings_matter(pairs) -> None:
+    """Parallel coordinates over the finished runs' differing settings, and each setting's importance."""
+    settings, rows = settings_and_results(pairs)
+    if len(rows) < 3 or not settings:
+        return
+    from playground.engine.sweep import importances
+
+    with st.expander(f"🧭 Which settings matter: {len(rows)} finished runs over {', '.join(settings)}"):
+        st.plotly_chart(charts.parallel_settings(rows, settings), width="stretch", key="parallel-settings")
+        st.caption("One line per run, from its settings to its final validation accuracy (test accuracy without "
+                   "a validation set) and its generalization gap; drag along an axis to pick runs.")
+        shares = importances([({k: r[k] for k in settings}, r["metric"]) for r in rows])
+        if shares:
+            st.plotly_chart(charts.importance_bars(shares), width="stretch", key="importance")
+            st.caption("Each setting's share of the variance in the result across these runs (Optuna's importance "
+                       f"evaluator). Trust it {importance_trust(len(rows), len(settings))}. It says what moved the "
+                       "result *within these ranges*, not what would matter elsewhere.")

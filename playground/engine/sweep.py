@@ -1,0 +1,184 @@
+"""Sweeps: which settings matter. Optuna proposes each trial's settings (TPE sampler), stops hopeless ones
+early (median pruner on the per-epoch validation accuracy) and rates each setting's importance; the trials
+are ordinary runs of our job registry, so they train, show and store like any other run.
+
+Optuna rather than our own search: its samplers, pruners, storage and importance evaluators are the
+field's standard, tested upstream, and need nothing beyond Python here.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import FLAT_FIELDS, ConfigError, RunConfig, validate
+from ..errors import RunStatus
+
+SWEEPABLE = ("lr", "hidden", "width", "layers", "dropout", "l2", "weight_decay", "batch_size", "momentum",
+             "label_noise", "limit", "optimizer", "seed")
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Param:
+    """One setting's range: numbers between low and high (on a log scale if `log`), or a list of choices."""
+    name: str
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    integer: bool = False
+    choices: tuple = ()
+
+    def distribution(self):
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        if self.choices:
+            return CategoricalDistribution(self.choices)
+        if self.integer:
+            return IntDistribution(int(self.low), int(self.high), log=self.log)
+        return FloatDistribution(self.low, self.high, log=self.log)
+
+
+def _suggest(trial, p: Param) -> Any:
+    if p.choices:
+        return trial.suggest_categorical(p.name, list(p.choices))
+    if p.integer:
+        return trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+    return trial.suggest_float(p.name, p.low, p.high, log=p.log)
+
+
+def parse_param(text: str, base: RunConfig) -> Param:
+    """"lr=1e-4:1e-1:log", "hidden=16:128", "optimizer=adam,sgd" -> a Param (integers where the field is)."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or name not in FLAT_FIELDS:
+        raise ConfigError(f"a sweep parameter looks like lr=1e-4:1e-1:log or optimizer=adam,sgd; got {text!r}")
+    if name not in SWEEPABLE:
+        raise ConfigError(f"{name} cannot be swept; sweepable: {', '.join(SWEEPABLE)}")
+    current = base.flat()[name]
+    if "," in spec or isinstance(current, str):
+        choices = tuple(type(current)(c.strip()) for c in spec.split(",") if c.strip())
+        if len(choices) < 2:
+            raise ConfigError(f"{name}: give at least two choices, e.g. {name}=a,b")
+        return Param(name, choices=choices)
+    parts = spec.split(":")
+    try:
+        low, high = float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        raise ConfigError(f"{name}: a range is low:high (and :log), e.g. {name}=1e-4:1e-1:log") from None
+    log = len(parts) > 2 and parts[2].strip() == "log"
+    if not (math.isfinite(low) and math.isfinite(high) and low < high) or (log and low <= 0):
+        raise ConfigError(f"{name}: need low < high (and low > 0 on a log scale); got {spec!r}")
+    return Param(name, low, high, log, integer=isinstance(current, int) and not isinstance(current, bool))
+
+
+@dataclass
+class TrialResult:
+    number: int
+    run_id: int | None
+    params: dict
+    state: str  # complete | pruned | failed
+    value: float | None  # the metric: last validation accuracy (test accuracy without a validation set)
+    message: str | None = None
+
+
+def metric_of(snap) -> float | None:
+    """What a sweep maximizes: the last validation accuracy, else the test accuracy."""
+    if snap.epoch_rows and snap.epoch_rows[-1].get("val_acc") is not None:
+        return float(snap.epoch_rows[-1]["val_acc"])
+    acc = snap.result.get("test_acc") if snap.result else None
+    return None if acc is None else float(acc)
+
+
+def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, at_once: int = 2,
+              name: str = "sweep", storage: str | None = None, prune: bool = True,
+              on_trial: Callable[[TrialResult], None] | None = None, seed: int = 0):
+    """Train `trials` runs of `base` with settings Optuna proposes, `at_once` at a time; returns the study."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=pruner, storage=storage, study_name=name, load_if_exists=storage is not None)
+    live: dict[int, tuple[Any, int, int]] = {}  # trial number -> (trial, run id, epochs reported)
+    asked = 0
+    while asked < trials or live:
+        while asked < trials and len(live) < at_once:
+            trial = study.ask()
+            asked += 1
+            values = {p.name: _suggest(trial, p) for p in params}
+            try:
+                cfg = validate(base.override(**values))
+                run_id = registry.submit(cfg, name=f"{name} · trial {trial.number}")
+            except ConfigError as exc:  # this combination cannot train (e.g. dropout with 1 layer)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                _report(on_trial, TrialResult(trial.number, None, values, "failed", None, str(exc)))
+                continue
+            live[trial.number] = (trial, run_id, 0)
+        for number, (trial, run_id, reported) in list(live.items()):
+            snap = registry.snapshot(run_id)
+            rows = snap.epoch_rows if snap is not None else []
+            for row in rows[reported:]:
+                if row.get("val_acc") is not None:
+                    trial.report(float(row["val_acc"]), int(row["epoch"]))
+            live[number] = (trial, run_id, len(rows))
+            if snap is not None and not snap.done and len(rows) > reported and trial.should_prune():
+                registry.stop(run_id, "pruned by the sweep: its validation accuracy was below the median")
+            if snap is None or snap.done:
+                del live[number]
+                _finish(study, trial, run_id, snap, on_trial)
+        time.sleep(POLL_SECONDS)
+    return study
+
+
+def _finish(study, trial, run_id: int, snap, on_trial) -> None:
+    import optuna
+
+    params = dict(trial.params)
+    if snap is not None and snap.status == RunStatus.FINISHED and metric_of(snap) is not None:
+        value = metric_of(snap)
+        study.tell(trial, value)
+        _report(on_trial, TrialResult(trial.number, run_id, params, "complete", value))
+    elif snap is not None and snap.status == RunStatus.STOPPED and "pruned" in (snap.message or ""):
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        _report(on_trial, TrialResult(trial.number, run_id, params, "pruned", metric_of(snap)))
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        _report(on_trial, TrialResult(trial.number, run_id, params, "failed", None, snap.message if snap else None))
+
+
+def _report(on_trial, result: TrialResult) -> None:
+    if on_trial is not None:
+        on_trial(result)
+
+
+def importances(rows: Iterable[tuple[dict, float]], ranges: dict[str, Param] | None = None) -> dict[str, float]:
+    """Each setting's share of the metric's variance explained (Optuna's evaluator) over (settings, value)
+    rows: finished runs of a sweep or any runs picked on Compare. Settings that never vary are left out."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    rows = [(p, v) for p, v in rows if v is not None]
+    names = [k for k in (rows[0][0] if rows else {}) if len({repr(p[k]) for p, _ in rows}) > 1]
+    if len(rows) < 3 or not names:
+        return {}
+    dists = {}
+    for k in names:
+        if ranges and k in ranges:
+            dists[k] = ranges[k].distribution()
+            continue
+        values = [p[k] for p, _ in rows]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            lo, hi = float(min(values)), float(max(values))
+            dists[k] = FloatDistribution(lo, hi, log=lo > 0 and hi / lo > 20)
+        else:
+            dists[k] = CategoricalDistribution(sorted({repr(v) for v in values}))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    for p, v in rows:
+        shown = {k: (float(p[k]) if isinstance(dists[k], FloatDistribution) else
+                     (p[k] if k in (ranges or {}) else repr(p[k]))) for k in names}
+        study.add_trial(optuna.trial.create_trial(params=shown, distributions=dists, value=float(v)))
+    return dict(optuna.importance.get_param_importances(study))
