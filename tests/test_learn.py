@@ -81,7 +81,7 @@ def test_guess_then_run_shows_the_verdict_and_progress_survives_a_new_session(ho
     assert again.radio(key="lesson").value == "rnn-rows"  # still picked; its labels never change
     assert any(c.value.startswith("✓ 1.") for c in again.sidebar.caption)
     assert any(s.value == "What happened" for s in again.subheader)
-    assert "1 of 6 lessons done" in again.sidebar.get("progress")[0].proto.text
+    assert "1 of 7 lessons done" in again.sidebar.get("progress")[0].proto.text
 
 
 def test_a_failing_run_shows_its_message_not_a_traceback(home, monkeypatch):
@@ -229,3 +229,11 @@ def test_the_overfitting_verdict_is_the_variant_with_the_smallest_gap():
     assert lessons.BY_KEY["overfitting"].choices[judge(results)] == "dropout 0.4"
     results["width"] = {"train_acc": 0.85, "test_acc": 0.84}
     assert judge(results) == 1
+
+
+def test_the_noise_verdict_follows_the_measured_runs():
+    judge, choices = lessons.BY_KEY["noise"].judge, lessons.BY_KEY["noise"].choices
+    measured = {"clean": {"train_acc": 1.0, "test_acc": 0.933}, "noisy": {"train_acc": 0.98, "test_acc": 0.54}}
+    assert choices[judge(measured)].startswith("memorizes")
+    ignored = {"clean": {"train_acc": 1.0, "test_acc": 0.93}, "noisy": {"train_acc": 0.55, "test_acc": 0.9}}
+    assert choices[judge(ignored)].startswith("ignores")
