@@ -13,7 +13,7 @@ from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, p
 from ui.inside_recurrent import gradient_view, recurrent_view
 from ui.inside_views import Shown, cnn_view, predictions, weights_view
 from ui.navigation import require_app
-from ui.why_views import projector
+from ui.why_views import projector, saliency
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -83,6 +83,11 @@ else:
     a.plotly_chart(charts.image(picked.image, "Input"), width="stretch")
     predictions(shown, classes)
     cnn_view(shown, rec.config)
+
+st.subheader("Which pixels decided it", anchor=False)
+x = shown[f"#{run_id} trained"].x
+answer = int(probes.class_probabilities(loaded.model, x).argmax())
+saliency(loaded.model, rec.config, x, answer, classes, f"inside-{run_id}", with_untrained=beside == UNTRAINED)
 
 st.subheader("How far training moved the weights", anchor=False)
 weights_view(start, is_recurrent(rec.config))

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from playground import charts
+from playground.explain import confused_pairs
 from playground.inference import predict_digits
 from playground.probes import confusion_matrix
 from playground.store import Drawing
@@ -105,6 +106,10 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         matrix = confusion_matrix(truth, preds[which], 10)
         st.plotly_chart(charts.drawing_confusion(matrix, DIGITS, f"#{which} on your {len(drawings)} drawing(s)"),
                         width="stretch", key="draw-confusion")
+        pairs = confused_pairs(matrix)
+        if pairs:
+            st.caption(f"#{which} confuses most on your drawings: "
+                       + " · ".join(f"{t} read as {p} ({n}×)" for t, p, n in pairs) + ". The ✗ tiles below show them.")
     first = next(iter(preds), None)
     _gallery(drawings, preds.get(first), first)
 

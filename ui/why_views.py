@@ -13,11 +13,13 @@ from ui.common import loaded_model
 
 SALIENCY_CAPTION = (
     "Red pixels pushed the answer towards this class, blue ones away from it, white did nothing; one colour "
-    "scale for both maps. {method}. Saliency shows what the model *used*, not that it is right or that it "
-    "sees a digit as you do; an untrained model's map is noise, which is the point of showing it.")
+    "scale for the maps side by side. {method}. Saliency shows what the model *used*, not that it is right or "
+    "that it sees a digit as you do: compare with the untrained copy's map before reading meaning into one.")
 HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a black image to this one, times "
-             "the pixel's change (the parts add up to the change in the answer)",
-       "occlusion": "Occlusion: how much the answer drops when a 4×4 patch is blacked out",
+             "the pixel's change (the parts add up to the change in the answer; black pixels get nothing, so "
+             "the ink lights up even untrained: what training changes is which strokes, and their sign)",
+       "occlusion": "Occlusion: how much the answer drops when a 4×4 patch is blacked out (covering black "
+                    "background changes nothing, so only the ink can count)",
        "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image"}
 
 
@@ -53,13 +55,15 @@ def mistakes(rec, classes, key: str) -> None:
                "person would misread too.")
 
 
-def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target: int, classes, key: str) -> None:
-    """Which pixels made it `target`: the trained model beside its untrained copy, for a chosen method."""
+def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target: int, classes, key: str,
+             with_untrained: bool = True) -> None:
+    """Which pixels made it `target`: the trained model (beside its untrained copy), for a chosen method."""
     method = st.radio("Method", explain.methods_for(config), format_func=explain.METHODS.get, horizontal=True,
                       key=f"why-method-{key}")
     base = explain.blank_input(config, tuple(x.shape))
-    maps = {"trained": explain.saliency(model, x, target, method, base),
-            "untrained": explain.saliency(untrained(config), x, target, method, base)}
+    maps = {"trained": explain.saliency(model, x, target, method, base)}
+    if with_untrained:
+        maps["untrained"] = explain.saliency(untrained(config), x, target, method, base)
     top = max(float(np.abs(m).max()) for m in maps.values()) or 1.0
     recurrent = is_recurrent(config)
     cols = st.columns(4 if recurrent else 2)
