@@ -60,6 +60,16 @@ def test_train_live_reload_and_stop(tmp_path):
     assert "Inotify" not in log, log[-3000:]
 
 
+def draw_a_one(page, box: dict, across: float) -> None:
+    """A vertical mouse stroke (a "1") on the canvas, `across` of the way from its left edge."""
+    x = box["x"] + box["width"] * across
+    page.mouse.move(x, box["y"] + 40)
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
+    page.mouse.up()
+
+
 def test_draw_a_stroke_and_see_the_prediction(trained_home):
     require_chromium()
     with streamlit_server(trained_home, ARTIFACTS / "browser-draw-server.log") as (url, server), \
@@ -68,13 +78,7 @@ def test_draw_a_stroke_and_see_the_prediction(trained_home):
         canvas = page.locator("canvas.upper-canvas")
         canvas.wait_for(timeout=60_000)
         wait_idle(page)
-        box = canvas.bounding_box()
-        x = box["x"] + box["width"] / 2
-        page.mouse.move(x, box["y"] + 40)
-        page.mouse.down()
-        for k in range(1, 21):  # a vertical stroke: a "1"
-            page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
-        page.mouse.up()
+        draw_a_one(page, canvas.bounding_box(), 0.5)
         predicted = page.get_by_test_id("stMetricValue").first
         predicted.wait_for(timeout=30_000)
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
@@ -100,12 +104,7 @@ def test_the_canvas_fits_a_narrow_window_and_the_drawing_survives_another_page(t
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
         assert box["width"] >= 279 and box["x"] >= 0 and box["x"] + box["width"] <= 800, box
-        x = box["x"] + box["width"] * 0.75  # in what used to be the hidden half
-        page.mouse.move(x, box["y"] + 40)
-        page.mouse.down()
-        for k in range(1, 21):  # a vertical stroke: a "1"
-            page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
-        page.mouse.up()
+        draw_a_one(page, box, 0.75)  # in what used to be the hidden half
         predicted = page.get_by_test_id("stMetricValue").first
         predicted.wait_for(timeout=30_000)
         assert predicted.inner_text().strip() == "1"

@@ -85,6 +85,17 @@ def _seeded(variant_l2, seeds_acc, first_id):
              rows((0.9, acc))) for i, (s, acc) in enumerate(seeds_acc)]
 
 
+def trained_runs(store, configs_and_names) -> list[int]:
+    """Tiny runs trained for real into the store (the page reads their epochs and checkpoints)."""
+    from playground.engine.training import Trainer
+
+    ids = []
+    for cfg, name in configs_and_names:
+        ids.append(store.create_run(cfg, name))
+        Trainer(cfg, store, ids[-1]).run()
+    return ids
+
+
 def test_variants_group_by_config_without_seed_and_table_gives_mean_and_spread():
     runs = _seeded(0.0, [(0, 0.80), (1, 0.84)], 1) + _seeded(0.01, [(0, 0.83), (1, 0.85)], 3)
     variants = group_variants(runs)
@@ -408,14 +419,9 @@ def test_default_selection_and_seed_note_on_the_page(home, store):
 
 def test_the_variant_table_gives_its_spread_columns_room(home, store):
     """New-user issue: "69.0% ± 3.2%" showed as "69.0% ± 3." in a column sized to its header."""
-    from playground.engine.training import Trainer
     from ui.compare_view import PERCENT, SPREAD_PX
 
-    ids = []
-    for seed in (0, 1):
-        cfg = tiny(epochs=1, limit=200, seed=seed)
-        ids.append(store.create_run(cfg, f"b · seed {seed} · study 1"))
-        Trainer(cfg, store, ids[-1]).run()
+    ids = trained_runs(store, [(tiny(epochs=1, limit=200, seed=s), f"b · seed {s} · study 1") for s in (0, 1)])
     at = page("pages/compare.py").run()
     assert at.multiselect(key="compare_ids").value == ids
     columns = json.loads(at.dataframe[0].proto.columns)
@@ -434,13 +440,7 @@ def test_runs_repeated_with_one_seed_are_not_a_spread():
 
 
 def test_two_finished_runs_show_the_test_images_where_they_differ(home, store):
-    from playground.engine.training import Trainer
-
-    ids = []
-    for seed in (0, 1):
-        cfg = tiny(epochs=1, limit=300, seed=seed)
-        ids.append(store.create_run(cfg, f"seed {seed}"))
-        Trainer(cfg, store, ids[-1]).run()
+    ids = trained_runs(store, [(tiny(epochs=1, limit=300, seed=s), f"seed {s}") for s in (0, 1)])
     at = page("pages/compare.py")
     at.query_params["ids"] = f"{ids[0]},{ids[1]}"
     at.run()
@@ -452,13 +452,9 @@ def test_two_finished_runs_show_the_test_images_where_they_differ(home, store):
 
 def test_which_settings_matter_draws_parallel_coordinates_and_importance(home, store):
     from playground.compare import importance_trust
-    from playground.engine.training import Trainer
 
-    ids = []
-    for lr, hidden in ((0.001, 8), (0.01, 8), (0.05, 16), (0.003, 16)):
-        cfg = tiny(epochs=1, limit=300, lr=lr, hidden=hidden)
-        ids.append(store.create_run(cfg, f"lr {lr}"))
-        Trainer(cfg, store, ids[-1]).run()
+    ids = trained_runs(store, [(tiny(epochs=1, limit=300, lr=lr, hidden=h), f"lr {lr}")
+                               for lr, h in ((0.001, 8), (0.01, 8), (0.05, 16), (0.003, 16))])
     at = page("pages/compare.py")
     at.query_params["ids"] = ",".join(map(str, ids))
     at.run()
