@@ -34,14 +34,16 @@ class Mistake:
 
 
 def test_outputs(model: nn.Module, config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (N, classes) for the whole test set, and its labels (N,)."""
+    """Class probabilities (N, classes) on the run's own test set (its `limit` cuts it, as training's does:
+    the counts then match the run's confusion matrix), and its labels (N,)."""
     ds = load_dataset(config.data.dataset)
+    n = min(config.data.limit or len(ds.test_y), len(ds.test_y))
     norm = Normalizer.of(config.data.dataset, config.data.normalize)
     model.eval()
     with torch.no_grad():
-        probs = torch.cat([torch.softmax(model(norm(ds.test_x[i:i + EVAL_BATCH])), 1)
-                           for i in range(0, len(ds.test_y), EVAL_BATCH)])
-    return probs.numpy(), ds.test_y.numpy()
+        probs = torch.cat([torch.softmax(model(norm(ds.test_x[i:min(i + EVAL_BATCH, n)])), 1)
+                           for i in range(0, n, EVAL_BATCH)])
+    return probs.numpy(), ds.test_y[:n].numpy()
 
 
 def worst_mistakes(probs: np.ndarray, labels: np.ndarray, config: RunConfig, count: int = 12,

@@ -58,3 +58,10 @@ def test_every_method_maps_a_cnn_input_and_gradcam_refuses_a_recurrent_model(met
     else:
         pixel_map = explain.saliency(rnn, x, target=1, method=method)
         assert explain.row_attribution(pixel_map).shape == (28,)
+
+
+def test_test_outputs_use_the_runs_own_test_set():
+    """New-user issue: "3 read as 8 (565x)" on the full test set beside a confusion matrix of the run's 3,000."""
+    cfg = recipe("lstm64").override(limit=300, hidden=8)
+    probs, labels = explain.test_outputs(build_model(cfg, seed=0), cfg)
+    assert probs.shape == (300, 10) and len(labels) == 300
