@@ -415,8 +415,8 @@ LESSONS: tuple[Lesson, ...] = (
         runs=(LessonRun("clean", "LeNet, clean labels", _noise_base, {"limit": 2000}),
               LessonRun("noisy", "LeNet, half the labels random", _noise_base.override(label_noise=0.5),
                         {"limit": 2000})),
-        scale_note="the same on a CPU and a GPU: 2,000 images (a quarter held out), 60 epochs, about half a "
-                   "minute a run here",
+        scale_note="to 2,000 images (a quarter held out) and 60 epochs, on a GPU too; about half a minute a "
+                   "run on this 2-core CPU",
         reference=("Zhang et al. showed that networks reach 100% training accuracy on labels that are entirely "
                    "random, and that test accuracy falls steadily as more labels are noisy."),
         explanation=(
