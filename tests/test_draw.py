@@ -312,3 +312,15 @@ def test_why_shows_the_saliency_of_the_model_beside_its_untrained_copy(draw_page
     assert "Saliency shows what the model *used*" in page_text(at)
     at.radio(key="why-method-draw").set_value("occlusion").run()
     assert not at.exception and "Occlusion" in page_text(at)
+
+
+def test_the_gallery_can_show_a_models_mistakes_first(draw_page):
+    at, canvas, store = draw_page
+    for i, label in ((0, 7), (1, 2), (2, 1), (3, 0), (0, 3), (1, 5)):  # the last two labelled wrong on purpose
+        store.add_drawing(mnist_digit(i) / 255.0, label)
+    at.run()
+    at.toggle(key="draw_gallery_mistakes").set_value(True).run()
+    assert not at.exception
+    marks = [str(img.proto) for img in at.get("image") if "#" in str(img.proto) and " · " in str(img.proto)]
+    wrong = ["✗" in c for c in marks]
+    assert any(wrong) and wrong == sorted(wrong, reverse=True)  # every mistake before every right answer

@@ -76,10 +76,10 @@ def _undo() -> None:
 
 
 def predictions(loaded: dict, digits: np.ndarray) -> dict[int, np.ndarray]:
-    """Each model's predicted digit for every kept drawing, (N,)."""
+    """Each model's class probabilities for every kept drawing, (N, 10)."""
     if not len(digits):
-        return {run_id: np.zeros(0, np.int64) for run_id in loaded}
-    return {run_id: predict_digits(m, digits).argmax(1) for run_id, m in loaded.items()}
+        return {run_id: np.zeros((0, 10), np.float32) for run_id in loaded}
+    return {run_id: predict_digits(m, digits) for run_id, m in loaded.items()}
 
 
 def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
@@ -95,7 +95,8 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         return
     digits = np.stack([d.pixels for d in drawings])
     truth = np.array([d.label for d in drawings])
-    preds = predictions(loaded, digits)
+    probs = predictions(loaded, digits)
+    preds = {run_id: p.argmax(1) for run_id, p in probs.items()}
     st.dataframe([{"model": labels[run_id], "accuracy on your drawings": float((p == truth).mean()),
                    "MNIST test accuracy": by_id[run_id].result.get("test_acc")} for run_id, p in preds.items()],
                  hide_index=True, column_config={c: st.column_config.NumberColumn(format="percent")
@@ -110,12 +111,18 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         if pairs:
             st.caption(f"#{which} confuses most on your drawings: "
                        + " · ".join(f"{t} read as {p} ({n}×)" for t, p, n in pairs) + ". The ✗ tiles below show them.")
-    first = next(iter(preds), None)
-    _gallery(drawings, preds.get(first), first)
+    first = next(iter(probs), None)
+    _gallery(drawings, probs.get(first), first)
 
 
-def _gallery(drawings: list, predicted: np.ndarray | None, run_id: int | None) -> None:
-    newest = list(enumerate(drawings))[::-1][:GALLERY_MAX]
+def _gallery(drawings: list, probs: np.ndarray | None, run_id: int | None) -> None:
+    predicted = probs.argmax(1) if probs is not None else None
+    order = list(enumerate(drawings))[::-1]  # newest first
+    if probs is not None and st.toggle("Its mistakes first, the most confident first", key="draw_gallery_mistakes"):
+        truth = np.array([d.label for d in drawings])
+        p_true = probs[np.arange(len(drawings)), truth]  # lowest = the highest loss
+        order = sorted(order, key=lambda item: (predicted[item[0]] == truth[item[0]], p_true[item[0]]))
+    newest = order[:GALLERY_MAX]
     # A fixed label: one with the count in it was a new expander after each delete, and it closed.
     with st.expander("Your kept drawings: review, relabel, delete", expanded=st.session_state.get(OPEN, False)):
         if len(drawings) > GALLERY_MAX:
