@@ -2,6 +2,8 @@
 input beside the same model untrained (Draw). The work is playground.explain; results are cached."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 import torch
@@ -9,6 +11,7 @@ import torch
 from playground import charts, explain
 from playground.config import RunConfig, is_recurrent
 from playground.models import untrained
+from playground.probes import confusion_matrix
 from ui.common import loaded_model
 
 SALIENCY_CAPTION = (
@@ -23,6 +26,11 @@ HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a blac
        "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image"}
 
 
+def _mtime(checkpoint: str) -> float:
+    """Part of the cache keys below: a checkpoint rewritten (a run trained on) is scored again."""
+    return Path(checkpoint).stat().st_mtime
+
+
 @st.cache_data(max_entries=32, show_spinner="Scoring every test image…")
 def _test_outputs(checkpoint: str, mtime: float) -> tuple[np.ndarray, np.ndarray]:
     loaded = loaded_model(checkpoint)
@@ -31,12 +39,8 @@ def _test_outputs(checkpoint: str, mtime: float) -> tuple[np.ndarray, np.ndarray
 
 def mistakes(rec, classes, key: str) -> None:
     """The test images this run got most wrong, the classes it confuses, and any one confusion cell."""
-    from pathlib import Path
-
-    probs, labels = _test_outputs(rec.checkpoint, Path(rec.checkpoint).stat().st_mtime)
-    pred = probs.argmax(1)
-    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    np.add.at(matrix, (labels, pred), 1)
+    probs, labels = _test_outputs(rec.checkpoint, _mtime(rec.checkpoint))
+    matrix = confusion_matrix(labels, probs.argmax(1), len(classes))
     pairs = explain.confused_pairs(matrix)
     if not pairs:
         st.caption("No test image was misread.")
@@ -94,9 +98,7 @@ def _projected(checkpoint: str, mtime: float, trained: bool) -> tuple:
 
 def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untrained: bool = True) -> None:
     """The last layer's view of 2,000 test images, projected to 2-D: trained (beside untrained)."""
-    from pathlib import Path
-
-    mtime = Path(rec.checkpoint).stat().st_mtime
+    mtime = _mtime(rec.checkpoint)
     which = (True, False) if with_untrained else (True,)
     for col, trained in zip(st.columns(2), which, strict=False):
         proj, labels, predicted = _projected(rec.checkpoint, mtime, trained)
@@ -119,11 +121,9 @@ def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untraine
 
 def where_they_differ(rec_a, rec_b, classes) -> None:
     """Test images one of two runs gets right and the other wrong, each way (e.g. none vs dropout)."""
-    from pathlib import Path
-
     from playground.data import display_images, load_dataset
 
-    probs = [_test_outputs(r.checkpoint, Path(r.checkpoint).stat().st_mtime) for r in (rec_a, rec_b)]
+    probs = [_test_outputs(r.checkpoint, _mtime(r.checkpoint)) for r in (rec_a, rec_b)]
     (pa, labels), (pb, _) = probs
     diff = explain.disagreements(pa, pb, labels)
     ds = load_dataset(rec_a.config.data.dataset)
