@@ -25,8 +25,8 @@ def ema(values: Sequence[float], alpha: float) -> np.ndarray:
 
 
 def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode=hovermode,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"), **kw)
+    kw.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode=hovermode, **kw)
     return fig
 
 
@@ -99,9 +99,11 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
     cols = max(1, min(cols, n))
     rows = max(1, int(np.ceil(n / cols)))
     pairs = list(zip(predicted, true, strict=True))
-    two_lines = any(len(p) + len(t) > 6 for p, t in pairs)
+    sure = [f" {q:.0%}" for q in probability] if probability is not None else [""] * n
+    two_lines = probability is not None or any(len(p) + len(t) > 6 for p, t in pairs)
     sep = "<br>" if two_lines else " "
-    titles = [f"{'✅' if p == t else '❌'} {escape(p)}{sep}({escape(t)})" for p, t in pairs]
+    titles = [f"{'✅' if p == t else '❌'} {escape(p)}{q}{sep}({escape(t)})"
+              for (p, t), q in zip(pairs, sure, strict=True)]
     # Rows of at most 80 px with the captions' height between them: an image is never taller than its
     # row, so however wide the page makes it, it never reaches into the captions of the row below.
     caption_px, row_px = (28 if two_lines else 16), 80
@@ -111,8 +113,7 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
     for i, img in enumerate(images):
         img = np.asarray(img)
         rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
-        sure = f", {probability[i]:.0%} sure" if probability is not None else ""
-        fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i].replace('<br>', ' ')}{sure}<extra></extra>"),
+        fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i].replace('<br>', ' ')}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="", constraintoward="top")
@@ -463,13 +464,17 @@ def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = Non
     return _layout(fig, height=height, title=escape(title), hovermode="closest")
 
 
-def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260) -> go.Figure:
-    """What a recurrent model's answer owes to each image row it read (row 1 on top, as in the image)."""
+def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260,
+                    xmax: float | None = None) -> go.Figure:
+    """What a recurrent model's answer owes to each image row it read (row 1 on top, as in the image);
+    `xmax` shares one axis between the bars compared (default: these bars' own largest |value|)."""
     r = np.asarray(rows, dtype=float)
+    top = xmax or float(np.abs(r).max()) or 1.0
     fig = go.Figure(go.Bar(x=r, y=np.arange(1, len(r) + 1), orientation="h",
                            marker_color=[PALETTE[1] if v > 0 else PALETTE[0] for v in r],
                            hovertemplate="row %{y}: %{x:.3g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="row")
+    fig.update_xaxes(range=[-1.05 * top, 1.05 * top])
     return _layout(fig, height=height, title=escape(title), hovermode="closest")
 
 
@@ -492,7 +497,9 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
                                  marker=dict(symbol="star", size=16, color="black")))
     fig.update_xaxes(showticklabels=False, title_text="component 1")
     fig.update_yaxes(showticklabels=False, title_text="component 2")
-    return _layout(fig, height=height, title=escape(title), hovermode="closest")
+    # The legend at the right, not over the title: ten classes in a row reach across it.
+    return _layout(fig, height=height, title=escape(title), hovermode="closest",
+                   legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"))
 
 
 def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggestion: float,

@@ -18,7 +18,7 @@ from torch import nn
 from .config import RunConfig, is_recurrent
 from .data import Normalizer, display_images, load_dataset
 
-METHODS = {"ig": "Integrated Gradients", "occlusion": "occlusion", "gradcam": "Grad-CAM"}
+METHODS = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gradcam": "Grad-CAM"}
 EVAL_BATCH = 1000
 
 

@@ -415,8 +415,8 @@ LESSONS: tuple[Lesson, ...] = (
         runs=(LessonRun("clean", "LeNet, clean labels", _noise_base, {"limit": 2000}),
               LessonRun("noisy", "LeNet, half the labels random", _noise_base.override(label_noise=0.5),
                         {"limit": 2000})),
-        scale_note="to 2,000 images (a quarter held out) and 60 epochs, on a GPU too; about half a minute a "
-                   "run on this 2-core CPU",
+        scale_note="on a CPU: the first 2,000 training images (a quarter held out for validation) for 60 "
+                   "epochs; a GPU runs the same scale, since memorizing needs few images",
         reference=("Zhang et al. showed that networks reach 100% training accuracy on labels that are entirely "
                    "random, and that test accuracy falls steadily as more labels are noisy."),
         explanation=(

@@ -121,11 +121,11 @@ def test_prediction_grid_gives_every_image_the_same_cell():
     assert len(widths) == 1  # one size for all, whatever the title
     titles = [a.text for a in fig.layout.annotations]
     assert titles[0].startswith("✅") and "<b>" not in titles[3]
-    assert titles[1] == "❌ airplane<br>(bird)"  # on two lines: one line is wider than a 60 px cell
+    assert titles[1] == "❌ airplane 60%<br>(bird)"  # the answer and its probability over the true class
     gap_px = (fig.layout.yaxis.domain[0] - fig.layout.yaxis3.domain[1]) * (fig.layout.height - 50)
     assert gap_px >= 27  # two caption lines between the rows: a wide page's images never reach into them
     assert fig.layout.yaxis.constraintoward == "top"  # a narrow page's image sits right under its caption
-    assert fig.data[1].hovertemplate.startswith("❌ airplane (bird), 60% sure")
+    assert fig.data[1].hovertemplate.startswith("❌ airplane 60% (bird)")
     assert fig.layout.annotations[1].font.color and not fig.layout.annotations[0].font.color
     digits = charts.prediction_grid([np.zeros((28, 28), np.uint8)] * 2, ["7", "1"], ["7", "7"])
     assert [a.text for a in digits.layout.annotations] == ["✅ 7 (7)", "❌ 1 (7)"]

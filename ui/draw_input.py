@@ -83,6 +83,7 @@ def canvas_ink(key: str) -> np.ndarray | None:
     s.setdefault("draw_brush", "medium")
     brush = st.segmented_control("Pen", list(BRUSHES), key="draw_brush",
                                  help="Try a thin and a thick pen: the model gets strokes of MNIST's width either way.")
+    st.space("medium")  # room for the toolbar the canvas floats above itself on hover, clear of the pens
     canvas = st_canvas(stroke_width=BRUSHES.get(brush, 18), stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw", key=key, update_streamlit=True,
                        return_image_data=True,

@@ -29,8 +29,9 @@ def lr_finder(cfg: RunConfig, on_use: Callable[[float], None]) -> None:
     if kept is None or kept[0] != ran_on:  # none yet, or the settings changed since
         return
     test = kept[1]
+    suggested = float(f"{test.suggestion:.2g}")  # the button fills what it says
     st.plotly_chart(charts.lr_range(test.lrs, test.losses, test.smoothed, test.suggestion), width="stretch",
                     key="lr-range")
-    st.caption(f"Suggested: **{test.suggestion:.2g}** ({test.rule}).")
-    st.button(f"Use {test.suggestion:.2g}", key="lr_test_use", on_click=on_use, args=(test.suggestion,),
+    st.caption(f"Suggested: **{suggested:g}** ({test.rule}).")
+    st.button(f"Use {suggested:g}", key="lr_test_use", on_click=on_use, args=(suggested,),
               width="stretch")

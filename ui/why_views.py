@@ -19,8 +19,9 @@ SALIENCY_CAPTION = (
     "scale for the maps side by side. {method}. Saliency shows what the model *used*, not that it is right or "
     "that it sees a digit as you do: compare with the untrained copy's map before reading meaning into one.")
 HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a black image to this one, times "
-             "the pixel's change (the parts add up to the change in the answer; black pixels get nothing, so "
-             "the ink lights up even untrained: what training changes is which strokes, and their sign)",
+             "the pixel's change. The parts add up to how far the answer moved from the black image's (the "
+             "total in each title); an untrained copy's answer hardly moves, so its map is faint on the shared "
+             "scale. Black pixels get nothing, so only the ink can count",
        "occlusion": "Occlusion: how much the answer drops when a 4×4 patch is blacked out (covering black "
                     "background changes nothing, so only the ink can count)",
        "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image"}
@@ -54,7 +55,8 @@ def mistakes(rec, classes, key: str) -> None:
     st.plotly_chart(charts.prediction_grid([m.image for m in worst], [classes[m.predicted] for m in worst],
                                            [classes[m.true] for m in worst], [m.p_predicted for m in worst]),
                     width="stretch", key=f"mistakes-{key}")
-    st.caption("Each tile: the model's answer (the true class) and how sure it was of that answer. Highest loss "
+    st.caption("Each tile: the model's answer, the probability it gave that answer, and the true class in "
+               "brackets. Highest loss "
                "first: the mistakes it made most confidently. Some are the model's fault, some are images a "
                "person would misread too.")
 
@@ -70,13 +72,16 @@ def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target:
         maps["untrained"] = explain.saliency(untrained(config), x, target, method, base)
     top = max(float(np.abs(m).max()) for m in maps.values()) or 1.0
     recurrent = is_recurrent(config)
+    rows = {name: explain.row_attribution(m) for name, m in maps.items()} if recurrent else {}
+    row_top = max((float(np.abs(r).max()) for r in rows.values()), default=0.0) or 1.0
     cols = st.columns(4 if recurrent else 2)
     for i, (name, m) in enumerate(maps.items()):
         col = cols[2 * i] if recurrent else cols[i]
-        col.plotly_chart(charts.attribution(m, f"{name}: why '{classes[target]}'", zmax=top), width="stretch",
-                         key=f"why-{key}-{name}")
-        if recurrent:  # which rows decided it, lined up with the rows read
-            cols[2 * i + 1].plotly_chart(charts.row_attribution(explain.row_attribution(m), f"{name}: per row"),
+        total = f" (total {m.sum():+.2g})" if method == "ig" else ""
+        col.plotly_chart(charts.attribution(m, f"{name}: why '{classes[target]}'{total}", zmax=top),
+                         width="stretch", key=f"why-{key}-{name}")
+        if recurrent:  # which rows decided it, lined up with the rows read, on one scale as the maps are
+            cols[2 * i + 1].plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top),
                                          width="stretch", key=f"why-rows-{key}-{name}")
     st.caption(SALIENCY_CAPTION.format(method=HOW[method]))
 
@@ -115,8 +120,8 @@ def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untraine
                "to two dimensions (PCA: the two directions it varies most); colour is the true class. Training "
                "pulls each class into its own region, so the classifier can cut between them. Untrained, the "
                "classes overlap far more, though not entirely (random features still echo the input): measured "
-               "here, 21% (LSTM 64) and 37% (LeNet) of the spread lies between classes untrained, against 90% "
-               "and 87% trained. Hover a dot for its image number and the model's answer.")
+               "in bench/README.md, 21% (LSTM 64) and 37% (LeNet) of the spread lies between classes untrained, "
+               "against 90% and 87% trained. Hover a dot for its image number and the model's answer.")
 
 
 def where_they_differ(rec_a, rec_b, classes) -> None:
