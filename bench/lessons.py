@@ -23,9 +23,12 @@ from pathlib import Path
 import torch
 
 from playground.engine.jobs import JobRegistry
-from playground.lessons import LESSONS, run_result
+from playground.explain import deletion_scores
+from playground.inference import load_checkpoint
+from playground.lessons import BY_KEY, LESSONS, run_result
 from playground.store import RunStore
 
+DELETION_KEYS = ("salient_drop", "random_drop", "untrained_salient_drop", "untrained_random_drop")
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 
@@ -59,6 +62,9 @@ def main() -> None:
         for lesson_key, run_key, seed, run_id in jobs:
             snap = registry.wait(run_id)
             res = run_result(snap.result, snap.epoch_rows)
+            if BY_KEY[lesson_key].deletion == run_key and snap.result.get("checkpoint"):
+                loaded = load_checkpoint(snap.result["checkpoint"])
+                res.update({k: round(v, 4) for k, v in deletion_scores(loaded.model, loaded.config).items()})
             rows.append({"lesson": lesson_key, "run": run_key, "seed": seed, "status": str(snap.status),
                          "message": snap.message, "seconds": round(snap.elapsed, 1), **res})
             print(json.dumps(rows[-1]), flush=True)
@@ -74,6 +80,8 @@ def main() -> None:
             runs[key] = {"test_acc": spread([r["test_acc"] for r in got if "test_acc" in r]),
                          "train_acc": spread([r["train_acc"] for r in got if "train_acc" in r]),
                          "seconds": spread([r["seconds"] for r in got]),
+                         **{k: spread([r[k] for r in got if k in r]) for k in DELETION_KEYS
+                            if any(k in r for r in got)},
                          "seeds": len(got), "failed": [r for r in got if r["status"] != "finished"]}
     out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                       f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",

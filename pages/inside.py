@@ -13,7 +13,8 @@ from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, p
 from ui.inside_recurrent import gradient_view, recurrent_view
 from ui.inside_views import Shown, cnn_view, predictions, weights_view
 from ui.navigation import require_app
-from ui.why_views import projector, saliency
+from ui.projector_view import projector
+from ui.why_views import saliency
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 

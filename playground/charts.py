@@ -43,32 +43,56 @@ def _epoch_axis(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "Training loss per step") -> go.Figure:
-    """Raw per-step loss faint behind its smoothed curve; the L2 term on its own axis when present.
+def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "Training loss per step",
+              show_lr: bool | None = None) -> go.Figure:
+    """Raw per-step loss faint behind its smoothed curve; the L2 term on its own axis when present; the
+    learning rate in a short panel below when `show_lr` (default: when the rows' rate moves, a schedule).
 
-    Both axes start at 0: the L2 term drifts by tenths of a percent, which a tight autorange
+    Both loss axes start at 0: the L2 term drifts by tenths of a percent, which a tight autorange
     (ticks like 0.0123412) would draw as a steep climb. One step is drawn as points."""
     steps = np.array([r["step"] for r in step_rows], dtype=float)
     loss = np.array([r["loss"] for r in step_rows], dtype=float)
     l2 = np.array([r.get("l2") or 0.0 for r in step_rows], dtype=float)
     has_l2 = bool(len(l2) and l2.max() > 0)
+    lr_rows = [r for r in step_rows if r.get("lr") is not None]  # rows stored before schedules have none
+    if show_lr is None:
+        show_lr = len({r["lr"] for r in lr_rows}) > 1
     mode = "lines" if len(steps) > 1 else "markers"  # a single point: "lines" alone draws nothing
-    fig = make_subplots(specs=[[{"secondary_y": has_l2}]])
+    specs = [[{"secondary_y": has_l2}]] + ([[{}]] if show_lr else [])
+    # The rate in a row of its own under the loss, sharing its steps: the loss's two axes are taken already.
+    fig = make_subplots(rows=len(specs), cols=1, specs=specs, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[0.74, 0.26] if show_lr else None)
     stride = max(1, len(steps) // MAX_RAW_POINTS)
     fig.add_trace(go.Scatter(x=steps[::stride], y=loss[::stride], mode=mode, name="loss (raw)",
-                               line=dict(color="rgba(99,110,250,0.25)", width=1)))
+                               line=dict(color="rgba(99,110,250,0.25)", width=1)), row=1, col=1)
     if len(loss):
         fig.add_trace(go.Scatter(x=steps[::stride], y=ema(loss, smoothing)[::stride], mode=mode,
-                                 name="loss (smoothed)", line=dict(color=PALETTE[0], width=2.5)))
+                                 name="loss (smoothed)", line=dict(color=PALETTE[0], width=2.5)), row=1, col=1)
     if has_l2:
         fig.add_trace(go.Scatter(x=steps[::stride], y=l2[::stride], mode=mode, name="L2 term (λ·Σw²)",
-                                 line=dict(color=PALETTE[1], width=1.5, dash="dot")), secondary_y=True)
+                                 line=dict(color=PALETTE[1], width=1.5, dash="dot")), row=1, col=1, secondary_y=True)
         fig.update_yaxes(title_text="L2 term", rangemode="tozero", tickformat=".2~g", showgrid=False,
-                         secondary_y=True)
+                         row=1, col=1, secondary_y=True)
+    if show_lr:
+        _lr_panel(fig, lr_rows, mode)
     span = float(steps[-1] - steps[0]) if len(steps) else 0.0
-    fig.update_xaxes(title_text="step", **_whole_ticks(span))
-    fig.update_yaxes(title_text="data loss", rangemode="tozero", secondary_y=False)
-    return _layout(fig, title=title)
+    fig.update_xaxes(**_whole_ticks(span))
+    fig.update_xaxes(title_text="step", row=len(specs), col=1)  # under the bottom panel only
+    fig.update_yaxes(title_text="data loss", rangemode="tozero", row=1, col=1, secondary_y=False)
+    return _layout(fig, height=420 if show_lr else 320, title=title)
+
+
+def _lr_panel(fig: go.Figure, lr_rows: Sequence[dict], mode: str) -> None:
+    """The learning rate of each step in the figure's second row, held until the next step (a schedule's
+    drops are steps, not slopes)."""
+    stride = max(1, len(lr_rows) // MAX_RAW_POINTS)
+    kept = list(lr_rows[::stride])
+    if lr_rows and kept[-1] is not lr_rows[-1]:
+        kept.append(lr_rows[-1])  # the rate where the run is now, whatever the stride
+    fig.add_trace(go.Scatter(x=[r["step"] for r in kept], y=[r["lr"] for r in kept], mode=mode,
+                             name="learning rate", line=dict(color=PALETTE[2], width=1.5, shape="hv")),
+                  row=2, col=1)
+    fig.update_yaxes(title_text="learning rate", rangemode="tozero", tickformat=".2~g", row=2, col=1)
 
 
 def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
@@ -213,13 +237,26 @@ def variant_gap(series: Sequence[dict]) -> go.Figure:
     return _layout(fig, title="Generalization gap")
 
 
-def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str = "Confusion matrix (test set)",
+              clickable: bool = False) -> go.Figure:
+    """Rows true, columns predicted; `clickable` lays an invisible marker on each cell (a heatmap sends no
+    click to Streamlit, a scatter point does): a click selects the point at (predicted, true)."""
     m = np.asarray(matrix)
+    hover = "true %{y}, predicted %{x}: %{z}<extra></extra>"
     fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale="Blues", text=m,
-                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+                               texttemplate="%{text}", hovertemplate=hover,
+                               hoverinfo="skip" if clickable else None))
+    if clickable:
+        t, p = np.indices(m.shape).reshape(2, -1)
+        fig.add_trace(go.Scatter(
+            x=[classes[i] for i in p], y=[classes[i] for i in t], mode="markers",
+            marker=dict(symbol="square", size=24, opacity=0), selected=dict(marker=dict(opacity=0.35, color="orange")),
+            text=m.reshape(-1), showlegend=False,
+            hovertemplate="true %{y}, predicted %{x}: %{text} (click for its images)<extra></extra>"))
+        fig.update_layout(clickmode="event+select", dragmode=False)
     fig.update_xaxes(title_text="predicted", type="category")
     fig.update_yaxes(title_text="true", type="category", autorange="reversed")
-    return _layout(fig, height=360 if len(classes) > 2 else 260, title="Confusion matrix (test set)")
+    return _layout(fig, height=360 if len(classes) > 2 else 260, title=title, hovermode="closest")
 
 
 def probabilities(probs: Sequence[float], classes: Sequence[str], title: str = "Class probabilities") -> go.Figure:
@@ -442,13 +479,6 @@ def weight_change(series: dict[str, Sequence]) -> go.Figure:
     fig.update_yaxes(type="category", autorange="reversed")
     return _layout(fig, height=max(220, 60 + 28 * layers * max(1, len(series))), hovermode="closest",
                    title="How far each layer moved from its initial weights", barmode="group")
-
-
-def drawing_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str) -> go.Figure:
-    """The confusion matrix of a model on the user's kept drawings (a title of its own)."""
-    fig = confusion(matrix, classes)
-    fig.update_layout(title=title)
-    return fig
 
 
 def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = None, height: int = 260) -> go.Figure:

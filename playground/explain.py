@@ -116,6 +116,70 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int, method: str = "ig",
     return attr.detach().sum(1)[0].numpy()
 
 
+PATCH = 4  # px: the deletion check's square, about a stroke's width on 28x28
+
+
+def _random_patches(inked: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` patch indices per image (N, count), drawn among its inked patches (any, where too few have ink)."""
+    return np.stack([rng.choice(np.flatnonzero(row) if row.sum() >= count else np.arange(len(row)), size=count,
+                                replace=False) for row in inked])
+
+
+def deletion_check(model: nn.Module, config: RunConfig, images: int = 200, patches: int = 4,
+                   seed: int = 0) -> dict[str, float]:
+    """Does the saliency map point at what the model uses? Over the first `images` test images, the mean fall
+    in the true class's probability when the `patches` PATCHxPATCH squares Integrated Gradients credits most
+    are blacked out, against as many random squares with ink in them (the deletion test of Samek et al. 2017).
+    Returns {"salient_drop", "random_drop", "accuracy"}, fractions of probability and of images."""
+    from captum.attr import IntegratedGradients
+
+    ds = load_dataset(config.data.dataset)
+    raw, y = ds.test_x[:images], ds.test_y[:images]  # (N, C, H, W) uint8, (N,)
+    norm = Normalizer.of(config.data.dataset, config.data.normalize)
+    x = norm(raw)
+    base = blank_input(config, tuple(x.shape))
+    model = copy.deepcopy(model).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    attr = IntegratedGradients(model).attribute(x, baselines=base, target=y, n_steps=32,
+                                                internal_batch_size=EVAL_BATCH).sum(1)  # (N, H, W)
+    n, h, w = attr.shape
+    gh, gw = h // PATCH, w // PATCH
+    credit = attr[:, :gh * PATCH, :gw * PATCH].reshape(n, gh, PATCH, gw, PATCH).sum((2, 4)).reshape(n, -1)
+    inked = raw.sum(1)[:, :gh * PATCH, :gw * PATCH].reshape(n, gh, PATCH, gw, PATCH).sum((2, 4)).reshape(n, -1) > 0
+    rng = np.random.default_rng(seed)  # the same random squares for every model checked
+    salient = credit.argsort(1, descending=True)[:, :patches].numpy()
+    random = _random_patches(inked.numpy(), patches, rng)
+
+    def blacked(chosen: np.ndarray) -> torch.Tensor:
+        mask = torch.zeros(n, gh * gw, dtype=torch.bool)
+        mask[torch.arange(n)[:, None], torch.as_tensor(chosen)] = True
+        mask = mask.reshape(n, gh, 1, gw, 1).expand(n, gh, PATCH, gw, PATCH).reshape(n, 1, gh * PATCH, gw * PATCH)
+        full = torch.zeros(n, 1, h, w, dtype=torch.bool)
+        full[:, :, :gh * PATCH, :gw * PATCH] = mask
+        return torch.where(full, base, x)
+
+    def p_true(inputs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.softmax(model(inputs), 1)[torch.arange(n), y]
+
+    before = p_true(x)
+    with torch.no_grad():
+        accuracy = float((model(x).argmax(1) == y).float().mean())
+    return {"salient_drop": float((before - p_true(blacked(salient))).mean()),
+            "random_drop": float((before - p_true(blacked(random))).mean()), "accuracy": accuracy}
+
+
+def deletion_scores(model: nn.Module, config: RunConfig) -> dict[str, float]:
+    """deletion_check of a trained model and of its untrained copy (keys "untrained_..."): an untrained
+    model's answer hardly depends on its input, so blacking anything out barely moves it."""
+    from .models import untrained
+
+    got = deletion_check(model, config)
+    got.update({f"untrained_{k}": v for k, v in deletion_check(untrained(config), config).items()})
+    return got
+
+
 def row_attribution(pixel_map: np.ndarray) -> np.ndarray:
     """(H,) per image row: what a recurrent model's answer owes to each row it read (row t = step t)."""
     return np.asarray(pixel_map).sum(1)
@@ -140,20 +204,27 @@ def probability(model: nn.Module, x: torch.Tensor, target: int) -> float:
 PROJECTED = 2000  # test images placed on the map
 
 
-def features(model: nn.Module, x: torch.Tensor) -> np.ndarray:
-    """What the last layer sees: the input of the model's final Linear layer, (N, features): a CNN's
-    penultimate layer, a recurrent model's final hidden state. On a private copy (a hook is state)."""
+def features_and_outputs(model: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """What the last layer sees, (N, features) (the input of the model's final Linear layer: a CNN's
+    penultimate layer, a recurrent model's final hidden state), and the model's outputs, (N, classes),
+    from one pass. On a private copy (a hook is state)."""
     model = copy.deepcopy(model).eval()
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     seen: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
     handle = last.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
     try:
         with torch.no_grad():
             for i in range(0, len(x), EVAL_BATCH):
-                model(x[i:i + EVAL_BATCH])
+                outputs.append(model(x[i:i + EVAL_BATCH]))
     finally:
         handle.remove()
-    return torch.cat(seen).numpy()
+    return torch.cat(seen).numpy(), torch.cat(outputs).numpy()
+
+
+def features(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """What the last layer sees, (N, features): see features_and_outputs."""
+    return features_and_outputs(model, x)[0]
 
 
 @dataclass(frozen=True)
@@ -173,6 +244,35 @@ def pca(feats: np.ndarray) -> Projection:
     _, s, vt = np.linalg.svd(feats - mean, full_matrices=False)
     explained = float((s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12))
     return Projection((feats - mean) @ vt[:2].T, explained, mean, vt[:2])
+
+
+NEIGHBOURS = 10  # a new input on a t-SNE map sits among this many nearest test images
+
+
+@dataclass(frozen=True)
+class NeighbourMap:
+    """A map that cannot project new inputs (t-SNE): they go where their nearest neighbours are."""
+    points: np.ndarray  # (N, 2)
+    feats: np.ndarray  # (N, features): the inputs' features the map was made from
+
+    def place(self, feats: np.ndarray) -> np.ndarray:
+        """Each new input at the mean map position of its NEIGHBOURS nearest inputs in feature space."""
+        new = np.asarray(feats, dtype=np.float64)
+        d = ((new[:, None, :] - self.feats[None, :, :]) ** 2).sum(-1)  # (M, N)
+        k = min(NEIGHBOURS, len(self.feats))
+        nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
+        return self.points[nearest].mean(1)
+
+
+def tsne(feats: np.ndarray, seed: int = 0) -> NeighbourMap:
+    """scikit-learn's t-SNE (PCA start, perplexity 30 or less for few points): neighbours stay
+    neighbours; distances between clusters and their sizes mean little."""
+    from sklearn.manifold import TSNE  # imported on use: the map is optional and takes seconds
+
+    feats = np.asarray(feats, dtype=np.float64)
+    perplexity = min(30.0, max(2.0, (len(feats) - 1) / 3))
+    points = TSNE(2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(feats)
+    return NeighbourMap(points, feats)
 
 
 def separation(points: np.ndarray, labels: np.ndarray) -> float:

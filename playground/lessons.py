@@ -16,7 +16,7 @@ from .links import compare_params, config_params
 
 SCALE_ENV = "PLAYGROUND_LESSON_SCALE"  # "cpu", "gpu" or "tiny" (tests); unset: gpu if CUDA is available
 TINY = {"limit": 300, "epochs": 1}  # the "tiny" scale: every lesson run trains in about a second
-MEASURED_ON = "measured on a 2-core CPU (shared), over 3 seeds (lessons 2, 4 and 7: 5)"
+MEASURED_ON = "measured on a 2-core CPU (shared), over 3 seeds (lessons 2, 4, 7 and 8: 5)"
 
 DEEP_LEARNING_WITH_PYTORCH = ('Deep Learning with PyTorch (Stevens, Antiga, Viehmann), '
                               'ch. 8 "Using convolutions to generalize"')
@@ -88,6 +88,7 @@ class Lesson:
     next: tuple[Link, ...] = ()
     reuse_cnn: bool = False  # an existing finished MNIST CNN run may stand in for training
     feature_maps: str | None = None  # a run (key) whose trained first conv layer the result shows on a test digit
+    deletion: str | None = None  # a run (key) whose checkpoint gets explain.deletion_scores, added to its results
 
     def configs(self, scale: str | None = None) -> list[tuple[LessonRun, RunConfig]]:
         scale = scale or current_scale()
@@ -180,6 +181,17 @@ def _memorized(results: dict) -> int | None:
     if noisy["test_acc"] < 0.2:
         return 2
     return 0 if noisy["train_acc"] >= 0.8 and noisy["test_acc"] < clean["test_acc"] - 0.1 else 1
+
+
+DELETION_MARGIN = 0.1  # of probability: "further" means by at least this much
+
+
+def _looked(results: dict) -> int | None:
+    got = results.get("lenet", {})
+    if "salient_drop" not in got or "random_drop" not in got:
+        return None
+    lead = got["salient_drop"] - got["random_drop"]
+    return 0 if lead >= DELETION_MARGIN else (2 if lead <= -DELETION_MARGIN else 1)
 
 
 def _always(index: int) -> Callable[[dict], int | None]:
@@ -432,6 +444,42 @@ LESSONS: tuple[Lesson, ...] = (
                  config=_noise_base.override(label_noise=0.2), recipe="lenet", scaled_like="noisy"),
         ),
     ),
+    Lesson(
+        key="look",
+        title="What does the model look at?",
+        source=("Sundararajan et al., \"Axiomatic Attribution for Deep Networks\" (ICML 2017), Integrated "
+                "Gradients as Captum implements it, checked by the deletion test of Samek et al., \"Evaluating "
+                "the visualization of what a deep neural network has learned\" (2017)"),
+        asks=("A saliency map gives each pixel a share of the model's answer (Draw and Inside show one under "
+              "\"Why?\"). But does it point at what the model really uses, or only draw something plausible? "
+              "Test it: a LeNet learns MNIST; then, on 200 test digits, black out the four 4×4 squares the map "
+              "credits most, or four random 4×4 squares with ink in them, and measure how far the probability "
+              "of the true class falls."),
+        question="Where does the true class's probability fall further?",
+        choices=("for the squares the map picks, by 10 points or more",
+                 "about the same for both (within 10 points): the map is no better than chance",
+                 "for the random inked squares, by 10 points or more"),
+        judge=_looked,
+        runs=(LessonRun("lenet", "LeNet, Adam", recipe("lenet"), {"limit": 12000, "epochs": 1}),),
+        scale_note="on a CPU: the first 12,000 training images for 1 epoch, instead of 60,000 for 3; the test "
+                   "on the first 200 test digits at every scale",
+        reference=("Samek et al. blacked out the regions a map ranked first and showed that a good map makes "
+                   "the score fall fastest; Adebayo et al. (\"Sanity checks for saliency maps\", 2018) showed that "
+                   "some maps look the same for a trained and a randomized model, which is why the untrained copy "
+                   "is measured here too."),
+        explanation=(
+            "Over 5 seeds here, blacking out the four squares Integrated Gradients credits most cut the true "
+            "class's probability by 61–70 points; four random squares of ink cut it by 9–16. The map finds "
+            "the strokes this model's answer rests on. The untrained copy's answer hardly moves whatever is "
+            "blacked out (under 0.1 point): with random weights its output barely depends on the input, so "
+            "its map, however it looks, explains nothing. A map shows what a model uses, not that it is "
+            "right to: a model that learned a shortcut would light up the shortcut."),
+        next=(
+            Link("✏️ Draw a digit and open \"Why?\"", "draw", runs=("lenet",)),
+            Link("🔬 Its saliency on a test digit, beside the untrained copy", "inside", runs=("lenet",)),
+        ),
+        deletion="lenet",
+    ),
 )
 
 # Test and last-epoch training accuracy (min, max, mean) of each run at its CPU scale, seeds 0-2:
@@ -449,6 +497,7 @@ MEASURED: dict[str, dict[str, tuple[tuple[float, float, float], tuple[float, flo
     "noise": {"clean": ((0.9270, 0.9365, 0.9332), (1.0000, 1.0000, 1.0000)),  # 5 seeds (settings_over_seeds)
         "noisy": ((0.5200, 0.5705, 0.5373), (0.9680, 0.9900, 0.9823))},
     "conv": {"lenet": ((0.9226, 0.9381, 0.9322), (0.9285, 0.9450, 0.9368))},
+    "look": {"lenet": ((0.9062, 0.9381, 0.9240), (0.9095, 0.9450, 0.9280))},  # 5 seeds
     "optimizer": {"sgd": ((0.1153, 0.1313, 0.1252), (0.1185, 0.1485, 0.1373)),
         "momentum": ((0.8002, 0.8435, 0.8221), (0.8445, 0.8755, 0.8620)),
         "adam": ((0.7500, 0.7762, 0.7633), (0.7890, 0.8195, 0.8020))},

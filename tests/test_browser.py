@@ -118,3 +118,46 @@ def test_the_canvas_fits_a_narrow_window_and_the_drawing_survives_another_page(t
         predicted.wait_for(timeout=30_000)
         assert predicted.inner_text().strip() == "1"
         page.get_by_text("Look inside with this drawing").wait_for(timeout=30_000)
+
+
+CELL_POSITION = """() => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(
+      g => g._fullLayout && String(g._fullLayout.title.text).includes('On its'));
+  const z = gd.calcdata[0][0].z;  // rows true, columns predicted, decoded (data's z may be typed-array bytes)
+  let best = [0, 1, -1];
+  Array.from(z).forEach((row, t) => Array.from(row).forEach((n, p) => {
+    if (t !== p && n > best[2]) best = [t, p, n];
+  }));
+  gd.scrollIntoView({block: 'center'});  // a mouse click lands only inside the viewport
+  const L = gd._fullLayout, box = gd.getBoundingClientRect();
+  const x = box.left + L.xaxis._offset + L.xaxis.d2p(gd.data[0].x[best[1]]);
+  const y = box.top + L.yaxis._offset + L.yaxis.d2p(gd.data[0].y[best[0]]);
+  return {x, y, t: gd.data[0].y[best[0]], p: gd.data[0].x[best[1]]};
+}"""
+
+
+MISTAKE_TITLES_ARE = """(part) => [...document.querySelectorAll('.js-plotly-plot')].some(g => {
+  const notes = (g._fullLayout.annotations || []).map(a => a.text);
+  return notes.length > 0 && notes.every(t => t.startsWith('❌')) && notes.every(t => t.includes(part));
+})"""
+
+
+def test_clicking_a_confusion_cell_shows_its_images(trained_home):
+    """Issue 22: click a cell of the run's confusion matrix to see the test images behind it."""
+    require_chromium()
+    with streamlit_server(trained_home, ARTIFACTS / "browser-confusion.log") as (url, server), \
+            browser_page("confusion-click") as page:
+        page.goto(f"{url}/train?run=1")
+        page.get_by_text("Its mistakes", exact=False).first.click()
+        page.wait_for_function(
+            "[...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullLayout && "
+            "String(g._fullLayout.title.text).includes('On its'))", timeout=60_000)
+        wait_idle(page)
+        cell = page.evaluate(CELL_POSITION)
+        page.mouse.click(cell["x"], cell["y"])
+        # The mistakes grid (the figure whose every title is a ❌) then shows that cell's images only.
+        page.wait_for_function(MISTAKE_TITLES_ARE, arg=f"❌ {cell['p']} ", timeout=30_000)
+        page.wait_for_function(MISTAKE_TITLES_ARE, arg=f"({cell['t']})", timeout=30_000)
+        wait_idle(page)
+        page.get_by_text("Click a cell off the diagonal").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "confusion-click.png"))

@@ -136,3 +136,21 @@ def test_compare_charts_tick_whole_epochs():
             for e in (1, 2, 3)]
     for fig in (charts.compare_curves([("a", rows)]),):
         assert fig.layout.xaxis.dtick == 1, fig.layout.xaxis  # no 1.5 or 2.5 between epochs
+
+
+def test_a_schedules_learning_rate_gets_a_panel_under_the_loss():
+    """Issue 23: the rate of each step, drawn below the loss on the same steps (the L2 term keeps its axis)."""
+    rows = [{"step": i, "loss": 1.0 / i, "l2": 0.01, "lr": 0.1 if i <= 5000 else 0.01} for i in range(1, 9001)]
+    fig = charts.step_loss(rows)
+    *_, l2, lr = fig.data
+    assert l2.yaxis == "y2" and (lr.xaxis, lr.yaxis) == ("x2", "y3") and lr.line.shape == "hv"
+    assert fig.layout.xaxis.matches == "x2" and fig.layout.xaxis2.title.text == "step"
+    assert fig.layout.yaxis3.title.text == "learning rate" and fig.layout.yaxis3.rangemode == "tozero"
+    assert len(lr.x) <= charts.MAX_RAW_POINTS + 2 and (lr.x[-1], lr.y[-1]) == (9000, 0.01)  # ends where the run is
+    assert max(lr.y) == 0.1 and fig.layout.yaxis3.domain[1] < fig.layout.yaxis.domain[0]  # below the loss
+    constant = charts.step_loss([{"step": i, "loss": 1.0, "lr": 0.01} for i in (1, 2, 3)])
+    assert len(constant.data) == 2 and constant.layout.xaxis.title.text == "step"  # a constant rate: no panel
+    older = charts.step_loss([{"step": i, "loss": 1.0, "lr": None} for i in (1, 2, 3)])
+    assert len(older.data) == 2  # rows stored before schedules have no rate
+    flat = charts.step_loss([{"step": i, "loss": 1.0, "lr": 0.01} for i in (1, 2, 3)], show_lr=True)
+    assert flat.data[-1].name == "learning rate"  # a step schedule before its first drop still shows its rate

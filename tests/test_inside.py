@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from playground import charts
 from playground.engine.training import Trainer
@@ -392,3 +393,42 @@ def test_separation_and_pca_against_hand_worked_answers():
     line = np.array([[1.0, 1.0, 0.0], [2.0, 2.0, 0.0], [3.0, 3.0, 0.0]])
     proj = explain.pca(line)
     assert proj.explained == pytest.approx(1.0) and abs(abs(proj.axes[0] @ np.array([1, 1, 0]) / np.sqrt(2)) - 1) < 1e-9
+
+
+def test_one_pass_gives_the_features_and_the_models_own_outputs(trained):
+    from playground import explain
+    from playground.data import Normalizer, load_dataset
+    from playground.inference import load_checkpoint
+
+    loaded = load_checkpoint(trained.checkpoint)
+    x = Normalizer.of("mnist", loaded.config.data.normalize)(load_dataset("mnist").test_x[:50])
+    feats, outputs = explain.features_and_outputs(loaded.model, x)
+    with torch.no_grad():
+        assert np.allclose(outputs, loaded.model.eval()(x).numpy(), atol=1e-5)
+    assert feats.shape == (50, loaded.config.model.hidden)
+
+
+def test_tsne_keeps_clusters_apart_and_places_a_new_point_among_its_neighbours():
+    from playground import explain
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 20, (3, 8))
+    labels = np.repeat(np.arange(3), 30)
+    feats = centres[labels] + rng.normal(0, 1, (90, 8))
+    mapped = explain.tsne(feats)
+    assert mapped.points.shape == (90, 2) and explain.separation(mapped.points, labels) > 0.9
+    # A copy of cluster 2's centre lands inside cluster 2 on the map, nearer its points than any other's.
+    placed = mapped.place(centres[2:3])[0]
+    distance = {c: np.linalg.norm(mapped.points[labels == c].mean(0) - placed) for c in range(3)}
+    assert min(distance, key=distance.get) == 2
+    one = explain.NeighbourMap(np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([[0.0], [1.0]]))
+    assert np.allclose(one.place(np.array([[0.9]])), [[2.5, 2.5]])  # both neighbours when there are only two
+
+
+def test_the_map_can_be_drawn_with_tsne(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "lstm")
+    at.radio(key=f"map-method-{ids['lstm']}").set_value("tsne").run()
+    assert not at.exception
+    assert "t-SNE (scikit-learn)" in captions(at)
+    shares = [c.value for c in at.caption if c.value.startswith("Classes kept")]
+    assert len(shares) == 2 and "variance" not in shares[0]  # t-SNE keeps no variance to report

@@ -81,7 +81,7 @@ def test_guess_then_run_shows_the_verdict_and_progress_survives_a_new_session(ho
     assert again.radio(key="lesson").value == "rnn-rows"  # still picked; its labels never change
     assert any(c.value.startswith("✓ 1.") for c in again.sidebar.caption)
     assert any(s.value == "What happened" for s in again.subheader)
-    assert "1 of 7 lessons done" in again.sidebar.get("progress")[0].proto.text
+    assert f"1 of {len(lessons.LESSONS)} lessons done" in again.sidebar.get("progress")[0].proto.text
 
 
 def test_a_failing_run_shows_its_message_not_a_traceback(home, monkeypatch):
@@ -237,3 +237,36 @@ def test_the_noise_verdict_follows_the_measured_runs():
     assert choices[judge(measured)].startswith("memorizes")
     ignored = {"clean": {"train_acc": 1.0, "test_acc": 0.93}, "noisy": {"train_acc": 0.55, "test_acc": 0.9}}
     assert choices[judge(ignored)].startswith("ignores")
+
+
+def test_the_look_verdict_follows_the_deletion_test():
+    judge, choices = lessons.BY_KEY["look"].judge, lessons.BY_KEY["look"].choices
+    assert judge({"lenet": {"test_acc": 0.92}}) is None  # the test did not run: no verdict
+    assert choices[judge({"lenet": {"salient_drop": 0.67, "random_drop": 0.14}})].startswith("for the squares")
+    assert choices[judge({"lenet": {"salient_drop": 0.2, "random_drop": 0.15}})].startswith("about the same")
+    assert choices[judge({"lenet": {"salient_drop": 0.1, "random_drop": 0.3}})].startswith("for the random")
+
+
+def test_the_look_lesson_runs_the_deletion_test_on_its_model_and_the_untrained_copy(home):
+    at = page("pages/learn.py").run()
+    at.radio(key="lesson").set_value("look").run()
+    at.radio(key="guess-look").set_value(lessons.BY_KEY["look"].choices[0]).run()
+    run_button(at).click().run()
+    poll_until(at, lambda a: any(s.value == "What happened" for s in a.subheader))
+    [rec] = RunStore(home).list_runs()
+    table = [df.value for df in at.dataframe if "the map's 4 squares blacked out" in df.value.columns]
+    assert len(table) == 1 and list(table[0]["model"]) == ["trained", "untrained copy"]
+    assert "The runs say" in text(at) or "The runs agree" in text(at), text(at)
+    assert rec.checkpoint
+
+
+def test_the_deletion_test_finds_what_a_trained_model_uses(trained):
+    """Issue 22's check: blacking out the squares IG credits most lowers the true class's probability more
+    than as many random inked squares (lstm64, 200 test digits; bench/README.md has LeNet over 5 seeds)."""
+    from playground import explain
+    from playground.inference import load_checkpoint
+
+    loaded = load_checkpoint(trained.checkpoint)
+    got = explain.deletion_scores(loaded.model, loaded.config)
+    assert got["salient_drop"] > got["random_drop"] + 0.2, got
+    assert abs(got["untrained_salient_drop"]) < 0.05 and abs(got["untrained_random_drop"]) < 0.05, got

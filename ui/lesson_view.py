@@ -6,10 +6,9 @@ import streamlit as st
 from playground import charts
 from playground.errors import ACTIVE, PlaygroundError, RunStatus
 from playground.lessons import MEASURED_ON, Lesson, link_config, link_params, run_result
-from ui.common import POLL_SECONDS, STATUS_ICON, jobs, loaded_model
+from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.estimate_view import how_long
-
-MAPS_DIGIT = 0  # the test digit the conv lesson's feature maps are shown on (a 7)
+from ui.lesson_probes import deletion_results, deletion_table, first_layer
 
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
               "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch."}
@@ -102,7 +101,10 @@ def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | 
             if snap.message and snap.status != RunStatus.FINISHED:
                 {RunStatus.DIVERGED: st.warning, RunStatus.FAILED: st.error}.get(snap.status, st.info)(snap.message)
             if snap.done and snap.status == RunStatus.FINISHED:
-                results[keys.get(run_id, str(run_id))] = run_result(snap.result, snap.epoch_rows)
+                key = keys.get(run_id, str(run_id))
+                results[key] = run_result(snap.result, snap.epoch_rows)
+                if lesson.deletion == key:
+                    results[key].update(deletion_results(run_id))
     _curves(lesson, {labels.get(i, f"run #{i}"): s for i, s in snaps.items() if s is not None})
     if all(s is not None and s.done for s in snaps.values()):
         _verdict(lesson, results, guess, {k: i for i, k in keys.items()}, scale)
@@ -125,37 +127,6 @@ def _curves(lesson: Lesson, snaps: dict) -> None:
             st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"lesson-steps-{lesson.key}")
 
 
-def _first_layer(lesson: Lesson, run_id: int | None) -> None:
-    """The trained model's first conv layer on one test digit: the maps the lesson's question is about."""
-    from playground import probes
-    from playground.data import sample
-
-    rec = jobs().store.get_run(run_id) if run_id is not None else None
-    if rec is None or not rec.checkpoint:
-        return
-    st.subheader("What its first layer sees", anchor=False)
-    try:
-        loaded = loaded_model(rec.checkpoint)
-        x, image, label = sample(loaded.config, MAPS_DIGIT)
-        first = next((f for f in probes.feature_maps(loaded.model, x) if f.stage == "conv"), None)
-    except (PlaygroundError, OSError) as exc:  # a checkpoint refused, or no dataset
-        st.warning(f"No feature maps from run #{run_id}: {exc}")
-        return
-    if first is None:
-        st.caption(f"Run #{run_id} has no conv layer to look at.")
-        return
-    left, right = st.columns([1, 4])
-    left.plotly_chart(charts.image(image, f"Test digit {MAPS_DIGIT}: {loaded.classes[label]}"), width="stretch",
-                      key=f"lesson-digit-{lesson.key}")
-    c, h, w = first.maps.shape
-    right.plotly_chart(charts.map_grid(first.maps, title=f"Run #{run_id}: block 1 after conv ({c}×{h}×{w})"),
-                       width="stretch", key=f"lesson-maps-{lesson.key}")
-    colours = ("red where the image matches the filter, blue where it matches its opposite"
-               if first.maps.min() < 0 else "bright where the image matches the filter")
-    st.caption(f"Each map is one of the {c} filters of the trained model's first conv layer slid over this digit: "
-               f"{colours}. Look for edges and stroke sides in different directions.")
-
-
 def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | None, ids: dict[str, int],
              scale: str) -> None:
     """The result next to the guess, the original's number and our spread; why; where to go next."""
@@ -172,7 +143,9 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Our spread: the CPU-scale runs, {MEASURED_ON} (bench/lessons.py); a single run can land outside it.")
     if lesson.feature_maps is not None:
-        _first_layer(lesson, ids.get(lesson.feature_maps))
+        first_layer(lesson, ids.get(lesson.feature_maps))
+    if lesson.deletion is not None:
+        deletion_table(results.get(lesson.deletion, {}))
     right = lesson.judge(results) if len(results) == len(lesson.runs) else None
     if right is None:
         st.warning("Not every run finished, so there is no verdict on your guess. Run it again to see one.")

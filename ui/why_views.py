@@ -27,7 +27,7 @@ HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a blac
        "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image"}
 
 
-def _mtime(checkpoint: str) -> float:
+def mtime(checkpoint: str) -> float:
     """Part of the cache keys below: a checkpoint rewritten (a run trained on) is scored again."""
     return Path(checkpoint).stat().st_mtime
 
@@ -38,27 +38,44 @@ def _test_outputs(checkpoint: str, mtime: float) -> tuple[np.ndarray, np.ndarray
     return explain.test_outputs(loaded.model, loaded.config)
 
 
+def _picked_cell(chart_key: str, picker_key: str, cells: list, classes) -> None:
+    """A click on the confusion matrix picks that cell in the picker (an off-diagonal cell with images)."""
+    points = st.session_state[chart_key].selection.points
+    if points:  # the clicked cell by its class names: y is the true class, x the predicted one
+        names = [str(c) for c in classes]
+        cell = (names.index(str(points[0]["y"])), names.index(str(points[0]["x"])))
+        if cell in cells:
+            st.session_state[picker_key] = cell
+
+
 def mistakes(rec, classes, key: str) -> None:
     """The test images this run got most wrong, the classes it confuses, and any one confusion cell."""
-    probs, labels = _test_outputs(rec.checkpoint, _mtime(rec.checkpoint))
+    probs, labels = _test_outputs(rec.checkpoint, mtime(rec.checkpoint))
     matrix = confusion_matrix(labels, probs.argmax(1), len(classes))
-    pairs = explain.confused_pairs(matrix)
+    pairs = explain.confused_pairs(matrix, top=len(classes) ** 2)
     if not pairs:
         st.caption("No test image was misread.")
         return
-    st.markdown("**Most confused:** " + " · ".join(f"{classes[t]} read as {classes[p]} ({n}×)" for t, p, n in pairs))
+    st.markdown("**Most confused:** " + " · ".join(f"{classes[t]} read as {classes[p]} ({n}×)"
+                                                    for t, p, n in pairs[:5]))
     cells = [(None, None)] + [(t, p) for t, p, _ in pairs]
-    cell = st.selectbox("Show", cells, key=f"mistake-cell-{key}",
-                        format_func=lambda c: "the worst mistakes (highest loss)" if c[0] is None
-                        else f"{classes[c[0]]} read as {classes[c[1]]}")
+    picker, chart = f"mistake-cell-{key}", f"mistake-matrix-{key}"
+    left, right = st.columns([2, 3])
+    left.plotly_chart(charts.confusion(matrix, classes, f"On its {len(labels):,} test images", clickable=True),
+                      width="stretch", key=chart, on_select=lambda: _picked_cell(chart, picker, cells, classes),
+                      selection_mode="points")
+    left.caption("Click a cell off the diagonal to see its images.")
+    cell = right.selectbox("Show", cells, key=picker,
+                           format_func=lambda c: "the worst mistakes (highest loss)" if c[0] is None
+                           else f"{classes[c[0]]} read as {classes[c[1]]} ({int(matrix[c])}×)")
     worst = explain.worst_mistakes(probs, labels, rec.config, 16, *cell)
-    st.plotly_chart(charts.prediction_grid([m.image for m in worst], [classes[m.predicted] for m in worst],
-                                           [classes[m.true] for m in worst], [m.p_predicted for m in worst]),
-                    width="stretch", key=f"mistakes-{key}")
-    st.caption("Each tile: the model's answer, the probability it gave that answer, and the true class in "
-               "brackets. Highest loss "
-               "first: the mistakes it made most confidently. Some are the model's fault, some are images a "
-               "person would misread too.")
+    right.plotly_chart(charts.prediction_grid([m.image for m in worst], [classes[m.predicted] for m in worst],
+                                              [classes[m.true] for m in worst], [m.p_predicted for m in worst],
+                                              cols=4),
+                       width="stretch", key=f"mistakes-{key}")
+    right.caption("Each tile: the model's answer, the probability it gave that answer, and the true class in "
+                  "brackets. Highest loss first: the mistakes it made most confidently. Some are the model's "
+                  "fault, some are images a person would misread too.")
 
 
 def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target: int, classes, key: str,
@@ -86,49 +103,11 @@ def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target:
     st.caption(SALIENCY_CAPTION.format(method=HOW[method]))
 
 
-@st.cache_data(max_entries=16, show_spinner="Placing 2,000 test images on the map…")
-def _projected(checkpoint: str, mtime: float, trained: bool) -> tuple:
-    from playground.data import Normalizer, load_dataset
-
-    loaded = loaded_model(checkpoint)
-    model = loaded.model if trained else untrained(loaded.config)
-    cfg = loaded.config
-    ds = load_dataset(cfg.data.dataset)
-    x = Normalizer.of(cfg.data.dataset, cfg.data.normalize)(ds.test_x[:explain.PROJECTED])
-    feats = explain.features(model, x)
-    with torch.no_grad():
-        predicted = torch.cat([model.eval()(x[i:i + 500]) for i in range(0, len(x), 500)]).argmax(1).numpy()
-    return explain.pca(feats), ds.test_y[:explain.PROJECTED].numpy(), predicted
-
-
-def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untrained: bool = True) -> None:
-    """The last layer's view of 2,000 test images, projected to 2-D: trained (beside untrained)."""
-    mtime = _mtime(rec.checkpoint)
-    which = (True, False) if with_untrained else (True,)
-    for col, trained in zip(st.columns(2), which, strict=False):
-        proj, labels, predicted = _projected(rec.checkpoint, mtime, trained)
-        extra = None
-        if drawing_x is not None:
-            model = loaded_model(rec.checkpoint).model if trained else untrained(rec.config)
-            extra = proj.place(explain.features(model, drawing_x))
-        name = "trained" if trained else "untrained"
-        col.plotly_chart(charts.projection(proj.points, labels, classes, predicted, f"#{rec.id} {name}", extra),
-                         width="stretch", key=f"projection-{rec.id}-{name}")
-        col.caption(f"Classes kept apart: {explain.separation(proj.points, labels):.0%} of the spread is between "
-                    f"classes; the two axes keep {proj.explained:.0%} of the last layer's variance.")
-    st.caption("Each dot is one test image, placed by what the layer before the answer computes for it, squeezed "
-               "to two dimensions (PCA: the two directions it varies most); colour is the true class. Training "
-               "pulls each class into its own region, so the classifier can cut between them. Untrained, the "
-               "classes overlap far more, though not entirely (random features still echo the input): measured "
-               "in bench/README.md, 21% (LSTM 64) and 37% (LeNet) of the spread lies between classes untrained, "
-               "against 90% and 87% trained. Hover a dot for its image number and the model's answer.")
-
-
 def where_they_differ(rec_a, rec_b, classes) -> None:
     """Test images one of two runs gets right and the other wrong, each way (e.g. none vs dropout)."""
     from playground.data import display_images, load_dataset
 
-    probs = [_test_outputs(r.checkpoint, _mtime(r.checkpoint)) for r in (rec_a, rec_b)]
+    probs = [_test_outputs(r.checkpoint, mtime(r.checkpoint)) for r in (rec_a, rec_b)]
     (pa, labels), (pb, _) = probs
     diff = explain.disagreements(pa, pb, labels)
     ds = load_dataset(rec_a.config.data.dataset)
