@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -107,6 +108,10 @@ def build_parser() -> Parser:
     st.add_argument("--seeds", type=int, default=1, help="seeds per variant, 0..N-1 (default: 1)")
     st.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
     st.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    st.add_argument("--sizes", type=_numbers(int), default=(),
+                    help="training-set sizes as a study axis, e.g. 500,1500,6000 (first N samples; 0 = all)")
+    st.add_argument("--noise", type=_numbers(float), default=(),
+                    help="label-noise shares as a study axis, e.g. 0,0.2,0.5 (training labels only)")
     st.add_argument("--at-once", dest="at_once", type=_at_least_one,
                     help="runs training at once (default: 2 on a CPU, 5 on a GPU, a Ray cluster's slots)")
     _ray_option(st)
@@ -295,9 +300,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_CODES.get(snap.status, 1)
 
 
+def _numbers(kind: type) -> Callable[[str], tuple]:
+    """An argparse type: a comma-separated list of `kind` (int or float), with a one-line error otherwise."""
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+    return parse
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     runs = study_runs(args.recipe, [v.strip() for v in args.variants.split(",") if v.strip()], args.seeds,
-                      epochs=args.epochs, limit=args.limit)
+                      epochs=args.epochs, limit=args.limit, sizes=args.sizes, noises=args.noise)
     with Interrupts() as interrupts:
         jobs = _registry(args, max_concurrent=args.at_once)
         print(f"study: {len(runs)} runs of {args.recipe} on {jobs.executor.name}, {jobs.max_concurrent} at once, "

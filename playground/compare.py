@@ -88,6 +88,20 @@ class StudyChoice:
     dropout: float | None = None
     batchnorm: bool = False
     wider: bool = False
+    sizes: tuple[int, ...] = ()  # training-set sizes (first N samples) crossed with every variant; () = the base's
+    noises: tuple[float, ...] = ()  # label-noise shares crossed with every variant; () = the base's
+
+
+def data_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
+    """The base at each chosen training-set size and label noise (the data as a study axis); one unlabelled
+    entry, the base itself, when neither is chosen."""
+    out = []
+    for size in choice.sizes or (None,):
+        for noise in choice.noises or (None,):
+            parts = ([f"{size:,} images" if size else "all images"] if size is not None else []) + \
+                    ([f"label noise {noise:g}"] if noise is not None else [])
+            out.append((" · ".join(parts), base.override(limit=size, label_noise=noise)))
+    return out
 
 
 def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
@@ -129,7 +143,9 @@ def study_plan(base: RunConfig, choice: StudyChoice, seeds: int = 1) -> list[tup
         raise ConfigError("seeds must be in 1..20")
     out = []
     for seed in range(base.seed, base.seed + int(seeds)):
-        out += [(f"{label} · seed {seed}", cfg) for label, cfg in study_variants(base.override(seed=seed), choice)]
+        for data_label, data_base in data_variants(base.override(seed=seed), choice):
+            out += [(" · ".join(filter(None, (label, data_label, f"seed {seed}"))), cfg)
+                    for label, cfg in study_variants(data_base, choice)]
     return out
 
 

@@ -255,6 +255,20 @@ def test_study_at_once_below_one_is_a_one_line_error(tmp_path, at_once):
     assert stored_runs(tmp_path) == []
 
 
+def test_study_sizes_must_be_numbers(tmp_path):
+    proc = run_cli("study", "--recipe", "lstm64", "--sizes", "300,lots", home=tmp_path)
+    assert proc.returncode == 2 and "comma-separated ints" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_study_runs_cross_variants_with_data_sizes_and_noise():
+    from playground.engine.study import study_runs
+
+    runs = study_runs("lstm64", ["none", "l2"], 1, epochs=1, sizes=(300, 600), noises=(0.2,))
+    assert [(r.variant, r.config.data.limit, r.config.data.label_noise) for r in runs] == [
+        ("none", 300, 0.2), ("l2", 300, 0.2), ("none", 600, 0.2), ("l2", 600, 0.2)]
+    assert runs[0].label == "lstm64 · baseline · 300 images · label noise 0.2 · seed 0"
+
+
 def test_runs_lists_a_unicode_name_on_an_ascii_only_stdout(tmp_path):
     """Adversarial test: `runs` raised UnicodeEncodeError with an ASCII stdout and a unicode name."""
     store = RunStore(tmp_path)

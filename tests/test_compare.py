@@ -51,6 +51,18 @@ def test_study_plan_trains_each_variant_with_each_seed():
     assert {cfg.reg.l2 for _, cfg in plan} == {0.0, 1e-3}
 
 
+def test_the_data_is_a_study_axis_crossed_with_every_variant():
+    base = recipe("cnn").override(epochs=2, limit=1500)
+    plan = study_plan(base, StudyChoice(baseline=True, l2=0.03, sizes=(300, 6000), noises=(0.0, 0.5)), seeds=1)
+    assert len(plan) == 2 * 2 * 2  # variants x sizes x noises
+    assert plan[0][0] == "baseline · 300 images · label noise 0 · seed 0"
+    assert [(c.data.limit, c.data.label_noise, c.reg.l2) for _, c in plan[:4]] == [
+        (300, 0.0, 0.0), (300, 0.0, 0.03), (300, 0.5, 0.0), (300, 0.5, 0.03)]
+    assert {c.data.limit for _, c in plan} == {300, 6000}
+    assert [label for label, _ in study_plan(base, StudyChoice(baseline=True))] == ["baseline · seed 0"]
+    assert study_plan(base, StudyChoice(baseline=True, sizes=(0,)))[0][1].data.limit == 0  # 0 = all images
+
+
 def test_study_tags_number_launches_and_find_their_runs():
     names = ["cnn · baseline · seed 0 · study 2", "my own run", "cnn · L2 λ=0.001 · seed 0 · study 2",
              "lstm64 · baseline · seed 0 · study 4"]
@@ -303,6 +315,19 @@ def test_launching_the_same_study_twice_asks_first(home, store):
     button(at, "🚀 Launch study").click().run()
     button(at, "Launch again anyway").click().run()
     assert len(store.list_runs()) == 8
+    _stop_all(home)
+
+
+def test_the_study_form_launches_a_data_size_axis(home, store):
+    at = _study(page("pages/compare.py").run())
+    at.checkbox(key="study_use_l2").uncheck()
+    at.multiselect(key="study_sizes").select(300).select(750).run()
+    assert any("2 runs" in c.value for c in at.caption if c.value.startswith("⏱")), [c.value for c in at.caption]
+    button(at, "🚀 Launch study").click().run()
+    assert not at.exception and not at.error
+    runs = store.list_runs()
+    assert sorted(r.config.data.limit for r in runs) == [300, 750]
+    assert all("images" in r.name and "study 1" in r.name for r in runs)
     _stop_all(home)
 
 

@@ -15,6 +15,8 @@ from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
 
 STUDY_ERROR, REPEAT = "study_error", "study_repeat"
+SIZES = (300, 750, 1500, 3000, 6000, 12000)  # the data-size axis's choices (first N samples)
+NOISES = (0.0, 0.1, 0.2, 0.5)  # ... and the label-noise axis's
 EPOCHS_NOTE = ("Measured here over 5 seeds with these defaults (bench/README.md): the plain CNN ends at ~98% on its "
                "900 training images and ~83% on the 600 held out, a generalization gap of ~15 points (13–16 over "
                "seeds); L2 λ 0.03 cuts the gap to ~5 (4–5) and dropout 0.5 to ~8 (8–10), in every seed. Fewer "
@@ -39,7 +41,9 @@ def _plan() -> tuple[str, list[tuple[str, RunConfig]]]:
                                                lr=float(s["study_lr"]))
     choice = StudyChoice(baseline=s["study_base"], l2=s["study_l2"] if s["study_use_l2"] else None,
                          dropout=s["study_p"] if s["study_use_p"] else None,
-                         batchnorm=s["study_bn"], wider=s["study_wide"])
+                         batchnorm=s["study_bn"], wider=s["study_wide"],
+                         sizes=tuple(sorted(s.get("study_sizes") or ())),
+                         noises=tuple(sorted(s.get("study_noises") or ())))
     return s["study_recipe"], study_plan(base, choice, int(s["study_seeds"]))
 
 
@@ -148,6 +152,14 @@ def study_form() -> None:
     c[2].slider("p", 0.05, 0.8, value=STUDY_DROPOUT, step=0.05, key="study_p")
     c[3].checkbox("Batch-norm (CNNs)", key="study_bn")
     c[4].checkbox("Wider (×2)", key="study_wide")
+    d1, d2 = st.columns(2)
+    d1.multiselect("The data as an axis: training-set sizes", SIZES, key="study_sizes",
+                   format_func=lambda n: f"first {n:,} samples",
+                   help="Each ticked variant at each size, instead of the N above (the held-out share and the "
+                        "test set are cut from the same N). More data or more regularization: tick both.")
+    d2.multiselect("…and label noise", NOISES, key="study_noises", format_func=lambda q: f"{q:.0%} of labels random",
+                   help="Each ticked variant at each share of training labels replaced by a random class (the same "
+                        "images for every seed; validation and test labels stay true).")
     _estimate()
     st.button("🚀 Launch study", type="primary", on_click=_launch)
     if st.session_state.get(REPEAT):

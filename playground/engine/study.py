@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..compare import StudyChoice, best_epoch, study_variants
+from ..compare import StudyChoice, best_epoch, data_variants, study_variants
 from ..config import ConfigError, RunConfig, recipe
 from .jobs import JobRegistry
 from .training import NO_STEP_ROWS, Snapshot
@@ -29,25 +29,30 @@ class StudyRun:
 
 
 def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | None = None,
-               limit: int | None = None, first_seed: int = 0) -> list[StudyRun]:
-    """One run per (variant, seed); variants of one seed share their initial weights where the model allows."""
+               limit: int | None = None, first_seed: int = 0, sizes: tuple[int, ...] = (),
+               noises: tuple[float, ...] = ()) -> list[StudyRun]:
+    """One run per (variant, data size, label noise, seed); variants of one seed share their initial weights
+    where the model allows. Empty `sizes`/`noises`: the recipe's (or `limit`'s) data only."""
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise ConfigError(f"unknown study variants {unknown}; valid: {', '.join(VARIANTS)}")
     if not 1 <= seeds <= 20:
         raise ConfigError("seeds must be in 1..20")
     base = recipe(recipe_name).override(epochs=epochs, limit=limit)
+    data = data_variants(base, StudyChoice(sizes=tuple(sizes), noises=tuple(noises)))
     out = []
     for seed in range(first_seed, first_seed + seeds):
-        for variant in variants:
-            choice = StudyChoice(baseline=variant == "none", l2=STUDY_L2 if variant == "l2" else None,
-                                 dropout=STUDY_DROPOUT if variant == "dropout" else None,
-                                 batchnorm=variant == "batchnorm", wider=variant == "wider")
-            made = study_variants(base.override(seed=seed), choice)
-            if not made:
-                raise ConfigError(f"variant '{variant}' does not apply to recipe '{recipe_name}'")
-            label, cfg = made[0]
-            out.append(StudyRun(variant, seed, f"{recipe_name} · {label} · seed {seed}", cfg))
+        for data_label, data_base in data:
+            for variant in variants:
+                choice = StudyChoice(baseline=variant == "none", l2=STUDY_L2 if variant == "l2" else None,
+                                     dropout=STUDY_DROPOUT if variant == "dropout" else None,
+                                     batchnorm=variant == "batchnorm", wider=variant == "wider")
+                made = study_variants(data_base.override(seed=seed), choice)
+                if not made:
+                    raise ConfigError(f"variant '{variant}' does not apply to recipe '{recipe_name}'")
+                label, cfg = made[0]
+                name = " · ".join(filter(None, (recipe_name, label, data_label, f"seed {seed}")))
+                out.append(StudyRun(variant, seed, name, cfg))
     return out
 
 
@@ -68,6 +73,7 @@ def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[li
 def _result_row(jobs: JobRegistry, run_id: int, run: StudyRun) -> dict[str, Any]:
     rec = jobs.store.get_run(run_id)
     best = best_epoch(jobs.store.epochs(run_id))
-    return {"run_id": run_id, "variant": run.variant, "seed": run.seed, "status": str(rec.status),
+    return {"run_id": run_id, "variant": run.variant, "seed": run.seed, "limit": run.config.data.limit,
+            "label_noise": run.config.data.label_noise, "status": str(rec.status),
             "test_acc": rec.result.get("test_acc"), "best_val_acc": best["val_acc"] if best else None,
             "executor": rec.executor or "local", "node": rec.node or "this machine"}
