@@ -71,8 +71,10 @@ def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "T
     if has_l2:
         fig.add_trace(go.Scatter(x=steps[::stride], y=l2[::stride], mode=mode, name="L2 term (λ·Σw²)",
                                  line=dict(color=PALETTE[1], width=1.5, dash="dot")), row=1, col=1, secondary_y=True)
+        # Above the rate's panel the loss's row starts part-way up in pixels, where plotly's "sync" ticks (the
+        # default for an overlaying axis) put the bottom one at -2.5e-7, not 0: its own round ticks there.
         fig.update_yaxes(title_text="L2 term", rangemode="tozero", tickformat=".2~g", showgrid=False,
-                         row=1, col=1, secondary_y=True)
+                         row=1, col=1, secondary_y=True, **({"tickmode": "auto"} if show_lr else {}))
     if show_lr:
         _lr_panel(fig, lr_rows, mode)
     span = float(steps[-1] - steps[0]) if len(steps) else 0.0

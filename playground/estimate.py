@@ -133,9 +133,11 @@ def _seconds_per_unit(rec, cfg: RunConfig, done: float) -> float | None:
 
 
 def _speed_key(cfg: RunConfig) -> tuple:
-    """What sets the speed per sample beyond the multiply-adds: the model's shape and the batch size."""
+    """What sets the speed per sample beyond the multiply-adds: the model's shape and the batch size, and
+    whether the rate moves (a schedule trains without CUDA graphs: LeNet ~6x slower per sample on an H200)."""
     m = cfg.model
-    return (m.hidden, m.layers, m.width, m.delay, cfg.reg.batchnorm, cfg.reg.dropout > 0, cfg.optim.batch_size)
+    return (m.hidden, m.layers, m.width, m.delay, cfg.reg.batchnorm, cfg.reg.dropout > 0, cfg.optim.batch_size,
+            cfg.optim.schedule != "constant")
 
 
 def probe_rate(cfg: RunConfig, threads: int = 1, seconds: float = 0.4,

@@ -11,7 +11,7 @@ from .store import EPOCH_FIELDS
 def metrics_csv(epoch_rows: Sequence[dict], step_rows: Sequence[dict]) -> str:
     """Epoch rows then step rows, one table with a `kind` column."""
     buf = io.StringIO()
-    fields = ["kind", *EPOCH_FIELDS, "step", "loss"]
+    fields = ["kind", *EPOCH_FIELDS, "step", "loss", "lr"]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for r in epoch_rows:

@@ -144,6 +144,7 @@ def test_a_schedules_learning_rate_gets_a_panel_under_the_loss():
     fig = charts.step_loss(rows)
     *_, l2, lr = fig.data
     assert l2.yaxis == "y2" and (lr.xaxis, lr.yaxis) == ("x2", "y3") and lr.line.shape == "hv"
+    assert fig.layout.yaxis2.tickmode == "auto"  # plotly's synced ticks read -2.5e-7 for 0 above the panel
     assert fig.layout.xaxis.matches == "x2" and fig.layout.xaxis2.title.text == "step"
     assert fig.layout.yaxis3.title.text == "learning rate" and fig.layout.yaxis3.rangemode == "tozero"
     assert len(lr.x) <= charts.MAX_RAW_POINTS + 2 and (lr.x[-1], lr.y[-1]) == (9000, 0.01)  # ends where the run is

@@ -281,6 +281,7 @@ VARIANTS: dict[str, tuple[RunConfig, dict]] = {
     "activation": (CNN, {"activation": "relu"}), "delay": (REC, {"delay": 3}),
     "optimizer": (REC, {"optimizer": "rmsprop"}), "lr": (REC, {"lr": 0.01}), "momentum": (SGD, {"momentum": 0.9}),
     "clip": (REC, {"clip": 0.05}), "batch_size": (REC, {"batch_size": 10}), "epochs": (REC, {"epochs": 2}),
+    "schedule": (REC, {"schedule": "cosine", "epochs": 2}),
     "l2": (CNN, {"l2": 0.01}), "weight_decay": (SGD, {"weight_decay": 0.05}), "dropout": (CNN, {"dropout": 0.3}),
     "batchnorm": (CNN, {"batchnorm": True}), "seed": (REC, {"seed": 1}), "device": (REC, {"device": "auto"}),
 }
@@ -316,6 +317,31 @@ def test_each_field_reaches_the_script_and_is_reproduced(field, folders, tmp_pat
     got = printed(capsys.readouterr().out)
     assert got["params"] == count_parameters(build_model(cfg))
     assert (got["test_acc"], got["test_loss"]) == (round(engine["test_acc"], 4), round(engine["test_loss"], 4))
+
+
+@pytest.mark.parametrize("schedule", ["step", "onecycle"])
+def test_a_scheduled_script_steps_at_the_engines_rates_and_gives_its_numbers(schedule, folders, tmp_path, monkeypatch,
+                                                                             capsys):
+    """The exported scheduler is the engine's: the same rate at every optimizer step of the run, over two epochs."""
+    cfg, folder = SGD.override(schedule=schedule, epochs=2), folders["mnist"]
+    monkeypatch.setenv(data.spec("mnist").env_var, str(folder))
+    monkeypatch.setattr(data, "_cache", {})
+    snap = Trainer(cfg, threads=Settings.from_env().threads_per_run).run()
+    assert snap.status == "finished", snap.message
+    rates, real_step = [], torch.optim.SGD.step
+
+    def step(self, *args, **kwargs):  # the script's rate at each of its optimizer steps
+        rates.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", step)
+    path, module = load_script(tmp_path, cfg)
+    monkeypatch.setattr(sys, "argv", [str(path), "--data", str(folder)])
+    module["main"]()
+    got = printed(capsys.readouterr().out)
+    assert rates == [r["lr"] for r in snap.step_rows] and len(set(rates)) > 2
+    engine = (round(snap.result["test_acc"], 4), round(snap.result["test_loss"], 4))
+    assert (got["test_acc"], got["test_loss"]) == engine
 
 
 def test_the_script_draws_the_same_noisy_labels_as_the_engine():

@@ -42,6 +42,7 @@ def test_unknown_recipe_lists_the_valid_ones():
     (dict(optimizer=None, name="lbfgs"), "optimizer"),
     (dict(batchnorm=True), "CNNs only"),
     (dict(limit=5), "at least 10"),
+    (dict(schedule="warmup"), "unknown learning-rate schedule 'warmup'; valid: constant, step, cosine, onecycle"),
 ])
 def test_invalid_configs_are_rejected_with_the_reason(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -64,3 +65,11 @@ def test_stored_settings_with_the_optimizers_old_field_name_still_read():
     old["optim"]["name"] = old["optim"].pop("optimizer")
     old["optim"]["name"] = "sgd"
     assert RunConfig.from_json(json.dumps(old)).optim.optimizer == "sgd"
+
+
+def test_a_schedule_round_trips_through_json_and_settings_stored_before_schedules_read_as_constant():
+    cfg = tiny(schedule="onecycle")
+    assert RunConfig.from_json(cfg.to_json()) == cfg and json.loads(cfg.to_json())["optim"]["schedule"] == "onecycle"
+    old = json.loads(RunConfig().to_json())
+    del old["optim"]["schedule"]  # a run stored before schedules existed
+    assert validate(RunConfig.from_json(json.dumps(old))).optim.schedule == "constant"

@@ -152,7 +152,7 @@ def test_store_survives_a_reopen_and_marks_dead_runs_interrupted(home):
     s2 = RunStore(home)
     assert s2.get_run(done).status == "finished" and s2.epochs(done)[0]["val_acc"] == 0.4
     assert s2.get_run(cut).status == "interrupted"
-    assert s2.steps(cut) == [{"step": 1, "epoch": 1, "loss": 2.0, "l2": 0.0}]
+    assert s2.steps(cut) == [{"step": 1, "epoch": 1, "loss": 2.0, "l2": 0.0, "lr": None}]
     s2.close()
 
 
@@ -327,3 +327,66 @@ def test_label_noise_touches_only_training_labels_the_same_for_every_seed():
     assert 0.5 * 0.9 - 0.05 < changed < 0.5 * 0.9 + 0.05  # half drawn again, 9 in 10 of those to another class
     assert torch.equal(noisy.val_y, clean.val_y) and torch.equal(noisy.test_y, clean.test_y)
     assert torch.equal(noisy.train_y, other_seed.train_y) and torch.equal(noisy.train_x, clean.train_x)
+
+
+# ------------------------------------------------------------------ learning-rate schedules
+def reference_rates(schedule: str, lr: float, steps: int) -> list[float]:
+    """Each step's rate by torch's own scheduler of that name (the issue's rules), stepped after every step."""
+    from torch.optim import lr_scheduler as ls
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    made = {"constant": lambda: None,
+            "step": lambda: ls.MultiStepLR(opt, [int(steps * 0.5), int(steps * 0.75)], gamma=0.1),
+            "cosine": lambda: ls.CosineAnnealingLR(opt, T_max=steps),
+            "onecycle": lambda: ls.OneCycleLR(opt, max_lr=lr, total_steps=steps, cycle_momentum=False)}[schedule]()
+    rates = []
+    for _ in range(steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()  # no gradients: nothing moves, but torch sees the optimizer step before the scheduler's
+        if made is not None:
+            made.step()
+    return rates
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "cosine", "onecycle"])
+def test_each_steps_learning_rate_is_torchs_schedule_over_the_whole_run(schedule, store):
+    cfg = tiny(epochs=2, limit=300, hidden=8, schedule=schedule)
+    run_id = store.create_run(cfg, schedule)
+    snap = Trainer(cfg, store, run_id).run()
+    assert snap.status == "finished", snap.message
+    stored = [r["lr"] for r in store.steps(run_id)]
+    assert len(stored) == snap.total_steps == 18  # 270 training images, batches of 32, two epochs
+    assert stored == [r["lr"] for r in snap.step_rows] == reference_rates(schedule, cfg.optim.lr, 18)
+    lr = cfg.optim.lr
+    if schedule == "step":
+        assert (stored[0], stored[9], stored[13], stored[-1]) == pytest.approx((lr, lr / 10, lr / 100, lr / 100))
+    if schedule == "cosine":
+        assert stored[0] == lr and stored[-1] < lr / 100  # down a half cosine, near 0 at the last step
+    if schedule == "onecycle":
+        peak = stored.index(max(stored))
+        assert stored[0] == pytest.approx(lr / 25) and max(stored) == pytest.approx(lr, rel=0.01)
+        assert 3 <= peak <= 6 and stored[-1] < lr / 1000  # the peak near 30% of the run, then nearly 0
+
+
+def test_a_moving_rate_trains_without_cuda_graphs_and_the_constant_one_keeps_them():
+    """A captured graph replays the rate it was captured with: a schedule must step eagerly."""
+    assert Trainer(tiny(schedule="cosine"), graphs=True).graphs is False
+    assert Trainer(tiny(), graphs=True).graphs is True
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_scheduled_run_on_the_gpu_follows_its_schedule_and_a_constant_one_still_replays_a_graph():
+    from playground.engine.steps import GraphStep
+
+    class Watched(Trainer):
+        def prepare(self):
+            self.prepared = super().prepare()  # kept to see which step it trained with
+            return self.prepared
+
+    cfg = tiny(device="cuda", arch="cnn", epochs=2, limit=1000)
+    for schedule in ("constant", "onecycle"):
+        trainer = Watched(cfg.override(schedule=schedule), graphs=True)
+        snap = trainer.run()
+        assert snap.status == "finished" and snap.message is None, snap.message
+        assert [r["lr"] for r in snap.step_rows] == reference_rates(schedule, cfg.optim.lr, snap.total_steps)
+        assert isinstance(trainer.prepared.step, GraphStep) == (schedule == "constant")

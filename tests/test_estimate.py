@@ -61,6 +61,10 @@ def test_the_same_model_and_batch_is_preferred_then_the_nearest_work():
     same = finished(7, LSTM.override(epochs=20), 281.0)
     other = finished(8, LSTM.override(batch_size=256), 29.0)  # nearer in work, another batch size
     assert estimate.measured_rate(LSTM, [other, same]).source == "run #7"
+    # A moving learning rate trains without CUDA graphs: a scheduled run's speed comes from a scheduled run.
+    moving = finished(9, LSTM.override(epochs=20, schedule="cosine"), 281.0)
+    assert estimate.measured_rate(LSTM.override(schedule="onecycle"), [same, moving]).source == "run #9"
+    assert estimate.measured_rate(LSTM, [moving, same]).source == "run #7"
 
 
 def test_runs_at_once_share_the_machine():

@@ -35,6 +35,7 @@ def test_a_recipe_with_overrides_round_trips_and_names_only_the_changes(name):
     RunConfig().override(dataset="cifar2", arch="cnn", batchnorm=True, l2=1e-05, dropout=0.4, width=32,
                          activation="relu", optimizer="sgd", momentum=0.9, weight_decay=0.0005),
     RunConfig().override(arch="gru", layers=3, hidden=200, dropout=0.2, optimizer="rmsprop", device="cpu"),
+    RunConfig().override(schedule="onecycle", lr=0.05),
 ])
 def test_configs_without_a_recipe_round_trip(cfg):
     params = config_params(cfg)
@@ -110,3 +111,12 @@ def test_each_page_keeps_only_its_own_query_parameters():
     assert own_params("learn", url_params) == {"lesson": "memory"}
     assert own_params("draw", url_params) == url_params  # a page not listed keeps what it has
     assert not PAGE_PARAMS["compare"] & PAGE_PARAMS["train"] and not PAGE_PARAMS["learn"] & PAGE_PARAMS["train"]
+
+
+def test_a_schedule_rides_in_the_link_and_a_bad_one_is_named():
+    cfg = recipe("cnn").override(schedule="cosine")
+    params = config_params(cfg, "cnn")
+    assert params == {"recipe": "cnn", "schedule": "cosine"}
+    assert config_from_params(params) == cfg
+    with pytest.raises(ConfigError, match="schedule=warmup: unknown learning-rate schedule"):
+        config_from_params({"recipe": "cnn", "schedule": "warmup"})

@@ -180,11 +180,12 @@ def make_old_db(home) -> dict:
 def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     ids = make_old_db(home)
     store = RunStore(home)
-    assert store.schema_version == store_mod.SCHEMA_VERSION == 1
+    assert store.schema_version == store_mod.SCHEMA_VERSION == 2
     done = store.get_run(ids["finished"])
     assert done.name == "done" and done.status == "finished" and done.config == tiny()
     assert done.result == {"test_acc": 0.9} and done.checkpoint == str(home / "checkpoints" / "run-1.pt")
     assert len(store.steps(ids["finished"])) == 3 and store.epochs(ids["finished"])[0]["val_acc"] == 0.4
+    assert all(r["lr"] is None for r in store.steps(ids["finished"]))  # stored before rows had a rate
     assert store.get_run(ids["cut"]).checkpoint  # now linked: every saved file counts
     assert store.get_run(ids["dead"]).status == "interrupted"  # its process is gone
     assert store._rows("SELECT count(*) FROM step_metrics WHERE run_id = ?", (ids["gone"],))[0][0] == 0
@@ -192,7 +193,7 @@ def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     assert labels.tolist() == [7] and digits[0].flat[255] == 1.0
     assert store.create_run(tiny(), "new") > ids["gone"]  # a deleted run's id is never reused
     store.close()
-    assert RunStore(home).schema_version == 1  # a second open finds nothing to do
+    assert RunStore(home).schema_version == 2  # a second open finds nothing to do
 
 
 def test_the_migrated_schema_has_foreign_keys_cascade_and_a_status_check(home):
@@ -205,7 +206,7 @@ def test_the_migrated_schema_has_foreign_keys_cascade_and_a_status_check(home):
     with pytest.raises(sqlite3.IntegrityError):
         raw(store, "UPDATE runs SET status = 'bogus' WHERE id = ?", (ids["finished"],))
     with pytest.raises(sqlite3.IntegrityError):  # a metric row needs its run
-        raw(store, "INSERT INTO step_metrics VALUES (12345, 1, 1, 1.0, 0.0)")
+        raw(store, "INSERT INTO step_metrics (run_id, step, epoch, loss, l2) VALUES (12345, 1, 1, 1.0, 0.0)")
     store.delete_run(ids["finished"])
     assert store._rows("SELECT count(*) FROM epoch_metrics")[0][0] == 0
     assert store.steps(ids["finished"]) == []
@@ -220,7 +221,22 @@ def test_a_fresh_store_has_the_same_schema_as_a_migrated_one(tmp_path):
         return {t: [tuple(c) for c in s._rows(f"PRAGMA table_info({t})")]
                 for t in ("runs", "step_metrics", "epoch_metrics", "drawings", "lessons")}
     assert shape(fresh) == shape(old)
-    assert fresh.schema_version == old.schema_version == 1
+    assert fresh.schema_version == old.schema_version == 2
+
+
+def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home):
+    """Schema 2 (learning-rate schedules): step rows keep their rate; rows stored before have none."""
+    run = make_old_db(home)["finished"]
+    store = RunStore(home)
+    store._execute("ALTER TABLE step_metrics DROP COLUMN lr")  # back to version 1's table, its rows kept
+    store._execute("PRAGMA user_version = 1")
+    store.close()
+    store = RunStore(home)
+    assert store.schema_version == 2 and [r["lr"] for r in store.steps(run)] == [None] * 3
+    store.add_steps(run, [{"step": 4, "epoch": 1, "loss": 0.5, "l2": 0.0, "lr": 0.003},
+                          {"step": 5, "epoch": 1, "loss": 0.5, "l2": 0.0}])  # a row from an earlier worker
+    assert [r["lr"] for r in store.steps(run)] == [None, None, None, 0.003, None]
+    store.close()
 
 
 def test_a_store_from_a_newer_version_is_refused_and_left_alone(home):
@@ -338,7 +354,7 @@ def test_an_unreadable_run_can_be_exported_and_deleted(store):
     json.dumps(exported)  # plain data
     assert exported["run"]["config"] == '{"future": 1}' and exported["run"]["name"] == "odd"
     assert len(exported["steps"]) == 4 and exported["epochs"] == [EPOCH]
-    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 1
+    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 2
     store.delete_run(run)
     assert store.get_run(run) is None and not store.checkpoint_path(run).exists()
     with pytest.raises(Refused):

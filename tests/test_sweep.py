@@ -14,6 +14,7 @@ def test_ranges_parse_to_optuna_distributions():
     assert parse_param("lr=1e-4:1e-1:log", base) == Param("lr", 1e-4, 1e-1, log=True)
     assert parse_param("hidden=16:128", base) == Param("hidden", 16, 128, integer=True)
     assert parse_param("optimizer=adam,sgd", base) == Param("optimizer", choices=("adam", "sgd"))
+    assert parse_param("schedule=constant,onecycle", base) == Param("schedule", choices=("constant", "onecycle"))
     for bad, words in (("lr", "looks like"), ("lr=1:0", "low < high"), ("lr=0:1:log", "low > 0"),
                        ("dataset=mnist,cifar2", "cannot be swept"), ("optimizer=adam", "two choices")):
         with pytest.raises(ConfigError, match=words):

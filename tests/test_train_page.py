@@ -109,6 +109,30 @@ def test_train_clears_the_name_and_keeps_the_settings_in_the_url(home):
     jobs_wait(home, run_id)
 
 
+def test_a_schedule_is_picked_in_the_form_kept_in_the_url_and_the_run_and_drawn_under_its_loss(home):
+    """Issue 23: the schedule select next to the learning rate; the run trains with it and charts its rate."""
+    from playground.settings import Settings
+    from ui.common import _registry
+
+    at = page({"recipe": "lstm64", "hidden": "8", "limit": "300", "epochs": "1", "device": "cpu"})
+    select = at.sidebar.selectbox(key="f_schedule")
+    assert select.label == "Learning-rate schedule" and select.value == "constant"
+    assert select.options == ["constant", "step", "cosine", "one-cycle"] and "OneCycleLR" in select.help
+    select.set_value("onecycle").run()
+    assert settings(at)["schedule"] == "onecycle"
+    by_label(at.sidebar.button, "Train").click().run()
+    assert not at.exception
+    run_id = int(at.query_params["run"])
+    assert RunStore(home).get_run(run_id).config.optim.schedule == "onecycle"
+    snap = _registry(str(Settings.from_env().home)).wait(run_id, timeout=120)  # the app's own registry
+    assert snap.status == RunStatus.FINISHED, snap.message
+    rates = [r["lr"] for r in RunStore(home).steps(run_id)]
+    assert rates[0] == pytest.approx(0.01 / 25) and max(rates) == pytest.approx(0.01, rel=0.05)  # lstm64's lr 0.01
+    at.run()
+    traces = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
+    assert "learning rate" in traces
+
+
 def jobs_wait(home, run_id: int, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while RunStore(home).get_run(run_id).status in (RunStatus.QUEUED, RunStatus.RUNNING):

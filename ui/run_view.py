@@ -60,7 +60,10 @@ def _live_body(run_id: int, was_live: bool) -> None:
     if not snap.done:
         _stop(registry, rec)
     if snap.step_rows:
-        st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"steps-{run_id}")
+        # A scheduled run shows its rate from the first step (a step schedule's is flat until half way).
+        scheduled = rec.config is not None and rec.config.optim.schedule != "constant"
+        st.plotly_chart(charts.step_loss(snap.step_rows, show_lr=scheduled or None), width="stretch",
+                        key=f"steps-{run_id}")
     if snap.epoch_rows:
         st.plotly_chart(charts.epoch_curves(snap.epoch_rows), width="stretch", key=f"epochs-{run_id}")
     if snap.done:

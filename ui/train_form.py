@@ -21,9 +21,11 @@ from playground.config import (
     OPTIMIZERS,
     RECIPES,
     RECURRENT,
+    SCHEDULES,
     RunConfig,
 )
 from playground.data import SPECS
+from playground.engine.schedules import SCHEDULE_HELP
 from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.common import jobs
@@ -39,6 +41,7 @@ LINKED = "form_from_link"  # a link filled the form and named no run: the page s
 BASE = "form_base"  # the recipe the form's link names (the settings that differ follow it)
 NOTICE = "form_notice"  # ("warning" | "success", text) to show once above the form
 NORMALIZE_LABELS = {"half": "(x-0.5)/0.5", "unit": "[0, 1]", "standard": "dataset mean/std"}
+SCHEDULE_LABELS = {"constant": "constant", "step": "step", "cosine": "cosine", "onecycle": "one-cycle"}
 
 
 def _fill(cfg: RunConfig) -> None:
@@ -178,6 +181,10 @@ def _optimizer_fields() -> None:
     c1.selectbox("Optimizer", OPTIMIZERS, on_change=_custom, key=PREFIX + "optimizer")
     with c2:
         _number("Learning rate", "lr", format="%.5f", step=1e-4)
+    st.selectbox("Learning-rate schedule", SCHEDULES, on_change=_custom, key=PREFIX + "schedule",
+                 format_func=SCHEDULE_LABELS.get,
+                 help="How the rate moves over the run's steps (drawn under the loss per step):\n\n"
+                      + "\n".join(f"- **{SCHEDULE_LABELS[k]}**: {SCHEDULE_HELP[k]}" for k in SCHEDULES))
     c1, c2 = st.columns(2)
     with c1:
         _number("Batch size", "batch_size", step=1)

@@ -17,7 +17,7 @@ from ..config import FLAT_FIELDS, ConfigError, RunConfig, validate
 from ..errors import RunStatus
 
 SWEEPABLE = ("lr", "hidden", "width", "layers", "dropout", "l2", "weight_decay", "batch_size", "momentum",
-             "label_noise", "limit", "optimizer", "seed")
+             "label_noise", "limit", "optimizer", "schedule", "seed")
 POLL_SECONDS = 0.2
 
 

@@ -21,6 +21,7 @@ from ..errors import ACTIVE, RunStatus, first_line
 from ..models import build_model, count_parameters
 from ..store import RunStore
 from .recorder import NullRecorder, Recorder, StoreRecorder, end_run
+from .schedules import current_lr, make_scheduler
 from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,7 @@ class Prepared:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     step: EagerStep
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None  # None: the same rate at every step
     n_classes: int
     params: int
     steps_per_epoch: int
@@ -270,6 +272,7 @@ class Progress:
     epoch_seconds: float = 0.0  # of the last epoch
     epoch_seen: int = 0
     epoch_l2: float = 0.0  # sum over the epoch's steps of L2 term x batch size
+    lrs: list[float] = field(default_factory=list)  # the rate of each step not yet drained into step rows
     last_checkpoint: float = -math.inf  # monotonic time of the last epoch-end checkpoint
     last_rate: float = 0.0  # monotonic time the live samples/s was last published
 
@@ -314,7 +317,9 @@ class Trainer(LiveRun):
         if recorder is None:
             recorder = StoreRecorder(store, run_id) if store is not None and run_id is not None else NullRecorder()
         self.recorder = recorder
-        self.graphs = graphs_enabled() if graphs is None else graphs
+        # A CUDA graph replays the learning rate it was captured with (a float baked into its kernels), so a
+        # run whose rate moves steps eagerly; the constant schedule keeps the graph and its speed.
+        self.graphs = (graphs_enabled() if graphs is None else graphs) and config.optim.schedule == "constant"
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
@@ -401,9 +406,11 @@ class Trainer(LiveRun):
         step = make_step(model, optimizer, norm, data.train_x, data.train_y, cfg.reg.l2, cfg.optim.clip,
                          batch_size=bs, graphs=self.graphs)
         steps_per_epoch = math.ceil(n_train / bs)
-        self.stream.update(steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * cfg.optim.epochs)
+        total_steps = steps_per_epoch * cfg.optim.epochs
+        self.stream.update(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        scheduler = make_scheduler(cfg, optimizer, total_steps)
         train_probe = min(n_train, max(TRAIN_PROBE_MIN, len(data.val_y)), TRAIN_PROBE_MAX)
-        return Prepared(device, data, norm, model, optimizer, step, len(ds.classes), params,
+        return Prepared(device, data, norm, model, optimizer, step, scheduler, len(ds.classes), params,
                         steps_per_epoch, train_probe, torch.Generator().manual_seed(cfg.seed))
 
     def train_epoch(self, run: Prepared, epoch: int, progress: Progress) -> Outcome | None:
@@ -425,6 +432,9 @@ class Trainer(LiveRun):
                 break
             idx = perm[i:i + bs]
             run.step.step(idx)
+            progress.lrs.append(current_lr(run.optimizer))  # the rate this step used, for its step row
+            if run.scheduler is not None:
+                run.scheduler.step()  # once per optimizer step: the rate of the next one
             progress.step += 1
             seen += len(idx)
             undrained += 1
@@ -446,7 +456,8 @@ class Trainer(LiveRun):
         """Drain the step's losses to the stream and recorder; stop at the first non-finite or exploded one."""
         values = run.step.drain()
         first = progress.step - count + 1
-        rows, problem = step_rows(values, first, epoch)
+        rows, problem = step_rows(values, first, epoch, progress.lrs)
+        progress.lrs = []
         bs, n_train = self.config.optim.batch_size, len(run.data.train_y)
         for row in rows:  # the epoch's L2 is the mean over its samples, as its loss would be
             in_epoch = row["step"] - (epoch - 1) * run.steps_per_epoch - 1
@@ -516,16 +527,17 @@ class Trainer(LiveRun):
 
 
 
-def step_rows(values: list[tuple[float, float]], first: int,
-              epoch: int) -> tuple[list[dict[str, float]], str | None]:
-    """Step rows from drained (loss, l2) pairs, up to the first non-finite or exploded loss, and why it stopped."""
+def step_rows(values: list[tuple[float, float]], first: int, epoch: int,
+              lrs: list[float]) -> tuple[list[dict[str, float]], str | None]:
+    """Step rows from drained (loss, l2) pairs and each step's learning rate, up to the first non-finite or
+    exploded loss, and why it stopped."""
     rows: list[dict[str, float]] = []
-    for k, (loss, l2) in enumerate(values):
+    for k, ((loss, l2), lr) in enumerate(zip(values, lrs, strict=True)):
         if not math.isfinite(l2):  # the penalty overflowed: λ too large, whatever the learning rate
             return rows, f"the L2 term λ·Σw² became non-finite at step {first + k}"
         if not math.isfinite(loss):
             return rows, f"the loss became non-finite at step {first + k}"
-        rows.append({"step": first + k, "epoch": epoch, "loss": loss, "l2": l2})
+        rows.append({"step": first + k, "epoch": epoch, "loss": loss, "l2": l2, "lr": lr})
         if loss > EXPLODED_LOSS:
             return rows, f"the loss exploded to {loss:.3g} at step {first + k}"
     return rows, None

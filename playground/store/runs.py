@@ -38,7 +38,7 @@ NAME_MAX = 120
 INTERRUPTED_MESSAGE = "the process running it stopped; metrics up to the last flush are kept"
 
 EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "l2", "seconds", "samples_per_s")
-STEP_FIELDS = ("step", "epoch", "loss", "l2")
+STEP_FIELDS = ("step", "epoch", "loss", "l2", "lr")
 
 # A run counts as abandoned when it is not ours and its process is gone. Runs that never beat
 # (queued ones, or rows from version 0) are judged by their pid alone, and only on their own host.
@@ -234,8 +234,10 @@ class RunTables(Database):
     # ------------------------------------------------------------ metrics
     def add_steps(self, run_id: int, rows: list[dict[str, float]]) -> None:
         if rows:
-            self._write_many("INSERT OR REPLACE INTO step_metrics (run_id, step, epoch, loss, l2) VALUES (?,?,?,?,?)",
-                             [(run_id, *(r[k] for k in STEP_FIELDS)) for r in rows])
+            # A row without "lr" (from a worker of an earlier version) is stored without one, as older rows are.
+            self._write_many("INSERT OR REPLACE INTO step_metrics (run_id, step, epoch, loss, l2, lr) "
+                             "VALUES (?,?,?,?,?,?)",
+                             [(run_id, r["step"], r["epoch"], r["loss"], r["l2"], r.get("lr")) for r in rows])
 
     def add_epoch(self, run_id: int, row: dict[str, float]) -> None:
         self._write_many(f"INSERT OR REPLACE INTO epoch_metrics (run_id, {', '.join(EPOCH_FIELDS)}) "

@@ -1,11 +1,11 @@
-"""The store's schema: version-1 tables, the errors a store raises, and the migrations to reach it."""
+"""The store's schema: version-1 tables and the migrations since, the errors a store raises."""
 from __future__ import annotations
 
 import sqlite3
 
 from ..errors import ACTIVE, PlaygroundError, RunStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: step_metrics.lr, the learning rate of each step (schedules)
 
 STATUS_LIST = ", ".join(f"'{s}'" for s in RunStatus)
 ACTIVE_LIST = ", ".join(f"'{s}'" for s in ACTIVE)
@@ -67,9 +67,12 @@ def has_table(db: sqlite3.Connection, name: str) -> bool:
 
 
 def create_schema(db: sqlite3.Connection) -> None:
+    """A new store: version 1's tables, then the migrations since, so a fresh store is a migrated one exactly."""
     for table in (RUNS_TABLE, STEP_TABLE, EPOCH_TABLE):
         db.execute(table.format(suffix=""))
     _run_script(db, OTHER_TABLES)
+    for version in range(1, SCHEMA_VERSION):
+        MIGRATIONS[version](db)
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -100,4 +103,9 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
     _run_script(db, OTHER_TABLES)
 
 
-MIGRATIONS = {0: _migrate_0_to_1}  # from version N to N + 1
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Each step's learning rate (it moves under a schedule); rows stored before have none (NULL)."""
+    db.execute("ALTER TABLE step_metrics ADD COLUMN lr REAL")
+
+
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2}  # from version N to N + 1
