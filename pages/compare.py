@@ -1,4 +1,4 @@
-"""Compare: overlay stored runs, launch a regularization study, rename or delete runs."""
+"""Compare: overlay stored runs, launch a regularization study or a sweep, rename or delete runs."""
 import streamlit as st
 
 from playground.config import ARCHITECTURES, DATASETS
@@ -9,6 +9,7 @@ from ui.compare_view import show_comparison
 from ui.navigation import require_app
 from ui.run_admin import delete_many, manage_runs
 from ui.study_form import study_form
+from ui.sweep_form import follow, sweep_form
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -27,12 +28,15 @@ filtered = (dataset, arch, status) != (None, None, None)
 with study_box, st.expander("🧪 Regularization study: train several settings of one recipe side by side",
                             expanded=not runs and not filtered):
     study_form()
+with study_box, st.expander("🎛 Sweep: let Optuna search the settings, and see which ones matter"):
+    sweep_form()
 if not runs:
     st.info("No runs match these filters." if filtered else
             "No runs yet: launch a study above, or train on the Train page.")
     st.stop()
 
 labels = {r.id: run_label(r) for r in runs}
+follow(runs)  # a sweep's trials join the selection as they start
 st.session_state[KEY] = initial_selection(runs)  # re-assigned: stays picked when a run's label changes
 study_picker(runs)
 selected = st.multiselect("Runs to compare", list(labels), key=KEY, format_func=labels.get)

@@ -489,3 +489,30 @@ def test_which_settings_matter_draws_parallel_coordinates_and_importance(home, s
     assert "parcoords" in specs and "share of the result" in specs
     assert any("Trust it little" in c.value for c in at.caption)
     assert importance_trust(2, 1).startswith("not at all") and importance_trust(40, 2).startswith("fairly")
+
+
+def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, store):
+    from conftest import poll_until
+
+    at = page("pages/compare.py").run()
+    at.number_input(key="sweep_epochs").set_value(1)
+    at.number_input(key="sweep_limit").set_value(300)
+    at.number_input(key="sweep_trials").set_value(3)
+    at.text_input(key="sweep_range_batch_size").set_value("16:0")  # low > high: said, nothing launched
+    button(at, "🎛 Launch sweep").click().run()
+    assert any("Cannot run this sweep" in e.value and "low < high" in e.value for e in at.error)
+    assert store.list_runs() == []
+    at.text_input(key="sweep_range_batch_size").set_value("16:64")
+    button(at, "🎛 Launch sweep").click().run()
+    assert not at.exception and not at.error
+
+    def finished(a) -> bool:
+        runs = store.list_runs()
+        return len(runs) == 3 and all(r.status == RunStatus.FINISHED for r in runs)
+
+    poll_until(at, finished)
+    at.run()
+    runs = store.list_runs()
+    assert all(r.name.startswith("lenet · trial ") and r.name.endswith("· study 1") for r in runs)
+    assert sorted(at.session_state["compare_ids"]) == sorted(r.id for r in runs)  # followed as they started
+    assert any(e.label.startswith("🧭 Which settings matter: 3 finished runs") for e in at.expander)

@@ -49,3 +49,27 @@ def test_importance_goes_to_the_setting_that_moves_the_metric():
     got = importances(rows)
     assert got["lr"] > 0.8 and got["hidden"] < 0.2
     assert importances(rows[:2]) == {}  # too few runs to say anything
+
+
+def test_six_tiny_trials_finish_as_ordinary_runs(store):
+    registry = JobRegistry(store, max_concurrent=2)
+    study = run_sweep(registry, tiny(epochs=1, limit=300, hidden=8), [parse_param("lr=1e-3:1e-1:log", tiny()),
+                      parse_param("batch_size=16:64", tiny())], trials=6, at_once=2, name="six")
+    assert len(study.trials) == 6 and all(t.value is not None for t in study.trials)
+    runs = store.list_runs()
+    assert len(runs) == 6 and all(r.status == "finished" and r.checkpoint for r in runs)
+    registry.shutdown()
+
+
+def test_the_median_pruner_stops_a_hopeless_trial(store):
+    """Three trials that learn, then one at a learning rate that cannot (1e-7): below their median at
+    epoch 2, it is stopped there, its run kept as stopped with the reason."""
+    registry = JobRegistry(store, max_concurrent=1)
+    seen = []
+    good, hopeless = {"lr": 0.01}, {"lr": 1e-7}
+    run_sweep(registry, tiny(arch="lenet", epochs=3, limit=300), [parse_param("lr=1e-7:1e-1:log", tiny())],
+              trials=4, at_once=1, name="prune", on_trial=seen.append, first=[good, good, good, hopeless])
+    assert [t.state for t in seen] == ["complete", "complete", "complete", "pruned"], [t.state for t in seen]
+    pruned = store.get_run(seen[3].run_id)
+    assert pruned.status == "stopped" and "pruned" in pruned.message and len(store.epochs(pruned.id)) < 3
+    registry.shutdown()

@@ -7,7 +7,9 @@ field's standard, tested upstream, and need nothing beyond Python here.
 """
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,12 @@ from ..errors import RunStatus
 SWEEPABLE = ("lr", "hidden", "width", "layers", "dropout", "l2", "weight_decay", "batch_size", "momentum",
              "label_noise", "limit", "optimizer", "schedule", "seed")
 POLL_SECONDS = 0.2
+log = logging.getLogger(__name__)
+# What Compare's sweep form offers for each setting, in parse_param's syntax (editable there).
+DEFAULT_RANGES = {"lr": "1e-4:1e-1:log", "hidden": "16:128", "width": "8:64", "layers": "1:3", "dropout": "0:0.6",
+                  "l2": "1e-5:1e-1:log", "weight_decay": "1e-6:1e-2:log", "batch_size": "16:256",
+                  "momentum": "0:0.95", "label_noise": "0:0.5", "limit": "1000:12000",
+                  "optimizer": "sgd,adam,rmsprop,adamw", "schedule": "constant,step,cosine,onecycle", "seed": "0:1000"}
 
 
 @dataclass(frozen=True)
@@ -94,24 +102,32 @@ def metric_of(snap) -> float | None:
 
 def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, at_once: int = 2,
               name: str = "sweep", storage: str | None = None, prune: bool = True,
-              on_trial: Callable[[TrialResult], None] | None = None, seed: int = 0):
-    """Train `trials` runs of `base` with settings Optuna proposes, `at_once` at a time; returns the study."""
+              on_trial: Callable[[TrialResult], None] | None = None, seed: int = 0,
+              minutes: float | None = None, run_name: Callable[[int], str] | None = None,
+              first: Sequence[dict] = ()):
+    """Train `trials` runs of `base` with settings Optuna proposes, `at_once` at a time; returns the study.
+    `minutes`: no new trial starts after that long (those training finish); `run_name`: trial number -> name;
+    `first`: settings to try before Optuna proposes any (e.g. the recipe's own)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=pruner, storage=storage, study_name=name, load_if_exists=storage is not None)
+    for values in first:
+        study.enqueue_trial(values)
     live: dict[int, tuple[Any, int, int]] = {}  # trial number -> (trial, run id, epochs reported)
     asked = 0
-    while asked < trials or live:
-        while asked < trials and len(live) < at_once:
+    deadline = time.monotonic() + 60 * minutes if minutes else math.inf
+    while (asked < trials and time.monotonic() < deadline) or live:
+        while asked < trials and len(live) < at_once and time.monotonic() < deadline:
             trial = study.ask()
             asked += 1
             values = {p.name: _suggest(trial, p) for p in params}
             try:
                 cfg = validate(base.override(**values))
-                run_id = registry.submit(cfg, name=f"{name} · trial {trial.number}")
+                label = run_name(trial.number) if run_name else f"{name} · trial {trial.number}"
+                run_id = registry.submit(cfg, name=label)
             except ConfigError as exc:  # this combination cannot train (e.g. dropout with 1 layer)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 _report(on_trial, TrialResult(trial.number, None, values, "failed", None, str(exc)))
@@ -131,6 +147,20 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
                 _finish(study, trial, run_id, snap, on_trial)
         time.sleep(POLL_SECONDS)
     return study
+
+
+def start_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, **kw) -> threading.Thread:
+    """run_sweep in a daemon thread (the app's: a page never waits on a sweep); its trials are registry runs,
+    so each reaches a final status whatever happens to the thread, which only asks and tells Optuna."""
+    def body() -> None:
+        try:
+            run_sweep(registry, base, params, trials, **kw)
+        except Exception:  # a thread's last word goes to the log, not to nowhere
+            log.exception("sweep %s ended early", kw.get("name", "sweep"))
+
+    thread = threading.Thread(target=body, name=f"sweep-{kw.get('name', 'sweep')}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _finish(study, trial, run_id: int, snap, on_trial) -> None:

@@ -1,0 +1,114 @@
+"""Compare's sweep form: which settings matter, searched by Optuna over a recipe. The sweep runs in a
+background thread of this process (playground.engine.sweep.start_sweep); its trials are ordinary runs,
+tagged `· study N`, which Compare follows: each new trial joins the selection as it starts."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.compare import next_study, studies, study_run_name
+from playground.config import RECIPES, ConfigError, recipe
+from playground.engine.sweep import DEFAULT_RANGES, parse_param, start_sweep
+from ui.common import jobs
+from ui.estimate_view import how_long
+from ui.state import COMPARE_IDS
+
+FOLLOW, SWEEP_ERROR = "sweep_follow", "sweep_error"  # the study number Compare follows; the form's error
+FOLLOWED_LAST = "sweep_followed_last"  # the study whose trials were added once more after its sweep ended
+
+
+@st.cache_resource
+def _threads() -> dict[int, object]:
+    """Study number -> its sweep thread, for the whole app process (a sweep outlives the page that began it)."""
+    return {}
+
+
+def sweep_alive(study: int | None) -> bool:
+    thread = _threads().get(study)
+    return thread is not None and thread.is_alive()
+
+
+def _base():
+    s = st.session_state
+    return recipe(s["sweep_recipe"]).override(epochs=int(s["sweep_epochs"]), limit=int(s["sweep_limit"]))
+
+
+def _launch() -> None:
+    s = st.session_state
+    s[SWEEP_ERROR] = None
+    try:
+        base = _base()
+        params = [parse_param(f"{name}={s[f'sweep_range_{name}']}", base) for name in s["sweep_params"]]
+    except ConfigError as exc:
+        s[SWEEP_ERROR] = f"Cannot run this sweep: {exc}"
+        return
+    if not params:
+        s[SWEEP_ERROR] = "Pick at least one setting to search."
+        return
+    registry = jobs()
+    number = max(next_study(r.name for r in registry.store.list_runs(include_unreadable=True)),
+                 max(_threads(), default=0) + 1)  # a sweep whose first trial is not stored yet keeps its number
+    name = s["sweep_recipe"]
+    _threads()[number] = start_sweep(
+        registry, base, params, int(s["sweep_trials"]), at_once=registry.max_concurrent, name=f"{name} sweep {number}",
+        prune=bool(s["sweep_prune"]), minutes=float(s["sweep_minutes"]) or None,
+        run_name=lambda trial: study_run_name(name, f"trial {trial}", number))
+    s[FOLLOW], s[COMPARE_IDS] = number, []
+
+
+def _following() -> bool:
+    s = st.session_state
+    return s.get(FOLLOW) is not None and (sweep_alive(s[FOLLOW]) or s.get(FOLLOWED_LAST) != s[FOLLOW])
+
+
+def follow(runs: list) -> None:
+    """While the followed sweep runs, and once after it ends (its last trials may start and end between two
+    polls), add its new trials to Compare's selection (before the page reads it)."""
+    s = st.session_state
+    if not _following():
+        return
+    if not sweep_alive(s.get(FOLLOW)):
+        s[FOLLOWED_LAST] = s.get(FOLLOW)
+    ids = studies(runs).get(s.get(FOLLOW), [])
+    if ids:
+        s[COMPARE_IDS] = sorted(set(s.get(COMPARE_IDS) or []) | set(ids))
+
+
+def has_new_trials(shown: list[int]) -> bool:
+    """Whether the followed, running sweep started a trial that `shown` lacks (the page then redraws)."""
+    s = st.session_state
+    if not _following():
+        return False
+    ids = studies(jobs().store.list_runs()).get(s.get(FOLLOW), [])
+    return bool(set(ids) - set(shown))
+
+
+def sweep_form() -> None:
+    s = st.session_state
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("lenet"), key="sweep_recipe")
+    c2.number_input("Epochs", 1, 200, value=2, key="sweep_epochs")
+    c3.number_input("First N samples (0 = all)", 0, 60000, value=6000, step=1000, key="sweep_limit")
+    c4.number_input("Trials (runs)", 2, 100, value=8, key="sweep_trials")
+    c5.number_input("Minutes (0 = no limit)", 0.0, 600.0, value=0.0, step=5.0, key="sweep_minutes",
+                    help="No new trial starts after this long; those training then finish.")
+    st.multiselect("Settings to search", list(DEFAULT_RANGES), default=["lr", "batch_size"], key="sweep_params")
+    cols = st.columns(3)
+    for i, name in enumerate(s["sweep_params"]):
+        cols[i % 3].text_input(f"{name}", value=DEFAULT_RANGES[name], key=f"sweep_range_{name}",
+                               help="low:high, low:high:log (a log scale), or choices a,b,c")
+    st.checkbox("Stop hopeless trials early (median pruner)", value=True, key="sweep_prune",
+                help="After its first epochs, a trial whose validation accuracy is below the median of earlier "
+                     "trials at the same epoch is stopped, so the budget goes to promising settings.")
+    try:
+        took = how_long([_base()] * int(s["sweep_trials"]))
+    except ConfigError:
+        took = None
+    if took:
+        st.caption(f"⏱ {int(s['sweep_trials'])} trials at the base settings, {jobs().max_concurrent} at a time: "
+                   f"{took} (pruning makes it shorter, larger settings longer).")
+    st.button("🎛 Launch sweep", type="primary", on_click=_launch)
+    if s.get(SWEEP_ERROR):
+        st.error(s[SWEEP_ERROR])
+    elif sweep_alive(s.get(FOLLOW)):
+        st.caption(f"Sweep (study {s[FOLLOW]}) running: its trials join the comparison below as they start; the "
+                   "parallel coordinates and importances appear once three have finished.")
