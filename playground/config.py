@@ -30,6 +30,7 @@ class DataConfig:
     val_fraction: float = 0.1  # held out of the training set, never trained on
     limit: int = 0  # first N train (and test) samples; 0 = all
     label_noise: float = 0.0  # share of the training labels replaced by a random class (never validation or test)
+    augment: bool = False  # random shifts (MNIST: and turns; CIFAR: and flips) of each training image (augment.py)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(d.normalize in NORMALIZATIONS, f"unknown normalize '{d.normalize}'; valid: {', '.join(NORMALIZATIONS)}")
     need(is_num(d.val_fraction) and 0 <= d.val_fraction < 0.5, "val_fraction must be in [0, 0.5)")
     need(is_num(d.label_noise) and 0 <= d.label_noise <= 0.95, "label_noise must be in [0, 0.95]")
+    need(isinstance(d.augment, bool), "augment must be true or false")
     need(is_int(d.limit) and d.limit >= 0, "limit must be an integer >= 0 (0 = all samples)")
     need(d.limit == 0 or d.limit >= 10, "limit must be 0 (all) or at least 10 samples")
     need(m.arch in ARCHITECTURES, f"unknown architecture '{m.arch}'; valid: {', '.join(ARCHITECTURES)}")

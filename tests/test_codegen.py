@@ -276,7 +276,7 @@ SGD = REC.override(optimizer="sgd", lr=0.05)
 VARIANTS: dict[str, tuple[RunConfig, dict]] = {
     "dataset": (REC, {"dataset": "cifar2"}), "normalize": (REC, {"normalize": "standard"}),
     "val_fraction": (REC, {"val_fraction": 0.0}), "limit": (REC, {"limit": 80}), "arch": (REC, {"arch": "gru"}),
-    "label_noise": (REC, {"label_noise": 0.4}),
+    "label_noise": (REC, {"label_noise": 0.4}), "augment": (CNN, {"augment": True}),
     "hidden": (REC, {"hidden": 12}), "layers": (REC, {"layers": 2}), "width": (CNN, {"width": 4}),
     "activation": (CNN, {"activation": "relu"}), "delay": (REC, {"delay": 3}),
     "optimizer": (REC, {"optimizer": "rmsprop"}), "lr": (REC, {"lr": 0.01}), "momentum": (SGD, {"momentum": 0.9}),
@@ -316,6 +316,17 @@ def test_each_field_reaches_the_script_and_is_reproduced(field, folders, tmp_pat
     module["main"]()
     got = printed(capsys.readouterr().out)
     assert got["params"] == count_parameters(build_model(cfg))
+    assert (got["test_acc"], got["test_loss"]) == (round(engine["test_acc"], 4), round(engine["test_loss"], 4))
+
+
+def test_an_augmented_mnist_script_turns_its_digits_as_the_engine_does(folders, tmp_path, monkeypatch, capsys):
+    """MNIST's augmentation turns images (bilinear), CIFAR's only shifts and flips: both reproduce exactly."""
+    cfg = REC.override(augment=True)
+    engine = engine_result(cfg, folders["mnist"], monkeypatch)
+    path, module = load_script(tmp_path, cfg)
+    monkeypatch.setattr(sys, "argv", [str(path), "--data", str(folders["mnist"])])
+    module["main"]()
+    got = printed(capsys.readouterr().out)
     assert (got["test_acc"], got["test_loss"]) == (round(engine["test_acc"], 4), round(engine["test_loss"], 4))
 
 

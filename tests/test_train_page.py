@@ -133,6 +133,22 @@ def test_a_schedule_is_picked_in_the_form_kept_in_the_url_and_the_run_and_drawn_
     assert "learning rate" in traces
 
 
+def test_augmentation_is_a_form_setting_with_a_preview_of_the_batch_it_trains_on(home):
+    """Issue 23: a checkbox, kept in the URL and the run; the preview shows the first batch stored and augmented."""
+    at = page({"recipe": "lenet", "limit": "300", "epochs": "1", "device": "cpu"})
+    assert "Tick **Augment training images**" in " ".join(c.value for c in at.sidebar.caption)
+    box = at.sidebar.checkbox(key="f_augment")
+    assert box.label == "Augment training images" and not box.value
+    box.check().run()
+    assert not at.exception and settings(at)["augment"] in ("true", "True", "1")
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "as the first step trains on them" in captions
+    assert len(at.sidebar.get("image")) == 2  # stored, then augmented
+    by_label(at.sidebar.button, "Train").click().run()
+    run_id = int(at.query_params["run"])
+    assert RunStore(home).get_run(run_id).config.data.augment is True
+
+
 def jobs_wait(home, run_id: int, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while RunStore(home).get_run(run_id).status in (RunStatus.QUEUED, RunStatus.RUNNING):

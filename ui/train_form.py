@@ -28,6 +28,7 @@ from playground.data import SPECS
 from playground.engine.schedules import SCHEDULE_HELP
 from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
+from ui.augment_view import batch_preview
 from ui.common import jobs
 from ui.estimate_view import how_long
 from ui.lr_finder_view import lr_finder
@@ -174,6 +175,10 @@ def _model_fields(arch: str) -> None:
     st.slider("Dropout", 0.0, 0.9, step=0.05, on_change=_custom, key=PREFIX + "dropout",
               help="Between recurrent layers (needs 2+ layers), or Dropout2d after each conv block.")
     st.checkbox("Batch-norm after each conv", on_change=_custom, key=PREFIX + "batchnorm", disabled=arch in RECURRENT)
+    st.checkbox("Augment training images", on_change=_custom, key=PREFIX + "augment",
+                help="Each training image shifted a few pixels at random every time it is used (MNIST: and turned "
+                     "up to 10°; CIFAR: and mirrored half the time), so the model cannot learn the exact pixels. "
+                     "Validation and test images stay as they are. See the batch below the Train button.")
 
 
 def _optimizer_fields() -> None:
@@ -230,6 +235,8 @@ def sidebar_form() -> None:
         st.button("Train", type="primary", width="stretch", on_click=_submit)
         with st.expander("📈 Find a learning rate"):
             lr_finder(form_config(), on_use=_use_lr)
+        with st.expander("🖼 A batch as the model sees it"):
+            batch_preview(form_config())
         with st.expander("</> Show the code"):
             show_code(form_config(), "the form's settings", key="form")
 

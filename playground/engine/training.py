@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..augment import AugmentedNormalizer, Augmenter
 from ..config import ConfigError, RunConfig, is_recurrent, validate
 from ..data import Dataset, Normalizer, load_dataset
 from ..errors import ACTIVE, RunStatus, first_line
@@ -319,7 +320,8 @@ class Trainer(LiveRun):
         self.recorder = recorder
         # A CUDA graph replays the learning rate it was captured with (a float baked into its kernels), so a
         # run whose rate moves steps eagerly; the constant schedule keeps the graph and its speed.
-        self.graphs = (graphs_enabled() if graphs is None else graphs) and config.optim.schedule == "constant"
+        self.graphs = ((graphs_enabled() if graphs is None else graphs) and config.optim.schedule == "constant"
+                       and not config.data.augment)  # a graph would replay one set of augmentation draws
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
@@ -403,7 +405,9 @@ class Trainer(LiveRun):
         optimizer = make_optimizer(cfg, model.parameters(), capturable=self.graphs and device.type == "cuda")
         norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
         bs, n_train = cfg.optim.batch_size, len(data.train_y)
-        step = make_step(model, optimizer, norm, data.train_x, data.train_y, cfg.reg.l2, cfg.optim.clip,
+        # Augmentation draws per image in the step's input (augment.py); evaluation keeps `norm` as it is.
+        step_norm = AugmentedNormalizer(norm, Augmenter(cfg)) if cfg.data.augment else norm
+        step = make_step(model, optimizer, step_norm, data.train_x, data.train_y, cfg.reg.l2, cfg.optim.clip,
                          batch_size=bs, graphs=self.graphs)
         steps_per_epoch = math.ceil(n_train / bs)
         total_steps = steps_per_epoch * cfg.optim.epochs
