@@ -88,6 +88,7 @@ class StudyChoice:
     dropout: float | None = None
     batchnorm: bool = False
     wider: bool = False
+    augment: bool = False  # the baseline trained on augmented images (augment.py)
     sizes: tuple[int, ...] = ()  # training-set sizes (first N samples) crossed with every variant; () = the base's
     noises: tuple[float, ...] = ()  # label-noise shares crossed with every variant; () = the base's
 
@@ -106,7 +107,7 @@ def data_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunCo
 
 def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
     """(name, config) per ticked variant; every variant keeps the base's seed and data."""
-    plain = base.override(l2=0.0, dropout=0.0, batchnorm=False)
+    plain = base.override(l2=0.0, dropout=0.0, batchnorm=False, augment=False)
     out: list[tuple[str, RunConfig]] = []
     if choice.baseline:
         out.append(("baseline", plain))
@@ -119,6 +120,8 @@ def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunC
             out.append((f"dropout {choice.dropout:g}", plain.override(dropout=choice.dropout)))
     if choice.batchnorm and base.model.arch in ("cnn", "lenet"):
         out.append(("batch-norm", plain.override(batchnorm=True)))
+    if choice.augment:
+        out.append(("augmented", plain.override(augment=True)))
     if choice.wider:
         if is_recurrent(base):
             out.append((f"wider (hidden {base.model.hidden * 2})", plain.override(hidden=base.model.hidden * 2)))

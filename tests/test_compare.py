@@ -63,6 +63,12 @@ def test_the_data_is_a_study_axis_crossed_with_every_variant():
     assert study_plan(base, StudyChoice(baseline=True, sizes=(0,)))[0][1].data.limit == 0  # 0 = all images
 
 
+def test_augmented_data_is_a_study_variant():
+    plan = study_plan(recipe("cnn").override(augment=True), StudyChoice(baseline=True, augment=True))
+    assert [(label, cfg.data.augment) for label, cfg in plan] == [("baseline · seed 0", False),
+                                                                  ("augmented · seed 0", True)]
+
+
 def test_study_tags_number_launches_and_find_their_runs():
     names = ["cnn · baseline · seed 0 · study 2", "my own run", "cnn · L2 λ=0.001 · seed 0 · study 2",
              "lstm64 · baseline · seed 0 · study 4"]

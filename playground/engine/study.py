@@ -11,7 +11,7 @@ from ..config import ConfigError, RunConfig, recipe
 from .jobs import JobRegistry
 from .training import NO_STEP_ROWS, Snapshot
 
-VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider")
+VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider", "augment")
 # The Compare page's defaults, strong enough to move the generalization gap well beyond seed noise at
 # the default study's scale (bench/README.md, "The default study"); λ 0.001 did nothing visible there.
 STUDY_L2, STUDY_DROPOUT = 0.03, 0.5
@@ -46,7 +46,8 @@ def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | 
             for variant in variants:
                 choice = StudyChoice(baseline=variant == "none", l2=STUDY_L2 if variant == "l2" else None,
                                      dropout=STUDY_DROPOUT if variant == "dropout" else None,
-                                     batchnorm=variant == "batchnorm", wider=variant == "wider")
+                                     batchnorm=variant == "batchnorm", wider=variant == "wider",
+                                     augment=variant == "augment")
                 made = study_variants(data_base.override(seed=seed), choice)
                 if not made:
                     raise ConfigError(f"variant '{variant}' does not apply to recipe '{recipe_name}'")
