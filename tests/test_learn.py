@@ -270,3 +270,11 @@ def test_the_deletion_test_finds_what_a_trained_model_uses(trained):
     got = explain.deletion_scores(loaded.model, loaded.config)
     assert got["salient_drop"] > got["random_drop"] + 0.2, got
     assert abs(got["untrained_salient_drop"]) < 0.05 and abs(got["untrained_random_drop"]) < 0.05, got
+
+
+def test_the_data_verdict_follows_the_measured_runs():
+    judge, choices = lessons.BY_KEY["data"].judge, lessons.BY_KEY["data"].choices
+    assert choices[judge({"l2": {"test_acc": 0.835}, "more": {"test_acc": 0.852}})] == "four times the data"
+    assert choices[judge({"l2": {"test_acc": 0.84}, "more": {"test_acc": 0.845}})].startswith("about the same")
+    assert choices[judge({"l2": {"test_acc": 0.86}, "more": {"test_acc": 0.84}})].startswith("L2")
+    assert judge({"l2": {"test_acc": 0.86}}) is None
