@@ -3,7 +3,9 @@
 Two implementations behind one interface (`step(idx)`, `drain()`):
 - `EagerStep` runs it op by op from Python (CPU, and the GPU fallback);
 - `GraphStep` captures it once as a CUDA graph and replays it per batch: a batch-64 step of these
-  models is dozens of tiny kernels, so launching them from Python, not the GPU, sets the speed.
+  models is dozens of tiny kernels, so launching them from Python, not the GPU, sets the speed. It also
+  captures `group` steps as one graph that takes its batches from the epoch's order kept on the device
+  (`step_group(start)`), so the trainer's loop wakes once per `group` steps (`replay_plan` says which).
 Both keep each step's (data loss, L2 term) on the device until `drain()`, the only host sync.
 """
 from __future__ import annotations
@@ -25,6 +27,24 @@ log = logging.getLogger(__name__)
 
 WARMUP_STEPS = 3  # eager steps before a capture: cuDNN/cuBLAS pick kernels, optimizer state exists
 LOSS_SLOTS = 256  # steps a graph step can hold between drains; the trainer drains more often
+# Optimizer steps per replay of the grouped graph: the per-step host work (the trainer's loop, the gate,
+# an index copy, a stop check) is the engine's limit on a GPU; one wake-up per 16 steps divides it by 16.
+# Measured on an H200 (bench/README.md): LeNet alone 76% -> 90% of the yardstick's graph figure, but the
+# recurrent recipes ran slower as 16-step graphs (lstm64 81% -> 76%, rnn128 87% -> 77%), so they keep one.
+STEPS_PER_REPLAY = 16
+RECURRENT_STEPS_PER_REPLAY = 1
+
+
+def replay_plan(n: int, batch_size: int, group: int) -> list[tuple[int, int]]:
+    """An epoch of `n` samples as calls: (first sample, batches). Blocks of `group` full batches first (one
+    replay each), then the rest one batch per call: fewer than `group` full batches and a last partial one."""
+    if group < 1 or batch_size < 1:
+        raise ValueError(f"group and batch size must be positive, got {group} and {batch_size}")
+    full = n // batch_size
+    blocks = full // group if group > 1 else 0
+    plan = [(b * group * batch_size, group) for b in range(blocks)]
+    plan += [(i, 1) for i in range(blocks * group * batch_size, n, batch_size)]
+    return plan
 
 
 def l2_penalty(model: nn.Module) -> torch.Tensor:
@@ -34,6 +54,8 @@ def l2_penalty(model: nn.Module) -> torch.Tensor:
 
 class EagerStep:
     """One optimizer step per call, op by op; the step's losses stay on the device until drained."""
+
+    group = 1  # batches a `step_group` call trains: the trainer only calls `step` here
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, norm: Normalizer,
                  train_x: torch.Tensor, train_y: torch.Tensor, l2: float, clip: float):
@@ -62,6 +84,10 @@ class EagerStep:
     def step(self, idx: torch.Tensor) -> None:
         with GATE.shared() if self.train_x.is_cuda else nullcontext():  # no capture meanwhile
             self._pending.append(self.losses(idx))
+
+    def step_group(self, start: int) -> None:
+        """`group` full batches of the epoch's order from sample `start` (only steps that group)."""
+        raise NotImplementedError("an eager step trains one batch per call")
 
     def drain(self) -> list[tuple[float, float]]:
         """(data loss, L2 term) of each step since the last drain, oldest first (one host sync)."""
@@ -137,12 +163,26 @@ class GraphStep(EagerStep):
 
     Batches of another size (an epoch's last, partial one) and the warm-up run eagerly on the same
     model and optimizer state. If the capture fails, every step stays eager and `note` says why.
+
+    With `group` > 1 a second graph holds `group` steps, each gathering its batch from the epoch's order
+    (copied to a static buffer by `begin_epoch`) at an offset kept and advanced on the device. Until it
+    is captured (after the one-step graph), and if its capture fails, a group runs as single steps.
     """
 
-    def __init__(self, *args, batch_size: int, **kwargs):
+    def __init__(self, *args, batch_size: int, group: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         device = self.train_x.device
         self.batch_size = batch_size
+        if not 1 <= group <= LOSS_SLOTS:
+            raise ValueError(f"steps per replay must be 1..{LOSS_SLOTS}, got {group}")
+        self.group = group
+        self.group_graph: torch.cuda.CUDAGraph | None = None
+        self.group_failed = False
+        self._order: torch.Tensor | None = None  # the epoch's order on the device, read by the group graph
+        self._epoch_order: torch.Tensor | None = None  # the caller's tensor of it: single steps slice it
+        self._offset = torch.zeros(1, dtype=torch.long, device=device)  # next sample of the order to read
+        self._next_start = 0  # where the device offset stands after the replays so far (host's copy)
+        self._arange = torch.arange(batch_size, device=device)
         # Each run replays on its own stream, so replays of different runs overlap on the GPU.
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -171,10 +211,67 @@ class GraphStep(EagerStep):
 
     def begin_epoch(self, order: torch.Tensor) -> None:
         """Order this run's stream after the trainer's once per epoch, not per step: a step's host work is
-        the engine's speed limit on a GPU (about 4,000 steps/s for the CNN recipe)."""
+        the engine's speed limit on a GPU (about 4,000 steps/s for the CNN recipe). With groups, copy the
+        order to the group graph's static buffer and put its offset back to the start."""
         with GATE.shared():
             self._follow_caller(order)
+            if self.group > 1:
+                with torch.cuda.stream(self.stream):
+                    if self._order is None or self._order.shape != order.shape:
+                        if self.group_graph is not None:  # it reads the old buffer: capture again
+                            self.group_graph = None
+                        self._order = torch.empty_like(order)
+                    self._order.copy_(order, non_blocking=True)
+                    self._offset.zero_()
+                self._next_start = 0
         self._order_ptr = order.untyped_storage().data_ptr()
+        self._epoch_order = order
+
+    def step_group(self, start: int) -> None:
+        """`group` full batches from sample `start` of the epoch's order: one replay once captured."""
+        if (self.group_graph is None and self.graph is not None and not self.group_failed
+                and self._order is not None):
+            self._capture_group()
+        if self.group_graph is None:
+            order, bs = self._epoch_order, self.batch_size
+            if order is None:
+                raise RuntimeError("step_group before begin_epoch")
+            for j in range(self.group):
+                self.step(order[start + j * bs:start + (j + 1) * bs])
+            return
+        with GATE.shared(), torch.cuda.stream(self.stream):
+            if self._replays + self.group > LOSS_SLOTS:
+                self._pending.extend(self._take_slots())
+            if start != self._next_start:  # the device offset is where the last group left it
+                self._offset.fill_(start)
+            self.group_graph.replay()
+            self._next_start = start + self.group * self.batch_size
+            self._replays += self.group
+
+    def _group_body(self) -> None:
+        """What the group graph records: `group` steps, each gathering its batch at the device offset."""
+        for _ in range(self.group):
+            idx = self._order.index_select(0, self._offset + self._arange)  # type: ignore[union-attr]
+            losses = self.losses(idx)
+            self._slots.index_copy_(0, self._slot, losses.view(1, 2))
+            self._slot.add_(1)
+            self._offset.add_(self.batch_size)
+
+    def _capture_group(self) -> None:
+        """Record `group` steps as one graph; if that fails, keep the one-step graph (no note: same speed class)."""
+        with GATE.exclusive():
+            try:
+                self._sync()
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, stream=self.stream):
+                    self._group_body()
+                self.group_graph = graph
+            except Exception as exc:
+                log.warning("capturing %d steps as one CUDA graph failed, one step per replay: %s",
+                            self.group, exc)
+                self.group_failed = True
+                self.group_graph = None
+                self._sync()
 
     def _follow_caller(self, idx: torch.Tensor) -> None:
         """Order this run's stream after the trainer's, which made `idx` (and the model and data)."""
@@ -237,6 +334,7 @@ class GraphStep(EagerStep):
         """Free the graph's private memory pool when the run ends (not during another run's capture)."""
         with GATE.shared():
             self.graph = None
+            self.group_graph = None
 
 
 def graphs_enabled() -> bool:
@@ -245,9 +343,14 @@ def graphs_enabled() -> bool:
 
 
 def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, norm: Normalizer, train_x: torch.Tensor,
-              train_y: torch.Tensor, l2: float, clip: float, batch_size: int, graphs: bool) -> EagerStep:
-    """A graph step on CUDA when `graphs` is on, else the eager one."""
+              train_y: torch.Tensor, l2: float, clip: float, batch_size: int, graphs: bool,
+              group: int | None = None) -> EagerStep:
+    """A graph step on CUDA when `graphs` is on (`group` steps per replay; unless given, STEPS_PER_REPLAY
+    or, for a recurrent model, RECURRENT_STEPS_PER_REPLAY), else the eager one."""
     args = (model, optimizer, norm, train_x, train_y)
     if graphs and train_x.is_cuda:
-        return GraphStep(*args, l2=l2, clip=clip, batch_size=batch_size)
+        if group is None:
+            recurrent = any(isinstance(m, nn.RNNBase) for m in model.modules())
+            group = RECURRENT_STEPS_PER_REPLAY if recurrent else STEPS_PER_REPLAY
+        return GraphStep(*args, l2=l2, clip=clip, batch_size=batch_size, group=group)
     return EagerStep(*args, l2=l2, clip=clip)

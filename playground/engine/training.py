@@ -23,7 +23,7 @@ from ..models import build_model, count_parameters
 from ..store import RunStore
 from .recorder import NullRecorder, Recorder, StoreRecorder, end_run
 from .schedules import current_lr, make_scheduler
-from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step
+from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step, replay_plan
 
 log = logging.getLogger(__name__)
 
@@ -429,20 +429,27 @@ class Trainer(LiveRun):
         t0, seen, undrained = time.monotonic(), 0, 0
         progress.epoch_l2 = 0.0
         outcome: Outcome | None = None
-        for i in range(0, n_train, bs):
+        # One call per batch, or per `group` batches where the step replays several as one graph (the
+        # trainer then wakes, checks for a stop and counts once per group).
+        for i, count in replay_plan(n_train, bs, run.step.group):
             if self._stop.is_set() or self.recorder.poll():
                 outcome = (RunStatus.STOPPED, self._stop_reason if self._stop.is_set()
                            else "stopped from another process")
                 break
-            idx = perm[i:i + bs]
-            run.step.step(idx)
-            progress.lrs.append(current_lr(run.optimizer))  # the rate this step used, for its step row
-            if run.scheduler is not None:
-                run.scheduler.step()  # once per optimizer step: the rate of the next one
-            progress.step += 1
-            seen += len(idx)
-            undrained += 1
-            if undrained >= drain_every or i + bs >= n_train:
+            if count == 1:
+                run.step.step(perm[i:i + bs])
+            else:
+                run.step.step_group(i)
+            if run.scheduler is None:  # the rate these steps used, for their step rows
+                progress.lrs.extend([current_lr(run.optimizer)] * count)
+            else:  # a moving rate trains without graphs: one step per call
+                for _ in range(count):
+                    progress.lrs.append(current_lr(run.optimizer))
+                    run.scheduler.step()  # once per optimizer step: the rate of the next one
+            progress.step += count
+            seen += min(count * bs, n_train - i)
+            undrained += count
+            if undrained >= drain_every or i + count * bs >= n_train:
                 outcome = self._publish_steps(run, epoch, progress, undrained)
                 undrained = 0
                 self._publish_rate(progress, seen, time.monotonic() - t0)
