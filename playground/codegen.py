@@ -28,7 +28,7 @@ from .settings import Settings
 SPLIT_SEED = 12345  # training.split_dataset's validation permutation
 NOISE_SEED = 54321  # training.NOISE_SEED: which training labels are noisy
 FOLDER_SEED = 0  # data._image_folder's shuffle of class-sorted folders
-EVAL_BATCH = 1000  # training.EVAL_BATCH
+EVAL_BATCH = 64  # training.EVAL_BATCH
 ARCH_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "cnn": "CNN", "lenet": "LeNet"}
 ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
 
