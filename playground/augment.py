@@ -5,14 +5,13 @@ torchvision's v2 transforms draw one parameter set per call, the same for the wh
 
 The draws come from the run's own CPU generator (seed + AUGMENT_SEED_OFFSET): a run repeats, its weights and
 batch order stay what they are without augmentation, and `first_batch` shows exactly what the first step
-trained on. Validation, test and the training-accuracy probe see the images as they are.
+trained on (engine/batches.py). Validation, test and the training-accuracy probe see the images as they are.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -71,17 +70,3 @@ class AugmentedNormalizer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.augmenter(x))
-
-
-def first_batch(config: RunConfig, count: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """The first `count` images of the run's first training batch as its first step sees them (augmented when
-    the config says so), and as stored: two display arrays (N, H, W) grey or (N, H, W, 3) RGB."""
-    from .data import display_images, load_dataset
-    from .engine.training import split_dataset
-
-    data = split_dataset(load_dataset(config.data.dataset), config, torch.device("cpu"))
-    order = torch.Generator().manual_seed(config.seed)  # the trainer's batch-order generator, first epoch
-    idx = torch.randperm(len(data.train_y), generator=order)[:config.optim.batch_size]
-    raw = data.train_x[idx]  # the whole batch: its draws are the step's, image by image
-    seen = Augmenter(config)(raw).round().clamp(0, 255).to(torch.uint8) if config.data.augment else raw
-    return display_images(seen[:count]), display_images(raw[:count])

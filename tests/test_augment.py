@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from playground import augment
-from playground.augment import Augmenter, first_batch, warp
+from playground.augment import Augmenter, warp
+from playground.engine.batches import first_batch
 from playground.engine.training import Trainer
 
 from conftest import tiny

@@ -1,11 +1,11 @@
 """Train's batch preview: the first training batch as stored and as the first step trains on it
-(augmented when the form says so): playground.augment.first_batch, cached per setting."""
+(augmented when the form says so): playground.engine.batches.first_batch, cached per setting."""
 from __future__ import annotations
 
 import streamlit as st
 
-from playground.augment import first_batch
 from playground.config import RunConfig, validate
+from playground.engine.batches import first_batch
 from playground.errors import PlaygroundError
 
 SHOWN = 12

@@ -39,6 +39,20 @@ def _projected(checkpoint: str, mtime: float, trained: bool, method: str) -> tup
     return mapped, ds.test_y[:explain.PROJECTED].numpy(), outputs.argmax(1)
 
 
+def _clicked(col, event, rec, classes, labels: np.ndarray, predicted: np.ndarray) -> None:
+    """The test image behind a clicked dot, with its true class and the model's answer."""
+    from playground.data import display_images, load_dataset
+
+    points = [p for p in event.selection.points if p.get("customdata")] if event else []
+    if not points:
+        return
+    data = points[0]["customdata"]  # [test index, answer]; a dict {"0": ..., "1": ...} when sent as an array
+    index = int(float(data[0] if isinstance(data, list) else data["0"]))
+    image = display_images(load_dataset(rec.config.data.dataset).test_x[index:index + 1])[0]
+    col.image(image, width=84, caption=f"test image {index}: {classes[int(labels[index])]}, read as "
+                                        f"{classes[int(predicted[index])]}")
+
+
 def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untrained: bool = True) -> None:
     """The last layer's view of 2,000 test images, projected to 2-D: trained (beside untrained)."""
     method = st.radio("Map", list(MAPS), format_func=MAPS.get, horizontal=True, key=f"map-method-{rec.id}")
@@ -51,13 +65,15 @@ def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untraine
             model = loaded_model(rec.checkpoint).model if trained else untrained(rec.config)
             extra = mapped.place(explain.features(model, drawing_x))
         name = "trained" if trained else "untrained"
-        col.plotly_chart(charts.projection(mapped.points, labels, classes, np.asarray(predicted),
-                                           f"#{rec.id} {name}", extra),
-                         width="stretch", key=f"projection-{rec.id}-{name}")
+        event = col.plotly_chart(charts.projection(mapped.points, labels, classes, np.asarray(predicted),
+                                                   f"#{rec.id} {name}", extra),
+                                 width="stretch", key=f"projection-{rec.id}-{name}", on_select="rerun",
+                                 selection_mode="points")
+        _clicked(col, event, rec, classes, labels, np.asarray(predicted))
         kept = (f"; the two axes keep {mapped.explained:.0%} of the last layer's variance"
                 if method == "pca" else "")
         col.caption(f"Classes kept apart: {explain.separation(mapped.points, labels):.0%} of the spread on this "
                     f"map is between classes{kept}.")
     st.caption("Each dot is one test image, placed by what the layer before the answer computes for it, squeezed "
                f"to two dimensions; colour is the true class. {HOW[method]} Hover a dot for its image number "
-               "and the model's answer.")
+               "and the model's answer; click it to see the image.")
