@@ -30,10 +30,14 @@ def test_train_live_reload_and_stop(tmp_path):
         wait_idle(page)
         page.get_by_label("Epochs").fill("50")  # far more than the test lasts: it stops the run
         page.get_by_label("Epochs").press("Enter")
+        wait_idle(page)
         page.get_by_label("Run name (optional)").fill("browser run")
         page.get_by_label("Run name (optional)").press("Enter")
         wait_idle(page)
+        # Once in a full suite the run trained 1 epoch: the 50 had not reached the server. Say so if it recurs.
+        assert page.get_by_label("Epochs").input_value() == "50", "the Epochs field lost its value"
         page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text("/50 · step", exact=False).first.wait_for(timeout=60_000)  # the run has 50 epochs
 
         # The live chart appears and gains points with no click: the fragment polls by itself.
         first = last_step_above(page, 0, timeout=60_000)
