@@ -22,6 +22,7 @@ from .config import (
     NORMALIZATIONS,
     OPTIMIZERS,
     RECIPES,
+    SCHEDULES,
     ConfigError,
     RunConfig,
     is_recurrent,
@@ -87,6 +88,12 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--val-fraction", dest="val_fraction", type=float,
                    help=f"share of the training set held out for validation {_default('val_fraction')}")
     t.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    t.add_argument("--schedule", choices=SCHEDULES, help=f"how the learning rate moves {_default('schedule')}")
+    t.add_argument("--label-noise", dest="label_noise", type=float,
+                   help=f"share of training labels replaced by a random class {_default('label_noise')}")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"random shifts (MNIST turns, CIFAR flips) of training images {_default('augment')}")
+    t.add_argument("--delay", type=int, help=f"recurrent: blank rows read after the image {_default('delay')}")
     t.add_argument("--seed", type=int, help=f"seed for weights, split and batch order {_default('seed')}")
     t.add_argument("--device", choices=DEVICES, help=f"where to train; auto = CUDA if present {_default('device')}")
     t.add_argument("--name", dest="run_name", help="a name for the run (default: the recipe, else one from the config)")
@@ -182,7 +189,7 @@ def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegist
 
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
                "lr", "batch_size", "momentum", "clip", "l2", "weight_decay", "normalize", "val_fraction", "limit",
-               "seed", "device", "optimizer")
+               "seed", "device", "optimizer", "schedule", "label_noise", "augment", "delay")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

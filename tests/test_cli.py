@@ -291,3 +291,15 @@ def test_explain_writes_a_saliency_png_and_refuses_gradcam_for_a_recurrent_model
     refused = run_cli("explain", "--checkpoint", trained.checkpoint, str(tmp_path / "seven.png"), "--method",
                       "gradcam", "--out", str(tmp_path / "cam.png"), home=tmp_path)
     assert refused.returncode == 2 and "Grad-CAM needs a convolutional model" in refused.stderr
+
+
+def test_train_takes_the_newer_settings_as_options():
+    """Issue 23: schedules, label noise and augmentation work from the command line as on the page."""
+    from playground.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--recipe", "lenet", "--schedule", "onecycle", "--label-noise", "0.2",
+                                      "--augment", "--limit", "300"])
+    cfg = config_from_args(args)
+    assert (cfg.optim.schedule, cfg.data.label_noise, cfg.data.augment) == ("onecycle", 0.2, True)
+    plain = config_from_args(build_parser().parse_args(["train", "--recipe", "lenet"]))
+    assert (plain.optim.schedule, plain.data.label_noise, plain.data.augment) == ("constant", 0.0, False)
