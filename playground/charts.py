@@ -569,6 +569,27 @@ def parallel_settings(rows: Sequence[dict], settings: Sequence[str], metric_labe
     return _layout(fig, height=height)
 
 
+def setting_scatters(rows: Sequence[dict], settings: Sequence[str], metric_label: str = "val acc",
+                     height: int = 260) -> go.Figure:
+    """The result against each setting on its own, one small chart per setting (log axis for a wide range;
+    text settings as categories); hover gives the run."""
+    shown = list(settings)[:6]
+    fig = make_subplots(rows=1, cols=max(1, len(shown)), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=[escape(k) for k in shown])
+    metric = [r["metric"] for r in rows]
+    for i, k in enumerate(shown, 1):
+        values = [r[k] for r in rows]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        fig.add_trace(go.Scatter(x=values if numeric else [str(v) for v in values], y=metric, mode="markers",
+                                 marker=dict(color=PALETTE[0], size=8), customdata=[r["run"] for r in rows],
+                                 hovertemplate=f"run #%{{customdata}}: {escape(k)} %{{x}}, {metric_label} "
+                                               "%{y:.1%}<extra></extra>"), row=1, col=i)
+        if numeric and min(values) > 0 and max(values) / min(values) > 20:
+            fig.update_xaxes(type="log", row=1, col=i)
+    fig.update_yaxes(tickformat=".0%", title_text=metric_label, row=1, col=1)
+    return _layout(fig, height=height, hovermode="closest", showlegend=False)
+
+
 def importance_bars(shares: dict[str, float], height: int = 260) -> go.Figure:
     names = list(shares)[::-1]
     fig = go.Figure(go.Bar(x=[shares[n] for n in names], y=[escape(n) for n in names], orientation="h",

@@ -129,6 +129,8 @@ def build_parser() -> Parser:
                     help="lr=1e-4:1e-1:log, hidden=16:128 or optimizer=adam,sgd (repeat for several)")
     sw.add_argument("--trials", type=_at_least_one, default=8, help="runs to train (default: 8)")
     sw.add_argument("--minutes", type=float, help="start no new trial after this long (default: no limit)")
+    sw.add_argument("--grid", type=int, default=0, metavar="N",
+                    help="try every combination of N values per range (and every choice) instead of sampling")
     sw.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
     sw.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
     sw.add_argument("--at-once", dest="at_once", type=_at_least_one, help="runs training at once (default: 2 on a CPU)")
@@ -360,7 +362,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                               "value": t.value, **({"message": t.message} if t.message else {})}), flush=True)
 
         study = run_sweep(jobs, base, params, args.trials, jobs.max_concurrent, name, args.storage, args.prune,
-                          report, minutes=args.minutes)
+                          report, minutes=args.minutes, grid=args.grid)
     done = [t for t in study.trials if t.value is not None]
     rows = [(t.params, t.value) for t in done]
     print(json.dumps({"best": study.best_trial.params if done else None,

@@ -155,3 +155,12 @@ def test_a_schedules_learning_rate_gets_a_panel_under_the_loss():
     assert len(older.data) == 2  # rows stored before schedules have no rate
     flat = charts.step_loss([{"step": i, "loss": 1.0, "lr": 0.01} for i in (1, 2, 3)], show_lr=True)
     assert flat.data[-1].name == "learning rate"  # a step schedule before its first drop still shows its rate
+
+
+def test_setting_scatters_give_each_setting_its_own_chart_log_where_wide():
+    rows = [{"run": i, "lr": lr, "optimizer": opt, "metric": m}
+            for i, (lr, opt, m) in enumerate([(1e-4, "sgd", 0.5), (1e-2, "adam", 0.9), (1e-1, "adam", 0.7)], 1)]
+    fig = charts.setting_scatters(rows, ["lr", "optimizer"])
+    assert [a.text for a in fig.layout.annotations] == ["lr", "optimizer"] and len(fig.data) == 2
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type != "log"
+    assert list(fig.data[1].x) == ["sgd", "adam", "adam"] and list(fig.data[0].customdata) == [1, 2, 3]

@@ -74,3 +74,17 @@ def test_the_median_pruner_stops_a_hopeless_trial(store):
     pruned = store.get_run(seen[3].run_id)
     assert pruned.status == "stopped" and "pruned" in pruned.message and len(store.epochs(pruned.id)) < 30
     registry.shutdown()
+
+
+def test_a_grid_tries_every_combination_once(store):
+    registry = JobRegistry(store, max_concurrent=2)
+    params = [parse_param("lr=1e-3:1e-2:log", tiny()), parse_param("batch_size=16,32", tiny())]
+    assert params[0].grid(2) == [0.001, 0.01] and params[1].grid(3) == [16, 32]
+    study = run_sweep(registry, tiny(epochs=1, limit=300, hidden=8), params, trials=10, grid=2, name="grid")
+    combos = sorted((t.params["lr"], t.params["batch_size"]) for t in study.trials)
+    assert combos == [(0.001, 16), (0.001, 32), (0.01, 16), (0.01, 32)]  # 4, not the 10 asked
+    registry.shutdown()
+
+
+def test_a_grid_of_integers_keeps_whole_distinct_values():
+    assert parse_param("hidden=16:18", tiny()).grid(5) == [16, 17, 18]

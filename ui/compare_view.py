@@ -113,6 +113,9 @@ def _which_settings_matter(pairs) -> None:
         st.plotly_chart(charts.parallel_settings(rows, settings), width="stretch", key="parallel-settings")
         st.caption("One line per run, from its settings to its final validation accuracy (test accuracy without "
                    "a validation set) and its generalization gap; drag along an axis to pick runs.")
+        st.plotly_chart(charts.setting_scatters(rows, settings), width="stretch", key="setting-scatters")
+        st.caption("The same result against each setting alone: a trend here is that setting's own effect only "
+                   "when the other settings did not move with it.")
         shares = importances([({k: r[k] for k in settings}, r["metric"]) for r in rows])
         if shares:
             st.plotly_chart(charts.importance_bars(shares), width="stretch", key="importance")

@@ -12,6 +12,9 @@ from ui.common import jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
 
+GRID_POINTS = 3  # values per range in a grid search
+SEARCHES = {"tpe": "sampled (Optuna's TPE: learns where good settings are)",
+            "grid": f"grid ({GRID_POINTS} values per range, every combination)"}
 FOLLOW, SWEEP_ERROR = "sweep_follow", "sweep_error"  # the study number Compare follows; the form's error
 FOLLOWED_LAST = "sweep_followed_last"  # the study whose trials were added once more after its sweep ended
 
@@ -51,6 +54,7 @@ def _launch() -> None:
     _threads()[number] = start_sweep(
         registry, base, params, int(s["sweep_trials"]), at_once=registry.max_concurrent, name=f"{name} sweep {number}",
         prune=bool(s["sweep_prune"]), minutes=float(s["sweep_minutes"]) or None,
+        grid=GRID_POINTS if s.get("sweep_search") == "grid" else 0,
         run_name=lambda trial: study_run_name(name, f"trial {trial}", number))
     s[FOLLOW], s[COMPARE_IDS] = number, []
 
@@ -96,6 +100,7 @@ def sweep_form() -> None:
     for i, name in enumerate(s["sweep_params"]):
         cols[i % 3].text_input(f"{name}", value=DEFAULT_RANGES[name], key=f"sweep_range_{name}",
                                help="low:high, low:high:log (a log scale), or choices a,b,c")
+    st.radio("Search", list(SEARCHES), format_func=SEARCHES.get, horizontal=True, key="sweep_search")
     st.checkbox("Stop hopeless trials early (median pruner)", value=True, key="sweep_prune",
                 help="After its first epochs, a trial whose validation accuracy is below the median of earlier "
                      "trials at the same epoch is stopped, so the budget goes to promising settings.")

@@ -7,6 +7,7 @@ field's standard, tested upstream, and need nothing beyond Python here.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -14,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ..config import FLAT_FIELDS, ConfigError, RunConfig, validate
 from ..errors import RunStatus
@@ -47,6 +50,18 @@ class Param:
         if self.integer:
             return IntDistribution(int(self.low), int(self.high), log=self.log)
         return FloatDistribution(self.low, self.high, log=self.log)
+
+
+    def grid(self, points: int = 3) -> list:
+        """The values a grid search tries: the choices, else `points` values spread over the range (evenly, or
+        evenly on a log scale; whole and distinct for an integer setting)."""
+        if self.choices:
+            return list(self.choices)
+        spread = np.geomspace if self.log else np.linspace
+        values = spread(self.low, self.high, points)
+        if self.integer:
+            return sorted({int(round(v)) for v in values})
+        return [float(f"{v:.4g}") for v in values]
 
 
 def _suggest(trial, p: Param) -> Any:
@@ -104,15 +119,23 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
               name: str = "sweep", storage: str | None = None, prune: bool = True,
               on_trial: Callable[[TrialResult], None] | None = None, seed: int = 0,
               minutes: float | None = None, run_name: Callable[[int], str] | None = None,
-              first: Sequence[dict] = ()):
+              first: Sequence[dict] = (), grid: int = 0):
     """Train `trials` runs of `base` with settings Optuna proposes, `at_once` at a time; returns the study.
     `minutes`: no new trial starts after that long (those training finish); `run_name`: trial number -> name;
-    `first`: settings to try before Optuna proposes any (e.g. the recipe's own)."""
+    `first`: settings to try before Optuna proposes any (e.g. the recipe's own); `grid` > 0: every combination
+    of `grid` values per range, each once in a seeded random order (enqueued: Optuna's GridSampler stops a
+    study from inside its own optimize loop, which a sweep of registry runs does not use), at most `trials`."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+    if grid:  # every combination once, in a seeded random order, then stop (a grid has nothing more to try)
+        combos = [dict(zip([p.name for p in params], values, strict=True))
+                  for values in itertools.product(*(p.grid(grid) for p in params))]
+        np.random.default_rng(seed).shuffle(combos)
+        first, trials = [*first, *combos], min(trials, len(first) + len(combos))
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler,
                                 pruner=pruner, storage=storage, study_name=name, load_if_exists=storage is not None)
     for values in first:
         study.enqueue_trial(values)
