@@ -24,6 +24,7 @@ arch = c2.selectbox("Architecture", [None, *ARCHITECTURES], format_func=everythi
 status = c3.selectbox("Status", [None, *RunStatus], format_func=everything, key="filter_status")
 runs = store.list_runs(dataset=dataset, arch=arch, status=status)
 filtered = (dataset, arch, status) != (None, None, None)
+follow(runs)  # a sweep's trials join the selection as they start (before its form watches for more)
 
 with study_box, st.expander("🧪 Regularization study: train several settings of one recipe side by side",
                             expanded=not runs and not filtered):
@@ -36,7 +37,6 @@ if not runs:
     st.stop()
 
 labels = {r.id: run_label(r) for r in runs}
-follow(runs)  # a sweep's trials join the selection as they start
 st.session_state[KEY] = initial_selection(runs)  # re-assigned: stays picked when a run's label changes
 study_picker(runs)
 selected = st.multiselect("Runs to compare", list(labels), key=KEY, format_func=labels.get)

@@ -74,7 +74,10 @@ def confused_pairs(confusion: np.ndarray, top: int = 5) -> list[tuple[int, int, 
 
 
 def disagreements(probs_a: np.ndarray, probs_b: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Test indices that model A gets right and B wrong, and the other way round."""
+    """Test indices that model A gets right and B wrong, and the other way round, over the test images both
+    were scored on: each run's test set is the first N of one set (its `limit`), so the shorter is shared."""
+    n = min(len(probs_a), len(probs_b), len(labels))
+    probs_a, probs_b, labels = probs_a[:n], probs_b[:n], labels[:n]
     right_a, right_b = probs_a.argmax(1) == labels, probs_b.argmax(1) == labels
     return {"a_only": np.flatnonzero(right_a & ~right_b), "b_only": np.flatnonzero(right_b & ~right_a)}
 

@@ -79,3 +79,12 @@ def test_integrated_gradients_add_up_to_the_change_in_the_answer():
         with torch.no_grad():
             change = float(model(x)[0, 3] - model(base)[0, 3])
         assert abs(got - change) <= 0.05 * abs(change) + 1e-4, (name, got, change)
+
+
+def test_disagreements_use_the_test_images_both_runs_were_scored_on():
+    """New-user issue: two runs with different limits crashed Compare (shapes (10000,) vs (3000,))."""
+    labels = np.array([0, 1, 2, 0, 1])
+    a = np.eye(3)[[0, 1, 2, 0, 1]]  # all right, 5 images
+    b = np.eye(3)[[0, 2, 2]]  # 3 images: the second wrong
+    got = explain.disagreements(a, b, labels)
+    assert got["a_only"].tolist() == [1] and got["b_only"].tolist() == []

@@ -8,7 +8,7 @@ import streamlit as st
 from playground.compare import next_study, studies, study_run_name
 from playground.config import RECIPES, ConfigError, recipe
 from playground.engine.sweep import DEFAULT_RANGES, parse_param, start_sweep
-from ui.common import jobs
+from ui.common import POLL_SECONDS, jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
 
@@ -117,3 +117,10 @@ def sweep_form() -> None:
     elif sweep_alive(s.get(FOLLOW)):
         st.caption(f"Sweep (study {s[FOLLOW]}) running: its trials join the comparison below as they start; the "
                    "parallel coordinates and importances appear once three have finished.")
+    if _following():  # nothing else may poll yet (no run selected): redraw the page when a trial starts
+        st.fragment(_watch, run_every=POLL_SECONDS)()
+
+
+def _watch() -> None:
+    if has_new_trials(st.session_state.get(COMPARE_IDS) or []):
+        st.rerun()

@@ -108,7 +108,12 @@ def where_they_differ(rec_a, rec_b, classes) -> None:
     from playground.data import display_images, load_dataset
 
     probs = [_test_outputs(r.checkpoint, mtime(r.checkpoint)) for r in (rec_a, rec_b)]
-    (pa, labels), (pb, _) = probs
+    (pa, labels), (pb, labels_b) = probs
+    shared = min(len(pa), len(pb))
+    if len(pa) != len(pb):
+        labels = labels if len(labels) <= len(labels_b) else labels_b
+        st.caption(f"The two runs were tested on different numbers of images (their 'first N samples'): compared "
+                   f"on the first {shared:,}, which both were tested on.")
     diff = explain.disagreements(pa, pb, labels)
     ds = load_dataset(rec_a.config.data.dataset)
     cols = st.columns(2)
