@@ -26,7 +26,8 @@ def ema(values: Sequence[float], alpha: float) -> np.ndarray:
 
 def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **kw) -> go.Figure:
     kw.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode=hovermode, **kw)
+    kw.setdefault("margin", dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=height, hovermode=hovermode, **kw)
     return fig
 
 
@@ -511,7 +512,8 @@ def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260,
 
 
 def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], predicted: np.ndarray,
-               title: str = "", extra: np.ndarray | None = None, height: int = 420) -> go.Figure:
+               title: str = "", extra: np.ndarray | None = None, height: int = 420,
+               axis: str = "component") -> go.Figure:
     """Inputs placed on a 2-D map of what the last layer sees, one colour per true class; hover shows the
     test image's index, class and answer; `extra` (a learner's drawing) as a black star."""
     fig = go.Figure()
@@ -527,8 +529,8 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
     if extra is not None:
         fig.add_trace(go.Scatter(x=extra[:, 0], y=extra[:, 1], mode="markers", name="your drawing",
                                  marker=dict(symbol="star", size=16, color="black")))
-    fig.update_xaxes(showticklabels=False, title_text="component 1")
-    fig.update_yaxes(showticklabels=False, title_text="component 2")
+    fig.update_xaxes(showticklabels=False, title_text=f"{axis} 1")
+    fig.update_yaxes(showticklabels=False, title_text=f"{axis} 2")
     # The legend at the right, not over the title: ten classes in a row reach across it.
     return _layout(fig, height=height, title=escape(title), hovermode="closest",
                    legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"))
@@ -554,19 +556,23 @@ def parallel_settings(rows: Sequence[dict], settings: Sequence[str], metric_labe
         values = [r[k] for r in rows]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             lo, hi = min(values), max(values)
-            log = lo > 0 and hi / lo > 20
-            dims.append(dict(label=escape(k + (" (log10)" if log else "")),
+            log = lo > 0 and hi / lo > 10
+            dims.append(dict(label=escape(k + (" (log10)" if log else "")), tickformat=".3~g",
                              values=[float(np.log10(v)) if log else float(v) for v in values]))
         else:
             names = sorted({str(v) for v in values})
             dims.append(dict(label=escape(k), values=[names.index(str(v)) for v in values],
                              tickvals=list(range(len(names))), ticktext=[escape(n) for n in names]))
     metric = [r["metric"] if r["metric"] is not None else np.nan for r in rows]
-    dims.append(dict(label=metric_label, values=metric))
+    dims.append(dict(label=metric_label, values=metric, tickformat=".0%"))
     if any(r.get("gap") is not None for r in rows):
-        dims.append(dict(label="gap (train-val)", values=[r["gap"] if r["gap"] is not None else np.nan for r in rows]))
-    fig = go.Figure(go.Parcoords(line=dict(color=metric, colorscale="Viridis", showscale=True), dimensions=dims))
-    return _layout(fig, height=height)
+        dims.append(dict(label="gap (train-val)", values=[r["gap"] if r["gap"] is not None else np.nan for r in rows],
+                         tickformat=".0%"))
+    fig = go.Figure(go.Parcoords(line=dict(color=metric, colorscale="Viridis", showscale=True,
+                                           colorbar=dict(tickformat=".0%")),
+                                 dimensions=dims, labelangle=0))
+    # Room left and right: the outer axes' tick labels were cut ("0064312" for 0.0064312).
+    return _layout(fig, height=height, margin=dict(l=70, r=70, t=60, b=20))
 
 
 def setting_scatters(rows: Sequence[dict], settings: Sequence[str], metric_label: str = "val acc",
@@ -584,7 +590,7 @@ def setting_scatters(rows: Sequence[dict], settings: Sequence[str], metric_label
                                  marker=dict(color=PALETTE[0], size=8), customdata=[r["run"] for r in rows],
                                  hovertemplate=f"run #%{{customdata}}: {escape(k)} %{{x}}, {metric_label} "
                                                "%{y:.1%}<extra></extra>"), row=1, col=i)
-        if numeric and min(values) > 0 and max(values) / min(values) > 20:
+        if numeric and min(values) > 0 and max(values) / min(values) > 10:
             fig.update_xaxes(type="log", row=1, col=i)
     fig.update_yaxes(tickformat=".0%", title_text=metric_label, row=1, col=1)
     return _layout(fig, height=height, hovermode="closest", showlegend=False)

@@ -89,6 +89,7 @@ class Lesson:
     reuse_cnn: bool = False  # an existing finished MNIST CNN run may stand in for training
     feature_maps: str | None = None  # a run (key) whose trained first conv layer the result shows on a test digit
     deletion: str | None = None  # a run (key) whose checkpoint gets explain.deletion_scores, added to its results
+    scaled: bool = True  # False: the CPU runs the same recipe as a GPU (scale_note says what it is)
 
     def configs(self, scale: str | None = None) -> list[tuple[LessonRun, RunConfig]]:
         scale = scale or current_scale()
@@ -439,8 +440,9 @@ LESSONS: tuple[Lesson, ...] = (
         runs=(LessonRun("clean", "LeNet, clean labels", _noise_base, {"limit": 2000}),
               LessonRun("noisy", "LeNet, half the labels random", _noise_base.override(label_noise=0.5),
                         {"limit": 2000})),
-        scale_note="on a CPU: the first 2,000 training images (a quarter held out for validation) for 60 "
-                   "epochs; a GPU runs the same scale, since memorizing needs few images",
+        scale_note="the first 2,000 training images (a quarter held out for validation) for 60 epochs: "
+                   "memorizing needs few images",
+        scaled=False,
         reference=("Zhang et al. showed that networks reach 100% training accuracy on labels that are entirely "
                    "random, and that test accuracy falls steadily as more labels are noisy."),
         explanation=(
@@ -481,9 +483,9 @@ LESSONS: tuple[Lesson, ...] = (
                    "is measured here too."),
         explanation=(
             "Over 5 seeds here, blacking out the four squares Integrated Gradients credits most cut the true "
-            "class's probability by 61–70 points; four random squares of ink cut it by 9–16. The map finds "
+            "class's probability by 60–70 points; four random squares of ink cut it by 9–16. The map finds "
             "the strokes this model's answer rests on. The untrained copy's answer hardly moves whatever is "
-            "blacked out (under 0.1 point): with random weights its output barely depends on the input, so "
+            "blacked out (a tenth of a point or less): with random weights its output barely depends on the input, so "
             "its map, however it looks, explains nothing. A map shows what a model uses, not that it is "
             "right to: a model that learned a shortcut would light up the shortcut."),
         next=(
@@ -507,8 +509,9 @@ LESSONS: tuple[Lesson, ...] = (
               LessonRun("l2", "CNN + L2 λ 0.03, 900 images", _data_base.override(limit=1500, l2=0.03),
                         {"limit": 1500}),
               LessonRun("more", "CNN, 3,600 images", _data_base.override(limit=6000), {"limit": 6000})),
-        scale_note="(the same at every scale) 100 epochs at learning rate 0.03; the test set is the first "
-                   "1,500 of CIFAR-2's 2,000 test images for the 900-image runs and all 2,000 for the larger",
+        scale_note="100 epochs at learning rate 0.03; the test set is the first 1,500 of CIFAR-2's 2,000 test "
+                   "images for the 900-image runs and all 2,000 for the larger (the 1,500 are among them)",
+        scaled=False,
         reference=("The book trains this CNN on all 10,000 images and shows that regularization narrows the "
                    "train/validation gap; it gives no number for four times the data, so compare with our spread."),
         explanation=(

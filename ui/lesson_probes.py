@@ -35,12 +35,18 @@ def deletion_table(got: dict[str, float]) -> None:
     if "salient_drop" not in got:
         st.warning("The deletion test could not be run on this model's checkpoint.")
         return
-    st.dataframe([{"model": name, "the map's 4 squares blacked out": f"−{got[pre + 'salient_drop']:.1%}",
-                   "4 random inked squares": f"−{got[pre + 'random_drop']:.1%}"}
+    st.dataframe([{"model": name, "the map's 4 squares blacked out": _fall(got[pre + "salient_drop"]),
+                   "4 random inked squares": _fall(got[pre + "random_drop"])}
                   for name, pre in (("trained", ""), ("untrained copy", "untrained_"))],
                  hide_index=True, width="stretch")
-    st.caption("The mean fall in the probability of the true class over the first 200 test digits, in "
-               "percentage points; the same random squares for both models.")
+    st.caption("How far the probability of the true class fell, on average over the first 200 test digits, in "
+               "percentage points (a rise shows as negative); the same random squares for both models.")
+
+
+def _fall(drop: float) -> str:
+    """A fall in probability as points: 0.606 -> "60.6 points", never a "-0.0"."""
+    points = round(100 * drop, 1)
+    return f"{points + 0.0:.1f} points"
 
 
 def first_layer(lesson: Lesson, run_id: int | None) -> None:

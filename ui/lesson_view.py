@@ -11,7 +11,8 @@ from ui.estimate_view import how_long
 from ui.lesson_probes import deletion_results, deletion_table, first_layer
 
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
-              "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch."}
+              "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch.",
+              "same": "⚖️ **The same on a CPU and a GPU**: {note}."}
 
 
 def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
@@ -28,7 +29,8 @@ def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
         registry.store.save_lesson(lesson.key, guess=guess)
         saved = guess
 
-    st.markdown(SCALE_TEXT[scale].format(note=lesson.scale_note))
+    shown = scale if lesson.scaled or scale == "tiny" else "same"
+    st.markdown(SCALE_TEXT[shown].format(note=lesson.scale_note))
     took = how_long([cfg for _, cfg in lesson.configs(scale)])
     if took:
         st.caption(f"⏱ {len(lesson.runs)} run{'s' if len(lesson.runs) > 1 else ''}: {took}.")

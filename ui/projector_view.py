@@ -20,9 +20,9 @@ HOW = {
            "classes untrained, against 90% and 87% trained.",
     "tsne": "t-SNE (scikit-learn): each image kept near the images the layer finds most alike. It shows which "
             "images the model groups together; the gaps between groups and their sizes mean little, so "
-            "compare trained with untrained on this map, not with the PCA numbers. Your drawing sits among "
-            f"its {explain.NEIGHBOURS} nearest test images in the layer's space (t-SNE cannot place a new point "
-            "itself)."}
+            "compare trained with untrained on this map, not with the PCA numbers."}
+DRAWING_ON_TSNE = (f" Your drawing (the star) sits among its {explain.NEIGHBOURS} nearest test images in the layer's "
+                   "space: t-SNE cannot place a new point itself.")
 
 
 @st.cache_data(max_entries=16, show_spinner="Placing 2,000 test images on the map (t-SNE: about 10 s)…")
@@ -49,8 +49,10 @@ def _clicked(col, event, rec, classes, labels: np.ndarray, predicted: np.ndarray
     data = points[0]["customdata"]  # [test index, answer]; a dict {"0": ..., "1": ...} when sent as an array
     index = int(float(data[0] if isinstance(data, list) else data["0"]))
     image = display_images(load_dataset(rec.config.data.dataset).test_x[index:index + 1])[0]
-    col.image(image, width=84, caption=f"test image {index}: {classes[int(labels[index])]}, read as "
-                                        f"{classes[int(predicted[index])]}")
+    left, right = col.columns([1, 3], vertical_alignment="center")
+    left.image(image, width=84)
+    right.caption(f"The dot you clicked: test image {index}, a {classes[int(labels[index])]}, read as "
+                  f"{classes[int(predicted[index])]}.")
 
 
 def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untrained: bool = True) -> None:
@@ -66,14 +68,16 @@ def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untraine
             extra = mapped.place(explain.features(model, drawing_x))
         name = "trained" if trained else "untrained"
         event = col.plotly_chart(charts.projection(mapped.points, labels, classes, np.asarray(predicted),
-                                                   f"#{rec.id} {name}", extra),
+                                                   f"#{rec.id} {name}", extra,
+                                                   axis="component" if method == "pca" else "t-SNE"),
                                  width="stretch", key=f"projection-{rec.id}-{name}", on_select="rerun",
                                  selection_mode="points")
-        _clicked(col, event, rec, classes, labels, np.asarray(predicted))
         kept = (f"; the two axes keep {mapped.explained:.0%} of the last layer's variance"
                 if method == "pca" else "")
         col.caption(f"Classes kept apart: {explain.separation(mapped.points, labels):.0%} of the spread on this "
                     f"map is between classes{kept}.")
+        _clicked(col, event, rec, classes, labels, np.asarray(predicted))
     st.caption("Each dot is one test image, placed by what the layer before the answer computes for it, squeezed "
-               f"to two dimensions; colour is the true class. {HOW[method]} Hover a dot for its image number "
-               "and the model's answer; click it to see the image.")
+               f"to two dimensions; colour is the true class. {HOW[method]}"
+               f"{DRAWING_ON_TSNE if method == 'tsne' and drawing_x is not None else ''} Hover a dot for its "
+               "image number and the model's answer; click it to see the image.")

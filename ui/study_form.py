@@ -134,7 +134,9 @@ def study_form() -> None:
     c4.number_input("First seed", 0, 2**31 - 1, value=0, key="study_seed",
                     help="Variants of one seed start from the same initial weights where their architecture "
                          "is the same; Compare says which did.")
-    c5.number_input("First N samples (0 = all)", 0, 60000, value=STUDY_LIMIT, step=500, key="study_limit")
+    c5.number_input("First N samples (0 = all)", 0, 60000, value=STUDY_LIMIT, step=500, key="study_limit",
+                    disabled=bool(st.session_state.get("study_sizes")),
+                    help="Greyed out while training-set sizes below are ticked: each size replaces it.")
     c1, c2, _ = st.columns([1, 1, 3])
     st.session_state.setdefault("study_lr", STUDY_LR)
     c1.number_input("Learning rate", 1e-5, 1.0, format="%.4f", step=0.005, key="study_lr",

@@ -18,9 +18,11 @@ SALIENCY_CAPTION = (
     "Red pixels pushed the answer towards this class, blue ones away from it, white did nothing; one colour "
     "scale for the maps side by side. {method}. Saliency shows what the model *used*, not that it is right or "
     "that it sees a digit as you do: compare with the untrained copy's map before reading meaning into one.")
+ROWS_CAPTION = (" Beside each map, its rows summed: what the answer owes to each image row the model read "
+                "(row 1 first, as it read them), on one axis for both models.")
 HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a black image to this one, times "
-             "the pixel's change. The parts add up to how far the answer moved from the black image's (the "
-             "total in each title); an untrained copy's answer hardly moves, so its map is faint on the shared "
+             "the pixel's change. The parts add up to how far the answer moved from the black image's (Σ in "
+             "each title); an untrained copy's answer hardly moves, so its map is faint on the shared "
              "scale. Black pixels get nothing, so only the ink can count",
        "occlusion": "Occlusion: how much the answer drops when a 4×4 patch is blacked out (covering black "
                     "background changes nothing, so only the ink can count)",
@@ -73,9 +75,12 @@ def mistakes(rec, classes, key: str) -> None:
                                               [classes[m.true] for m in worst], [m.p_predicted for m in worst],
                                               cols=4),
                        width="stretch", key=f"mistakes-{key}")
-    right.caption("Each tile: the model's answer, the probability it gave that answer, and the true class in "
-                  "brackets. Highest loss first: the mistakes it made most confidently. Some are the model's "
-                  "fault, some are images a person would misread too.")
+    total = int(matrix[cell]) if cell[0] is not None else int((probs.argmax(1) != labels).sum())
+    right.caption(f"{len(worst)} of {total:,} mistakes. Each tile: the model's answer, the probability it gave that "
+                  "answer, and the true class in brackets. Ordered by loss: the images whose true class got the "
+                  "least probability come first (the answer's own probability can still be modest, when the model "
+                  "spread its doubt over several classes). Some are the model's fault, some are images a person "
+                  "would misread too.")
 
 
 def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target: int, classes, key: str,
@@ -94,13 +99,13 @@ def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target:
     cols = st.columns(4 if recurrent else 2)
     for i, (name, m) in enumerate(maps.items()):
         col = cols[2 * i] if recurrent else cols[i]
-        total = f" (total {m.sum():+.2g})" if method == "ig" else ""
-        col.plotly_chart(charts.attribution(m, f"{name}: why '{classes[target]}'{total}", zmax=top),
+        total = f", Σ {m.sum():+.2g}" if method == "ig" else ""
+        col.plotly_chart(charts.attribution(m, f"{name}: '{classes[target]}'{total}", zmax=top),
                          width="stretch", key=f"why-{key}-{name}")
         if recurrent:  # which rows decided it, lined up with the rows read, on one scale as the maps are
             cols[2 * i + 1].plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top),
                                          width="stretch", key=f"why-rows-{key}-{name}")
-    st.caption(SALIENCY_CAPTION.format(method=HOW[method]))
+    st.caption(SALIENCY_CAPTION.format(method=HOW[method]) + (ROWS_CAPTION if recurrent else ""))
 
 
 def where_they_differ(rec_a, rec_b, classes) -> None:
