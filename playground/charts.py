@@ -567,7 +567,7 @@ def parallel_settings(rows: Sequence[dict], settings: Sequence[str], metric_labe
     dims.append(dict(label=metric_label, values=metric, tickformat=".0%"))
     if any(r.get("gap") is not None for r in rows):
         dims.append(dict(label="gap (train-val)", values=[r["gap"] if r["gap"] is not None else np.nan for r in rows],
-                         tickformat=".0%"))
+                         tickformat=".1%"))
     fig = go.Figure(go.Parcoords(line=dict(color=metric, colorscale="Viridis", showscale=True,
                                            colorbar=dict(tickformat=".0%")),
                                  dimensions=dims, labelangle=0))
