@@ -108,36 +108,8 @@ def build_parser() -> Parser:
     _train_options(t)
     _ray_option(t)
 
-    st = sub.add_parser("study", help="a regularization study: variants x seeds of a recipe; one JSON line per run")
-    st.add_argument("--recipe", choices=list(RECIPES), default="cnn", help="the base recipe (default: cnn)")
-    st.add_argument("--variants", default="none,l2,dropout",
-                    help=f"comma-separated, from {','.join(VARIANTS)} (default: none,l2,dropout)")
-    st.add_argument("--seeds", type=int, default=1, help="seeds per variant, 0..N-1 (default: 1)")
-    st.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
-    st.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
-    st.add_argument("--sizes", type=_numbers(int), default=(),
-                    help="training-set sizes as a study axis, e.g. 500,1500,6000 (first N samples; 0 = all)")
-    st.add_argument("--noise", type=_numbers(float), default=(),
-                    help="label-noise shares as a study axis, e.g. 0,0.2,0.5 (training labels only)")
-    st.add_argument("--at-once", dest="at_once", type=_at_least_one,
-                    help="runs training at once (default: 2 on a CPU, 5 on a GPU, a Ray cluster's slots)")
-    _ray_option(st)
-
-    sw = sub.add_parser("sweep", help="an Optuna search over settings: one JSON line per trial, then importances")
-    sw.add_argument("--recipe", choices=list(RECIPES), default="lstm64", help="the base recipe (default: lstm64)")
-    sw.add_argument("--param", action="append", required=True, metavar="NAME=RANGE",
-                    help="lr=1e-4:1e-1:log, hidden=16:128 or optimizer=adam,sgd (repeat for several)")
-    sw.add_argument("--trials", type=_at_least_one, default=8, help="runs to train (default: 8)")
-    sw.add_argument("--minutes", type=float, help="start no new trial after this long (default: no limit)")
-    sw.add_argument("--grid", type=int, default=0, metavar="N",
-                    help="try every combination of N values per range (and every choice) instead of sampling")
-    sw.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
-    sw.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
-    sw.add_argument("--at-once", dest="at_once", type=_at_least_one, help="runs training at once (default: 2 on a CPU)")
-    sw.add_argument("--no-prune", dest="prune", action="store_false",
-                    help="train every trial to the end (default: stop those below the median early)")
-    sw.add_argument("--storage", help="an Optuna storage URL (sqlite:///sweep.db) to keep or resume the study")
-    _ray_option(sw)
+    _study_parser(sub)
+    _sweep_parser(sub)
 
     sub.add_parser("runs", help="list stored runs")
 
@@ -162,6 +134,41 @@ def build_parser() -> Parser:
     f = sub.add_parser("fetch", help="make a dataset available (download if needed) and say from where")
     f.add_argument("dataset", choices=[*DATASETS, "all"], help="the dataset to fetch, or all of them")
     return parser
+
+
+def _study_parser(sub) -> None:
+    st = sub.add_parser("study", help="a regularization study: variants x seeds of a recipe; one JSON line per run")
+    st.add_argument("--recipe", choices=list(RECIPES), default="cnn", help="the base recipe (default: cnn)")
+    st.add_argument("--variants", default="none,l2,dropout",
+                    help=f"comma-separated, from {','.join(VARIANTS)} (default: none,l2,dropout)")
+    st.add_argument("--seeds", type=int, default=1, help="seeds per variant, 0..N-1 (default: 1)")
+    st.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
+    st.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    st.add_argument("--sizes", type=_numbers(int), default=(),
+                    help="training-set sizes as a study axis, e.g. 500,1500,6000 (first N samples; 0 = all)")
+    st.add_argument("--noise", type=_numbers(float), default=(),
+                    help="label-noise shares as a study axis, e.g. 0,0.2,0.5 (training labels only)")
+    st.add_argument("--at-once", dest="at_once", type=_at_least_one,
+                    help="runs training at once (default: 2 on a CPU, 5 on a GPU, a Ray cluster's slots)")
+    _ray_option(st)
+
+
+def _sweep_parser(sub) -> None:
+    sw = sub.add_parser("sweep", help="an Optuna search over settings: one JSON line per trial, then importances")
+    sw.add_argument("--recipe", choices=list(RECIPES), default="lstm64", help="the base recipe (default: lstm64)")
+    sw.add_argument("--param", action="append", required=True, metavar="NAME=RANGE",
+                    help="lr=1e-4:1e-1:log, hidden=16:128 or optimizer=adam,sgd (repeat for several)")
+    sw.add_argument("--trials", type=_at_least_one, default=8, help="runs to train (default: 8)")
+    sw.add_argument("--minutes", type=float, help="start no new trial after this long (default: no limit)")
+    sw.add_argument("--grid", type=int, default=0, metavar="N",
+                    help="try every combination of N values per range (and every choice) instead of sampling")
+    sw.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
+    sw.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
+    sw.add_argument("--at-once", dest="at_once", type=_at_least_one, help="runs training at once (default: 2 on a CPU)")
+    sw.add_argument("--no-prune", dest="prune", action="store_false",
+                    help="train every trial to the end (default: stop those below the median early)")
+    sw.add_argument("--storage", help="an Optuna storage URL (sqlite:///sweep.db) to keep or resume the study")
+    _ray_option(sw)
 
 
 def _ray_option(p: argparse.ArgumentParser) -> None:
