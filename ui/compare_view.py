@@ -20,7 +20,6 @@ from playground.compare import (
 from playground.data import SPECS
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
-from ui.sweep_form import FOLLOW, has_new_trials, sweep_alive
 from ui.why_views import where_they_differ
 
 PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")
@@ -54,18 +53,18 @@ def chips(counts: dict[RunStatus, int]) -> str:
 def show_comparison(run_ids: list[int]) -> None:
     """The comparison, polling every second while any of these runs is queued or training."""
     now = statuses(run_ids)
-    live = any(s.active for s in now.values()) or sweep_alive(st.session_state.get(FOLLOW))
+    live = any(s.active for s in now.values())
     st.fragment(_body, run_every=POLL_SECONDS if live else None)(run_ids, now)
 
 
 def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     store = jobs().store
     now = statuses(run_ids)
-    if now != drawn or has_new_trials(run_ids):
-        st.rerun()  # a run started, ended or vanished, or a sweep began a trial: redraw the page, not only this part
+    if now != drawn:
+        st.rerun()  # a run started, ended or vanished: redraw the page (labels, pickers), not only this part
     pairs = [(rec, store.epochs(rec.id)) for rec in (store.get_run(i) for i in run_ids) if rec is not None]
     counts = status_counts(now.values())
-    polling = any(s.active for s in now.values()) or sweep_alive(st.session_state.get(FOLLOW))
+    polling = any(s.active for s in now.values())
     st.caption(chips(counts) + (" — the charts update every second." if polling else ""))
     if not any(epochs for _, epochs in pairs):
         st.info("No finished epochs yet; curves appear after each run's first epoch.")

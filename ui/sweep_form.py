@@ -77,7 +77,7 @@ def follow(runs: list) -> None:
         s[COMPARE_IDS] = sorted(set(s.get(COMPARE_IDS) or []) | set(ids))
 
 
-def has_new_trials(shown: list[int]) -> bool:
+def _has_new_trials(shown: list[int]) -> bool:
     """Whether the followed, running sweep started a trial that `shown` lacks (the page then redraws)."""
     s = st.session_state
     if not _following():
@@ -117,10 +117,10 @@ def sweep_form() -> None:
     elif sweep_alive(s.get(FOLLOW)):
         st.caption(f"Sweep (study {s[FOLLOW]}) running: its trials join the comparison below as they start; the "
                    "parallel coordinates and importances appear once three have finished.")
-    if _following():  # nothing else may poll yet (no run selected): redraw the page when a trial starts
-        st.fragment(_watch, run_every=POLL_SECONDS)()
+    if _following():  # the one watcher of a sweep: redraw the page when a trial starts (Compare's own poll
+        st.fragment(_watch, run_every=POLL_SECONDS)()  # stops between trials, and before any run is selected)
 
 
 def _watch() -> None:
-    if has_new_trials(st.session_state.get(COMPARE_IDS) or []):
+    if _has_new_trials(st.session_state.get(COMPARE_IDS) or []):
         st.rerun()

@@ -21,8 +21,6 @@ import numpy as np
 from ..config import FLAT_FIELDS, ConfigError, RunConfig, validate
 from ..errors import RunStatus
 
-SWEEPABLE = ("lr", "hidden", "width", "layers", "dropout", "l2", "weight_decay", "batch_size", "momentum",
-             "label_noise", "limit", "optimizer", "schedule", "seed")
 POLL_SECONDS = 0.2
 log = logging.getLogger(__name__)
 # What Compare's sweep form offers for each setting, in parse_param's syntax (editable there).
@@ -30,6 +28,7 @@ DEFAULT_RANGES = {"lr": "1e-4:1e-1:log", "hidden": "16:128", "width": "8:64", "l
                   "l2": "1e-5:1e-1:log", "weight_decay": "1e-6:1e-2:log", "batch_size": "16:256",
                   "momentum": "0:0.95", "label_noise": "0:0.5", "limit": "1000:12000",
                   "optimizer": "sgd,adam,rmsprop,adamw", "schedule": "constant,step,cosine,onecycle", "seed": "0:1000"}
+SWEEPABLE = tuple(DEFAULT_RANGES)  # what a sweep may search: the settings the form offers a range for
 
 
 @dataclass(frozen=True)
