@@ -71,6 +71,7 @@ class BatchedModel:
         self.base = copy.deepcopy(models[0]).to("meta")
         self.names = list(models[0].state_dict())  # state_dict order, for checkpoints
         self.l2 = torch.tensor([c.reg.l2 for c in self.configs], device=device)  # [K]
+        self._any_l2 = any(c.reg.l2 > 0 for c in self.configs)  # known on the host: no sync per step
         # Dropout under vmap must draw its own mask per copy ("same" would share one, "error" refuses).
         randomness = "different" if self.configs[0].reg.dropout > 0 else "error"
         self._forward = vmap(self._one, randomness=randomness)
@@ -93,7 +94,7 @@ class BatchedModel:
 
     def l2_terms(self) -> torch.Tensor:
         """[K]: λ_k · Σw² of copy k, exactly 0 for a copy with λ = 0 (as the separate run adds nothing)."""
-        if not bool((self.l2 > 0).any()):
+        if not self._any_l2:
             return self.l2.new_zeros(self.k)
         squares = sum(p.pow(2).flatten(1).sum(1) for p in self.params.values())  # [K]
         # where, not λ·Σw² alone: 0 · inf would be NaN for a λ = 0 copy whose weights blew up.
@@ -108,8 +109,15 @@ class BatchedModel:
         """Copy k as a module of its own (eval mode) on the device: for evaluation and checkpoints."""
         device = next(iter(self.params.values())).device
         model = build_model(self.configs[k], seed=self.configs[k].seed)  # seeded: moves no global stream
-        model.load_state_dict(self.unstack(k))
-        return model.to(device).eval()
+        return self.copy_into(k, model.to(device)).eval()
+
+    @torch.no_grad()
+    def copy_into(self, k: int, model: nn.Module) -> nn.Module:
+        """Write copy k's current weights into `model` (built from configs[k], on the device): no host copy."""
+        tensors = {**self.params, **self.buffers}
+        for name, t in model.state_dict().items():
+            t.copy_(tensors[name][k])
+        return model
 
 
 def batched_optimizer(model: BatchedModel, capturable: bool = False) -> torch.optim.Optimizer:
