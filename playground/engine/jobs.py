@@ -16,7 +16,9 @@ from ..config import ConfigError, RunConfig, is_recurrent, validate
 from ..errors import PlaygroundError, RunStatus
 from ..models import estimate_memory
 from ..store import RunStore
+from .batched import can_batch
 from .executors import Executor, LocalExecutor, Run
+from .group import GroupMember, GroupTrainer
 from .steps import GATE
 from .training import NO_STEP_ROWS, Snapshot, chart_rows, resolve_device
 
@@ -95,6 +97,7 @@ class JobRegistry:
         self._unsettled: dict[int, Run] = {}  # ended runs whose final status the store has not taken yet
         self._reserved: dict[object, int] = {}  # memory of runs being submitted, before they have an id
         self._threads: dict[int, threading.Thread] = {}
+        self._groups: dict[int, GroupTrainer] = {}  # a batched group's job, by its first run's id (one slot)
         # Without a shutdown at exit, the interpreter kills trainer threads inside torch ("terminate called").
         _REGISTRIES.add(self)
         self._closed = threading.Event()
@@ -124,6 +127,50 @@ class JobRegistry:
         self._pump()
         return run_id
 
+    def submit_group(self, configs: list[RunConfig], names: list[str | None] | None = None,
+                     batch: bool | None = None) -> list[int]:
+        """Submit runs of one shape: as one batched model holding one slot (engine/group.py), each still a run of
+        its own, when `batch` is True (ConfigError if they cannot batch) or None on CUDA; else one by one.
+
+        Only CUDA by default: a step of these models is launch-bound there, compute-bound on a CPU (issue 24).
+        """
+        names = list(names) if names is not None else [None] * len(configs)
+        reason = can_batch(configs) if len(configs) > 1 else "a group needs two runs or more"
+        if batch is None:
+            batch = reason is None and self.executor.trains_here and all(
+                resolve_device(c.device).type == "cuda" for c in configs)
+        if not batch:
+            return [self.submit(c, n) for c, n in zip(configs, names, strict=True)]
+        if reason is not None or not self.executor.trains_here:
+            raise ConfigError(f"these runs cannot train as one batched model: {reason or 'they train elsewhere'}")
+        device = resolve_device(configs[0].device)
+        need = sum(estimate_memory(c) for c in configs)
+        ticket = object()
+        with self._lock:
+            self._check_memory(configs[0], device, need)
+            self._reserved[ticket] = need
+        try:
+            ids = [self.store.create_run(c, n or default_name(c)) for c, n in zip(configs, names, strict=True)]
+            group = GroupTrainer(configs, self.store, ids, self.threads_per_run)
+        finally:
+            with self._lock:
+                del self._reserved[ticket]
+        with self._lock:
+            for run_id, member in zip(ids, group.members, strict=True):
+                self._jobs[run_id] = member
+            self._groups[ids[0]] = group
+            self._pending.append(ids[0])
+            self._memory[ids[0]] = need
+        self._pump()
+        return ids
+
+    def _members(self, job: int) -> tuple[int, ...]:
+        """The runs a queued or running job stands for: itself, or its group's runs not ended yet (under the lock)."""
+        group = self._groups.get(job)
+        if group is None:
+            return (job,)
+        return tuple(i for i, m in zip(group.run_ids, group.members, strict=True) if m.stream.status().active)
+
     def _check_memory(self, config: RunConfig, device: torch.device, need: int) -> None:
         """Refuse a run needing `need` bytes if, with this process's other active runs, it would not fit."""
         if not need:
@@ -149,7 +196,7 @@ class JobRegistry:
         """
         with self._lock:
             trainer = self._jobs.get(run_id)
-            queued = trainer is not None and run_id in self._pending
+            queued = trainer is not None and run_id in self._pending and run_id not in self._groups
             if trainer is not None:
                 trainer.stop(reason)
             if queued:  # never started: it ends here
@@ -159,6 +206,8 @@ class JobRegistry:
         elif queued:
             trainer.end(RunStatus.STOPPED, f"{reason} before it started")
             self._ended_run(run_id)
+        elif isinstance(trainer, GroupMember):
+            trainer.end_if_waiting(reason)  # its group not started yet: it ends now (booked when the group ends)
 
     def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Stop every run (recorded as stopped, with a checkpoint) and wait for their threads."""
@@ -203,7 +252,7 @@ class JobRegistry:
     def active(self) -> list[int]:
         """Run ids queued or running in this process, oldest first."""
         with self._lock:
-            return sorted(self._running | set(self._pending))
+            return sorted(m for job in self._running | set(self._pending) for m in self._members(job))
 
     def running(self) -> list[int]:
         """Run ids holding a training slot now, read at once (one lock), oldest first."""
@@ -237,7 +286,7 @@ class JobRegistry:
     def beat_once(self) -> None:
         """Mark active runs alive, end queued ones another process asked to stop, retry unsettled finals."""
         with self._lock:
-            queued = list(self._pending)
+            queued = [m for job in self._pending for m in self._members(job)]
         for run_id in self.active():
             with contextlib.suppress(PlaygroundError):  # busy or closed: the next beat is seconds away
                 self.store.beat(run_id)
@@ -257,18 +306,22 @@ class JobRegistry:
                 thread.start()
 
     def _run(self, run_id: int) -> None:
-        run = self._jobs[run_id]
+        group = self._groups.get(run_id)
+        run = group or self._jobs[run_id]
         try:
             run.run()
         except BaseException:
             log.exception("run %s: its thread raised past the run's own exit path", run_id)
-            if run.stream.status().active:
-                run.end(RunStatus.FAILED, "the run's thread ended unexpectedly")
+            for member in group.members if group else [run]:
+                if member.stream.status().active:
+                    member.end(RunStatus.FAILED, "the run's thread ended unexpectedly")
         finally:
             with self._lock:
                 self._running.discard(run_id)
                 self._threads.pop(run_id, None)
-            self._ended_run(run_id)
+                self._groups.pop(run_id, None)
+            for member_id in group.run_ids if group else (run_id,):
+                self._ended_run(member_id)
             self._pump()
 
     def _ended_run(self, run_id: int) -> None:
