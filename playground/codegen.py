@@ -43,7 +43,7 @@ FIELDS = {
     "width": "Net (CNN)", "activation": "Net (CNNs; a recurrent cell has its own)", "delay": "Net.forward's blank rows",
     "optimizer": "the optimizer line", "lr": "--lr", "momentum": "the optimizer line (SGD)", "clip": "train()",
     "batch_size": "--batch-size", "epochs": "--epochs", "l2": "train()'s loss", "weight_decay": "the optimizer line",
-    "schedule": "the scheduler in main(), stepped in train()",
+    "schedule": "the scheduler in main(), stepped in train()", "eval_every": "the epoch loop's validation",
     "dropout": "Net, and dropout's seed in main()", "batchnorm": "Net", "seed": "--seed", "device": "--device",
 }
 
@@ -580,6 +580,11 @@ def _epoch_lines(cfg: RunConfig) -> list[str]:
             f"{_augment_arg(cfg)})"]
     if cfg.data.val_fraction == 0:
         return [*loop, '        print(f"epoch {epoch}: train loss {train_loss:.4f}")']
+    every = cfg.optim.eval_every
+    if every > 1:  # validation after epoch 1, every `every`-th epoch and the last, as Playground evaluated
+        loop += [f"        if epoch != 1 and epoch % {every} and epoch != args.epochs:",
+                 '            print(f"epoch {epoch}: train loss {train_loss:.4f}")',
+                 "            continue"]
     return [*loop,
             "        val_loss, val_acc = test(model, device, val_x, val_y)",
             '        print(f"epoch {epoch}: train loss {train_loss:.4f}, '

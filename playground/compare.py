@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import ConfigError, RunConfig, is_recurrent
 from .errors import RunStatus
+from .estimate import eval_every_for
 from .store import RunRecord
 
 # Settings that never explain a difference between runs.
@@ -56,7 +57,7 @@ def _results(rec: RunRecord, epochs: Sequence[dict]) -> dict[str, Any]:
         "gap (train-val)": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
         "test acc": rec.result.get("test_acc"),
         "final train acc": last.get("train_acc"),
-        "epochs": len(epochs),
+        "epochs": int(last["epoch"]) if epochs else 0,  # the last row's: rows may skip epochs (eval_every)
     }
 
 
@@ -95,13 +96,14 @@ class StudyChoice:
 
 def data_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
     """The base at each chosen training-set size and label noise (the data as a study axis); one unlabelled
-    entry, the base itself, when neither is chosen."""
+    entry, the base itself, when neither is chosen. Each evaluates as often as its size affords (eval_every_for)."""
     out = []
     for size in choice.sizes or (None,):
         for noise in choice.noises or (None,):
             parts = ([f"{size:,} images" if size else "all images"] if size is not None else []) + \
                     ([f"label noise {noise:g}"] if noise is not None else [])
-            out.append((" · ".join(parts), base.override(limit=size, label_noise=noise)))
+            cfg = base.override(limit=size, label_noise=noise)
+            out.append((" · ".join(parts), cfg.override(eval_every=eval_every_for(cfg))))
     return out
 
 

@@ -52,6 +52,10 @@ class OptimConfig:
     batch_size: int = 64
     epochs: int = 1
     schedule: str = "constant"  # the learning rate over the run's steps: one of SCHEDULES, `lr` its peak
+    # Evaluate (validation + the train probe) after epoch 1, every N-th epoch and the last. On a small training
+    # set a pass over the probe and validation costs more than the epoch itself: a study of long runs
+    # evaluates every few epochs (engine/study.py). It changes which epochs get a row, never the training.
+    eval_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,11 @@ def is_recurrent(cfg: RunConfig) -> bool:
     return cfg.model.arch in RECURRENT
 
 
+def evaluates(cfg: RunConfig, epoch: int) -> bool:
+    """Whether epoch `epoch` (from 1) ends with an evaluation and a row: the first, every eval_every-th, the last."""
+    return epoch == 1 or epoch % cfg.optim.eval_every == 0 or epoch == cfg.optim.epochs
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError with the reason if the engine cannot run `cfg`; return it otherwise."""
     d, m, o, r = cfg.data, cfg.model, cfg.optim, cfg.reg
@@ -182,6 +191,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(is_num(o.clip) and o.clip >= 0, "gradient clip must be >= 0 (0 = off)")
     need(is_int(o.batch_size) and 1 <= o.batch_size <= 65536, "batch size must be an integer in [1, 65536]")
     need(is_int(o.epochs) and 1 <= o.epochs <= 1000, "epochs must be an integer in [1, 1000]")
+    need(is_int(o.eval_every) and 1 <= o.eval_every <= 1000, "eval_every must be an integer in [1, 1000] epochs")
     need(is_num(r.l2) and r.l2 >= 0, "L2 penalty must be >= 0")
     need(is_num(r.weight_decay) and r.weight_decay >= 0, "weight decay must be >= 0")
     need(is_num(r.dropout) and 0 <= r.dropout < 1, "dropout must be in [0, 1)")

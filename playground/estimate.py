@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .config import RunConfig, is_recurrent
+from .config import RunConfig, evaluates, is_recurrent
 from .errors import RunStatus
 
 # Training images per dataset (limit 0 = all) and test images (the same `limit` cuts the test set too).
@@ -25,8 +25,15 @@ SHAPE = {"mnist": (1, 28, 28), "cifar2": (3, 32, 32)}  # C, H, W (playground.dat
 CLASSES = {"mnist": 10, "cifar2": 2}
 EVAL_COST = 1 / 3  # a forward pass against a training step (forward + backward + update)
 PROBE_MIN, PROBE_MAX = 2000, 5000  # the training subset re-evaluated each epoch (engine.training)
+# On a small training set one evaluation costs more than an epoch (the default study: 900 images trained, 600
+# validation + 900 probe evaluated, 2.2x wall over training time): a study evaluates every few epochs so that
+# its evaluations cost at most this share of its training, with curves of at least MIN_POINTS points.
+STUDY_EVAL_SHARE, MIN_POINTS = 0.1, 10
 START_SECONDS = 1.0  # data split, model build and the first checkpoint, paid once per run
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+# Batch-norm's work per output value in multiply-adds' worth, training: the CNN recipe with it trained 15% slower
+# here (bench/README.md, the study's wall time) though its convolutions are the same.
+BATCHNORM_WORK = 6
 
 
 @dataclass(frozen=True)
@@ -43,11 +50,32 @@ def split(cfg: RunConfig) -> tuple[int, int, int]:
     return n - n_val, n_val, min(cfg.data.limit or TEST_SIZE[cfg.data.dataset], TEST_SIZE[cfg.data.dataset])
 
 
+def evaluations(cfg: RunConfig) -> int:
+    """How many epochs end with an evaluation (config.evaluates)."""
+    return sum(evaluates(cfg, epoch) for epoch in range(1, cfg.optim.epochs + 1))
+
+
+def eval_samples(cfg: RunConfig) -> float:
+    """One evaluation's work in training-step samples: the validation set and the training probe, forward only."""
+    n_train, n_val, _ = split(cfg)
+    return EVAL_COST * (n_val + min(n_train, max(PROBE_MIN, n_val), PROBE_MAX))
+
+
 def samples(cfg: RunConfig) -> float:
     """A run's work in training-step samples: the epochs' training and evaluation, and the test pass."""
-    n_train, n_val, n_test = split(cfg)
-    probe = min(n_train, max(PROBE_MIN, n_val), PROBE_MAX)
-    return cfg.optim.epochs * (n_train + EVAL_COST * (n_val + probe)) + EVAL_COST * n_test
+    n_train, _, n_test = split(cfg)
+    return cfg.optim.epochs * n_train + evaluations(cfg) * eval_samples(cfg) + EVAL_COST * n_test
+
+
+def eval_every_for(cfg: RunConfig, share: float = STUDY_EVAL_SHARE) -> int:
+    """The smallest eval_every whose evaluations cost at most `share` of the training, keeping at least
+    MIN_POINTS evaluated epochs: 1 wherever evaluating every epoch is already that cheap."""
+    n_train, _, _ = split(cfg)
+    epochs = cfg.optim.epochs
+    for every in range(1, max(1, epochs // MIN_POINTS) + 1):
+        if evaluations(cfg.override(eval_every=every)) * eval_samples(cfg) <= share * epochs * n_train:
+            return every
+    return max(1, epochs // MIN_POINTS)
 
 
 def work(cfg: RunConfig) -> float:
@@ -77,9 +105,12 @@ def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
             total += output[0].numel() * module.in_channels // module.groups * k
         elif isinstance(module, nn.Linear):
             total += module.in_features * module.out_features
+        elif isinstance(module, nn.BatchNorm2d):
+            total += output[0].numel() * BATCHNORM_WORK
     with torch.device("meta"):
         model = build_model(cfg)
-        hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        hooks = [m.register_forward_hook(count) for m in model.modules()
+                 if isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d))]
         try:
             model(torch.zeros(1, *shape))
         finally:
@@ -90,6 +121,13 @@ def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
 
 def units(cfg: RunConfig) -> float:
     return samples(cfg) * work(cfg)
+
+
+def longest_first(configs: Sequence[RunConfig]) -> list[int]:
+    """Indices of `configs`, the most work first (ties in their order): runs started in this order, a few at a
+    time, end closer together, and fewer slots idle while the last one finishes alone."""
+    work_of = [units(cfg) for cfg in configs]
+    return sorted(range(len(configs)), key=lambda i: -work_of[i])
 
 
 def _same_machine(rec, device: str) -> bool:

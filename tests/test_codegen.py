@@ -281,7 +281,7 @@ VARIANTS: dict[str, tuple[RunConfig, dict]] = {
     "activation": (CNN, {"activation": "relu"}), "delay": (REC, {"delay": 3}),
     "optimizer": (REC, {"optimizer": "rmsprop"}), "lr": (REC, {"lr": 0.01}), "momentum": (SGD, {"momentum": 0.9}),
     "clip": (REC, {"clip": 0.05}), "batch_size": (REC, {"batch_size": 10}), "epochs": (REC, {"epochs": 2}),
-    "schedule": (REC, {"schedule": "cosine", "epochs": 2}),
+    "schedule": (REC, {"schedule": "cosine", "epochs": 2}), "eval_every": (REC, {"eval_every": 2, "epochs": 3}),
     "l2": (CNN, {"l2": 0.01}), "weight_decay": (SGD, {"weight_decay": 0.05}), "dropout": (CNN, {"dropout": 0.3}),
     "batchnorm": (CNN, {"batchnorm": True}), "seed": (REC, {"seed": 1}), "device": (REC, {"device": "auto"}),
 }

@@ -421,6 +421,7 @@ def test_the_study_form_says_what_its_defaults_show_and_how_long_they_take(home)
     assert at.number_input(key="study_limit").value == STUDY_LIMIT == 1500
     assert at.number_input(key="study_lr").value == STUDY_LR and at.slider(key="study_val").value == STUDY_VAL_FRACTION
     assert any(c.value.startswith("⏱ 3 runs") and "here" in c.value for c in at.caption)  # an estimate before Launch
+    assert any("every 6th epoch and the last" in c.value for c in at.caption)  # which epochs get a point
 
 
 def test_the_study_forms_cnn_note_shows_for_cnn_recipes_only(home):

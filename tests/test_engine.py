@@ -390,3 +390,22 @@ def test_a_scheduled_run_on_the_gpu_follows_its_schedule_and_a_constant_one_stil
         assert snap.status == "finished" and snap.message is None, snap.message
         assert [r["lr"] for r in snap.step_rows] == reference_rates(schedule, cfg.optim.lr, snap.total_steps)
         assert isinstance(trainer.prepared.step, GraphStep) == (schedule == "constant")
+
+
+def test_evaluating_every_few_epochs_changes_which_rows_exist_never_the_training(store):
+    """eval_every 3 over 4 epochs: rows after epochs 1, 3 and 4, equal to the every-epoch run's; same test result."""
+    every = Trainer(tiny(epochs=4, l2=1e-3)).run()
+    jobs = JobRegistry(store)
+    run_id = jobs.submit(tiny(epochs=4, l2=1e-3, eval_every=3))
+    sparse = jobs.wait(run_id, timeout=120)
+    assert sparse.status == every.status == "finished", sparse.message
+    assert [r["epoch"] for r in sparse.epoch_rows] == [1, 3, 4]
+    by_epoch = {r["epoch"]: r for r in every.epoch_rows}
+    for row in sparse.epoch_rows:
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            assert row[key] == by_epoch[row["epoch"]][key], (row["epoch"], key)
+    # A row covers the epochs since the previous one: epoch 3's L2 is the mean over epochs 2 and 3.
+    assert sparse.epoch_rows[1]["l2"] == pytest.approx((by_epoch[2]["l2"] + by_epoch[3]["l2"]) / 2)
+    assert sparse.result["test_acc"] == every.result["test_acc"]
+    stored = jobs.snapshot(run_id)
+    assert stored.epoch == 4 and [r["epoch"] for r in store.epochs(run_id)] == [1, 3, 4]

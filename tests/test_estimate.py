@@ -102,3 +102,30 @@ def test_a_short_runs_start_up_time_does_not_slow_the_estimate_of_a_long_one():
     assert rate.seconds_per_unit == pytest.approx(1.3 / trained)
     long = recipe("lstm64").override(epochs=5)
     assert estimate.run_seconds(long, rate) < 5 * 60_000 / 3000 * 1.3 * 1.6  # training time scaled, plus eval
+
+
+def test_a_study_evaluates_as_often_as_its_training_set_affords():
+    """The default study (900 trained, 600 validation + 900 probe evaluated) every 6th epoch: its evaluations cost
+    at most a tenth of its training and its curves keep 18 points; a long full-data run still evaluates each epoch."""
+    from playground.compare import StudyChoice, study_plan
+    from playground.engine.study import STUDY_EPOCHS, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
+
+    base = recipe("cnn").override(epochs=STUDY_EPOCHS, limit=STUDY_LIMIT, val_fraction=STUDY_VAL_FRACTION,
+                                  lr=STUDY_LR)
+    plan = study_plan(base, StudyChoice(baseline=True, l2=0.03, dropout=0.5, sizes=(750, 6000)))
+    assert {cfg.optim.eval_every for _, cfg in plan} == {6, 5}
+    for _, cfg in plan:
+        n_train, _, _ = estimate.split(cfg)
+        points = estimate.evaluations(cfg)
+        assert points >= estimate.MIN_POINTS
+        assert points * estimate.eval_samples(cfg) <= estimate.STUDY_EVAL_SHARE * cfg.optim.epochs * n_train
+    assert estimate.evaluations(plan[0][1]) == 18  # epochs 1, 6, 12, ..., 96 and 100
+    assert estimate.eval_every_for(recipe("lstm64").override(epochs=20)) == 1  # 54,000 trained, 11,400 evaluated
+    assert estimate.eval_every_for(base.override(epochs=5)) == 1  # too few epochs to thin
+
+
+def test_a_study_starts_its_longest_runs_first():
+    """Batch-norm's runs do the same convolutions plus its normalization: they start first, ties keep their order."""
+    plain = recipe("cnn").override(epochs=4, limit=500)
+    configs = [plain, plain.override(l2=0.03), plain.override(batchnorm=True), plain.override(epochs=8)]
+    assert estimate.longest_first(configs) == [3, 2, 0, 1]

@@ -10,6 +10,7 @@ from playground.compare import StudyChoice, already_run, next_study, study_plan,
 from playground.config import RECIPES, ConfigError, RunConfig
 from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
 from playground.errors import PlaygroundError
+from playground.estimate import longest_first
 from ui.common import jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
@@ -52,8 +53,8 @@ def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
     registry = jobs()
     study = next_study(r.name for r in registry.store.list_runs(include_unreadable=True))
     ids: list[int] = []
-    try:
-        for label, cfg in plan:
+    try:  # the most work first: the runs end closer together (estimate.longest_first)
+        for label, cfg in (plan[i] for i in longest_first([cfg for _, cfg in plan])):
             ids.append(registry.submit(cfg, name=study_run_name(recipe, label, study)))
     except PlaygroundError as exc:  # ConfigError included: nothing half-launched stays queued
         for run_id in ids:
@@ -120,7 +121,18 @@ def _estimate() -> None:
         return
     took = how_long([cfg for _, cfg in plan]) if plan else None
     if took:
-        st.caption(f"⏱ {len(plan)} runs, {jobs().max_concurrent} at a time: {took}.")
+        st.caption(f"⏱ {len(plan)} runs, {jobs().max_concurrent} at a time: {took}.{_evaluated(plan)}")
+
+
+def _evaluated(plan: list[tuple[str, RunConfig]]) -> str:
+    """Which epochs get a point on the curves, when a study thins them (estimate.eval_every_for)."""
+    every = sorted({cfg.optim.eval_every for _, cfg in plan})
+    if every == [1]:
+        return ""
+    nth = " or ".join(f"{k}{'nd' if k == 2 else 'rd' if k == 3 else 'th'}" for k in every)
+    return (f" Curves get a point after epoch 1, every {nth} epoch and the last: on a few "
+            "hundred images, measuring validation and training accuracy costs more than the epoch, and measuring "
+            "each epoch nearly doubled a study's time (bench/README.md). Training is the same either way.")
 
 
 def study_form() -> None:

@@ -242,8 +242,9 @@ class JobRegistry:
         epochs = self.store.epochs(run_id)
         steps = self.store.steps(run_id)
         total_epochs = rec.config.optim.epochs
-        per_epoch = (len(steps) // len(epochs)) if epochs and rec.status == RunStatus.FINISHED else 0
-        return Snapshot(status=rec.status, message=rec.message, epoch=len(epochs), epochs=total_epochs,
+        done = int(epochs[-1]["epoch"]) if epochs else 0  # rows may skip epochs (eval_every)
+        per_epoch = (len(steps) // done) if done and rec.status == RunStatus.FINISHED else 0
+        return Snapshot(status=rec.status, message=rec.message, epoch=done, epochs=total_epochs,
                         step=len(steps), total_steps=per_epoch * total_epochs, steps_per_epoch=per_epoch,
                         started=rec.started, ended=rec.ended, samples_per_s=rec.result.get("samples_per_s"),
                         step_rows=chart_rows([r for r in steps if r["step"] >= steps_from]), epoch_rows=epochs,

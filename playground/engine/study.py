@@ -8,6 +8,7 @@ from typing import Any
 
 from ..compare import StudyChoice, best_epoch, data_variants, study_variants
 from ..config import ConfigError, RunConfig, recipe
+from ..estimate import longest_first
 from .jobs import JobRegistry
 from .training import NO_STEP_ROWS, Snapshot
 
@@ -30,7 +31,8 @@ class StudyRun:
 
 def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | None = None,
                limit: int | None = None, first_seed: int = 0, sizes: tuple[int, ...] = (),
-               noises: tuple[float, ...] = ()) -> list[StudyRun]:
+               noises: tuple[float, ...] = (), val_fraction: float | None = None,
+               lr: float | None = None) -> list[StudyRun]:
     """One run per (variant, data size, label noise, seed); variants of one seed share their initial weights
     where the model allows. Empty `sizes`/`noises`: the recipe's (or `limit`'s) data only."""
     unknown = [v for v in variants if v not in VARIANTS]
@@ -38,7 +40,7 @@ def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | 
         raise ConfigError(f"unknown study variants {unknown}; valid: {', '.join(VARIANTS)}")
     if not 1 <= seeds <= 20:
         raise ConfigError("seeds must be in 1..20")
-    base = recipe(recipe_name).override(epochs=epochs, limit=limit)
+    base = recipe(recipe_name).override(epochs=epochs, limit=limit, val_fraction=val_fraction, lr=lr)
     data = data_variants(base, StudyChoice(sizes=tuple(sizes), noises=tuple(noises)))
     out = []
     for seed in range(first_seed, first_seed + seeds):
@@ -59,8 +61,11 @@ def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | 
 
 def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[list[Snapshot]], None] | None = None,
               poll: float = 0.5) -> list[dict[str, Any]]:
-    """Submit every run, report progress while they train, and return one result row per run."""
-    ids = [jobs.submit(r.config, name=r.label) for r in runs]
+    """Submit every run (the most work first), report progress while they train, and return one result row per
+    run, in the order of `runs`."""
+    ids = [0] * len(runs)
+    for i in longest_first([r.config for r in runs]):
+        ids[i] = jobs.submit(runs[i].config, name=runs[i].label)
     while True:
         snaps = [jobs.snapshot(i, steps_from=NO_STEP_ROWS) for i in ids]  # counts only, not step rows
         if on_progress:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import AugmentedNormalizer, Augmenter
-from ..config import ConfigError, RunConfig, is_recurrent, validate
+from ..config import ConfigError, RunConfig, evaluates, is_recurrent, validate
 from ..data import Dataset, Normalizer, load_dataset
 from ..errors import ACTIVE, RunStatus, first_line
 from ..models import build_model, count_parameters
@@ -270,9 +270,10 @@ class Progress:
     train_seconds: float = 0.0  # inside epochs only: no data loading, no evaluation
     samples: int = 0
     epoch_rows: list[dict[str, Any]] = field(default_factory=list)
-    epoch_seconds: float = 0.0  # of the last epoch
+    # Since the last epoch row (one epoch, or eval_every of them): its seconds, samples and L2 sum.
+    epoch_seconds: float = 0.0
     epoch_seen: int = 0
-    epoch_l2: float = 0.0  # sum over the epoch's steps of L2 term x batch size
+    epoch_l2: float = 0.0  # sum over the steps of L2 term x batch size
     lrs: list[float] = field(default_factory=list)  # the rate of each step not yet drained into step rows
     last_checkpoint: float = -math.inf  # monotonic time of the last epoch-end checkpoint
     last_rate: float = 0.0  # monotonic time the live samples/s was last published
@@ -365,7 +366,10 @@ class Trainer(LiveRun):
                 outcome = self.train_epoch(run, epoch, progress)
                 if outcome is not None:
                     break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
-                self.end_epoch(run, epoch, progress)
+                if evaluates(self.config, epoch):
+                    self.end_epoch(run, epoch, progress)
+                else:
+                    self.stream.update(epoch=epoch)
             return self.finish(run, progress, outcome or (RunStatus.FINISHED, None))
         finally:
             if isinstance(run.step, GraphStep):
@@ -427,7 +431,6 @@ class Trainer(LiveRun):
         run.step.begin_epoch(perm)
         run.model.train()
         t0, seen, undrained = time.monotonic(), 0, 0
-        progress.epoch_l2 = 0.0
         outcome: Outcome | None = None
         # One call per batch, or per `group` batches where the step replays several as one graph (the
         # trainer then wakes, checks for a stop and counts once per group).
@@ -460,7 +463,8 @@ class Trainer(LiveRun):
         seconds = time.monotonic() - t0
         progress.train_seconds += seconds
         progress.samples += seen
-        progress.epoch_seconds, progress.epoch_seen = seconds, seen
+        progress.epoch_seconds += seconds
+        progress.epoch_seen += seen
         return outcome
 
     def _publish_steps(self, run: Prepared, epoch: int, progress: Progress, count: int) -> Outcome | None:
@@ -503,6 +507,7 @@ class Trainer(LiveRun):
                "val_loss": val["loss"], "val_acc": val["acc"], "l2": progress.epoch_l2 / max(seen, 1),
                "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
         progress.epoch_rows.append(row)
+        progress.epoch_seconds, progress.epoch_seen, progress.epoch_l2 = 0.0, 0, 0.0
         self.stream.add_epoch(row)
         self.recorder.add_epoch(row)
         if time.monotonic() - progress.last_checkpoint >= CHECKPOINT_SECONDS:
