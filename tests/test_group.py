@@ -23,8 +23,10 @@ def _weights(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-def test_a_group_trains_each_run_as_its_separate_run(store):
-    configs = _configs()
+@pytest.mark.parametrize("eval_every", [1, 3])
+def test_a_group_trains_each_run_as_its_separate_run(store, eval_every):
+    """eval_every 3 over 3 epochs: rows after epochs 1 and 3 only, each the separate run's, its L2 over both."""
+    configs = _configs(epochs=3, eval_every=eval_every)
     registry = JobRegistry(store, max_concurrent=2)
     try:
         ids = registry.submit_group(configs, names=["a", None, "c"], batch=True)
@@ -35,9 +37,10 @@ def test_a_group_trains_each_run_as_its_separate_run(store):
     alone = [Trainer(c, store, i).run() for c, i in zip(configs, ref_ids, strict=True)]
     for run_id, ref_id, snap, ref in zip(ids, ref_ids, snaps, alone, strict=True):
         assert snap.status == RunStatus.FINISHED, snap.message
-        assert snap.result["test_acc"] is not None and snap.step == ref.step == 12
+        assert snap.result["test_acc"] is not None and snap.step == ref.step == 18
         rows, ref_rows = store.epochs(run_id), store.epochs(ref_id)
-        assert [r["epoch"] for r in rows] == [1, 2]
+        want_epochs = [1, 2, 3] if eval_every == 1 else [1, 3]
+        assert [r["epoch"] for r in rows] == [r["epoch"] for r in ref_rows] == want_epochs
         for row, want in zip(rows, ref_rows, strict=True):
             assert row["val_loss"] == pytest.approx(want["val_loss"], rel=1e-4)
             assert row["l2"] == pytest.approx(want["l2"], rel=1e-4, abs=1e-9)
@@ -127,3 +130,23 @@ def test_stopping_a_run_of_a_queued_group_ends_it_now(store):
     assert [s.status for s in snaps] == [RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.FINISHED]
     assert store.get_run(ids[1]).status == RunStatus.STOPPED
     assert registry.active() == []
+
+
+def test_a_study_batches_its_same_shape_runs_and_starts_the_longest_first(store):
+    """submit_all: two seeds and an L2 copy of one CNN go as one group, batch-norm (cannot batch) alone and first
+    (the most work); the ids come back in the plan's order and every run finishes."""
+    from playground.engine.study import submit_all
+
+    plain = _configs(l2s=(0.0, 0.0, 1e-3), epochs=1)
+    configs = [plain[0], plain[0].override(batchnorm=True), plain[1], plain[2]]
+    registry = JobRegistry(store, max_concurrent=1)
+    try:
+        ids = submit_all(registry, configs, ["a", "bn", "b", "c"], batch=True)
+        assert len(registry._groups) == 1 and sorted(registry._groups[min(ids[0], ids[2], ids[3])].run_ids) == \
+            sorted([ids[0], ids[2], ids[3]])
+        snaps = [registry.wait(i, timeout=300) for i in ids]
+    finally:
+        registry.shutdown()
+    assert [store.get_run(i).name for i in ids] == ["a", "bn", "b", "c"]
+    assert ids[1] == min(ids)  # batch-norm's run was submitted first
+    assert all(s.status == RunStatus.FINISHED for s in snaps), [s.message for s in snaps]

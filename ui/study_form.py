@@ -8,9 +8,16 @@ import streamlit as st
 
 from playground.compare import StudyChoice, already_run, next_study, study_plan, study_run_name
 from playground.config import RECIPES, ConfigError, RunConfig
-from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
+from playground.engine.study import (
+    STUDY_DROPOUT,
+    STUDY_EPOCHS,
+    STUDY_L2,
+    STUDY_LIMIT,
+    STUDY_LR,
+    STUDY_VAL_FRACTION,
+    submit_all,
+)
 from playground.errors import PlaygroundError
-from playground.estimate import longest_first
 from ui.common import jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
@@ -52,13 +59,10 @@ def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
     s = st.session_state
     registry = jobs()
     study = next_study(r.name for r in registry.store.list_runs(include_unreadable=True))
-    ids: list[int] = []
-    try:  # the most work first: the runs end closer together (estimate.longest_first)
-        for label, cfg in (plan[i] for i in longest_first([cfg for _, cfg in plan])):
-            ids.append(registry.submit(cfg, name=study_run_name(recipe, label, study)))
+    try:  # the longest runs first; same-shape runs batched on a GPU (study.submit_all)
+        names = [study_run_name(recipe, label, study) for label, _ in plan]
+        ids = submit_all(registry, [cfg for _, cfg in plan], names)
     except PlaygroundError as exc:  # ConfigError included: nothing half-launched stays queued
-        for run_id in ids:
-            registry.stop(run_id, "the study could not start all its runs")
         s[STUDY_ERROR] = f"Cannot run this study: {exc}"
         return
     s[COMPARE_IDS] = ids  # show the study's runs in the comparison right away (and in the URL)

@@ -21,19 +21,16 @@ import torch
 from torch import nn
 
 from ..augment import AugmentedNormalizer, Augmenter
-from ..config import ConfigError, RunConfig, validate
+from ..config import ConfigError, RunConfig, evaluates, validate
 from ..data import Normalizer, load_dataset
-from ..errors import RunStatus, first_line
+from ..errors import RunStatus
 from ..store import RunStore
 from .batched import BatchedModel, BatchedStep, batched_optimizer, can_batch, epoch_orders
 from .recorder import NullRecorder, Recorder, StoreRecorder
 from .schedules import current_lr, make_scheduler
 from .steps import GATE
 from .training import (
-    CHECKPOINT_SECONDS,
     DRAIN_EVERY_CUDA,
-    TRAIN_PROBE_MAX,
-    TRAIN_PROBE_MIN,
     LiveRun,
     Outcome,
     Progress,
@@ -41,10 +38,13 @@ from .training import (
     Split,
     checkpoint_payload,
     cuda_work,
-    evaluate,
+    failure,
+    publish_steps,
+    record_epoch,
+    record_result,
     resolve_device,
     split_dataset,
-    step_rows,
+    train_probe_size,
 )
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,6 @@ class GroupPrepared:
     steps_per_epoch: int
     train_probe: int
     orders: list[torch.Generator]  # each run's own batch order, as its Trainer would draw it
-
-
-def failure(exc: BaseException) -> str:
-    """A failed run's message, as the Trainer words it."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return f"out of GPU memory ({first_line(exc)}); try a smaller batch size or fewer runs in the group"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class GroupTrainer:
@@ -175,11 +168,16 @@ class GroupTrainer:
     def _train(self, live: list[GroupMember]) -> None:
         run = self.prepare(live)
         copies = [Copy(k, m, run.model.copy_model(k)) for k, m in enumerate(live)]
-        for epoch in range(1, live[0].config.optim.epochs + 1):
+        cfg = live[0].config  # eval_every is the same for all (can_batch)
+        for epoch in range(1, cfg.optim.epochs + 1):
             self.train_epoch(run, epoch, copies)
             for c in copies:
-                if not c.ended:  # a copy that ended in the epoch gets no row for its partial epoch
+                if c.ended:  # a copy that ended in the epoch gets no row for its partial epoch
+                    continue
+                if evaluates(cfg, epoch):
                     self.end_epoch(run, epoch, c)
+                else:
+                    c.member.stream.update(epoch=epoch)
             if all(c.ended for c in copies):
                 return
         for c in copies:
@@ -213,7 +211,7 @@ class GroupTrainer:
         for m in live:
             m.recorder.update(device=str(device), params=params)
             m.stream.update(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
-        train_probe = min(n_train, max(TRAIN_PROBE_MIN, len(data.val_y)), TRAIN_PROBE_MAX)
+        train_probe = train_probe_size(n_train, len(data.val_y))
         return GroupPrepared(device, data, norm, model, optimizer, step, make_scheduler(cfg, optimizer, total_steps),
                              len(ds.classes), params, steps_per_epoch, train_probe,
                              [torch.Generator().manual_seed(c.seed) for c in configs])
@@ -228,8 +226,6 @@ class GroupTrainer:
             perm = epoch_orders(run.orders, n_train, run.device)  # [K, n_train]
         run.model.train()
         t0, seen, undrained = time.monotonic(), 0, 0
-        for c in copies:
-            c.progress.epoch_l2 = 0.0
         for i in range(0, n_train, bs):
             stops = [(c, why) for c in copies if not c.ended and (why := c.member.stop_reason())]
             if stops:
@@ -254,7 +250,7 @@ class GroupTrainer:
             if not c.ended:  # a copy ended mid-epoch keeps the epochs it completed
                 p = c.progress
                 p.train_seconds, p.samples = p.train_seconds + seconds, p.samples + seen
-                p.epoch_seconds, p.epoch_seen = seconds, seen
+                p.epoch_seconds, p.epoch_seen = p.epoch_seconds + seconds, p.epoch_seen + seen  # since its last row
 
     def _publish(self, run: GroupPrepared, epoch: int, copies: list[Copy], count: int) -> None:
         """Drain the last `count` steps' losses into each live copy's rows; end a copy at its first bad loss."""
@@ -263,44 +259,20 @@ class GroupTrainer:
         with cuda_work(run.device):
             values = run.step.drain()  # per copy: (data loss, L2 term) of each step
         lrs, self._lrs = self._lrs, []
-        bs, n_train = copies[0].member.config.optim.batch_size, len(run.data.train_y)
         for c in copies:
             if c.ended:
                 continue
-            p = c.progress
-            first, p.step = p.step + 1, p.step + count
-            rows, problem = step_rows(values[c.k], first, epoch, lrs)
-            for row in rows:  # the epoch's L2 is the mean over its samples, as its loss would be
-                in_epoch = row["step"] - (epoch - 1) * run.steps_per_epoch - 1
-                p.epoch_l2 += row["l2"] * min(bs, n_train - in_epoch * bs)
-            c.member.stream.add_steps(rows, rows[-1]["step"] if rows else first - 1)
-            c.member.recorder.add_steps(rows)
-            if problem is not None:
-                cfg = c.member.config
-                fix = (f"Try a smaller L2 λ than {cfg.reg.l2:g}" if problem.startswith("the L2 term")
-                       else f"Try a smaller learning rate than {cfg.optim.lr:g}")
-                self._retire(run, c, (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. {fix}."))
+            c.progress.step += count
+            c.progress.lrs = list(lrs)
+            outcome = publish_steps(c.member, run, c.progress, values[c.k], epoch, count)
+            if outcome is not None:
+                self._retire(run, c, outcome)
 
     def end_epoch(self, run: GroupPrepared, epoch: int, c: Copy) -> None:
         """Evaluate copy `c` on its own, publish its epoch row and write its checkpoint (as the Trainer does)."""
-        p, data = c.progress, run.data
         with cuda_work(run.device):
             run.model.copy_into(c.k, c.view)
-            val = (evaluate(c.view, data.val_x, data.val_y, run.norm) if len(data.val_y)
-                   else {"loss": None, "acc": None})
-            train = evaluate(c.view, data.train_x[:run.train_probe], data.train_y[:run.train_probe], run.norm)
-        seconds, seen = p.epoch_seconds, p.epoch_seen
-        row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
-               "val_loss": val["loss"], "val_acc": val["acc"], "l2": p.epoch_l2 / max(seen, 1),
-               "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
-        p.epoch_rows.append(row)
-        c.member.stream.add_epoch(row)
-        c.member.recorder.add_epoch(row)
-        if time.monotonic() - p.last_checkpoint >= CHECKPOINT_SECONDS:
-            self._checkpoint(run, c, {"epochs": p.epoch_rows})
-            p.last_checkpoint = time.monotonic()
-        c.member.stream.update(samples_per_s=p.samples / max(p.train_seconds, 1e-9),
-                               seconds_per_step=p.train_seconds / max(p.step, 1))
+        record_epoch(c.member, run, c.view, epoch, c.progress, lambda metrics: self._checkpoint(run, c, metrics))
 
     # ------------------------------------------------------------------ a run's end
     def _retire(self, run: GroupPrepared, c: Copy, outcome: Outcome) -> None:
@@ -315,23 +287,10 @@ class GroupTrainer:
 
     def finish(self, run: GroupPrepared, c: Copy, outcome: Outcome) -> Outcome:
         """The run's result: a finished run is tested, a stopped one keeps its weights untested (as the Trainer)."""
-        status, message = outcome
-        p = c.progress
-        result: dict[str, Any] = {"train_seconds": p.train_seconds, "params": run.params,
-                                  "samples_per_s": p.samples / max(p.train_seconds, 1e-9)}
-        metrics: dict[str, Any] = {"epochs": p.epoch_rows}
-        if status == RunStatus.FINISHED and p.step > 0:
-            with cuda_work(run.device):
-                run.model.copy_into(c.k, c.view)
-                test = evaluate(c.view, run.data.test_x, run.data.test_y, run.norm, n_classes=run.n_classes)
-            result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
-            metrics.update(test_acc=test["acc"], test_loss=test["loss"])
-        if status in (RunStatus.FINISHED, RunStatus.STOPPED) and p.step > 0:
-            path = self._checkpoint(run, c, metrics)
-            if path:
-                result["checkpoint"] = path
-        c.member.stream.update(result=result)
-        return status, message
+        with cuda_work(run.device):
+            run.model.copy_into(c.k, c.view)
+        record_result(c.member, run, c.view, c.progress, outcome[0], lambda metrics: self._checkpoint(run, c, metrics))
+        return outcome
 
     def _checkpoint(self, run: GroupPrepared, c: Copy, metrics: dict[str, Any]) -> str | None:
         with cuda_work(run.device):

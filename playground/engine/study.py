@@ -9,6 +9,7 @@ from typing import Any
 from ..compare import StudyChoice, best_epoch, data_variants, study_variants
 from ..config import ConfigError, RunConfig, recipe
 from ..estimate import longest_first
+from .batched import can_batch
 from .jobs import JobRegistry
 from .training import NO_STEP_ROWS, Snapshot
 
@@ -63,9 +64,7 @@ def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[li
               poll: float = 0.5) -> list[dict[str, Any]]:
     """Submit every run (the most work first), report progress while they train, and return one result row per
     run, in the order of `runs`."""
-    ids = [0] * len(runs)
-    for i in longest_first([r.config for r in runs]):
-        ids[i] = jobs.submit(runs[i].config, name=runs[i].label)
+    ids = submit_all(jobs, [r.config for r in runs], [r.label for r in runs])
     while True:
         snaps = [jobs.snapshot(i, steps_from=NO_STEP_ROWS) for i in ids]  # counts only, not step rows
         if on_progress:
@@ -74,6 +73,29 @@ def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[li
             break
         time.sleep(poll)
     return [_result_row(jobs, run_id, r) for run_id, r in zip(ids, runs, strict=True)]
+
+
+def submit_all(jobs: JobRegistry, configs: list[RunConfig], names: list[str], batch: bool | None = None) -> list[int]:
+    """Submit a study's runs; their ids in the order given. The most work first (estimate.longest_first: the runs
+    end closer together), and runs of one shape (seeds, L2 λ) as one batched group where the registry batches
+    (on CUDA, or with `batch`: jobs.submit_group). A refused run stops those already submitted: nothing
+    half-launched stays queued."""
+    groups: dict[str, list[int]] = {}
+    for i in longest_first(configs):
+        groups.setdefault(configs[i].override(seed=0, l2=0.0).to_json(), []).append(i)
+    ids: dict[int, int] = {}
+    try:
+        for members in groups.values():
+            if len(members) > 1 and can_batch([configs[i] for i in members]) is None:
+                got = jobs.submit_group([configs[i] for i in members], [names[i] for i in members], batch=batch)
+            else:
+                got = [jobs.submit(configs[members[0]], name=names[members[0]])]
+            ids.update(zip(members, got, strict=True))
+    except Exception:
+        for run_id in ids.values():
+            jobs.stop(run_id, "the study could not start all its runs")
+        raise
+    return [ids[i] for i in range(len(configs))]
 
 
 def _result_row(jobs: JobRegistry, run_id: int, run: StudyRun) -> dict[str, Any]:

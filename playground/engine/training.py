@@ -8,6 +8,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -348,10 +349,10 @@ class Trainer(LiveRun):
             self.recorder.update(status=RunStatus.RUNNING, started=started)
             return self._train()
         except torch.cuda.OutOfMemoryError as exc:
-            return RunStatus.FAILED, f"out of GPU memory ({first_line(exc)}); try a smaller batch size"
+            return RunStatus.FAILED, failure(exc)
         except Exception as exc:
             log.exception("run %s failed", self.run_id)
-            return RunStatus.FAILED, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return RunStatus.FAILED, failure(exc)
         finally:
             if torch.cuda.is_available():
                 with GATE.shared():  # frees device memory: never during another run's capture
@@ -417,7 +418,7 @@ class Trainer(LiveRun):
         total_steps = steps_per_epoch * cfg.optim.epochs
         self.stream.update(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
         scheduler = make_scheduler(cfg, optimizer, total_steps)
-        train_probe = min(n_train, max(TRAIN_PROBE_MIN, len(data.val_y)), TRAIN_PROBE_MAX)
+        train_probe = train_probe_size(n_train, len(data.val_y))
         return Prepared(device, data, norm, model, optimizer, step, scheduler, len(ds.classes), params,
                         steps_per_epoch, train_probe, torch.Generator().manual_seed(cfg.seed))
 
@@ -469,21 +470,7 @@ class Trainer(LiveRun):
 
     def _publish_steps(self, run: Prepared, epoch: int, progress: Progress, count: int) -> Outcome | None:
         """Drain the step's losses to the stream and recorder; stop at the first non-finite or exploded one."""
-        values = run.step.drain()
-        first = progress.step - count + 1
-        rows, problem = step_rows(values, first, epoch, progress.lrs)
-        progress.lrs = []
-        bs, n_train = self.config.optim.batch_size, len(run.data.train_y)
-        for row in rows:  # the epoch's L2 is the mean over its samples, as its loss would be
-            in_epoch = row["step"] - (epoch - 1) * run.steps_per_epoch - 1
-            progress.epoch_l2 += row["l2"] * min(bs, n_train - in_epoch * bs)
-        self.stream.add_steps(rows, rows[-1]["step"] if rows else first - 1)
-        self.recorder.add_steps(rows)
-        if problem is None:
-            return None
-        fix = (f"Try a smaller L2 λ than {self.config.reg.l2:g}" if problem.startswith("the L2 term")
-               else f"Try a smaller learning rate than {self.config.optim.lr:g}")
-        return (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. {fix}.")
+        return publish_steps(self, run, progress, run.step.drain(), epoch, count)
 
     def _publish_rate(self, progress: Progress, seen: int, epoch_seconds: float) -> None:
         now = time.monotonic()
@@ -496,42 +483,12 @@ class Trainer(LiveRun):
 
     def end_epoch(self, run: Prepared, epoch: int, progress: Progress) -> None:
         """Evaluate, publish the epoch's row and write its checkpoint."""
-        seconds, seen = progress.epoch_seconds, progress.epoch_seen
-        data, norm = run.data, run.norm
-        with cuda_work(run.device):
-            val = evaluate(run.model, data.val_x, data.val_y, norm) if len(data.val_y) else {"loss": None, "acc": None}
-            # Train numbers measured like validation (eval mode, end of epoch) on a fixed subset, so
-            # "train minus val" is a true generalization gap, not running-average and dropout noise.
-            train = evaluate(run.model, data.train_x[:run.train_probe], data.train_y[:run.train_probe], norm)
-        row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
-               "val_loss": val["loss"], "val_acc": val["acc"], "l2": progress.epoch_l2 / max(seen, 1),
-               "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
-        progress.epoch_rows.append(row)
-        progress.epoch_seconds, progress.epoch_seen, progress.epoch_l2 = 0.0, 0, 0.0
-        self.stream.add_epoch(row)
-        self.recorder.add_epoch(row)
-        if time.monotonic() - progress.last_checkpoint >= CHECKPOINT_SECONDS:
-            self._checkpoint(run, {"epochs": progress.epoch_rows})
-            progress.last_checkpoint = time.monotonic()
-        self.stream.update(samples_per_s=progress.samples / max(progress.train_seconds, 1e-9),
-                           seconds_per_step=progress.train_seconds / max(progress.step, 1))
+        record_epoch(self, run, run.model, epoch, progress, lambda metrics: self._checkpoint(run, metrics))
 
     def finish(self, run: Prepared, progress: Progress, outcome: Outcome) -> Outcome:
         """The result; a finished run is tested, a stopped one keeps its weights untested (stop stays fast)."""
         status, message = outcome
-        result: dict[str, Any] = {"train_seconds": progress.train_seconds, "params": run.params,
-                                  "samples_per_s": progress.samples / max(progress.train_seconds, 1e-9)}
-        metrics: dict[str, Any] = {"epochs": progress.epoch_rows}
-        if status == RunStatus.FINISHED and progress.step > 0:
-            with cuda_work(run.device):
-                test = evaluate(run.model, run.data.test_x, run.data.test_y, run.norm, n_classes=run.n_classes)
-            result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
-            metrics.update(test_acc=test["acc"], test_loss=test["loss"])
-        if status in (RunStatus.FINISHED, RunStatus.STOPPED) and progress.step > 0:
-            path = self._checkpoint(run, metrics)
-            if path:
-                result["checkpoint"] = path
-        self.stream.update(result=result)
+        record_result(self, run, run.model, progress, status, lambda metrics: self._checkpoint(run, metrics))
         if run.step.note:
             message = f"{message}; {run.step.note}" if message else run.step.note
         return status, message
@@ -541,6 +498,87 @@ class Trainer(LiveRun):
             payload = checkpoint_payload(self.config, run.model, metrics, self.run_id)
         return self.recorder.save_checkpoint(payload)
 
+
+# ---------------------------------------------------------------------- what a run publishes
+# Shared by the Trainer and the GroupTrainer (group.py), whose runs are LiveRuns too. `run` is what either
+# prepared: it has device, data, norm, n_classes, params, steps_per_epoch and train_probe; `model` is the run's
+# own module (a group's copy written into a module of its own).
+
+
+def failure(exc: BaseException) -> str:
+    """A failed run's message."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return f"out of GPU memory ({first_line(exc)}); try a smaller batch size"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def train_probe_size(n_train: int, n_val: int) -> int:
+    """Training samples re-evaluated at each evaluation: as many as validation, within the probe's bounds."""
+    return min(n_train, max(TRAIN_PROBE_MIN, n_val), TRAIN_PROBE_MAX)
+
+
+def publish_steps(live: LiveRun, run: Any, progress: Progress, values: list[tuple[float, float]], epoch: int,
+                  count: int) -> Outcome | None:
+    """The last `count` steps' drained (loss, L2) to the run's stream and recorder (progress.step already counts
+    them, progress.lrs holds their rates); the run's end at the first non-finite or exploded loss, else None."""
+    cfg = live.config
+    first = progress.step - count + 1
+    rows, problem = step_rows(values, first, epoch, progress.lrs)
+    progress.lrs = []
+    bs, n_train = cfg.optim.batch_size, len(run.data.train_y)
+    for row in rows:  # the epoch's L2 is the mean over its samples, as its loss would be
+        in_epoch = row["step"] - (epoch - 1) * run.steps_per_epoch - 1
+        progress.epoch_l2 += row["l2"] * min(bs, n_train - in_epoch * bs)
+    live.stream.add_steps(rows, rows[-1]["step"] if rows else first - 1)
+    live.recorder.add_steps(rows)
+    if problem is None:
+        return None
+    fix = (f"Try a smaller L2 λ than {cfg.reg.l2:g}" if problem.startswith("the L2 term")
+           else f"Try a smaller learning rate than {cfg.optim.lr:g}")
+    return (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. {fix}.")
+
+
+def record_epoch(live: LiveRun, run: Any, model: nn.Module, epoch: int, progress: Progress,
+                 checkpoint: Callable[[dict[str, Any]], Any]) -> None:
+    """Evaluate `model`, publish the epoch's row (it covers the epochs since the last row) and, every
+    CHECKPOINT_SECONDS, call `checkpoint` with the metrics so far."""
+    seconds, seen = progress.epoch_seconds, progress.epoch_seen
+    data, norm = run.data, run.norm
+    with cuda_work(run.device):
+        val = evaluate(model, data.val_x, data.val_y, norm) if len(data.val_y) else {"loss": None, "acc": None}
+        # Train numbers measured like validation (eval mode, end of epoch) on a fixed subset, so
+        # "train minus val" is a true generalization gap, not running-average and dropout noise.
+        train = evaluate(model, data.train_x[:run.train_probe], data.train_y[:run.train_probe], norm)
+    row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
+           "val_loss": val["loss"], "val_acc": val["acc"], "l2": progress.epoch_l2 / max(seen, 1),
+           "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
+    progress.epoch_rows.append(row)
+    progress.epoch_seconds, progress.epoch_seen, progress.epoch_l2 = 0.0, 0, 0.0
+    live.stream.add_epoch(row)
+    live.recorder.add_epoch(row)
+    if time.monotonic() - progress.last_checkpoint >= CHECKPOINT_SECONDS:
+        checkpoint({"epochs": progress.epoch_rows})
+        progress.last_checkpoint = time.monotonic()
+    live.stream.update(samples_per_s=progress.samples / max(progress.train_seconds, 1e-9),
+                       seconds_per_step=progress.train_seconds / max(progress.step, 1))
+
+
+def record_result(live: LiveRun, run: Any, model: nn.Module, progress: Progress, status: RunStatus,
+                  checkpoint: Callable[[dict[str, Any]], str | None]) -> None:
+    """The run's result in its stream: a finished run is tested, and a finished or stopped one checkpointed."""
+    result: dict[str, Any] = {"train_seconds": progress.train_seconds, "params": run.params,
+                              "samples_per_s": progress.samples / max(progress.train_seconds, 1e-9)}
+    metrics: dict[str, Any] = {"epochs": progress.epoch_rows}
+    if status == RunStatus.FINISHED and progress.step > 0:
+        with cuda_work(run.device):
+            test = evaluate(model, run.data.test_x, run.data.test_y, run.norm, n_classes=run.n_classes)
+        result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
+        metrics.update(test_acc=test["acc"], test_loss=test["loss"])
+    if status in (RunStatus.FINISHED, RunStatus.STOPPED) and progress.step > 0:
+        path = checkpoint(metrics)
+        if path:
+            result["checkpoint"] = path
+    live.stream.update(result=result)
 
 
 def step_rows(values: list[tuple[float, float]], first: int, epoch: int,
