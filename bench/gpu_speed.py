@@ -2,7 +2,10 @@
 and five at once through the job registry, and the whole-recipe times the GPU issue sets targets for.
 
     .venv/bin/python -m bench.gpu_speed [--recipes cnn,rnn128,...] [--epochs 3] [--skip-recipes]
-        [--groups 1,16] [--no-eager] [--yardstick gpu_limit.txt] [--out FILE]
+        [--groups 1,16] [--no-eager] [--batched] [--yardstick gpu_limit.txt] [--out FILE]
+
+`--batched` adds, per conv recipe, `--runs` seeds trained as one batched model (torch.func.vmap, eager: its
+CUDA-graph capture is not written yet), beside the same seeds as separate graph-captured runs.
 
 `--groups` measures the graph rows once per number of optimizer steps per replay (1: one replay per
 batch, the engine before issue 24); `--yardstick` reads gpu_limit.py's output and adds the ratios.
@@ -24,6 +27,7 @@ import torch
 from playground.config import recipe
 from playground.data import load_dataset
 from playground.engine import steps
+from playground.engine.batched import can_batch
 from playground.engine.jobs import JobRegistry
 from playground.engine.training import Trainer
 from playground.errors import RunStatus
@@ -58,6 +62,23 @@ def packed_rate(name: str, epochs: int, runs: int) -> dict:
     assert all(s.status == RunStatus.FINISHED for s in snaps), [s.message for s in snaps]
     samples = sum(r["samples_per_s"] * r["seconds"] for s in snaps for r in s.epoch_rows)
     return {"runs": runs, "samples_per_s": samples / wall}
+
+
+def batched_rate(name: str, epochs: int, runs: int) -> dict | None:
+    """`runs` seeds as one batched model (engine/group.py): summed samples/s and each seed's test accuracy, to
+    set beside packed_rate's (issue 24's target: >= 2x graph-5, accuracy per seed within seed noise)."""
+    configs = [recipe(name).override(epochs=epochs, device="cuda", seed=s) for s in range(runs)]
+    if can_batch(configs) is not None:
+        return None  # recurrent or batch-norm recipes train separately
+    with tempfile.TemporaryDirectory() as home:
+        jobs = JobRegistry(RunStore(home), max_concurrent=1)
+        t0 = time.perf_counter()
+        ids = jobs.submit_group(configs, batch=True)
+        snaps = [jobs.wait(i, timeout=3600) for i in ids]
+        wall = time.perf_counter() - t0
+    assert all(s.status == RunStatus.FINISHED for s in snaps), [s.message for s in snaps]
+    samples = sum(r["samples_per_s"] * r["seconds"] for s in snaps for r in s.epoch_rows)
+    return {"runs": runs, "samples_per_s": samples / wall, "test_acc": [s.result["test_acc"] for s in snaps]}
 
 
 def whole_recipes() -> dict:
@@ -121,6 +142,8 @@ def main() -> None:
     p.add_argument("--yardstick", help="gpu_limit.py's output, run before on the same GPU: adds the ratios")
     p.add_argument("--out", default=str(RESULTS / "gpu_speed.json"))
     p.add_argument("--skip-recipes", action="store_true", help="skip the whole-recipe targets")
+    p.add_argument("--batched", action="store_true",
+                   help="also train --runs seeds of each conv recipe as one batched model (engine/group.py)")
     p.add_argument("--dry-run", action="store_true", help="check the arguments and recipes, train nothing")
     a = p.parse_args()
     names, groups = a.recipes.split(","), [int(g) for g in a.groups.split(",")]
@@ -148,6 +171,10 @@ def main() -> None:
             row[f"graph_k{g}"] = grouped(g, engine_rate, name, a.epochs, True)
             out.write_text(json.dumps(res, indent=1))  # what is measured survives a crash further on
             row[f"graph_k{g}_{a.runs}"] = grouped(g, packed_rate, name, a.epochs, a.runs)
+            out.write_text(json.dumps(res, indent=1))
+        if a.batched:
+            print(f"measuring {name}: {a.runs} seeds as one batched model", flush=True)
+            row[f"batched_{a.runs}"] = batched_rate(name, a.epochs, a.runs)
             out.write_text(json.dumps(res, indent=1))
         print(name, json.dumps(row), flush=True)
     if not a.skip_recipes:

@@ -28,8 +28,8 @@ NOISES = (0.0, 0.1, 0.2, 0.5)  # ... and the label-noise axis's
 EPOCHS_NOTE = ("Measured here over 5 seeds with these defaults (bench/README.md): the plain CNN ends at ~98% on its "
                "900 training images and ~83% on the 600 held out, a generalization gap of ~15 points (13–16 over "
                "seeds); L2 λ 0.03 cuts the gap to ~5 (4–5) and dropout 0.5 to ~8 (8–10), in every seed. Fewer "
-               "epochs show less: the gap opens as training accuracy nears 100%. On a quiet 2-core CPU the default "
-               "study of 3 runs, two at a time, took 68 s (33–35 s a run); more minutes on a busy machine.")
+               "epochs show less: the gap opens as training accuracy nears 100%. On a 2-core CPU the default "
+               "study of 3 runs, two at a time, took 31 s; more minutes on a busy machine.")
 
 
 def epochs_note(recipe_name: str) -> str:
