@@ -150,3 +150,17 @@ def test_a_study_batches_its_same_shape_runs_and_starts_the_longest_first(store)
     assert [store.get_run(i).name for i in ids] == ["a", "bn", "b", "c"]
     assert ids[1] == min(ids)  # batch-norm's run was submitted first
     assert all(s.status == RunStatus.FINISHED for s in snaps), [s.message for s in snaps]
+
+
+def test_a_study_submits_every_run_of_a_shape_that_cannot_batch(store):
+    """Recurrent runs of one shape (a baseline and its L2 copy) cannot batch: each is submitted on its own."""
+    from playground.engine.study import submit_all
+
+    configs = [tiny(epochs=500), tiny(epochs=500, l2=1e-3), tiny(epochs=500, seed=2)]
+    registry = JobRegistry(store, max_concurrent=1)  # one trains (for minutes), two wait: all three are active
+    try:
+        ids = submit_all(registry, configs, ["a", "b", "c"], batch=True)
+        assert sorted(registry.active()) == sorted(ids) and len(set(ids)) == 3 and not registry._groups
+    finally:
+        registry.shutdown()
+    assert [store.get_run(i).name for i in ids] == ["a", "b", "c"]

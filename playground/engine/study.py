@@ -89,7 +89,7 @@ def submit_all(jobs: JobRegistry, configs: list[RunConfig], names: list[str], ba
             if len(members) > 1 and can_batch([configs[i] for i in members]) is None:
                 got = jobs.submit_group([configs[i] for i in members], [names[i] for i in members], batch=batch)
             else:
-                got = [jobs.submit(configs[members[0]], name=names[members[0]])]
+                got = [jobs.submit(configs[i], name=names[i]) for i in members]
             ids.update(zip(members, got, strict=True))
     except Exception:
         for run_id in ids.values():
