@@ -150,3 +150,32 @@ def test_can_batch_says_why_not():
         BatchedModel([ok[0], ok[1].override(optimizer="sgd", momentum=0.9)])
     with pytest.raises(ConfigError, match="batch-norm"):
         BatchedModel(_configs(arch="lenet", batchnorm=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+@pytest.mark.parametrize("arch,optimizer", [("cnn", "sgd"), ("lenet", "adam")])
+def test_the_batched_step_as_a_cuda_graph_gives_the_eager_steps_losses_and_weights(arch, optimizer):
+    """Warm-up, capture, replays and the partial last batch: each copy's losses and weights as the eager batched
+    step's, within cuDNN's float noise (its weight gradients sum with atomics)."""
+    from playground.engine.batched_graph import BatchedGraphStep
+
+    configs = [c.override(device="cuda") for c in _configs(arch=arch, optimizer=optimizer, lr=1e-2, momentum=0.0)]
+    x, y = (t.cuda() for t in _data(n=8 * BATCH + 8))
+    norm = Normalizer.of("mnist", "half", torch.device("cuda"))
+    eager_model, graph_model = BatchedModel(configs, "cuda"), BatchedModel(configs, "cuda")
+    eager = BatchedStep(eager_model, batched_optimizer(eager_model), [norm], x, y, clip=0.0)
+    graph = BatchedGraphStep(graph_model, batched_optimizer(graph_model, capturable=True), [norm], x, y, clip=0.0,
+                             batch_size=BATCH)
+    orders = epoch_orders([torch.Generator().manual_seed(c.seed) for c in configs], len(y), "cuda")
+    for i in range(0, len(y), BATCH):
+        eager.step(orders[:, i:i + BATCH])
+        graph.step(orders[:, i:i + BATCH])
+    assert graph.graph is not None and graph.note is None  # captured, and replayed after the warm-up
+    for got, want in zip(graph.drain(), eager.drain(), strict=True):
+        assert len(got) == len(want) == 9
+        for (loss, l2), (want_loss, want_l2) in zip(got, want, strict=True):
+            assert loss == pytest.approx(want_loss, rel=1e-3) and l2 == pytest.approx(want_l2, rel=1e-3, abs=1e-9)
+    for k in range(len(configs)):
+        for name, t in graph_model.unstack(k).items():
+            torch.testing.assert_close(t, eager_model.unstack(k)[name], atol=1e-4, rtol=1e-3, msg=f"copy {k} {name}")
+    graph.release()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..config import ConfigError, RunConfig, validate
 from ..models import build_model
+from .steps import GATE
 from .training import make_optimizer
 
 # Recurrent models cannot batch: nn.RNN/LSTM/GRU have no vmap batching rule (their fused kernels take one
@@ -172,7 +174,8 @@ class BatchedStep:
         return torch.stack([data.detach(), l2.detach()], 1)
 
     def step(self, idx: torch.Tensor) -> None:
-        self._pending.append(self.losses(idx))
+        with GATE.shared() if self.train_x.is_cuda else nullcontext():  # no other thread's capture meanwhile
+            self._pending.append(self.losses(idx))
 
     def drain(self) -> list[list[tuple[float, float]]]:
         """Per copy, (data loss, L2 term) of each step since the last drain, oldest first (one host sync)."""

@@ -26,9 +26,10 @@ from ..data import Normalizer, load_dataset
 from ..errors import RunStatus
 from ..store import RunStore
 from .batched import BatchedModel, BatchedStep, batched_optimizer, can_batch, epoch_orders
+from .batched_graph import BatchedGraphStep
 from .recorder import NullRecorder, Recorder, StoreRecorder
 from .schedules import current_lr, make_scheduler
-from .steps import GATE
+from .steps import GATE, graphs_enabled
 from .training import (
     DRAIN_EVERY_CUDA,
     LiveRun,
@@ -99,7 +100,7 @@ class GroupTrainer:
     """Trains `configs` (same shape: see `can_batch`) as one batched model; `run()` blocks, `start()` threads it."""
 
     def __init__(self, configs: list[RunConfig], store: RunStore | None = None,
-                 run_ids: list[int] | None = None, threads: int | None = None):
+                 run_ids: list[int] | None = None, threads: int | None = None, graphs: bool | None = None):
         reason = can_batch(configs)
         if reason:
             raise ConfigError(reason)
@@ -110,6 +111,10 @@ class GroupTrainer:
                         for c, i in zip(configs, ids, strict=True)]
         self.run_ids = tuple(ids)
         self.threads = threads  # intra-op CPU threads; None keeps torch's default
+        # CUDA graphs on the Trainer's terms: a graph replays one learning rate and one set of augmentation draws.
+        first = configs[0]
+        self.graphs = ((graphs_enabled() if graphs is None else graphs) and first.optim.schedule == "constant"
+                       and not first.data.augment)
         self.thread: threading.Thread | None = None
         self._lock = threading.Lock()  # between a start and a stop of a run that waits
         self._started = False
@@ -167,6 +172,13 @@ class GroupTrainer:
 
     def _train(self, live: list[GroupMember]) -> None:
         run = self.prepare(live)
+        try:
+            self._epochs(run, live)
+        finally:
+            if isinstance(run.step, BatchedGraphStep):
+                run.step.release()
+
+    def _epochs(self, run: GroupPrepared, live: list[GroupMember]) -> None:
         copies = [Copy(k, m, run.model.copy_model(k)) for k, m in enumerate(live)]
         cfg = live[0].config  # eval_every is the same for all (can_batch)
         for epoch in range(1, cfg.optim.epochs + 1):
@@ -199,12 +211,14 @@ class GroupTrainer:
             configs = [m.config for m in live]
             model = BatchedModel(configs, device)
         torch.manual_seed(cfg.seed)  # dropout draws from the process's stream; each copy its own masks of it
-        optimizer = batched_optimizer(model)
+        graphs = self.graphs and device.type == "cuda"
+        optimizer = batched_optimizer(model, capturable=graphs)  # a captured step keeps its counter on the device
         norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
         # Augmentation: each copy draws from its own run's generator, so its images are its separate run's.
         norms = [AugmentedNormalizer(norm, Augmenter(c)) for c in configs] if cfg.data.augment else [norm]
-        step = BatchedStep(model, optimizer, norms, data.train_x, data.train_y, cfg.optim.clip)
         bs, n_train = cfg.optim.batch_size, len(data.train_y)
+        step = (BatchedGraphStep(model, optimizer, norms, data.train_x, data.train_y, cfg.optim.clip, batch_size=bs)
+                if graphs else BatchedStep(model, optimizer, norms, data.train_x, data.train_y, cfg.optim.clip))
         steps_per_epoch = -(-n_train // bs)
         total_steps = steps_per_epoch * cfg.optim.epochs
         params = sum(p[0].numel() for p in model.parameters())
@@ -235,8 +249,7 @@ class GroupTrainer:
                     self._retire(run, c, (RunStatus.STOPPED, why))
             if all(c.ended for c in copies):
                 break
-            with cuda_work(run.device):
-                run.step.step(perm[:, i:i + bs])  # [K, B]: each copy's own batch
+            run.step.step(perm[:, i:i + bs])  # [K, B]: each copy's own batch (the step holds the gate itself)
             self._lrs.append(current_lr(run.optimizer))
             if run.scheduler is not None:
                 run.scheduler.step()  # once per optimizer step: the rate of the next one
@@ -290,7 +303,9 @@ class GroupTrainer:
         with cuda_work(run.device):
             run.model.copy_into(c.k, c.view)
         record_result(c.member, run, c.view, c.progress, outcome[0], lambda metrics: self._checkpoint(run, c, metrics))
-        return outcome
+        status, message = outcome
+        note = getattr(run.step, "note", None)  # a graph capture that failed: the runs trained eagerly
+        return status, (f"{message}; {note}" if message else note) if note else message
 
     def _checkpoint(self, run: GroupPrepared, c: Copy, metrics: dict[str, Any]) -> str | None:
         with cuda_work(run.device):
