@@ -89,6 +89,8 @@ def _train_options(t: argparse.ArgumentParser) -> None:
                    help=f"share of the training set held out for validation {_default('val_fraction')}")
     t.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
     t.add_argument("--schedule", choices=SCHEDULES, help=f"how the learning rate moves {_default('schedule')}")
+    t.add_argument("--eval-every", dest="eval_every", type=int,
+                   help=f"evaluate after epoch 1, every N-th and the last {_default('eval_every')}")
     t.add_argument("--label-noise", dest="label_noise", type=float,
                    help=f"share of training labels replaced by a random class {_default('label_noise')}")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -198,7 +200,7 @@ def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegist
 
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
                "lr", "batch_size", "momentum", "clip", "l2", "weight_decay", "normalize", "val_fraction", "limit",
-               "seed", "device", "optimizer", "schedule", "label_noise", "augment", "delay")
+               "seed", "device", "optimizer", "schedule", "label_noise", "augment", "delay", "eval_every")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

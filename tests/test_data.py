@@ -44,15 +44,20 @@ def test_user_folder_with_wrong_layout_is_reported(monkeypatch, tmp_path):
         data._load("cifar2")
 
 
-def test_user_image_folder_is_used_first(monkeypatch, tmp_path):
+def _image_folder(root, per_class=3):
     from PIL import Image
     for split in ("train", "test"):
         for cls in ("airplane", "bird"):
-            (tmp_path / split / cls).mkdir(parents=True)
-            for i in range(3):
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
                 red = 200 if cls == "bird" else 10
-                Image.new("RGB", (32, 32), (red, 0, 0)).save(tmp_path / split / cls / f"{i}.png")
+                Image.new("RGB", (32, 32), (red, i, 0)).save(root / split / cls / f"{i}.png")
+
+
+def test_user_image_folder_is_used_first(monkeypatch, tmp_path):
+    _image_folder(tmp_path)
     monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(tmp_path))
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
     ds = data._load("cifar2")
     assert ds.train_x.shape == (6, 3, 32, 32) and "PLAYGROUND_CIFAR2_DIR" in ds.source
     # label follows the folder: birds are the red ones
@@ -68,3 +73,27 @@ def test_normalization_modes():
     rgb = torch.arange(12, dtype=torch.uint8).view(1, 3, 2, 2)
     assert data.display_images(rgb)[0, 0, 1].tolist() == [1, 5, 9]  # (N, H, W, 3): a pixel's channels
     assert data.display_images(x).shape == (1, 1, 2)  # grey: the channel axis goes
+
+
+def test_a_decoded_folder_is_read_back_until_the_folder_changes(monkeypatch, tmp_path):
+    """The decoded arrays are cached in the data folder: the same arrays without decoding again; a new image in
+    the folder decodes it anew and replaces the cache file; a torn cache file is decoded past, not trusted."""
+    folder, cache = tmp_path / "images", tmp_path / "data" / data.CACHE_DIR
+    _image_folder(folder)
+    monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(folder))
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    decodes, decode = [], data._decode_folder
+    monkeypatch.setattr(data, "_decode_folder", lambda *a: decodes.append(1) or decode(*a))
+
+    first = data._load("cifar2")
+    again = data._load("cifar2")
+    assert len(decodes) == 1 and len(list(cache.glob("*.npz"))) == 1
+    for a, b in zip((first.train_x, first.train_y, first.test_x, first.test_y),
+                    (again.train_x, again.train_y, again.test_x, again.test_y), strict=True):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+
+    _image_folder(folder, per_class=4)  # one more image per class and split
+    assert data._load("cifar2").train_x.shape == (8, 3, 32, 32) and len(decodes) == 2
+    [only] = cache.glob("*.npz")  # the old version removed
+    only.write_bytes(only.read_bytes()[:100])  # torn
+    assert data._load("cifar2").train_x.shape == (8, 3, 32, 32) and len(decodes) == 3
