@@ -165,3 +165,30 @@ def test_clicking_a_confusion_cell_shows_its_images(trained_home):
         wait_idle(page)
         page.get_by_text("Click a cell off the diagonal").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "confusion-click.png"))
+
+
+def test_back_and_forward_return_to_the_views_they_left(tmp_path):
+    """A changed setting is a history entry: Back shows the view before it, Forward the one after. Streamlit marks
+    such reruns only on its run context (ui/navigation._history_navigation reads it; no public API says so):
+    if an upgrade drops the mark, Back keeps the last view and this test fails."""
+    require_chromium()
+    with streamlit_server(tmp_path / "home", ARTIFACTS / "history-server.log") as (url, _), \
+            browser_page("history") as page:
+        page.goto(f"{url}/train?recipe=lstm64&epochs=3")
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        wait_idle(page)
+        assert page.get_by_label("Epochs").input_value() == "3"  # the link's view
+        page.get_by_label("Epochs").fill("7")
+        page.get_by_label("Epochs").press("Enter")
+        wait_idle(page)
+        page.wait_for_url("**epochs=7**", timeout=30_000)
+        page.go_back()
+        page.wait_for_url("**epochs=3**", timeout=30_000)
+        wait_idle(page)
+        page.wait_for_function("() => document.querySelector('input[aria-label=\"Epochs\"]').value === '3'",
+                               timeout=30_000)
+        page.go_forward()
+        page.wait_for_url("**epochs=7**", timeout=30_000)
+        wait_idle(page)
+        page.wait_for_function("() => document.querySelector('input[aria-label=\"Epochs\"]').value === '7'",
+                               timeout=30_000)
