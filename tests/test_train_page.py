@@ -169,6 +169,18 @@ def test_train_again_with_one_change_loads_the_run_into_the_form_and_the_url(hom
     assert at.sidebar.number_input(key="f_hidden").value == 24
 
 
+def test_a_study_runs_evaluation_schedule_shows_in_the_form_not_hidden_in_it(home, store):
+    """A study run evaluates every few epochs; loaded into the form, that setting is a field the user sees (and a
+    link parameter), not a hidden value the next run would silently inherit."""
+    run_id = store.create_run(tiny(epochs=12, eval_every=6), "study run", status="finished")
+    at = page({"run": str(run_id)})
+    by_label(at.button, "🔁 Train again with one change").click().run()
+    assert not at.exception
+    assert at.sidebar.number_input(key="f_eval_every").value == 6 and settings(at)["eval_every"] == "6"
+    at.sidebar.number_input(key="f_eval_every").set_value(1).run()
+    assert "eval_every" not in settings(at)
+
+
 # ------------------------------------------------------------------ the run view's words
 def snap(**kw) -> Snapshot:
     base = dict(status=RunStatus.STOPPED, message=None, epoch=5, epochs=10, step=500, total_steps=1000,

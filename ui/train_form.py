@@ -210,6 +210,9 @@ def _more_fields() -> None:
                   key=PREFIX + "label_noise", help="The same labels in every run; validation and test stay clean. "
                                                    "Watch training accuracy climb on labels it can only memorize.")
         _number("Use only the first N samples (0 = all)", "limit", step=500)
+        _number("Evaluate every N epochs", "eval_every", min_value=1, max_value=1000, step=1,
+                help="Validation and training accuracy after epoch 1, every N-th epoch and the last; training is "
+                     "the same. On a few hundred images an evaluation costs more than an epoch: studies thin it.")
         _number("Seed", "seed", step=1)
         st.selectbox("Device", DEVICES, on_change=_custom, key=PREFIX + "device")
 
