@@ -98,10 +98,22 @@ def _lr_panel(fig: go.Figure, lr_rows: Sequence[dict], mode: str) -> None:
     fig.update_yaxes(title_text="learning rate", rangemode="tozero", tickformat=".2~g", row=2, col=1)
 
 
+def curve_titles(epochs: Sequence[int]) -> tuple[str, str]:
+    """The loss and accuracy charts' titles: "per epoch", or which epochs were evaluated when rows skip some
+    (a run with eval_every > 1: its lines join measured points only)."""
+    xs = sorted(set(epochs))
+    steps = {b - a for a, b in zip(xs, xs[1:])}
+    if not steps or steps == {1}:
+        return "Loss per epoch", "Accuracy per epoch"
+    every = max(steps, key=lambda d: sum(b - a == d for a, b in zip(xs, xs[1:])))  # the usual spacing
+    when = f" (measured every {every} epochs)" if every > 1 else " (measured epochs only)"
+    return "Loss" + when, "Accuracy" + when
+
+
 def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
     """Train vs validation loss and accuracy per epoch, side by side."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
     x = [r["epoch"] for r in epoch_rows]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=curve_titles(x))
     for col, metric in ((1, "loss"), (2, "acc")):
         for split, color, dash in (("train", PALETTE[0], "dash"), ("val", PALETTE[2], "solid")):
             y = [r[f"{split}_{metric}"] for r in epoch_rows]
@@ -209,7 +221,8 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
     """Variants on one chart, coloured by `color_id`: train dashed, validation solid; a variant of
     several runs (seeds) as its mean with a min–max band. `series` items: name, color_id, n, curves
     {metric: (epochs, mean, min, max)} as playground.compare.variant_series makes them."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss per epoch", "Accuracy per epoch"))
+    epochs = [e for s in series for curve in s["curves"].values() for e in curve[0]]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=curve_titles(epochs))
     for s, color in zip(series, variant_colors(series), strict=True):
         for col, metric in ((1, "loss"), (2, "acc")):
             for split, dash in (("train", "dash"), ("val", "solid")):

@@ -164,3 +164,12 @@ def test_setting_scatters_give_each_setting_its_own_chart_log_where_wide():
     assert [a.text for a in fig.layout.annotations] == ["lr", "optimizer"] and len(fig.data) == 2
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type != "log"
     assert list(fig.data[1].x) == ["sgd", "adam", "adam"] and list(fig.data[0].customdata) == [1, 2, 3]
+
+
+def test_curves_of_a_run_evaluated_every_few_epochs_say_so():
+    rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.1, "val_acc": 0.4}
+            for e in (1, 6, 12, 18, 20)]
+    titles = [a.text for a in charts.epoch_curves(rows).layout.annotations]
+    assert titles == ["Loss (measured every 6 epochs)", "Accuracy (measured every 6 epochs)"]
+    dense = [a.text for a in charts.epoch_curves([{**rows[0], "epoch": e} for e in (1, 2, 3)]).layout.annotations]
+    assert dense == ["Loss per epoch", "Accuracy per epoch"]

@@ -11,7 +11,7 @@ from playground.config import ConfigError
 from playground.errors import RunStatus
 
 WALL_HELP = ("Wall time since the run started: loading the data, building the model, the training steps, "
-             "evaluating each epoch and writing checkpoints.")
+             "evaluating (validation and a training sample) and writing checkpoints.")
 TRAIN_HELP = "Time in training steps only: no data loading, no evaluation, no checkpoints."
 OTHER_TIME = "loading data, building the model, evaluation and checkpoints"
 
