@@ -1,6 +1,7 @@
 """Plotly figure builders. Plain data in (lists of metric rows, arrays), figures out; no streamlit."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from html import escape
 
@@ -102,10 +103,10 @@ def curve_titles(epochs: Sequence[int]) -> tuple[str, str]:
     """The loss and accuracy charts' titles: "per epoch", or which epochs were evaluated when rows skip some
     (a run with eval_every > 1: its lines join measured points only)."""
     xs = sorted(set(epochs))
-    steps = {b - a for a, b in zip(xs, xs[1:])}
-    if not steps or steps == {1}:
+    gaps = [b - a for a, b in itertools.pairwise(xs)]
+    if set(gaps) <= {1}:
         return "Loss per epoch", "Accuracy per epoch"
-    every = max(steps, key=lambda d: sum(b - a == d for a, b in zip(xs, xs[1:])))  # the usual spacing
+    every = max(set(gaps), key=gaps.count)  # the usual spacing
     when = f" (measured every {every} epochs)" if every > 1 else " (measured epochs only)"
     return "Loss" + when, "Accuracy" + when
 
