@@ -1,10 +1,10 @@
 """Train: pick a recipe or settings, start a background run, watch it live."""
 import streamlit as st
 
-from ui.common import jobs, plain, run_label
+from ui.common import POLL_SECONDS, jobs, plain, run_label
 from ui.navigation import arrived, require_app, show_in_url, url_params
 from ui.run_facts import run_from_link
-from ui.run_view import show_run
+from ui.run_view import active_runs, show_run
 from ui.state import WATCH
 from ui.train_form import form_params, from_link, link_done, sidebar_form, take_outcome
 
@@ -59,7 +59,7 @@ if watch is not None:
     link_done()
 show_in_url({**form_params(), **({"run": str(watch)} if watch is not None else {})})
 if active:
-    st.caption(f"{len(active)} run(s) queued or training: " + ", ".join(f"#{i}" for i in active))
+    st.fragment(active_runs, run_every=POLL_SECONDS)()  # kept current while they train; gone once none is left
 if watch is None:
     st.info("The form in the sidebar holds the settings of the link you followed: press **Train** there to "
             "start it, or pick a run above to watch.")

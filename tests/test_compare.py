@@ -28,7 +28,7 @@ from playground.errors import RunStatus
 from playground.store import RunRecord
 
 from conftest import app_page as page
-from conftest import tiny
+from conftest import poll_until, tiny
 
 
 def rec(run_id, cfg, name="r", status=RunStatus.FINISHED, test_acc=None):
@@ -297,6 +297,8 @@ def test_reloading_during_a_study_keeps_its_live_view(home, store):
         assert not reload.exception
         assert reload.multiselect(key="compare_ids").value == ids
         assert "the charts update every second" in caption_text(reload)
+        # Between evaluated epochs the curves stand still: the caption says where each training run is.
+        poll_until(reload, lambda a: all(f"#{i} epoch " in caption_text(a) for i in ids), seconds=60)
     finally:
         _stop_all(home)
 
@@ -499,8 +501,6 @@ def test_which_settings_matter_draws_parallel_coordinates_and_importance(home, s
 
 
 def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, store):
-    from conftest import poll_until
-
     at = page("pages/compare.py").run()
     at.number_input(key="sweep_epochs").set_value(1)
     at.number_input(key="sweep_limit").set_value(300)

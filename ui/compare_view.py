@@ -18,6 +18,7 @@ from playground.compare import (
     variant_table,
 )
 from playground.data import SPECS
+from playground.engine.training import NO_STEP_ROWS
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.why_views import where_they_differ
@@ -38,7 +39,7 @@ def statuses(run_ids: list[int]) -> dict[int, RunStatus]:
     registry = jobs()
     out = {}
     for run_id in run_ids:
-        snap = registry.snapshot(run_id)
+        snap = registry.snapshot(run_id, steps_from=NO_STEP_ROWS)  # the status only: no step rows copied
         if snap is not None:
             out[run_id] = RunStatus(snap.status)
         elif (rec := registry.store.get_run(run_id)) is not None:
@@ -48,6 +49,17 @@ def statuses(run_ids: list[int]) -> dict[int, RunStatus]:
 
 def chips(counts: dict[RunStatus, int]) -> str:
     return " · ".join(f"{STATUS_ICON[s]} {n} {STATUS_WORD.get(s, str(s))}" for s, n in counts.items())
+
+
+def _where(run_ids: list[int], now: dict[int, RunStatus]) -> str:
+    """Which epoch each training run is in (this process's runs): curves move only at evaluated epochs."""
+    registry = jobs()
+    parts = []
+    for run_id in run_ids:
+        snap = registry.snapshot(run_id, steps_from=NO_STEP_ROWS) if now.get(run_id) == RunStatus.RUNNING else None
+        if snap is not None and snap.total_steps:
+            parts.append(f"#{run_id} epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def show_comparison(run_ids: list[int]) -> None:
@@ -65,7 +77,7 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     pairs = [(rec, store.epochs(rec.id)) for rec in (store.get_run(i) for i in run_ids) if rec is not None]
     counts = status_counts(now.values())
     polling = any(s.active for s in now.values())
-    st.caption(chips(counts) + (" — the charts update every second." if polling else ""))
+    st.caption(chips(counts) + _where(run_ids, now) + (" — the charts update every second." if polling else ""))
     if not any(epochs for _, epochs in pairs):
         st.info("No finished epochs yet; curves appear after each run's first epoch.")
     variants = group_variants(pairs)

@@ -14,6 +14,15 @@ from ui.run_unreadable import show_unreadable
 from ui.train_form import use_config
 
 
+def active_runs() -> None:
+    """The runs queued or training in this process; a full rerun once none is left (the run picker's statuses
+    change then, and this stops polling)."""
+    active = jobs().active()
+    if not active:
+        st.rerun()
+    st.caption(f"{len(active)} run(s) queued or training: " + ", ".join(f"#{i}" for i in active))
+
+
 def show_run(run_id: int) -> None:
     registry = jobs()
     rec = registry.store.get_run(run_id)  # one row: whether to poll (a CLI process may be training it)
