@@ -212,11 +212,12 @@ def run_seconds(cfg: RunConfig, rate: Rate) -> float:
 
 
 def total_seconds(times: Sequence[float], at_once: int) -> float:
-    """Wall time of runs taking `times` each, `at_once` at a time: their sum shared out, never less than
-    the longest (it cannot be split)."""
-    if not times:
-        return 0.0
-    return max(max(times), sum(times) / max(1, min(at_once, len(times))))
+    """Wall time of runs taking `times` each, `at_once` at a time, started longest first (as a study starts
+    them): each run takes the slot that frees first. Three equal runs on two slots take two rounds, not 1.5."""
+    slots = [0.0] * max(1, min(at_once, len(times)))
+    for t in sorted(times, reverse=True):
+        slots[slots.index(min(slots))] += t
+    return max(slots) if times else 0.0
 
 
 def duration_text(seconds: float) -> str:

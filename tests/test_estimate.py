@@ -68,7 +68,8 @@ def test_the_same_model_and_batch_is_preferred_then_the_nearest_work():
 
 
 def test_runs_at_once_share_the_machine():
-    assert estimate.total_seconds([60, 60, 60], at_once=2) == 90  # 180 s of runs on two at a time
+    assert estimate.total_seconds([60, 60, 60], at_once=2) == 120  # two rounds: the third run trains alone
+    assert estimate.total_seconds([60, 60, 30, 30], at_once=2) == 90  # longest first: both slots end together
     assert estimate.total_seconds([100, 10], at_once=2) == 100  # never less than the longest run
     assert estimate.total_seconds([30, 30], at_once=1) == 60 and estimate.total_seconds([], 2) == 0
 
