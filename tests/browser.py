@@ -92,8 +92,8 @@ def start_training(page, url: str, epochs: int) -> None:
     page.goto(f"{url}/train")
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
     wait_idle(page)
-    page.get_by_label("Epochs").fill(str(epochs))
-    page.get_by_label("Epochs").press("Enter")
+    page.get_by_label("Epochs", exact=True).fill(str(epochs))
+    page.get_by_label("Epochs", exact=True).press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
 

@@ -28,14 +28,14 @@ def test_train_live_reload_and_stop(tmp_path):
         page.goto(f"{url}/train")
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
         wait_idle(page)
-        page.get_by_label("Epochs").fill("50")  # far more than the test lasts: it stops the run
-        page.get_by_label("Epochs").press("Enter")
+        page.get_by_label("Epochs", exact=True).fill("50")  # far more than the test lasts: it stops the run
+        page.get_by_label("Epochs", exact=True).press("Enter")
         wait_idle(page)
         page.get_by_label("Run name (optional)").fill("browser run")
         page.get_by_label("Run name (optional)").press("Enter")
         wait_idle(page)
         # Once in a full suite the run trained 1 epoch: the 50 had not reached the server. Say so if it recurs.
-        assert page.get_by_label("Epochs").input_value() == "50", "the Epochs field lost its value"
+        assert page.get_by_label("Epochs", exact=True).input_value() == "50", "the Epochs field lost its value"
         page.get_by_role("button", name="Train", exact=True).click()
         page.get_by_text("/50 · step", exact=False).first.wait_for(timeout=60_000)  # the run has 50 epochs
 
@@ -177,9 +177,9 @@ def test_back_and_forward_return_to_the_views_they_left(tmp_path):
         page.goto(f"{url}/train?recipe=lstm64&epochs=3")
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
         wait_idle(page)
-        assert page.get_by_label("Epochs").input_value() == "3"  # the link's view
-        page.get_by_label("Epochs").fill("7")
-        page.get_by_label("Epochs").press("Enter")
+        assert page.get_by_label("Epochs", exact=True).input_value() == "3"  # the link's view
+        page.get_by_label("Epochs", exact=True).fill("7")
+        page.get_by_label("Epochs", exact=True).press("Enter")
         wait_idle(page)
         page.wait_for_url("**epochs=7**", timeout=30_000)
         page.go_back()

@@ -465,14 +465,14 @@ def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path)
         page.locator("[data-grid]").scroll_into_view_if_needed()
         page.locator("[data-grid]").screenshot(path=str(ARTIFACTS / "train-grid.png"))
         page.screenshot(path=str(ARTIFACTS / "train-report.png"))
-        page.get_by_label("Epochs").fill("4")
-        page.get_by_label("Epochs").press("Enter")
+        page.get_by_label("Epochs", exact=True).fill("4")
+        page.get_by_label("Epochs", exact=True).press("Enter")
         wait_idle(page)
         page.reload()
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
         wait_idle(page)
         assert page.get_by_label("Hidden size").input_value() == "32"
-        assert page.get_by_label("Epochs").input_value() == "4"
+        assert page.get_by_label("Epochs", exact=True).input_value() == "4"
         assert "hidden=32" in page.url and "epochs=4" in page.url and f"run={run_id}" in page.url
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]

@@ -52,7 +52,10 @@ def report(rec, snap) -> None:
         # Built on click, from the store's every row (the live stream keeps a decimated copy of long runs).
         store = jobs().store
         c2.download_button("⬇ Metrics (.csv)", lambda: metrics_csv(store.epochs(rec.id), store.steps(rec.id)),
-                           f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch")
+                           f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch",
+                           help="One row per evaluated epoch, then one per step. An epoch row's seconds, samples/s "
+                                "and L2 cover the epochs since the row before it (every N-th epoch when the run "
+                                "evaluated every N).")
 
 
 def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:

@@ -65,7 +65,10 @@ def _live_body(run_id: int, was_live: bool) -> None:
                 help="Training samples per second of training-step time.")
     c[2].metric("ETA", duration(snap.eta))
     last = snap.epoch_rows[-1] if snap.epoch_rows else {}
-    c[3].metric("Val accuracy", f"{last['val_acc']:.1%}" if last.get("val_acc") is not None else "–")
+    c[3].metric(f"Val accuracy, epoch {last['epoch']}" if last else "Val accuracy",
+                f"{last['val_acc']:.1%}" if last.get("val_acc") is not None else "–",
+                help="Measured at the last evaluated epoch (a run with 'Evaluate every N epochs' above 1 "
+                     "measures every N-th).")
     if not snap.done:
         _stop(registry, rec)
     if snap.step_rows:
