@@ -28,8 +28,16 @@ def ema(values: Sequence[float], alpha: float) -> np.ndarray:
 def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **kw) -> go.Figure:
     kw.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
     kw.setdefault("margin", dict(l=10, r=10, t=40, b=10))
+    kw.setdefault("hoverlabel", dict(namelength=-1))  # whole run names: cut at 15 characters, "#1 cnn · bas…"
     fig.update_layout(height=height, hovermode=hovermode, **kw)
     return fig
+
+
+def _percent_ticks(values: Sequence[float | None]) -> str:
+    """A percent tick format with as many decimals as the values' spread needs: whole percents over a
+    spread of a point or two repeat their labels ("83%, 82%, 82%")."""
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return ".1%" if finite and max(finite) - min(finite) < 0.1 else ".0%"
 
 
 def _whole_ticks(span: float) -> dict:
@@ -578,12 +586,12 @@ def parallel_settings(rows: Sequence[dict], settings: Sequence[str], metric_labe
             dims.append(dict(label=escape(k), values=[names.index(str(v)) for v in values],
                              tickvals=list(range(len(names))), ticktext=[escape(n) for n in names]))
     metric = [r["metric"] if r["metric"] is not None else np.nan for r in rows]
-    dims.append(dict(label=metric_label, values=metric, tickformat=".0%"))
+    dims.append(dict(label=metric_label, values=metric, tickformat=_percent_ticks(metric)))
     if any(r.get("gap") is not None for r in rows):
         dims.append(dict(label="gap (train-val)", values=[r["gap"] if r["gap"] is not None else np.nan for r in rows],
                          tickformat=".1%"))
     fig = go.Figure(go.Parcoords(line=dict(color=metric, colorscale="Viridis", showscale=True,
-                                           colorbar=dict(tickformat=".0%")),
+                                           colorbar=dict(tickformat=_percent_ticks(metric))),
                                  dimensions=dims, labelangle=0))
     # Room left and right: the outer axes' tick labels were cut ("0064312" for 0.0064312).
     return _layout(fig, height=height, margin=dict(l=70, r=70, t=60, b=20))
@@ -606,7 +614,7 @@ def setting_scatters(rows: Sequence[dict], settings: Sequence[str], metric_label
                                                "%{y:.1%}<extra></extra>"), row=1, col=i)
         if numeric and min(values) > 0 and max(values) / min(values) > 10:
             fig.update_xaxes(type="log", row=1, col=i)
-    fig.update_yaxes(tickformat=".0%", title_text=metric_label, row=1, col=1)
+    fig.update_yaxes(tickformat=_percent_ticks(metric), title_text=metric_label, row=1, col=1)
     return _layout(fig, height=height, hovermode="closest", showlegend=False)
 
 

@@ -173,3 +173,14 @@ def test_curves_of_a_run_evaluated_every_few_epochs_say_so():
     assert titles == ["Loss (measured every 6 epochs)", "Accuracy (measured every 6 epochs)"]
     dense = [a.text for a in charts.epoch_curves([{**rows[0], "epoch": e} for e in (1, 2, 3)]).layout.annotations]
     assert dense == ["Loss per epoch", "Accuracy per epoch"]
+
+
+def test_close_results_get_a_decimal_on_their_percent_ticks_and_hover_keeps_whole_names():
+    rows = [{"run": i, "lr": lr, "metric": m, "gap": 0.1} for i, (lr, m) in enumerate([(0.01, 0.812), (0.02, 0.825),
+                                                                                      (0.03, 0.83)])]
+    assert charts.setting_scatters(rows, ["lr"]).layout.yaxis.tickformat == ".1%"
+    fig = charts.parallel_settings(rows, ["lr"])
+    assert fig.data[0].line.colorbar.tickformat == ".1%"
+    spread = [{**r, "metric": m} for r, m in zip(rows, [0.5, 0.7, 0.9], strict=True)]
+    assert charts.setting_scatters(spread, ["lr"]).layout.yaxis.tickformat == ".0%"
+    assert fig.layout.hoverlabel.namelength == -1
