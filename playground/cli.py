@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from . import codegen
+from .compare import next_study
 from .config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -334,26 +336,49 @@ def cmd_study(args: argparse.Namespace) -> int:
                       epochs=args.epochs, limit=args.limit, sizes=args.sizes, noises=args.noise)
     with Interrupts() as interrupts:
         jobs = _registry(args, max_concurrent=args.at_once)
-        print(f"study: {len(runs)} runs of {args.recipe} on {jobs.executor.name}, {jobs.max_concurrent} at once, "
+        # Tagged as the page tags a study ("... · study 3"): Compare's study picker then lists these runs too.
+        number = next_study(r.name for r in jobs.store.list_runs(include_unreadable=True))
+        runs = [dataclasses.replace(r, label=f"{r.label} · study {number}") for r in runs]
+        where = "this machine" if jobs.executor.name == "local" else jobs.executor.name
+        print(f"study: {len(runs)} runs of {args.recipe} on {where}, {jobs.max_concurrent} at once, "
               f"store {jobs.store.home}", file=sys.stderr, flush=True)
-        last = [0.0]
+        started, last, tty = time.time(), [0.0], sys.stderr.isatty()
 
         def progress(snaps) -> None:
             if interrupts.count > interrupts.handled:
                 for snap_id in jobs.active():
                     jobs.stop(snap_id)
                 interrupts.handled = interrupts.count
-            if time.time() - last[0] >= (1 if sys.stderr.isatty() else 10):
-                done = sum(s.done for s in snaps)
+            done = sum(s.done for s in snaps)
+            if done == len(snaps) or time.time() - last[0] >= (1 if tty else 10):  # and always the last state
                 share = sum(s.fraction for s in snaps) / len(snaps)
-                _note(f"study {_bar(share)} {done}/{len(snaps)} runs done")
+                line = f"study {_bar(share)} {done}/{len(snaps)} runs done, {time.time() - started:.0f} s"
+                print(f"\r{line}" if tty else line, end="\n" if done == len(snaps) or not tty else "",
+                      file=sys.stderr, flush=True)
                 last[0] = time.time()
 
         rows = run_study(jobs, runs, progress)
     for row in rows:
         print(json.dumps(row), flush=True)
+    print(study_summary(runs, rows), file=sys.stderr, flush=True)
     jobs.executor.shutdown()
     return 0 if all(r["status"] == RunStatus.FINISHED for r in rows) else 1
+
+
+def study_summary(runs, rows: list[dict]) -> str:
+    """The study's results for a person (stdout keeps the JSON lines): each run's accuracies and gap, and where
+    to compare them."""
+    pct = lambda v: f"{v:7.1%}" if v is not None else "      –"  # noqa: E731
+    lines = [f"{'run':>5}  {'test acc':>8}  {'best val':>8}  {'gap':>7}  {'train s':>7}  name"]
+    for run, row in zip(runs, rows, strict=True):
+        seconds = f"{row['train_seconds']:7.1f}" if row.get("train_seconds") is not None else "      –"
+        lines.append(f"{'#' + str(row['run_id']):>5}  {pct(row['test_acc']):>8}  {pct(row['best_val_acc']):>8}  "
+                     f"{pct(row['final_gap'])}  {seconds}  {run.label}" + ("" if row["status"] == "finished"
+                                                                          else f" ({row['status']})"))
+    ids = ",".join(str(r["run_id"]) for r in rows)
+    lines.append(f"gap: train minus validation accuracy at the last epoch. Compare them: streamlit run app.py, "
+                 f"then /compare?ids={ids}")
+    return "\n".join(lines)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -304,3 +304,17 @@ def test_train_takes_the_newer_settings_as_options():
     assert (cfg.optim.schedule, cfg.data.label_noise, cfg.data.augment) == ("onecycle", 0.2, True)
     plain = config_from_args(build_parser().parse_args(["train", "--recipe", "lenet"]))
     assert (plain.optim.schedule, plain.data.label_noise, plain.data.augment) == ("constant", 0.0, False)
+
+
+def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(tmp_path):
+    """stdout: one JSON line per run (with the final gap); stderr: the progress to its end and a table a person
+    reads; the runs are named '... · study N' like the page's, so Compare's study picker lists them."""
+    proc = run_cli("study", "--recipe", "lenet", "--variants", "none,l2", "--epochs", "2", "--limit", "300",
+                   home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["variant"] for r in rows] == ["none", "l2"] and all(r["final_gap"] is not None for r in rows)
+    assert "2/2 runs done" in proc.stderr and "test acc" in proc.stderr
+    assert f"/compare?ids={rows[0]['run_id']},{rows[1]['run_id']}" in proc.stderr
+    names = [r.name for r in RunStore(tmp_path).list_runs()]
+    assert sorted(names) == ["lenet · L2 λ=0.03 · seed 0 · study 1", "lenet · baseline · seed 0 · study 1"]

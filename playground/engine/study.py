@@ -100,8 +100,11 @@ def submit_all(jobs: JobRegistry, configs: list[RunConfig], names: list[str], ba
 
 def _result_row(jobs: JobRegistry, run_id: int, run: StudyRun) -> dict[str, Any]:
     rec = jobs.store.get_run(run_id)
-    best = best_epoch(jobs.store.epochs(run_id))
+    epochs = jobs.store.epochs(run_id)
+    best, last = best_epoch(epochs), (epochs[-1] if epochs else {})
+    gap = last["train_acc"] - last["val_acc"] if last.get("val_acc") is not None else None
     return {"run_id": run_id, "variant": run.variant, "seed": run.seed, "limit": run.config.data.limit,
             "label_noise": run.config.data.label_noise, "status": str(rec.status),
             "test_acc": rec.result.get("test_acc"), "best_val_acc": best["val_acc"] if best else None,
+            "final_gap": gap, "train_seconds": rec.result.get("train_seconds"),
             "executor": rec.executor or "local", "node": rec.node or "this machine"}
