@@ -351,6 +351,9 @@ def test_select_this_studys_runs(home, store):
     at.selectbox(key="compare_study").select(2)
     button(at, "Select this study's runs").click().run()
     assert at.multiselect(key="compare_ids").value == two
+    # Runs picked by hand (or launched, or linked) that are one study's: the picker names that study.
+    at.multiselect(key="compare_ids").set_value(one).run()
+    assert at.selectbox(key="compare_study").value == 1
 
 
 def test_bulk_delete_confirms_once_says_what_went_and_refuses_running_runs(home, store):

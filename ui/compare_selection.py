@@ -73,7 +73,11 @@ def study_picker(runs: list) -> None:
     if not found:
         return
     st.session_state["_study_ids"] = found
-    if st.session_state.get(STUDY) not in found:
+    selected = set(st.session_state.get(KEY) or ())
+    shown = next((n for n, ids in found.items() if selected and set(ids) == selected), None)
+    if shown is not None:  # the runs on screen are one study's: the picker names that one (a new launch, a link)
+        st.session_state[STUDY] = shown
+    elif st.session_state.get(STUDY) not in found:
         st.session_state.pop(STUDY, None)
     names = {n: f"study {n} ({len(ids)} runs: #{ids[0]}–#{ids[-1]})" for n, ids in found.items()}
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
