@@ -311,6 +311,7 @@ def test_launching_the_same_study_twice_asks_first(home, store):
     button(at, "🚀 Launch study").click().run()
     assert not at.exception
     assert any(f"These 2 runs already exist (#{first[0]}, #{first[1]})" in w.value for w in at.warning)
+    assert not any("dropout masks" in w.value for w in at.warning)  # said only of dropout runs, which cannot repeat
     assert len(store.list_runs()) == 2  # nothing launched yet
     button(at, "Show the existing runs").click().run()
     assert sorted(at.session_state["compare_ids"]) == first and not at.warning

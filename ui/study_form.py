@@ -100,8 +100,12 @@ def _ask_again() -> None:
     ids, planned = st.session_state[REPEAT]
     runs = ", ".join(f"#{i}" for i in sorted(ids))
     whole = len(ids) >= planned
+    store = jobs().store
+    dropout = any(rec.config is not None and rec.config.reg.dropout > 0 for rec in map(store.get_run, ids) if rec)
     st.warning(f"{'These' if whole else f'{len(ids)} of these'} {len(ids) if whole else planned} runs already exist "
-               f"({runs}) with the same settings and seeds: launch again?", icon="🔁")
+               f"({runs}) with the same settings and seeds: launch again?"
+               + (" The dropout runs will not repeat their numbers exactly: runs training at the same time draw "
+                  "their dropout masks from one shared random stream." if dropout else ""), icon="🔁")
     c = st.columns(3)
     c[0].button("Launch again anyway", on_click=_launch, kwargs={"again": True}, width="stretch")
     if not whole:
