@@ -17,12 +17,12 @@ import torch
 
 from ..errors import first_line
 from .batched import BatchedStep
-from .steps import GATE, LOSS_SLOTS, WARMUP_STEPS
+from .steps import GATE, LOSS_SLOTS, WARMUP_STEPS, LossSlots
 
 log = logging.getLogger(__name__)
 
 
-class BatchedGraphStep(BatchedStep):
+class BatchedGraphStep(LossSlots, BatchedStep):
     """`step(idx)` with idx [K, B]: eager for the warm-up and partial batches, a graph replay otherwise."""
 
     def __init__(self, *args, batch_size: int, **kwargs):
@@ -36,7 +36,7 @@ class BatchedGraphStep(BatchedStep):
         self.failed = False
         self._eager_steps = 0
         self._idx = torch.zeros(self.model.k, batch_size, dtype=torch.long, device=device)  # the static input
-        self._slots = torch.zeros(LOSS_SLOTS, self.model.k, 2, device=device)  # replay r writes row r
+        self._slots = torch.zeros(LOSS_SLOTS, self.model.k, 2, device=device)  # replay r writes row r: [K, 2]
         self._slot = torch.zeros(1, dtype=torch.long, device=device)  # the next free row, on the device
         self._replays = 0  # replays whose losses are still in the slots
 
@@ -78,15 +78,6 @@ class BatchedGraphStep(BatchedStep):
                 self.note = f"trained without CUDA graphs (capture failed: {first_line(exc)[:160]})"
                 torch.cuda.synchronize(self.stream.device)
         self.step(idx)
-
-    def _take_slots(self) -> list[torch.Tensor]:
-        """The losses of the replays since the last take, one [K, 2] device tensor each (no sync)."""
-        n, self._replays = self._replays, 0
-        if not n:
-            return []
-        rows = self._slots[:n].clone()
-        self._slot.zero_()
-        return list(rows.unbind(0))
 
     def drain(self) -> list[list[tuple[float, float]]]:
         with GATE.shared(), torch.cuda.stream(self.stream):

@@ -158,7 +158,25 @@ class CaptureGate:
 GATE = CaptureGate()
 
 
-class GraphStep(EagerStep):
+class LossSlots:
+    """What a graph step's replays leave on the device: replay r writes its losses to row r of `_slots` (the next
+    free row `_slot` is itself a device tensor, advanced inside the graph); `_replays` counts them on the host."""
+
+    _slots: torch.Tensor
+    _slot: torch.Tensor
+    _replays: int
+
+    def _take_slots(self) -> list[torch.Tensor]:
+        """The losses of the replays since the last take, one device tensor each (no sync)."""
+        n, self._replays = self._replays, 0
+        if not n:
+            return []
+        rows = self._slots[:n].clone()
+        self._slot.zero_()
+        return list(rows.unbind(0))
+
+
+class GraphStep(LossSlots, EagerStep):
     """The same step captured once as a CUDA graph and replayed; the batch's indices enter by a static buffer.
 
     Batches of another size (an epoch's last, partial one) and the warm-up run eagerly on the same
@@ -312,15 +330,6 @@ class GraphStep(EagerStep):
     def _sync(self) -> None:
         if self.train_x.is_cuda:
             torch.cuda.synchronize(self.train_x.device)
-
-    def _take_slots(self) -> list[torch.Tensor]:
-        """The losses of replays since the last take, as (2,) device tensors (no sync)."""
-        n, self._replays = self._replays, 0
-        if not n:
-            return []
-        rows = self._slots[:n].clone()
-        self._slot.zero_()
-        return list(rows.unbind(0))
 
     def drain(self) -> list[tuple[float, float]]:
         with GATE.shared(), torch.cuda.stream(self.stream):
