@@ -133,7 +133,8 @@ def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
     fig.update_xaxes(title_text="epoch", **_whole_ticks(max(x) - min(x) if x else 0))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)  # one epoch is one point: autorange would pad below 0
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
-    return _layout(fig)
+    # The legend under the charts: above them it covered the end of a long title ("...every 6 epochs)").
+    return _layout(fig, height=350, legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
 
 
 def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true: Sequence[str],
