@@ -18,7 +18,8 @@ from .store import RunRecord
 
 # Settings that never explain a difference between runs.
 IGNORED = {"device"}
-RESULTS = ("final val acc", "best val acc", "best epoch", "gap (train-val)", "test acc", "final train acc", "epochs")
+RESULTS = ("final val acc", "best val acc", "best epoch", "gap (train-val)", "test acc", "final train acc",
+           "last measured epoch")
 
 
 def applies(key: str, cfg: RunConfig) -> bool:
@@ -57,7 +58,7 @@ def _results(rec: RunRecord, epochs: Sequence[dict]) -> dict[str, Any]:
         "gap (train-val)": (last["train_acc"] - last["val_acc"]) if last.get("val_acc") is not None else None,
         "test acc": rec.result.get("test_acc"),
         "final train acc": last.get("train_acc"),
-        "epochs": int(last["epoch"]) if epochs else 0,  # the last row's: rows may skip epochs (eval_every)
+        "last measured epoch": int(last["epoch"]) if epochs else 0,  # rows may skip epochs (eval_every)
     }
 
 
