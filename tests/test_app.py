@@ -83,6 +83,7 @@ def test_compare_renders_a_chosen_pair(home, store):
     table = at.dataframe[0].value
     assert len(table) == 2 and "l2" in table.columns and "lr" not in table.columns  # only differing settings
     assert set(table["best epoch"]) <= {1, 2}
+    assert list(table["details"]) == [f"/train?run={a}", f"/train?run={b}"]  # each run's page, a click away
 
 
 def test_compare_without_validation_says_why_there_is_no_gap(home, store):

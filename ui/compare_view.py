@@ -62,6 +62,12 @@ def _where(run_ids: list[int], now: dict[int, RunStatus]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def _with_links(rows: list[dict], run_ids: list[int]) -> list[dict]:
+    """Each row with a link to its run's Train page, next to its name."""
+    return [{"run": row["run"], "details": f"/train?run={run_id}", **row} for row, run_id in zip(rows, run_ids,
+                                                                                                 strict=True)]
+
+
 def show_comparison(run_ids: list[int]) -> None:
     """The comparison, polling every second while any of these runs is queued or training."""
     now = statuses(run_ids)
@@ -88,8 +94,10 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     elif any(epochs for _, epochs in pairs):
         st.caption("No generalization gap to show: these runs hold out no validation set "
                    "(validation fraction 0).")
-    per_run = comparison_table(pairs)
+    per_run = _with_links(comparison_table(pairs), [rec.id for rec, _ in pairs])
     percent = {k: st.column_config.NumberColumn(format="percent") for k in PERCENT}
+    percent["details"] = st.column_config.LinkColumn(display_text="Train ↗", width="small",
+                                                     help="The run's page: its curves, report and mistakes")
     if any(len(v.runs) > 1 for v in variants):
         st.caption("Variants trained with several seeds: each line is their mean, the band their min–max; "
                    "the table gives mean ± half the range.")
