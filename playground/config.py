@@ -152,6 +152,15 @@ def is_recurrent(cfg: RunConfig) -> bool:
     return cfg.model.arch in RECURRENT
 
 
+TRAIN_PROBE_MIN, TRAIN_PROBE_MAX = 2000, 5000  # training samples re-evaluated at each evaluation
+
+
+def train_probe_size(n_train: int, n_val: int) -> int:
+    """Training samples re-evaluated at each evaluation (the train side of the gap): as many as validation,
+    at least TRAIN_PROBE_MIN and at most TRAIN_PROBE_MAX, never more than were trained on."""
+    return min(n_train, max(TRAIN_PROBE_MIN, n_val), TRAIN_PROBE_MAX)
+
+
 def evaluates(cfg: RunConfig, epoch: int) -> bool:
     """Whether epoch `epoch` (from 1) ends with an evaluation and a row: the first, every eval_every-th, the last."""
     return epoch == 1 or epoch % cfg.optim.eval_every == 0 or epoch == cfg.optim.epochs

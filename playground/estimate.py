@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .config import RunConfig, evaluates, is_recurrent
+from .config import RunConfig, evaluates, is_recurrent, train_probe_size
 from .errors import RunStatus
 
 # Training images per dataset (limit 0 = all) and test images (the same `limit` cuts the test set too).
@@ -24,7 +24,6 @@ TEST_SIZE = {"mnist": 10_000, "cifar2": 2_000}
 SHAPE = {"mnist": (1, 28, 28), "cifar2": (3, 32, 32)}  # C, H, W (playground.data.SPECS, without torch)
 CLASSES = {"mnist": 10, "cifar2": 2}
 EVAL_COST = 1 / 3  # a forward pass against a training step (forward + backward + update)
-PROBE_MIN, PROBE_MAX = 2000, 5000  # the training subset re-evaluated each epoch (engine.training)
 # On a small training set one evaluation costs more than an epoch (the default study: 900 images trained, 600
 # validation + 900 probe evaluated, 2.2x wall over training time): a study evaluates every few epochs so that
 # its evaluations cost at most this share of its training, with curves of at least MIN_POINTS points.
@@ -58,7 +57,7 @@ def evaluations(cfg: RunConfig) -> int:
 def eval_samples(cfg: RunConfig) -> float:
     """One evaluation's work in training-step samples: the validation set and the training probe, forward only."""
     n_train, n_val, _ = split(cfg)
-    return EVAL_COST * (n_val + min(n_train, max(PROBE_MIN, n_val), PROBE_MAX))
+    return EVAL_COST * (n_val + train_probe_size(n_train, n_val))
 
 
 def samples(cfg: RunConfig) -> float:

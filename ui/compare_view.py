@@ -18,7 +18,7 @@ from playground.compare import (
     variant_table,
 )
 from playground.data import SPECS
-from playground.engine.training import NO_STEP_ROWS
+from playground.engine.training import NO_STEP_ROWS, Snapshot
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.why_views import where_they_differ
@@ -34,15 +34,22 @@ def variant_columns() -> dict:
 STATUS_WORD = {RunStatus.RUNNING: "training"}
 
 
-def statuses(run_ids: list[int]) -> dict[int, RunStatus]:
-    """Each run's status now: the live snapshot when this process trains it, else the store's row."""
+def live_snapshots(run_ids: list[int]) -> dict[int, Snapshot]:
+    """The snapshots of the runs this process trains or trained, without step rows (read once per poll)."""
     registry = jobs()
+    snaps = {run_id: registry.snapshot(run_id, steps_from=NO_STEP_ROWS) for run_id in run_ids}
+    return {run_id: snap for run_id, snap in snaps.items() if snap is not None}
+
+
+def statuses(run_ids: list[int], live: dict[int, Snapshot] | None = None) -> dict[int, RunStatus]:
+    """Each run's status now: the live snapshot when this process trains it, else the store's row."""
+    live = live_snapshots(run_ids) if live is None else live
+    store = jobs().store
     out = {}
     for run_id in run_ids:
-        snap = registry.snapshot(run_id, steps_from=NO_STEP_ROWS)  # the status only: no step rows copied
-        if snap is not None:
-            out[run_id] = RunStatus(snap.status)
-        elif (rec := registry.store.get_run(run_id)) is not None:
+        if run_id in live:
+            out[run_id] = RunStatus(live[run_id].status)
+        elif (rec := store.get_run(run_id)) is not None:
             out[run_id] = RunStatus(rec.status)
     return out
 
@@ -51,14 +58,10 @@ def chips(counts: dict[RunStatus, int]) -> str:
     return " · ".join(f"{STATUS_ICON[s]} {n} {STATUS_WORD.get(s, str(s))}" for s, n in counts.items())
 
 
-def _where(run_ids: list[int], now: dict[int, RunStatus]) -> str:
+def _where(live: dict[int, Snapshot]) -> str:
     """Which epoch each training run is in (this process's runs): curves move only at evaluated epochs."""
-    registry = jobs()
-    parts = []
-    for run_id in run_ids:
-        snap = registry.snapshot(run_id, steps_from=NO_STEP_ROWS) if now.get(run_id) == RunStatus.RUNNING else None
-        if snap is not None and snap.total_steps:
-            parts.append(f"#{run_id} epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}")
+    parts = [f"#{run_id} epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}" for run_id, snap in live.items()
+             if snap.status == RunStatus.RUNNING and snap.total_steps]
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -77,13 +80,14 @@ def show_comparison(run_ids: list[int]) -> None:
 
 def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     store = jobs().store
-    now = statuses(run_ids)
+    live = live_snapshots(run_ids)
+    now = statuses(run_ids, live)
     if now != drawn:
         st.rerun()  # a run started, ended or vanished: redraw the page (labels, pickers), not only this part
     pairs = [(rec, store.epochs(rec.id)) for rec in (store.get_run(i) for i in run_ids) if rec is not None]
     counts = status_counts(now.values())
     polling = any(s.active for s in now.values())
-    st.caption(chips(counts) + _where(run_ids, now) + (" — the charts update every second." if polling else ""))
+    st.caption(chips(counts) + _where(live) + (" — the charts update every second." if polling else ""))
     if not any(epochs for _, epochs in pairs):
         st.info("No finished epochs yet; curves appear after each run's first epoch.")
     variants = group_variants(pairs)

@@ -137,8 +137,11 @@ def _evaluated(plan: list[tuple[str, RunConfig]]) -> str:
     every = sorted({cfg.optim.eval_every for _, cfg in plan})
     if every == [1]:
         return ""
-    nth = " or ".join(f"{k}{'nd' if k == 2 else 'rd' if k == 3 else 'th'}" for k in every)
-    return (f" Curves get a point after epoch 1, every {nth} epoch and the last: on a few "
+    def ordinal(k: int) -> str:
+        return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+    when = " or ".join("every epoch" if k == 1 else f"every {ordinal(k)} epoch" for k in every)
+    return (f" Curves get a point after epoch 1, {when} and the last: on a few "
             "hundred images, measuring validation and training accuracy costs more than the epoch, and measuring "
             "each epoch nearly doubled a study's time (bench/README.md). Training is the same either way.")
 

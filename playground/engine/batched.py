@@ -11,6 +11,7 @@ it is each copy's own update as long as the copies share lr, momentum and weight
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 
@@ -29,6 +30,11 @@ from .training import make_optimizer
 # buffers during the forward, which vmap cannot do per copy.
 BATCHABLE_ARCHS = ("cnn", "lenet")
 PER_COPY = ("seed", "l2")  # the settings copies may differ in; everything else is one shape, one optimizer
+
+
+def batch_key(cfg: RunConfig) -> str:
+    """What the runs of one batch share: every setting but PER_COPY's (runs with equal keys may batch)."""
+    return json.dumps({k: v for k, v in cfg.flat().items() if k not in PER_COPY}, sort_keys=True)
 
 
 def can_batch(configs: Sequence[RunConfig]) -> str | None:

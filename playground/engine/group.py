@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..augment import AugmentedNormalizer, Augmenter
-from ..config import ConfigError, RunConfig, evaluates, validate
+from ..config import ConfigError, RunConfig, evaluates, train_probe_size, validate
 from ..data import Normalizer, load_dataset
 from ..errors import RunStatus
 from ..store import RunStore
@@ -29,7 +29,7 @@ from .batched import BatchedModel, BatchedStep, batched_optimizer, can_batch, ep
 from .batched_graph import BatchedGraphStep
 from .recorder import NullRecorder, Recorder, StoreRecorder
 from .schedules import current_lr, make_scheduler
-from .steps import GATE, graphs_enabled
+from .steps import GATE
 from .training import (
     DRAIN_EVERY_CUDA,
     LiveRun,
@@ -38,14 +38,15 @@ from .training import (
     Snapshot,
     Split,
     checkpoint_payload,
+    cpu_setup,
     cuda_work,
     failure,
     publish_steps,
     record_epoch,
     record_result,
     resolve_device,
-    split_dataset,
-    train_probe_size,
+    training_split,
+    uses_graphs,
 )
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,7 @@ class GroupTrainer:
                         for c, i in zip(configs, ids, strict=True)]
         self.run_ids = tuple(ids)
         self.threads = threads  # intra-op CPU threads; None keeps torch's default
-        # CUDA graphs on the Trainer's terms: a graph replays one learning rate and one set of augmentation draws.
-        first = configs[0]
-        self.graphs = ((graphs_enabled() if graphs is None else graphs) and first.optim.schedule == "constant"
-                       and not first.data.augment)
+        self.graphs = uses_graphs(configs[0], graphs)  # the Trainer's rule (the configs differ in seed and λ only)
         self.thread: threading.Thread | None = None
         self._lock = threading.Lock()  # between a start and a stop of a run that waits
         self._started = False
@@ -198,16 +196,12 @@ class GroupTrainer:
 
     def prepare(self, live: list[GroupMember]) -> GroupPrepared:
         """Device, the one data split, the batched model and its optimizer, as the Trainer prepares a run."""
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        torch.set_flush_denormal(True)  # as the Trainer: denormals are ~100x slower on x86
+        cpu_setup(self.threads)
         cfg = live[0].config
         device = resolve_device(cfg.device)
         ds = load_dataset(cfg.data.dataset)
         with cuda_work(device):
-            data = split_dataset(ds, cfg, device)  # one split for all: it depends on neither seed nor λ
-            if len(data.train_y) == 0:
-                raise ConfigError("no training samples left after the validation split; raise limit")
+            data = training_split(ds, cfg, device)  # one split for all: it depends on neither seed nor λ
             configs = [m.config for m in live]
             model = BatchedModel(configs, device)
         torch.manual_seed(cfg.seed)  # dropout draws from the process's stream; each copy its own masks of it

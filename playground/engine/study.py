@@ -9,7 +9,7 @@ from typing import Any
 from ..compare import StudyChoice, best_epoch, data_variants, study_variants
 from ..config import ConfigError, RunConfig, recipe
 from ..estimate import longest_first
-from .batched import can_batch
+from .batched import batch_key, can_batch
 from .jobs import JobRegistry
 from .training import NO_STEP_ROWS, Snapshot
 
@@ -82,7 +82,7 @@ def submit_all(jobs: JobRegistry, configs: list[RunConfig], names: list[str], ba
     half-launched stays queued."""
     groups: dict[str, list[int]] = {}
     for i in longest_first(configs):
-        groups.setdefault(configs[i].override(seed=0, l2=0.0).to_json(), []).append(i)
+        groups.setdefault(batch_key(configs[i]), []).append(i)
     ids: dict[int, int] = {}
     try:
         for members in groups.values():

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import AugmentedNormalizer, Augmenter
-from ..config import ConfigError, RunConfig, evaluates, is_recurrent, validate
+from ..config import ConfigError, RunConfig, evaluates, is_recurrent, train_probe_size, validate
 from ..data import Dataset, Normalizer, load_dataset
 from ..errors import ACTIVE, RunStatus, first_line
 from ..models import build_model, count_parameters
@@ -37,7 +37,6 @@ DRAIN_EVERY_CUDA = 50  # steps between host syncs on CUDA; on CPU every step (a 
 # Cross-entropy at chance is ln(classes) <= 2.3 here; a batch mean of 100 means the weights blew up
 # (bounded activations can keep an exploding run finite for a long time, so NaN alone is too late).
 EXPLODED_LOSS = 100.0
-TRAIN_PROBE_MIN, TRAIN_PROBE_MAX = 2000, 5000  # train samples re-evaluated at each epoch's end
 RATE_SECONDS = 0.5  # live samples/s and ETA are republished at most this often
 MAX_STEP_ROWS = 4000  # step rows a live stream keeps (a chart's worth); the store keeps every one
 NO_STEP_ROWS = 2**62  # as `steps_from`: a snapshot without step rows, for callers that need only counts
@@ -201,6 +200,31 @@ def split_dataset(ds: Dataset, cfg: RunConfig, device: torch.device) -> Split:
     return Split(to(x[train]), to(train_y), to(x[val]), to(y[val]), to(tx), to(ty))
 
 
+def training_split(ds: Dataset, cfg: RunConfig, device: torch.device) -> Split:
+    """split_dataset for a run that trains: refused when nothing is left to train on."""
+    data = split_dataset(ds, cfg, device)
+    if len(data.train_y) == 0:
+        raise ConfigError("no training samples left after the validation split; raise limit")
+    return data
+
+
+def uses_graphs(config: RunConfig, graphs: bool | None) -> bool:
+    """Whether a run of `config` captures CUDA graphs (on a GPU): `graphs`, or the setting when None. A graph
+    replays the learning rate it was captured with (a float baked into its kernels) and one set of augmentation
+    draws, so a moving rate or augmentation steps eagerly; the constant schedule keeps the graph and its speed."""
+    return ((graphs_enabled() if graphs is None else graphs) and config.optim.schedule == "constant"
+            and not config.data.augment)
+
+
+def cpu_setup(threads: int | None) -> None:
+    """The training thread's CPU settings: `threads` intra-op threads (None keeps torch's default), denormals off."""
+    if threads:
+        torch.set_num_threads(threads)  # process-wide in effect: callers pass one value for all runs
+    # Tiny values in RNN states and gradients become denormals, which x86 CPUs handle ~100x slower:
+    # flushing them to zero gave RNN 128 +17% samples/s with identical accuracy (this thread's FPU flag).
+    torch.set_flush_denormal(True)
+
+
 NOISE_SEED = 54321  # the same labels are noisy in every run of a setting: seeds and variants differ by the rest
 
 
@@ -320,10 +344,7 @@ class Trainer(LiveRun):
         if recorder is None:
             recorder = StoreRecorder(store, run_id) if store is not None and run_id is not None else NullRecorder()
         self.recorder = recorder
-        # A CUDA graph replays the learning rate it was captured with (a float baked into its kernels), so a
-        # run whose rate moves steps eagerly; the constant schedule keeps the graph and its speed.
-        self.graphs = ((graphs_enabled() if graphs is None else graphs) and config.optim.schedule == "constant"
-                       and not config.data.augment)  # a graph would replay one set of augmentation draws
+        self.graphs = uses_graphs(config, graphs)
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
@@ -378,11 +399,7 @@ class Trainer(LiveRun):
 
     def prepare(self) -> Prepared:
         """Device, data split, normalizer, seeded model, optimizer and the training step."""
-        if self.threads:
-            torch.set_num_threads(self.threads)  # process-wide in effect: callers pass one value for all runs
-        # Tiny values in RNN states and gradients become denormals, which x86 CPUs handle ~100x slower:
-        # flushing them to zero gave RNN 128 +17% samples/s with identical accuracy (this thread's FPU flag).
-        torch.set_flush_denormal(True)
+        cpu_setup(self.threads)
         device = resolve_device(self.config.device)
         ds = load_dataset(self.config.data.dataset)
         with cuda_work(device):  # copies to the GPU and allocations: never during another run's capture
@@ -391,9 +408,7 @@ class Trainer(LiveRun):
     def _build(self, device: torch.device, ds: Dataset) -> Prepared:
         """What `prepare` returns, built on `device`."""
         cfg = self.config
-        data = split_dataset(ds, cfg, device)
-        if len(data.train_y) == 0:
-            raise ConfigError("no training samples left after the validation split; raise limit")
+        data = training_split(ds, cfg, device)
         model = build_model(cfg, seed=cfg.seed).to(device)
         # Dropout draws from torch's process-wide generators (CPU and CUDA): seeding them here makes a run
         # repeat its curve when it trains alone; runs training at once share the stream (README).
@@ -510,11 +525,6 @@ def failure(exc: BaseException) -> str:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return f"out of GPU memory ({first_line(exc)}); try a smaller batch size"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def train_probe_size(n_train: int, n_val: int) -> int:
-    """Training samples re-evaluated at each evaluation: as many as validation, within the probe's bounds."""
-    return min(n_train, max(TRAIN_PROBE_MIN, n_val), TRAIN_PROBE_MAX)
 
 
 def publish_steps(live: LiveRun, run: Any, progress: Progress, values: list[tuple[float, float]], epoch: int,
