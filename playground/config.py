@@ -166,6 +166,29 @@ def evaluates(cfg: RunConfig, epoch: int) -> bool:
     return epoch == 1 or epoch % cfg.optim.eval_every == 0 or epoch == cfg.optim.epochs
 
 
+# The settings that are shares of something: (lowest, highest, whether the highest itself is allowed). validate()
+# checks these and the Train form's sliders span them, so a valid value can never be out of a slider's range.
+FRACTIONS: dict[str, tuple[float, float, bool]] = {
+    "val_fraction": (0.0, 0.5, False),
+    "label_noise": (0.0, 0.95, True),
+    "dropout": (0.0, 1.0, False),
+}
+
+
+def fraction_ok(name: str, value: Any) -> bool:
+    """Whether `value` is a number in FRACTIONS[name]'s range."""
+    low, high, closed = FRACTIONS[name]
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        return False
+    return low <= value <= high if closed else low <= value < high
+
+
+def fraction_rule(name: str) -> str:
+    """'dropout must be in [0, 1)': the range of FRACTIONS[name] in words."""
+    low, high, closed = FRACTIONS[name]
+    return f"{name} must be in [{low:g}, {high:g}{']' if closed else ')'}"
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError with the reason if the engine cannot run `cfg`; return it otherwise."""
     d, m, o, r = cfg.data, cfg.model, cfg.optim, cfg.reg
@@ -182,8 +205,8 @@ def validate(cfg: RunConfig) -> RunConfig:
 
     need(d.dataset in DATASETS, f"unknown dataset '{d.dataset}'; valid: {', '.join(DATASETS)}")
     need(d.normalize in NORMALIZATIONS, f"unknown normalize '{d.normalize}'; valid: {', '.join(NORMALIZATIONS)}")
-    need(is_num(d.val_fraction) and 0 <= d.val_fraction < 0.5, "val_fraction must be in [0, 0.5)")
-    need(is_num(d.label_noise) and 0 <= d.label_noise <= 0.95, "label_noise must be in [0, 0.95]")
+    need(fraction_ok("val_fraction", d.val_fraction), fraction_rule("val_fraction"))
+    need(fraction_ok("label_noise", d.label_noise), fraction_rule("label_noise"))
     need(isinstance(d.augment, bool), "augment must be true or false")
     need(is_int(d.limit) and d.limit >= 0, "limit must be an integer >= 0 (0 = all samples)")
     need(d.limit == 0 or d.limit >= 10, "limit must be 0 (all) or at least 10 samples")
@@ -203,7 +226,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(is_int(o.eval_every) and 1 <= o.eval_every <= 1000, "eval_every must be an integer in [1, 1000] epochs")
     need(is_num(r.l2) and r.l2 >= 0, "L2 penalty must be >= 0")
     need(is_num(r.weight_decay) and r.weight_decay >= 0, "weight decay must be >= 0")
-    need(is_num(r.dropout) and 0 <= r.dropout < 1, "dropout must be in [0, 1)")
+    need(fraction_ok("dropout", r.dropout), fraction_rule("dropout"))
     need(isinstance(r.batchnorm, bool), "batchnorm must be true or false")
     if is_recurrent(cfg):
         need(r.dropout == 0 or m.layers > 1,

@@ -486,3 +486,25 @@ def test_a_finished_run_shows_its_worst_mistakes_and_confused_classes(trained):
     at.selectbox(key=f"mistake-cell-{trained.id}").select_index(1).run()  # the most confused pair's images
     assert not at.exception and at.selectbox(key=f"mistake-cell-{trained.id}").index == 1
     assert any(f"mistakes-{trained.id}" in (c.proto.id or "") or "❌" in c.proto.spec for c in at.get("plotly_chart"))
+
+
+# ------------------------------------------------------------------ sliders span every valid value
+EDGES = dict(label_noise=0.95, dropout=0.95, layers=2, val_fraction=0.45)
+
+
+def test_a_link_with_values_at_the_edge_of_the_valid_range_opens_the_form(home):
+    at = page({"recipe": "lstm64", **{k: str(v) for k, v in EDGES.items()}})
+    assert not at.exception and not at.sidebar.warning
+    for name in ("label_noise", "dropout", "val_fraction"):
+        assert at.sidebar.slider(key="f_" + name).value == EDGES[name]
+
+
+@pytest.mark.parametrize("values", [EDGES, dict(dropout=0.99, layers=3, val_fraction=0.49, label_noise=0)])
+def test_train_again_on_a_cli_run_with_values_at_the_edge_opens_the_form(home, store, values):
+    """The CLI accepts whatever validate() accepts (0.99 dropout, 0.49 held out): the form shows it as it is."""
+    run_id = store.create_run(tiny(**values), "from the CLI", status="finished")
+    at = page({"run": str(run_id)})
+    by_label(at.button, "🔁 Train again with one change").click().run()
+    assert not at.exception
+    for name in ("label_noise", "dropout", "val_fraction"):
+        assert at.sidebar.slider(key="f_" + name).value == values[name]

@@ -17,6 +17,7 @@ from playground.config import (
     ACTIVATIONS,
     ARCHITECTURES,
     DEVICES,
+    FRACTIONS,
     NORMALIZATIONS,
     OPTIMIZERS,
     RECIPES,
@@ -160,6 +161,12 @@ def _number(label: str, name: str, **kwargs) -> None:
     st.number_input(label, on_change=_custom, key=PREFIX + name, **kwargs)
 
 
+def _fraction(label: str, name: str, **kwargs) -> None:
+    """A slider over the whole range validate() accepts for `name` (an excluded end is refused at Train, with why)."""
+    low, high, _ = FRACTIONS[name]
+    st.slider(label, low, high, step=0.05, on_change=_custom, key=PREFIX + name, **kwargs)
+
+
 def _model_fields(arch: str) -> None:
     c1, c2 = st.columns(2)
     with c1:
@@ -172,7 +179,7 @@ def _model_fields(arch: str) -> None:
             _number("Layers", "layers", step=1)
         else:
             st.selectbox("Activation", ACTIVATIONS, on_change=_custom, key=PREFIX + "activation")
-    st.slider("Dropout", 0.0, 0.9, step=0.05, on_change=_custom, key=PREFIX + "dropout",
+    _fraction("Dropout", "dropout",
               help="Between recurrent layers (needs 2+ layers), or Dropout2d after each conv block.")
     st.checkbox("Batch-norm after each conv", on_change=_custom, key=PREFIX + "batchnorm", disabled=arch in RECURRENT)
     st.checkbox("Augment training images", on_change=_custom, key=PREFIX + "augment",
@@ -205,10 +212,10 @@ def _more_fields() -> None:
         _number("Gradient clip (0 = off)", "clip", step=0.5)
         st.selectbox("Input normalization", NORMALIZATIONS, on_change=_custom, key=PREFIX + "normalize",
                      format_func=NORMALIZE_LABELS.get)
-        st.slider("Validation fraction", 0.0, 0.4, step=0.05, on_change=_custom, key=PREFIX + "val_fraction")
-        st.slider("Label noise (training labels replaced at random)", 0.0, 0.9, step=0.05, on_change=_custom,
-                  key=PREFIX + "label_noise", help="The same labels in every run; validation and test stay clean. "
-                                                   "Watch training accuracy climb on labels it can only memorize.")
+        _fraction("Validation fraction", "val_fraction")
+        _fraction("Label noise (training labels replaced at random)", "label_noise",
+                  help="The same labels in every run; validation and test stay clean. "
+                       "Watch training accuracy climb on labels it can only memorize.")
         _number("Use only the first N samples (0 = all)", "limit", step=500)
         _number("Evaluate every N epochs", "eval_every", min_value=1, max_value=1000, step=1,
                 help="Validation and training accuracy after epoch 1, every N-th epoch and the last; training is "
