@@ -516,10 +516,10 @@ def _scheduler(cfg: RunConfig) -> list[str]:
     if name == "constant":
         return []
     comment, call = {
-        "step": (f"Step schedule: the learning rate times {g:g} after {a:.0%}, and again after {b:.0%}, of the "
-                 "steps.",
-                 f"optim.lr_scheduler.MultiStepLR(\n        optimizer, milestones=[int(steps * {a!r}), "
-                 f"int(steps * {b!r})], gamma={g!r})"),
+        "step": (f"Step schedule: the learning rate times {g:g} from the step with {a:.0%} of the steps done, and "
+                 f"again from {b:.0%}.",
+                 f"optim.lr_scheduler.MultiStepLR(\n        optimizer, milestones=[math.ceil(steps * {a!r}), "
+                 f"math.ceil(steps * {b!r})], gamma={g!r})"),
         "cosine": ("Cosine schedule: the learning rate falls from --lr to 0 along a half cosine over the steps.",
                    "optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)"),
         # cycle_momentum=False: only the rate moves; momentum and Adam's betas stay as set above.

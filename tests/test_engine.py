@@ -1,3 +1,4 @@
+import math
 import os
 import time
 from pathlib import Path
@@ -336,7 +337,7 @@ def reference_rates(schedule: str, lr: float, steps: int) -> list[float]:
 
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     made = {"constant": lambda: None,
-            "step": lambda: ls.MultiStepLR(opt, [int(steps * 0.5), int(steps * 0.75)], gamma=0.1),
+            "step": lambda: ls.MultiStepLR(opt, [math.ceil(steps * 0.5), math.ceil(steps * 0.75)], gamma=0.1),
             "cosine": lambda: ls.CosineAnnealingLR(opt, T_max=steps),
             "onecycle": lambda: ls.OneCycleLR(opt, max_lr=lr, total_steps=steps, cycle_momentum=False)}[schedule]()
     rates = []
@@ -359,13 +360,36 @@ def test_each_steps_learning_rate_is_torchs_schedule_over_the_whole_run(schedule
     assert stored == [r["lr"] for r in snap.step_rows] == reference_rates(schedule, cfg.optim.lr, 18)
     lr = cfg.optim.lr
     if schedule == "step":
-        assert (stored[0], stored[9], stored[13], stored[-1]) == pytest.approx((lr, lr / 10, lr / 100, lr / 100))
+        # 18 steps: x0.1 from step 9 (9/18 done before it = 50%) and from step 14 (14/18 >= 75%; 13/18 is not)
+        assert (stored[8], stored[9], stored[13], stored[14], stored[-1]) == pytest.approx(
+            (lr, lr / 10, lr / 10, lr / 100, lr / 100))
     if schedule == "cosine":
         assert stored[0] == lr and stored[-1] < lr / 100  # down a half cosine, near 0 at the last step
     if schedule == "onecycle":
         peak = stored.index(max(stored))
         assert stored[0] == pytest.approx(lr / 25) and max(stored) == pytest.approx(lr, rel=0.01)
         assert 3 <= peak <= 6 and stored[-1] < lr / 1000  # the peak near 30% of the run, then nearly 0
+
+
+def test_the_step_schedule_drops_at_the_step_it_claims_on_short_runs():
+    """Issue 29: x0.1 from the first step with 50% of the steps done before it, again from 75% (the help's rule);
+    a 2-step run went straight to lr/100 at its second step."""
+    from fractions import Fraction
+
+    from playground.engine.schedules import STEP_AT, STEP_GAMMA, make_scheduler
+
+    assert reference_rates("step", 1.0, 2) == pytest.approx([1.0, 0.1])
+    for total in range(1, 41):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        scheduler = make_scheduler(tiny(schedule="step"), opt, total)
+        rates = []
+        for _ in range(total):
+            rates.append(opt.param_groups[0]["lr"])
+            opt.step()
+            scheduler.step()
+        drops = [sum(Fraction(k, total) >= Fraction(share).limit_denominator(100) for share in STEP_AT)
+                 for k in range(total)]
+        assert rates == pytest.approx([STEP_GAMMA ** d for d in drops]), total
 
 
 def test_a_moving_rate_trains_without_cuda_graphs_and_the_constant_one_keeps_them():

@@ -5,6 +5,8 @@ the exported script (codegen.py) builds the very same one, so the two agree step
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.optim import lr_scheduler
 
@@ -24,8 +26,10 @@ SCHEDULE_HELP = {
 
 
 def step_milestones(total_steps: int) -> list[int]:
-    """The steps after which "step" multiplies the rate by STEP_GAMMA."""
-    return [int(total_steps * share) for share in STEP_AT]
+    """The steps (from 0) where "step" multiplies the rate by STEP_GAMMA: the first step with at least each share
+    of the run's steps done before it. Rounding down (int) dropped early: a 2-step run's second step got both
+    drops at once (lr/100) where 50% says one (lr/10) and 75% none."""
+    return [math.ceil(total_steps * share) for share in STEP_AT]
 
 
 def make_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer,
