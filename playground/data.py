@@ -10,7 +10,9 @@ import gzip
 import hashlib
 import io
 import logging
+import os
 import pickle
+import stat
 import subprocess
 import sys
 import threading
@@ -206,44 +208,103 @@ def _offline_mnist() -> Arrays | None:
     if raw is None:
         return None
     # Unpickling and converting took ~2 s a process; the decoded arrays load in a fraction of that.
-    return _decoded("mnist-pickle", hashlib.sha256(raw).hexdigest()[:16], lambda: _mnist_from_pickle(raw))
+    digest = hashlib.sha256(raw).hexdigest()
+    return _decoded("mnist-pickle", digest[:16], lambda: _mnist_from_pickle(raw), SPECS["mnist"], MNIST_COUNTS,
+                    MNIST_ARRAYS_SHA256 if digest == MNIST_SHA256 else None)
 
 
 # ---------------------------------------------------------------------- decoded arrays, cached
 # A fresh process (the CLI, a new server, each test's subprocess) decoded MNIST's pickle or CIFAR's 12,000 JPEGs
 # in ~2 s each. The uint8 tensors are kept as .npz in the data folder, one file per source, named after the version
 # they were decoded from (the pickle's sha256; the folder's file names, sizes and times), read with
-# allow_pickle=False.
+# allow_pickle=False. A cache file is only a copy: it is used when it is a regular file whose arrays have the
+# dataset's shapes, dtypes, labels and counts and match the digest written beside them (the MNIST pickle's also
+# the pinned digest of its decoded arrays); anything else is decoded again and replaced.
 CACHE_DIR = "decoded"
 ARRAY_NAMES = ("train_x", "train_y", "test_x", "test_y")
+DIGEST_NAME = "sha256"  # the archive member beside the arrays: arrays_digest() of them
+MNIST_COUNTS = (60_000, 10_000)
+# arrays_digest() of the pinned pickle's decoded arrays: a cache file cannot stand in for other MNIST data.
+MNIST_ARRAYS_SHA256 = "11de40ec28a7c150195b86fd3a818037e73f1e8d04ab1621d02836dbdf8a2d54"
 
 
-def _decoded(stem: str, version: str, decode: Callable[[], Arrays | None]) -> Arrays | None:
-    """decode(), or its arrays from the cache file `stem-version.npz`; after a decode, writes that file (if it can)
-    and removes the stem's other versions."""
+class CacheMismatch(ValueError):
+    """A decoded-data cache file that is not what it claims; it is decoded again."""
+
+
+def arrays_digest(arrays: Arrays) -> str:
+    """sha256 of the four arrays: each one's dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for t in arrays:
+        a = np.ascontiguousarray(t.numpy())
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def check_arrays(arrays: Arrays, ds: DatasetSpec, counts: tuple[int, int] | None = None) -> None:
+    """Raise CacheMismatch unless `arrays` are (N, C, H, W) uint8 images of `ds` with int64 labels in range,
+    as many labels as images, and `counts` (train, test) images when they are known."""
+    for split, x, y in (("train", arrays[0], arrays[1]), ("test", arrays[2], arrays[3])):
+        if x.dtype != torch.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != ds.shape:
+            want = ", ".join(map(str, ds.shape))
+            raise CacheMismatch(f"{split} images are {tuple(x.shape)} {x.dtype}, not (N, {want}) uint8")
+        if y.dtype != torch.int64 or y.ndim != 1 or len(y) != len(x):
+            raise CacheMismatch(f"{split} labels are {tuple(y.shape)} {y.dtype}, not ({len(x)},) int64")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(ds.classes)):
+            raise CacheMismatch(f"{split} labels fall outside 0..{len(ds.classes) - 1}")
+    if counts is not None and (len(arrays[1]), len(arrays[3])) != tuple(counts):
+        raise CacheMismatch(f"it holds {len(arrays[1]):,} + {len(arrays[3]):,} images, "
+                            f"not {counts[0]:,} + {counts[1]:,}")
+
+
+def _read_cache(path: Path, ds: DatasetSpec, counts: tuple[int, int] | None, pinned: str | None) -> Arrays:
+    """The cache file's arrays, checked; FileNotFoundError when there is none, CacheMismatch when it is not them."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once here (and is refused below), never blocks
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CacheMismatch("not a regular file")
+        with np.load(f, allow_pickle=False) as z:
+            arrays = tuple(torch.from_numpy(z[n]) for n in ARRAY_NAMES)
+            written = str(z[DIGEST_NAME]) if DIGEST_NAME in z.files else None
+    check_arrays(arrays, ds, counts)  # type: ignore[arg-type]
+    digest = arrays_digest(arrays)  # type: ignore[arg-type]
+    if digest != written or (pinned is not None and digest != pinned):
+        raise CacheMismatch("its arrays do not match their digest")
+    return arrays  # type: ignore[return-value]
+
+
+def _decoded(stem: str, version: str, decode: Callable[[], Arrays | None], ds: DatasetSpec,
+             counts: tuple[int, int] | None = None, pinned: str | None = None) -> Arrays | None:
+    """decode(), or its arrays from the cache file `stem-version.npz` when they check out (see above); after a
+    decode, writes that file with its digest (if it can) and removes the stem's other versions."""
     folder = data_dir() / CACHE_DIR
     path = folder / f"{stem}-{version}.npz"
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return tuple(torch.from_numpy(z[n]) for n in ARRAY_NAMES)  # type: ignore[return-value]
+        return _read_cache(path, ds, counts, pinned)
     except FileNotFoundError:
         pass
-    except Exception as exc:  # a torn or foreign file: decode again and replace it
+    except Exception as exc:  # torn, foreign, planted, cut short or a FIFO: decode again and replace it
         log.warning("ignoring the decoded-data cache %s: %s", path, first_line(exc))
     arrays = decode()
     if arrays is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
-            with open(tmp, "wb") as f:
-                np.savez(f, **{n: t.numpy() for n, t in zip(ARRAY_NAMES, arrays, strict=True)})
-            tmp.replace(path)  # atomic: a reader sees the whole file or none
-            for old in folder.glob(f"{stem}-*.npz"):
-                if old != path:
-                    old.unlink(missing_ok=True)
-        except OSError as exc:  # a read-only data folder: decode each time, as before
-            log.info("not caching decoded data in %s: %s", folder, first_line(exc))
+        _write_cache(folder, path, stem, arrays)
     return arrays
+
+
+def _write_cache(folder: Path, path: Path, stem: str, arrays: Arrays) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **{n: t.numpy() for n, t in zip(ARRAY_NAMES, arrays, strict=True)},
+                     **{DIGEST_NAME: np.array(arrays_digest(arrays))})
+        tmp.replace(path)  # atomic: a reader sees the whole file or none
+        for old in folder.glob(f"{stem}-*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only data folder: decode each time, as before
+        log.info("not caching decoded data in %s: %s", folder, first_line(exc))
 
 
 def _folder_version(root: Path) -> str:
@@ -280,31 +341,48 @@ def _download_mnist() -> Arrays:
         return _offline_mnist()  # type: ignore[return-value]
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _image_files(root: Path, split: str, cls: str) -> list[Path]:
+    return [p for p in sorted((root / split / cls).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
 def _image_folder(root: Path, ds: DatasetSpec) -> Arrays | None:
     """ImageFolder layout: root/{train,test}/<class>/*.(jpg|png), decoded once per version of the folder."""
     if not all((root / split / c).is_dir() for split in ("train", "test") for c in ds.classes):
         return None
     stem = f"{ds.name}-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]}"  # one cache per folder
-    return _decoded(stem, _folder_version(root), lambda: _decode_folder(root, ds))
+    counts = tuple(sum(len(_image_files(root, split, c)) for c in ds.classes) for split in ("train", "test"))
+    return _decoded(stem, _folder_version(root), lambda: _decode_folder(root, ds), ds, counts)  # type: ignore[arg-type]
 
 
 def _decode_folder(root: Path, ds: DatasetSpec) -> Arrays:
+    """The folder's images; DataUnavailable naming the first file that is not a (C, H, W) image of `ds`."""
     from PIL import Image
 
-    classes, mode = ds.classes, ("RGB" if ds.shape[0] == 3 else "L")
+    from .preprocess import open_regular_file  # a FIFO among the images is refused, never read
+
+    classes, mode, (_, height, width) = ds.classes, ("RGB" if ds.shape[0] == 3 else "L"), ds.shape
     out = []
     for split in ("train", "test"):
         xs, ys = [], []
         for label, cls in enumerate(classes):
-            for path in sorted((root / split / cls).iterdir()):
-                if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp"):
-                    continue
-                with Image.open(path) as im:
-                    xs.append(np.asarray(im.convert(mode)))
+            for path in _image_files(root, split, cls):
+                try:
+                    with open_regular_file(path, "an image file", DataUnavailable) as f, Image.open(f) as im:
+                        xs.append(np.asarray(im.convert(mode)))
+                except Exception as exc:  # noqa: BLE001 - any undecodable file is refused by name
+                    raise DataUnavailable(f"{path}: not a readable image ({first_line(exc)[:200]})") from None
+                if xs[-1].shape[:2] != (height, width):
+                    raise DataUnavailable(f"{path}: {xs[-1].shape[1]}x{xs[-1].shape[0]} pixels; every {ds.title} "
+                                          f"image must be {width}x{height}")
                 ys.append(label)
+        if not xs:
+            raise DataUnavailable(f"{root / split}: no images (.jpg, .jpeg, .png or .bmp) in its class folders")
         x = torch.from_numpy(np.stack(xs))
         x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.unsqueeze(1)
-        y = torch.tensor(ys)
+        y = torch.tensor(ys, dtype=torch.int64)
         # Folders are sorted by class; a fixed shuffle makes "first N" and the val split mixed.
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
         out += [x[order].contiguous(), y[order]]
@@ -312,15 +390,26 @@ def _decode_folder(root: Path, ds: DatasetSpec) -> Arrays:
 
 
 def _user_folder(name: str) -> Arrays | None:
+    """The folder the user named, or DataUnavailable naming what is wrong: it is never replaced by another source."""
     folder = settings.current().dataset_dir(name)
     if not folder:
         return None
-    root = Path(folder)
+    root, ds = Path(folder), spec(name)
     loader = _torchvision_mnist if name == "mnist" else _torchvision_cifar2
-    found = _image_folder(root, spec(name)) or loader(root, download=False)
+    try:
+        found = _image_folder(root, ds) or loader(root, download=False)
+    except DataUnavailable as exc:
+        raise DataUnavailable(f"{ds.env_var}={folder}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - torchvision's or the file system's error, as a refusal
+        raise DataUnavailable(f"{ds.env_var}={folder} cannot be read: {type(exc).__name__}: "
+                              f"{first_line(exc)[:200]}") from None
     if found is None:
-        raise DataUnavailable(f"{spec(name).env_var}={folder} holds neither an ImageFolder layout "
-                              f"(train/ and test/ with {', '.join(spec(name).classes)}) nor torchvision files")
+        raise DataUnavailable(f"{ds.env_var}={folder} holds neither an ImageFolder layout "
+                              f"(train/ and test/ with {', '.join(ds.classes)}) nor torchvision files")
+    try:
+        check_arrays(found, ds)
+    except CacheMismatch as exc:
+        raise DataUnavailable(f"{ds.env_var}={folder}: {exc}") from None
     return found
 
 

