@@ -17,6 +17,7 @@ from torch import nn
 
 from .config import RunConfig, is_recurrent
 from .data import Normalizer, display_images, load_dataset
+from .errors import PlaygroundError
 
 METHODS = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gradcam": "Grad-CAM"}
 EVAL_BATCH = 1000
@@ -246,6 +247,8 @@ def pca(feats: np.ndarray) -> Projection:
     mean = feats.mean(0)
     _, s, vt = np.linalg.svd(feats - mean, full_matrices=False)
     explained = float((s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12))
+    if len(vt) < 2:  # one image, or a layer of one unit, has one direction: the second axis is flat
+        vt = np.vstack([vt, np.zeros((2 - len(vt), feats.shape[1]))])
     return Projection((feats - mean) @ vt[:2].T, explained, mean, vt[:2])
 
 
@@ -267,13 +270,20 @@ class NeighbourMap:
         return self.points[nearest].mean(1)
 
 
+TSNE_MIN = 2  # images: scikit-learn's t-SNE needs a perplexity below the number of points, and a perplexity > 0
+
+
 def tsne(feats: np.ndarray, seed: int = 0) -> NeighbourMap:
     """scikit-learn's t-SNE (PCA start, perplexity 30 or less for few points): neighbours stay
     neighbours; distances between clusters and their sizes mean little."""
     from sklearn.manifold import TSNE  # imported on use: the map is optional and takes seconds
 
     feats = np.asarray(feats, dtype=np.float64)
-    perplexity = min(30.0, max(2.0, (len(feats) - 1) / 3))
+    if len(feats) < TSNE_MIN:
+        raise PlaygroundError(f"A t-SNE map needs at least {TSNE_MIN} test images; this test set has {len(feats)}. "
+                              "PCA maps any number.")
+    # A user's own folder may hold 2 or 3 test images: the perplexity stays below their number.
+    perplexity = min(30.0, max(2.0, (len(feats) - 1) / 3), len(feats) - 1)
     points = TSNE(2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(feats)
     return NeighbourMap(points, feats)
 

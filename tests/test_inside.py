@@ -432,3 +432,40 @@ def test_the_map_can_be_drawn_with_tsne(inside_home, monkeypatch):
     assert "t-SNE (scikit-learn)" in captions(at)
     shares = [c.value for c in at.caption if c.value.startswith("Classes kept")]
     assert len(shares) == 2 and "variance" not in shares[0]  # t-SNE keeps no variance to report
+
+
+def test_tsne_of_two_or_three_images_is_a_map_and_of_one_a_reason():
+    """Issue 30: a user's own folder with 1-2 test images raised 'perplexity must be less than n_samples'."""
+    from playground import explain
+    from playground.errors import PlaygroundError
+
+    for n in (2, 3):
+        mapped = explain.tsne(np.random.default_rng(n).normal(size=(n, 8)))
+        assert mapped.points.shape == (n, 2) and np.isfinite(mapped.points).all()
+    with pytest.raises(PlaygroundError, match="at least 2 test images"):
+        explain.tsne(np.zeros((1, 8)))
+    for feats in (np.ones((1, 8)), np.arange(5.0)[:, None]):  # one image; a layer of one unit (hidden=1)
+        assert explain.pca(feats).points.shape == (len(feats), 2)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_inside_draws_the_map_of_a_test_set_of_one_or_two_images(home, store, monkeypatch, count):
+    """A user's own folder with one or two test images: PCA and t-SNE draw them, or t-SNE says why not."""
+    from playground import data
+
+    full = data.load_dataset("mnist")
+    few = data.Dataset(full.spec, full.train_x[:40], full.train_y[:40], full.test_x[:count], full.test_y[:count],
+                       "a folder of my own")
+    monkeypatch.setitem(data._cache, "mnist", few)
+    cfg = tiny(epochs=1, hidden=8, limit=0)
+    run_id = store.create_run(cfg, "few")
+    assert Trainer(cfg, store, run_id).run().status == "finished"
+    at = app_page("pages/inside.py")
+    at.session_state["inside_model"] = run_id
+    at.run()
+    assert not at.exception
+    at.radio(key=f"map-method-{run_id}").set_value("tsne").run()
+    assert not at.exception
+    shares = [c.value for c in at.caption if c.value.startswith("Classes kept")]
+    assert len(shares) == (2 if count == 2 else 0)
+    assert (count == 2) != any("at least 2 test images" in i.value for i in at.info)

@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from playground import charts, explain
+from playground.errors import PlaygroundError
 from playground.models import untrained
 from ui.common import loaded_model
 from ui.why_views import mtime
@@ -61,7 +62,11 @@ def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untraine
     when = mtime(rec.checkpoint)
     which = (True, False) if with_untrained else (True,)
     for col, trained in zip(st.columns(2), which, strict=False):
-        mapped, labels, predicted = _projected(rec.checkpoint, when, trained, method)
+        try:
+            mapped, labels, predicted = _projected(rec.checkpoint, when, trained, method)
+        except PlaygroundError as exc:  # too few test images for t-SNE: say so, and PCA is one click away
+            col.info(str(exc))
+            continue
         extra = None
         if drawing_x is not None:
             model = loaded_model(rec.checkpoint).model if trained else untrained(rec.config)
