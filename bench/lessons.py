@@ -4,10 +4,10 @@
 
 Each lesson run (playground.lessons) trains once per seed through a JobRegistry, two at a time
 with one CPU thread each (as the app trains them), into a throwaway store. Prints one JSON
-object: per lesson and run, min/max/mean test accuracy (and last-epoch training accuracy) and
-seconds per run; writes it to bench/results/lessons-<scale>.json (a subset of lessons updates
-only theirs there). The numbers go into
-playground/lessons.py by hand, with the machine they came from.
+object: per lesson and run, min/max/mean test accuracy, last-epoch training and validation accuracy,
+the gap between those two, and seconds per run; writes it to bench/results/lessons-<scale>.json (a
+subset of lessons updates only theirs there). Copy the numbers into playground/measured.py: the lesson
+texts are formatted from that table, and tests/test_learn.py checks it equals the file it names.
 """
 from __future__ import annotations
 
@@ -77,8 +77,9 @@ def main() -> None:
     for runs in summary.values():
         for key, entry in runs.items():
             got = entry.pop("rows")
-            runs[key] = {"test_acc": spread([r["test_acc"] for r in got if "test_acc" in r]),
-                         "train_acc": spread([r["train_acc"] for r in got if "train_acc" in r]),
+            runs[key] = {**{k: spread([r[k] for r in got if k in r]) for k in ("test_acc", "train_acc")},
+                         **{k: spread([r[k] for r in got if k in r]) for k in ("val_acc", "gap")
+                            if any(k in r for r in got)},
                          "seconds": spread([r["seconds"] for r in got]),
                          **{k: spread([r[k] for r in got if k in r]) for k in DELETION_KEYS
                             if any(k in r for r in got)},

@@ -4,6 +4,7 @@ import streamlit as st
 from playground.lessons import BY_KEY, LESSONS, current_scale
 from ui.common import jobs
 from ui.lesson_view import show_lesson
+from ui.measured_view import how_we_measured
 from ui.navigation import require_app
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -33,3 +34,5 @@ key = st.radio("Lesson", keys, format_func=_label, key="lesson", horizontal=Fals
 st.query_params["lesson"] = key
 st.divider()
 show_lesson(BY_KEY[key], progress.get(key, {}), current_scale())
+st.divider()
+how_we_measured()

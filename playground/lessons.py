@@ -8,31 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
-from . import settings
+from . import measured, settings
 from .config import RunConfig, recipe
 from .links import compare_params, config_params
+from .measured import CHANCE, MEASURED, Spread
 
 SCALE_ENV = "PLAYGROUND_LESSON_SCALE"  # "cpu", "gpu" or "tiny" (tests); unset: gpu if CUDA is available
 TINY = {"limit": 300, "epochs": 1}  # the "tiny" scale: every lesson run trains in about a second
-MEASURED_ON = "measured on a 2-core CPU (shared), over 3 seeds (lessons 2, 4, 7, 8 and 9: 5)"
 
 DEEP_LEARNING_WITH_PYTORCH = ('Deep Learning with PyTorch (Stevens, Antiga, Viehmann), '
                               'ch. 8 "Using convolutions to generalize"')
 RNN_TUTORIALS = ("the PyTorch RNN-on-MNIST tutorials (MorvanZhou's PyTorch-Tutorial, 402_RNN_classifier, and the "
                  '"Recurrent Neural Networks with PyTorch" style tutorials)')
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Test accuracy over seeds: lowest, highest, mean (fractions in [0, 1])."""
-    low: float
-    high: float
-    mean: float
-
-    def text(self) -> str:
-        return f"{self.low:.1%}–{self.high:.1%} (mean {self.mean:.1%})"
 
 
 @dataclass(frozen=True)
@@ -43,6 +33,7 @@ class LessonRun:
     cpu: dict[str, Any]  # overrides that scale it down for a CPU (limit, epochs)
     measured: Spread | None = None  # our CPU-scale spread of test accuracy (bench/lessons.py)
     measured_train: Spread | None = None  # ... of the last epoch's training accuracy, where the lesson needs it
+    measured_gap: Spread | None = None  # ... of its generalization gap (train - validation), where measured
 
     def config(self, scale: str) -> RunConfig:
         return self.scaled(self.full, scale)
@@ -90,6 +81,7 @@ class Lesson:
     feature_maps: str | None = None  # a run (key) whose trained first conv layer the result shows on a test digit
     deletion: str | None = None  # a run (key) whose checkpoint gets explain.deletion_scores, added to its results
     scaled: bool = True  # False: the CPU runs the same recipe as a GPU (scale_note says what it is)
+    gap: bool = False  # the lesson asks about the generalization gap: show it (a column and its chart)
 
     def configs(self, scale: str | None = None) -> list[tuple[LessonRun, RunConfig]]:
         scale = scale or current_scale()
@@ -107,13 +99,32 @@ def current_scale() -> str:
 
 
 def run_result(result: Mapping[str, Any], epoch_rows: list[Mapping[str, Any]]) -> dict[str, float]:
-    """What a lesson judges a finished run by: its test accuracy and last training accuracy."""
+    """What a lesson judges a finished run by: its test accuracy and last training (and validation) accuracy,
+    and the gap between those two."""
     out = {}
     if result.get("test_acc") is not None:
         out["test_acc"] = float(result["test_acc"])
-    if epoch_rows and epoch_rows[-1].get("train_acc") is not None:
-        out["train_acc"] = float(epoch_rows[-1]["train_acc"])
+    last = epoch_rows[-1] if epoch_rows else {}
+    for key in ("train_acc", "val_acc"):
+        if last.get(key) is not None:
+            out[key] = float(last[key])
+    if "train_acc" in out and "val_acc" in out:
+        out["gap"] = out["train_acc"] - out["val_acc"]
     return out
+
+
+def curve_story(epoch_rows: list[Mapping[str, Any]], key: str = "val_acc", listed: int = 6) -> str:
+    """What this run's curve did, from its own rows: every point when there are few (`58.0% → 74.0% → 79.9%`),
+    else where it peaked and where it ended."""
+    points = [(int(r["epoch"]) + 1, float(r[key])) for r in epoch_rows if r.get(key) is not None]
+    if not points:
+        return "–"
+    if len(points) <= listed:
+        return " → ".join(f"{v:.1%}" for _, v in points)
+    best_epoch, best = max(points, key=lambda p: p[1])
+    if best_epoch == points[-1][0]:
+        return f"{points[0][1]:.1%} at epoch {points[0][0]} → {best:.1%} at the last, its best"
+    return f"best {best:.1%} at epoch {best_epoch} → {points[-1][1]:.1%} at the last ({points[-1][0]})"
 
 
 def link_config(lesson: Lesson, link: Link, scale: str) -> RunConfig | None:
@@ -160,11 +171,12 @@ def _memory(results: dict) -> int | None:
 
 
 def _smallest_gap(results: dict) -> int | None:
-    """The variant (in lesson order) whose training accuracy is least above its test accuracy."""
+    """The variant (in lesson order) whose training accuracy is least above its accuracy on held-out images:
+    the gap to validation as the table and the chart show it (to test without a validation set)."""
     rows = [results.get(k, {}) for k in ("cnn", "width", "dropout", "bn_l2")]
     if any("test_acc" not in r or "train_acc" not in r for r in rows):
         return None
-    gaps = [r["train_acc"] - r["test_acc"] for r in rows]
+    gaps = [r["gap"] if "gap" in r else r["train_acc"] - r["test_acc"] for r in rows]
     return gaps.index(min(gaps))
 
 
@@ -212,8 +224,41 @@ def _always(index: int) -> Callable[[dict], int | None]:
 ACCURACY_CHOICES = ("below 50%", "50% to 80%", "80% to 95%", "95% or more")
 ACCURACY_EDGES = (0.5, 0.8, 0.95)
 
+# ------------------------------------------------------------------ texts with measured numbers
+TEMPLATES: dict[tuple[str, str], str] = {}  # (lesson key, field) -> its text before the numbers went in
+
+
+def _says(key: str, field: str, template: str, **extra: Any) -> str:
+    """`template` with its `{run.metric.format}` fields filled from what our runs of lesson `key` measured
+    (playground/measured.py): numbers are formatted from the data, never typed (tests/test_learn.py checks)."""
+    TEMPLATES[(key, field)] = template
+    got = measured.runs(key)
+    return template.format(**got, **extra, seeds=MEASURED[key].seeds, chance=f"{CHANCE:.0%}")
+
+
+def _every_seed(below: bool) -> str:
+    """What a comparison of two spreads supports: every seed, or only the means."""
+    return "in every seed" if below else "on average (not in every seed)"
+
+
+def smallest_gap_claim(key: str, run: str) -> bool:
+    """`run`'s gap lies below every other run's of `key` in every seed (the overfitting text says so only then)."""
+    got = measured.runs(key)
+    return all(got[run].gap.below(other.gap) for name, other in got.items() if name != run)
+
+
+def _spread_of(spreads: list[Spread]) -> Spread:
+    """Several runs' spreads as one: lowest low, highest high, mean of the means."""
+    return Spread(min(s.low for s in spreads), max(s.high for s in spreads),
+                  sum(s.mean for s in spreads) / len(spreads))
+
+
+_over = measured.runs("overfitting")
+_look = measured.runs("look")["lenet"]
+_data = measured.runs("data")
+
 # ------------------------------------------------------------------ the lessons
-# Our measured spreads are in MEASURED at the end (python -m bench.lessons).
+# Our measured spreads are in playground/measured.py (python -m bench.lessons writes the files it copies).
 _memory_base = recipe("lstm64").override(val_fraction=0.1, batch_size=32, clip=1.0, epochs=3)
 _rnn128 = recipe("rnn128")
 # Lesson 7: LeNet on 2,000 digits for 60 epochs, measured over 5 seeds (bench/README.md).
@@ -241,12 +286,14 @@ LESSONS: tuple[Lesson, ...] = (
         reference=("The tutorial reported 97.4% test accuracy after 10 epochs on all of MNIST. Our full recipe, "
                    "measured on an H100 over 4 seeds, gave 96.1–96.8%: a little lower, partly because it "
                    "holds 10% of the training images out for validation."),
-        explanation=(
+        explanation=_says("rnn-rows", "explanation", (
             "Each step mixes one new row into the hidden state through the same weights, so the state has to "
             "carry everything the answer needs: a stroke in row 5 must still be there at row 28. It works "
-            "well for digits, but the plain RNN learns slowly and unevenly (its curve jumps): gradients are "
-            "multiplied by the same matrix at every step back in time, so they shrink or grow. With less "
-            "data and fewer epochs the CPU run stops well before the tutorial's number."),
+            "for digits, but a plain RNN learns slowly and unevenly: gradients are multiplied by the same "
+            "matrix at every step back in time, so they shrink or grow. Over {seeds} seeds at this scale the "
+            "same recipe ended anywhere in {rnn.test.pct} on test digits, {rnn.test.span} apart from the "
+            "seed alone (the table above shows how this run's validation accuracy rose, epoch by epoch). With "
+            "less data and fewer epochs the CPU run stops well before the tutorial's number.")),
         next=(
             Link("✏️ Draw a digit: at which row does it know?", "draw", runs=("rnn",)),
             Link("🔬 Its hidden state over the 28 rows", "inside", runs=("rnn",)),
@@ -277,17 +324,18 @@ LESSONS: tuple[Lesson, ...] = (
                    "Adam lr 0.01, gradients clipped at norm 1, batch 32, for all three",
         reference=("The original tutorials ask for the answer right after the last row, where both reach the "
                    "high 90s; the delay is ours, so the reference is the control run without it."),
-        explanation=(
-            "Chance is 10%. The plain RNN's state is rewritten at every step, blank or not: after 10 steps of "
+        explanation=_says("memory", "explanation", (
+            "Chance is {chance}. The plain RNN's state is rewritten at every step, blank or not: after 10 steps of "
             "nothing, little of the digit is left, and the gradient that should teach it to keep the digit "
             "fades on the way back through those 10 steps (see it on Inside: gradient through time). The "
             "LSTM keeps a separate cell that its forget gate can leave untouched, so the digit survives the "
             "wait and the gradient reaches the rows that mattered. Memory is not the whole story, though: the "
-            "learning rate matters too. Over 5 seeds at this scale, at lr 0.01 the delayed RNN collapses to "
-            "about chance (10–20%) and the no-delay RNN only reaches 57–65%; at lr 0.001 the same delayed RNN "
-            "reaches 30–63%, still below the 58–78% it gets without the delay at that rate. The LSTM holds at "
-            "both (88–91% at 0.01, 80–86% at 0.001). Try the delayed RNN at lr 0.001 (below) to see both "
-            "effects."),
+            "learning rate matters too. Over {seeds} seeds at this scale, at lr 0.01 the delayed RNN falls to "
+            "near chance ({rnn_delay.test.pct0}) and the no-delay RNN only reaches {rnn_plain.test.pct0}; at "
+            "lr 0.001 the same delayed RNN reaches {lr.rnn_delay.test.pct0}, on average still below the "
+            "{lr.rnn_plain.test.pct0} it gets without the delay at that rate. The LSTM holds at both "
+            "({lstm_delay.test.pct0} at 0.01, {lr.lstm_delay.test.pct0} at 0.001). Try the delayed RNN at "
+            "lr 0.001 (below) to see both effects."), lr=SimpleNamespace(**measured.runs("memory-lr"))),
         next=(
             Link("🔬 Gradient through time: RNN vs LSTM on this task", "inside", runs=("rnn_delay", "lstm_delay")),
             Link("📊 Compare the three curves", "compare", runs=("rnn_plain", "rnn_delay", "lstm_delay")),
@@ -314,13 +362,13 @@ LESSONS: tuple[Lesson, ...] = (
                    "(it has ~600,000 parameters: each step costs ~20x the RNN's)",
         reference=("The tutorial reported 98.5% test accuracy after 3 epochs; an earlier full-recipe run of this "
                    "app gave 98.7% (one run)."),
-        explanation=(
+        explanation=_says("deeper", "explanation", (
             "The GRU's update gate decides, per unit and per step, how much of the old state to keep, so "
             "what the first rows showed is not washed out by the later ones. Stacking layers lets the upper "
             "ones work on the lower ones' features rather than on raw pixels; dropout between them keeps the "
             "layers from relying on one another's quirks. RMSprop scales each weight's step by its recent "
             "gradient size, which suits recurrent nets whose gradients vary a lot. One epoch on 6,000 images "
-            "is early in its training: at that scale our seeds landed anywhere from 56% to 80%."),
+            "is early in its training: at that scale our {seeds} seeds landed anywhere in {gru.test.pct0}.")),
         next=(
             Link("🔬 Its gates, row by row", "inside", runs=("gru",)),
             Link("✏️ Draw for it", "draw", runs=("gru",)),
@@ -334,9 +382,11 @@ LESSONS: tuple[Lesson, ...] = (
         asks=("A small CNN tells birds from airplanes (CIFAR-10's two classes). Four variants train side by "
               "side: the plain net, twice as wide, with dropout 0.4, and with batch-norm plus an L2 penalty. "
               "We compare what each does to accuracy on the training images and on images it never saw."),
-        question="Which variant ends with the smallest gap between its training accuracy and its test accuracy?",
+        question="Which variant ends with the smallest gap between its accuracy on its training images and on "
+                 "held-out ones?",
         choices=("the plain CNN", "twice as wide", "dropout 0.4", "batch-norm + L2"),
         judge=_smallest_gap,
+        gap=True,
         runs=tuple(LessonRun(k, label, recipe(name), OVERFIT_CPU) for k, label, name in (
             ("cnn", "CNN (plain)", "cnn"), ("width", "CNN, width 32", "cnn-width"),
             ("dropout", "CNN, dropout 0.4", "cnn-dropout"), ("bn_l2", "CNN, batch-norm + L2", "cnn-bn-l2"))),
@@ -346,17 +396,21 @@ LESSONS: tuple[Lesson, ...] = (
         reference=("The book reported, over these variants after 100 epochs, training accuracy from 0.904 to "
                    "0.986 while validation accuracy only went from 0.877 to 0.881: training accuracy moved "
                    "ten times more than accuracy on new images."),
-        explanation=(
+        explanation=_says("overfitting", "explanation", (
             "A network with enough capacity learns the training images themselves, not only what birds and "
             "airplanes have in common: training accuracy keeps climbing while accuracy on new images stalls, "
-            "and the gap between them is overfitting. Here, over 5 seeds, the plain CNN ends at about 98% on "
-            "its training images and 82% on new ones, a gap of ~16 points. Width and batch-norm add capacity "
-            "or speed, so they overfit as much or more (training accuracy 99–100%, gaps of 16–18 points). "
-            "Dropout 0.4 switches off a random part of the network at every step, so it cannot memorize as "
-            "easily: its training accuracy stays near 92% and its gap is ~9 points, the smallest in every seed. "
-            "Test accuracy barely moves across all four (81–83%): as in the book, regularization narrows the "
-            "gap mostly by holding training accuracy back, and lifts accuracy on new images little at this size "
-            "(the L2 penalty of λ 0.001 here is too weak to matter: Compare's study uses 0.03)."),
+            "and the gap between them is overfitting. Here, over {seeds} seeds, the plain CNN ends at "
+            "{cnn.train.pct} on its training images and {cnn.val.pct} on the held-out ones, a gap of "
+            "{cnn.gap.pts} (mean {cnn.gap.mean_pts}). Width and batch-norm add capacity or speed, so they "
+            "overfit as much or more: training accuracy {width.train.pct} and {bn_l2.train.pct}, gaps of "
+            "{width.gap.pts} and {bn_l2.gap.pts}. Dropout 0.4 switches off a random part of the network at "
+            "every step, so it cannot memorize as easily: its training accuracy stays at {dropout.train.pct} "
+            "and its gap is {dropout.gap.pts}, the smallest {smallest}. Test accuracy barely moves across all "
+            "four ({test.pct}): as in the book, regularization narrows the gap mostly by holding training "
+            "accuracy back, and lifts accuracy on new images little at this size (the L2 penalty of λ 0.001 "
+            "here is too weak to matter: Compare's study uses 0.03)."),
+            smallest=_every_seed(smallest_gap_claim("overfitting", "dropout")),
+            test=_spread_of([r.test for r in _over.values()])),
         next=(
             Link("📊 Compare the four: curves and generalization gap", "compare",
                  runs=("cnn", "width", "dropout", "bn_l2")),
@@ -445,13 +499,14 @@ LESSONS: tuple[Lesson, ...] = (
         scaled=False,
         reference=("Zhang et al. showed that networks reach 100% training accuracy on labels that are entirely "
                    "random, and that test accuracy falls steadily as more labels are noisy."),
-        explanation=(
+        explanation=_says("noise", "explanation", (
             "A network with enough weights can learn any labels, true or not: it fits the random half by "
-            "remembering each image. Over 5 seeds here the noisy run ends at 97–99% on its training labels "
-            "(the clean run: 100%), but only 52–57% on test digits (the clean run: 93–94%). Its validation "
-            "accuracy tells the story: at its best 88–90%, while the true half was being learned, then falling "
-            "to 57–62% as memorizing the false half took over. Stopping at the best validation epoch, or "
-            "regularizing, keeps much of what the true labels teach."),
+            "remembering each image. Over {seeds} seeds here the noisy run ends at {noisy.train.pct0} on its "
+            "training labels (the clean run: {clean.train.pct0}), but only {noisy.test.pct0} on test digits "
+            "(the clean run: {clean.test.pct0}). Its validation accuracy tells the story: at its best "
+            "{noisy.best_val.pct0}, while the true half was being learned, then falling to {noisy.val.pct0} as "
+            "memorizing the false half took over (the table above shows this run's). Stopping at the best "
+            "validation epoch, or regularizing, keeps much of what the true labels teach.")),
         next=(
             Link("📊 Compare: validation rises, then falls", "compare", runs=("clean", "noisy")),
             Link("🏋️ A fifth of the labels noisy instead of half", "train",
@@ -481,13 +536,14 @@ LESSONS: tuple[Lesson, ...] = (
                    "the score fall fastest; Adebayo et al. (\"Sanity checks for saliency maps\", 2018) showed that "
                    "some maps look the same for a trained and a randomized model, which is why the untrained copy "
                    "is measured here too."),
-        explanation=(
-            "Over 5 seeds here, blacking out the four squares Integrated Gradients credits most cut the true "
-            "class's probability by 60–70 points; four random squares of ink cut it by 9–16. The map finds "
-            "the strokes this model's answer rests on. The untrained copy's answer hardly moves whatever is "
-            "blacked out (a tenth of a point or less): with random weights its output barely depends on the input, so "
-            "its map, however it looks, explains nothing. A map shows what a model uses, not that it is "
-            "right to: a model that learned a shortcut would light up the shortcut."),
+        explanation=_says("look", "explanation", (
+            "Over {seeds} seeds here, blacking out the four squares Integrated Gradients credits most cut the "
+            "true class's probability by {lenet.salient.pts0}; four random squares of ink cut it by "
+            "{lenet.random.pts0}. The map finds the strokes this model's answer rests on. The untrained copy's "
+            "answer hardly moves whatever is blacked out ({untrained} at most): with random weights its output "
+            "barely depends on the input, so its map, however it looks, explains nothing. A map shows what a "
+            "model uses, not that it is right to: a model that learned a shortcut would light up the shortcut."),
+            untrained=f"{max(_look.untrained_salient.high, _look.untrained_random.high) * 100:.1f} points"),
         next=(
             Link("✏️ Draw a digit and open \"Why?\"", "draw", runs=("lenet",)),
             Link("🔬 Its saliency on a test digit, beside the untrained copy", "inside", runs=("lenet",)),
@@ -498,13 +554,16 @@ LESSONS: tuple[Lesson, ...] = (
         key="data",
         title="More data or more regularization?",
         source=DEEP_LEARNING_WITH_PYTORCH + ", and its advice that the best regularizer is more data",
-        asks=("The CNN of the overfitting lesson learns birds and airplanes from 900 images (600 more held out) "
-              "and overfits: near 100% on its training images, far less on new ones. Two ways to fight it: an "
+        asks=_says("data", "asks", (
+              "The CNN of the overfitting lesson learns birds and airplanes from 900 images (600 more held out) "
+              "and overfits: about {plain.train.mean_pct0} on its training images, {plain.test.mean_pct0} on new "
+              "ones. Two ways to fight it: an "
               "L2 penalty (λ 0.03) on the same 900 images, or no regularization and four times the images "
-              "(3,600, with 2,400 held out). Both train 100 epochs."),
+              "(3,600, with 2,400 held out). Both train 100 epochs.")),
         question="Which ends with the higher test accuracy?",
         choices=("four times the data", "L2 on the same 900 images", "about the same (within 1 point)"),
         judge=_more_data,
+        gap=True,
         runs=(LessonRun("plain", "CNN, 900 images", _data_base.override(limit=1500), {"limit": 1500}),
               LessonRun("l2", "CNN + L2 λ 0.03, 900 images", _data_base.override(limit=1500, l2=0.03),
                         {"limit": 1500}),
@@ -514,15 +573,17 @@ LESSONS: tuple[Lesson, ...] = (
         scaled=False,
         reference=("The book trains this CNN on all 10,000 images and shows that regularization narrows the "
                    "train/validation gap; it gives no number for four times the data, so compare with our spread."),
-        explanation=(
-            "Over 5 seeds here, four times the images raised test accuracy to 85.2–86.3%, against 81.7–83.5% "
-            "with L2 and 81.6–84.1% with neither: more data won in every seed, by 1.7 to 4.6 points over L2. "
-            "L2 did something else: it closed the gap between training and test accuracy (1–5 points, against "
-            "14–16 for the plain run) mostly by holding training accuracy down (84–88%), while test accuracy "
-            "stayed where it was. With more data the gap stays wide (9–14 points: the network still fits its "
-            "3,600 images almost perfectly), but what it fits is closer to what birds and airplanes look like. "
-            "A regularizer changes what a model prefers; data changes what there is to learn. Where more "
-            "images cannot be had, augmentation (a Train setting) makes new ones from the old."),
+        explanation=_says("data", "explanation", (
+            "Over {seeds} seeds here, four times the images raised test accuracy to {more.test.pct}, against "
+            "{l2.test.pct} with L2 and {plain.test.pct} with neither: more data won {won}, by {lead.pts} over "
+            "L2. L2 did something else: it narrowed the gap between training and test accuracy by holding "
+            "training accuracy down ({l2.train.pct}, against {plain.train.pct} for the plain run), while test "
+            "accuracy stayed where it was. With more data training accuracy stays high ({more.train.pct}: the "
+            "network still fits most of its 3,600 images), but what it fits is closer to what birds and "
+            "airplanes look like. A regularizer changes what a model prefers; data changes what there is to "
+            "learn. Where more images cannot be had, augmentation (a Train setting) makes new ones from the old."),
+            won=_every_seed(_data["l2"].test.below(_data["more"].test)),
+            lead=_data["more"].test.minus(_data["l2"].test)),
         next=(
             Link("📊 Compare the three: curves and generalization gap", "compare", runs=("plain", "l2", "more")),
             Link("🏋️ Four times the data with L2 too", "train", config=_data_base.override(limit=6000, l2=0.03),
@@ -533,40 +594,18 @@ LESSONS: tuple[Lesson, ...] = (
     ),
 )
 
-# Test and last-epoch training accuracy (min, max, mean) of each run at its CPU scale, seeds 0-2:
-# `python -m bench.lessons` on a shared 2-core x86_64 CPU, no GPU, torch 2.14.1 (bench/results/lessons-cpu.json).
-MEASURED: dict[str, dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]]] = {
-    "rnn-rows": {"rnn": ((0.7332, 0.7991, 0.7663), (0.7450, 0.8255, 0.7850))},
-    "memory": {"rnn_plain": ((0.5715, 0.6519, 0.6304), (0.5765, 0.6720, 0.6485)),  # 5 seeds (settings_over_seeds)
-        "rnn_delay": ((0.0958, 0.1995, 0.1246), (0.1025, 0.2090, 0.1280)),
-        "lstm_delay": ((0.8832, 0.9078, 0.8980), (0.8920, 0.9215, 0.9113))},
-    "deeper": {"gru": ((0.5580, 0.7980, 0.6983), (0.6090, 0.8230, 0.7335))},
-    "overfitting": {"cnn": ((0.8160, 0.8407, 0.8264), (0.9756, 0.9833, 0.9798)),  # 5 seeds (settings_over_seeds)
-        "width": ((0.8247, 0.8373, 0.8316), (0.9944, 1.0000, 0.9969)),
-        "dropout": ((0.8187, 0.8300, 0.8263), (0.9122, 0.9267, 0.9164)),
-        "bn_l2": ((0.7953, 0.8253, 0.8124), (0.9744, 0.9989, 0.9898))},
-    "noise": {"clean": ((0.9270, 0.9365, 0.9332), (1.0000, 1.0000, 1.0000)),  # 5 seeds (settings_over_seeds)
-        "noisy": ((0.5200, 0.5705, 0.5373), (0.9680, 0.9900, 0.9823))},
-    "conv": {"lenet": ((0.9226, 0.9381, 0.9322), (0.9285, 0.9450, 0.9368))},
-    "look": {"lenet": ((0.9062, 0.9381, 0.9240), (0.9095, 0.9450, 0.9280))},  # 5 seeds
-    "data": {"plain": ((0.8160, 0.8407, 0.8264), (0.9756, 0.9833, 0.9798)),  # 5 seeds
-             "l2": ((0.8173, 0.8353, 0.8260), (0.8356, 0.8789, 0.8596)),
-             "more": ((0.8520, 0.8630, 0.8576), (0.9433, 0.9983, 0.9760))},
-    "optimizer": {"sgd": ((0.1153, 0.1313, 0.1252), (0.1185, 0.1485, 0.1373)),
-        "momentum": ((0.8002, 0.8435, 0.8221), (0.8445, 0.8755, 0.8620)),
-        "adam": ((0.7500, 0.7762, 0.7633), (0.7890, 0.8195, 0.8020))},
-}
-
-
 def _measured(lesson: Lesson) -> Lesson:
-    got = MEASURED.get(lesson.key, {})
-    return replace(lesson, runs=tuple(
-        replace(run, measured=Spread(*got[run.key][0]), measured_train=Spread(*got[run.key][1]))
-        if run.key in got else run for run in lesson.runs))
+    def spread(run: str, metric: str) -> Spread | None:
+        return measured.spread(lesson.key, run, metric)
+
+    return replace(lesson, runs=tuple(replace(run, measured=spread(run.key, "test_acc"),
+                                              measured_train=spread(run.key, "train_acc"),
+                                              measured_gap=spread(run.key, "gap")) for run in lesson.runs))
 
 
 LESSONS = tuple(_measured(lesson) for lesson in LESSONS)
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}
+MEASURED_ON = f"measured on {measured.MACHINE}, {measured.seeds_text([lesson.key for lesson in LESSONS])}"
 
 
 def lesson(key: str) -> Lesson:

@@ -1,5 +1,6 @@
 """The Learn page under AppTest: every lesson renders; guess, Run, live runs, verdict; progress survives a reload."""
 import json
+import re
 import time
 
 import pytest
@@ -278,3 +279,109 @@ def test_the_data_verdict_follows_the_measured_runs():
     assert choices[judge({"l2": {"test_acc": 0.84}, "more": {"test_acc": 0.845}})].startswith("about the same")
     assert choices[judge({"l2": {"test_acc": 0.86}, "more": {"test_acc": 0.84}})].startswith("L2")
     assert judge({"l2": {"test_acc": 0.86}}) is None
+
+
+# ------------------------------------------------------------------ claims vs data
+NUMBER = re.compile(r"(\d+(?:\.\d+)?)(?:–(\d+(?:\.\d+)?))?\s*(%|points?\b)")
+
+
+def test_measured_equals_the_bench_results_it_cites():
+    from pathlib import Path
+
+    from playground.measured import MEASURED, SHORT
+
+    results = Path(__file__).resolve().parents[1] / "bench" / "results"
+    for key, source in MEASURED.items():
+        data = json.loads((results / source.file).read_text())
+        table = data["lessons"][key] if "lessons" in data else data["configs"]
+        for run, metrics in source.runs.items():
+            entry = table[(source.entries or {}).get(run, run)]
+            assert entry.get("seeds", entry.get("runs")) == source.seeds, (key, run)
+            recorded = {m: (v["min"], v["max"], v["mean"]) for m, v in entry.items() if m in SHORT and v}
+            assert metrics == recorded, (key, run, source.file)
+
+
+def test_lesson_texts_type_no_measured_number():
+    """Every percentage or point count in a lesson's text is a field filled from the measured table."""
+    for lesson in lessons.LESSONS:
+        for field in ("asks", "explanation"):
+            template = lessons.TEMPLATES.get((lesson.key, field))
+            if template is None:  # settings ("drop 20% of the signal") may be typed where no measurement is
+                assert field == "asks" or not NUMBER.search(lesson.explanation), lesson.key
+                continue
+            typed = NUMBER.search(re.sub(r"\{[^}]*\}", "", template))
+            assert typed is None, (lesson.key, field, typed and typed.group(0))
+
+
+def _derivable(key: str) -> set[str]:
+    """Every number a text about lesson `key` may state: each measured low, high, mean, span and the
+    differences between two runs' spreads, in % or points, at 0 or 1 decimal."""
+    from playground import measured
+
+    spreads = [getattr(run, m) for k in (key, "memory-lr" if key == "memory" else key)
+               for run in measured.runs(k).values() for m in vars(run)]
+    values = [v for s in spreads for v in (s.low, s.high, s.mean, s.high - s.low)]
+    values += [v for a in spreads for b in spreads for v in (a.low - b.high, a.high - b.low, a.mean - b.mean)]
+    values += [measured.CHANCE]
+    return {f"{v * 100:.{d}f}" for v in values for d in (0, 1)}
+
+
+def test_every_number_in_a_lesson_text_is_a_measured_one():
+    for lesson in lessons.LESSONS:
+        if lesson.key not in lessons.MEASURED:
+            continue
+        allowed = _derivable(lesson.key)
+        for field in ("asks", "explanation"):
+            if field == "asks" and (lesson.key, field) not in lessons.TEMPLATES:
+                continue  # settings only
+            for low, high, _ in NUMBER.findall(getattr(lesson, field)):
+                assert {low, high or low} <= allowed, (lesson.key, field, low, high)
+
+
+def test_the_qualitative_words_match_the_measured_data():
+    from playground.lessons import HOLDS
+    from playground.measured import CHANCE, runs
+
+    over = runs("overfitting")
+    text = lessons.BY_KEY["overfitting"].explanation
+    # "the smallest in every seed": dropout's highest gap under every other variant's lowest
+    assert ("the smallest in every seed" in text) == all(over["dropout"].gap.high < r.gap.low
+                                                          for k, r in over.items() if k != "dropout")
+    assert over["width"].gap.mean >= over["cnn"].gap.mean and over["bn_l2"].gap.mean >= over["cnn"].gap.mean
+    tests = [r.test.mean for r in over.values()]
+    assert max(tests) - min(tests) < over["cnn"].gap.mean - over["dropout"].gap.mean  # "barely moves"
+    memory, slow = runs("memory"), runs("memory-lr")
+    assert memory["rnn_delay"].test.mean < 2 * CHANCE  # "near chance"
+    assert min(memory["lstm_delay"].test.low, slow["lstm_delay"].test.low) >= HOLDS  # "the LSTM holds at both"
+    assert slow["rnn_delay"].test.mean < slow["rnn_plain"].test.mean  # "on average still below"
+    noisy = runs("noise")["noisy"]
+    assert noisy.val.high < noisy.best_val.low  # "at its best ..., then falling to ..."
+    data = runs("data")
+    text = lessons.BY_KEY["data"].explanation
+    assert ("more data won in every seed" in text) == (data["l2"].test.high < data["more"].test.low)
+    assert abs(data["l2"].test.mean - data["plain"].test.mean) < data["plain"].test.high - data["plain"].test.low
+    assert data["l2"].train.mean - data["l2"].test.mean < data["plain"].train.mean - data["plain"].test.mean
+
+
+def test_the_curve_story_is_this_runs_own_history():
+    rows = [{"epoch": 0, "val_acc": 0.58}, {"epoch": 1, "val_acc": 0.74}, {"epoch": 2, "val_acc": 0.799}]
+    assert lessons.curve_story(rows) == "58.0% → 74.0% → 79.9%"
+    long = [{"epoch": e, "val_acc": v} for e, v in enumerate([0.5, 0.7, 0.9, 0.8, 0.7, 0.6, 0.6, 0.58])]
+    assert lessons.curve_story(long) == "best 90.0% at epoch 3 → 58.0% at the last (8)"
+    assert lessons.curve_story([]) == "–"
+
+
+def test_the_gap_lessons_chart_the_gap_and_list_it(home):
+    at = page("pages/learn.py").run()
+    at.radio(key="lesson").set_value("data").run()
+    at.radio(key="guess-data").set_value(lessons.BY_KEY["data"].choices[0]).run()
+    run_button(at).click().run()
+    poll_until(at, lambda a: any(s.value == "What happened" for s in a.subheader), seconds=120)
+    assert not at.exception
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert titles[0] == "Generalization gap", titles
+    table = at.dataframe[0].value
+    assert "gap (train − val)" in table.columns and table["gap (train − val)"].str.endswith("points").all()
+    assert "this run's validation accuracy" in table.columns and "%" in table["this run's validation accuracy"][0]
+    assert any("how we measured" in c.value for c in at.caption)
+    assert any(s.value.startswith("📏 How we measured") for s in at.subheader)

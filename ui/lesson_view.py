@@ -4,11 +4,13 @@ from __future__ import annotations
 import streamlit as st
 
 from playground import charts
+from playground.compare import band
 from playground.errors import ACTIVE, PlaygroundError, RunStatus
-from playground.lessons import MEASURED_ON, Lesson, link_config, link_params, run_result
+from playground.lessons import MEASURED_ON, Lesson, curve_story, link_config, link_params, run_result
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.estimate_view import how_long
 from ui.lesson_probes import deletion_results, deletion_table, first_layer
+from ui.measured_view import ANCHOR
 
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
               "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch.",
@@ -83,7 +85,7 @@ def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | 
     snaps = {i: registry.view(i) for i in run_ids}
     if was_live and all(s is None or s.done for s in snaps.values()):
         st.rerun()  # whole page: stop polling, draw the verdict
-    results = {}
+    results, stories = {}, {}
     cols = st.columns(len(run_ids))
     for col, run_id in zip(cols, run_ids, strict=True):
         snap = snaps[run_id]
@@ -105,18 +107,23 @@ def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | 
             if snap.done and snap.status == RunStatus.FINISHED:
                 key = keys.get(run_id, str(run_id))
                 results[key] = run_result(snap.result, snap.epoch_rows)
+                stories[key] = curve_story(snap.epoch_rows)
                 if lesson.deletion == key:
                     results[key].update(deletion_results(run_id))
     _curves(lesson, {labels.get(i, f"run #{i}"): s for i, s in snaps.items() if s is not None})
     if all(s is not None and s.done for s in snaps.values()):
-        _verdict(lesson, results, guess, {k: i for i, k in keys.items()}, scale)
+        _verdict(lesson, results, guess, {k: i for i, k in keys.items()}, scale, stories)
 
 
 def _curves(lesson: Lesson, snaps: dict) -> None:
     """The evidence, live and after: each run's loss and accuracy per epoch (train dashed, validation solid);
     a lesson of one run also shows its loss per step, where an uneven learner's jumps are."""
     rows = [(label, s.epoch_rows) for label, s in snaps.items() if s.epoch_rows]
-    if rows:
+    if rows and lesson.gap and len(snaps) > 1:
+        _gap_chart(lesson, rows)
+        with st.expander("Every curve: loss and accuracy, train and validation"):
+            st.plotly_chart(charts.compare_curves(rows), width="stretch", key=f"lesson-epochs-{lesson.key}")
+    elif rows:
         fig = charts.epoch_curves(rows[0][1]) if len(snaps) == 1 else charts.compare_curves(rows)
         st.plotly_chart(fig, width="stretch", key=f"lesson-epochs-{lesson.key}")
         st.caption("Per epoch: train (dashed) and validation (solid) loss and accuracy; a point is added as each "
@@ -129,21 +136,43 @@ def _curves(lesson: Lesson, snaps: dict) -> None:
             st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"lesson-steps-{lesson.key}")
 
 
+def _gap_chart(lesson: Lesson, rows: list[tuple[str, list]]) -> None:
+    """What the lesson asks about, one line per run: training minus validation accuracy per epoch."""
+    series = [{"name": label, "color_id": i, "n": 1, "curves": {"gap": band([epochs], "gap")}}
+              for i, (label, epochs) in enumerate(rows)]
+    if not any(s["curves"]["gap"][0] for s in series):
+        return
+    st.plotly_chart(charts.variant_gap(series), width="stretch", key=f"lesson-gap-{lesson.key}")
+    st.caption("The generalization gap per epoch: training accuracy minus validation accuracy, one line per run "
+               "(0 = no overfitting). The loss and accuracy curves themselves are below.")
+
+
+def _pct(got: dict, key: str) -> str:
+    return f"{got[key]:.1%}" if key in got else "–"
+
+
+def _row(lesson: Lesson, run, got: dict, story: str) -> dict:
+    """One run's line in "What happened": this run's numbers beside our spread over seeds."""
+    row = {"run": run.label, "test accuracy": _pct(got, "test_acc"), "train accuracy": _pct(got, "train_acc")}
+    if lesson.gap:
+        row["gap (train − val)"] = f"{got['gap'] * 100:.1f} points" if "gap" in got else "–"
+    row["this run's validation accuracy"] = story
+    row["our spread, test"] = run.measured.text() if run.measured else "not measured"
+    row["our spread, train"] = run.measured_train.text() if run.measured_train else "–"
+    if lesson.gap:
+        row["our spread, gap"] = run.measured_gap.pts if run.measured_gap else "not measured"
+    return row
+
+
 def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | None, ids: dict[str, int],
-             scale: str) -> None:
+             scale: str, stories: dict[str, str] | None = None) -> None:
     """The result next to the guess, the original's number and our spread; why; where to go next."""
     registry = jobs()
     st.subheader("What happened", anchor=False)
-    rows = []
-    for run in lesson.runs:
-        got = results.get(run.key, {})
-        rows.append({"run": run.label,
-                     "test accuracy": f"{got['test_acc']:.1%}" if "test_acc" in got else "–",
-                     "train accuracy": f"{got['train_acc']:.1%}" if "train_acc" in got else "–",
-                     "our spread, test": run.measured.text() if run.measured else "not measured",
-                     "our spread, train": run.measured_train.text() if run.measured_train else "–"})
+    rows = [_row(lesson, run, results.get(run.key, {}), (stories or {}).get(run.key, "–")) for run in lesson.runs]
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(f"Our spread: the CPU-scale runs, {MEASURED_ON} (bench/lessons.py); a single run can land outside it.")
+    st.caption(f"This run's validation accuracy: by epoch, from its own curve. Our spread: the CPU-scale runs, "
+               f"{MEASURED_ON}; a single run can land outside it ([how we measured](#{ANCHOR})).")
     if lesson.feature_maps is not None:
         first_layer(lesson, ids.get(lesson.feature_maps))
     if lesson.deletion is not None:

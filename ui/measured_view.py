@@ -1,0 +1,55 @@
+"""The Learn page's "How we measured": the numbers the lessons and the study form quote, and how they were got."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.lessons import LESSONS
+from playground.measured import MACHINE, MEASURED, spread
+
+ANCHOR = "how-we-measured"  # captions elsewhere link to /learn#how-we-measured
+LINK = f"[how we measured](/learn#{ANCHOR})"  # from another page
+METRICS = {"train_acc": "train accuracy", "val_acc": "validation accuracy", "gap": "gap (train − val)",
+           "test_acc": "test accuracy", "best_val_acc": "best validation accuracy",
+           "salient_drop": "drop, map's squares", "random_drop": "drop, random squares"}
+EXTRA = {"memory-lr": ("Lesson 2's runs at learning rate 0.001", {"rnn_plain": "RNN 64, no delay",
+                                                                   "rnn_delay": "RNN 64, 10 blank rows",
+                                                                   "lstm_delay": "LSTM 64, 10 blank rows"}),
+         "study": ("Compare's default study (cnn, first 1,500 images, 40% held out, lr 0.03, 100 epochs)",
+                   {"none": "no regularization", "l2": "L2 λ 0.03", "dropout": "dropout 0.5"})}
+
+
+def _cell(key: str, run: str, metric: str) -> str:
+    got = spread(key, run, metric)
+    if got is None:
+        return "–"
+    return f"{got.pts} (mean {got.mean_pts})" if metric in ("gap", "salient_drop", "random_drop") else got.text()
+
+
+def _table(key: str, labels: dict[str, str]) -> None:
+    source = MEASURED[key]
+    shown = [m for m in METRICS if any(m in metrics for metrics in source.runs.values())]
+    rows = [{"run": labels.get(run, run), **{METRICS[m]: _cell(key, run, m) for m in shown}} for run in source.runs]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(f"{source.seeds} seeds (0–{source.seeds - 1}); file `bench/results/{source.file}`.")
+
+
+def how_we_measured() -> None:
+    """Every lesson's measured spread over seeds, and the default study's, with the method and the files."""
+    st.subheader("📏 How we measured", anchor=ANCHOR)
+    st.markdown(
+        "Every number the lessons and Compare's study form state about *our* runs comes from the tables below. "
+        f"Each run was trained at its CPU scale once per seed, two at a time with one CPU thread each, on {MACHINE}, "
+        "by the project's benchmarks (`python -m bench.lessons`, `python -m bench.settings_over_seeds`). "
+        "A cell gives the lowest and highest value over the seeds and their mean, all at the last epoch: "
+        "training accuracy on the training images, validation accuracy on the held-out ones, the gap between "
+        "those two in points, and test accuracy on the test set, which no run trains or chooses on. A run of yours "
+        "with the same settings lands in or near that range; one outside it is not wrong, only unlucky or lucky.")
+    with st.expander("The numbers, lesson by lesson"):
+        for i, lesson in enumerate(LESSONS, 1):
+            if lesson.key not in MEASURED:
+                continue
+            st.markdown(f"**{i}. {lesson.title}**")
+            _table(lesson.key, {run.key: run.label for run in lesson.runs})
+        for key, (title, labels) in EXTRA.items():
+            st.markdown(f"**{title}**")
+            _table(key, labels)
