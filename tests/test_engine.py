@@ -61,16 +61,17 @@ def test_stop_ends_the_run_within_a_batch(store):
     assert load_checkpoint(snap.result["checkpoint"]).config == tiny(epochs=200, limit=2000)
 
 
-def test_samples_per_second_and_eta_show_during_the_first_epoch(store, monkeypatch):
+def test_samples_per_second_and_eta_show_during_the_first_epoch(store, monkeypatch, step_gate):
     import playground.engine.training as training
     monkeypatch.setattr(training, "RATE_SECONDS", 0.0)  # publish the rate at every step, not twice a second
+    gate = step_gate(11)  # held at step 11's forward pass: ten steps done, the epoch (50 steps) far from over
     trainer = Trainer(tiny(epochs=1, limit=2000), store, store.create_run(tiny(), "one long epoch"))
     thread = trainer.start()
-    deadline = time.time() + 60
-    while trainer.snapshot().step < 10 and thread.is_alive() and time.time() < deadline:
-        time.sleep(0.01)
+    gate.wait()
     snap = trainer.snapshot()
+    assert snap.step == 10
     trainer.stop()
+    gate.released.set()
     thread.join(timeout=10)
     assert snap.epoch == 0 and snap.status == "running"  # still inside the run's only epoch
     assert snap.samples_per_s > 0 and 0 < snap.seconds_per_step * snap.step <= snap.elapsed
@@ -113,11 +114,13 @@ def test_l2_term_is_reported_apart_from_the_data_loss():
     assert all(r["l2"] == 0 for r in plain.step_rows)
 
 
-def test_queue_respects_the_concurrency_cap(store):
+def test_queue_respects_the_concurrency_cap(store, step_gate):
     jobs = JobRegistry(store, max_concurrent=1)
-    ids = [jobs.submit(tiny(epochs=3, limit=1000)) for _ in range(3)]  # each outlives three submits
-    statuses = {store.get_run(i).status for i in ids[1:]}
-    assert "queued" in statuses
+    gate = step_gate(1)  # the first run is held at its first step until all three are submitted
+    ids = [jobs.submit(tiny(epochs=1, limit=1000)) for _ in range(3)]
+    gate.wait()
+    assert [store.get_run(i).status for i in ids] == ["running", "queued", "queued"]
+    gate.released.set()
     seen_running = set()
     deadline = time.time() + 120
     while any(not jobs.snapshot(i).done for i in ids) and time.time() < deadline:

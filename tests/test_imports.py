@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 LIBRARY = ("playground.cli", "playground.engine.training", "playground.charts", "playground.engine.jobs",
@@ -16,12 +18,14 @@ print(json.dumps(sorted(name for name in sys.modules if name == "streamlit" or n
 """
 
 
+@pytest.mark.slow
 def test_the_library_pulls_in_no_streamlit():
     proc = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == []
 
 
+@pytest.mark.slow
 def test_the_probe_would_see_streamlit():
     """The check above can fail: the same probe after importing streamlit lists it."""
     probe = PROBE.replace("import json, sys", "import json, sys, streamlit")
@@ -34,6 +38,7 @@ def test_the_probe_would_see_streamlit():
 NO_RAY = "import sys; sys.modules['ray'] = None; from playground.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
+@pytest.mark.slow
 def test_training_runs_without_ray_and_asking_for_it_says_how_to_install(tmp_path):
     env = {"PLAYGROUND_HOME": str(tmp_path)}
     args = ["train", "--arch", "lstm", "--hidden", "8", "--limit", "200", "--epochs", "1", "--device", "cpu"]

@@ -92,6 +92,7 @@ def test_server_is_local_and_uploads_are_capped():
     assert cfg["server"]["fileWatcherType"] == "none"  # watching a tree with .venv in it took a core
 
 
+@pytest.mark.slow
 def test_predict_with_a_model_of_another_dataset_is_refused(store, tmp_path):
     # An untrained CIFAR checkpoint is enough, and needs no CIFAR data on this machine.
     cfg = tiny(arch="cnn", dataset="cifar2", normalize="standard", epochs=1, limit=200)
@@ -124,6 +125,7 @@ def test_out_of_memory_fails_that_run_only(store, monkeypatch):
     assert "out of GPU memory" in rec.message and "smaller batch" in rec.message
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_keeps_everything_written(tmp_path):
     from playground.inference import load_checkpoint
 

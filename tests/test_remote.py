@@ -10,6 +10,7 @@ from playground.inference import load_checkpoint
 from conftest import need_ray, tiny
 
 ray = need_ray()
+pytestmark = pytest.mark.slow  # a Ray cluster of its own
 
 
 @pytest.fixture(scope="module")

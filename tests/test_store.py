@@ -453,6 +453,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow
 def test_a_run_of_a_killed_process_is_interrupted_and_stop_crosses_processes(home):
     store = RunStore(home)
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(home)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
