@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .config import RunConfig, validate
 from .data import Normalizer, load_dataset
+from .engine.jobs import admit_memory, memory_in_use
 from .engine.training import make_optimizer, split_dataset
 from .models import build_model
 
@@ -52,6 +53,8 @@ def range_test(cfg: RunConfig, start: float = 1e-6, end: float = 1.0, steps: int
                threads: int = 1) -> RangeTest:
     """Train `steps` batches of `cfg` (its data, model, optimizer, seed) with the lr rising exponentially."""
     cfg = validate(cfg)
+    cpu = torch.device("cpu")
+    admit_memory(cfg, cpu, in_use=memory_in_use(cpu))  # the admission a run gets: refused before anything trains
     torch.set_num_threads(threads)  # the runs' own policy (settings.py); process-wide, as the engine sets it
     ds = load_dataset(cfg.data.dataset)
     data = split_dataset(ds, cfg, torch.device("cpu"))

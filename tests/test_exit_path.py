@@ -246,3 +246,55 @@ def test_a_queued_run_stopped_from_another_process_ends_at_the_next_beat(store, 
     registry._running.discard(-1)
     other.close()
     registry.shutdown()
+
+
+# ------------------------------------------------------------------ admission (issue 30)
+MB = 10**6
+
+
+def test_queued_runs_hold_no_memory_they_wait_for_room(store, monkeypatch):
+    """Two runs that fit alone but not together: the second is accepted and waits in the queue (before: refused
+    with "needs about 19 MB ... Try a smaller batch size"), then trains once the first has ended."""
+    monkeypatch.setattr(jobs_module, "memory_budget", lambda device: 30 * MB)
+    monkeypatch.setattr(jobs_module, "estimate_memory", lambda config: 19 * MB)
+    registry = JobRegistry(store, max_concurrent=2)
+    first = registry.submit(tiny(epochs=1000, limit=200))  # trains until stopped
+    second = registry.submit(tiny(epochs=1, limit=100))
+    assert registry.running() == [first] and registry.snapshot(second).status == RunStatus.QUEUED
+    registry.stop(first)
+    assert registry.wait(second, timeout=WAIT).status == RunStatus.FINISHED
+    registry.shutdown()
+
+
+def test_a_study_is_admitted_as_a_whole_before_any_run_is_written(store, monkeypatch):
+    """Issue 30: a study with one run too big for memory, or too many runs, wrote hundreds of runs before failing
+    (and left some training); now it is refused up front, with the reason, and the store stays empty."""
+    from playground.config import ConfigError, recipe
+    from playground.engine.study import MAX_STUDY_RUNS, submit_all
+
+    registry = JobRegistry(store, max_concurrent=1)
+    configs = [tiny(epochs=1, limit=100, seed=s) for s in range(3)]
+    huge = recipe("cnn").override(dataset="cifar2", width=256, batch_size=8192, device="cpu")
+    with pytest.raises(ConfigError, match="Try a smaller batch size"):
+        submit_all(registry, [*configs, huge], [f"r{i}" for i in range(4)])
+    runs = study_runs("lstm64", ["none"], seeds=1, epochs=1, sizes=tuple(range(100, 100 + MAX_STUDY_RUNS + 1)))
+    with pytest.raises(ConfigError, match=f"{MAX_STUDY_RUNS + 1} runs"):
+        run_study(registry, runs)
+    assert store.list_runs() == [] and registry.active() == []
+    # Many runs that fit one at a time but not all at once: admitted, queued, every one trained.
+    monkeypatch.setattr(jobs_module, "memory_budget", lambda device: 30 * MB)
+    monkeypatch.setattr(jobs_module, "estimate_memory", lambda config: 19 * MB)
+    ids = submit_all(registry, configs, [f"r{i}" for i in range(3)])
+    assert [registry.wait(i, timeout=WAIT).status for i in ids] == [RunStatus.FINISHED] * 3
+    registry.shutdown()
+
+
+def test_the_learning_rate_range_test_goes_through_the_same_admission(monkeypatch):
+    """Issue 30: "Find a learning rate" trained a CIFAR CNN of width 256 at batch 8192 that Train refuses."""
+    from playground import lr_find
+    from playground.config import ConfigError
+
+    monkeypatch.setattr(jobs_module, "memory_budget", lambda device: 1 * MB)
+    monkeypatch.setattr(lr_find, "load_dataset", lambda name: pytest.fail("the range test started"))
+    with pytest.raises(ConfigError, match="Try a smaller batch size"):
+        lr_find.range_test(tiny(limit=300), steps=5)

@@ -45,6 +45,30 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
+def memory_in_use(device: torch.device) -> int:
+    """Bytes the runs training now on `device` in this process planned to use (queued runs use none yet)."""
+    return sum(registry.training_memory(device) for registry in list(_REGISTRIES))
+
+
+def admit_memory(config: RunConfig, device: torch.device | None = None, need: int | None = None,
+                 in_use: int = 0) -> int:
+    """The admission every path that trains goes through (a run, a study's runs, the learning-rate range test):
+    ConfigError unless `config` fits in this device's usable memory beside `in_use` bytes training now.
+    Returns its estimated need."""
+    device = device or resolve_device(config.device)
+    need = estimate_memory(config) if need is None else need
+    budget = memory_budget(device)
+    if need + in_use > budget:
+        where = "GPU memory" if device.type == "cuda" else "RAM"
+        if need > budget:
+            raise ConfigError(f"this configuration needs about {_gb(need)} to train (weights, optimizer state and "
+                              f"activations at batch size {config.optim.batch_size}); {_gb(budget)} of {where} is "
+                              "usable here. Try a smaller batch size or model.")
+        raise ConfigError(f"this needs about {_gb(need)} of {where} now, and runs training here hold about "
+                          f"{_gb(in_use)} of the {_gb(budget)} usable; wait for them to end, or stop one.")
+    return need
+
+
 @atexit.register
 def _shutdown_all() -> None:
     """At interpreter exit, stop every run (stopped, with a checkpoint) before torch's threads are torn down."""
@@ -90,6 +114,8 @@ class JobRegistry:
         self._lock = threading.Lock()
         self._jobs: dict[int, Run] = {}
         self._memory: dict[int, int] = {}  # estimated bytes of each run not yet forgotten
+        self._devices: dict[int, str] = {}  # the device each queued or training job trains on
+        self._budgets: dict[str, int] = {}  # usable bytes per device, measured at admission (outside the lock)
         self._pending: deque[int] = deque()
         self._running: set[int] = set()
         self._finished: deque[int] = deque()
@@ -123,7 +149,7 @@ class JobRegistry:
         with self._lock:
             self._jobs[run_id] = run
             self._pending.append(run_id)
-            self._memory[run_id] = need
+            self._memory[run_id], self._devices[run_id] = need, str(device)
         self._pump()
         return run_id
 
@@ -135,14 +161,8 @@ class JobRegistry:
         Only CUDA by default: a step of these models is launch-bound there, compute-bound on a CPU (issue 24).
         """
         names = list(names) if names is not None else [None] * len(configs)
-        reason = can_batch(configs) if len(configs) > 1 else "a group needs two runs or more"
-        if batch is None:
-            batch = reason is None and self.executor.trains_here and all(
-                resolve_device(c.device).type == "cuda" for c in configs)
-        if not batch:
+        if not self.batches(configs, batch):
             return [self.submit(c, n) for c, n in zip(configs, names, strict=True)]
-        if reason is not None or not self.executor.trains_here:
-            raise ConfigError(f"these runs cannot train as one batched model: {reason or 'they train elsewhere'}")
         device = resolve_device(configs[0].device)
         need = sum(estimate_memory(c) for c in configs)
         ticket = object()
@@ -160,9 +180,32 @@ class JobRegistry:
                 self._jobs[run_id] = member
             self._groups[ids[0]] = group
             self._pending.append(ids[0])
-            self._memory[ids[0]] = need
+            self._memory[ids[0]], self._devices[ids[0]] = need, str(device)
         self._pump()
         return ids
+
+    def batches(self, configs: list[RunConfig], batch: bool | None = None) -> bool:
+        """Whether submit_group(configs, batch=batch) trains them as one batched model; ConfigError when `batch`
+        asks for it and they cannot."""
+        reason = can_batch(configs) if len(configs) > 1 else "a group needs two runs or more"
+        if batch is None:
+            return reason is None and self.executor.trains_here and all(
+                resolve_device(c.device).type == "cuda" for c in configs)
+        if batch and (reason is not None or not self.executor.trains_here):
+            raise ConfigError(f"these runs cannot train as one batched model: {reason or 'they train elsewhere'}")
+        return batch
+
+    def admit(self, configs: list[RunConfig], need: int | None = None) -> int:
+        """Validate `configs` and refuse them (ConfigError) unless, trained together as one job, they could fit
+        this device's memory; nothing is recorded. Returns their estimated need (0 when they train elsewhere)."""
+        for config in configs:
+            validate(config)
+        device = resolve_device(configs[0].device)  # "cuda" without a GPU is refused now, not as a failed run
+        if not self.executor.trains_here:
+            return 0
+        need = sum(estimate_memory(c) for c in configs) if need is None else need
+        self._check_memory(configs[0], device, need)
+        return need
 
     def _members(self, job: int) -> tuple[int, ...]:
         """The runs a queued or running job stands for: itself, or its group's runs not ended yet (under the lock)."""
@@ -172,18 +215,26 @@ class JobRegistry:
         return tuple(i for i, m in zip(group.run_ids, group.members, strict=True) if m.stream.status().active)
 
     def _check_memory(self, config: RunConfig, device: torch.device, need: int) -> None:
-        """Refuse a run needing `need` bytes if, with this process's other active runs, it would not fit."""
-        if not need:
-            return
-        active = self._running | set(self._pending)
-        held = sum(self._memory.get(i, 0) for i in active) + sum(self._reserved.values())
-        budget = memory_budget(device)
-        if need + held > budget:
-            where = "GPU memory" if device.type == "cuda" else "RAM"
-            others = f", and the {len(active)} run(s) queued or training here need about {_gb(held)}" if held else ""
-            raise ConfigError(f"this configuration needs about {_gb(need)} to train (weights, optimizer state and "
-                              f"activations at batch size {config.optim.batch_size}); {_gb(budget)} of {where} is "
-                              f"usable here{others}. Try a smaller batch size or model, or wait for other runs.")
+        """Refuse a run needing `need` bytes that could never fit alone; one that fits waits in the queue until
+        the runs training beside it leave it room (_pump), so queued runs never count as memory in use."""
+        if need:
+            admit_memory(config, device, need)
+            self._budgets[str(device)] = memory_budget(device)
+
+    def training_memory(self, device: torch.device) -> int:
+        """Bytes the runs holding a slot on `device` planned to use."""
+        with self._lock:
+            return self._held(str(device))
+
+    def _held(self, device: str) -> int:
+        return sum(self._memory.get(i, 0) for i in self._running if self._devices.get(i) == device)
+
+    def _has_room(self, job: int) -> bool:
+        """Whether queued `job` fits beside the runs training now (under the lock); alone it always may start."""
+        device, need = self._devices.get(job), self._memory.get(job, 0)
+        if not need or device is None or not self._running:
+            return True
+        return need + self._held(device) <= self._budgets.get(device, need)
 
     def set_max_concurrent(self, n: int) -> None:
         self.max_concurrent = max(1, int(n))
@@ -299,7 +350,7 @@ class JobRegistry:
 
     def _pump(self) -> None:
         with self._lock:
-            while self._pending and len(self._running) < self.max_concurrent:
+            while self._pending and len(self._running) < self.max_concurrent and self._has_room(self._pending[0]):
                 run_id = self._pending.popleft()
                 self._running.add(run_id)
                 thread = threading.Thread(target=self._run, args=(run_id,), name=f"job-{run_id}", daemon=True)
@@ -340,6 +391,7 @@ class JobRegistry:
                     self._ended[old] = final = gone.snapshot()
                     final.step_rows = []
                 self._memory.pop(old, None)
+                self._devices.pop(old, None)
             while len(self._ended) > KEEP_ENDED:
                 self._ended.pop(next(iter(self._ended)))
 

@@ -20,6 +20,9 @@ STUDY_L2, STUDY_DROPOUT = 0.03, 0.5
 # Its scale, chosen the same way: the cnn recipe on 1,500 images with 40% held out (600 validation images, so a
 # gap of a few points is not the noise of a small validation set), lr 0.03 so that it overfits in 100 epochs.
 STUDY_EPOCHS, STUDY_LIMIT, STUDY_VAL_FRACTION, STUDY_LR = 100, 1500, 0.4, 0.03
+# A study's runs are recorded at once and queue behind each other; more than this is refused before any is
+# written (the Compare form's maxima make 1,440; `--sizes` takes any list).
+MAX_STUDY_RUNS = 400
 
 
 @dataclass(frozen=True)
@@ -75,17 +78,37 @@ def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[li
     return [_result_row(jobs, run_id, r) for run_id, r in zip(ids, runs, strict=True)]
 
 
-def submit_all(jobs: JobRegistry, configs: list[RunConfig], names: list[str], batch: bool | None = None) -> list[int]:
-    """Submit a study's runs; their ids in the order given. The most work first (estimate.longest_first: the runs
-    end closer together), and runs of one shape (seeds, L2 λ) as one batched group where the registry batches
-    (on CUDA, or with `batch`: jobs.submit_group). A refused run stops those already submitted: nothing
-    half-launched stays queued."""
+def plan_study(jobs: JobRegistry, configs: list[RunConfig], batch: bool | None = None) -> list[list[int]]:
+    """The study's jobs as lists of indices into `configs`, the most work first (estimate.longest_first: the runs
+    end closer together), runs of one shape (seeds, L2 λ) in one list; admitted as a whole before any run is
+    written: ConfigError for too many runs, a config that is invalid or could never fit this device's memory
+    (queued runs wait for memory to free; they hold none)."""
+    if len(configs) > MAX_STUDY_RUNS:
+        raise ConfigError(f"a study of {len(configs):,} runs is more than this app queues at once "
+                          f"({MAX_STUDY_RUNS}); choose fewer variants, seeds, sizes or noise levels")
     groups: dict[str, list[int]] = {}
     for i in longest_first(configs):
         groups.setdefault(batch_key(configs[i]), []).append(i)
+    needs: dict[str, int] = {}  # one estimate per shape: a study's seeds share it
+    for members in groups.values():
+        shapes = [configs[i] for i in members]
+        for cfg in shapes:
+            key = cfg.override(seed=0).to_json()
+            needs[key] = needs.get(key) or jobs.admit([cfg])
+        if len(members) > 1 and can_batch(shapes) is None and jobs.batches(shapes, batch):
+            jobs.admit(shapes, need=sum(needs[c.override(seed=0).to_json()] for c in shapes))
+    return list(groups.values())
+
+
+def submit_all(jobs: JobRegistry, configs: list[RunConfig], names: list[str], batch: bool | None = None) -> list[int]:
+    """Submit a study's runs, planned and admitted as a whole first (plan_study); their ids in the order given.
+    Runs of one shape train as one batched group where the registry batches (on CUDA, or with `batch`:
+    jobs.submit_group). A run refused after all (the store failing) stops those already submitted: nothing
+    half-launched stays queued or training."""
     ids: dict[int, int] = {}
+    plan = plan_study(jobs, configs, batch)
     try:
-        for members in groups.values():
+        for members in plan:
             if len(members) > 1 and can_batch([configs[i] for i in members]) is None:
                 got = jobs.submit_group([configs[i] for i in members], [names[i] for i in members], batch=batch)
             else:
