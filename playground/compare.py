@@ -316,20 +316,41 @@ def seed_spread(variants: Sequence[Variant], metric: str) -> float | None:
     return max(ranges) if ranges else None
 
 
-def versus(diff: float, spread: float | None) -> str:
-    """A difference to the reference variant, flagged as noise when the seeds spread more than that."""
-    text = f"{diff:+.1%}"
-    if spread is not None and abs(diff) < spread:
-        return f"{text} · noise (seeds spread {spread:.1%})"
-    return text
+@dataclass(frozen=True)
+class Difference:
+    """A variant's mean result against a reference's, and how far seeds alone spread that result."""
+    metric: str
+    reference: float  # the reference variant's mean
+    value: float  # this variant's mean
+    spread: float | None  # the widest min–max range over seeds within any variant; None: no variant has 2 seeds
+
+    @property
+    def change(self) -> float:
+        return self.value - self.reference
+
+    @property
+    def noise(self) -> bool | None:
+        """True: smaller than the seeds' spread; False: larger; None: no spread to tell the two apart."""
+        return None if self.spread is None else abs(self.change) < self.spread
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def differences_to_first(variants: Sequence[Variant], metric: str) -> list[Difference | None]:
+    """Each variant's `metric` (mean over its seeds) against the first variant's, with the seeds' spread;
+    None for the first and for a variant without the metric."""
+    spread = seed_spread(variants, metric)
+    means = [_mean(per_seed(v, metric)) for v in variants]
+    if not means or means[0] is None:
+        return [None] * len(variants)
+    return [None if i == 0 or mean is None else Difference(metric, means[0], mean, spread)
+            for i, mean in enumerate(means)]
 
 
 def variant_table(variants: Sequence[Variant]) -> list[dict[str, Any]]:
-    """One row per variant: seeds, mean ± spread of each result, and the difference to the first variant."""
-    every = [run for v in variants for run in v.runs]
-    metric = noise_metric(every)
-    spread = seed_spread(variants, metric) if metric else None
-    means = []
+    """One row per variant: seeds and mean ± spread of each result (ui/ adds the differences to the first)."""
     table = []
     for v in variants:
         repeats = len(v.runs) - len(v.seeds)
@@ -337,21 +358,33 @@ def variant_table(variants: Sequence[Variant]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"variant": v.name, "seeds": seeds + (f" (+{repeats} repeated)" if repeats > 0 else "")}
         for key in ("final val acc", "best val acc", "gap (train-val)", "test acc", "final train acc"):
             row[key] = spread_text(per_seed(v, key))
-        values = per_seed(v, metric) if metric else []
-        means.append(sum(values) / len(values) if values else None)
         table.append(row)
-    if metric and len(variants) > 1 and means[0] is not None:
-        column = f"{metric} vs first"
-        for row, mean in zip(table, means, strict=True):
-            row[column] = "reference" if row is table[0] else (versus(mean - means[0], spread)
-                                                                if mean is not None else "–")
-        # The verdict beside the variant's name, where the eye lands (the last column is off-screen at 1,400 px).
-        table = [{"variant": row["variant"], column: row.pop(column), **row} for row in table]
     return table
 
 
-def one_seed_noise(variants: Sequence[Variant]) -> list[str]:
-    """Per single-seed pair of variants whose difference is smaller than the seeds' spread: a sentence."""
+@dataclass(frozen=True)
+class Effect:
+    """What a variant did against the first (reference) variant: to the generalization gap and to the result."""
+    variant: str
+    reference: str
+    gap: Difference | None  # None without a validation set
+    result: Difference | None  # test accuracy (final validation accuracy without a test set)
+
+
+def effects(variants: Sequence[Variant]) -> list[Effect]:
+    """One Effect per variant after the first: the answer to "did it help, or is it noise?" as values."""
+    if len(variants) < 2:
+        return []
+    metric = noise_metric([run for v in variants for run in v.runs])
+    gaps = differences_to_first(variants, "gap (train-val)")
+    results = differences_to_first(variants, metric) if metric else [None] * len(variants)
+    return [Effect(v.name, variants[0].name, gap, result)
+            for v, gap, result in zip(variants[1:], gaps[1:], results[1:], strict=True) if gap or result]
+
+
+def one_seed_noise(variants: Sequence[Variant]) -> list[tuple[str, str, Difference]]:
+    """Per single-seed variant whose difference to the first single-seed one is smaller than the spread seeds
+    alone gave elsewhere (other variants' seeds): (variant, reference, the difference)."""
     every = [run for v in variants for run in v.runs]
     metric = noise_metric(every)
     spread = seed_spread(variants, metric) if metric else None
@@ -360,9 +393,8 @@ def one_seed_noise(variants: Sequence[Variant]) -> list[str]:
         return []
     value = {v.name: _results(*v.runs[0])[metric] for v in singles}
     base = singles[0]
-    return [f"{v.name} vs {base.name}: {value[v.name] - value[base.name]:+.1%} {metric}, less than the "
-            f"{spread:.1%} that seeds alone spread: noise." for v in singles[1:]
-            if abs(value[v.name] - value[base.name]) < spread]
+    found = [(v.name, base.name, Difference(metric, value[base.name], value[v.name], spread)) for v in singles[1:]]
+    return [item for item in found if item[2].noise]
 
 
 # ------------------------------------------------------------------ shared initial weights

@@ -150,8 +150,10 @@ MEASURED: dict[str, Source] = {
                     "val_acc": (0.8033, 0.825, 0.8137), "gap": (0.0756, 0.0989, 0.0837)},
     }),
 }
-# The study's wall time, 3 runs two at a time on this machine (bench/results/study_wall-cnn-default-study.json).
-STUDY_WALL = ("study_wall-cnn-default-study.json", 30.9)
+# The default study's wall time in seconds, 3 runs two at a time on this machine; and a study that evaluated
+# every epoch: seconds of evaluation, seconds of training (bench/results/, "wall" and "phases").
+STUDY_WALL = ("study_wall-cnn-default-study.json", 30.924263101001998)
+STUDY_EVAL = ("study_wall-cnn-every-epoch.json", 71.25179949402082, 109.02668892599468)
 
 SHORT = {"test_acc": "test", "train_acc": "train", "val_acc": "val", "best_val_acc": "best_val", "gap": "gap",
          "salient_drop": "salient", "random_drop": "random", "untrained_salient_drop": "untrained_salient",

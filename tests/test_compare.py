@@ -6,10 +6,13 @@ import pytest
 
 from playground import charts
 from playground.compare import (
+    Difference,
     StudyChoice,
     already_run,
     band,
     default_selection,
+    differences_to_first,
+    effects,
     group_variants,
     next_study,
     one_seed_noise,
@@ -103,6 +106,14 @@ def _seeded(variant_l2, seeds_acc, first_id):
              rows((0.9, acc))) for i, (s, acc) in enumerate(seeds_acc)]
 
 
+def table_of(runs) -> list[dict]:
+    """The variant table as Compare shows it: with each variant's difference to the first (ui/)."""
+    from ui.compare_view import with_differences
+
+    variants = group_variants(runs)
+    return with_differences(variant_table(variants), variants)
+
+
 def trained_runs(store, configs_and_names) -> list[int]:
     """Tiny runs trained for real into the store (the page reads their epochs and checkpoints)."""
     from playground.engine.training import Trainer
@@ -119,7 +130,7 @@ def test_variants_group_by_config_without_seed_and_table_gives_mean_and_spread()
     variants = group_variants(runs)
     assert [len(v.runs) for v in variants] == [2, 2] and [v.color_id for v in variants] == [1, 3]
     assert variants[0].name.startswith("v0.0 (2 runs: #1, #2)")
-    table = variant_table(variants)
+    table = table_of(runs)
     assert table[0]["test acc"] == "82.0% ± 2.0%" and table[1]["test acc"] == "84.0% ± 1.0%"
     assert table[0]["seeds"] == "0, 1"
     # +2.0% is less than the 4.0% the baseline's seeds spread: noise.
@@ -130,7 +141,29 @@ def test_variants_group_by_config_without_seed_and_table_gives_mean_and_spread()
 
 def test_a_difference_larger_than_the_seed_spread_is_not_noise():
     runs = _seeded(0.0, [(0, 0.80), (1, 0.81)], 1) + _seeded(0.01, [(0, 0.86), (1, 0.87)], 3)
-    assert variant_table(group_variants(runs))[1]["test acc vs first"] == "+6.0%"
+    assert table_of(runs)[1]["test acc vs first"] == "+6.0%"
+    [_, diff] = differences_to_first(group_variants(runs), "test acc")
+    assert diff == Difference("test acc", pytest.approx(0.805), pytest.approx(0.865), pytest.approx(0.01))
+    assert diff.noise is False and diff.change == pytest.approx(0.06)
+
+
+def test_the_verdict_is_a_value_one_line_per_variant_on_gap_and_result():
+    """Issue 29: "did it help, or is it noise?" on both the gap and test accuracy, as values ui/ formats."""
+    from ui.compare_view import effect_line
+
+    base = [(rec(1 + s, tiny(seed=s), f"none · seed {s} · study 1", test_acc=a), rows((0.98, v)))
+            for s, (a, v) in enumerate([(0.83, 0.82), (0.81, 0.84)])]
+    l2 = [(rec(3 + s, tiny(l2=0.03, seed=s), f"l2 · seed {s} · study 1", test_acc=a), rows((0.86, v)))
+          for s, (a, v) in enumerate([(0.84, 0.81), (0.82, 0.82)])]
+    [effect] = effects(group_variants(base + l2))
+    assert effect.gap.reference == pytest.approx(0.15) and effect.gap.value == pytest.approx(0.045)
+    assert effect.gap.noise is False  # 10.5 points beyond the 2-point spread of the gap over seeds
+    assert effect.result.metric == "test acc" and effect.result.noise is True  # +1.0 within 2 points
+    line = effect_line(effect)
+    assert "gap 15.0 → 4.5 points, beyond the seeds' spread (2.0 points)" in line
+    assert "test accuracy 82.0% → 83.0%, within the seeds' spread (2.0%): noise" in line
+    one = effects(group_variants(base[:1] + l2[:1]))  # one seed each: no spread, and it says so
+    assert one[0].gap.noise is None and "no spread" in effect_line(one[0])
 
 
 def test_one_seed_difference_smaller_than_the_seed_spread_is_flagged():
@@ -138,9 +171,9 @@ def test_one_seed_difference_smaller_than_the_seed_spread_is_flagged():
     one_a = [(rec(5, tiny(l2=0.01), "l2 one seed", test_acc=0.82), rows((0.9, 0.82)))]
     one_b = [(rec(6, tiny(dropout=0.0, hidden=64), "wide one seed", test_acc=0.85), rows((0.9, 0.85)))]
     far = [(rec(7, tiny(hidden=128), "far", test_acc=0.95), rows((0.9, 0.95)))]
-    said = one_seed_noise(group_variants(spread + one_a + one_b + far))
-    assert said == ["#6 wide one seed vs #5 l2 one seed: +3.0% test acc, less than the 6.0% that seeds alone "
-                    "spread: noise."]
+    [(name, reference, diff)] = one_seed_noise(group_variants(spread + one_a + one_b + far))
+    assert (name, reference) == ("#6 wide one seed", "#5 l2 one seed")
+    assert diff.change == pytest.approx(0.03) and diff.spread == pytest.approx(0.06) and diff.noise
     assert one_seed_noise(group_variants(one_a + one_b)) == []  # no seed spread known: nothing claimed
 
 
@@ -415,6 +448,9 @@ def test_seeds_show_as_a_band_with_mean_and_spread_on_the_page(home, store):
     assert list(table["seeds"]) == ["0, 1", "0, 1"] and all("±" in v for v in table["test acc"])
     assert "test acc vs first" in table.columns
     assert "started from the same initial weights" in caption_text(at)
+    [helped] = [m.value for m in at.markdown if m.value.startswith("**Helped, or noise?**")]
+    assert "vs l2 0.0 (2 runs" in helped and " gap " in helped and "test accuracy" in helped
+    assert "seeds' spread" in helped and "no spread" not in helped  # two seeds each: a spread to judge by
 
 
 def test_the_study_form_says_what_its_defaults_show_and_how_long_they_take(home):
@@ -470,11 +506,11 @@ def test_the_variant_table_gives_its_spread_columns_room(home, store):
 def test_runs_repeated_with_one_seed_are_not_a_spread():
     """Adversarial test: two runs of seed 0 showed "80.0% ± 0.0%" and could never be noise."""
     runs = _seeded(0.0, [(0, 0.80), (0, 0.80)], 1) + _seeded(0.01, [(0, 0.81)], 3)
-    table = variant_table(group_variants(runs))
+    table = table_of(runs)
     assert table[0]["test acc"] == "80.0%" and table[0]["seeds"] == "0 (+1 repeated)"
     assert table[1]["test acc vs first"] == "+1.0%"  # no seeds' spread to call it noise by
     spread = _seeded(0.0, [(0, 0.80), (0, 0.80), (1, 0.84)], 1) + _seeded(0.01, [(0, 0.83)], 4)
-    assert variant_table(group_variants(spread))[1]["test acc vs first"] == "+1.0% · noise (seeds spread 4.0%)"
+    assert table_of(spread)[1]["test acc vs first"] == "+1.0% · noise (seeds spread 4.0%)"
 
 
 def test_two_finished_runs_show_the_test_images_where_they_differ(home, store):
@@ -527,3 +563,47 @@ def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, 
     assert all(r.name.startswith("lenet · trial ") and r.name.endswith("· study 1") for r in runs)
     assert sorted(at.session_state["compare_ids"]) == sorted(r.id for r in runs)  # followed as they started
     assert any(e.label.startswith("🧭 Which settings matter: 3 finished runs") for e in at.expander)
+
+
+def test_the_study_forms_numbers_are_the_measured_ones(home):
+    """Issue 29: the form said "dropout 0.5 to ~8 (8–10), in every seed" beside a 7.6–9.9 measurement."""
+    from pathlib import Path
+
+    from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
+    from playground.measured import STUDY_EVAL, STUDY_WALL
+
+    results = Path(__file__).resolve().parents[1] / "bench" / "results"
+    study = json.loads((results / "settings-study.json").read_text())["configs"]
+    for name, entry in study.items():  # measured with the defaults the form opens with
+        cfg = entry["config"]
+        assert (cfg["limit"], cfg["val_fraction"], cfg["lr"], cfg["epochs"]) == (
+            STUDY_LIMIT, STUDY_VAL_FRACTION, STUDY_LR, STUDY_EPOCHS), name
+    assert study["l2"]["config"]["l2"] == STUDY_L2 and study["dropout"]["config"]["dropout"] == STUDY_DROPOUT
+    wall = json.loads((results / STUDY_WALL[0]).read_text())
+    assert wall["wall"] == STUDY_WALL[1] and wall["args"]["variants"] == "none,l2,dropout"
+    every = json.loads((results / STUDY_EVAL[0]).read_text())
+    assert (every["phases"]["evaluation"], every["phases"]["train epochs"]) == STUDY_EVAL[1:]
+    at = page("pages/compare.py").run()
+    note = next(c.value for c in at.caption if "the plain CNN ends at" in c.value)
+    for name in ("none", "l2", "dropout"):
+        gap = study[name]["gap"]
+        assert f"{gap['min'] * 100:.1f}–{gap['max'] * 100:.1f} points" in note, name
+    assert ("in every seed" in note) == (max(study["l2"]["gap"]["max"], study["dropout"]["gap"]["max"])
+                                         < study["none"]["gap"]["min"])
+    assert f"took {wall['wall']:.0f} s" in note and "bench/README" not in note and "/learn#how-we-measured" in note
+
+
+def test_a_study_size_beyond_the_dataset_is_capped_and_labelled_with_the_size_used():
+    """Issue 29: CIFAR-2's "first 12,000 samples" of 10,000 and `--sizes 20000,50000` were labelled as asked."""
+    from playground.compare import StudyChoice, data_variants
+    from playground.engine.study import study_runs
+
+    made = data_variants(recipe("cnn"), StudyChoice(sizes=(3000, 12000, 50000)))
+    assert [cfg.data.limit for _, cfg in made] == [3000, 10000]  # 50,000 caps to the same 10,000: one entry
+    assert [label for label, _ in made] == ["3,000 images", "10,000 images (all there are; 12,000 asked)"]
+    runs = study_runs("cnn", ["none"], seeds=1, sizes=(20000, 50000))
+    assert [r.config.data.limit for r in runs] == [10000] and "(all there are; 20,000 asked)" in runs[0].label
+    runs = study_runs("lstm64", ["none"], seeds=1, sizes=(20000, 50000))  # MNIST: 60,000 training images
+    assert [r.config.data.limit for r in runs] == [20000, 50000]
+    runs = study_runs("lstm64", ["none"], seeds=1, sizes=(70000,))
+    assert runs[0].config.data.limit == 60000 and "60,000 images (all there are; 70,000 asked)" in runs[0].label

@@ -18,18 +18,33 @@ from playground.engine.study import (
     submit_all,
 )
 from playground.errors import PlaygroundError
+from playground.measured import MEASURED, STUDY_EVAL, STUDY_WALL, runs
 from ui.common import jobs
 from ui.estimate_view import how_long
+from ui.measured_view import LINK
 from ui.state import COMPARE_IDS
 
 STUDY_ERROR, REPEAT = "study_error", "study_repeat"
 SIZES = (300, 750, 1500, 3000, 6000, 12000)  # the data-size axis's choices (first N samples)
 NOISES = (0.0, 0.1, 0.2, 0.5)  # ... and the label-noise axis's
-EPOCHS_NOTE = ("Measured here over 5 seeds with these defaults (bench/README.md): the plain CNN ends at ~98% on its "
-               "900 training images and ~83% on the 600 held out, a generalization gap of ~15 points (13–16 over "
-               "seeds); L2 λ 0.03 cuts the gap to ~5 (4–5) and dropout 0.5 to ~8 (8–10), in every seed. Fewer "
-               "epochs show less: the gap opens as training accuracy nears 100%. On a 2-core CPU the default "
-               "study of 3 runs, two at a time, took 31 s; more minutes on a busy machine.")
+
+
+def _epochs_note() -> str:
+    """What the defaults showed over seeds, formatted from the measured table (playground/measured.py)."""
+    got, held = runs("study"), round(STUDY_LIMIT * STUDY_VAL_FRACTION)
+    every = max(got["l2"].gap.high, got["dropout"].gap.high) < got["none"].gap.low
+    return (f"Measured here over {MEASURED['study'].seeds} seeds with these defaults ({LINK}): the plain CNN ends "
+            f"at {got['none'].train.pct} on its {STUDY_LIMIT - held:,} training images and {got['none'].val.pct} "
+            f"on the {held:,} held out, a generalization gap of {got['none'].gap.pts} (mean "
+            f"{got['none'].gap.mean_pts}); L2 λ {STUDY_L2:g} cuts it to {got['l2'].gap.pts} and dropout "
+            f"{STUDY_DROPOUT:g} to {got['dropout'].gap.pts}"
+            + (", below the plain run's in every seed" if every else "") + ". A single run can land outside "
+            "these ranges (dropout runs most: runs training at once share one random stream for their masks). "
+            "Fewer epochs show less: the gap opens as training accuracy nears 100%. On a 2-core CPU the default "
+            f"study of 3 runs, two at a time, took {STUDY_WALL[1]:.0f} s; minutes more on a busy machine.")
+
+
+EPOCHS_NOTE = _epochs_note()
 
 
 def epochs_note(recipe_name: str) -> str:
@@ -141,9 +156,10 @@ def _evaluated(plan: list[tuple[str, RunConfig]]) -> str:
         return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
     when = " or ".join("every epoch" if k == 1 else f"every {ordinal(k)} epoch" for k in every)
-    return (f" Curves get a point after epoch 1, {when} and the last: on a few "
-            "hundred images, measuring validation and training accuracy costs more than the epoch, and measuring "
-            "each epoch nearly doubled a study's time (bench/README.md). Training is the same either way.")
+    _, evaluating, training = STUDY_EVAL
+    return (f" Curves get a point after epoch 1, {when} and the last: on a few hundred images, measuring "
+            f"validation and training accuracy after every epoch took {evaluating / training:.0%} as long as the "
+            f"training itself ({LINK}). Training is the same either way.")
 
 
 def study_form() -> None:
