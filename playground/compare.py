@@ -13,7 +13,7 @@ from typing import Any
 
 from .config import ConfigError, RunConfig, is_recurrent
 from .errors import RunStatus
-from .estimate import eval_every_for
+from .estimate import TRAIN_SIZE, eval_every_for
 from .store import RunRecord
 
 # Settings that never explain a difference between runs.
@@ -97,15 +97,29 @@ class StudyChoice:
 
 def data_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
     """The base at each chosen training-set size and label noise (the data as a study axis); one unlabelled
-    entry, the base itself, when neither is chosen. Each evaluates as often as its size affords (eval_every_for)."""
+    entry, the base itself, when neither is chosen. Each evaluates as often as its size affords (eval_every_for).
+    A size beyond the dataset is capped to the images there are and labelled with that size (sizes that cap to
+    the same one give one entry)."""
     out = []
-    for size in choice.sizes or (None,):
+    for size in _sizes_used(base, choice.sizes) or (None,):
         for noise in choice.noises or (None,):
-            parts = ([f"{size:,} images" if size else "all images"] if size is not None else []) + \
-                    ([f"label noise {noise:g}"] if noise is not None else [])
-            cfg = base.override(limit=size, label_noise=noise)
+            parts = ([size[1]] if size is not None else []) + ([f"label noise {noise:g}"] if noise is not None else [])
+            cfg = base.override(limit=size[0] if size is not None else None, label_noise=noise)
             out.append((" · ".join(parts), cfg.override(eval_every=eval_every_for(cfg))))
     return out
+
+
+def _sizes_used(base: RunConfig, sizes: Sequence[int]) -> list[tuple[int, str]]:
+    """(limit, label) per distinct training-set size actually used: at most the images the dataset has."""
+    there = TRAIN_SIZE[base.data.dataset]
+    out: dict[int, str] = {}
+    for size in sizes:
+        used = min(size, there) if size else 0
+        label = f"{used:,} images" if used else "all images"
+        if size > there:
+            label = f"{there:,} images (all there are; {size:,} asked)"
+        out.setdefault(used, label)
+    return list(out.items())
 
 
 def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
