@@ -283,9 +283,8 @@ LESSONS: tuple[Lesson, ...] = (
         runs=(LessonRun("rnn", "RNN 128, Adam", _rnn128, {"limit": 12000, "epochs": 3}),),
         scale_note="on a CPU: the first 12,000 training images (10% held out for validation) for 3 epochs, "
                    "instead of 60,000 for 10",
-        reference=("The tutorial reported 97.4% test accuracy after 10 epochs on all of MNIST. Our full recipe, "
-                   "measured on an H100 over 4 seeds, gave 96.1–96.8%: a little lower, partly because it "
-                   "holds 10% of the training images out for validation."),
+        reference=("The tutorial reported 97.4% test accuracy after 10 epochs on all of MNIST. Our full recipe "
+                   "holds 10% of the training images out for validation, so expect it a little lower."),
         explanation=_says("rnn-rows", "explanation", (
             "Each step mixes one new row into the hidden state through the same weights, so the state has to "
             "carry everything the answer needs: a stroke in row 5 must still be there at row 28. It works "
@@ -360,8 +359,7 @@ LESSONS: tuple[Lesson, ...] = (
                         {"limit": 6000, "epochs": 1}),),
         scale_note="on a CPU: the first 6,000 training images for 1 epoch, instead of 60,000 for 3 "
                    "(it has ~600,000 parameters: each step costs ~20x the RNN's)",
-        reference=("The tutorial reported 98.5% test accuracy after 3 epochs; an earlier full-recipe run of this "
-                   "app gave 98.7% (one run)."),
+        reference="The tutorial reported 98.5% test accuracy after 3 epochs.",
         explanation=_says("deeper", "explanation", (
             "The GRU's update gate decides, per unit and per step, how much of the old state to keep, so "
             "what the first rows showed is not washed out by the later ones. Stacking layers lets the upper "

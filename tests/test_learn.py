@@ -354,6 +354,8 @@ def test_the_qualitative_words_match_the_measured_data():
     assert memory["rnn_delay"].test.mean < 2 * CHANCE  # "near chance"
     assert min(memory["lstm_delay"].test.low, slow["lstm_delay"].test.low) >= HOLDS  # "the LSTM holds at both"
     assert slow["rnn_delay"].test.mean < slow["rnn_plain"].test.mean  # "on average still below"
+    sgd = runs("optimizer")["sgd"]
+    assert sgd.test.high < 2 * CHANCE  # plain SGD "sits near chance"
     noisy = runs("noise")["noisy"]
     assert noisy.val.high < noisy.best_val.low  # "at its best ..., then falling to ..."
     data = runs("data")
