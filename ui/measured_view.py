@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
 from playground.lessons import LESSONS
 from playground.measured import MACHINE, MEASURED, spread
 
@@ -14,8 +15,9 @@ METRICS = {"train_acc": "train accuracy", "val_acc": "validation accuracy", "gap
 EXTRA = {"memory-lr": ("Lesson 2's runs at learning rate 0.001", {"rnn_plain": "RNN 64, no delay",
                                                                    "rnn_delay": "RNN 64, 10 blank rows",
                                                                    "lstm_delay": "LSTM 64, 10 blank rows"}),
-         "study": ("Compare's default study (cnn, first 1,500 images, 40% held out, lr 0.03, 100 epochs)",
-                   {"none": "no regularization", "l2": "L2 λ 0.03", "dropout": "dropout 0.5"})}
+         "study": (f"Compare's default study (cnn, first {STUDY_LIMIT:,} images, {STUDY_VAL_FRACTION:.0%} held out, "
+                   f"lr {STUDY_LR:g}, {STUDY_EPOCHS} epochs)",
+                   {"none": "no regularization", "l2": f"L2 λ {STUDY_L2:g}", "dropout": f"dropout {STUDY_DROPOUT:g}"})}
 
 
 def _cell(key: str, run: str, metric: str) -> str:
