@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import signal
 import sys
@@ -35,7 +36,16 @@ from .data import SPECS, load_dataset
 from .engine.executors import executor_from_env
 from .engine.jobs import JobRegistry
 from .engine.study import VARIANTS, run_study, study_runs
-from .engine.sweep import importances, parse_param, run_sweep
+from .engine.sweep import (
+    GRID_POINTS_MAX,
+    check_storage,
+    check_sweep,
+    conclusion,
+    importances,
+    parse_param,
+    run_sweep,
+    sweep_key,
+)
 from .engine.training import NO_STEP_ROWS, Snapshot
 from .errors import PlaygroundError, RunStatus
 from .explain import METHODS, blank_input, saliency
@@ -162,16 +172,19 @@ def _sweep_parser(sub) -> None:
     sw.add_argument("--recipe", choices=list(RECIPES), default="lstm64", help="the base recipe (default: lstm64)")
     sw.add_argument("--param", action="append", required=True, metavar="NAME=RANGE",
                     help="lr=1e-4:1e-1:log, hidden=16:128 or optimizer=adam,sgd (repeat for several)")
-    sw.add_argument("--trials", type=_at_least_one, default=8, help="runs to train (default: 8)")
-    sw.add_argument("--minutes", type=float, help="start no new trial after this long (default: no limit)")
-    sw.add_argument("--grid", type=int, default=0, metavar="N",
-                    help="try every combination of N values per range (and every choice) instead of sampling")
+    sw.add_argument("--trials", type=_trials, default=8, help="runs to train (default: 8)")
+    sw.add_argument("--minutes", type=_minutes, help="start no new trial after this long; 0 = no limit "
+                    "(default: no limit)")
+    sw.add_argument("--grid", type=_grid_points, default=0, metavar="N",
+                    help=f"try combinations of N values per range (2..{GRID_POINTS_MAX}) and every choice, each "
+                         "once, instead of sampling (at most --trials of them)")
     sw.add_argument("--epochs", type=int, help="epochs per run (default: the recipe's)")
     sw.add_argument("--limit", type=int, help="use only the first N train and test samples (default: all)")
     sw.add_argument("--at-once", dest="at_once", type=_at_least_one, help="runs training at once (default: 2 on a CPU)")
     sw.add_argument("--no-prune", dest="prune", action="store_false",
                     help="train every trial to the end (default: stop those below the median early)")
-    sw.add_argument("--storage", help="an Optuna storage URL (sqlite:///sweep.db) to keep or resume the study")
+    sw.add_argument("--storage", help="an Optuna storage URL (sqlite:///sweep.db) to keep the study; the same "
+                    "command again resumes it (finished trials count towards --trials)")
     _ray_option(sw)
 
 
@@ -189,6 +202,39 @@ def _at_least_one(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} runs at once: use 1 or more (leave it out for the default)")
+    return value
+
+
+def _trials(text: str) -> int:
+    """--trials: a whole number from 1 (0 was refused with --at-once's words)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} trials: a sweep trains at least 1")
+    return value
+
+
+def _minutes(text: str) -> float:
+    """--minutes: 0 (no limit) or more; -1 and nan once ran nothing, silently."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give minutes as a number >= 0 (0 = no limit)")
+    return value
+
+
+def _grid_points(text: str) -> int:
+    """--grid: 2..GRID_POINTS_MAX values per range (-1 was a numpy traceback, 10**9 filled 20 GB)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 2 <= value <= GRID_POINTS_MAX:
+        raise argparse.ArgumentTypeError(f"{value} values per range: a grid takes 2 to {GRID_POINTS_MAX}")
     return value
 
 
@@ -385,25 +431,50 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     base = recipe(args.recipe).override(**{k: v for k, v in (("epochs", args.epochs), ("limit", args.limit))
                                            if v is not None})
     params = [parse_param(text, base) for text in args.param]
-    with Interrupts():
+    check_sweep(base, params)  # refused before anything is created: exit 2, one line
+    check_storage(args.storage)
+    # A kept study is named by what it searches, so the same command resumes it; otherwise by the time.
+    name = f"{args.recipe} sweep " + (sweep_key(base, params, args.grid, args.prune) if args.storage
+                                      else time.strftime("%Y%m%d-%H%M%S"))
+    results: list = []
+    with Interrupts() as interrupts:
         jobs = _registry(args, max_concurrent=args.at_once)
-        name = f"{args.recipe} sweep {time.strftime('%Y%m%d-%H%M%S')}"
         print(f"sweep: {args.trials} trials of {args.recipe} over {', '.join(p.name for p in params)}, "
               f"{jobs.max_concurrent} at once, store {jobs.store.home}", file=sys.stderr, flush=True)
 
         def report(t) -> None:
-            print(json.dumps({"trial": t.number, "run_id": t.run_id, "params": t.params, "state": t.state,
-                              "value": t.value, **({"message": t.message} if t.message else {})}), flush=True)
+            results.append(t)
+            print(strict_json({"trial": t.number, "run_id": t.run_id, "params": t.params, "state": t.state,
+                               "value": t.value, **({"message": t.message} if t.message else {})}), flush=True)
 
         study = run_sweep(jobs, base, params, args.trials, jobs.max_concurrent, name, args.storage, args.prune,
-                          report, minutes=args.minutes, grid=args.grid)
+                          report, minutes=args.minutes, grid=args.grid, stop=lambda: interrupts.count > 0)
     done = [t for t in study.trials if t.value is not None]
     rows = [(t.params, t.value) for t in done]
-    print(json.dumps({"best": study.best_trial.params if done else None,
-                      "best_value": study.best_value if done else None,
-                      "importance": importances(rows, {p.name: p for p in params}), "completed": len(done)}))
+    print(strict_json({"best": study.best_trial.params if done else None,
+                       "best_value": study.best_value if done else None,
+                       "importance": importances(rows, {p.name: p for p in params}), "completed": len(done)}),
+          flush=True)
+    metric = "validation accuracy" if base.data.val_fraction > 0 else "test accuracy"
+    lines, flagged = conclusion(results, metric, 1 / len(SPECS[base.data.dataset].classes))
+    print("\n".join([*lines, *flagged]), file=sys.stderr, flush=True)
     jobs.executor.shutdown()
+    if interrupts.count:
+        return 130
     return 0 if done else 1
+
+
+def strict_json(obj) -> str:
+    """One JSON line that strict parsers read: NaN and infinities become null."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(obj), allow_nan=False)
 
 
 def cmd_runs(_args: argparse.Namespace) -> int:

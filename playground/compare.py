@@ -18,6 +18,10 @@ from .store import RunRecord
 
 # Settings that never explain a difference between runs.
 IGNORED = {"device"}
+# Bookkeeping, not settings: how often a run is measured, its seed (noise) and where it trains never change what
+# it learns, so "which settings matter" never ranks them (the seeds' spread is drawn as the noise floor instead).
+BOOKKEEPING = ("seed", "eval_every", "device")
+TRIAL_TAG = re.compile(r" · trial \d+")  # a sweep's trial: `lenet · trial 3: lr=0.001 · study 2`
 RESULTS = ("final val acc", "best val acc", "best epoch", "gap (train-val)", "test acc", "final train acc",
            "last measured epoch")
 

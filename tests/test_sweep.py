@@ -30,15 +30,18 @@ def test_a_sweep_trains_its_trials_as_runs_and_reports_each(store):
     for t in seen:
         assert t.state == "complete" and t.run_id is not None and 0 <= t.value <= 1
         rec = store.get_run(t.run_id)
-        assert rec.config.optim.lr == pytest.approx(t.params["lr"]) and rec.name == f"test sweep · trial {t.number}"
+        assert rec.config.optim.lr == pytest.approx(t.params["lr"])
+        assert rec.name == f"test sweep · trial {t.number}: lr={t.params['lr']:.3g}"  # its settings in its name
     registry.shutdown()
 
 
 def test_a_combination_that_cannot_train_fails_its_trial_not_the_sweep(store):
     registry = JobRegistry(store, max_concurrent=1)
     seen = []
-    run_sweep(registry, tiny(epochs=1, limit=300), [Param("dropout", 0.1, 0.5)], trials=2, on_trial=seen.append)
-    assert [t.state for t in seen] == ["failed", "failed"] and "dropout" in seen[0].message  # 1-layer LSTM
+    params = [Param("dropout", 0.1, 0.5), Param("layers", 1, 2, integer=True)]
+    run_sweep(registry, tiny(epochs=1, limit=300, hidden=8), params, trials=2, on_trial=seen.append,
+              first=[{"dropout": 0.2, "layers": 1}, {"dropout": 0.2, "layers": 2}])
+    assert [t.state for t in seen] == ["failed", "complete"] and "refused: dropout" in seen[0].message
     registry.shutdown()
 
 
@@ -88,3 +91,175 @@ def test_a_grid_tries_every_combination_once(store):
 
 def test_a_grid_of_integers_keeps_whole_distinct_values():
     assert parse_param("hidden=16:18", tiny()).grid(5) == [16, 17, 18]
+
+
+# ------------------------------------------------------------------ refusals, bounds, stop, resume, conclusion
+class FakeRuns:
+    """A registry whose runs end at once with accuracy `acc(settings)`, or (finish=False) only once stopped:
+    the sweep's own logic, without training."""
+
+    def __init__(self, acc=lambda cfg: 0.5, finish: bool = True):
+        self.acc, self.finish, self.submitted, self.stopped = acc, finish, [], {}
+
+    def submit(self, cfg, name):
+        self.submitted.append((cfg, name))
+        return len(self.submitted)
+
+    def snapshot(self, run_id, **_kw):
+        from types import SimpleNamespace
+
+        from playground.errors import RunStatus
+
+        cfg = self.submitted[run_id - 1][0]
+        if run_id in self.stopped:
+            return SimpleNamespace(done=True, status=RunStatus.STOPPED, message=self.stopped[run_id],
+                                   epoch_rows=[], result={})
+        if not self.finish:
+            return SimpleNamespace(done=False, status=RunStatus.RUNNING, message=None, epoch_rows=[], result={})
+        return SimpleNamespace(done=True, status=RunStatus.FINISHED, message=None, result={},
+                               epoch_rows=[{"epoch": 1, "val_acc": self.acc(cfg)}])
+
+    def stop(self, run_id, message="stopped"):
+        self.stopped[run_id] = message
+
+
+@pytest.fixture
+def fast_polls(monkeypatch):
+    from playground.engine import sweep
+
+    monkeypatch.setattr(sweep, "POLL_SECONDS", 0.0)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("hidden=16,abc", "'abc' is not a whole number"),  # was a ValueError traceback
+    ("hidden=0.5:128:log", "'0.5' is not a whole number"),  # was Optuna's traceback
+    ("lr=1e-4:1e-1:lg", "can only be 'log'"), ("lr=1e-4:1e-1:log10", "can only be 'log'"),  # were linear
+    ("lr=1e-4:1e-1:log:x", "a range is low:high"), ("lr=nan:1", "not a number"),
+    ("seed=0:1000", "bookkeeping"), ("eval_every=1:5", "bookkeeping"), ("device=cpu,cuda", "bookkeeping"),
+])
+def test_a_bad_range_is_one_clear_error(text, words):
+    with pytest.raises(ConfigError, match=words):
+        parse_param(text, tiny())
+
+
+def test_log_is_read_in_any_case():
+    assert parse_param("lr=1e-4:1e-1:LOG", tiny()) == parse_param("lr=1e-4:1e-1:Log", tiny()) == \
+        Param("lr", 1e-4, 1e-1, log=True)
+
+
+@pytest.mark.parametrize("base, ranges, words", [
+    (tiny(epochs=0), ["lr=1e-3:1e-2"], "base settings cannot train: epochs"),
+    (tiny(), ["lr=1e-3:1e-2", "lr=1e-2:1e-1"], "lr given twice"),
+    (recipe("lenet"), ["hidden=16:128"], "hidden does nothing for lenet"),
+    (recipe("lenet"), ["momentum=0:0.9"], "momentum does nothing for lenet with adam"),
+    (recipe("lstm64"), ["dropout=0:0.6"], "no trial could train: at dropout=0.3: dropout in a recurrent"),
+    (recipe("lenet"), ["dropout=0:1.5"], "dropout=1.5 .an end of its range. cannot train"),
+])
+def test_a_sweep_that_cannot_mean_anything_is_refused_before_any_trial(base, ranges, words):
+    from playground.engine.sweep import check_sweep
+
+    params = [parse_param(r, base) for r in ranges]
+    runs = FakeRuns()
+    with pytest.raises(ConfigError, match=words):
+        run_sweep(runs, base, params, trials=3)
+    assert runs.submitted == []
+    check_sweep(recipe("lenet"), [parse_param("momentum=0:0.9", recipe("lenet")),  # applies to the sgd trials
+                                  parse_param("optimizer=sgd,adam", recipe("lenet"))])
+
+
+def test_a_huge_grid_is_never_built(fast_polls):
+    """Compare's 14 ranges made 8.5 million combinations before the first trial (3 GB): now at most the
+    trials are drawn, one at a time."""
+    import tracemalloc
+
+    base = recipe("lenet")
+    params = [parse_param(f"{k}={r}", base) for k, r in (("lr", "1e-4:1e-2:log"), ("l2", "1e-5:1e-3:log"),
+              ("dropout", "0:0.5"), ("batch_size", "16:256"), ("label_noise", "0:0.5"), ("limit", "1000:12000"))]
+    runs = FakeRuns()
+    tracemalloc.start()
+    study = run_sweep(runs, base, params, trials=3, grid=40)  # 40**6 = 4.1e9 combinations
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(runs.submitted) == len(study.trials) == 3 and peak < 20e6, peak
+    assert len({repr(sorted(t.params.items())) for t in study.trials}) == 3
+    with pytest.raises(ConfigError, match="2 to 50 values"):
+        run_sweep(runs, base, params, trials=3, grid=-1)
+
+
+def test_stop_ends_the_whole_sweep(fast_polls):
+    """One stop: the running trials are stopped and no other starts (a stopped trial used to start the next)."""
+    runs = FakeRuns(finish=False)
+    seen = []
+    run_sweep(runs, tiny(), [Param("lr", 1e-3, 1e-2)], trials=10, at_once=2, on_trial=seen.append,
+              stop=lambda: len(runs.submitted) >= 2)
+    assert len(runs.submitted) == 2 and sorted(runs.stopped) == [1, 2]
+    assert [t.state for t in seen] == ["stopped", "stopped"]
+
+
+def test_a_kept_study_resumes_instead_of_retraining(tmp_path, fast_polls):
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    runs = FakeRuns()
+    params = [Param("lr", 1e-3, 1e-2)]
+    run_sweep(runs, tiny(), params, trials=3, name="kept", storage=url)
+    run_sweep(runs, tiny(), params, trials=3, name="kept", storage=url)  # the same command: nothing to train
+    assert len(runs.submitted) == 3
+    study = run_sweep(runs, tiny(), params, trials=5, name="kept", storage=url)  # two more
+    assert len(runs.submitted) == 5 and len(study.trials) == 5
+
+
+@pytest.mark.parametrize("storage, words", [
+    ("sweep.db", "takes a database URL, e.g. sqlite:///sweep.db"),
+    ("sqlite:///{tmp}/no/such/sweep.db", "folder .* does not exist"),
+    ("sqlite:///{tmp}", "is a directory"),
+    ("postgresql://user@localhost/db", "needs a database driver|cannot open --storage"),
+])
+def test_a_storage_that_cannot_be_used_is_one_clear_error(tmp_path, storage, words):
+    from playground.engine.sweep import open_study
+
+    with pytest.raises(ConfigError, match=words):
+        open_study("s", storage.format(tmp=tmp_path), None, None)
+
+
+def test_a_read_only_storage_folder_is_refused(tmp_path):
+    import os
+
+    from playground.engine.sweep import check_storage
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who may write anywhere (root)")
+        with pytest.raises(ConfigError, match="read-only"):
+            check_storage(f"sqlite:///{folder / 'sweep.db'}")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_sweep_ends_with_what_won_by_how_much_and_what_each_failure_hit():
+    from playground.engine.sweep import TrialResult, conclusion
+
+    results = [TrialResult(0, 1, {"lr": 0.001, "batch_size": 64}, "complete", 0.928),
+               TrialResult(1, 2, {"lr": 0.01, "batch_size": 32}, "complete", 0.90),
+               TrialResult(2, 3, {"lr": 0.0003, "batch_size": 128}, "complete", 0.85),
+               TrialResult(3, 4, {"lr": 0.09, "batch_size": 16}, "complete", 0.101),
+               TrialResult(4, 5, {"lr": 1e-4, "batch_size": 256}, "pruned", 0.3, "pruned by the sweep at epoch 1"),
+               TrialResult(5, 6, {"lr": 0.5, "batch_size": 16}, "diverged", None, "the loss became NaN")]
+    lines, flagged = conclusion(results, chance=0.1)
+    assert lines[0] == "Best trial 0: lr=0.001, batch_size=64 → 92.8% validation accuracy."
+    assert lines[1].startswith("That is +5.3 points over the median trial (87.5%)")
+    assert flagged == ["trial 3 (lr=0.09, batch_size=16) did not learn: validation accuracy 10.1%, chance is 10%",
+                       "trial 4 (lr=0.0001, batch_size=256) pruned: pruned by the sweep at epoch 1",
+                       "trial 5 (lr=0.5, batch_size=16) diverged: the loss became NaN"]
+    assert conclusion(results[4:])[0][0].startswith("No trial trained to the end")
+
+
+def test_sweep_json_lines_are_strict():
+    import json
+
+    from playground.cli import strict_json
+
+    line = strict_json({"value": float("nan"), "importance": {"lr": float("inf")}, "ok": [0.5, float("-inf")]})
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}")) == \
+        {"value": None, "importance": {"lr": None}, "ok": [0.5, None]}

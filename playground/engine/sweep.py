@@ -10,25 +10,31 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import random
+import statistics
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..compare import BOOKKEEPING, applies
 from ..config import FLAT_FIELDS, ConfigError, RunConfig, validate
-from ..errors import RunStatus
+from ..errors import RunStatus, first_line
 
 POLL_SECONDS = 0.2
 log = logging.getLogger(__name__)
-# What Compare's sweep form offers for each setting, in parse_param's syntax (editable there).
+# What Compare's sweep form offers for each setting, in parse_param's syntax (editable there). Not the seed,
+# eval_every or device (BOOKKEEPING): they never change what a network learns, so a sweep never ranks them.
 DEFAULT_RANGES = {"lr": "1e-4:1e-1:log", "hidden": "16:128", "width": "8:64", "layers": "1:3", "dropout": "0:0.6",
                   "l2": "1e-5:1e-1:log", "weight_decay": "1e-6:1e-2:log", "batch_size": "16:256",
                   "momentum": "0:0.95", "label_noise": "0:0.5", "limit": "1000:12000",
-                  "optimizer": "sgd,adam,rmsprop,adamw", "schedule": "constant,step,cosine,onecycle", "seed": "0:1000"}
+                  "optimizer": "sgd,adam,rmsprop,adamw", "schedule": "constant,step,cosine,onecycle"}
 SWEEPABLE = tuple(DEFAULT_RANGES)  # what a sweep may search: the settings the form offers a range for
+GRID_POINTS_MAX = 50  # values per range in a grid: beyond this a "grid" is a sampled search by another name
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,29 @@ class Param:
             return IntDistribution(int(self.low), int(self.high), log=self.log)
         return FloatDistribution(self.low, self.high, log=self.log)
 
-
     def grid(self, points: int = 3) -> list:
         """The values a grid search tries: the choices, else `points` values spread over the range (evenly, or
         evenly on a log scale; whole and distinct for an integer setting)."""
         if self.choices:
             return list(self.choices)
         spread = np.geomspace if self.log else np.linspace
-        values = spread(self.low, self.high, points)
+        values = spread(self.low, self.high, min(points, GRID_POINTS_MAX))
         if self.integer:
             return sorted({int(round(v)) for v in values})
         return [float(f"{v:.4g}") for v in values]
+
+    def middle(self) -> Any:
+        """The range's middle value (geometric on a log scale), or the first choice."""
+        if self.choices:
+            return self.choices[0]
+        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+        return int(round(mid)) if self.integer else mid
+
+    def ends(self) -> tuple:
+        """The choices, or the range's two ends."""
+        if self.choices:
+            return self.choices
+        return (int(self.low), int(self.high)) if self.integer else (self.low, self.high)
 
 
 def _suggest(trial, p: Param) -> Any:
@@ -71,6 +89,18 @@ def _suggest(trial, p: Param) -> Any:
     return trial.suggest_float(p.name, p.low, p.high, log=p.log)
 
 
+def _number(name: str, text: str, integer: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (integer and value != int(value)):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}: {text.strip()!r} is not {kind}; a range looks like {name}="
+                          f"{DEFAULT_RANGES.get(name, 'low:high')}")
+    return value
+
+
 def parse_param(text: str, base: RunConfig) -> Param:
     """"lr=1e-4:1e-1:log", "hidden=16:128", "optimizer=adam,sgd" -> a Param (integers where the field is)."""
     name, sep, spec = text.partition("=")
@@ -78,22 +108,130 @@ def parse_param(text: str, base: RunConfig) -> Param:
     if not sep or name not in FLAT_FIELDS:
         raise ConfigError(f"a sweep parameter looks like lr=1e-4:1e-1:log or optimizer=adam,sgd; got {text!r}")
     if name not in SWEEPABLE:
-        raise ConfigError(f"{name} cannot be swept; sweepable: {', '.join(SWEEPABLE)}")
+        why = " (bookkeeping: it never changes what a run learns)" if name in BOOKKEEPING else ""
+        raise ConfigError(f"{name} cannot be swept{why}; sweepable: {', '.join(SWEEPABLE)}")
     current = base.flat()[name]
+    integer = isinstance(current, int) and not isinstance(current, bool)
     if "," in spec or isinstance(current, str):
-        choices = tuple(type(current)(c.strip()) for c in spec.split(",") if c.strip())
-        if len(choices) < 2:
-            raise ConfigError(f"{name}: give at least two choices, e.g. {name}=a,b")
+        parts = [c.strip() for c in spec.split(",") if c.strip()]
+        choices = tuple(c if isinstance(current, str) else type(current)(_number(name, c, integer)) for c in parts)
+        if len(set(choices)) < 2:
+            raise ConfigError(f"{name}: give at least two choices (different), e.g. {name}=a,b")
         return Param(name, choices=choices)
     parts = spec.split(":")
-    try:
-        low, high = float(parts[0]), float(parts[1])
-    except (IndexError, ValueError):
-        raise ConfigError(f"{name}: a range is low:high (and :log), e.g. {name}=1e-4:1e-1:log") from None
-    log = len(parts) > 2 and parts[2].strip() == "log"
-    if not (math.isfinite(low) and math.isfinite(high) and low < high) or (log and low <= 0):
+    if len(parts) not in (2, 3):
+        raise ConfigError(f"{name}: a range is low:high (and :log), e.g. {name}={DEFAULT_RANGES[name]}")
+    low, high = (_number(name, part, integer) for part in parts[:2])
+    scale = parts[2].strip().lower() if len(parts) == 3 else ""
+    if scale not in ("", "log"):  # ":lg" or ":log10" once meant a linear search, silently
+        raise ConfigError(f"{name}: the third part of a range can only be 'log' (a log scale); got {parts[2]!r}")
+    log = scale == "log"
+    if not low < high or (log and low <= 0):
         raise ConfigError(f"{name}: need low < high (and low > 0 on a log scale); got {spec!r}")
-    return Param(name, low, high, log, integer=isinstance(current, int) and not isinstance(current, bool))
+    return Param(name, low, high, log, integer=integer)
+
+
+def _settings(values: dict) -> str:
+    """{"lr": 0.00312, "batch_size": 64} -> "lr=0.00312, batch_size=64" (what a trial's name and line show)."""
+    return ", ".join(f"{k}={f'{v:.3g}' if isinstance(v, float) else v}" for k, v in values.items())
+
+
+def check_sweep(base: RunConfig, params: Sequence[Param]) -> None:
+    """Refuse, before any trial, a sweep that cannot mean anything: invalid base settings, a setting given
+    twice, a setting that does nothing for this model (hidden for LeNet, momentum with Adam), ranges whose
+    middle cannot train, or a range end that cannot train whatever the others are."""
+    try:
+        validate(base)
+    except ConfigError as exc:
+        raise ConfigError(f"the base settings cannot train: {exc}") from None
+    names = [p.name for p in params]
+    if not params:
+        raise ConfigError("give at least one setting to search")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{', '.join(twice)} given twice: give each setting one range")
+    # Probes: every combination of the choices (a few), numbers at their middle; the base alone besides.
+    choices = [p for p in params if p.choices][:4]
+    middles = {p.name: p.middle() for p in params}
+    probes = [{**middles, **dict(zip([p.name for p in choices], combo, strict=True))}
+              for combo in itertools.product(*(p.choices for p in choices))]
+    configs = [base.override(**probe) for probe in probes]
+    for p in params:
+        if not any(applies(p.name, cfg) for cfg in configs):
+            arch, opt = base.model.arch, configs[0].optim.optimizer
+            raise ConfigError(f"{p.name} does nothing for {arch} with {opt}: sweeping it would rank noise; "
+                              "leave it out")
+    errors = []
+    for cfg, probe in zip(configs, probes, strict=True):
+        try:
+            validate(cfg)
+        except ConfigError as exc:
+            errors.append(f"at {_settings(probe)}: {exc}")
+    if len(errors) == len(probes):
+        raise ConfigError(f"no trial could train: {errors[0]}")
+    valid = [probe for probe, cfg in zip(probes, configs, strict=True) if _valid(cfg)]
+    for p in params:
+        for end in (() if p.choices else p.ends()):
+            tries = [base.override(**{p.name: end})] + [base.override(**{**probe, p.name: end}) for probe in valid]
+            if not any(_valid(cfg) for cfg in tries):
+                try:
+                    validate(tries[0])
+                except ConfigError as exc:
+                    raise ConfigError(f"{p.name}={end:g} (an end of its range) cannot train: {exc}") from None
+
+
+def _valid(cfg: RunConfig) -> bool:
+    try:
+        validate(cfg)
+    except ConfigError:
+        return False
+    return True
+
+
+def sweep_key(base: RunConfig, params: Sequence[Param], grid: int = 0, prune: bool = True) -> str:
+    """A short digest of what a sweep searches: a kept study's name, so the same command resumes it."""
+    import hashlib
+
+    text = repr((base.to_json(), [repr(p) for p in params], grid, prune))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def check_storage(url: str | None) -> None:
+    """Refuse a storage Optuna would answer with a SQLAlchemy traceback: not a URL, a missing or read-only
+    folder, a directory; a database whose driver is missing is refused when it is opened (open_study)."""
+    if url is None:
+        return
+    if "://" not in url:
+        raise ConfigError(f"--storage takes a database URL, e.g. sqlite:///{url}; got {url!r}")
+    if url.startswith("sqlite:"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if not path or path == ":memory:":
+            raise ConfigError(f"--storage {url!r}: name a file, e.g. sqlite:///sweep.db (a memory database keeps "
+                              "nothing to resume)")
+        file = Path(path)
+        if file.is_dir():
+            raise ConfigError(f"--storage: {file} is a directory; name a file in it, e.g. {file / 'sweep.db'}")
+        if not file.parent.is_dir():
+            raise ConfigError(f"--storage: the folder {file.parent} does not exist")
+        import os
+
+        if not os.access(file if file.exists() else file.parent, os.W_OK):
+            raise ConfigError(f"--storage: cannot write {file if file.exists() else file.parent} (read-only)")
+
+
+def open_study(name: str, storage: str | None, sampler, pruner):
+    """The study `name` in `storage` (resumed where it exists), or a clear ConfigError instead of a traceback."""
+    import optuna
+
+    check_storage(storage)
+    try:
+        return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, storage=storage,
+                                   study_name=name, load_if_exists=storage is not None)
+    except ImportError as exc:  # postgresql:// without psycopg2, mysql:// without its driver
+        raise ConfigError(f"--storage {storage.split('://')[0]}:// needs a database driver that is not "
+                          f"installed ({first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001  SQLAlchemy's and Optuna's many errors: one line, the cause
+        raise ConfigError(f"cannot open --storage {storage}: {first_line(exc)}") from None
 
 
 @dataclass
@@ -101,7 +239,7 @@ class TrialResult:
     number: int
     run_id: int | None
     params: dict
-    state: str  # complete | pruned | failed
+    state: str  # complete | pruned | failed | diverged | stopped
     value: float | None  # the metric: last validation accuracy (test accuracy without a validation set)
     message: str | None = None
 
@@ -114,45 +252,108 @@ def metric_of(snap) -> float | None:
     return None if acc is None else float(acc)
 
 
+def _grid(params: Sequence[Param], points: int, trials: int, seed: int) -> Iterator[dict]:
+    """At most `trials` combinations of `points` values per range, each once, in a seeded random order, built
+    one at a time (the whole product of 14 ranges is millions: it never exists)."""
+    if not 2 <= points <= GRID_POINTS_MAX:
+        raise ConfigError(f"a grid takes 2 to {GRID_POINTS_MAX} values per range; got {points}")
+    axes = [p.grid(points) for p in params]
+    total = math.prod(len(a) for a in axes)
+    rng = random.Random(seed)
+    if total <= 4 * trials:  # small: a shuffled list of indices (never more than 4x the trials)
+        order: Iterable[int] = rng.sample(range(total), total)
+    else:  # large: draw indices, skipping repeats (rare when the grid is 4x the trials or more)
+        def draws() -> Iterator[int]:
+            seen: set[int] = set()
+            while True:
+                i = rng.randrange(total)
+                if i not in seen:
+                    seen.add(i)
+                    yield i
+        order = draws()
+    for n, index in enumerate(order):
+        if n >= trials:
+            return
+        values = {}
+        for p, axis in zip(params, axes, strict=True):  # mixed-radix digits of the index
+            index, digit = divmod(index, len(axis))
+            values[p.name] = axis[digit]
+        yield values
+
+
+@dataclass
+class SweepHandle:
+    """A sweep started in a thread: ask it to stop (the running trials stop, none starts), read its trials."""
+    thread: threading.Thread | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    results: list = field(default_factory=list)
+    error: str | None = None
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
 def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, at_once: int = 2,
               name: str = "sweep", storage: str | None = None, prune: bool = True,
               on_trial: Callable[[TrialResult], None] | None = None, seed: int = 0,
-              minutes: float | None = None, run_name: Callable[[int], str] | None = None,
-              first: Sequence[dict] = (), grid: int = 0):
+              minutes: float | None = None, run_name: Callable[[int, dict], str] | None = None,
+              first: Sequence[dict] = (), grid: int = 0, stop: Callable[[], bool] | None = None):
     """Train `trials` runs of `base` with settings Optuna proposes, `at_once` at a time; returns the study.
-    `minutes`: no new trial starts after that long (those training finish); `run_name`: trial number -> name;
-    `first`: settings to try before Optuna proposes any (e.g. the recipe's own); `grid` > 0: every combination
-    of `grid` values per range, each once in a seeded random order (enqueued: Optuna's GridSampler stops a
-    study from inside its own optimize loop, which a sweep of registry runs does not use), at most `trials`."""
+    `minutes`: no new trial starts after that long (those training finish); `run_name`: (trial number,
+    settings) -> name; `first`: settings to try before Optuna proposes any (e.g. the recipe's own); `grid` > 0:
+    combinations of `grid` values per range, each once in a seeded random order, at most `trials` (enqueued one
+    at a time: Optuna's GridSampler stops a study from inside its own optimize loop, which this does not use);
+    `stop`: once it returns True, no trial starts and the running ones are stopped. With a `storage` the study
+    resumes: trials it already finished count towards `trials` and are not trained again."""
     import optuna
 
+    check_sweep(base, params)
+    if trials < 1:
+        raise ConfigError("a sweep needs at least one trial")
+    if minutes is not None and not (math.isfinite(minutes) and minutes >= 0):
+        raise ConfigError(f"minutes must be 0 (no limit) or more; got {minutes}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
-    if grid:  # every combination once, in a seeded random order, then stop (a grid has nothing more to try)
-        combos = [dict(zip([p.name for p in params], values, strict=True))
-                  for values in itertools.product(*(p.grid(grid) for p in params))]
-        np.random.default_rng(seed).shuffle(combos)
-        first, trials = [*first, *combos], min(trials, len(first) + len(combos))
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(direction="maximize", sampler=sampler,
-                                pruner=pruner, storage=storage, study_name=name, load_if_exists=storage is not None)
-    for values in first:
-        study.enqueue_trial(values)
+    combos = _grid(params, grid, trials, seed) if grid else iter(())
+    study = open_study(name, storage, optuna.samplers.TPESampler(seed=seed), pruner)
+    done_before = [t for t in study.trials if t.state.is_finished()]
+    tried = {repr(sorted(t.params.items())) for t in done_before}
+    pending = [v for v in first if repr(sorted(v.items())) not in tried]
     live: dict[int, tuple[Any, int, int]] = {}  # trial number -> (trial, run id, epochs reported)
-    asked = 0
+    asked = len(done_before)
     deadline = time.monotonic() + 60 * minutes if minutes else math.inf
-    while (asked < trials and time.monotonic() < deadline) or live:
-        while asked < trials and len(live) < at_once and time.monotonic() < deadline:
+    ended = False  # stopped, or a grid with nothing more to try
+
+    def more() -> bool:
+        return not ended and asked < trials and time.monotonic() < deadline
+
+    while more() or live:
+        if not ended and stop is not None and stop():
+            ended = True
+            for _trial, run_id, _ in live.values():
+                registry.stop(run_id, "stopped with its sweep")
+        while more() and len(live) < at_once:
+            values = pending.pop(0) if pending else next(
+                (c for c in combos if repr(sorted(c.items())) not in tried), None)
+            if values is None and grid:
+                ended = True
+                break
+            if values is not None:
+                study.enqueue_trial(values)
             trial = study.ask()
             asked += 1
             values = {p.name: _suggest(trial, p) for p in params}
             try:
                 cfg = validate(base.override(**values))
-                label = run_name(trial.number) if run_name else f"{name} · trial {trial.number}"
+                label = run_name(trial.number, values) if run_name else f"{name} · trial {trial.number}: " + \
+                    _settings(values)
                 run_id = registry.submit(cfg, name=label)
             except ConfigError as exc:  # this combination cannot train (e.g. dropout with 1 layer)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                _report(on_trial, TrialResult(trial.number, None, values, "failed", None, str(exc)))
+                _report(on_trial, TrialResult(trial.number, None, values, "failed", None, f"refused: {exc}"))
                 continue
             live[trial.number] = (trial, run_id, 0)
         for number, (trial, run_id, reported) in list(live.items()):
@@ -163,47 +364,100 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
                     trial.report(float(row["val_acc"]), int(row["epoch"]))
             live[number] = (trial, run_id, len(rows))
             if snap is not None and not snap.done and len(rows) > reported and trial.should_prune():
-                registry.stop(run_id, "pruned by the sweep: its validation accuracy was below the median")
+                registry.stop(run_id, _prune_message(study, rows[-1]))
             if snap is None or snap.done:
                 del live[number]
                 _finish(study, trial, run_id, snap, on_trial)
-        time.sleep(POLL_SECONDS)
+        if live or more():
+            time.sleep(POLL_SECONDS)
     return study
 
 
-def start_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, **kw) -> threading.Thread:
+def _prune_message(study, row: dict) -> str:
+    """Why a trial is pruned, with the numbers the pruner compared: its accuracy and the median's."""
+    import optuna
+
+    step = int(row["epoch"])
+    others = [t.intermediate_values[step] for t in study.get_trials(deepcopy=False,
+                                                                   states=(optuna.trial.TrialState.COMPLETE,))
+              if step in t.intermediate_values]
+    median = f" ({statistics.median(others):.1%})" if others else ""
+    return (f"pruned by the sweep at epoch {step}: validation accuracy {float(row['val_acc']):.1%}, below the median "
+            f"of the finished trials at that epoch{median}")
+
+
+def start_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, **kw) -> SweepHandle:
     """run_sweep in a daemon thread (the app's: a page never waits on a sweep); its trials are registry runs,
-    so each reaches a final status whatever happens to the thread, which only asks and tells Optuna."""
+    so each reaches a final status whatever happens to the thread, which only asks and tells Optuna. The
+    handle stops it as a whole and collects each trial's result (for the sweep's conclusion)."""
+    handle = SweepHandle()
+    on_trial = kw.pop("on_trial", None)
+
+    def collect(result: TrialResult) -> None:
+        handle.results.append(result)
+        _report(on_trial, result)
+
     def body() -> None:
         try:
-            run_sweep(registry, base, params, trials, **kw)
-        except Exception:  # a thread's last word goes to the log, not to nowhere
+            run_sweep(registry, base, params, trials, on_trial=collect, stop=handle.stop_event.is_set, **kw)
+        except ConfigError as exc:
+            handle.error = str(exc)
+        except Exception as exc:  # a thread's last word goes to the log and the page, not to nowhere
+            handle.error = f"the sweep ended early: {first_line(exc)}"
             log.exception("sweep %s ended early", kw.get("name", "sweep"))
 
-    thread = threading.Thread(target=body, name=f"sweep-{kw.get('name', 'sweep')}", daemon=True)
-    thread.start()
-    return thread
+    handle.thread = threading.Thread(target=body, name=f"sweep-{kw.get('name', 'sweep')}", daemon=True)
+    handle.thread.start()
+    return handle
 
 
 def _finish(study, trial, run_id: int, snap, on_trial) -> None:
     import optuna
 
     params = dict(trial.params)
-    if snap is not None and snap.status == RunStatus.FINISHED and metric_of(snap) is not None:
+    status = snap.status if snap is not None else None
+    if status == RunStatus.FINISHED and metric_of(snap) is not None:
         value = metric_of(snap)
         study.tell(trial, value)
         _report(on_trial, TrialResult(trial.number, run_id, params, "complete", value))
-    elif snap is not None and snap.status == RunStatus.STOPPED and "pruned" in (snap.message or ""):
+    elif status == RunStatus.STOPPED and (snap.message or "").startswith("pruned"):
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        _report(on_trial, TrialResult(trial.number, run_id, params, "pruned", metric_of(snap)))
+        _report(on_trial, TrialResult(trial.number, run_id, params, "pruned", metric_of(snap), snap.message))
     else:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        _report(on_trial, TrialResult(trial.number, run_id, params, "failed", None, snap.message if snap else None))
+        state = {RunStatus.DIVERGED: "diverged", RunStatus.STOPPED: "stopped"}.get(status, "failed")
+        _report(on_trial, TrialResult(trial.number, run_id, params, state, None,
+                                      (snap.message if snap else None) or str(status or "its run vanished")))
 
 
 def _report(on_trial, result: TrialResult) -> None:
     if on_trial is not None:
         on_trial(result)
+
+
+def conclusion(results: Sequence[TrialResult], metric: str = "validation accuracy",
+               chance: float | None = None) -> tuple[list[str], list[str]]:
+    """What a sweep found, for a person: (the verdict lines, one line per trial that failed, was pruned,
+    diverged, stopped or did not learn, with what it hit)."""
+    done = [r for r in results if r.state == "complete" and r.value is not None]
+    flagged = []
+    for r in sorted(results, key=lambda r: r.number):
+        if r.state != "complete":
+            flagged.append(f"trial {r.number} ({_settings(r.params)}) {r.state}: {r.message or 'no reason given'}")
+        elif chance is not None and r.value is not None and r.value < chance + 0.1 * (1 - chance):
+            flagged.append(f"trial {r.number} ({_settings(r.params)}) did not learn: {metric} {r.value:.1%}, "
+                           f"chance is {chance:.0%}")
+    if not results:
+        return ["No trial started."], flagged
+    if not done:
+        return [f"No trial trained to the end: all {len(results)} failed, were pruned or stopped (below)."], flagged
+    best = max(done, key=lambda r: r.value)
+    median = statistics.median(r.value for r in done)
+    lines = [f"Best trial {best.number}: {_settings(best.params)} → {best.value:.1%} {metric}."]
+    if len(done) > 1:
+        lines.append(f"That is {100 * (best.value - median):+.1f} points over the median trial ({median:.1%}) of "
+                     f"the {len(done)} that trained to the end.")
+    return lines, flagged
 
 
 def importances(rows: Iterable[tuple[dict, float]], ranges: dict[str, Param] | None = None) -> dict[str, float]:
