@@ -591,6 +591,10 @@ def test_the_study_forms_numbers_are_the_measured_ones(home):
     assert ("in every seed" in note) == (max(study["l2"]["gap"]["max"], study["dropout"]["gap"]["max"])
                                          < study["none"]["gap"]["min"])
     assert f"took {wall['wall']:.0f} s" in note and "bench/README" not in note and "/learn#how-we-measured" in note
+    # The default (one seed) says plainly that it has no spread; more seeds do not.
+    assert any(c.value.startswith("⏱") and "no spread" in c.value for c in at.caption)
+    at.number_input(key="study_seeds").set_value(3).run()
+    assert not any(c.value.startswith("⏱") and "no spread" in c.value for c in at.caption)
 
 
 def test_a_study_size_beyond_the_dataset_is_capped_and_labelled_with_the_size_used():

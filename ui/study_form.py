@@ -144,7 +144,12 @@ def _estimate() -> None:
         return
     took = how_long([cfg for _, cfg in plan]) if plan else None
     if took:
-        st.caption(f"⏱ {len(plan)} runs, {jobs().max_concurrent} at a time: {took}.{_evaluated(plan)}")
+        st.caption(f"⏱ {len(plan)} runs, {jobs().max_concurrent} at a time: {took}.{_evaluated(plan)}"
+                   + (ONE_SEED if int(st.session_state["study_seeds"]) == 1 else ""))
+
+
+ONE_SEED = (" With one seed the study has no spread: it shows each variant's gap and accuracy, but cannot tell "
+            "an effect from seed noise. Seeds 3 triples the runs and gives each variant a min–max band.")
 
 
 def _evaluated(plan: list[tuple[str, RunConfig]]) -> str:
