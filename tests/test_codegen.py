@@ -81,6 +81,7 @@ def test_each_script_imports_only_torch_torchvision_and_the_standard_library(nam
 
 def test_only_what_the_config_uses_is_written():
     plain = codegen.script(recipe("lstm64").override(val_fraction=0.0))  # no validation, L2, clip, BN, dropout
+    plain = plain.split('"""', 2)[2]  # the code: the docstring names every setting (issue 29)
     for absent in ("BatchNorm", "Dropout", "dropout=", "l2_norm", "clip_grad", "def split", "momentum",
                    "weight_decay", "normalize("):
         assert absent not in plain, absent
@@ -278,6 +279,7 @@ REC = RunConfig().override(arch="rnn", hidden=16, limit=120, batch_size=16, val_
 CNN = RunConfig().override(dataset="cifar2", arch="cnn", width=8, normalize="standard", optimizer="sgd", lr=0.05,
                            limit=120, batch_size=16, device="cpu")
 SGD = REC.override(optimizer="sgd", lr=0.05)
+PAT = REC.override(patience=1, epochs=4)
 # One change per field the engine uses: (the base, its override). A field missing here fails the test below.
 VARIANTS: dict[str, tuple[RunConfig, dict]] = {
     "dataset": (REC, {"dataset": "cifar2"}), "normalize": (REC, {"normalize": "standard"}),
@@ -290,6 +292,7 @@ VARIANTS: dict[str, tuple[RunConfig, dict]] = {
     "schedule": (REC, {"schedule": "cosine", "epochs": 2}), "eval_every": (REC, {"eval_every": 2, "epochs": 3}),
     "l2": (CNN, {"l2": 0.01}), "weight_decay": (SGD, {"weight_decay": 0.05}), "dropout": (CNN, {"dropout": 0.3}),
     "batchnorm": (CNN, {"batchnorm": True}), "seed": (REC, {"seed": 1}), "device": (REC, {"device": "auto"}),
+    "patience": (REC, {"patience": 1, "epochs": 4}), "min_delta": (PAT, {"min_delta": 0.05}),
 }
 
 
@@ -364,7 +367,52 @@ def test_a_scheduled_script_steps_at_the_engines_rates_and_gives_its_numbers(sch
     assert (got["test_acc"], got["test_loss"]) == engine
 
 
-def test_the_script_draws_the_same_noisy_labels_as_the_engine():
+def test_the_scripts_seeds_and_batch_size_have_one_source():
+    """Issue 34: the split, label-noise and folder seeds and the evaluation batch are defined once, in the library,
+    and imported by codegen (it had copies of them, and training.py and data.py bare numbers)."""
     from playground.engine import training
 
-    assert codegen.NOISE_SEED == training.NOISE_SEED
+    names = {"SPLIT_SEED", "NOISE_SEED", "FOLDER_SEED", "EVAL_BATCH"}
+    tree = ast.parse(Path(codegen.__file__).read_text())
+    assigned = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                if isinstance(t, ast.Name)}
+    assert not names & assigned, names & assigned
+    for module in (training, data):
+        calls = [node for node in ast.walk(ast.parse(Path(module.__file__).read_text()))
+                 if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "manual_seed"]
+        assert not [ast.unparse(c) for c in calls if isinstance(c.args[0], ast.Constant)], module.__name__
+    text = codegen.script(REC.override(label_noise=0.3))
+    for seed in (training.SPLIT_SEED, training.NOISE_SEED):
+        assert f"manual_seed({seed})" in text
+    assert f"range(0, len(y), {training.EVAL_BATCH})" in text and f"manual_seed({data.FOLDER_SEED})" in text
+
+
+def test_the_header_names_every_setting():
+    """Issue 29: the docstring's settings left out augment=True; now each config field is there, with its value
+    where the run uses it."""
+    for cfg in (CNN.override(augment=True), REC.override(patience=2), recipe("lenet"), SGD):
+        header = codegen.script(cfg).split('"""')[1]
+        words = " ".join(header.split())  # the list is wrapped
+        flat, skip = cfg.flat(), set(codegen.unused(cfg))
+        for key in FLAT_FIELDS:
+            assert (f"{key}={flat[key]!r}" in words) != (key in skip), key
+            assert key in words, key
+    assert "augment=True" in " ".join(codegen.script(CNN.override(augment=True)).split())
+
+
+def test_an_early_stopped_script_keeps_the_engines_epoch_and_numbers(folders, tmp_path, monkeypatch, capsys):
+    """Issue 31: patience 1, evaluated every 2nd epoch; the run stops early and tests an earlier epoch's weights,
+    and the script stops at the same epoch, keeps the same one and prints the same test numbers."""
+    cfg = RunConfig().override(arch="lenet", activation="relu", lr=0.01, limit=200, batch_size=16, epochs=10,
+                               patience=1, eval_every=2, device="cpu", seed=1)
+    engine = engine_result(cfg, folders["mnist"], monkeypatch)
+    path, module = load_script(tmp_path, cfg)
+    monkeypatch.setattr(sys, "argv", [str(path), "--data", str(folders["mnist"])])
+    module["main"]()
+    out = capsys.readouterr().out
+    got = printed(out)
+    kept = engine["kept_epoch"]
+    stop = re.search(r"early stop after epoch (\d+)", out)
+    assert stop and kept < int(stop[1]) < cfg.optim.epochs, out
+    assert f"kept epoch {kept} " in out, (out, engine)
+    assert (got["test_acc"], got["test_loss"]) == (round(engine["test_acc"], 4), round(engine["test_loss"], 4))

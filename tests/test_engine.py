@@ -428,3 +428,44 @@ def test_evaluating_every_few_epochs_changes_which_rows_exist_never_the_training
     assert sparse.result["test_acc"] == every.result["test_acc"]
     stored = jobs.snapshot(run_id)
     assert stored.epoch == 4 and [r["epoch"] for r in store.epochs(run_id)] == [1, 3, 4]
+
+
+# ------------------------------------------------------------------ early stopping
+@pytest.mark.parametrize("eval_every", [1, 2])
+def test_early_stopping_ends_after_patience_and_keeps_the_best_epochs_weights(eval_every, store):
+    """Issue 31: patience counts evaluated epochs; the run stops at the first `patience` evaluations without a
+    gain, and its result and checkpoint are the best evaluated epoch's (the same run trained to that epoch)."""
+    cfg = tiny(arch="lenet", activation="relu", optimizer="adam", lr=0.01, limit=200, epochs=8, patience=1,
+               eval_every=eval_every)
+    run_id = store.create_run(cfg, "early")
+    snap = Trainer(cfg, store, run_id).run()
+    assert snap.status == "finished", snap.message
+    rows, accs = snap.epoch_rows, [r["val_acc"] for r in snap.epoch_rows]
+    stopped = rows[-1]["epoch"]
+    assert stopped < cfg.optim.epochs and snap.step == stopped * snap.steps_per_epoch  # it did stop early
+    assert [r["epoch"] for r in rows] == [e for e in range(1, stopped + 1) if e == 1 or e % eval_every == 0]
+    best = accs.index(max(accs))  # the first evaluation at the best accuracy
+    assert len(rows) - 1 - best == cfg.optim.patience and max(accs[best + 1:]) <= accs[best]
+    kept = rows[best]["epoch"]
+    assert snap.result["kept_epoch"] == kept and f"kept epoch {kept}" in snap.message
+    rec = store.get_run(run_id)
+    assert rec.result["kept_epoch"] == kept
+    ref_id = store.create_run(cfg, "to the kept epoch")
+    ref = Trainer(cfg.override(patience=0, epochs=kept), store, ref_id).run()
+    assert "kept_epoch" not in ref.result
+    got, want = load_checkpoint(rec.checkpoint), load_checkpoint(store.get_run(ref_id).checkpoint)
+    assert got.metrics["kept_epoch"] == kept
+    state, ref_state = got.model.state_dict(), want.model.state_dict()
+    assert all(torch.equal(state[k], ref_state[k]) for k in ref_state)
+    assert (snap.result["test_acc"], snap.result["test_loss"]) == (ref.result["test_acc"], ref.result["test_loss"])
+
+
+def test_early_stopping_needs_a_validation_set():
+    from playground.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match="val_fraction"):
+        validate(tiny(patience=3, val_fraction=0.0))
+    with pytest.raises(ConfigError, match="min_delta"):
+        validate(tiny(patience=3, min_delta=1.0))
+    with pytest.raises(ConfigError, match="patience"):
+        validate(tiny(patience=-1))

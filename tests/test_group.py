@@ -164,3 +164,16 @@ def test_a_study_submits_every_run_of_a_shape_that_cannot_batch(store):
     finally:
         registry.shutdown()
     assert [store.get_run(i).name for i in ids] == ["a", "b", "c"]
+
+
+def test_early_stopping_ends_each_copy_as_its_separate_run():
+    """A copy out of patience ends alone (its kept epoch's weights tested) while the others train on."""
+    configs = _configs(l2s=(0.0, 1e-3), epochs=6, patience=1)
+    snaps = GroupTrainer(configs).run()
+    alone = [Trainer(c).run() for c in configs]
+    for snap, ref in zip(snaps, alone, strict=True):
+        assert snap.status == ref.status == RunStatus.FINISHED, snap.message
+        assert [r["epoch"] for r in snap.epoch_rows] == [r["epoch"] for r in ref.epoch_rows]
+        assert snap.result["kept_epoch"] == ref.result["kept_epoch"] and snap.message == ref.message
+        assert snap.result["test_acc"] == pytest.approx(ref.result["test_acc"], abs=0.01)
+    assert any(s.epoch < 6 for s in snaps), [s.epoch for s in snaps]  # at least one stopped early

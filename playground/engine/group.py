@@ -32,6 +32,7 @@ from .schedules import current_lr, make_scheduler
 from .steps import GATE
 from .training import (
     DRAIN_EVERY_CUDA,
+    EarlyStop,
     LiveRun,
     Outcome,
     Progress,
@@ -45,6 +46,7 @@ from .training import (
     record_epoch,
     record_result,
     resolve_device,
+    stopped_early,
     training_split,
     uses_graphs,
 )
@@ -177,7 +179,8 @@ class GroupTrainer:
                 run.step.release()
 
     def _epochs(self, run: GroupPrepared, live: list[GroupMember]) -> None:
-        copies = [Copy(k, m, run.model.copy_model(k)) for k, m in enumerate(live)]
+        copies = [Copy(k, m, run.model.copy_model(k), Progress(early=EarlyStop.of(m.config)))
+                  for k, m in enumerate(live)]
         cfg = live[0].config  # eval_every is the same for all (can_batch)
         for epoch in range(1, cfg.optim.epochs + 1):
             self.train_epoch(run, epoch, copies)
@@ -186,6 +189,9 @@ class GroupTrainer:
                     continue
                 if evaluates(cfg, epoch):
                     self.end_epoch(run, epoch, c)
+                    early = stopped_early(c.progress)
+                    if early is not None:  # out of patience: this copy ends, the others train on
+                        self._retire(run, c, early)
                 else:
                     c.member.stream.update(epoch=epoch)
             if all(c.ended for c in copies):
@@ -302,7 +308,8 @@ class GroupTrainer:
         return status, (f"{message}; {note}" if message else note) if note else message
 
     def _checkpoint(self, run: GroupPrepared, c: Copy, metrics: dict[str, Any]) -> str | None:
+        """Checkpoint c.view as it is: its callers have just written the copy's weights into it (or, with early
+        stopping, the kept epoch's weights over them)."""
         with cuda_work(run.device):
-            run.model.copy_into(c.k, c.view)
             payload = checkpoint_payload(c.member.config, c.view, metrics, c.member.run_id)
         return c.member.recorder.save_checkpoint(payload)

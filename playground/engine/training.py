@@ -176,6 +176,9 @@ def make_optimizer(cfg: RunConfig, params, capturable: bool = False) -> torch.op
     raise ConfigError(f"unknown optimizer '{o.optimizer}'")
 
 
+SPLIT_SEED = 12345  # the validation split's permutation: the same images held out for every seed
+
+
 @dataclass
 class Split:
     """Tensors of one run on its device: uint8 images and int64 labels."""
@@ -192,7 +195,7 @@ def split_dataset(ds: Dataset, cfg: RunConfig, device: torch.device) -> Split:
     limit = cfg.data.limit or None
     x, y = ds.train_x[:limit], ds.train_y[:limit]
     n_val = int(len(y) * cfg.data.val_fraction)
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(SPLIT_SEED))
     val, train = order[:n_val], order[n_val:]
     tx, ty = ds.test_x[:limit], ds.test_y[:limit]
     train_y = noisy_labels(y[train], cfg.data.label_noise, len(ds.classes))
@@ -302,6 +305,60 @@ class Progress:
     lrs: list[float] = field(default_factory=list)  # the rate of each step not yet drained into step rows
     last_checkpoint: float = -math.inf  # monotonic time of the last epoch-end checkpoint
     last_rate: float = 0.0  # monotonic time the live samples/s was last published
+    early: EarlyStop | None = None  # early stopping's state, when the run has patience
+
+
+@dataclass
+class EarlyStop:
+    """Early stopping on validation accuracy: the best evaluated epoch so far, its weights, and the evaluations
+    since it. A gain counts only above `min_delta`; `patience` evaluations in a row without one end the run."""
+    patience: int
+    min_delta: float
+    best: float = -math.inf
+    epoch: int = 0  # the epoch kept (0: none evaluated yet)
+    state: dict[str, torch.Tensor] | None = None  # its weights, cloned on the run's device
+    waited: int = 0  # evaluations since the last gain
+
+    @classmethod
+    def of(cls, cfg: RunConfig) -> EarlyStop | None:
+        return cls(cfg.optim.patience, cfg.optim.min_delta) if cfg.optim.patience else None
+
+    def update(self, epoch: int, val_acc: float, model: nn.Module) -> None:
+        """After an evaluation: keep `model`'s weights if validation accuracy rose by more than min_delta."""
+        if val_acc > self.best + self.min_delta:
+            self.best, self.epoch, self.waited = val_acc, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.waited += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.waited >= self.patience
+
+    def outcome(self) -> Outcome:
+        """A run ended by early stopping: finished, and why."""
+        return (RunStatus.FINISHED, f"early stopping: validation accuracy did not gain more than "
+                                    f"{self.min_delta:g} in {_evaluations(self.patience)}; kept epoch {self.epoch} "
+                                    f"({self.best:.1%})")
+
+
+def _evaluations(n: int) -> str:
+    return "1 evaluation" if n == 1 else f"{n} evaluations"
+
+
+def stopped_early(progress: Progress) -> Outcome | None:
+    """The run's end when early stopping has run out of patience, else None."""
+    early = progress.early
+    return early.outcome() if early is not None and early.exhausted else None
+
+
+def restore_kept(progress: Progress, model: nn.Module) -> int | None:
+    """Load the kept epoch's weights into `model` (a run with early stopping); the epoch kept, or None."""
+    early = progress.early
+    if early is None or early.state is None:
+        return None
+    model.load_state_dict(early.state)
+    return early.epoch
 
 
 Outcome = tuple[RunStatus, "str | None"]
@@ -381,7 +438,7 @@ class Trainer(LiveRun):
 
     def _train(self) -> Outcome:
         run = self.prepare()
-        progress = Progress()
+        progress = Progress(early=EarlyStop.of(self.config))
         outcome: Outcome | None = None
         try:
             for epoch in range(1, self.config.optim.epochs + 1):
@@ -390,6 +447,9 @@ class Trainer(LiveRun):
                     break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
                 if evaluates(self.config, epoch):
                     self.end_epoch(run, epoch, progress)
+                    outcome = stopped_early(progress)
+                    if outcome is not None:
+                        break  # patience ran out: the kept epoch's weights are tested (record_result)
                 else:
                     self.stream.update(epoch=epoch)
             return self.finish(run, progress, outcome or (RunStatus.FINISHED, None))
@@ -564,6 +624,9 @@ def record_epoch(live: LiveRun, run: Any, model: nn.Module, epoch: int, progress
            "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
     progress.epoch_rows.append(row)
     progress.epoch_seconds, progress.epoch_seen, progress.epoch_l2 = 0.0, 0, 0.0
+    if progress.early is not None and val["acc"] is not None:
+        with cuda_work(run.device):
+            progress.early.update(epoch, val["acc"], model)
     live.stream.add_epoch(row)
     live.recorder.add_epoch(row)
     if time.monotonic() - progress.last_checkpoint >= CHECKPOINT_SECONDS:
@@ -575,10 +638,16 @@ def record_epoch(live: LiveRun, run: Any, model: nn.Module, epoch: int, progress
 
 def record_result(live: LiveRun, run: Any, model: nn.Module, progress: Progress, status: RunStatus,
                   checkpoint: Callable[[dict[str, Any]], str | None]) -> None:
-    """The run's result in its stream: a finished run is tested, and a finished or stopped one checkpointed."""
+    """The run's result in its stream: a finished run is tested, and a finished or stopped one checkpointed (with
+    early stopping: on the kept epoch's weights, its number in the result and the checkpoint's metrics)."""
     result: dict[str, Any] = {"train_seconds": progress.train_seconds, "params": run.params,
                               "samples_per_s": progress.samples / max(progress.train_seconds, 1e-9)}
     metrics: dict[str, Any] = {"epochs": progress.epoch_rows}
+    if status in (RunStatus.FINISHED, RunStatus.STOPPED):  # early stopping: test and keep the best epoch's weights
+        with cuda_work(run.device):
+            kept = restore_kept(progress, model)
+        if kept is not None:
+            result["kept_epoch"] = metrics["kept_epoch"] = kept
     if status == RunStatus.FINISHED and progress.step > 0:
         with cuda_work(run.device):
             test = evaluate(model, run.data.test_x, run.data.test_y, run.norm, n_classes=run.n_classes)
