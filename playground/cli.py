@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -139,7 +140,8 @@ def build_parser() -> Parser:
     e.add_argument("image", help="an image file holding one digit")
     e.add_argument("--method", choices=list(METHODS), default="ig", help="ig, occlusion or gradcam (CNNs)")
     e.add_argument("--target", type=int, help="the class to explain (default: the model's answer)")
-    e.add_argument("--out", required=True, help="where to write the map (PNG: red for, blue against)")
+    e.add_argument("--out", required=True, type=_png_out,
+                   help="where to write the map, a .png file (red for, blue against)")
 
     c = sub.add_parser("code", help="print a standalone PyTorch script (torch + torchvision) that trains this config")
     _model_options(c)
@@ -225,6 +227,23 @@ def _minutes(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"{text!r}: give minutes as a number >= 0 (0 = no limit)")
     return value
+
+
+def _png_out(text: str) -> str:
+    """explain --out, checked before any work (PIL refused `map`, a missing folder or a folder after it)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: name a .png file (e.g. {path / 'map.png'})")
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text}: the map is a PNG image, name a file ending in .png")
+    if path.exists() and not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} is not writable")
+    return text
 
 
 def _grid_points(text: str) -> int:
@@ -532,7 +551,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     top = float(np.abs(pixel_map).max()) or 1.0
     red, blue = np.clip(pixel_map / top, 0, 1), np.clip(-pixel_map / top, 0, 1)
     rgb = np.stack([1 - blue, 1 - red - blue, 1 - red], -1).clip(0, 1)  # white 0, red for, blue against
-    Image.fromarray((rgb * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.NEAREST).save(args.out)
+    try:
+        Image.fromarray((rgb * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.NEAREST).save(
+            args.out, format="PNG")
+    except OSError as exc:  # checked up front; the disk may still be full, or the folder gone since
+        raise PlaygroundError(f"could not write {args.out}: {exc.strerror or exc}") from None
     print(json.dumps({"image": args.image, "label": int(probs.argmax()), "prob": round(float(probs.max()), 4),
                       "target": target, "method": args.method, "out": args.out}))
     return 0

@@ -320,3 +320,31 @@ def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(t
     assert f"/compare?ids={rows[0]['run_id']},{rows[1]['run_id']}" in proc.stderr
     names = [r.name for r in RunStore(tmp_path).list_runs()]
     assert sorted(names) == ["lenet · L2 λ=0.03 · seed 0 · study 1", "lenet · baseline · seed 0 · study 1"]
+
+
+@pytest.mark.parametrize("out", ["map", "missing/map.png", "folder", "folder/"])
+def test_explain_refuses_an_out_it_cannot_write_before_any_work(trained, tmp_path, monkeypatch, capsys, out):
+    """Issue 30: `--out map`, a missing folder or a directory gave a PIL traceback after the work was done."""
+    (tmp_path / "folder").mkdir()
+    Image.fromarray(data.load_dataset("mnist").test_x[0, 0].numpy()).save(tmp_path / "seven.png")
+    monkeypatch.chdir(tmp_path)
+    worked = []
+    monkeypatch.setattr(cli, "saliency", lambda *a, **k: worked.append(1))
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["explain", "--checkpoint", trained.checkpoint, "seven.png", "--out", out])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and "--out" in err and out.rstrip("/") in err and not worked, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_explain_says_why_a_map_could_not_be_written(trained, tmp_path, monkeypatch, capsys):
+    """Checked up front; a disk that fills during the work is one clear line too, exit 2."""
+    Image.fromarray(data.load_dataset("mnist").test_x[0, 0].numpy()).save(tmp_path / "seven.png")
+
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    code = cli.main(["explain", "--checkpoint", trained.checkpoint, str(tmp_path / "seven.png"),
+                     "--out", str(tmp_path / "map.png")])
+    assert code == 2 and "could not write" in capsys.readouterr().err
