@@ -104,6 +104,12 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--schedule", choices=SCHEDULES, help=f"how the learning rate moves {_default('schedule')}")
     t.add_argument("--eval-every", dest="eval_every", type=int,
                    help=f"evaluate after epoch 1, every N-th and the last {_default('eval_every')}")
+    t.add_argument("--patience", type=int,
+                   help="early stopping: stop after N evaluations without a gain in validation accuracy and keep the "
+                        f"best evaluated epoch's weights; 0 = off {_default('patience')}")
+    t.add_argument("--min-delta", dest="min_delta", type=float,
+                   help=f"early stopping: the least gain in validation accuracy that counts (0.01 = one point) "
+                        f"{_default('min_delta')}")
     t.add_argument("--label-noise", dest="label_noise", type=float,
                    help=f"share of training labels replaced by a random class {_default('label_noise')}")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -267,7 +273,8 @@ def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegist
 
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
                "lr", "batch_size", "momentum", "clip", "l2", "weight_decay", "normalize", "val_fraction", "limit",
-               "seed", "device", "optimizer", "schedule", "label_noise", "augment", "delay", "eval_every")
+               "seed", "device", "optimizer", "schedule", "label_noise", "augment", "delay", "eval_every", "patience",
+               "min_delta")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

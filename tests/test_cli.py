@@ -308,6 +308,18 @@ def test_train_takes_the_newer_settings_as_options():
     assert (plain.optim.schedule, plain.data.label_noise, plain.data.augment) == ("constant", 0.0, False)
 
 
+def test_train_takes_early_stopping_and_every_setting_as_options():
+    """Issue 31: `train --patience N --min-delta X`; and no setting of the config is missing from the CLI."""
+    from playground.cli import CONFIG_KEYS, build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--recipe", "lenet", "--patience", "4", "--min-delta", "0.005"])
+    cfg = config_from_args(args)
+    assert (cfg.optim.patience, cfg.optim.min_delta) == (4, 0.005)
+    assert set(CONFIG_KEYS) == set(config.FLAT_FIELDS)
+    with pytest.raises(config.ConfigError, match="val_fraction"):
+        config_from_args(build_parser().parse_args(["train", "--patience", "2", "--val-fraction", "0"]))
+
+
 def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(tmp_path):
     """stdout: one JSON line per run (with the final gap); stderr: the progress to its end and a table a person
     reads; the runs are named '... · study N' like the page's, so Compare's study picker lists them."""
