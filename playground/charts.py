@@ -507,14 +507,22 @@ def weight_change(series: dict[str, Sequence]) -> go.Figure:
                    title="How far each layer moved from its initial weights", barmode="group")
 
 
-def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = None, height: int = 260) -> go.Figure:
+def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = None, height: int = 260,
+                outline: np.ndarray | None = None) -> go.Figure:
     """A saliency map over the input's pixels: red pushed the answer up, blue down, white nothing;
-    `zmax` shares one scale between maps compared (default: this map's own largest |value|)."""
+    `zmax` shares one scale between maps compared (default: this map's own largest |value|); `outline`,
+    the input (H, W) in [0, 1], draws its ink's edge over the map (a grey line at half its brightest)."""
     a = np.asarray(pixel_map, dtype=float)
     top = zmax or float(np.abs(a).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=a, x=np.arange(1, a.shape[1] + 1), y=np.arange(1, a.shape[0] + 1),
-                               colorscale="RdBu_r", zmin=-top, zmax=top, colorbar=dict(thickness=10),
+    x, y = np.arange(1, a.shape[1] + 1), np.arange(1, a.shape[0] + 1)
+    fig = go.Figure(go.Heatmap(z=a, x=x, y=y, colorscale="RdBu_r", zmin=-top, zmax=top, colorbar=dict(thickness=10),
                                hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
+    if outline is not None:
+        ink = np.asarray(outline, dtype=float)
+        level = 0.5 * float(ink.max() or 1.0)
+        fig.add_trace(go.Contour(z=ink, x=x, y=y, contours=dict(start=level, end=level, size=1, coloring="none"),
+                                 line=dict(color="rgba(60,60,60,0.8)", width=1.5), showscale=False,
+                                 hoverinfo="skip", name="outline of the ink"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     return _layout(fig, height=height, title=escape(title), hovermode="closest")
@@ -619,9 +627,15 @@ def setting_scatters(rows: Sequence[dict], settings: Sequence[str], metric_label
     return _layout(fig, height=height, hovermode="closest", showlegend=False)
 
 
-def importance_bars(shares: dict[str, float], height: int = 260) -> go.Figure:
+def importance_bars(shares: dict[str, float], height: int = 260, floor: float | None = None) -> go.Figure:
+    """Each setting's share as a bar; `floor` (the seed's own share: what noise alone earns) as a dashed line,
+    with the bars that do not pass it in grey."""
     names = list(shares)[::-1]
+    colours = [PALETTE[0] if floor is None or shares[n] > floor else "lightgrey" for n in names]
     fig = go.Figure(go.Bar(x=[shares[n] for n in names], y=[escape(n) for n in names], orientation="h",
-                           marker_color=PALETTE[0], text=[f"{shares[n]:.0%}" for n in names], textposition="auto"))
+                           marker_color=colours, text=[f"{shares[n]:.0%}" for n in names], textposition="auto"))
+    if floor is not None:
+        fig.add_vline(x=floor, line=dict(color="black", width=1.5, dash="dash"),
+                      annotation_text=f"seed noise {floor:.0%}", annotation_position="top right")
     fig.update_xaxes(tickformat=".0%", title_text="share of the result's variance it explains")
     return _layout(fig, height=height, hovermode="closest")

@@ -465,17 +465,29 @@ def shared_starts(runs: Sequence[RunRecord]) -> list[str]:
 
 # ------------------------------------------------------------------ which settings matter
 def settings_and_results(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> tuple[list[str], list[dict]]:
-    """The settings that differ across finished runs (seed included) and one row per run: those settings,
-    the final validation accuracy and the gap: what the parallel coordinates and the importance read."""
+    """The settings that differ across finished runs (never BOOKKEEPING: seed, eval_every, device) and one row
+    per run: those settings, its seed (the noise floor), the final validation accuracy and the gap: what the
+    parallel coordinates and the importance read."""
     done = [(rec, epochs) for rec, epochs in runs if rec.status == "finished" and rec.config is not None]
-    varying = differing_settings([rec.config for rec, _ in done])
+    varying = [k for k in differing_settings([rec.config for rec, _ in done]) if k not in BOOKKEEPING]
     rows = []
     for rec, epochs in done:
         r = _results(rec, epochs)
         metric = r["final val acc"] if r["final val acc"] is not None else r["test acc"]
-        rows.append({"run": rec.id, **{k: rec.config.flat()[k] for k in varying}, "metric": metric,
-                     "gap": r["gap (train-val)"]})
+        rows.append({"run": rec.id, **{k: rec.config.flat()[k] for k in varying}, "seed": rec.config.seed,
+                     "metric": metric, "gap": r["gap (train-val)"]})
     return varying, rows
+
+
+def setting_shares(rows: Sequence[dict], settings: Sequence[str]) -> tuple[dict[str, float], float | None]:
+    """Each setting's share of the metric's variance, and the seed's (the noise floor: what a setting's share
+    must beat to be more than noise), or None when the runs share one seed."""
+    from .engine.sweep import importances
+
+    keys = [*settings, *(["seed"] if len({r["seed"] for r in rows}) > 1 else [])]
+    shares = importances([({k: r[k] for k in keys}, r["metric"]) for r in rows])
+    floor = shares.pop("seed", None)
+    return shares, floor
 
 
 def importance_trust(runs: int, settings: int) -> str:

@@ -563,6 +563,35 @@ def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, 
     assert all(r.name.startswith("lenet · trial ") and r.name.endswith("· study 1") for r in runs)
     assert sorted(at.session_state["compare_ids"]) == sorted(r.id for r in runs)  # followed as they started
     assert any(e.label.startswith("🧭 Which settings matter: 3 finished runs") for e in at.expander)
+    best = [m.value for m in at.success if m.value.startswith("Best trial ")]  # the sweep's conclusion
+    assert best and "batch_size=" in best[0] and "over the median trial" in best[0], [m.value for m in at.success]
+    assert all("lr=" in r.name for r in runs)  # each trial's name shows its settings
+    assert not any("Seeds ≥ 2" in c.value for c in at.caption)  # no seeds hint under a sweep
+
+
+def test_one_stop_stops_a_sweep_launched_from_compare(home, store):
+    """Stopping the running trial used to start the next (6 presses for 6 trials): one Stop ends the sweep."""
+    at = page("pages/compare.py").run()
+    at.number_input(key="sweep_epochs").set_value(50)
+    at.number_input(key="sweep_limit").set_value(300)
+    at.number_input(key="sweep_trials").set_value(20)
+    button(at, "🎛 Launch sweep").click().run()
+    poll_until(at, lambda a: len(store.list_runs()) >= 1)
+    button(at, "⏹ Stop sweep").click().run()
+    poll_until(at, lambda a: not any(b.label.startswith("⏹ Stop sweep") for b in a.button), seconds=180)
+    runs = store.list_runs()
+    assert len(runs) <= 3 and all(r.status not in ("queued", "running") for r in runs), [(r.name, r.status) for r in runs]
+    assert any("stopped with its sweep" in w.value for w in at.warning)
+
+
+def test_a_sweep_no_trial_of_which_could_train_is_refused_with_why(home, store):
+    """lstm64 (one layer) with the form's dropout range: every trial was refused, silently."""
+    at = page("pages/compare.py").run()
+    at.selectbox(key="sweep_recipe").set_value("lstm64").run()
+    at.multiselect(key="sweep_params").set_value(["dropout"]).run()
+    button(at, "🎛 Launch sweep").click().run()
+    assert any("no trial could train" in e.value and "layers >= 2" in e.value for e in at.error), at.error
+    assert store.list_runs() == []
 
 
 def test_the_study_forms_numbers_are_the_measured_ones(home):

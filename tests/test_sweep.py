@@ -263,3 +263,26 @@ def test_sweep_json_lines_are_strict():
     line = strict_json({"value": float("nan"), "importance": {"lr": float("inf")}, "ok": [0.5, float("-inf")]})
     assert json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}")) == \
         {"value": None, "importance": {"lr": None}, "ok": [0.5, None]}
+
+
+def test_which_settings_matter_never_ranks_bookkeeping_and_draws_the_seed_as_noise_floor():
+    """eval_every came first at 46% and seed at 52%: neither is a setting. The seed's share is kept apart,
+    as the noise floor a setting's share must beat."""
+    from types import SimpleNamespace
+
+    from playground.compare import setting_shares, settings_and_results
+
+    rng = np.random.default_rng(0)
+    pairs = []
+    for i in range(24):
+        lr, seed, every = (1e-3, 1e-2)[i % 2], i // 2 % 4, 1 + i % 3
+        acc = (0.6 if lr == 1e-3 else 0.9) + float(rng.normal(0, 0.01))
+        rec = SimpleNamespace(id=i, name=f"r{i}", status="finished", result={"test_acc": acc},
+                              config=tiny(lr=lr, seed=seed, eval_every=every, device=("cpu", "auto")[i % 2]))
+        pairs.append((rec, [{"epoch": 1, "val_acc": acc, "train_acc": acc}]))
+    settings, rows = settings_and_results(pairs)
+    assert settings == ["lr"]
+    shares, floor = setting_shares(rows, settings)
+    assert list(shares) == ["lr"] and floor is not None and shares["lr"] > 0.8 > floor
+    one_seed = [{**r, "seed": 0} for r in rows]
+    assert setting_shares(one_seed, settings)[1] is None  # one seed: no floor to draw

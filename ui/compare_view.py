@@ -6,6 +6,7 @@ import streamlit as st
 
 from playground import charts
 from playground.compare import (
+    TRIAL_TAG,
     Difference,
     Effect,
     comparison_table,
@@ -16,6 +17,7 @@ from playground.compare import (
     noise_metric,
     one_seed_noise,
     one_study,
+    setting_shares,
     settings_and_results,
     shared_starts,
     status_counts,
@@ -159,7 +161,8 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
             st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
     else:
         st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
-        if len(variants) > 1 and one_study([rec for rec, _ in pairs]) is not None:  # a study's variants only
+        if (len(variants) > 1 and one_study([rec for rec, _ in pairs]) is not None  # a study's variants only,
+                and not any(TRIAL_TAG.search(rec.name or "") for rec, _ in pairs)):  # not a sweep's trials
             st.caption("One seed per variant: there is no spread, so no difference here can be told from seed "
                        "noise. Launch the study with Seeds ≥ 2 to see how far seeds alone move the result.")
     if not polling:  # a verdict on finished runs only: a live epoch's numbers move at every poll
@@ -188,8 +191,6 @@ def _which_settings_matter(pairs) -> None:
     settings, rows = settings_and_results(pairs)
     if len(rows) < 3 or not settings:
         return
-    from playground.engine.sweep import importances
-
     with st.expander(f"🧭 Which settings matter: {len(rows)} finished runs over {', '.join(settings)}"):
         st.plotly_chart(charts.parallel_settings(rows, settings), width="stretch", key="parallel-settings")
         st.caption("One line per run, from its settings to its final validation accuracy (test accuracy without "
@@ -197,9 +198,13 @@ def _which_settings_matter(pairs) -> None:
         st.plotly_chart(charts.setting_scatters(rows, settings), width="stretch", key="setting-scatters")
         st.caption("The same result against each setting alone: a trend here is that setting's own effect only "
                    "when the other settings did not move with it.")
-        shares = importances([({k: r[k] for k in settings}, r["metric"]) for r in rows])
+        shares, floor = setting_shares(rows, settings)
         if shares:
-            st.plotly_chart(charts.importance_bars(shares), width="stretch", key="importance")
+            st.plotly_chart(charts.importance_bars(shares, floor=floor), width="stretch", key="importance")
+            noise = (f"The dashed line is the seed's own share ({floor:.0%}): what noise alone earns here; a grey "
+                     "bar does not beat it." if floor is not None else
+                     "These runs share one seed, so there is no noise floor to beat: a small share may be noise "
+                     "(runs over several seeds draw one).")
             st.caption("Each setting's share of the variance in the result across these runs (Optuna's importance "
-                       f"evaluator). Trust it {importance_trust(len(rows), len(settings))}. It says what moved the "
-                       "result *within these ranges*, not what would matter elsewhere.")
+                       f"evaluator). {noise} Trust it {importance_trust(len(rows), len(settings))}. It says what "
+                       "moved the result *within these ranges*, not what would matter elsewhere.")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare import next_study, studies, study_run_name
+from playground.compare import applies, next_study, studies, study_run_name
 from playground.config import RECIPES, ConfigError, recipe
-from playground.engine.sweep import DEFAULT_RANGES, parse_param, start_sweep
+from playground.data import SPECS
+from playground.engine.sweep import DEFAULT_RANGES, check_sweep, conclusion, parse_param, settings_text, start_sweep
 from ui.common import POLL_SECONDS, jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
@@ -21,13 +22,20 @@ FOLLOWED_LAST = "sweep_followed_last"  # the study whose trials were added once 
 
 @st.cache_resource
 def _threads() -> dict[int, object]:
-    """Study number -> its sweep thread, for the whole app process (a sweep outlives the page that began it)."""
+    """Study number -> its sweep (a SweepHandle), for the whole app process (a sweep outlives the page that
+    began it)."""
     return {}
 
 
 def sweep_alive(study: int | None) -> bool:
-    thread = _threads().get(study)
-    return thread is not None and thread.is_alive()
+    handle = _threads().get(study)
+    return handle is not None and handle.alive()
+
+
+def _stop() -> None:
+    handle = _threads().get(st.session_state.get(FOLLOW))
+    if handle is not None:
+        handle.stop()
 
 
 def _base():
@@ -41,6 +49,8 @@ def _launch() -> None:
     try:
         base = _base()
         params = [parse_param(f"{name}={s[f'sweep_range_{name}']}", base) for name in s["sweep_params"]]
+        if params:
+            check_sweep(base, params)  # refused here, not trial by trial in a thread nobody watches
     except ConfigError as exc:
         s[SWEEP_ERROR] = f"Cannot run this sweep: {exc}"
         return
@@ -55,7 +65,7 @@ def _launch() -> None:
         registry, base, params, int(s["sweep_trials"]), at_once=registry.max_concurrent, name=f"{name} sweep {number}",
         prune=bool(s["sweep_prune"]), minutes=float(s["sweep_minutes"]) or None,
         grid=GRID_POINTS if s.get("sweep_search") == "grid" else 0,
-        run_name=lambda trial: study_run_name(name, f"trial {trial}", number))
+        run_name=lambda trial, values: study_run_name(name, f"trial {trial}: {settings_text(values)}", number))
     s[FOLLOW], s[COMPARE_IDS] = number, []
 
 
@@ -95,7 +105,9 @@ def sweep_form() -> None:
     c4.number_input("Trials (runs)", 2, 100, value=8, key="sweep_trials")
     c5.number_input("Minutes (0 = no limit)", 0.0, 600.0, value=0.0, step=5.0, key="sweep_minutes",
                     help="No new trial starts after this long; those training then finish.")
-    st.multiselect("Settings to search", list(DEFAULT_RANGES), default=["lr", "batch_size"], key="sweep_params")
+    base = recipe(s["sweep_recipe"])  # only settings that do something for it (momentum: with optimizer=sgd)
+    offered = [n for n in DEFAULT_RANGES if applies(n, base) or n == "momentum"]
+    st.multiselect("Settings to search", offered, default=["lr", "batch_size"], key="sweep_params")
     cols = st.columns(3)
     for i, name in enumerate(s["sweep_params"]):
         cols[i % 3].text_input(f"{name}", value=DEFAULT_RANGES[name], key=f"sweep_range_{name}",
@@ -111,12 +123,18 @@ def sweep_form() -> None:
     if took:
         st.caption(f"⏱ {int(s['sweep_trials'])} trials at the base settings, {jobs().max_concurrent} at a time: "
                    f"{took} (pruning makes it shorter, larger settings longer).")
-    st.button("🎛 Launch sweep", type="primary", on_click=_launch)
+    running = sweep_alive(s.get(FOLLOW))
+    b1, b2 = st.columns([1, 4])
+    b1.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running)
+    if running:  # one Stop for the whole sweep: its running trials stop and no other starts
+        b2.button("⏹ Stop sweep", on_click=_stop)
     if s.get(SWEEP_ERROR):
         st.error(s[SWEEP_ERROR])
-    elif sweep_alive(s.get(FOLLOW)):
+    elif running:
         st.caption(f"Sweep (study {s[FOLLOW]}) running: its trials join the comparison below as they start; the "
                    "parallel coordinates and importances appear once three have finished.")
+    else:
+        _conclusion(_threads().get(s.get(FOLLOW)))
     if _following():  # the one watcher of a sweep: redraw the page when a trial starts (Compare's own poll
         st.fragment(_watch, run_every=POLL_SECONDS)()  # stops between trials, and before any run is selected)
 
@@ -124,3 +142,19 @@ def sweep_form() -> None:
 def _watch() -> None:
     if _has_new_trials(st.session_state.get(COMPARE_IDS) or []):
         st.rerun()
+
+
+def _conclusion(handle) -> None:
+    """A finished sweep's verdict: what won and by how much over the median trial, and what each trial that
+    failed, was pruned, diverged, stopped or did not learn hit."""
+    if handle is None:
+        return
+    if handle.error:
+        st.error(f"The sweep stopped: {handle.error}")
+        return
+    base = handle.base
+    metric = "validation accuracy" if base.data.val_fraction > 0 else "test accuracy"
+    lines, flagged = conclusion(handle.results, metric, 1 / len(SPECS[base.data.dataset].classes))
+    (st.success if any(r.state == "complete" for r in handle.results) else st.error)(" ".join(lines), icon="🏁")
+    if flagged:
+        st.warning("\n".join(f"- {line}" for line in flagged), icon="⚠️")
