@@ -120,3 +120,15 @@ def test_a_schedule_rides_in_the_link_and_a_bad_one_is_named():
     assert config_from_params(params) == cfg
     with pytest.raises(ConfigError, match="schedule=warmup: unknown learning-rate schedule"):
         config_from_params({"recipe": "cnn", "schedule": "warmup"})
+
+
+def test_early_stopping_rides_in_the_link_and_a_bad_value_is_named():
+    """Issue 31: patience and min_delta in a Train link, read back exactly; a link's bad value names its setting."""
+    cfg = recipe("lenet").override(patience=5, min_delta=0.005)
+    params = config_params(cfg, "lenet")
+    assert params == {"recipe": "lenet", "patience": "5", "min_delta": "0.005"}
+    assert config_from_params(params) == cfg
+    with pytest.raises(ConfigError, match="patience: '2.5' is not a whole number"):
+        config_from_params({"recipe": "lenet", "patience": "2.5"})
+    with pytest.raises(ConfigError, match="patience=3, val_fraction=0.0: early stopping watches validation"):
+        config_from_params({"recipe": "lenet", "patience": "3", "val_fraction": "0.0"})
