@@ -330,3 +330,62 @@ def test_the_gallery_can_show_a_models_mistakes_first(draw_page):
     marks = [str(img.proto) for img in at.get("image") if "#" in str(img.proto) and " · " in str(img.proto)]
     wrong = ["✗" in c for c in marks]
     assert any(wrong) and wrong == sorted(wrong, reverse=True)  # every mistake before every right answer
+
+
+# ------------------------------------------------------------------ kept drawings: damaged rows, two tabs
+def _raw_drawing(home, label, pixels) -> int:
+    import sqlite3
+    import time
+
+    db = sqlite3.connect(home / "runs.db")
+    with db:
+        row = db.execute("INSERT INTO drawings (created, label, pixels) VALUES (?, ?, ?)", (time.time(), label, pixels))
+    db.close()
+    return row.lastrowid
+
+
+def test_an_unreadable_kept_drawing_is_left_out_with_a_note_not_a_crash(draw_page, tiny_home):
+    at, _canvas, store = draw_page
+    good = store.add_drawing(mnist_digit(0) / 255.0, 7)
+    bad = [_raw_drawing(tiny_home, 7, b"\0" * 10), _raw_drawing(tiny_home, 12, b"\0" * 784),
+           _raw_drawing(tiny_home, 3, "not pixels")]
+    at.run()
+    assert not at.exception
+    assert "1 drawing(s) kept" in page_text(at)
+    assert any(all(f"#{i}" in w.value for i in bad) and "could not be read" in w.value for w in at.warning)
+    at.button(key="draw_delete_unreadable").click().run()
+    assert not at.exception and not any("could not be read" in w.value for w in at.warning)
+    assert store.read_drawings()[1] == [] and [d.id for d in store.list_drawings()] == [good]
+
+
+def test_two_tabs_deleting_one_drawing_keep_it_once_after_undo(draw_page):
+    """Both tabs offered Undo and both re-added it: kept twice. Now only the tab whose delete deleted it."""
+    at, _canvas, store = draw_page
+    kept = store.add_drawing(mnist_digit(0) / 255.0, 7)
+    other = app_page("pages/draw.py")
+    at.run()
+    other.run()
+    at.button(key=f"delete-{kept}").click().run()
+    other.button(key=f"delete-{kept}").click().run()
+    assert not other.exception and any("already deleted" in w.value for w in other.warning)
+    for tab in (at, other):
+        for undo in [b for b in tab.button if b.key == "draw_undo"]:
+            undo.click().run()
+    assert [d.id for d in store.list_drawings()] == [kept]  # back once, under its own number
+
+
+def test_a_relabel_from_a_stale_tab_is_reported_not_lost_silently(draw_page):
+    at, _canvas, store = draw_page
+    kept = store.add_drawing(mnist_digit(0) / 255.0, 7)
+    other = app_page("pages/draw.py")
+    at.run()
+    other.run()
+    at.button(key=f"delete-{kept}").click().run()
+    other.selectbox(key=f"relabel-{kept}").set_value(2).run()
+    assert not other.exception and any(f"#{kept} is no longer kept" in w.value for w in other.warning)
+    # A relabel in one tab shows in the other on its next run, not the label it first drew.
+    at.button(key="draw_undo").click().run()
+    other.run()
+    other.selectbox(key=f"relabel-{kept}").set_value(4).run()
+    at.run()
+    assert at.selectbox(key=f"relabel-{kept}").value == 4 and store.list_drawings()[0].label == 4

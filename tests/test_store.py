@@ -710,3 +710,21 @@ def test_names_of_invisible_characters_only_are_refused(store, name):
     with pytest.raises(Refused, match="visible"):
         store.create_run(tiny(), name)
     assert store.get_run(store.create_run(tiny(), "é\u200b")).name == "é\u200b"  # one visible is enough
+
+
+def test_drawings_say_what_a_delete_restore_or_relabel_did_and_skip_damaged_rows(store):
+    """Issue 30: two tabs deleting one drawing both undid it (kept twice); a relabel of a deleted drawing was lost
+    silently; one damaged row crashed every reader of the drawings."""
+    kept = store.add_drawing(np.zeros((28, 28)), 4)
+    [drawing] = store.list_drawings()
+    assert store.delete_drawing(kept) and not store.delete_drawing(kept)  # only the first delete deleted it
+    assert not store.relabel_drawing(kept, 5)  # nothing there to relabel: said, not silently lost
+    assert store.restore_drawing(drawing) and not store.restore_drawing(drawing)  # back once, under its id
+    assert [(d.id, d.label) for d in store.list_drawings()] == [(kept, 4)] and store.relabel_drawing(kept, 5)
+    with store._transaction() as db:
+        damaged = [db.execute("INSERT INTO drawings (created, label, pixels) VALUES (1, ?, ?)", row).lastrowid
+                   for row in ((3, b"\0" * 783), (10, b"\0" * 784), (3, "text"), ("x", b"\0" * 784))]
+    readable, unreadable = store.read_drawings()
+    assert [d.id for d in readable] == [kept] and unreadable == damaged
+    digits, labels = store.drawings()
+    assert digits.shape == (1, 28, 28) and labels.tolist() == [5]

@@ -53,26 +53,45 @@ def keep_controls(digit: np.ndarray, container) -> None:
         getattr(container, kind)(text)
 
 
+# The last deleted drawing (for Undo); keep the gallery open; what a gallery action could not do (another tab)
+DELETED, OPEN, GALLERY_NOTE = "draw_deleted", "draw_gallery_open", "draw_gallery_note"
+
+
 def _relabel(drawing_id: int) -> None:
     label = st.session_state.get(f"relabel-{drawing_id}")
-    if label is not None:
-        jobs().store.relabel_drawing(drawing_id, int(label))
-
-
-DELETED, OPEN = "draw_deleted", "draw_gallery_open"  # the last deleted drawing (for Undo); keep the gallery open
+    if label is not None and not jobs().store.relabel_drawing(drawing_id, int(label)):
+        st.session_state[GALLERY_NOTE] = (f"Drawing #{drawing_id} is no longer kept (deleted in another tab?): "
+                                          f"its new label {label} was not saved.")
 
 
 def _delete(drawing: Drawing) -> None:
-    jobs().store.delete_drawing(drawing.id)
     st.session_state.pop(f"relabel-{drawing.id}", None)
-    st.session_state[DELETED] = drawing
     st.session_state[OPEN] = True
+    if jobs().store.delete_drawing(drawing.id):
+        st.session_state[DELETED] = drawing
+    else:  # another tab deleted it first and offers its Undo: a second Undo here would keep it twice
+        st.session_state[GALLERY_NOTE] = f"Drawing #{drawing.id} was already deleted (in another tab?)."
 
 
 def _undo() -> None:
     drawing = st.session_state.pop(DELETED, None)
-    if drawing is not None:
-        jobs().store.add_drawing(drawing.pixels, drawing.label)  # back, under a new number
+    if drawing is not None and not jobs().store.restore_drawing(drawing):  # back under its own number, once
+        st.session_state[GALLERY_NOTE] = f"Drawing #{drawing.id} is already back (restored in another tab?)."
+
+
+def _unreadable(ids: list[int]) -> None:
+    """Rows the store cannot read are left out of the test set, said, and can be deleted."""
+    if not ids:
+        return
+    c1, c2 = st.columns([3, 1])
+    c1.warning(f"{len(ids)} kept drawing(s) could not be read and are left out: "
+               + ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "") + ".")
+    c2.button("🗑 Delete them", key="draw_delete_unreadable", on_click=_delete_ids, args=(ids,))
+
+
+def _delete_ids(ids: list[int]) -> None:
+    for drawing_id in ids:
+        jobs().store.delete_drawing(drawing_id)
 
 
 def predictions(loaded: dict, digits: np.ndarray) -> dict[int, np.ndarray]:
@@ -89,7 +108,10 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         c1, c2 = st.columns([3, 1])
         c1.caption(f"Deleted #{deleted.id} (labelled {deleted.label}).")
         c2.button("↩ Undo", key="draw_undo", on_click=_undo)
-    drawings = jobs().store.list_drawings()
+    if GALLERY_NOTE in st.session_state:
+        st.warning(st.session_state.pop(GALLERY_NOTE))
+    drawings, unreadable = jobs().store.read_drawings()
+    _unreadable(unreadable)
     if not drawings:
         st.caption("Keep a few drawings with their true labels to see how each model does on *your* handwriting.")
         return
@@ -135,7 +157,7 @@ def _gallery(drawings: list, probs: np.ndarray | None, run_id: int | None) -> No
                 guess = int(predicted[i]) if predicted is not None else None
                 mark = "" if guess is None else (f" · ✗ read {guess}" if guess != d.label else " · ✓")
                 st.image((d.pixels * 255).astype(np.uint8), width=56, caption=f"#{d.id}{mark}")
-                st.session_state.setdefault(f"relabel-{d.id}", d.label)
+                st.session_state[f"relabel-{d.id}"] = d.label  # as stored: another tab may have relabelled it
                 st.selectbox("label", list(range(10)), key=f"relabel-{d.id}", on_change=_relabel, args=(d.id,),
                              label_visibility="collapsed")
                 st.button("🗑 Delete", key=f"delete-{d.id}", on_click=_delete, args=(d,))

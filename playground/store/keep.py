@@ -31,22 +31,46 @@ class KeptTables(Database):
         return self._execute("INSERT INTO drawings (created, label, pixels) VALUES (?, ?, ?)",
                              (time.time(), _label(label), encode_drawing(digit)))
 
+    def read_drawings(self) -> tuple[list[Drawing], list[int]]:
+        """The kept drawings, and the ids of rows that cannot be read (a damaged row is left out, not fatal)."""
+        kept, unreadable = [], []
+        for r in self._rows("SELECT id, created, label, pixels FROM drawings ORDER BY id"):
+            try:
+                kept.append(Drawing(r["id"], float(r["created"]), _stored_label(r["label"]),
+                                    _decode_pixels(r["pixels"])))
+            except (TypeError, ValueError):
+                unreadable.append(r["id"])
+        return kept, unreadable
+
     def list_drawings(self) -> list[Drawing]:
-        rows = self._rows("SELECT id, created, label, pixels FROM drawings ORDER BY id")
-        return [Drawing(r["id"], r["created"], r["label"], _decode_pixels(r["pixels"])) for r in rows]
+        """The drawings that can be read (see read_drawings)."""
+        return self.read_drawings()[0]
 
-    def relabel_drawing(self, drawing_id: int, label: int) -> None:
-        self._execute("UPDATE drawings SET label = ? WHERE id = ?", (_label(label), drawing_id))
+    def relabel_drawing(self, drawing_id: int, label: int) -> bool:
+        """Give a drawing a new label; False when it is no longer kept (deleted in another tab)."""
+        return self._changed("UPDATE drawings SET label = ? WHERE id = ?", (_label(label), drawing_id)) > 0
 
-    def delete_drawing(self, drawing_id: int) -> None:
-        self._execute("DELETE FROM drawings WHERE id = ?", (drawing_id,))
+    def delete_drawing(self, drawing_id: int) -> bool:
+        """Delete a drawing; True only for the call that deleted it (two tabs may press Delete on one)."""
+        return self._changed("DELETE FROM drawings WHERE id = ?", (drawing_id,)) > 0
+
+    def restore_drawing(self, drawing: Drawing) -> bool:
+        """Undo a delete: the drawing back under its own id. Ids are never reused (AUTOINCREMENT), so a second
+        restore of the same drawing finds it there and adds nothing; returns whether it was re-added."""
+        return self._changed("INSERT OR IGNORE INTO drawings (id, created, label, pixels) VALUES (?, ?, ?, ?)",
+                             (drawing.id, drawing.created, _label(drawing.label),
+                              encode_drawing(drawing.pixels))) > 0
+
+    def _changed(self, sql: str, args: tuple) -> int:
+        """One write statement in its own transaction; returns how many rows it changed."""
+        with self._transaction() as db:
+            return db.execute(sql, args).rowcount
 
     def drawings(self) -> tuple[np.ndarray, np.ndarray]:
         """The kept drawings as (N, 28, 28) floats in [0, 1] and their (N,) labels."""
-        rows = self._rows("SELECT label, pixels FROM drawings ORDER BY id")
-        digits = np.stack([_decode_pixels(r["pixels"]) for r in rows]) if rows \
-            else np.zeros((0, 28, 28), np.float32)
-        return digits, np.array([r["label"] for r in rows], dtype=np.int64)
+        kept = self.list_drawings()
+        digits = np.stack([d.pixels for d in kept]) if kept else np.zeros((0, 28, 28), np.float32)
+        return digits, np.array([d.label for d in kept], dtype=np.int64)
 
     # ------------------------------------------------------------ lessons (the Learn page's progress)
     def save_lesson(self, lesson: str, guess: str | None = None, run_ids: Iterable[int] | None = None,
@@ -101,7 +125,15 @@ def encode_drawing(digit: np.ndarray | bytes | bytearray | memoryview) -> bytes:
 
 
 def _decode_pixels(blob: bytes) -> np.ndarray:
+    if not isinstance(blob, bytes) or len(blob) != 28 * 28:
+        raise ValueError("a drawing is 784 bytes")
     return np.frombuffer(blob, np.uint8).reshape(28, 28).astype(np.float32) / 255.0
+
+
+def _stored_label(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise ValueError("a drawing's label is a digit 0-9")
+    return value
 
 
 def _label(label: int) -> int:
