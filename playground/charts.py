@@ -119,8 +119,9 @@ def curve_titles(epochs: Sequence[int]) -> tuple[str, str]:
     return "Loss" + when, "Accuracy" + when
 
 
-def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
-    """Train vs validation loss and accuracy per epoch, side by side."""
+def epoch_curves(epoch_rows: Sequence[dict], kept_epoch: int | None = None) -> go.Figure:
+    """Train vs validation loss and accuracy per epoch, side by side; `kept_epoch` (early stopping: the epoch
+    whose weights the run kept) marked on both."""
     x = [r["epoch"] for r in epoch_rows]
     fig = make_subplots(rows=1, cols=2, subplot_titles=curve_titles(x))
     for col, metric in ((1, "loss"), (2, "acc")):
@@ -130,6 +131,13 @@ def epoch_curves(epoch_rows: Sequence[dict]) -> go.Figure:
                 continue
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=split, legendgroup=split,
                                      showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
+    kept = [r for r in epoch_rows if r["epoch"] == kept_epoch]
+    for col, metric in ((1, "loss"), (2, "acc")) if kept else ():
+        fig.add_vline(x=kept_epoch, line=dict(color="gray", dash="dot", width=1), row=1, col=col)
+        fig.add_trace(go.Scatter(x=[kept_epoch], y=[kept[0][f"val_{metric}"]], mode="markers",
+                                 name=f"kept: epoch {kept_epoch}", legendgroup="kept", showlegend=col == 1,
+                                 marker=dict(symbol="star", size=14, color=PALETTE[2],
+                                             line=dict(color="black", width=1))), row=1, col=col)
     fig.update_xaxes(title_text="epoch", **_whole_ticks(max(x) - min(x) if x else 0))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)  # one epoch is one point: autorange would pad below 0
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)

@@ -184,3 +184,16 @@ def test_close_results_get_a_decimal_on_their_percent_ticks_and_hover_keeps_whol
     spread = [{**r, "metric": m} for r, m in zip(rows, [0.5, 0.7, 0.9], strict=True)]
     assert charts.setting_scatters(spread, ["lr"]).layout.yaxis.tickformat == ".0%"
     assert fig.layout.hoverlabel.namelength == -1
+
+
+def test_the_epoch_curves_mark_the_epoch_early_stopping_kept():
+    """Issue 31: a star on validation loss and accuracy at the kept epoch, a dotted line on both charts; none
+    without early stopping."""
+    rows = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 20, "val_loss": 0.5 + abs(e - 3) / 10,
+             "val_acc": 0.8 - abs(e - 3) / 20} for e in range(1, 7)]
+    fig = charts.epoch_curves(rows, kept_epoch=3)
+    stars = [t for t in fig.data if t.name == "kept: epoch 3"]
+    assert [(t.x, t.y) for t in stars] == [((3,), (0.5,)), ((3,), (0.8,))]
+    assert [s.x0 for s in fig.layout.shapes] == [3, 3]
+    plain = charts.epoch_curves(rows)
+    assert not plain.layout.shapes and all(t.name in ("train", "val") for t in plain.data)

@@ -508,3 +508,29 @@ def test_train_again_on_a_cli_run_with_values_at_the_edge_opens_the_form(home, s
     assert not at.exception
     for name in ("label_noise", "dropout", "val_fraction"):
         assert at.sidebar.slider(key="f_" + name).value == values[name]
+
+
+def test_early_stopping_is_a_form_setting_and_the_run_shows_the_epoch_it_kept(home, store):
+    """Issue 31: patience and its minimum gain in the form and the URL; a run that stopped early says which epoch
+    its checkpoint holds and stars it on the curves."""
+    at = page({"recipe": "lenet", "patience": "4", "min_delta": "0.01"})
+    assert not at.exception
+    assert at.sidebar.number_input(key="f_patience").value == 4
+    assert at.sidebar.number_input(key="f_min_delta").value == 0.01
+    at.sidebar.number_input(key="f_patience").set_value(6).run()
+    assert settings(at)["patience"] == "6"
+    cfg = tiny(epochs=10, patience=2)
+    run_id = store.create_run(cfg, "stopped at its best", status="finished")
+    for epoch, acc in ((1, 0.5), (2, 0.7), (3, 0.65), (4, 0.6)):
+        store.add_epoch(run_id, {"epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": 0.5 + epoch / 10,
+                                 "val_loss": 1.0 - acc, "val_acc": acc, "l2": 0.0, "seconds": 1.0,
+                                 "samples_per_s": 100.0})
+    store.update_run(run_id, result={"test_acc": 0.69, "test_loss": 0.9, "kept_epoch": 2},
+                     message="early stopping: validation accuracy did not gain more than 0 in 2 evaluations; "
+                             "kept epoch 2 (70.0%)")
+    at = page({"run": str(run_id)})
+    assert not at.exception
+    assert any("Early stopping kept epoch 2" in c.value for c in at.caption)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    stars = [t for fig in charts for t in fig["data"] if t.get("name") == "kept: epoch 2"]
+    assert [t["y"] for t in stars] == [[pytest.approx(0.3)], [0.7]]

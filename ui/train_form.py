@@ -220,8 +220,23 @@ def _more_fields() -> None:
         _number("Evaluate every N epochs", "eval_every", min_value=1, max_value=1000, step=1,
                 help="Validation and training accuracy after epoch 1, every N-th epoch and the last; training is "
                      "the same. On a few hundred images an evaluation costs more than an epoch: studies thin it.")
+        _early_stopping_fields()
         _number("Seed", "seed", step=1)
         st.selectbox("Device", DEVICES, on_change=_custom, key=PREFIX + "device")
+
+
+def _early_stopping_fields() -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        _number("Early stopping: patience", "patience", step=1,
+                help="Stop after this many evaluations in a row without a gain in **validation accuracy** (an "
+                     "evaluation comes every 'Evaluate every N epochs'), and keep the weights of the best evaluated "
+                     "epoch: the test accuracy, the checkpoint, Draw and Inside use those, not the last epoch's. "
+                     "0 = off: every epoch is trained and the last one kept.")
+    with c2:
+        _number("Minimum gain", "min_delta", format="%.3f", step=0.005,
+                help="A rise in validation accuracy at most this large does not count as better "
+                     "(0.01 = one point). Used only with patience.")
 
 
 def sidebar_form() -> None:
