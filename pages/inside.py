@@ -9,6 +9,9 @@ from playground.data import spec
 from playground.inference import CheckpointError
 from playground.models import untrained
 from ui.common import jobs, loaded_model, run_label
+from ui.inside_math import conv_math
+from ui.inside_math_rnn import recurrent_math
+from ui.inside_math_train import training_step_math
 from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, pick_input, pick_model
 from ui.inside_recurrent import gradient_view, recurrent_view
 from ui.inside_views import Shown, cnn_view, predictions, weights_view
@@ -59,6 +62,7 @@ shown = {name: Shown(m, probes.model_input(picked.pixels, cfg)) for name, (m, cf
 if is_recurrent(rec.config):
     layers = max(m.rnn.num_layers for m, _ in models.values())
     rows = recurrent_view(shown, picked.image, classes, layers, str(run_id))
+    recurrent_math(loaded.model, shown[f"#{run_id} trained"].x, picked.image, classes, str(run_id))
     st.subheader("Gradient through time", anchor=False)
     candidates = compatible_runs(runs, rec.config)  # newest first
     others = [r.id for r in candidates]
@@ -84,6 +88,8 @@ else:
     a.plotly_chart(charts.image(picked.image, "Input"), width="stretch")
     predictions(shown, classes)
     cnn_view(shown, rec.config)
+    conv_math(loaded.model, shown[f"#{run_id} trained"].x, picked.image, str(run_id))
+training_step_math(loaded.model, rec.config, shown[f"#{run_id} trained"].x, picked.label, classes, str(run_id))
 
 st.subheader("Which pixels decided it", anchor=False)
 x = shown[f"#{run_id} trained"].x

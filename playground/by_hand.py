@@ -146,6 +146,45 @@ class ConvReader:
                         _field(self.model, self.block, clip_c, self.image_size[1]))
 
 
+    def all_totals(self) -> np.ndarray:
+        """Every output cell's patch · kernel + bias at once, (C_out, H, W): the same sums, by einsum."""
+        windows = np.lib.stride_tricks.sliding_window_view(self.padded, (self.k, self.k), axis=(1, 2))
+        windows = windows[:, ::self.s, ::self.s]  # (C_in, H, W, k, k)
+        totals = np.einsum("ihwab,oiab->ohw", windows, self.weight)
+        return totals + (self.bias[:, None, None] if self.bias is not None else 0.0)
+
+
+@dataclass(frozen=True)
+class FilterStory:
+    """The first conv layer's strongest cell on one image, worked out by hand, and how closely every cell of
+    the layer matches PyTorch: what the conv lesson says one filter computes, in this model's numbers."""
+    cell: ConvCell
+    worst: float  # max |hand − PyTorch| over every cell of the layer
+    cells: int
+    text: str
+
+
+def strongest_cell(model: nn.Module, x: torch.Tensor) -> FilterStory:
+    """The first conv layer's most strongly activated cell on x, and the sentences the lesson shows about it."""
+    reader = ConvReader(model, x, 1)
+    act = stage_maps(model, x, 1)["activation"].numpy()
+    ch, r, c = (int(i) for i in np.unravel_index(int(act.argmax()), act.shape))
+    cell = reader.cell(ch, r, c)
+    worst = float(np.abs(reader.all_totals() - reader.out).max())
+    n, positive = cell.products.size, int((cell.products > 0).sum())
+    k = cell.patch.shape[1]
+    norm = "" if cell.normalized is None else f", batch-norm turns it into {cell.normalized:+.3f}"
+    text = (f"Filter {ch + 1} responds most strongly to this digit at row {r + 1}, column {c + 1}. There, its "
+            f"{k}×{k} kernel is laid on the {k}×{k} patch of pixels under it and each weight multiplies its pixel: "
+            f"the {n} products sum to {cell.products.sum():+.3f}; adding the filter's bias {cell.bias:+.3f} gives "
+            f"{cell.total:+.3f}, the number PyTorch's conv computes for that cell ({cell.conv:+.3f}){norm}, and "
+            f"{cell.activation} makes it {cell.activated:+.3f}. {positive} of the {n} products are positive: pixels "
+            f"with ink where the kernel's weights are positive. That weighted sum is all one filter computes, at "
+            f"every position: over all {reader.out.size:,} cells of this layer the sums worked out this way "
+            f"differ from PyTorch's by at most {worst:.1e} (float rounding).")
+    return FilterStory(cell, worst, reader.out.size, text)
+
+
 @dataclass(frozen=True)
 class PoolCell:
     """One cell of block `block`'s max-pooled map: the window of activations it reads and the one it keeps."""
@@ -439,7 +478,7 @@ def training_step(model: nn.Module, cfg: RunConfig, x: torch.Tensor, label: int,
     if index is None:
         index = tuple(int(i) for i in np.unravel_index(int(raw.abs().argmax()), raw.shape))
     before_state = _state_of(opt, p, index)
-    w, g = float(p[index]), float(p.grad[index])
+    w, g = float(p.detach()[index]), float(p.grad[index])
     fd = finite_difference(twin, x, label, param, index, l2)
     opt.step()
     after_state = _state_of(opt, p, index)
@@ -451,6 +490,6 @@ def training_step(model: nn.Module, cfg: RunConfig, x: torch.Tensor, label: int,
         lg = logits.detach().double()[0]
         probs = torch.softmax(lg, 0).numpy()
     by_hand = -float(lg[label] - torch.logsumexp(lg, 0)) + term
-    return TrainStep(lg.numpy(), probs, label, by_hand, float(loss), term, param, index, w, g, float(raw[index]),
-                     scale, fd, 1e-5, cfg.optim.optimizer, cfg.optim.lr, lines, after_state, new, float(p[index]),
-                     after, step)
+    return TrainStep(lg.numpy(), probs, label, by_hand, float(loss.detach()), term, param, index, w, g,
+                     float(raw[index]), scale, fd, 1e-5, cfg.optim.optimizer, cfg.optim.lr, lines, after_state, new,
+                     float(p.detach()[index]), after, step)

@@ -381,9 +381,14 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"store {jobs.store.home}, on {jobs.executor.name}", file=sys.stderr, flush=True)
         snap = _follow(jobs, run_id, config.optim.epochs, interrupts)
     result = snap.result
+    rec = jobs.store.get_run(run_id)
+    if rec is None:  # another process deleted it while it trained: it stopped, with nothing left to keep
+        print(f"run {run_id} was deleted from the store {jobs.store.db_path} while it trained; it was stopped and "
+              "nothing of it is kept", file=sys.stderr)
+        jobs.executor.shutdown()
+        return 1
     if snap.message:
         print(f"run {run_id} {snap.status}: {snap.message}", file=sys.stderr)
-    rec = jobs.store.get_run(run_id)
     print(json.dumps({"run_id": run_id, "status": str(snap.status), "checkpoint": result.get("checkpoint"),
                       "test_acc": result.get("test_acc"), "test_loss": result.get("test_loss"),
                       "train_seconds": round(result.get("train_seconds", 0.0), 3),

@@ -79,6 +79,7 @@ class Lesson:
     next: tuple[Link, ...] = ()
     reuse_cnn: bool = False  # an existing finished MNIST CNN run may stand in for training
     feature_maps: str | None = None  # a run (key) whose trained first conv layer the result shows on a test digit
+    one_filter: str | None = None  # a run (key) whose strongest first-layer cell the result works out by hand
     deletion: str | None = None  # a run (key) whose checkpoint gets explain.deletion_scores, added to its results
     scaled: bool = True  # False: the CPU runs the same recipe as a GPU (scale_note says what it is)
     gap: bool = False  # the lesson asks about the generalization gap: show it (a column and its chart)
@@ -441,6 +442,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         reuse_cnn=True,
         feature_maps="lenet",
+        one_filter="lenet",  # "What does one filter compute?": by_hand.strongest_cell on the same digit
     ),
     Lesson(
         key="optimizer",

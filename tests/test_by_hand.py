@@ -172,3 +172,20 @@ def test_a_step_down_the_gradient_lowers_the_loss_on_that_image():
     cfg = RunConfig().override(arch="lenet", optimizer="sgd", lr=0.01)
     s = by_hand.training_step(model, cfg, image(), label=2)
     assert s.loss_after < s.loss
+
+
+@pytest.mark.parametrize("kw", [dict(arch="lenet"), dict(arch="cnn", dataset="cifar2"), dict(arch="cnn", width=8)])
+def test_all_totals_at_once_are_the_cell_by_cell_sums_and_the_story_tells_the_strongest(kw):
+    model = model_of(**kw)
+    x = image(3, 32, 32) if kw.get("dataset") else image()
+    for block in (1, 2):
+        reader = by_hand.ConvReader(model, x, block)
+        totals = reader.all_totals()
+        assert totals.shape == reader.out.shape
+        np.testing.assert_allclose(totals, reader.out, atol=1e-4)
+        assert totals[1, 3, 2] == pytest.approx(reader.cell(1, 3, 2).total, abs=1e-9)
+    story = by_hand.strongest_cell(model, x)
+    act = by_hand.stage_maps(model, x, 1)["activation"]
+    assert story.cell.activated == pytest.approx(float(act.max()), abs=1e-5)
+    assert story.worst < 1e-4 and story.cells == act.numel()
+    assert f"{story.cell.total:+.3f}" in story.text and f"at most {story.worst:.1e}" in story.text

@@ -298,3 +298,61 @@ def test_the_learning_rate_range_test_goes_through_the_same_admission(monkeypatc
     monkeypatch.setattr(lr_find, "load_dataset", lambda name: pytest.fail("the range test started"))
     with pytest.raises(ConfigError, match="Try a smaller batch size"):
         lr_find.range_test(tiny(limit=300), steps=5)
+
+
+# ------------------------------------------------------------------ a full disk, a deleted run (issue 30)
+def test_the_final_status_reaches_the_store_when_only_the_metric_rows_do_not_fit(store, monkeypatch):
+    """Disk full mid-run: the CLI exited 1 while the store kept the run 'running' (the rows came first and
+    failed, so the status was never tried); the status is written alone when the rows cannot be."""
+    registry = JobRegistry(store)
+    faults = FailingWrites(store, monkeypatch, StoreError("disk full while writing runs.db; free some space"))
+    monkeypatch.setattr(store, "update_run", type(store).update_run.__get__(store))  # only the metric rows fail
+    run_id = registry.submit(tiny(epochs=1, limit=200))
+    assert registry.wait(run_id, timeout=WAIT).status == RunStatus.FAILED
+    rec = store.get_run(run_id)
+    assert rec.status == RunStatus.FAILED and "disk full" in rec.message
+    faults.failing.clear()
+    registry.shutdown()
+
+
+def _delete_behind_its_back(store, run_id):
+    """Another process deletes the run while it trains (its row, its metrics by cascade)."""
+    import sqlite3
+    db = sqlite3.connect(store.db_path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+    db.close()
+
+
+def test_a_run_deleted_while_it_trains_stops_cleanly(store):
+    """Before: IntegrityError: FOREIGN KEY at the next flush, a checkpoint file written for no run."""
+    registry = JobRegistry(store)
+    run_id = registry.submit(tiny(epochs=1000, limit=200))
+    while registry.snapshot(run_id).step == 0:
+        threading.Event().wait(0.05)
+    _delete_behind_its_back(store, run_id)
+    snap = registry.wait(run_id, timeout=WAIT)
+    assert snap.status == RunStatus.STOPPED, snap.message
+    assert store.get_run(run_id) is None and not store.checkpoint_path(run_id).exists()
+    assert store._rows("SELECT count(*) FROM step_metrics WHERE run_id = ?", (run_id,))[0][0] == 0
+    registry.shutdown()
+
+
+def test_the_cli_says_its_run_was_deleted_instead_of_a_traceback(home, capsys):
+    """Before: 'NoneType' object has no attribute 'executor' after the run ended."""
+    from playground import cli
+    from playground.store import RunStore
+
+    watcher = RunStore(home)
+
+    def delete_once_training():
+        while not watcher.list_runs() or not watcher.steps(watcher.list_runs()[0].id):
+            threading.Event().wait(0.05)
+        _delete_behind_its_back(watcher, watcher.list_runs()[0].id)
+    deleter = threading.Thread(target=delete_once_training, daemon=True)
+    deleter.start()
+    code = cli.main(["train", "--recipe", "lstm64", "--hidden", "16", "--epochs", "1000", "--limit", "200",
+                     "--device", "cpu"])
+    deleter.join(WAIT)
+    assert code == 1 and "was deleted from the store" in capsys.readouterr().err
+    watcher.close()

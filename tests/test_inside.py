@@ -230,8 +230,10 @@ def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, hom
     good = store.create_run(cfg, "good")
     assert Trainer(cfg, store, good).run().status == "finished"
     broken = store.create_run(cfg, "broken")
-    path = store.checkpoint_path(broken)
-    path.write_bytes(store.checkpoint_path(good).read_bytes()[:200])  # a truncated copy
+    path = store.save_checkpoint(broken, torch.load(store.checkpoint_path(good), weights_only=True))
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[:200].ljust(size, b"\0"))  # corrupted in place (a file of another size
+    # is not the run's own: the store shows none)
     store.update_run(broken, status="finished")
     at = app_page("pages/inside.py")
     at.session_state["inside_model"] = good

@@ -180,7 +180,7 @@ def make_old_db(home) -> dict:
 def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     ids = make_old_db(home)
     store = RunStore(home)
-    assert store.schema_version == store_mod.SCHEMA_VERSION == 2
+    assert store.schema_version == store_mod.SCHEMA_VERSION == 3
     done = store.get_run(ids["finished"])
     assert done.name == "done" and done.status == "finished" and done.config == tiny()
     assert done.result == {"test_acc": 0.9} and done.checkpoint == str(home / "checkpoints" / "run-1.pt")
@@ -193,7 +193,7 @@ def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     assert labels.tolist() == [7] and digits[0].flat[255] == 1.0
     assert store.create_run(tiny(), "new") > ids["gone"]  # a deleted run's id is never reused
     store.close()
-    assert RunStore(home).schema_version == 2  # a second open finds nothing to do
+    assert RunStore(home).schema_version == 3  # a second open finds nothing to do
 
 
 def test_the_migrated_schema_has_foreign_keys_cascade_and_a_status_check(home):
@@ -221,7 +221,7 @@ def test_a_fresh_store_has_the_same_schema_as_a_migrated_one(tmp_path):
         return {t: [tuple(c) for c in s._rows(f"PRAGMA table_info({t})")]
                 for t in ("runs", "step_metrics", "epoch_metrics", "drawings", "lessons")}
     assert shape(fresh) == shape(old)
-    assert fresh.schema_version == old.schema_version == 2
+    assert fresh.schema_version == old.schema_version == 3
 
 
 def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home):
@@ -229,10 +229,11 @@ def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home)
     run = make_old_db(home)["finished"]
     store = RunStore(home)
     store._execute("ALTER TABLE step_metrics DROP COLUMN lr")  # back to version 1's table, its rows kept
+    store._execute("ALTER TABLE runs DROP COLUMN saved")
     store._execute("PRAGMA user_version = 1")
     store.close()
     store = RunStore(home)
-    assert store.schema_version == 2 and [r["lr"] for r in store.steps(run)] == [None] * 3
+    assert store.schema_version == 3 and [r["lr"] for r in store.steps(run)] == [None] * 3
     store.add_steps(run, [{"step": 4, "epoch": 1, "loss": 0.5, "l2": 0.0, "lr": 0.003},
                           {"step": 5, "epoch": 1, "loss": 0.5, "l2": 0.0}])  # a row from an earlier worker
     assert [r["lr"] for r in store.steps(run)] == [None, None, None, 0.003, None]
@@ -354,7 +355,7 @@ def test_an_unreadable_run_can_be_exported_and_deleted(store):
     json.dumps(exported)  # plain data
     assert exported["run"]["config"] == '{"future": 1}' and exported["run"]["name"] == "odd"
     assert len(exported["steps"]) == 4 and exported["epochs"] == [EPOCH]
-    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 2
+    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 3
     store.delete_run(run)
     assert store.get_run(run) is None and not store.checkpoint_path(run).exists()
     with pytest.raises(Refused):
@@ -710,6 +711,64 @@ def test_names_of_invisible_characters_only_are_refused(store, name):
     with pytest.raises(Refused, match="visible"):
         store.create_run(tiny(), name)
     assert store.get_run(store.create_run(tiny(), "é\u200b")).name == "é\u200b"  # one visible is enough
+
+
+# ------------------------------------------------------------------ issue 30: a checkpoint is the run's own
+def test_a_checkpoint_the_run_did_not_write_is_never_shown_as_its_own(home):
+    """A new store whose run #1 found the old store's run-1.pt (another recipe, even with a newer mtime): Inside
+    crashed ('SmallCNN' object has no attribute 'rnn') and a never-trained run showed a checkpoint."""
+    old = RunStore(home)
+    cnn = tiny(arch="cnn", dataset="mnist", width=4)
+    first = old.create_run(cnn, "old", status="finished")
+    old.save_checkpoint(first, checkpoint_payload(cnn, build_model(cnn), {}, first))
+    old.close()
+    for name in ("runs.db", "runs.db-wal", "runs.db-shm"):  # runs.db moved aside; checkpoints/ stays
+        (home / name).unlink(missing_ok=True)
+    store = RunStore(home)
+    run = store.create_run(tiny(hidden=8), "new, never trained", status="failed")
+    assert run == first
+    later = time.time() + 5
+    os.utime(store.checkpoint_path(run), (later, later))  # not older than the new run: the old rule took it
+    assert store.get_run(run).checkpoint is None and store.list_runs()[0].checkpoint is None
+    assert store.export_run(run)["checkpoint"] is None
+    path = save_tiny_checkpoint(store, run)  # its own write ties the file to it
+    assert store.get_run(run).checkpoint == str(path)
+    assert load_checkpoint(store.get_run(run).checkpoint).config.model.arch == "lstm"
+    payload = checkpoint_payload(cnn, build_model(cnn), {}, run)
+    torch.save(payload, path)  # replaced behind the store's back by another file
+    assert store.get_run(run).checkpoint is None
+    store.close()
+
+
+def test_a_checkpoint_written_for_a_deleted_run_is_refused_and_removed(store):
+    run = store.create_run(tiny(hidden=8), "gone")
+    raw(store, "DELETE FROM runs WHERE id = ?", (run,))  # another process deleted it
+    with pytest.raises(store_mod.RunDeleted, match=f"run #{run} was deleted"):
+        save_tiny_checkpoint(store, run)
+    assert not store.checkpoint_path(run).exists()
+    with pytest.raises(store_mod.RunDeleted):  # before: sqlite3.IntegrityError: FOREIGN KEY constraint failed
+        store.add_steps(run, steps(3))
+    with pytest.raises(store_mod.RunDeleted):
+        store.must_stop(run)
+
+
+def test_a_full_disk_frees_the_space_held_for_final_statuses(store, monkeypatch):
+    """On a disk filled by something else, even the run's final status could not reach the store (it stayed
+    'running'); the store holds a little space back and frees it at the first disk-full error."""
+    import playground.store.runs as runs_mod
+    reserve = store.home / store_mod.database.RESERVE_NAME
+    assert reserve.stat().st_size == store_mod.database.RESERVE_BYTES
+    run = store.create_run(tiny(hidden=8), "full")
+
+    def full(payload, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(runs_mod, "save_atomic", full)
+    with pytest.raises(StoreError, match="disk full"):
+        save_tiny_checkpoint(store, run)
+    assert not reserve.exists()
+    store.update_run(run, status="failed", message="disk full")
+    RunStore(store.home).close()  # the next open takes the space back
+    assert reserve.stat().st_size == store_mod.database.RESERVE_BYTES
 
 
 def test_drawings_say_what_a_delete_restore_or_relabel_did_and_skip_damaged_rows(store):

@@ -80,3 +80,27 @@ def first_layer(lesson: Lesson, run_id: int | None) -> None:
                f"{colours}. Look for edges and stroke sides in different directions.")
 
 
+
+
+def filter_by_hand(lesson: Lesson, run_id: int | None) -> None:
+    """"What does one filter compute?": the trained first layer's strongest cell on the same test digit, by hand."""
+    from playground import by_hand
+    from playground.data import sample
+    from ui.inside_math import patch_figure
+
+    rec = jobs().store.get_run(run_id) if run_id is not None else None
+    if rec is None or not rec.checkpoint:
+        return
+    try:
+        loaded = loaded_model(rec.checkpoint)
+        x, _, _ = sample(loaded.config, MAPS_DIGIT)
+        story = by_hand.strongest_cell(loaded.model, x)
+    except (PlaygroundError, OSError, AttributeError) as exc:  # a checkpoint refused, no dataset, no conv layer
+        st.caption(f"No filter to work out from run #{run_id}: {exc}")
+        return
+    st.subheader("What does one filter compute?", anchor=False)
+    st.plotly_chart(patch_figure(story.cell, 0), width="stretch", key=f"lesson-filter-{lesson.key}")
+    st.markdown(story.text)
+    st.caption("Left, the pixels under the kernel (normalized as training normalized them); middle, the filter's "
+               "weights; right, each pixel times its weight. Inside's \"Show the math\" does this for any cell of "
+               "any layer, on your own drawing too.")

@@ -9,7 +9,7 @@ from playground.errors import ACTIVE, PlaygroundError, RunStatus
 from playground.lessons import MEASURED_ON, Lesson, curve_story, link_config, link_params, run_result
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.estimate_view import how_long
-from ui.lesson_probes import deletion_results, deletion_table, first_layer
+from ui.lesson_probes import deletion_results, deletion_table, filter_by_hand, first_layer
 from ui.measured_view import ANCHOR
 
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
@@ -175,6 +175,8 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
                f"{MEASURED_ON}; a single run can land outside it ([how we measured](#{ANCHOR})).")
     if lesson.feature_maps is not None:
         first_layer(lesson, ids.get(lesson.feature_maps))
+    if lesson.one_filter is not None:
+        filter_by_hand(lesson, ids.get(lesson.one_filter))
     if lesson.deletion is not None:
         deletion_table(results.get(lesson.deletion, {}))
     right = lesson.judge(results) if len(results) == len(lesson.runs) else None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import RunStatus
-from ..store import RunStore, StoreBusy
+from ..store import RunDeleted, RunStore, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class StoreRecorder:
         self._give_up = math.inf
         self._last_flush = time.monotonic()
         self._last_poll = 0.0
+        self.deleted: str | None = None  # why nothing is written any more: the run was deleted from the store
 
     def update(self, **values: Any) -> None:
         """Write run fields now; a busy store gets them at the next flush (a busy store fails no run)."""
@@ -101,7 +102,15 @@ class StoreRecorder:
             log.warning("run %s: store busy, fields %s kept for the next flush (%s)", self.run_id,
                         sorted(self._values), exc)
 
+    def _gone(self, exc: RunDeleted) -> None:
+        if self.deleted is None:
+            log.warning("run %s: %s", self.run_id, exc)
+        self.deleted = str(exc)
+        self._steps, self._epochs, self._values = [], [], {}
+
     def _write_values(self) -> None:
+        if self.deleted:
+            self._values = {}
         if self._values:
             self.store.update_run(self.run_id, **self._values)
             self._values = {}
@@ -120,11 +129,15 @@ class StoreRecorder:
         self._last_flush = time.monotonic()
         try:
             self._write_rows()
+        except RunDeleted as exc:
+            self._gone(exc)
         except StoreBusy as exc:
             log.warning("run %s: store busy, %d step rows kept for the next flush (%s)",
                         self.run_id, len(self._steps), exc)
 
     def _write_rows(self) -> None:
+        if self.deleted:
+            self._steps, self._epochs = [], []
         if self._steps:
             self.store.add_steps(self.run_id, self._steps)
             self._steps = []
@@ -141,12 +154,23 @@ class StoreRecorder:
 
     def settle(self) -> bool:
         """Write what is left of a finished run; any store error leaves it for the next try, never raises."""
-        if self._final is None:
+        if self._final is None or self.deleted:
+            self._final = None
             return True
         try:
-            self._write_rows()
+            try:
+                self._write_rows()
+            except RunDeleted:
+                raise
+            except Exception:  # the status first, alone: one row's page finds room where the metric rows did not
+                self.store.update_run(self.run_id, **self._final)
+                raise
             self.store.update_run(self.run_id, **self._final)
-        except Exception as exc:  # disk full, I/O error, a deleted run: the run has ended all the same
+        except RunDeleted as exc:  # nothing left to write it to
+            self._gone(exc)
+            self._final = None
+            return True
+        except Exception as exc:  # disk full, I/O error: the run has ended all the same
             if time.monotonic() < self._give_up:
                 log.warning("run %s: its final status is not stored yet (%s); retrying", self.run_id, exc)
                 return False
@@ -155,7 +179,13 @@ class StoreRecorder:
         return True
 
     def save_checkpoint(self, payload: dict[str, Any]) -> str | None:
-        return str(Path(self.store.save_checkpoint(self.run_id, payload)))
+        if self.deleted:
+            return None
+        try:
+            return str(Path(self.store.save_checkpoint(self.run_id, payload)))
+        except RunDeleted as exc:  # deleted since the last poll: no file is left for a run that is gone
+            self._gone(exc)
+            return None
 
     def poll(self) -> bool:
         """True when another process asked this run to stop (the job registry beats the heartbeat)."""
@@ -164,6 +194,9 @@ class StoreRecorder:
             return False
         self._last_poll = now
         try:
-            return self.store.stop_requested(self.run_id)
+            return self.store.must_stop(self.run_id)
+        except RunDeleted as exc:  # another process deleted the run: it stops, and nothing more is written
+            self._gone(exc)
+            return True
         except StoreBusy:
             return False

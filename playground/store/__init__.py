@@ -21,10 +21,11 @@ from .runs import (
     clean_name,
     save_atomic,
 )
-from .schema import SCHEMA_VERSION, NewerSchema, Refused, StoreBusy, StoreError
+from .schema import SCHEMA_VERSION, NewerSchema, Refused, RunDeleted, StoreBusy, StoreError
 
 __all__ = ["ACTIVE", "EPOCH_FIELDS", "HEARTBEAT_STALE", "HOST", "PROCESS_TOKEN", "SCHEMA_VERSION", "STEP_FIELDS",
-           "Drawing", "NewerSchema", "Refused", "RunRecord", "RunStore", "StoreBusy", "StoreError", "clean_name",
+           "Drawing", "NewerSchema", "Refused", "RunDeleted", "RunRecord", "RunStore", "StoreBusy", "StoreError",
+           "clean_name",
            "default_home", "encode_drawing", "save_atomic"]
 
 
@@ -35,4 +36,5 @@ class RunStore(RunTables, KeptTables):
         super().__init__(home, timeout)
         self._beats_seen: dict[int, tuple[float | None, float]] = {}  # other hosts' runs: (heartbeat, first seen)
         self._remove_stale_temp_files()
+        self.keep_reserve()
         self.recover_interrupted()

@@ -5,6 +5,7 @@ exception); every read fetches its rows while holding the lock, so no cursor out
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -15,6 +16,12 @@ from typing import Any
 
 from .. import settings
 from .schema import MIGRATIONS, SCHEMA_VERSION, NewerSchema, StoreBusy, StoreError, create_schema, has_table
+
+# Space held back for the end of runs: on a full disk, SQLite cannot even append the page of a run's final status
+# to its log, and the run stayed "running" for ever. The first disk-full error frees this file, so the final
+# status ("failed: disk full ...") still reaches the store; the next open of the store takes it back.
+RESERVE_NAME, RESERVE_BYTES = ".space-for-final-status", 256 * 1024
+log = logging.getLogger(__name__)
 
 
 def default_home() -> Path:
@@ -83,6 +90,7 @@ class Database:
                 raise StoreBusy(f"the run store {self.db_path} is locked by another connection (waited "
                                 f"{self.timeout:g} s); try again") from exc
             if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+                self.release_reserve()
                 raise StoreError(f"disk full while writing {self.db_path}; free some space") from exc
             raise StoreError(f"the run store {self.db_path} failed: {exc}") from exc
 
@@ -102,6 +110,31 @@ class Database:
                     with suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
                 raise
+
+    def keep_reserve(self) -> None:
+        """Hold RESERVE_BYTES in the home for final statuses (see RESERVE_NAME); quietly none when it cannot."""
+        path = self.home / RESERVE_NAME
+        if path.is_file() and path.stat().st_size >= RESERVE_BYTES:
+            return
+        tmp = path.with_name(f"{RESERVE_NAME}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(bytes(RESERVE_BYTES))  # written, not sparse: the blocks are really held
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a full or read-only disk: no reserve until the next open
+        finally:
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+    def release_reserve(self) -> None:
+        """The disk is full: free the reserve so this process's final writes have room."""
+        with suppress(OSError):
+            (self.home / RESERVE_NAME).unlink()
+            log.warning("disk full: freed %d KB held in %s for the runs' final status", RESERVE_BYTES // 1024,
+                        self.home)
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:

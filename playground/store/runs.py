@@ -25,7 +25,7 @@ import torch
 from ..config import DataConfig, ModelConfig, RunConfig, validate
 from ..errors import ACTIVE, RunStatus
 from .database import Database, pid_alive
-from .schema import ACTIVE_LIST, SCHEMA_VERSION, Refused, StoreError
+from .schema import ACTIVE_LIST, SAVED_BEFORE_V3, SCHEMA_VERSION, Refused, RunDeleted, StoreError
 
 # Identifies this process's runs, so a restart (even one that reuses a pid) can tell them apart.
 PROCESS_TOKEN = uuid.uuid4().hex
@@ -166,14 +166,14 @@ class RunTables(Database):
             row = self._row("SELECT * FROM runs WHERE id = ?", (run_id,))
             if row is None:
                 raise Refused(f"there is no run #{run_id}")
-            path = self.checkpoint_file(run_id, row["created"])
+            path = self.checkpoint_file(run_id, row["created"], row["saved"])
             return {"schema_version": SCHEMA_VERSION, "run": dict(row), "epochs": self.epochs(run_id),
                     "steps": self.steps(run_id), "checkpoint": path.name if path else None}
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
         config, problem = _read_config(row["config"])
         result, result_problem = _read_result(row["result"])
-        path = self.checkpoint_file(row["id"], row["created"])
+        path = self.checkpoint_file(row["id"], row["created"], row["saved"])
         return RunRecord(
             id=row["id"], name=row["name"], status=RunStatus(row["status"]), config=config,
             device=row["device"], params=row["params"], created=row["created"], started=row["started"],
@@ -194,6 +194,17 @@ class RunTables(Database):
     def stop_requested(self, run_id: int) -> bool:
         row = self._row("SELECT stop_requested FROM runs WHERE id = ?", (run_id,))
         return bool(row and row["stop_requested"])
+
+    def must_stop(self, run_id: int) -> bool:
+        """stop_requested for the run's own trainer: RunDeleted when the run is no longer in the store."""
+        row = self._row("SELECT stop_requested FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise self._deleted(run_id)
+        return bool(row["stop_requested"])
+
+    def _deleted(self, run_id: int) -> RunDeleted:
+        return RunDeleted(f"run #{run_id} was deleted from {self.db_path} (by another process) while it trained; "
+                          "it was stopped, and nothing more of it is kept")
 
     def recover_interrupted(self) -> int:
         """Mark as interrupted the queued/running runs of other processes that are gone; returns how many.
@@ -235,13 +246,22 @@ class RunTables(Database):
     def add_steps(self, run_id: int, rows: list[dict[str, float]]) -> None:
         if rows:
             # A row without "lr" (from a worker of an earlier version) is stored without one, as older rows are.
-            self._write_many("INSERT OR REPLACE INTO step_metrics (run_id, step, epoch, loss, l2, lr) "
+            self._write_rows(run_id, "INSERT OR REPLACE INTO step_metrics (run_id, step, epoch, loss, l2, lr) "
                              "VALUES (?,?,?,?,?,?)",
                              [(run_id, r["step"], r["epoch"], r["loss"], r["l2"], r.get("lr")) for r in rows])
 
     def add_epoch(self, run_id: int, row: dict[str, float]) -> None:
-        self._write_many(f"INSERT OR REPLACE INTO epoch_metrics (run_id, {', '.join(EPOCH_FIELDS)}) "
+        self._write_rows(run_id, f"INSERT OR REPLACE INTO epoch_metrics (run_id, {', '.join(EPOCH_FIELDS)}) "
                          f"VALUES (?{', ?' * len(EPOCH_FIELDS)})", [(run_id, *(row[k] for k in EPOCH_FIELDS))])
+
+    def _write_rows(self, run_id: int, sql: str, rows: list[tuple]) -> None:
+        """A run's metric rows; RunDeleted (not a raw FOREIGN KEY error) when the run is gone."""
+        try:
+            self._write_many(sql, rows)
+        except sqlite3.IntegrityError:
+            if self._row("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
+                raise self._deleted(run_id) from None
+            raise
 
     def steps(self, run_id: int) -> list[dict[str, float]]:
         rows = self._rows(f"SELECT {', '.join(STEP_FIELDS)} FROM step_metrics WHERE run_id = ? ORDER BY step",
@@ -258,9 +278,14 @@ class RunTables(Database):
         """Where run `run_id`'s checkpoint lives; derived, never stored, so moving the home keeps it."""
         return self.checkpoints / f"run-{int(run_id)}.pt"
 
-    def checkpoint_file(self, run_id: int, created: float | None = None) -> Path | None:
-        """The run's checkpoint when it is one: a regular file (not a link) inside the home, and not
-        older than the run (an old run's file, left when runs.db was moved aside, is not this run's)."""
+    def checkpoint_file(self, run_id: int, created: float | None = None,
+                        saved: str | None = SAVED_BEFORE_V3) -> Path | None:
+        """The run's checkpoint when it is one: a regular file (not a link) inside the home that the run itself
+        wrote (`saved`, runs.saved: its size, and not older than the write; None: the run never wrote one). An
+        old run's file, left when runs.db was moved aside, is not this run's. Rows from before version 3 keep
+        the rule of then: not older than the run."""
+        if saved is None:
+            return None
         path = self.checkpoint_path(run_id)
         try:
             st = path.lstat()
@@ -270,18 +295,30 @@ class RunTables(Database):
         if not stat.S_ISREG(st.st_mode) or not inside:
             return None
         # Both times come from the clock of the process that owns the home; a second of slack for
-        # file systems that round mtimes.
+        # file systems (and copies, tar) that round mtimes. A copy of the home keeps a file's size.
+        if saved != SAVED_BEFORE_V3:
+            size, _, written = saved.partition(":")
+            ok = size == str(st.st_size) and written.isdigit() and st.st_mtime >= int(written) / 1e9 - 1.0
+            return path if ok else None
         return path if created is None or st.st_mtime >= created - 1.0 else None
 
     def save_checkpoint(self, run_id: int, payload: dict[str, Any]) -> Path:
-        """Write the run's checkpoint atomically; it is linked to the run as soon as it exists."""
+        """Write the run's checkpoint atomically and tie it to the run (runs.saved: its size and time); a run
+        deleted meanwhile gets no file (RunDeleted)."""
         path = self.checkpoint_path(run_id)
         try:
             save_atomic(payload, path)
         except (OSError, RuntimeError) as exc:
             if _disk_full(exc):
+                self.release_reserve()  # the run's final status still has room to reach the store
                 raise StoreError(f"disk full while writing {path}; free some space") from exc
             raise
+        st = path.stat()
+        with self._transaction() as db:
+            tied = db.execute("UPDATE runs SET saved = ? WHERE id = ?", (f"{st.st_size}:{st.st_mtime_ns}", run_id))
+            if tied.rowcount == 0:
+                path.unlink(missing_ok=True)
+                raise self._deleted(run_id)
         return path
 
     def _remove_stale_temp_files(self) -> None:

@@ -5,7 +5,9 @@ import sqlite3
 
 from ..errors import ACTIVE, PlaygroundError, RunStatus
 
-SCHEMA_VERSION = 2  # 2: step_metrics.lr, the learning rate of each step (schedules)
+SCHEMA_VERSION = 3  # 2: step_metrics.lr, the learning rate of each step (schedules); 3: runs.saved
+# runs.saved of rows from before version 3: their files are judged as then (not older than the run).
+SAVED_BEFORE_V3 = "before version 3"
 
 STATUS_LIST = ", ".join(f"'{s}'" for s in RunStatus)
 ACTIVE_LIST = ", ".join(f"'{s}'" for s in ACTIVE)
@@ -58,6 +60,10 @@ class NewerSchema(StoreError):
     """The database was written by a newer version of Playground; it is left untouched."""
 
 
+class RunDeleted(StoreError):
+    """The run was deleted from the store (by another process) while it trained or was being recorded."""
+
+
 class Refused(PlaygroundError, ValueError):
     """The store refuses a value or an action (an empty name, deleting a live run, a bad drawing)."""
 
@@ -108,4 +114,11 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE step_metrics ADD COLUMN lr REAL")
 
 
-MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2}  # from version N to N + 1
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """runs.saved: the size and time of the checkpoint the run itself last wrote ("<bytes>:<mtime ns>"), so a
+    file left by another store's run of the same number, or none written, is never shown as this run's."""
+    db.execute("ALTER TABLE runs ADD COLUMN saved TEXT")
+    db.execute("UPDATE runs SET saved = ?", (SAVED_BEFORE_V3,))
+
+
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3}  # from version N to N + 1

@@ -1,0 +1,153 @@
+"""Inside's "show the math" under AppTest, on checkpoints trained here: a LeNet, a batch-norm CNN and a stacked
+LSTM. The numbers on screen are by_hand's, and by_hand's are PyTorch's (tests/test_by_hand.py)."""
+import pytest
+import torch
+
+from playground import by_hand, probes
+from playground.data import sample
+from playground.engine.training import Trainer
+from playground.inference import load_checkpoint
+from playground.store import RunStore
+
+from conftest import app_page, tiny
+
+
+@pytest.fixture(scope="module")
+def math_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("inside-math")
+    store = RunStore(home)
+    configs = {"lenet": tiny(arch="lenet", epochs=1, limit=300),
+               "cnn bn": tiny(arch="cnn", epochs=1, limit=300, batchnorm=True, optimizer="sgd", momentum=0.9),
+               "lstm 2 layers": tiny(arch="lstm", epochs=1, limit=300, hidden=16, layers=2)}
+    ids = {}
+    for name, cfg in configs.items():
+        ids[name] = store.create_run(cfg, name)
+        assert Trainer(cfg, store, ids[name]).run().status == "finished"
+    runs = {r.id: r for r in store.list_runs()}
+    store.close()
+    return home, ids, runs
+
+
+def open_inside(math_home, monkeypatch, model: str):
+    home, ids, runs = math_home
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    at = app_page("pages/inside.py")
+    at.session_state["inside_model"] = ids[model]
+    at.session_state["inside_other"] = "nothing"
+    return at.run(), ids[model], load_checkpoint(runs[ids[model]].checkpoint)
+
+
+def markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_a_lenet_cell_clicked_by_number_shows_its_sum_and_pytorchs_value(math_home, monkeypatch):
+    at, i, loaded = open_inside(math_home, monkeypatch, "lenet")
+    assert not at.exception
+    k = f"math-{i}"
+    at.selectbox(key=f"{k}-block").set_value(2)
+    at.number_input(key=f"{k}-channel").set_value(5)
+    at.run()
+    at.number_input(key=f"{k}-row").set_value(4)
+    at.number_input(key=f"{k}-col").set_value(7)
+    at.run()
+    assert not at.exception
+    x, _, _ = sample(loaded.config, 0)  # the page's first input: test image 0
+    cell = by_hand.conv_cell(loaded.model, x, 2, 4, 3, 6)
+    text = markdown(at)
+    assert "⌊(14 + 2·0 − 5) / 1⌋ + 1 = 10" in text
+    assert f"= **{cell.total:+.4f}** (PyTorch's conv gives {cell.conv:+.4f})" in text
+    assert f"**{cell.activation}**({cell.total:+.4f}) = **{cell.activated:+.4f}**" in text
+    assert "Sum of the 150 products** (6 input channels × 25)" in text
+    # the input channel picker starts at the channel whose products weigh most
+    assert "input channel" in at.selectbox(key=f"{k}-in").format_func(at.selectbox(key=f"{k}-in").value)
+
+
+def test_a_pooled_cell_of_a_batchnorm_cnn_shows_its_window_and_the_kept_value(math_home, monkeypatch):
+    at, i, loaded = open_inside(math_home, monkeypatch, "cnn bn")
+    k = f"math-{i}"
+    at.radio(key=f"{k}-stage").set_value("after max-pool").run()
+    at.number_input(key=f"{k}-row").set_value(7)
+    at.number_input(key=f"{k}-col").set_value(8).run()
+    assert not at.exception
+    x, _, _ = sample(loaded.config, 0)
+    pool = by_hand.pool_cell(loaded.model, x, 1, 0, 6, 7)
+    text = markdown(at)
+    assert f"keeps **{pool.kept:+.4f}**" in text and "batch-norm" in text
+    assert "⌊(28 + 2·0 − 2) / 2⌋ + 1 = 14" in text  # the pool's own output size
+
+
+def test_a_click_on_the_map_picks_the_cell(math_home, monkeypatch):
+    """What the browser sends when a cell is clicked: the selection's point, rows and columns from 1."""
+    at, i, _ = open_inside(math_home, monkeypatch, "lenet")
+    k = f"math-{i}"
+    at.session_state[f"{k}-map"] = {"selection": {"points": [{"x": 9, "y": 12}], "point_indices": [0],
+                                                  "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.number_input(key=f"{k}-row").value == 12 and at.number_input(key=f"{k}-col").value == 9
+
+
+def test_an_lstm_row_shows_the_cell_equations_with_pytorchs_state(math_home, monkeypatch):
+    at, i, loaded = open_inside(math_home, monkeypatch, "lstm 2 layers")
+    assert not at.exception
+    k = f"rmath-{i}"
+    at.slider(key=f"{k}-t").set_value(20)
+    at.selectbox(key=f"{k}-layer").set_value(1).run()
+    assert not at.exception
+    x, _, _ = sample(loaded.config, 0)
+    step = by_hand.recurrent_step(loaded.model, x, 19, 1)
+    top = by_hand.unit_rows(step)[0]["unit"]
+    assert at.number_input(key=f"{k}-unit").value == top  # the unit that changed most, at first
+    [code] = [c.value for c in at.code if "c_t = f·c_(t−1)" in c.value]
+    assert code == "\n".join(by_hand.unit_equations(step, top - 1))
+    assert any("c_t = f \\odot c_{t-1}" in e.value for e in at.get("latex"))
+    p = probes.row_predictions(loaded.model, x)[19]
+    assert f"Answer after row 20: **{loaded.classes[int(p.argmax())]}** ({p.max():.0%} sure)" in markdown(at)
+    assert not at.metric  # the page's own answers stay the only metrics (test_inside counts them)
+
+
+@pytest.mark.parametrize("model", ["cnn bn", "lstm 2 layers"])
+def test_one_training_step_by_hand_matches_the_optimizer(math_home, monkeypatch, model):
+    at, i, loaded = open_inside(math_home, monkeypatch, model)
+    k = f"tmath-{i}"
+    at.number_input(key=f"{k}-step").set_value(2).run()
+    assert not at.exception
+    x, _, label = sample(loaded.config, 0)
+    param = next(n for n, _ in loaded.model.named_parameters())
+    s = by_hand.training_step(loaded.model, loaded.config, x, label, param, step=2)
+    text = markdown(at)
+    assert f"**{s.loss:.4f}**" in text and f"w = {s.torch_weight:+.6g}" in text
+    assert f"{s.loss:.4f} → **{s.loss_after:.4f}**" in text
+    [row] = [line for line in text.splitlines() if line.startswith(f"| {s.raw_grad:+.6g} |")]
+    autograd, difference, relative = (float(v) for v in row.strip("| ").split(" | "))
+    assert difference == pytest.approx(autograd, rel=1e-2) and relative < 1e-2
+    [update] = [c.value for c in at.code if "w ← w" in c.value]
+    assert update == "\n".join(s.lines)
+    if loaded.config.optim.optimizer == "sgd":
+        assert "v ← μ·v + g" in update  # the second step: momentum's buffer carries the first step
+    else:
+        assert "m ← β₁·m" in update
+    assert torch.equal(dict(loaded.model.named_parameters())[param], dict(
+        load_checkpoint(loaded.path).model.named_parameters())[param])
+
+
+def test_the_conv_lesson_works_out_one_filter_by_hand(math_home, monkeypatch):
+    """Learn's "What does one filter compute?": its sentences are the trained LeNet's own numbers."""
+    from playground import lessons
+
+    home, ids, runs = math_home
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    monkeypatch.setenv("PLAYGROUND_LESSON_SCALE", "tiny")
+    at = app_page("pages/learn.py").run()
+    at.radio(key="lesson").set_value("conv").run()
+    at.radio(key="guess-conv").set_value(lessons.BY_KEY["conv"].choices[0]).run()
+    reuse = next(b for b in at.button if b.key == "reuse-conv")
+    run_id = int(reuse.label.split("#")[1].split()[0])  # "Use my CNN run #N (no training)"
+    reuse.click().run()
+    assert not at.exception
+    assert any(s.value == "What does one filter compute?" for s in at.subheader)
+    loaded = load_checkpoint(runs[run_id].checkpoint)
+    x, _, _ = sample(loaded.config, 0)
+    story = by_hand.strongest_cell(loaded.model, x)
+    assert story.text in markdown(at) and story.worst < 1e-4

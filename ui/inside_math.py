@@ -1,0 +1,149 @@
+"""Inside's "show the math": click a feature-map cell and see the patch, the kernel, their products, sum + bias,
+the activation and the pooling; pick a row t of a recurrent model and see its gates with this step's numbers;
+one training step by hand. Every number comes from playground.by_hand (checked there against PyTorch)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+from plotly.subplots import make_subplots
+
+from playground import by_hand, charts, probes
+
+CONV, POOL = "after conv", "after max-pool"
+
+
+def _grid(z: np.ndarray, title: str, zmax: float, grey: bool = False) -> go.Heatmap:
+    """A small matrix with its numbers written in, on one colour scale (0..zmax grey, or −zmax..zmax)."""
+    scale = dict(zmin=-zmax, zmax=zmax, colorscale="RdBu_r") if not grey else dict(zmin=-zmax, zmax=zmax,
+                                                                                   colorscale="gray")
+    return go.Heatmap(z=z, text=np.vectorize(lambda v: f"{v:.2f}")(z), texttemplate="%{text}", showscale=False,
+                      textfont=dict(size=10), hovertemplate=f"{title}: %{{z:.4f}}<extra></extra>", **scale)
+
+
+def patch_figure(cell: by_hand.ConvCell, channel: int) -> go.Figure:
+    """Input patch, kernel and products of one input channel; each on the scale of all the cell's channels."""
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04, subplot_titles=[
+        f"input patch (channel {channel + 1})", "kernel", f"products · sum {cell.products[channel].sum():+.3f}"])
+    for i, (z, name) in enumerate(((cell.patch, "input"), (cell.kernel, "weight"), (cell.products, "product"))):
+        top = float(np.abs(z).max()) or 1.0
+        fig.add_trace(_grid(z[channel], name, top, grey=i == 0), row=1, col=i + 1)
+    fig.update_yaxes(autorange="reversed", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def clickable_map(m: np.ndarray, title: str, picked: tuple[int, int]) -> go.Figure:
+    """A feature map (H, W) whose cells can be clicked: a transparent marker sits on each (heatmaps cannot be
+    selected in Streamlit), rows and columns counted from 1; the picked cell is outlined."""
+    h, w = m.shape
+    lo, hi = charts.colour_range([m])
+    fig = go.Figure(go.Heatmap(z=m, x=np.arange(1, w + 1), y=np.arange(1, h + 1), zmin=lo, zmax=hi,
+                               colorscale="RdBu_r" if lo < 0 else "Viridis", colorbar=dict(thickness=10),
+                               hoverinfo="skip"))
+    yy, xx = np.mgrid[1:h + 1, 1:w + 1]
+    fig.add_trace(go.Scatter(x=xx.ravel(), y=yy.ravel(), mode="markers", customdata=m.ravel(),
+                             marker=dict(size=max(4, 240 // max(h, w)), opacity=0.01, symbol="square"),
+                             hovertemplate="row %{y}, col %{x}: %{customdata:.3f}<extra>click</extra>"))
+    r, c = picked
+    fig.add_shape(type="rect", x0=c + 0.5, x1=c + 1.5, y0=r + 0.5, y1=r + 1.5, line=dict(color="black", width=3))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
+                      clickmode="event+select", dragmode=False)
+    return fig
+
+
+def _clicked(event, key: str, size: tuple[int, int]) -> None:
+    """A new click on the map moves the row/column inputs (before they are drawn); an old one is left alone."""
+    s = st.session_state
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    where = (int(points[0]["y"]), int(points[0]["x"])) if points else None
+    if where and where != s.get(f"{key}-last") and 1 <= where[0] <= size[0] and 1 <= where[1] <= size[1]:
+        s[f"{key}-last"] = where
+        s[f"{key}-row"], s[f"{key}-col"] = where
+    for axis, n in (("row", size[0]), ("col", size[1])):
+        if not 1 <= s.get(f"{key}-{axis}", 1) <= n:
+            s[f"{key}-{axis}"] = 1
+
+
+def _conv_label(model, block: int) -> str:
+    return probes.layer_names(model)[f"features.{block - 1}.0"]
+
+
+def conv_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, key: str) -> None:
+    """Pick a conv layer, a map and a cell (a click or the inputs): how that one number was computed."""
+    s = st.session_state
+    k = f"math-{key}"
+    st.subheader("Show the math: one cell, by hand", anchor=False)
+    c1, c2, c3 = st.columns(3)
+    blocks = list(range(1, len(by_hand.conv_blocks(model)) + 1))
+    block = c1.selectbox("Layer", blocks, format_func=lambda b: _conv_label(model, b), key=f"{k}-block")
+    maps = by_hand.stage_maps(model, x, block)
+    stage = c2.radio("Map", (CONV, POOL), horizontal=True, key=f"{k}-stage")
+    n = maps["conv"].shape[0]
+    channel = c3.number_input(f"Filter (1 to {n})", 1, n, key=f"{k}-channel") - 1
+    m = (maps["conv"] if stage == CONV else maps["pool"])[channel].numpy()
+    picked = (s.get(f"{k}-row", 1) - 1, s.get(f"{k}-col", 1) - 1)
+    left, right = st.columns([3, 2])
+    event = right.plotly_chart(clickable_map(m, f"filter {channel + 1} {stage} · click a cell",
+                                             picked if picked[0] < m.shape[0] and picked[1] < m.shape[1] else (0, 0)),
+                               on_select="rerun", selection_mode="points", key=f"{k}-map")
+    _clicked(event, k, m.shape)
+    r1, r2 = right.columns(2)
+    row = r1.number_input(f"Row (1 to {m.shape[0]})", 1, m.shape[0], key=f"{k}-row") - 1
+    col = r2.number_input(f"Column (1 to {m.shape[1]})", 1, m.shape[1], key=f"{k}-col") - 1
+    pool = None
+    if stage == POOL:
+        pool = by_hand.pool_cell(model, x, block, channel, row, col, maps)
+        row, col = pool.source  # the conv cell whose activation the pool kept
+    cell = by_hand.ConvReader(model, x, block).cell(channel, row, col)
+    with left:
+        _cell_view(cell, pool, image, key)
+
+
+def _outlined(image: np.ndarray, cell: by_hand.ConvCell) -> go.Figure:
+    fig = charts.image(image, "What this cell sees of the image", height=260)
+    (r0, r1), (c0, c1) = cell.field_rows, cell.field_cols
+    fig.add_shape(type="rect", x0=c0 + 0.5, x1=c1 + 1.5, y0=r0 + 0.5, y1=r1 + 1.5, line=dict(color="red", width=2))
+    return fig
+
+
+def _cell_view(cell: by_hand.ConvCell, pool, image: np.ndarray, key: str) -> None:
+    c_in = cell.patch.shape[0]
+    a, b = st.columns([1, 3])
+    a.plotly_chart(_outlined(image, cell), width="stretch", key=f"math-{key}-field")
+    ch = 0
+    if c_in > 1:
+        sums = cell.products.reshape(c_in, -1).sum(1)
+        ch = b.selectbox("Input channel", range(c_in), index=int(np.abs(sums).argmax()), key=f"math-{key}-in",
+                         format_func=lambda i: f"input channel {i + 1} (its products sum to {sums[i]:+.3f})")
+    b.plotly_chart(patch_figure(cell, ch), width="stretch", key=f"math-{key}-patch")
+    st.markdown("\n".join(math_lines(cell, pool)))
+    st.caption(f"Where the {cell.patch.shape[1]}×{cell.patch.shape[2]} patch runs past the edge of its input, the "
+               "padding reads zeros. The red box is every image pixel this number depends on. Patch, kernel and "
+               "products each have one colour scale for all input channels (red +, blue −).")
+
+
+def math_lines(cell: by_hand.ConvCell, pool) -> list[str]:
+    """The computation of one cell as markdown lines, from the numbers by_hand computed."""
+    c_in = cell.patch.shape[0]
+    sums = cell.products.reshape(c_in, -1).sum(1)
+    terms = cell.products[0].size
+    lines = [f"- **Output size**: {cell.formula} (input size, padding, kernel, stride of this layer)",
+             f"- **Sum of the {c_in * terms} products** ({c_in} input channel{'s' * (c_in > 1)} × {terms}): "
+             f"{sums.sum():+.4f}",
+             f"- **+ bias** {cell.bias:+.4f} = **{cell.total:+.4f}** (PyTorch's conv gives {cell.conv:+.4f})"]
+    if cell.normalized is not None:
+        b = cell.batchnorm
+        lines.append(f"- **batch-norm**: ({cell.total:+.4f} − {b['mean']:+.4f}) / √({b['var']:.4f} + ε) × "
+                     f"{b['gamma']:.4f} + {b['beta']:+.4f} = {cell.normalized:+.4f}")
+    before = cell.total if cell.normalized is None else cell.normalized
+    lines.append(f"- **{cell.activation}**({before:+.4f}) = **{cell.activated:+.4f}**")
+    if pool is not None:
+        window = ", ".join(f"{v:+.3f}" for v in pool.window.ravel())
+        lines.append(f"- **max-pool** of the window [{window}] keeps **{pool.kept:+.4f}** (conv map row "
+                     f"{pool.source[0] + 1}, column {pool.source[1] + 1}, worked out above); "
+                     f"output size {pool.formula}")
+    return lines

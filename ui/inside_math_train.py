@@ -1,0 +1,66 @@
+"""Inside's "one training step by hand": the forward pass to the loss, one weight's gradient (autograd beside a
+finite difference), the optimizer's update with this run's settings, the loss after (playground.by_hand)."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from playground import by_hand, probes
+
+MAX_STEP = 5
+
+
+def _param_name(model: torch.nn.Module, names: dict[str, str], param: str) -> str:
+    module, _, kind = param.rpartition(".")
+    shape = "×".join(map(str, dict(model.named_parameters())[param].shape))
+    return f"{names.get(module, module)}: {kind} ({shape})"
+
+
+def training_step_math(model: torch.nn.Module, config, x: torch.Tensor, label: int | None, classes,
+                       key: str) -> None:
+    """An expander: one step of this run's optimizer on the input shown, worked out for one weight."""
+    k = f"tmath-{key}"
+    with st.expander("One training step by hand"):
+        names = probes.layer_names(model)
+        params = [n for n, _ in model.named_parameters()]
+        c1, c2, c3 = st.columns([1, 2, 1])
+        answer = int(probes.class_probabilities(model, x).argmax())
+        target = c1.selectbox("True label", range(len(classes)), format_func=lambda i: classes[i],
+                              index=answer if label is None else label, key=f"{k}-label",
+                              help=None if label is not None else "A drawing has no label: say what you drew.")
+        param = c2.selectbox("Weight tensor", params, format_func=lambda p: _param_name(model, names, p),
+                             key=f"{k}-param")
+        step = c3.number_input(f"Step (1 to {MAX_STEP})", 1, MAX_STEP, key=f"{k}-step",
+                               help="Steps before it, on the same image, build up the optimizer's memory.")
+        s = by_hand.training_step(model, config, x, target, param, step=int(step))
+        _forward(s, classes)
+        weight = f"{names.get(param.rpartition('.')[0], param)} weight {tuple(i + 1 for i in s.index)}"
+        st.markdown(f"**2. The gradient** of the loss for {weight} (the one with the largest gradient in this "
+                    f"tensor), w = {s.weight:+.6g}:")
+        rel = abs(s.finite_difference - s.raw_grad) / max(abs(s.raw_grad), 1e-12)
+        st.markdown(f"| ∂loss/∂w by autograd | finite difference, ε = {s.eps:g} | relative difference |\n"
+                    f"|---|---|---|\n| {s.raw_grad:+.6g} | {s.finite_difference:+.6g} | {rel:.1e} |")
+        st.caption("The finite difference nudges this one weight by ±ε and divides the change in the loss by 2ε "
+                   "(in double precision); autograd gets the same number from the chain rule, for every weight "
+                   "at once.")
+        st.markdown(f"**3. The update** by {s.optimizer} with this run's lr = {s.lr:g} (step {s.step}):")
+        st.code("\n".join(s.lines), language=None)
+        st.markdown(f"PyTorch's `optimizer.step()` wrote w = {s.torch_weight:+.6g}. **4. The loss after the step** "
+                    f"on this image: {s.loss:.4f} → **{s.loss_after:.4f}** ({s.loss_after - s.loss:+.4f}).")
+        sched = "" if config.optim.schedule == "constant" else \
+            f" The run's {config.optim.schedule} schedule moves the lr during training; its peak is shown."
+        st.caption("Worked on a copy of the model in eval mode (dropout off, batch-norm on its running "
+                   "statistics), so the step is repeatable; the optimizer starts fresh (a checkpoint keeps no "
+                   "optimizer memory), so its moments are those of these few steps on one image." + sched)
+
+
+def _forward(s: by_hand.TrainStep, classes) -> None:
+    st.markdown("**1. Forward to the loss**: logits → softmax p = exp(logit) / Σ exp → "
+                "cross-entropy = −log p(true label)")
+    st.dataframe([{"class": classes[i], "logit": round(float(v), 4), "p": round(float(p), 4)}
+                  for i, (v, p) in enumerate(zip(s.logits, s.probs, strict=True))],
+                 hide_index=True, height="content")
+    l2 = f" + L2 term {s.l2_term:.4f}" if s.l2_term else ""
+    st.markdown(f"loss = −log p({classes[s.label]}) = −log {s.probs[s.label]:.4f} = "
+                f"{s.loss - s.l2_term:.4f}{l2} = **{s.loss:.4f}** (PyTorch's cross_entropy: "
+                f"{s.torch_loss:.4f})")
