@@ -286,3 +286,22 @@ def test_which_settings_matter_never_ranks_bookkeeping_and_draws_the_seed_as_noi
     assert list(shares) == ["lr"] and floor is not None and shares["lr"] > 0.8 > floor
     one_seed = [{**r, "seed": 0} for r in rows]
     assert setting_shares(one_seed, settings)[1] is None  # one seed: no floor to draw
+
+
+def test_default_ranges_are_measured_values_at_which_lenet_learned():
+    """The default L2 range reached 0.1, where LeNet stays at chance: each numeric default now ends on values
+    bench/sweep_ranges.py measured, every measured value inside learned, and the table equals its file."""
+    import json
+    from pathlib import Path
+
+    from playground.engine.sweep import DEFAULT_RANGES, LEARNS_AT, RANGES_FILE, RANGES_MEASURED, RANGES_SCALE
+
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "bench" / "results" / RANGES_FILE).read_text())
+    assert recorded["learns_at"] == LEARNS_AT and recorded["args"] == RANGES_SCALE
+    assert set(recorded["settings"]) == set(RANGES_MEASURED)
+    for name, measured in RANGES_MEASURED.items():
+        got = recorded["settings"][name]
+        assert list(measured) == got["values"] and list(measured.values()) == pytest.approx(got["val_acc"], abs=5e-4)
+        p = parse_param(f"{name}={DEFAULT_RANGES[name]}", recipe("lenet"))
+        assert p.low in measured and p.high in measured, name  # both ends were tried
+        assert all(acc >= LEARNS_AT for v, acc in measured.items() if p.low <= v <= p.high), name

@@ -8,7 +8,15 @@ import streamlit as st
 from playground.compare import applies, next_study, studies, study_run_name
 from playground.config import RECIPES, ConfigError, recipe
 from playground.data import SPECS
-from playground.engine.sweep import DEFAULT_RANGES, check_sweep, conclusion, parse_param, settings_text, start_sweep
+from playground.engine.sweep import (
+    DEFAULT_RANGES,
+    check_sweep,
+    conclusion,
+    parse_param,
+    ranges_note,
+    settings_text,
+    start_sweep,
+)
 from ui.common import POLL_SECONDS, jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
@@ -112,6 +120,7 @@ def sweep_form() -> None:
     for i, name in enumerate(s["sweep_params"]):
         cols[i % 3].text_input(f"{name}", value=DEFAULT_RANGES[name], key=f"sweep_range_{name}",
                                help="low:high, low:high:log (a log scale), or choices a,b,c")
+    st.caption(ranges_note())
     st.radio("Search", list(SEARCHES), format_func=SEARCHES.get, horizontal=True, key="sweep_search")
     st.checkbox("Stop hopeless trials early (median pruner)", value=True, key="sweep_prune",
                 help="After its first epochs, a trial whose validation accuracy is below the median of earlier "

@@ -29,10 +29,22 @@ POLL_SECONDS = 0.2
 log = logging.getLogger(__name__)
 # What Compare's sweep form offers for each setting, in parse_param's syntax (editable there). Not the seed,
 # eval_every or device (BOOKKEEPING): they never change what a network learns, so a sweep never ranks them.
-DEFAULT_RANGES = {"lr": "1e-4:1e-1:log", "hidden": "16:128", "width": "8:64", "layers": "1:3", "dropout": "0:0.6",
-                  "l2": "1e-5:1e-1:log", "weight_decay": "1e-6:1e-2:log", "batch_size": "16:256",
+# The numeric ends are measured values at which LeNet learned (RANGES_MEASURED): most trials learn.
+DEFAULT_RANGES = {"lr": "3e-4:3e-2:log", "hidden": "16:128", "width": "8:64", "layers": "1:3", "dropout": "0:0.6",
+                  "l2": "1e-5:1e-2:log", "weight_decay": "1e-6:1e-2:log", "batch_size": "16:256",
                   "momentum": "0:0.95", "label_noise": "0:0.5", "limit": "1000:12000",
                   "optimizer": "sgd,adam,rmsprop,adamw", "schedule": "constant,step,cosine,onecycle"}
+# What bench/sweep_ranges.py measured, as bench/results/sweep-ranges.json records it (tests/test_sweep.py checks
+# they agree): LeNet's final validation accuracy (0 = diverged) after RANGES_SCALE, one run per value.
+RANGES_FILE, RANGES_SCALE, LEARNS_AT = "sweep-ranges.json", {"epochs": 2, "limit": 3000}, 0.5
+RANGES_MEASURED = {
+    "lr": {1e-4: 0.457, 3e-4: 0.717, 1e-3: 0.880, 1e-2: 0.940, 3e-2: 0.857, 1e-1: 0.0},
+    "l2": {1e-5: 0.857, 1e-4: 0.863, 1e-3: 0.863, 1e-2: 0.830, 1e-1: 0.123},
+    "weight_decay": {1e-6: 0.867, 1e-2: 0.857},
+    "dropout": {0: 0.880, 0.3: 0.853, 0.6: 0.787},
+    "batch_size": {16: 0.933, 64: 0.880, 256: 0.620},
+    "label_noise": {0: 0.880, 0.5: 0.800},
+}
 SWEEPABLE = tuple(DEFAULT_RANGES)  # what a sweep may search: the settings the form offers a range for
 GRID_POINTS_MAX = 50  # values per range in a grid: beyond this a "grid" is a sampled search by another name
 
@@ -79,6 +91,19 @@ class Param:
         if self.choices:
             return self.choices
         return (int(self.low), int(self.high)) if self.integer else (self.low, self.high)
+
+
+def ranges_note() -> str:
+    """Where the default ranges come from, formatted from RANGES_MEASURED (what the form says under them)."""
+    outside = []
+    for name, measured in RANGES_MEASURED.items():
+        low, high = (float(x) for x in DEFAULT_RANGES[name].split(":")[:2])
+        outside += [f"{name}={v:g} ({f'{acc:.0%}' if acc else 'diverged'})" for v, acc in measured.items()
+                    if not low <= v <= high]
+    tried = sum(len(m) for m in RANGES_MEASURED.values())
+    return (f"Default ranges measured on LeNet ({RANGES_SCALE['epochs']} epochs on {RANGES_SCALE['limit']:,} "
+            f"images, {tried} runs): every value tried inside them reached {LEARNS_AT:.0%} validation accuracy or "
+            f"more; outside them {', '.join(outside)} did not (bench/results/{RANGES_FILE}).")
 
 
 def _suggest(trial, p: Param) -> Any:
@@ -131,7 +156,7 @@ def parse_param(text: str, base: RunConfig) -> Param:
     return Param(name, low, high, log, integer=integer)
 
 
-def _settings(values: dict) -> str:
+def settings_text(values: dict) -> str:
     """{"lr": 0.00312, "batch_size": 64} -> "lr=0.00312, batch_size=64" (what a trial's name and line show)."""
     return ", ".join(f"{k}={f'{v:.3g}' if isinstance(v, float) else v}" for k, v in values.items())
 
@@ -166,7 +191,7 @@ def check_sweep(base: RunConfig, params: Sequence[Param]) -> None:
         try:
             validate(cfg)
         except ConfigError as exc:
-            errors.append(f"at {_settings(probe)}: {exc}")
+            errors.append(f"at {settings_text(probe)}: {exc}")
     if len(errors) == len(probes):
         raise ConfigError(f"no trial could train: {errors[0]}")
     valid = [probe for probe, cfg in zip(probes, configs, strict=True) if _valid(cfg)]
@@ -288,6 +313,7 @@ class SweepHandle:
     stop_event: threading.Event = field(default_factory=threading.Event)
     results: list = field(default_factory=list)
     error: str | None = None
+    base: RunConfig | None = None
 
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
@@ -349,7 +375,7 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
             try:
                 cfg = validate(base.override(**values))
                 label = run_name(trial.number, values) if run_name else f"{name} · trial {trial.number}: " + \
-                    _settings(values)
+                    settings_text(values)
                 run_id = registry.submit(cfg, name=label)
             except ConfigError as exc:  # this combination cannot train (e.g. dropout with 1 layer)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -390,7 +416,7 @@ def start_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int,
     """run_sweep in a daemon thread (the app's: a page never waits on a sweep); its trials are registry runs,
     so each reaches a final status whatever happens to the thread, which only asks and tells Optuna. The
     handle stops it as a whole and collects each trial's result (for the sweep's conclusion)."""
-    handle = SweepHandle()
+    handle = SweepHandle(base=base)
     on_trial = kw.pop("on_trial", None)
 
     def collect(result: TrialResult) -> None:
@@ -443,9 +469,9 @@ def conclusion(results: Sequence[TrialResult], metric: str = "validation accurac
     flagged = []
     for r in sorted(results, key=lambda r: r.number):
         if r.state != "complete":
-            flagged.append(f"trial {r.number} ({_settings(r.params)}) {r.state}: {r.message or 'no reason given'}")
+            flagged.append(f"trial {r.number} ({settings_text(r.params)}) {r.state}: {r.message or 'no reason given'}")
         elif chance is not None and r.value is not None and r.value < chance + 0.1 * (1 - chance):
-            flagged.append(f"trial {r.number} ({_settings(r.params)}) did not learn: {metric} {r.value:.1%}, "
+            flagged.append(f"trial {r.number} ({settings_text(r.params)}) did not learn: {metric} {r.value:.1%}, "
                            f"chance is {chance:.0%}")
     if not results:
         return ["No trial started."], flagged
@@ -453,7 +479,7 @@ def conclusion(results: Sequence[TrialResult], metric: str = "validation accurac
         return [f"No trial trained to the end: all {len(results)} failed, were pruned or stopped (below)."], flagged
     best = max(done, key=lambda r: r.value)
     median = statistics.median(r.value for r in done)
-    lines = [f"Best trial {best.number}: {_settings(best.params)} → {best.value:.1%} {metric}."]
+    lines = [f"Best trial {best.number}: {settings_text(best.params)} → {best.value:.1%} {metric}."]
     if len(done) > 1:
         lines.append(f"That is {100 * (best.value - median):+.1f} points over the median trial ({median:.1%}) of "
                      f"the {len(done)} that trained to the end.")
