@@ -95,6 +95,7 @@ class StudyChoice:
     batchnorm: bool = False
     wider: bool = False
     augment: bool = False  # the baseline trained on augmented images (augment.py)
+    early_stopping: int | None = None  # the baseline with early stopping, this patience (in evaluations)
     sizes: tuple[int, ...] = ()  # training-set sizes (first N samples) crossed with every variant; () = the base's
     noises: tuple[float, ...] = ()  # label-noise shares crossed with every variant; () = the base's
 
@@ -128,7 +129,7 @@ def _sizes_used(base: RunConfig, sizes: Sequence[int]) -> list[tuple[int, str]]:
 
 def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunConfig]]:
     """(name, config) per ticked variant; every variant keeps the base's seed and data."""
-    plain = base.override(l2=0.0, dropout=0.0, batchnorm=False, augment=False)
+    plain = base.override(l2=0.0, dropout=0.0, batchnorm=False, augment=False, patience=0)
     out: list[tuple[str, RunConfig]] = []
     if choice.baseline:
         out.append(("baseline", plain))
@@ -143,6 +144,9 @@ def study_variants(base: RunConfig, choice: StudyChoice) -> list[tuple[str, RunC
         out.append(("batch-norm", plain.override(batchnorm=True)))
     if choice.augment:
         out.append(("augmented", plain.override(augment=True)))
+    if choice.early_stopping:
+        out.append((f"early stopping (patience {choice.early_stopping})",
+                    plain.override(patience=choice.early_stopping)))
     if choice.wider:
         if is_recurrent(base):
             out.append((f"wider (hidden {base.model.hidden * 2})", plain.override(hidden=base.model.hidden * 2)))

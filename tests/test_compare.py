@@ -72,6 +72,17 @@ def test_augmented_data_is_a_study_variant():
                                                                   ("augmented · seed 0", True)]
 
 
+def test_early_stopping_is_a_study_variant_and_the_baseline_has_none():
+    """Issue 31: the baseline trains every epoch (even from a base with patience); the variant stops early."""
+    plan = study_plan(recipe("cnn").override(patience=3), StudyChoice(baseline=True, early_stopping=4))
+    assert [(label, cfg.optim.patience) for label, cfg in plan] == [("baseline · seed 0", 0),
+                                                                   ("early stopping (patience 4) · seed 0", 4)]
+    from playground.engine.study import STUDY_PATIENCE, study_runs
+
+    runs = study_runs("lenet", ["none", "early-stopping"], seeds=1, epochs=2, limit=300)
+    assert [(r.variant, r.config.optim.patience) for r in runs] == [("none", 0), ("early-stopping", STUDY_PATIENCE)]
+
+
 def test_study_tags_number_launches_and_find_their_runs():
     names = ["cnn · baseline · seed 0 · study 2", "my own run", "cnn · L2 λ=0.001 · seed 0 · study 2",
              "lstm64 · baseline · seed 0 · study 4"]
@@ -370,6 +381,19 @@ def test_the_study_form_launches_a_data_size_axis(home, store):
     runs = store.list_runs()
     assert sorted(r.config.data.limit for r in runs) == [300, 750]
     assert all("images" in r.name and "study 1" in r.name for r in runs)
+    _stop_all(home)
+
+
+def test_the_study_form_launches_an_early_stopping_variant(home, store):
+    at = _study(page("pages/compare.py").run())
+    at.checkbox(key="study_use_l2").uncheck()
+    at.checkbox(key="study_use_p").uncheck()
+    at.checkbox(key="study_es").check()
+    at.number_input(key="study_patience").set_value(3).run()
+    button(at, "🚀 Launch study").click().run()
+    assert not at.exception and not at.error
+    runs = store.list_runs()
+    assert sorted((r.config.optim.patience, "early stopping" in r.name) for r in runs) == [(0, False), (3, True)]
     _stop_all(home)
 
 

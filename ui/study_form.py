@@ -14,6 +14,7 @@ from playground.engine.study import (
     STUDY_L2,
     STUDY_LIMIT,
     STUDY_LR,
+    STUDY_PATIENCE,
     STUDY_VAL_FRACTION,
     submit_all,
 )
@@ -65,6 +66,7 @@ def _plan() -> tuple[str, list[tuple[str, RunConfig]]]:
     choice = StudyChoice(baseline=s["study_base"], l2=s["study_l2"] if s["study_use_l2"] else None,
                          dropout=s["study_p"] if s["study_use_p"] else None,
                          batchnorm=s["study_bn"], wider=s["study_wide"], augment=s.get("study_aug", False),
+                         early_stopping=int(s["study_patience"]) if s.get("study_es") else None,
                          sizes=tuple(sorted(s.get("study_sizes") or ())),
                          noises=tuple(sorted(s.get("study_noises") or ())))
     return s["study_recipe"], study_plan(base, choice, int(s["study_seeds"]))
@@ -190,7 +192,7 @@ def study_form() -> None:
               help="A share of the N samples; hundreds of validation images keep the gap out of their noise.")
     st.caption(epochs_note(st.session_state["study_recipe"]))
     row = st.container(horizontal=True)  # wraps in a narrow window, where five columns cut their labels
-    c = [row.container(width=170) for _ in range(6)]
+    c = [row.container(width=170) for _ in range(7)]
     c[0].checkbox("No regularization", value=True, key="study_base")
     c[1].checkbox("L2 penalty", value=True, key="study_use_l2")
     c[1].number_input("λ", 0.0, 1.0, value=STUDY_L2, format="%.4f", step=0.005, key="study_l2")
@@ -200,6 +202,11 @@ def study_form() -> None:
     c[4].checkbox("Wider (×2)", key="study_wide")
     c[5].checkbox("Augmented data", key="study_aug",
                   help="The plain model trained on randomly shifted images (MNIST: turned; CIFAR: flipped too).")
+    c[6].checkbox("Early stopping", key="study_es",
+                  help="The plain model, stopped after this many evaluations without a gain in validation accuracy "
+                       "and tested on its best evaluated epoch's weights. A study evaluates every few epochs (the "
+                       "note below the form), so this counts evaluations, not epochs.")
+    c[6].number_input("patience", 1, 1000, value=STUDY_PATIENCE, step=1, key="study_patience")
     d1, d2 = st.columns(2)
     d1.multiselect("The data as an axis: training-set sizes", SIZES, key="study_sizes",
                    format_func=lambda n: f"first {n:,} samples",

@@ -13,10 +13,13 @@ from .batched import batch_key, can_batch
 from .jobs import JobRegistry
 from .training import NO_STEP_ROWS, Snapshot
 
-VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider", "augment")
+VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider", "augment", "early-stopping")
 # The Compare page's defaults, strong enough to move the generalization gap well beyond seed noise at
 # the default study's scale (bench/README.md, "The default study"); λ 0.001 did nothing visible there.
 STUDY_L2, STUDY_DROPOUT = 0.03, 0.5
+# Early stopping's patience in a study, in evaluations: a study evaluates every few epochs (eval_every_for), so
+# 5 evaluations are often 20 or more epochs without a gain in validation accuracy.
+STUDY_PATIENCE = 5
 # Its scale, chosen the same way: the cnn recipe on 1,500 images with 40% held out (600 validation images, so a
 # gap of a few points is not the noise of a small validation set), lr 0.03 so that it overfits in 100 epochs.
 STUDY_EPOCHS, STUDY_LIMIT, STUDY_VAL_FRACTION, STUDY_LR = 100, 1500, 0.4, 0.03
@@ -53,7 +56,8 @@ def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | 
                 choice = StudyChoice(baseline=variant == "none", l2=STUDY_L2 if variant == "l2" else None,
                                      dropout=STUDY_DROPOUT if variant == "dropout" else None,
                                      batchnorm=variant == "batchnorm", wider=variant == "wider",
-                                     augment=variant == "augment")
+                                     augment=variant == "augment",
+                                     early_stopping=STUDY_PATIENCE if variant == "early-stopping" else None)
                 made = study_variants(data_base.override(seed=seed), choice)
                 if not made:
                     raise ConfigError(f"variant '{variant}' does not apply to recipe '{recipe_name}'")
