@@ -42,6 +42,7 @@ from .engine.sweep import (
     check_storage,
     check_sweep,
     conclusion,
+    earlier_results,
     importances,
     parse_param,
     run_sweep,
@@ -487,6 +488,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        "importance": importances(rows, {p.name: p for p in params}), "completed": len(done)}),
           flush=True)
     metric = "validation accuracy" if base.data.val_fraction > 0 else "test accuracy"
+    earlier = earlier_results(study, results)  # a resumed study's earlier trials count too
+    if earlier:
+        print(f"resumed study {name!r}: {len(earlier)} trial(s) from earlier sessions, {len(results)} now",
+              file=sys.stderr, flush=True)
+    results = earlier + results
     lines, flagged = conclusion(results, metric, 1 / len(SPECS[base.data.dataset].classes))
     print("\n".join([*lines, *flagged]), file=sys.stderr, flush=True)
     jobs.executor.shutdown()

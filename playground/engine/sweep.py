@@ -461,6 +461,15 @@ def _report(on_trial, result: TrialResult) -> None:
         on_trial(result)
 
 
+def earlier_results(study, reported: Sequence[TrialResult]) -> list[TrialResult]:
+    """The finished trials of a resumed study that this session did not report (for its conclusion)."""
+    seen = {r.number for r in reported}
+    states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+    return [TrialResult(t.number, None, dict(t.params), states[t.state.name], t.value,
+                        None if t.state.name == "COMPLETE" else "in an earlier session")
+            for t in study.trials if t.number not in seen and t.state.name in states]
+
+
 def conclusion(results: Sequence[TrialResult], metric: str = "validation accuracy",
                chance: float | None = None) -> tuple[list[str], list[str]]:
     """What a sweep found, for a person: (the verdict lines, one line per trial that failed, was pruned,
