@@ -392,6 +392,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"run {run_id} {snap.status}: {snap.message}", file=sys.stderr)
     print(json.dumps({"run_id": run_id, "status": str(snap.status), "checkpoint": result.get("checkpoint"),
                       "test_acc": result.get("test_acc"), "test_loss": result.get("test_loss"),
+                      **({"kept_epoch": result["kept_epoch"]} if "kept_epoch" in result else {}),
                       "train_seconds": round(result.get("train_seconds", 0.0), 3),
                       "samples_per_s": round(result.get("samples_per_s", 0.0), 1),
                       "executor": rec.executor or "local", "node": rec.node or "this machine"}), flush=True)

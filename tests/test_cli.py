@@ -320,6 +320,21 @@ def test_train_takes_early_stopping_and_every_setting_as_options():
         config_from_args(build_parser().parse_args(["train", "--patience", "2", "--val-fraction", "0"]))
 
 
+def test_train_with_patience_stops_early_and_says_which_epoch_it_kept(tmp_path):
+    """Issue 31: `train --patience 1` ends before its last epoch; the JSON line names the epoch whose weights the
+    checkpoint holds, and the checkpoint says the same."""
+    proc = run_cli("train", "--recipe", "lenet", "--limit", "200", "--epochs", "8", "--lr", "0.01", "--batch-size",
+                   "32", "--seed", "1", "--patience", "1", "--device", "cpu", home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    epochs = [int(line.split()[1].split("/")[0]) for line in lines[:-1]]
+    assert epochs[-1] < 8 and result["kept_epoch"] < epochs[-1], proc.stdout
+    assert f"kept epoch {result['kept_epoch']}" in proc.stderr
+    saved = torch.load(result["checkpoint"], weights_only=True)
+    assert saved["metrics"]["kept_epoch"] == result["kept_epoch"]
+
+
 def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(tmp_path):
     """stdout: one JSON line per run (with the final gap); stderr: the progress to its end and a table a person
     reads; the runs are named '... · study N' like the page's, so Compare's study picker lists them."""
