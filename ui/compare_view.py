@@ -183,7 +183,8 @@ def _did_it_help(variants) -> None:
     """One line per variant against the first, on the gap and on the result: helped, or noise?"""
     done = effects(variants)
     if done:
-        st.markdown("**Helped, or noise?** " + ("  \n".join(effect_line(e) for e in done)))
+        st.markdown("**Helped, or noise?** Each variant against the first:  \n"
+                    + "  \n".join(effect_line(e) for e in done))
 
 
 def _which_settings_matter(pairs) -> None:
