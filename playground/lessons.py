@@ -511,6 +511,8 @@ LESSONS: tuple[Lesson, ...] = (
             Link("📊 Compare: validation rises, then falls", "compare", runs=("clean", "noisy")),
             Link("🏋️ A fifth of the labels noisy instead of half", "train",
                  config=_noise_base.override(label_noise=0.2), recipe="lenet", scaled_like="noisy"),
+            Link("🏋️ The noisy run with early stopping (keeps its best validation epoch)", "train",
+                 config=_noise_base.override(label_noise=0.5, patience=5), recipe="lenet", scaled_like="noisy"),
         ),
     ),
     Lesson(
