@@ -5,6 +5,7 @@ probes and the Draw page never need to know which kind of model they feed.
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,8 +182,18 @@ class LayerRow:
     params: int
 
 
+def shape_copy(model: nn.Module) -> nn.Module:
+    """The model's architecture on the meta device (shapes, no numbers), in eval mode, without copying its weights.
+    Hooks and eval() on a model another session may be running (a cached checkpoint) caught that session's
+    forward passes and switched its dropout off; on this private copy they touch nothing shared."""
+    memo = {id(t): torch.empty_like(t, device="meta") for t in (*model.parameters(), *model.buffers())}
+    memo.update({id(p): nn.Parameter(memo[id(p)], requires_grad=p.requires_grad) for p in model.parameters()})
+    return copy.deepcopy(model, memo).eval()
+
+
 def summary(model: nn.Module, shape: tuple[int, int, int]) -> list[LayerRow]:
-    """One row per leaf layer with its output shape (batch of 1) and own parameter count."""
+    """One row per leaf layer with its output shape (batch of 1) and own parameter count (on a shape_copy)."""
+    model = shape_copy(model)
     rows: list[LayerRow] = []
     hooks = []
 
@@ -196,15 +207,8 @@ def summary(model: nn.Module, shape: tuple[int, int, int]) -> list[LayerRow]:
     for name, module in model.named_modules():
         if name and not list(module.children()):
             hooks.append(module.register_forward_hook(hook(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *shape))
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
+    with torch.no_grad():
+        model(torch.zeros(1, *shape, device="meta"))
     return rows
 
 

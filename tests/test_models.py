@@ -5,6 +5,8 @@ from playground.config import ConfigError, RunConfig
 from playground.data import SPECS
 from playground.models import build_model, conv_out, count_parameters, summary
 
+from conftest import tiny
+
 
 def cfg(**kw) -> RunConfig:
     return RunConfig().override(**kw)
@@ -79,3 +81,43 @@ def test_the_memory_estimate_counts_no_batch_larger_than_the_images_left():
     huge_batch = recipe("cnn").override(width=256, batch_size=65_536, limit=50)
     as_many_as_there_are = huge_batch.override(batch_size=45)  # 50 images, 10% held out
     assert estimate_memory(huge_batch) == estimate_memory(as_many_as_there_are) < 1e9
+
+
+def test_a_layer_table_of_a_model_another_session_runs_is_its_own_and_leaves_it_training(monkeypatch):
+    """Issue 30: the table's forward hooks sat on the model they were given, the one cached model every session
+    shares: 375-642 of 3,000 tables caught another session's pass (extra rows), and eval() switched that
+    session's dropout off. Here the other session runs the model exactly while the table's own pass is under way."""
+    import threading
+
+    from torch import nn
+
+    from playground.models import layer_table
+
+    cfg = tiny(arch="cnn", width=4, dropout=0.5)
+    expected = layer_table(build_model(cfg, seed=0), cfg)
+    shared = build_model(cfg, seed=0).train()
+    inside, done, tables, training = threading.Event(), threading.Event(), [], []
+    original = nn.Conv2d.forward
+
+    def forward(self, x):  # the table's pass waits in its first conv until the other session's pass is over
+        if threading.current_thread() is table and not inside.is_set():
+            inside.set()
+            assert done.wait(60)
+        return original(self, x)
+
+    def other_session():
+        assert inside.wait(60)
+        with torch.no_grad():
+            shared(torch.zeros(2, 1, 28, 28))
+        training.append(shared.training)
+        done.set()
+
+    monkeypatch.setattr(nn.Conv2d, "forward", forward)
+    table = threading.Thread(target=lambda: tables.append(layer_table(shared, cfg)))
+    other = threading.Thread(target=other_session)
+    for t in (table, other):
+        t.start()
+    for t in (table, other):
+        t.join(120)
+    assert tables == [expected] and training == [True]
+    assert shared.training and not shared._forward_hooks and next(shared.parameters()).device.type == "cpu"
