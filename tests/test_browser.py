@@ -192,3 +192,39 @@ def test_back_and_forward_return_to_the_views_they_left(tmp_path):
         wait_idle(page)
         page.wait_for_function("() => document.querySelector('input[aria-label=\"Epochs\"]').value === '7'",
                                timeout=30_000)
+
+
+SIDEBAR_VALUES_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid=stSidebar] input')]
+                                .map(i => [i.getAttribute('aria-label'), i.value]))"""
+
+
+def test_the_train_form_survives_a_visit_to_another_page_by_the_sidebar(tmp_path):
+    """Issue 31: a recipe picked, edited and training, Compare by the sidebar, Train by the sidebar: the same form
+    (it came back as lstm64, or with the recipe's activation read back at the widget's default)."""
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(tmp_path / "home", ARTIFACTS / "sidebar-form-server.log") as (url, _), \
+            browser_page("sidebar-form") as page:
+        page.goto(f"{url}/train")
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        wait_idle(page)
+        page.get_by_label("Recipe", exact=True).click()
+        page.get_by_role("option", name="lenet", exact=True).click()
+        wait_idle(page)
+        page.get_by_label("Epochs", exact=True).fill("1")
+        page.get_by_label("Epochs", exact=True).press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Train", exact=True).click()  # left while it trains: the form was lost
+        page.get_by_text("queued or training").wait_for(timeout=60_000)
+        page.wait_for_function(f"() => !('Hidden size' in ({SIDEBAR_VALUES_JS})())", timeout=30_000)  # LSTM's gone
+        before = page.evaluate(SIDEBAR_VALUES_JS)
+        assert (before["Architecture"], before["Activation"], before["Epochs"]) == ("lenet", "relu", "1")
+        for other in ("Compare", "Draw"):
+            page.get_by_test_id("stSidebarNav").get_by_text(other, exact=True).click()
+            page.wait_for_url(f"**/{other.lower()}**", timeout=30_000)
+            wait_idle(page)
+            page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
+            page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+            wait_idle(page)
+            after = page.evaluate(SIDEBAR_VALUES_JS)
+            assert {k: after.get(k) for k in before} == before, f"after {other}"

@@ -21,10 +21,12 @@ from playground.links import own_params
 _run = threading.local()  # each script run has its own thread
 LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
 SHOWN = "nav_shown"  # per page: the query parameters of the view it showed last
-# Widget keys whose values outlive their page: Streamlit forgets a widget's value at the end of any run
-# that does not draw it (another page's run), unless that run assigns it. Train's form ("f_*", "recipe"),
-# Draw's models and pen.
-KEPT_ACROSS_PAGES = ("f_", "recipe", "draw_models", "draw_detail", "draw_brush")
+# Widget keys whose values outlive their page: Train's form ("f_*", "recipe"), Draw's models and pen,
+# Compare's filters, Inside's picks (Learn's lesson follows its link instead). Widgets whose call passes a
+# default `value=` stay out: assigning their key warns on the page.
+KEPT_ACROSS_PAGES = ("f_", "recipe", "draw_models", "draw_detail", "draw_brush", "filter_",
+                     "inside_model", "inside_other", "inside_source", "inside_index")
+KEPT = "nav_kept"  # a plain dict, no widget's: the last value of each key above, restored when Streamlit drops it
 
 
 def pages() -> list:
@@ -60,12 +62,26 @@ def frame():
     st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
     page = st.navigation(pages())
     s = st.session_state
-    for key in [k for k in s if k.startswith(KEPT_ACROSS_PAGES)]:
-        s[key] = s[key]  # assigned in this run, so kept though this page does not draw it
+    keep_widget_values(s, rerun=s.get(LAST_PAGE) == page.url_path)
     _run.page = page.url_path
     _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
     s[LAST_PAGE] = page.url_path
     return page
+
+
+def keep_widget_values(s, rerun: bool) -> None:
+    """Each kept widget value survives pages that do not draw it. Streamlit forgets a widget's value at the end
+    of a run that does not draw it unless that run assigns it, and assigning was not enough: the first run of
+    another page reads some of the page left behind at their widget's default (Train's activation, set by a
+    recipe and never touched, read 'tanh' again), and a sidebar click lost the whole form (lstm64 again).
+    So a rerun of one page copies its values into a dict of Streamlit's no widget owns, and every run puts
+    them back from there."""
+    kept = s.setdefault(KEPT, {})
+    if rerun:  # the values the page just drew, with the user's edit of this run
+        for key in [k for k in s if isinstance(k, str) and k.startswith(KEPT_ACROSS_PAGES)]:
+            kept[key] = s[key]
+    for key, value in kept.items():
+        s[key] = value  # assigned in this run, so kept though this page does not draw it
 
 
 def arrived() -> bool:
