@@ -181,6 +181,8 @@ def _mnist_pickle_bytes() -> bytes | None:
     except (PackageNotFoundError, ImportError):
         pass
     for wheel in sorted(data_dir().glob(MNIST_WHEEL_GLOB)):
+        if not wheel.is_file():  # a FIFO or a folder of that name: never opened (a FIFO would block the load)
+            continue
         with zipfile.ZipFile(wheel) as z:
             return z.read(MNIST_MEMBER)
     return None
