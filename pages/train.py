@@ -6,7 +6,7 @@ from ui.navigation import arrived, require_app, show_in_url, url_params
 from ui.run_facts import run_from_link
 from ui.run_view import active_runs, show_run
 from ui.state import WATCH
-from ui.train_form import form_params, from_link, link_done, sidebar_form, take_outcome
+from ui.train_form import form_params, from_link, link_done, range_test_result, sidebar_form, take_outcome
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -22,6 +22,7 @@ if outcome == "refused":
     st.error(f"Cannot train this configuration: {detail}")
 elif outcome == "started":
     s[WATCH] = detail
+range_test_result()  # the sidebar's "Find a learning rate", drawn where it can be read
 
 runs = registry.store.list_runs(include_unreadable=True)  # an unreadable row is shown as such, never a crash
 ids = [r.id for r in runs]

@@ -11,6 +11,9 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 PALETTE = qualitative.Plotly
+# st.plotly_chart's `config` for a chart a learner only reads or clicks: Plotly's toolbar, shown on hover at the
+# top right, covered titles and legends (a confusion matrix, weights, a gradient legend, "Model input, 28×28").
+STATIC = {"displayModeBar": False}
 MAX_RAW_POINTS = 600  # redrawn every second in the live view: the browser shares our CPU. Smoothing uses all.
 
 
@@ -575,12 +578,14 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
                    legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"))
 
 
-def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggestion: float,
+def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggestion: float | None,
              height: int = 300) -> go.Figure:
-    """A learning-rate range test: the training loss against a rising learning rate (log axis)."""
+    """A learning-rate range test: the training loss against a rising learning rate (log axis); the suggestion
+    dashed (none when the curve gave none)."""
     fig = go.Figure([go.Scatter(x=lrs, y=losses, mode="lines", name="loss", line=dict(color="#bbb", width=1)),
                      go.Scatter(x=lrs, y=smoothed, mode="lines", name="smoothed", line=dict(color=PALETTE[0]))])
-    fig.add_vline(x=suggestion, line=dict(color=PALETTE[1], dash="dash"))
+    if suggestion is not None:
+        fig.add_vline(x=suggestion, line=dict(color=PALETTE[1], dash="dash"))
     fig.update_xaxes(type="log", title_text="learning rate", exponentformat="power")
     fig.update_yaxes(title_text="training loss")
     return _layout(fig, height=height, hovermode="x unified")

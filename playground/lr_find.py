@@ -2,9 +2,11 @@
 
 One short run from the config's initial weights: the learning rate rises exponentially from `start` to
 `end` over `steps` batches while the training loss is recorded; it stops early once the loss blows up.
-The suggestion is the rule fastai used for years: a tenth of the learning rate where the smoothed loss
-was lowest (at that rate the loss is already climbing back; a tenth of it is still well inside the
-stable range). The curve is the lesson; the number is a starting point.
+When the curve climbs again, the suggestion is the rule fastai used for years: a tenth of the learning
+rate where the smoothed loss was lowest (at that rate the loss is already climbing back; a tenth of it
+is still well inside the stable range). When it never climbs, its lowest point is only the end of the
+range, and a tenth of it can land where the fall only begins: the rate where it fell fastest instead.
+`shape` reads the curve and `advise` words it, so the text says what the chart shows.
 """
 from __future__ import annotations
 
@@ -25,13 +27,34 @@ SMOOTHING = 0.9  # exponential moving average of the loss, bias-corrected
 BLOW_UP = 4.0  # stop once the smoothed loss is this many times its minimum
 
 
+FLAT = 0.05  # the loss is "flat" while it stays within 5% of where it started
+FELL = 0.10  # it "falls" when its lowest point is 10% or more below where it started
+CLIMBED = 0.20  # it "climbs" when it ends 20% or more above its lowest point
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the smoothed curve did, read from it (the sentence under the chart is built from these)."""
+    start: float  # the smoothed loss at the first step
+    lowest: float  # its lowest value...
+    lowest_lr: float  # ...and the learning rate there
+    end: float  # the loss at the last step...
+    end_lr: float  # ...and the rate there (the test stops early once the loss blows up)
+    flat_until: float | None  # the last rate of a flat start (None: it moved from the first steps)
+    falls: bool
+    climbs: bool  # after its lowest point
+    steepest_lr: float  # where it fell fastest per decade of rate, before its lowest point
+
+
 @dataclass(frozen=True)
 class RangeTest:
     lrs: np.ndarray  # (n,) the learning rate of each step
     losses: np.ndarray  # (n,) the raw training loss
     smoothed: np.ndarray  # (n,)
-    suggestion: float
+    suggestion: float | None  # None when the curve gives no rate to start from (it never fell)
     rule: str
+    shape: Shape | None = None
+    text: str = ""  # the curve on screen in words, and what to do
 
 
 def smooth(losses: np.ndarray, beta: float = SMOOTHING) -> np.ndarray:
@@ -47,6 +70,40 @@ def suggest(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[float, str]:
     """A tenth of the learning rate at the smoothed loss's minimum."""
     best = float(lrs[int(np.argmin(smoothed))])
     return best / 10, f"a tenth of {best:.2g}, where the smoothed loss was lowest"
+
+
+def shape(lrs: np.ndarray, smoothed: np.ndarray) -> Shape:
+    """Whether the smoothed loss starts flat, falls, and climbs again, and at which rates."""
+    lrs, smoothed = np.asarray(lrs, dtype=float), np.asarray(smoothed, dtype=float)
+    start, low = float(smoothed[0]), int(np.argmin(smoothed))
+    moved = np.flatnonzero(np.abs(smoothed - start) > FLAT * abs(start))
+    first_move = int(moved[0]) if len(moved) else len(smoothed)
+    # A start is "flat" only when it lasts a while: 5 steps of a 100-step test are ~0.3 decades of rate.
+    flat_until = float(lrs[first_move - 1]) if first_move >= 5 else None
+    slope = np.gradient(smoothed, np.log10(lrs)) if len(lrs) > 1 else np.zeros(1)
+    steepest = int(np.argmin(slope[:low + 1]))
+    return Shape(start=start, lowest=float(smoothed[low]), lowest_lr=float(lrs[low]), end=float(smoothed[-1]),
+                 end_lr=float(lrs[-1]), flat_until=flat_until, falls=smoothed[low] <= (1 - FELL) * start,
+                 climbs=smoothed[-1] >= (1 + CLIMBED) * smoothed[low], steepest_lr=float(lrs[steepest]))
+
+
+def advise(sh: Shape) -> tuple[float | None, str, str]:
+    """(suggested rate or None, its rule, the curve in words with what to do), all read from `sh`."""
+    if not sh.falls:
+        return None, "", (f"The loss started at {sh.start:.3g} and never fell {FELL:.0%} below it (lowest "
+                          f"{sh.lowest:.3g}, up to a rate of {sh.end_lr:.2g}): these batches show no rate that "
+                          "learns faster. Keep the form's rate, or test with more data or a smaller model.")
+    began = (f"The loss stayed flat at {sh.start:.3g} up to a rate of {sh.flat_until:.2g}, then "
+             if sh.flat_until is not None else f"The loss started at {sh.start:.3g} and ")
+    fell = f"fell to {sh.lowest:.3g} at {sh.lowest_lr:.2g}"
+    if sh.climbs:
+        suggestion, rule = sh.lowest_lr / 10, f"a tenth of {sh.lowest_lr:.2g}, where the smoothed loss was lowest"
+        return suggestion, rule, (began + f"{fell}, then climbed to {sh.end:.3g} by {sh.end_lr:.2g}. Start a "
+                                  "little below the lowest point, where the loss still falls steadily.")
+    return sh.steepest_lr, f"where the loss fell fastest, {sh.steepest_lr:.2g}", (
+        began + f"{fell} and never climbed up to {sh.end_lr:.2g}, the largest rate tried: this test found no rate "
+        "too large, so its lowest point is no edge to stay below. Start where the loss fell fastest; over a "
+        "whole run a rate near the end of the range may still diverge.")
 
 
 def range_test(cfg: RunConfig, start: float = 1e-6, end: float = 1.0, steps: int = 100,
@@ -85,5 +142,6 @@ def range_test(cfg: RunConfig, start: float = 1e-6, end: float = 1.0, steps: int
             break
     lrs_a, losses_a = np.array(lrs), np.array(losses)
     smoothed_a = smooth(losses_a)
-    suggestion, rule = suggest(lrs_a, smoothed_a)
-    return RangeTest(lrs_a, losses_a, smoothed_a, suggestion, rule)
+    sh = shape(lrs_a, smoothed_a)
+    suggestion, rule, text = advise(sh)
+    return RangeTest(lrs_a, losses_a, smoothed_a, suggestion, rule, sh, text)

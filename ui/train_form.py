@@ -32,7 +32,7 @@ from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_p
 from ui.augment_view import batch_preview
 from ui.common import jobs
 from ui.estimate_view import how_long
-from ui.lr_finder_view import lr_finder
+from ui.lr_finder_view import lr_finder, lr_result
 from ui.navigation import arrived, url_params
 from ui.run_code import show_code
 
@@ -259,11 +259,16 @@ def sidebar_form() -> None:
         _before_train()
         st.button("Train", type="primary", width="stretch", on_click=_submit)
         with st.expander("📈 Find a learning rate"):
-            lr_finder(form_config(), on_use=_use_lr)
+            lr_finder(form_config())
         with st.expander("🖼 A batch as the model sees it"):
             batch_preview(form_config())
         with st.expander("</> Show the code"):
             show_code(form_config(), "the form's settings", key="form")
+
+
+def range_test_result() -> None:
+    """The form's last learning-rate range test in the main area (its button is in the sidebar)."""
+    lr_result(form_config(), on_use=_use_lr)
 
 
 def _use_lr(value: float) -> None:
