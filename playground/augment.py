@@ -53,7 +53,7 @@ class Augmenter:
     """The run's augmentation: uint8 batch -> float batch in [0, 255], one draw of 4 numbers per image."""
 
     def __init__(self, config: RunConfig):
-        self.policy = POLICIES[config.data.dataset]
+        self.policy = POLICIES.get(config.data.dataset, POLICIES["mnist"])  # own data: 28x28 grey, like MNIST
         self.generator = torch.Generator().manual_seed(config.seed + AUGMENT_SEED_OFFSET)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from .config import (
     OPTIMIZERS,
     RECIPES,
     SCHEDULES,
+    TRAIN_LAYERS,
     ConfigError,
     RunConfig,
     is_recurrent,
@@ -71,10 +72,17 @@ def _default(key: str) -> str:
     return f"(default: the recipe's, else {DEFAULTS[key]})"
 
 
+def _dataset(value: str) -> str:
+    if value in DATASETS or value.startswith("own:"):
+        return value
+    raise argparse.ArgumentTypeError(f"invalid choice: '{value}' (choose from {', '.join(DATASETS)}, own:<snapshot>)")
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", choices=list(RECIPES), help="start from a named recipe; other options override it")
-    p.add_argument("--dataset", choices=DATASETS,
-                   help="dataset (default: the recipe's, else cifar2 for --arch cnn, else mnist)")
+    p.add_argument("--dataset", type=_dataset, metavar="{" + ",".join(DATASETS) + ",own:<snapshot>}",
+                   help="dataset (default: the recipe's, else cifar2 for --arch cnn, else mnist); own:<snapshot> is "
+                        "your own data, a folder under <home>/own")
     p.add_argument("--arch", choices=ARCHITECTURES, help=f"architecture {_default('arch')}")
     p.add_argument("--hidden", type=int, help=f"recurrent hidden size {_default('hidden')}")
     p.add_argument("--layers", type=int, help=f"recurrent layers {_default('layers')}")
@@ -116,6 +124,12 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help=f"random shifts (MNIST turns, CIFAR flips) of training images {_default('augment')}")
     t.add_argument("--delay", type=int, help=f"recurrent: blank rows read after the image {_default('delay')}")
+    t.add_argument("--init-from", dest="init_from",
+                   help="fine-tune: start from this checkpoint's weights (same model settings), not seeded ones")
+    t.add_argument("--train-layers", dest="train_layers", choices=TRAIN_LAYERS,
+                   help=f"fine-tune: train all weights, or only the output layer's {_default('train_layers')}")
+    t.add_argument("--replay", type=int,
+                   help=f"own data: MNIST training images mixed in against forgetting {_default('replay')}")
     t.add_argument("--seed", type=int, help=f"seed for weights, split and batch order {_default('seed')}")
     t.add_argument("--device", choices=DEVICES, help=f"where to train; auto = CUDA if present {_default('device')}")
     t.add_argument("--name", dest="run_name", help="a name for the run (default: the recipe, else one from the config)")
@@ -275,7 +289,7 @@ def _registry(args: argparse.Namespace, max_concurrent: int | None) -> JobRegist
 CONFIG_KEYS = ("dataset", "arch", "hidden", "layers", "width", "activation", "dropout", "batchnorm", "epochs",
                "lr", "batch_size", "momentum", "clip", "l2", "weight_decay", "normalize", "val_fraction", "limit",
                "seed", "device", "optimizer", "schedule", "label_noise", "augment", "delay", "eval_every", "patience",
-               "min_delta")
+               "min_delta", "init_from", "train_layers", "replay")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

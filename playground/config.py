@@ -18,6 +18,9 @@ ACTIVATIONS = ("tanh", "relu")
 DEVICES = ("auto", "cpu", "cuda")
 # How the learning rate moves over a run's optimizer steps (torch.optim.lr_scheduler; engine/schedules.py).
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
+TRAIN_LAYERS = ("all", "last")  # which weights a run trains: all, or only the output layer (a fine-tune)
+OWN_PREFIX = "own:"  # data.dataset of your own data: "own:<snapshot>" (own.py)
+MAX_REPLAY = 60_000
 
 
 class ConfigError(PlaygroundError, ValueError):
@@ -32,6 +35,9 @@ class DataConfig:
     limit: int = 0  # first N train (and test) samples; 0 = all
     label_noise: float = 0.0  # share of the training labels replaced by a random class (never validation or test)
     augment: bool = False  # random shifts (MNIST: and turns; CIFAR: and flips) of each training image (augment.py)
+    # Own data (dataset "own:<snapshot>", own.py): MNIST training images mixed into its training set each run,
+    # so a fine-tune keeps rehearsing what it knew (replay, against forgetting). 0 = none.
+    replay: int = 0
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class ModelConfig:
     width: int = 16  # CNN n_channel: conv1 has width outputs, conv2 width/2
     activation: str = "tanh"  # CNN activation
     delay: int = 0  # recurrent: blank rows read after the image before the answer (a memory task)
+    # A fine-tune: the checkpoint whose weights the model starts from instead of its seeded ones ("" = none),
+    # read with torch.load(weights_only=True) through inference.load_checkpoint.
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class OptimConfig:
     # weights of its best evaluated epoch, not its last (training.EarlyStop). 0 = off: every epoch is trained.
     patience: int = 0
     min_delta: float = 0.0  # in accuracy (0.01 = one point): a smaller gain does not count as a new best
+    train_layers: str = "all"  # one of TRAIN_LAYERS: "last" freezes every weight but the output layer's
 
 
 @dataclass(frozen=True)
@@ -209,7 +219,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     def is_num(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
 
-    need(d.dataset in DATASETS, f"unknown dataset '{d.dataset}'; valid: {', '.join(DATASETS)}")
+    need(d.dataset in DATASETS or _own_name(d.dataset),
+         f"unknown dataset '{d.dataset}'; valid: {', '.join(DATASETS)} or own:<snapshot>")
     need(d.normalize in NORMALIZATIONS, f"unknown normalize '{d.normalize}'; valid: {', '.join(NORMALIZATIONS)}")
     need(fraction_ok("val_fraction", d.val_fraction), fraction_rule("val_fraction"))
     need(fraction_ok("label_noise", d.label_noise), fraction_rule("label_noise"))
@@ -223,7 +234,9 @@ def validate(cfg: RunConfig) -> RunConfig:
          "width must be an even integer in [2, 512] (conv2 has width/2 channels)")
     need(m.activation in ACTIVATIONS, f"unknown activation '{m.activation}'; valid: {', '.join(ACTIVATIONS)}")
     need(o.optimizer in OPTIMIZERS, f"unknown optimizer '{o.optimizer}'; valid: {', '.join(OPTIMIZERS)}")
-    need(is_num(o.lr) and 0 < o.lr <= 1e4, "learning rate must be > 0 and <= 10000")
+    # A fine-tune at rate 0 is the model it starts from, trained on nothing: the "before" of a comparison.
+    need(is_num(o.lr) and (o.lr > 0 or (o.lr == 0 and bool(m.init_from))) and o.lr <= 1e4,
+         "learning rate must be > 0 and <= 10000 (0 only for a fine-tune: model.init_from set)")
     need(o.schedule in SCHEDULES, f"unknown learning-rate schedule '{o.schedule}'; valid: {', '.join(SCHEDULES)}")
     need(is_num(o.momentum) and 0 <= o.momentum < 1, "momentum must be in [0, 1)")
     need(is_num(o.clip) and o.clip >= 0, "gradient clip must be >= 0 (0 = off)")
@@ -243,7 +256,26 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(is_int(cfg.seed) and 0 <= cfg.seed < 2**63, "seed must be a non-negative integer")
     need(cfg.device in DEVICES, f"unknown device '{cfg.device}'; valid: {', '.join(DEVICES)}")
     _validate_early_stopping(cfg, need)
+    _validate_fine_tune(cfg, need)
     return cfg
+
+
+def _own_name(dataset: Any) -> bool:
+    name = dataset.removeprefix(OWN_PREFIX) if isinstance(dataset, str) and dataset.startswith(OWN_PREFIX) else ""
+    return bool(name) and len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name)
+
+
+def _validate_fine_tune(cfg: RunConfig, need: Callable[[bool, str], None]) -> None:
+    d, m, o = cfg.data, cfg.model, cfg.optim
+    need(isinstance(m.init_from, str) and len(m.init_from) <= 4096, "init_from must be a checkpoint path or ''")
+    need(o.train_layers in TRAIN_LAYERS, f"unknown train_layers '{o.train_layers}'; valid: {', '.join(TRAIN_LAYERS)}")
+    need(o.train_layers == "all" or bool(m.init_from),
+         "training only the last layer needs weights to start from: set init_from to a checkpoint")
+    # Batch-norm's running statistics move with every training batch, frozen or not.
+    need(o.train_layers == "all" or not cfg.reg.batchnorm, "train_layers 'last' needs a model without batch-norm")
+    need(isinstance(d.replay, int) and not isinstance(d.replay, bool) and 0 <= d.replay <= MAX_REPLAY,
+         f"replay must be an integer in [0, {MAX_REPLAY}] MNIST images")
+    need(d.replay == 0 or _own_name(d.dataset), "replay mixes MNIST images into your own data: use an own dataset")
 
 
 def _validate_early_stopping(cfg: RunConfig, need: Callable[[bool, str], None]) -> None:

@@ -54,12 +54,35 @@ class DatasetSpec:
     env_var: str  # names a folder the user chose
 
 
-SPECS: dict[str, DatasetSpec] = {
+class _Specs(dict):
+    """The built-in datasets; a snapshot of your own data ("own:<name>") is looked up on demand, so every
+    SPECS[cfg.data.dataset] reads it too, while list(SPECS) stays the built-in choices."""
+
+    def __missing__(self, name: str) -> DatasetSpec:
+        return own_spec(name)
+
+
+SPECS: dict[str, DatasetSpec] = _Specs({
     "mnist": DatasetSpec("mnist", "MNIST digits", (1, 28, 28), tuple("0123456789"),
                          (0.1307,), (0.3081,), settings.DATASET_DIR_VARS["mnist"]),
     "cifar2": DatasetSpec("cifar2", "CIFAR-10 bird vs airplane", (3, 32, 32), ("airplane", "bird"),
                           (0.4915, 0.4823, 0.4468), (0.2470, 0.2435, 0.2616), settings.DATASET_DIR_VARS["cifar2"]),
-}
+})
+
+
+def own_spec(name: str) -> DatasetSpec:
+    """A snapshot of your own data (own.py): 28x28 grey like MNIST, normalized like MNIST (so an MNIST model
+    fine-tunes on it with the statistics it learned with), its own class names; KeyError when there is none."""
+    from .own import OwnDataError, is_own, read_snapshot
+
+    if not is_own(name):
+        raise KeyError(name)
+    try:
+        snap = read_snapshot(name)
+    except OwnDataError as exc:
+        raise KeyError(str(exc)) from None
+    title = f"your own data '{snap.name}'"
+    return DatasetSpec(name, title, (1, 28, 28), snap.classes, (0.1307,), (0.3081,), "")
 
 
 class DataUnavailable(PlaygroundError, RuntimeError):
@@ -83,8 +106,9 @@ class Dataset:
 def spec(name: str) -> DatasetSpec:
     try:
         return SPECS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset '{name}'; valid: {', '.join(SPECS)}") from None
+    except KeyError as exc:
+        why = f" ({exc.args[0]})" if exc.args and exc.args[0] != name else ""
+        raise ValueError(f"unknown dataset '{name}'{why}; valid: {', '.join(SPECS)} or own:<snapshot>") from None
 
 
 def data_dir() -> Path:
@@ -420,6 +444,9 @@ def _user_folder(name: str) -> Arrays | None:
 
 def sources(name: str) -> list[tuple[str, Callable[[], Arrays | None]]]:
     """The sources of a dataset, in the order they are tried."""
+    if name not in ("mnist", "cifar2"):  # a snapshot of your own data: its folder, decoded (a few KB, no cache)
+        folder = settings.current().home / "own" / name.removeprefix("own:")
+        return [(f"own data in {folder}", lambda: _decode_folder(folder, spec(name)))]
     if name == "mnist":
         return [
             (f"folder in ${spec(name).env_var}", lambda: _user_folder(name)),

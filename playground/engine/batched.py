@@ -51,6 +51,8 @@ def can_batch(configs: Sequence[RunConfig]) -> str | None:
                     f"(only {', '.join(BATCHABLE_ARCHS)} batch)")
         if cfg.reg.batchnorm:
             return "batch-norm cannot batch: its running statistics are updated in place, not per copy under vmap"
+        if cfg.model.init_from or cfg.optim.train_layers != "all" or cfg.data.replay:
+            return "a fine-tune (init_from, train_layers, replay) trains alone: a batch starts from seeded weights"
     first = configs[0].flat()
     for cfg in configs[1:]:
         diff = {k: (first[k], v) for k, v in cfg.flat().items() if k not in PER_COPY and v != first[k]}

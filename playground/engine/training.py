@@ -22,6 +22,7 @@ from ..data import Dataset, Normalizer, load_dataset
 from ..errors import ACTIVE, RunStatus, first_line
 from ..models import build_model, count_parameters
 from ..store import RunStore
+from .finetune import before_after, replayed, start_from, trainable
 from .recorder import NullRecorder, Recorder, StoreRecorder, end_run
 from .schedules import current_lr, make_scheduler
 from .steps import GATE, EagerStep, GraphStep, graphs_enabled, make_step, replay_plan
@@ -403,6 +404,7 @@ class Trainer(LiveRun):
         self.recorder = recorder
         self.graphs = uses_graphs(config, graphs)
         self.thread: threading.Thread | None = None
+        self.start_state: dict[str, torch.Tensor] | None = None  # a fine-tune's starting weights (init_from)
 
     def start(self) -> threading.Thread:
         self.thread = threading.Thread(target=self.run, name=f"trainer-{self.run_id}", daemon=True)
@@ -469,7 +471,12 @@ class Trainer(LiveRun):
         """What `prepare` returns, built on `device`."""
         cfg = self.config
         data = training_split(ds, cfg, device)
+        extra = replayed(ds, cfg)  # MNIST images trained on beside your own (never validated or tested on)
+        if extra is not None:
+            data.train_x = torch.cat([data.train_x, extra[0].to(device)])
+            data.train_y = torch.cat([data.train_y, extra[1].to(device)])
         model = build_model(cfg, seed=cfg.seed).to(device)
+        self.start_state = start_from(cfg, model)
         # Dropout draws from torch's process-wide generators (CPU and CUDA): seeding them here makes a run
         # repeat its curve when it trains alone; runs training at once share the stream (README).
         torch.manual_seed(cfg.seed)
@@ -482,7 +489,7 @@ class Trainer(LiveRun):
         params = count_parameters(model)
         self.recorder.update(device=str(device), params=params)
         # A captured step needs an optimizer whose step counter lives on the device.
-        optimizer = make_optimizer(cfg, model.parameters(), capturable=self.graphs and device.type == "cuda")
+        optimizer = make_optimizer(cfg, trainable(cfg, model), capturable=self.graphs and device.type == "cuda")
         norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
         bs, n_train = cfg.optim.batch_size, len(data.train_y)
         # Augmentation draws per image in the step's input (augment.py); evaluation keeps `norm` as it is.
@@ -564,6 +571,11 @@ class Trainer(LiveRun):
         """The result; a finished run is tested, a stopped one keeps its weights untested (stop stays fast)."""
         status, message = outcome
         record_result(self, run, run.model, progress, status, lambda metrics: self._checkpoint(run, metrics))
+        if self.start_state is not None and status == RunStatus.FINISHED:
+            with cuda_work(run.device):
+                moved = before_after(self.config, run.model, self.start_state, run.data.test_x, run.data.test_y,
+                                     run.device)
+            self.stream.update(result={**self.stream.result(), "fine_tune": moved})
         if run.step.note:
             message = f"{message}; {run.step.note}" if message else run.step.note
         return status, message
