@@ -65,17 +65,20 @@ def test_six_tiny_trials_finish_as_ordinary_runs(store):
 
 
 def test_the_median_pruner_stops_a_hopeless_trial(store):
-    """Three trials that learn, then one at a learning rate that cannot (1e-7): below their median at
-    epoch 2, it is stopped there, its run kept as stopped with the reason. 30 epochs of 270 images: the
-    hopeless run is still training when the sweep looks (a run done before it is seen cannot be pruned)."""
+    """Three short trials that learn, then one at a learning rate that cannot (1e-7): below their median at
+    epoch 1, it is stopped there, its run kept as stopped with the reason. The hopeless trial reads 3x the
+    images per epoch, so it is still training when the sweep looks (a run done before it is seen cannot be
+    pruned), while the three before it stay cheap."""
     registry = JobRegistry(store, max_concurrent=1)
     seen = []
-    good, hopeless = {"lr": 0.01}, {"lr": 1e-7}
-    run_sweep(registry, tiny(arch="lenet", epochs=30, limit=300), [parse_param("lr=1e-7:1e-1:log", tiny())],
-              trials=4, at_once=1, name="prune", on_trial=seen.append, first=[good, good, good, hopeless])
+    good, hopeless = {"lr": 0.01, "limit": 1000}, {"lr": 1e-7, "limit": 3000}
+    params = [parse_param("lr=1e-7:1e-1:log", tiny()), parse_param("limit=1000:12000", tiny())]
+    run_sweep(registry, tiny(arch="lenet", epochs=4), params, trials=4, at_once=1, name="prune",
+              on_trial=seen.append, first=[good, good, good, hopeless])
     assert [t.state for t in seen] == ["complete", "complete", "complete", "pruned"], [t.state for t in seen]
     pruned = store.get_run(seen[3].run_id)
-    assert pruned.status == "stopped" and "pruned" in pruned.message and len(store.epochs(pruned.id)) < 30
+    assert pruned.status == "stopped" and "pruned" in pruned.message and len(store.epochs(pruned.id)) < 4
+    assert "below the median of the finished trials at that epoch" in seen[3].message  # with both numbers
     registry.shutdown()
 
 
