@@ -70,7 +70,18 @@ def _noise() -> dict[str, RunConfig]:
     return {"clean": base, "noise=0.5": base.override(label_noise=0.5)}
 
 
+EARLY_PATIENCE = 5  # evaluations (every epoch here) without a gain in validation accuracy
+
+
+def _early_stopping() -> dict[str, RunConfig]:
+    """Lesson 7's runs as the lesson trains them, without and with early stopping (issue 31)."""
+    runs = _lesson("noise")
+    return {**runs, **{f"{k}+patience={EARLY_PATIENCE}": cfg.override(patience=EARLY_PATIENCE)
+                       for k, cfg in runs.items()}}
+
+
 SETS = {
+    "early-stopping": _early_stopping,
     "noise": _noise,
     "study-explore2": _study_explore2,
     "study-explore": _study_explore,
@@ -100,7 +111,8 @@ def measure(configs: dict[str, RunConfig], seeds: int, concurrent: int) -> dict:
             last = snap.epoch_rows[-1] if snap.epoch_rows else {}
             row = {"config": name, "seed": seed, "status": str(snap.status), "seconds": round(snap.elapsed, 1),
                    "train_acc": last.get("train_acc"), "val_acc": last.get("val_acc"),
-                   "test_acc": snap.result.get("test_acc"),
+                   "test_acc": snap.result.get("test_acc"), "epochs_trained": last.get("epoch"),
+                   "kept_epoch": snap.result.get("kept_epoch"),
                    "best_val_acc": max((r["val_acc"] for r in snap.epoch_rows if r.get("val_acc") is not None),
                                        default=None)}
             if row["train_acc"] is not None and row["val_acc"] is not None:
@@ -114,7 +126,8 @@ def measure(configs: dict[str, RunConfig], seeds: int, concurrent: int) -> dict:
         got = [r for r in rows if r["config"] == name and r["status"] == "finished"]
         summary[name] = {"config": cfg.flat(), "runs": len(got),
                          **{k: spread([r[k] for r in got if r.get(k) is not None])
-                            for k in ("train_acc", "val_acc", "best_val_acc", "gap", "test_acc", "seconds")}}
+                            for k in ("train_acc", "val_acc", "best_val_acc", "gap", "test_acc", "seconds",
+                                   "epochs_trained", "kept_epoch")}}
     return summary
 
 
