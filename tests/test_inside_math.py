@@ -1,5 +1,7 @@
 """Inside's "show the math" under AppTest, on checkpoints trained here: a LeNet, a batch-norm CNN and a stacked
 LSTM. The numbers on screen are by_hand's, and by_hand's are PyTorch's (tests/test_by_hand.py)."""
+import json
+
 import pytest
 import torch
 
@@ -86,6 +88,9 @@ def test_a_click_on_the_map_picks_the_cell(math_home, monkeypatch):
     at.run()
     assert not at.exception
     assert at.number_input(key=f"{k}-row").value == 12 and at.number_input(key=f"{k}-col").value == 9
+    [spec] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "click a cell" in c.proto.spec]
+    [box] = spec["layout"]["shapes"]  # the clicked cell is outlined in the same run, not one click late
+    assert (box["x0"], box["y0"]) == (8.5, 11.5)
 
 
 def test_an_lstm_row_shows_the_cell_equations_with_pytorchs_state(math_home, monkeypatch):
@@ -151,3 +156,14 @@ def test_the_conv_lesson_works_out_one_filter_by_hand(math_home, monkeypatch):
     x, _, _ = sample(loaded.config, 0)
     story = by_hand.strongest_cell(loaded.model, x)
     assert story.text in markdown(at) and story.worst < 1e-4
+
+
+def test_a_filter_beyond_the_next_layers_count_is_brought_back(math_home, monkeypatch):
+    at, i, _ = open_inside(math_home, monkeypatch, "lenet")
+    k = f"math-{i}"
+    at.selectbox(key=f"{k}-block").set_value(2).run()
+    at.number_input(key=f"{k}-channel").set_value(16)
+    at.number_input(key=f"{k}-row").set_value(10).run()
+    at.selectbox(key=f"{k}-block").set_value(1).run()  # conv 1 has 6 filters
+    assert not at.exception
+    assert at.number_input(key=f"{k}-channel").value == 1 and at.number_input(key=f"{k}-row").value == 10

@@ -25,7 +25,7 @@ def _grid(z: np.ndarray, title: str, zmax: float, grey: bool = False) -> go.Heat
 def patch_figure(cell: by_hand.ConvCell, channel: int) -> go.Figure:
     """Input patch, kernel and products of one input channel; each on the scale of all the cell's channels."""
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04, subplot_titles=[
-        f"input patch (channel {channel + 1})", "kernel", f"products · sum {cell.products[channel].sum():+.3f}"])
+        "input patch" if len(cell.patch) == 1 else f"patch, channel {channel + 1}", "kernel", "products"])
     for i, (z, name) in enumerate(((cell.patch, "input"), (cell.kernel, "weight"), (cell.products, "product"))):
         top = float(np.abs(z).max()) or 1.0
         fig.add_trace(_grid(z[channel], name, top, grey=i == 0), row=1, col=i + 1)
@@ -83,14 +83,15 @@ def conv_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, key: s
     maps = by_hand.stage_maps(model, x, block)
     stage = c2.radio("Map", (CONV, POOL), horizontal=True, key=f"{k}-stage")
     n = maps["conv"].shape[0]
+    if not 1 <= s.get(f"{k}-channel", 1) <= n:  # another layer had more filters
+        s[f"{k}-channel"] = 1
     channel = c3.number_input(f"Filter (1 to {n})", 1, n, key=f"{k}-channel") - 1
     m = (maps["conv"] if stage == CONV else maps["pool"])[channel].numpy()
+    _clicked(s.get(f"{k}-map"), k, m.shape)  # a click's selection is in the state before the map is drawn again
     picked = (s.get(f"{k}-row", 1) - 1, s.get(f"{k}-col", 1) - 1)
     left, right = st.columns([3, 2])
-    event = right.plotly_chart(clickable_map(m, f"filter {channel + 1} {stage} · click a cell",
-                                             picked if picked[0] < m.shape[0] and picked[1] < m.shape[1] else (0, 0)),
-                               on_select="rerun", selection_mode="points", key=f"{k}-map")
-    _clicked(event, k, m.shape)
+    right.plotly_chart(clickable_map(m, f"filter {channel + 1} {stage} · click a cell", picked),
+                       on_select="rerun", selection_mode="points", key=f"{k}-map")
     r1, r2 = right.columns(2)
     row = r1.number_input(f"Row (1 to {m.shape[0]})", 1, m.shape[0], key=f"{k}-row") - 1
     col = r2.number_input(f"Column (1 to {m.shape[1]})", 1, m.shape[1], key=f"{k}-col") - 1
