@@ -2,16 +2,17 @@
 import streamlit as st
 
 from playground import charts
+from playground.codegen import ARCH_NAMES
 from playground.config import is_recurrent
 from playground.inference import CheckpointError, best_finished, mnist_checkpoints, predict_digits, to_input
-from playground.novelty import FALSE_ALARM, digit_space
+from playground.models import untrained
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
-from ui.draw_input import SEEN, UPLOAD, draw_input
+from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
 from ui.draw_keep import DIGITS, keep_controls, test_set
 from ui.navigation import require_app
 from ui.state import LAST_DIGIT
-from ui.why_views import saliency
+from ui.why_views import kept_expander, saliency, why_target
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -53,6 +54,7 @@ for run_id in chosen:
         right.warning(f"#{run_id}: {exc}")
 first = detail if detail in loaded else next(iter(loaded), None)
 probs = {run_id: predict_digits(m, digit[None])[0] for run_id, m in loaded.items()} if digit is not None else {}
+unlike = unlike_digits(digit, {i: by_id[i].checkpoint for i in loaded}) if digit is not None else {}
 with right:
     if seen.source is not None:
         note = " (the file in the upload box is not used: you drew after it)" if seen.upload_unused else ""
@@ -68,21 +70,23 @@ with right:
         c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch")
         p = probs[first]
         c2.metric(f"#{first} predicts · {p.max():.0%} sure", f"{int(p.argmax())}")
+        if unlike[first]:  # beside the answer it qualifies
+            c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
+                       f"answer {int(p.argmax())} means little.", icon="❓")
         c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
-        if digit_space().unlike(digit[None])[0]:
-            st.warning("This looks unlike the handwritten digits the models learned from (farther from them than "
-                       f"all but {FALSE_ALARM:.0%} of MNIST's own test digits): the answer above means little.",
-                       icon="❓")
-        st.caption("A model must answer one of 0–9, even for a letter or a scribble, and often with high "
-                   "confidence. The ❓ warning compares the 28×28 with the training digits instead: it flags "
-                   f"{FALSE_ALARM:.0%} of real test digits and about 6 in 10 typed letters (bench/README.md).")
+        st.caption(unlike_caption())
         st.page_link("pages/inside.py", label="Look inside with this drawing", icon="🔬",
                      query_params={"model": str(first), "input": "drawing"})
 
 if probs and first is not None:
-    with st.expander(f"🔍 Why {int(probs[first].argmax())}? Which pixels made #{first} answer it"):
-        m = loaded[first]
-        saliency(m.model, m.config, to_input(digit[None], m.config), int(probs[first].argmax()), DIGITS, "draw")
+    m = loaded[first]
+    me = f"#{first} {ARCH_NAMES[m.config.model.arch]}"
+    why = kept_expander(f"🔍 Why? Which pixels made {me} answer what it did", "draw")
+    if why.open:  # computed only while open; open it stays, across strokes, answers and pages
+        with why:
+            x = to_input(digit[None], m.config)
+            saliency({f"{me}, trained": (m.model, m.config, x), f"{me}, untrained": (untrained(m.config), m.config, x)},
+                     why_target(int(probs[first].argmax()), DIGITS, "draw"), DIGITS, "draw", outline=digit)
 
 if probs and is_recurrent(loaded[first].config):
     m = loaded[first]
@@ -100,6 +104,8 @@ if len(probs) > 1:
         arch = loaded[run_id].config.model.arch.upper()
         col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
                          width="stretch", key=f"side-{run_id}")
+        col.caption(f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
+                    if unlike[run_id] else f"Like the digits #{run_id} learned from, in pixels and in its features.")
 
 st.subheader("Your own test set", anchor=False)
 k1, k2 = st.columns([1, 3])

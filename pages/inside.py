@@ -3,6 +3,7 @@ each beside the same model untrained (or another checkpoint), and how far traini
 import streamlit as st
 
 from playground import charts, probes
+from playground.codegen import ARCH_NAMES
 from playground.compare import compatible_runs
 from playground.config import is_recurrent
 from playground.data import spec
@@ -17,7 +18,7 @@ from ui.inside_recurrent import gradient_view, recurrent_view
 from ui.inside_views import Shown, cnn_view, predictions, weights_view
 from ui.navigation import require_app
 from ui.projector_view import projector
-from ui.why_views import saliency
+from ui.why_views import saliency, why_target
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -43,15 +44,18 @@ except CheckpointError as exc:
 classes = spec(rec.config.data.dataset).classes
 
 initial = untrained(rec.config)  # the exact weights this run started from (its config and seed)
-models = {f"#{run_id} trained": (loaded.model, rec.config)}
-start = {f"#{run_id}": (loaded.model, initial)}  # for the weight movement: each trained model and its start
+me = f"#{run_id} {ARCH_NAMES[rec.config.model.arch]}"  # every title names the architecture, not only the run
+mine = f"{me}, trained"
+models = {mine: (loaded.model, rec.config)}
+start = {me: (loaded.model, initial)}  # for the weight movement: each trained model and its start
 if beside == UNTRAINED:
-    models[f"#{run_id} untrained"] = (initial, rec.config)
+    models[f"{me}, untrained"] = (initial, rec.config)
 elif beside != NOTHING:
     try:
         other = loaded_model(by_id[beside].checkpoint)
-        models[f"#{beside}"] = (other.model, other.config)
-        start[f"#{beside}"] = (other.model, untrained(other.config))
+        them = f"#{beside} {ARCH_NAMES[other.config.model.arch]}"
+        models[f"{them}, trained"] = (other.model, other.config)
+        start[them] = (other.model, untrained(other.config))
     except CheckpointError as exc:
         st.warning(str(exc))
 
@@ -62,25 +66,24 @@ shown = {name: Shown(m, probes.model_input(picked.pixels, cfg)) for name, (m, cf
 if is_recurrent(rec.config):
     layers = max(m.rnn.num_layers for m, _ in models.values())
     rows = recurrent_view(shown, picked.image, classes, layers, str(run_id))
-    recurrent_math(loaded.model, shown[f"#{run_id} trained"].x, picked.image, classes, str(run_id))
+    recurrent_math(loaded.model, shown[mine].x, picked.image, classes, str(run_id))
     st.subheader("Gradient through time", anchor=False)
     candidates = compatible_runs(runs, rec.config)  # newest first
     others = [r.id for r in candidates]
     default = gradient_defaults(run_id, candidates)  # one RNN, one LSTM, one GRU where they exist
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=default,
                             format_func=labels.get, key="gtt_models")
-    target = picked.label if picked.label is not None else int(rows[f"#{run_id} trained"][-1].argmax())
+    target = picked.label if picked.label is not None else int(rows[mine][-1].argmax())
     series = {}
     for other_id in chosen:
         try:
             m = loaded_model(by_id[other_id].checkpoint)
             x = probes.model_input(picked.pixels, m.config)
-            series[f"#{other_id} {m.config.model.arch.upper()}"] = probes.gradient_through_time(m.model, x, target)
+            series[f"#{other_id} {ARCH_NAMES[m.config.model.arch]}"] = probes.gradient_through_time(m.model, x, target)
         except CheckpointError as exc:
             st.warning(str(exc))
     if beside == UNTRAINED:
-        series[f"#{run_id} {rec.config.model.arch.upper()} untrained"] = \
-            probes.gradient_through_time(initial, shown[f"#{run_id} untrained"].x, target)
+        series[f"{me}, untrained"] = probes.gradient_through_time(initial, shown[f"{me}, untrained"].x, target)
     if series:
         gradient_view(series, classes[target])
 else:
@@ -88,13 +91,14 @@ else:
     a.plotly_chart(charts.image(picked.image, "Input"), width="stretch")
     predictions(shown, classes)
     cnn_view(shown, rec.config)
-    conv_math(loaded.model, shown[f"#{run_id} trained"].x, picked.image, str(run_id))
-training_step_math(loaded.model, rec.config, shown[f"#{run_id} trained"].x, picked.label, classes, str(run_id))
+    conv_math(loaded.model, shown[mine].x, picked.image, str(run_id))
+training_step_math(loaded.model, rec.config, shown[mine].x, picked.label, classes, str(run_id))
 
 st.subheader("Which pixels decided it", anchor=False)
-x = shown[f"#{run_id} trained"].x
-answer = int(probes.class_probabilities(loaded.model, x).argmax())
-saliency(loaded.model, rec.config, x, answer, classes, f"inside-{run_id}", with_untrained=beside == UNTRAINED)
+answer = int(probes.class_probabilities(loaded.model, shown[mine].x).argmax())
+saliency({name: (s.model, models[name][1], s.x) for name, s in shown.items()},
+         why_target(answer, classes, f"inside-{run_id}"), classes, f"inside-{run_id}",
+         outline=picked.image if picked.image.ndim == 2 else None)  # a digit's outline; a photo has none
 
 st.subheader("How far training moved the weights", anchor=False)
 weights_view(start, is_recurrent(rec.config))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from playground import cli, config, data
 from playground.errors import PlaygroundError
@@ -70,17 +70,25 @@ def test_train_prints_epochs_and_one_json_line_then_predict_reads_images(tmp_pat
         p = tmp_path / f"d{i}.png"
         big.save(p)
         paths.append(str(p))
+    letter = tmp_path / "letter.png"  # a typed A, as the Draw page's test draws it: unlike any digit
+    im = Image.new("L", (280, 280), 0)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 200)
+    ImageDraw.Draw(im).text((40, 20), "A", fill=255, font=font)
+    im.save(letter)
     blank = tmp_path / "blank.png"
     Image.new("L", (50, 50), 255).save(blank)
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
-    proc = run_cli("predict", "--checkpoint", result["checkpoint"], *paths, str(blank), str(junk), home=tmp_path)
+    proc = run_cli("predict", "--checkpoint", result["checkpoint"], *paths, str(letter), str(blank), str(junk),
+                   home=tmp_path)
     assert proc.returncode == 1  # some inputs were refused
     out = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [o["image"] for o in out] == paths + [str(blank), str(junk)]
-    for o in out[:3]:
+    assert [o["image"] for o in out] == paths + [str(letter), str(blank), str(junk)]
+    for o in out[:4]:
         assert len(o["probs"]) == 10 and abs(sum(o["probs"]) - 1) < 1e-3 and 0 <= o["label"] <= 9
-    assert "no ink" in out[3]["error"] and "not a readable image" in out[4]["error"]
+        assert isinstance(o["unlike_digits"], bool)  # Draw's ❓ flag, the same for a file
+    assert out[3]["unlike_digits"] is True
+    assert "no ink" in out[4]["error"] and "not a readable image" in out[5]["error"]
 
 
 def test_predict_refuses_a_non_checkpoint(tmp_path):

@@ -1,4 +1,5 @@
 """Draw: rendered canvases through the shared preprocessing, and the page under AppTest."""
+import html
 import json
 import re
 
@@ -259,6 +260,29 @@ def test_a_letter_is_flagged_as_unlike_the_digits_and_a_digit_is_not(draw_page):
     assert not any("unlike the handwritten digits" in w.value for w in at.warning)
 
 
+def test_the_unlike_digits_warning_stands_beside_each_models_answer(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    for seed in (0, 1):
+        cfg = tiny(epochs=1, limit=300, hidden=16, seed=seed)
+        assert Trainer(cfg, store, store.create_run(cfg, f"tiny {seed}")).run().status == "finished"
+    ids = [r.id for r in store.list_runs()]
+    store.close()
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    canvas = {"ink": letter("A")[..., 0]}
+    monkeypatch.setattr(ui.draw_input, "canvas_ink", lambda key: canvas["ink"])
+    at = app_page("pages/draw.py")
+    at.session_state["draw_models"] = ids
+    at.run()
+    assert not at.exception
+    text = page_text(at)
+    for i in ids:  # each model's own answer gets its own verdict, naming why
+        assert re.search(rf"❓ Unlike the digits #{i} learned from \(in pixels[^)]*\)", text), text
+    assert "of letters drawn the same way" in text  # the caption's measured rates
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert "❓ Unlike" not in page_text(at) and not at.warning  # a real digit: no verdict against it
+
+
 def test_the_default_model_is_the_best_finished_one_never_one_training(tmp_path):
     from playground.errors import RunStatus
     from playground.inference import best_finished
@@ -304,6 +328,7 @@ def test_inside_opens_on_the_drawing_its_link_names(draw_page):
 def test_why_shows_the_saliency_of_the_model_beside_its_untrained_copy(draw_page):
     at, canvas, _ = draw_page
     canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.session_state["why-open-draw"] = True  # opened (computed only while open)
     at.run()
     assert not at.exception
     assert any(e.label.startswith("🔍 Why") for e in at.expander)
@@ -318,6 +343,33 @@ def test_why_shows_the_saliency_of_the_model_beside_its_untrained_copy(draw_page
     assert "Saliency shows what the model *used*" in page_text(at)
     at.radio(key="why-method-draw").set_value("occlusion").run()
     assert not at.exception and "Occlusion" in page_text(at)
+
+
+def why_titles(at) -> list[str]:
+    return [html.unescape(json.loads(c.proto.spec)["layout"]["title"]["text"]) for c in at.get("plotly_chart")
+            if "trained: " in c.proto.spec and "per row" not in c.proto.spec]
+
+
+def test_why_stays_open_across_drawings_and_explains_the_class_picked(draw_page):
+    at, canvas, _ = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert not why_titles(at)  # shut: nothing computed
+    at.session_state["why-open-draw"] = True  # the learner opens it (AppTest cannot click an expander)
+    at.run()
+    assert len(why_titles(at)) == 2
+    at.selectbox(key="why-class-draw").set_value(2).run()
+    assert all(re.search(r"trained: '2' · Σ [+-][\d.e+-]+ logit$", t) for t in why_titles(at))
+    canvas["ink"] = on_canvas(mnist_digit(1), 180, 60, 30)  # a new drawing (another answer, perhaps)
+    at.run()
+    assert not at.exception
+    assert len(why_titles(at)) == 2 and all("'2'" in t for t in why_titles(at))  # still open, still on 2
+    assert at.selectbox(key="why-class-draw").format_func(2) in ("why not 2?", "why 2?")
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/draw.py").run()
+    assert len(why_titles(at)) == 2  # open again after a visit to another page
+    figure = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "trained: " in c.proto.spec)
+    assert [t["type"] for t in figure["data"]] == ["heatmap", "contour"]  # the digit's outline over the map
 
 
 def test_the_gallery_can_show_a_models_mistakes_first(draw_page):

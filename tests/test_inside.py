@@ -1,7 +1,9 @@
 """Inside page under AppTest, on checkpoints made here: CNNs (plain, batch-norm, LeNet) and RNN/LSTM/GRU
 (one stacked LSTM); and the Inside charts' own promises (1-based rows, cut maps said, the cell's colour bar)."""
 import base64
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import torch
 from playground import charts
 from playground.engine.training import Trainer
 from playground.store import RunStore
+from ui.inside_recurrent import share
 
 from conftest import app_page, tiny
 
@@ -85,10 +88,10 @@ def test_cnn_trained_and_untrained_at_once_with_predictions_and_weight_movement(
     table = at.dataframe[0].value
     assert "⌊(28 + 2·1 − 3) / 1⌋ + 1 = 28" in set(table["output size"])
     t = titles(at)
-    for name in (f"#{i} trained", f"#{i} untrained"):  # both at once, not a toggle
+    for name in (f"#{i} CNN, trained", f"#{i} CNN, untrained"):  # both at once, not a toggle; the arch named
         assert f"{name}: after max-pool 2 (2×2) · 8×7×7" in t and f"{name}: first-layer filters" in t
         assert f"{name}: class probabilities" in t
-    assert [m.label.split(" predicts")[0] for m in at.metric] == [f"#{i} trained", f"#{i} untrained"]
+    assert [m.label.split(" predicts")[0] for m in at.metric] == [f"#{i} CNN, trained", f"#{i} CNN, untrained"]
     assert all("sure" in m.label and not m.delta for m in at.metric)  # "97% sure" as plain text, not a change
     [moved] = [c for c in at.get("plotly_chart") if "moved from its initial weights" in c.proto.spec]
     bars = json.loads(moved.proto.spec)["data"]
@@ -102,7 +105,8 @@ def test_cnn_side_by_side_with_another_checkpoint(inside_home, monkeypatch):
     at.selectbox(key="inside_other").set_value(ids["cnn bn"]).run()
     assert not at.exception
     t = titles(at)
-    assert f"#{ids['cnn bn']}: first-layer filters" in t and f"#{ids['cnn plain']} trained: first-layer filters" in t
+    assert f"#{ids['cnn bn']} CNN, trained: first-layer filters" in t
+    assert f"#{ids['cnn plain']} CNN, trained: first-layer filters" in t
     [moved] = [c for c in at.get("plotly_chart") if "moved from its initial weights" in c.proto.spec]
     assert len(json.loads(moved.proto.spec)["data"]) == 2  # each checkpoint against its own start
 
@@ -110,7 +114,7 @@ def test_cnn_side_by_side_with_another_checkpoint(inside_home, monkeypatch):
 def test_lenet_gets_an_untrained_copy_and_its_whole_layer_table(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "lenet")
     assert not at.exception
-    assert f"#{ids['lenet']} untrained" in " ".join(titles(at))
+    assert f"#{ids['lenet']} LeNet, untrained" in " ".join(titles(at))
     table = at.dataframe[0]
     assert len(table.value) >= 10  # height="content" (no scroll box) is checked in the browser
 
@@ -120,15 +124,20 @@ def test_lstm_side_by_side_with_untrained_labelled_and_in_the_gradient(inside_ho
     assert not at.exception
     i = ids["lstm"]
     t = titles(at)
-    assert f"#{i} trained: hidden state h_t" in t and f"#{i} untrained: hidden state h_t" in t
-    assert f"#{i} untrained: gates over time" in t
-    assert f"#{i} untrained: how the prediction forms, row by row" in t
+    assert f"#{i} LSTM, trained: hidden state h_t" in t and f"#{i} LSTM, untrained: hidden state h_t" in t
+    assert f"#{i} LSTM, untrained: gates over time" in t
+    assert f"#{i} LSTM, untrained: how the prediction forms, row by row" in t
     [gtt] = [c for c in at.get("plotly_chart") if '"Gradient through time"' in c.proto.spec]
     names = [d["name"] for d in json.loads(gtt.proto.spec)["data"]]
     # One of each kind: this LSTM (not the newer stacked one), the RNN, the GRU; and this LSTM untrained.
-    assert names == [f"#{ids['rnn']} RNN", f"#{i} LSTM", f"#{ids['gru']} GRU", f"#{i} LSTM untrained"]
+    assert names == [f"#{ids['rnn']} RNN", f"#{i} LSTM", f"#{ids['gru']} GRU", f"#{i} LSTM, untrained"]
     caption = " ".join(c.value for c in at.caption)
-    assert "saturate" in caption and "falling = vanishing" not in caption
+    for curve in json.loads(gtt.proto.spec)["data"]:  # the caption reads each curve on screen: row 1 / last row
+        y = array(curve["y"])
+        assert f"{curve['name']}'s row 1 gets {share(y[0] / y[-1])} of the last row's signal" in caption
+    theory = " ".join(m.value for m in at.markdown)
+    assert "tanh units saturate" in theory and "tanh units saturate" not in caption  # the theory: an expander
+    assert "falling = vanishing" not in caption
 
 
 def test_the_gradient_chart_defaults_to_the_newest_finished_rnn_lstm_and_gru(inside_home, monkeypatch):
@@ -174,10 +183,10 @@ def test_a_stacked_lstm_has_a_layer_picker(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "lstm 2 layers")
     i = ids["lstm 2 layers"]
     picker = at.selectbox(key=f"inside_layer-{i}")
-    assert picker.value == 2 and f"#{i} trained: hidden state h_t (layer 2 of 2)" in titles(at)
+    assert picker.value == 2 and f"#{i} LSTM, trained: hidden state h_t (layer 2 of 2)" in titles(at)
     picker.set_value(1).run()
     assert not at.exception
-    assert f"#{i} untrained: gates over time (layer 1 of 2)" in titles(at)
+    assert f"#{i} LSTM, untrained: gates over time (layer 1 of 2)" in titles(at)
 
 
 def test_gru_and_a_random_input_within_the_test_set(inside_home, monkeypatch):
@@ -241,7 +250,7 @@ def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, hom
     at.selectbox(key="inside_other").set_value(broken).run()
     assert not at.exception
     assert any(f"run-{broken}.pt" in w.value for w in at.warning)
-    assert f"#{good} trained: first-layer filters" in titles(at)  # the good model's views are all still there
+    assert f"#{good} CNN, trained: first-layer filters" in titles(at)  # the good model's views are all still there
 
 
 def _alone(home, run_id: int):
@@ -269,7 +278,7 @@ def test_each_model_side_by_side_reads_the_input_as_its_own_training_normalized_
     at.toggle(key="gtt_relative").set_value(False).run()  # raw norms, comparable with the probe's
     assert not at.exception
     gradients = {d["name"]: array(d["y"]) for d in chart(at, "Gradient through time")["data"]}
-    for name, run in ((f"#{ids['lstm unit']} trained", "lstm unit"), (f"#{ids['rnn']}", "rnn")):
+    for name, run in ((f"#{ids['lstm unit']} LSTM, trained", "lstm unit"), (f"#{ids['rnn']} RNN, trained", "rnn")):
         loaded, x, image, label = _alone(home, ids[run])
         own = predict_digits(loaded, image[None] / 255.0)[0]  # the Draw / CLI path
         rows = array(chart(at, f"{name}: how the prediction forms, row by row")["data"][0]["z"])  # (classes, T)
@@ -288,7 +297,8 @@ def test_a_cnn_side_by_side_reads_the_input_as_its_own_training_normalized_it(in
     at, _ = open_inside(inside_home, monkeypatch, "cnn plain")
     at.selectbox(key="inside_other").set_value(ids["cnn standard"]).run()
     assert not at.exception
-    for name, run in ((f"#{ids['cnn plain']} trained", "cnn plain"), (f"#{ids['cnn standard']}", "cnn standard")):
+    for name, run in ((f"#{ids['cnn plain']} CNN, trained", "cnn plain"),
+                      (f"#{ids['cnn standard']} CNN, trained", "cnn standard")):
         loaded, _, image, _ = _alone(home, ids[run])
         shown = array(chart(at, f"{name}: class probabilities")["data"][0]["y"])
         np.testing.assert_allclose(shown, predict_digits(loaded, image[None] / 255.0)[0], atol=1e-5)
@@ -301,7 +311,7 @@ def _scales(spec: dict) -> list[tuple]:
 def test_side_by_side_maps_share_one_colour_scale_and_every_one_has_a_colour_bar(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
     i = ids["cnn plain"]
-    trained, untrained = (chart(at, f"#{i} {k}: after tanh 1 · 16×28×28") for k in ("trained", "untrained"))
+    trained, untrained = (chart(at, f"#{i} CNN, {k}: after tanh 1 · 16×28×28") for k in ("trained", "untrained"))
     assert len(set(_scales(trained) + _scales(untrained))) == 1  # one scale for both models at this stage
     lo, hi = _scales(trained)[0]
     assert lo == -hi  # diverging about 0: white is 0
@@ -309,7 +319,7 @@ def test_side_by_side_maps_share_one_colour_scale_and_every_one_has_a_colour_bar
     assert "shared by the models side by side" in captions(at)
     at.radio(key="inside_scale").set_value("one per map").run()
     assert not at.exception
-    per_map = chart(at, f"#{i} trained: after tanh 1 · 16×28×28")
+    per_map = chart(at, f"#{i} CNN, trained: after tanh 1 · 16×28×28")
     assert per_map["data"][0]["showscale"] and "+its max" in per_map["data"][0]["colorbar"]["ticktext"]
     assert "its own largest value" in captions(at)
 
@@ -317,9 +327,9 @@ def test_side_by_side_maps_share_one_colour_scale_and_every_one_has_a_colour_bar
 def test_recurrent_panels_share_one_scale_and_the_cell_state_is_not_washed_out(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "lstm")
     i = ids["lstm"]
-    hidden = [chart(at, f"#{i} {k}: hidden state h_t") for k in ("trained", "untrained")]
+    hidden = [chart(at, f"#{i} LSTM, {k}: hidden state h_t") for k in ("trained", "untrained")]
     assert len({_scales(h)[-1] for h in hidden}) == 1  # the state's heatmap (the input image comes first)
-    gates = [chart(at, f"#{i} {k}: gates over time") for k in ("trained", "untrained")]
+    gates = [chart(at, f"#{i} LSTM, {k}: gates over time") for k in ("trained", "untrained")]
     cells = [g["data"][3] for g in gates]
     assert cells[0]["zmax"] == cells[1]["zmax"] and all(c["showscale"] for c in cells)
     z = np.abs(array(cells[0]["z"]))
@@ -471,3 +481,40 @@ def test_inside_draws_the_map_of_a_test_set_of_one_or_two_images(home, store, mo
     shares = [c.value for c in at.caption if c.value.startswith("Classes kept")]
     assert len(shares) == (2 if count == 2 else 0)
     assert (count == 2) != any("at least 2 test images" in i.value for i in at.info)
+
+
+def saliency_maps(at) -> dict[str, dict]:
+    """The "Which pixels decided it" maps by title (their titles end in the Σ of the map)."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {html.unescape(s["layout"]["title"]["text"]): s for s in specs
+            if " · Σ " in s["layout"].get("title", {}).get("text", "")}
+
+
+def test_which_pixels_shows_each_model_side_by_side_on_one_scale_and_the_sum_in_logits(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
+    at.selectbox(key="inside_other").set_value(ids["cnn bn"]).run()
+    assert not at.exception
+    maps = saliency_maps(at)
+    names = sorted(t.split(":")[0] for t in maps)
+    assert names == sorted([f"#{ids['cnn plain']} CNN, trained", f"#{ids['cnn bn']} CNN, trained"])
+    assert all(re.search(r"· Σ [+-][\d.e+-]+ logit$", t) for t in maps)
+    assert len({(m["data"][0]["zmin"], m["data"][0]["zmax"]) for m in maps.values()}) == 1  # one colour scale
+    text = captions(at)
+    assert "one colour scale for the maps side by side" in text and "logits" in text
+    assert "untrained copy's map" not in text  # no untrained copy is shown here
+    at.selectbox(key="inside_other").set_value("nothing").run()
+    assert len(saliency_maps(at)) == 1 and "one colour scale for the maps side by side" not in captions(at)
+
+
+def test_a_blank_grad_cam_map_says_why(inside_home, monkeypatch):
+    from playground import explain
+
+    at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
+    real = explain.saliency
+    monkeypatch.setattr(explain, "saliency", lambda *a, **k: real(*a, **k) * 0)  # as an untrained copy's often is
+    at.radio(key=f"why-method-inside-{ids['cnn plain']}").set_value("gradcam").run()
+    assert not at.exception
+    for name in ("trained", "untrained"):
+        assert f"#{ids['cnn plain']} CNN, {name}: all white, because no region" in captions(at)
+    at.radio(key=f"why-method-inside-{ids['cnn plain']}").set_value("ig").run()
+    assert "all white" not in captions(at)  # said of Grad-CAM's blank maps only

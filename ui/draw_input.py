@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from playground import novelty
 from playground.preprocess import BadImage, NoInk, NotADigit, load_image, mnist_style
+from ui.common import loaded_model
 from ui.navigation import arrived
 
 CANVAS, UPLOAD = "canvas", "upload"
@@ -133,3 +135,38 @@ def draw_input() -> DrawInput:
         return DrawInput(digit, CANVAS, None, problem, upload.name if upload is not None else "",
                          upload_unused=upload is not None)
     return DrawInput(None, None)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Placing the training digits in the model's own features…")
+def _model_space(checkpoint: str, mtime: float) -> novelty.FeatureSpace:
+    m = loaded_model(checkpoint)
+    return novelty.feature_space(m.model, m.config)
+
+
+def unlike_digits(digit: np.ndarray, checkpoints: dict[int, str]) -> dict[int, str | None]:
+    """Per model (run id -> checkpoint): why the drawing is unlike the digits it learned from ("in pixels",
+    "in its own features", both), or None when it is not."""
+    from ui.why_views import mtime
+
+    in_pixels = bool(novelty.digit_space().unlike(digit[None])[0])
+    out = {}
+    for run_id, path in checkpoints.items():
+        in_features = bool(_model_space(path, mtime(path)).unlike(digit[None])[0])
+        out[run_id] = " and ".join(w for w, f in (("in pixels", in_pixels), ("in its own features", in_features))
+                                   if f) or None
+    return out
+
+
+def unlike_caption() -> str:
+    """What the ❓ warning checks and how often it is right, formatted from the measured rates."""
+    m = novelty.MEASURED
+
+    def span(key: str, fmt: str) -> str:
+        lo, hi = (format(v, fmt) for v in m[key])
+        return lo if lo == hi else f"{lo}–{hi}"
+
+    return ("A model must answer one of 0–9, even for a letter or a scribble, and often with high confidence. "
+            "The ❓ warning compares the 28×28 with the training digits instead, in pixels and in each model's own "
+            f"features. Measured on our models: it flags {span('test_digits', '.1%')} of MNIST's test digits and "
+            f"{span('drawn_digits', '.1%')} of digits drawn with a mouse, but only {span('drawn_letters', '.0%')} "
+            "of letters drawn the same way: a letter often passes for a digit, so no ❓ does not mean a digit.")

@@ -10,13 +10,34 @@ from ui.inside_views import SCALES, Shown, columns, scale_words
 
 GRADIENT_CAPTION = (
     "Each point is ‖∂loss/∂h_t‖: how strongly the hidden state after row t still changes the loss for the class "
-    "'{target}', that is, how much learning signal reaches step t when the error is sent back through time. "
-    "With *relative* on, each curve is divided by its last step. A curve that falls towards row 1 is the signal "
-    "fading on its way back (the vanishing gradient); untrained models, whose weights are small, show it clearly. "
-    "A flat curve on a *trained* model does not mean the signal travels freely: a trained vanilla RNN's recurrent "
-    "weights grow (which alone would make the gradient explode) while most of its tanh units saturate near ±1 "
-    "(where they pass almost no gradient), and the two roughly cancel. The LSTM and GRU gates decide what is "
-    "kept instead, so their curves show which rows the answer still depends on.")
+    "'{target}', that is, how much learning signal reaches step t when the error is sent back through time"
+    "{relative}. Read from the curves: {reading}.")
+GRADIENT_THEORY = (
+    "A curve that falls towards row 1 is the signal fading on its way back (the vanishing gradient): each step "
+    "back multiplies it by the recurrent weights and the activation's slope, and a product of many factors below 1 "
+    "shrinks geometrically. Untrained models, whose weights are small, show it clearly. A flat curve on a "
+    "*trained* model does not mean the signal travels freely: a trained vanilla RNN's recurrent weights grow "
+    "(which alone would make the gradient explode) while most of its tanh units saturate near ±1 (where they pass "
+    "almost no gradient), and the two roughly cancel. The LSTM and GRU gates decide what is kept instead (a "
+    "forget gate near 1 passes the cell's memory back unchanged), so their curves show which rows the answer "
+    "still depends on.")
+
+
+def share(ratio: float) -> str:
+    """Row 1's signal as a share of the last row's: '1%', '35%', or '3.2×' where it grew on the way back."""
+    if ratio >= 10:
+        return f"{ratio:.0f}×"
+    if ratio >= 1.5:
+        return f"{ratio:.1f}×"
+    return f"{ratio:.0%}" if ratio >= 0.01 else f"{ratio:.1%}" if ratio >= 0.001 else f"{ratio:.0e}"
+
+
+def reading(series: dict[str, np.ndarray]) -> str:
+    """What the curves on screen say: each model's row-1 signal as a share of its last row's."""
+    parts = [f"{name}'s row 1 gets {share(float(g[0]) / max(float(g[-1]), 1e-30))} of the last row's signal"
+             for name, g in series.items()]
+    return "; ".join(parts)
+
 
 GATES_CAPTION = {
     "lstm": "LSTM: rows are steps (image rows), columns units. A gate runs from 0 (closed, dark) to 1 (open, yellow): "
@@ -91,4 +112,8 @@ def gradient_view(series: dict[str, np.ndarray], target: str) -> None:
     relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
                          help="Off: raw norms, which also shrink when a model is simply confident.")
     st.plotly_chart(charts.gradient_norms(series, relative), width="stretch")
-    st.caption(GRADIENT_CAPTION.format(target=target))
+    st.caption(GRADIENT_CAPTION.format(target=target, reading=reading(series),
+                                       relative=" (*relative* on: each curve divided by its last step)"
+                                       if relative else ""))
+    with st.expander("Why the signal fades, and why a flat curve can still hide it"):
+        st.markdown(GRADIENT_THEORY)

@@ -10,23 +10,32 @@ import torch
 
 from playground import charts, explain
 from playground.config import RunConfig, is_recurrent
-from playground.models import untrained
 from playground.probes import confusion_matrix
 from ui.common import loaded_model
 
 SALIENCY_CAPTION = (
-    "Red pixels pushed the answer towards this class, blue ones away from it, white did nothing; one colour "
-    "scale for the maps side by side. {method}. Saliency shows what the model *used*, not that it is right or "
-    "that it sees a digit as you do: compare with the untrained copy's map before reading meaning into one.")
+    "Red pixels pushed the answer towards this class, blue ones away from it, white did nothing{scale}. "
+    "{method}.{outline} Saliency shows what the model *used*, not that it is right or that it sees a digit as you "
+    "do: {compare}")
+COMPARE = {
+    "untrained": "compare with the untrained copy's map before reading meaning into one.",
+    "models": "where the models' maps differ, they rest their answers on different strokes.",
+    "one": "pick *untrained* under *Side by side with* to compare with the weights it started from.",
+}
 ROWS_CAPTION = (" Beside each map, its rows summed: what the answer owes to each image row the model read "
-                "(row 1 first, as it read them), on one axis for both models.")
+                "(row 1 first, as it read them), on one axis for the models side by side.")
+OUTLINE = " The grey line is the outline of the input's ink."
 HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a black image to this one, times "
-             "the pixel's change. The parts add up to how far the answer moved from the black image's (Σ in "
-             "each title); an untrained copy's answer hardly moves, so its map is faint on the shared "
-             "scale. Black pixels get nothing, so only the ink can count",
-       "occlusion": "Occlusion: how much the answer drops when a 4×4 patch is blacked out (covering black "
-                    "background changes nothing, so only the ink can count)",
-       "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image"}
+             "the pixel's change. The parts add up to how far the class's score moved from the black image's "
+             "(Σ in each title, in logits: the score before softmax, where +1 multiplies the odds by e ≈ 2.7); an "
+             "untrained copy's score hardly moves, so its map is faint on the shared scale. Black pixels get "
+             "nothing, so only the ink can count",
+       "occlusion": "Occlusion: how much the class's score (logit) drops when a 4×4 patch is blacked out "
+                    "(covering black background changes nothing, so only the ink can count)",
+       "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image; only "
+                  "the regions that raise the score are kept (negative evidence is cut to 0)"}
+GRADCAM_BLANK = ("{name}: all white, because no region of its last conv layer raises the score of '{cls}' "
+                 "(Grad-CAM keeps only what raises it; an untrained model's maps often do not).")
 
 
 def mtime(checkpoint: str) -> float:
@@ -83,29 +92,70 @@ def mistakes(rec, classes, key: str) -> None:
                   "would misread too.")
 
 
-def saliency(model: torch.nn.Module, config: RunConfig, x: torch.Tensor, target: int, classes, key: str,
-             with_untrained: bool = True) -> None:
-    """Which pixels made it `target`: the trained model (beside its untrained copy), for a chosen method."""
-    method = st.radio("Method", explain.methods_for(config), format_func=explain.METHODS.get, horizontal=True,
-                      key=f"why-method-{key}")
-    base = explain.blank_input(config, tuple(x.shape))
-    maps = {"trained": explain.saliency(model, x, target, method, base)}
-    if with_untrained:
-        maps["untrained"] = explain.saliency(untrained(config), x, target, method, base)
+def _restore(widget: str) -> str:
+    """A widget's kept value put back before it is drawn: Streamlit forgets a widget's state on a run that
+    does not draw it (another page, or the panel shut), the copy under `widget + "-kept"` outlives that."""
+    kept = f"{widget}-kept"
+    if widget not in st.session_state and kept in st.session_state:
+        st.session_state[widget] = st.session_state[kept]
+    return kept
+
+
+def kept_expander(label: str, key: str):
+    """An expander that stays as the learner left it, open or shut, across new drawings, answers and pages."""
+    widget = f"why-open-{key}"
+    kept = _restore(widget)
+    panel = st.expander(label, key=widget, on_change="rerun")  # "rerun": its state is kept and .open is known
+    st.session_state[kept] = bool(panel.open)
+    return panel
+
+
+def why_target(answer: int, classes, key: str) -> int:
+    """The class to explain: the model's answer (the default, following it as it changes) or one the learner
+    picks ("why not 2?"), kept across drawings."""
+    widget = f"why-class-{key}"
+    kept = _restore(widget)
+    choice = st.selectbox("Explain", [None, *range(len(classes))], key=widget,
+                          format_func=lambda c: f"its answer, {classes[answer]}" if c is None
+                          else f"why {classes[c]}?" if c == answer else f"why not {classes[c]}?",
+                          help="Which class's score the map explains: red pixels raised it, blue ones lowered it.")
+    st.session_state[kept] = choice
+    return answer if choice is None else choice
+
+
+def _compare_words(names: list[str]) -> str:
+    if len(names) == 1:
+        return COMPARE["one"]
+    return COMPARE["untrained"] if any(n.endswith("untrained") for n in names) else COMPARE["models"]
+
+
+def saliency(models: dict[str, tuple[torch.nn.Module, RunConfig, torch.Tensor]], target: int, classes, key: str,
+             outline: np.ndarray | None = None) -> None:
+    """Which pixels pushed each model (name -> (model, config, its input)) towards `target`: the maps side by
+    side on one colour scale, for a method every model allows; `outline` (H, W) in [0, 1] draws the ink's edge."""
+    methods = [m for m in explain.METHODS if all(m in explain.methods_for(cfg) for _, cfg, _ in models.values())]
+    method = st.radio("Method", methods, format_func=explain.METHODS.get, horizontal=True, key=f"why-method-{key}")
+    maps = {name: explain.saliency(m, x, target, method, explain.blank_input(cfg, tuple(x.shape)))
+            for name, (m, cfg, x) in models.items()}
     top = max(float(np.abs(m).max()) for m in maps.values()) or 1.0
-    recurrent = is_recurrent(config)
-    rows = {name: explain.row_attribution(m) for name, m in maps.items()} if recurrent else {}
+    recurrent = {name for name, (_, cfg, _) in models.items() if is_recurrent(cfg)}
+    rows = {name: explain.row_attribution(maps[name]) for name in recurrent}
     row_top = max((float(np.abs(r).max()) for r in rows.values()), default=0.0) or 1.0
-    cols = st.columns(4 if recurrent else 2)
-    for i, (name, m) in enumerate(maps.items()):
-        col = cols[2 * i] if recurrent else cols[i]
-        total = f", Σ {m.sum():+.2g}" if method == "ig" else ""
-        col.plotly_chart(charts.attribution(m, f"{name}: '{classes[target]}'{total}", zmax=top),
+    cols = iter(st.columns(len(maps) + len(rows)))
+    for name, m in maps.items():
+        col = next(cols)
+        total = f" · Σ {m.sum():+.2g} logit" if method == "ig" else ""
+        col.plotly_chart(charts.attribution(m, f"{name}: '{classes[target]}'{total}", zmax=top, outline=outline),
                          width="stretch", key=f"why-{key}-{name}")
-        if recurrent:  # which rows decided it, lined up with the rows read, on one scale as the maps are
-            cols[2 * i + 1].plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top),
-                                         width="stretch", key=f"why-rows-{key}-{name}")
-    st.caption(SALIENCY_CAPTION.format(method=HOW[method]) + (ROWS_CAPTION if recurrent else ""))
+        if method == "gradcam" and not np.abs(m).any():
+            col.caption(GRADCAM_BLANK.format(name=name, cls=classes[target]))
+        if name in rows:  # which rows decided it, lined up with the rows read, on one scale as the maps are
+            next(cols).plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top),
+                                    width="stretch", key=f"why-rows-{key}-{name}")
+    scale = "; one colour scale for the maps side by side" if len(maps) > 1 else ""
+    st.caption(SALIENCY_CAPTION.format(scale=scale, method=HOW[method], outline=OUTLINE if outline is not None
+                                       else "", compare=_compare_words(list(maps)))
+               + (ROWS_CAPTION if rows else ""))
 
 
 def where_they_differ(rec_a, rec_b, classes) -> None:
