@@ -356,3 +356,41 @@ def test_the_cli_says_its_run_was_deleted_instead_of_a_traceback(home, capsys):
     deleter.join(WAIT)
     assert code == 1 and "was deleted from the store" in capsys.readouterr().err
     watcher.close()
+
+
+DISK_FULL_SCRIPT = r"""
+set -e
+mount -t tmpfs -o size=3m tmpfs "$HOME_DIR"
+export PLAYGROUND_HOME="$HOME_DIR/home"
+"$PY" -m playground train --recipe lstm64 --hidden 32 --epochs 1000 --limit 300 --device cpu >/dev/null 2>&1 &
+pid=$!
+n=0
+while [ ! -f "$PLAYGROUND_HOME/checkpoints/run-1.pt" ]; do  # its first epoch's checkpoint: it is training
+    sleep 0.2; n=$((n + 1)); [ $n -lt 1000 ] || { echo "no checkpoint"; kill $pid; exit 3; }
+done
+dd if=/dev/zero of="$HOME_DIR/fill" bs=4k 2>/dev/null || true
+set +e
+wait $pid
+echo "exit $?"
+"$PY" -c "import sqlite3, sys; db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True); \
+print(db.execute('SELECT status, message FROM runs').fetchone())" "$PLAYGROUND_HOME/runs.db"
+"""
+
+
+def test_a_disk_filled_mid_run_by_another_process_still_gets_the_final_status(tmp_path):
+    """A real ENOSPC (a 3 MB tmpfs filled by dd while the CLI trains): before, the CLI exited 1 and the store kept
+    the run 'running' for ever; the status now says failed, disk full. Needs a user namespace to mount one."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("no user namespaces here to mount a small tmpfs")
+    (tmp_path / "fs").mkdir()
+    proc = subprocess.run(["unshare", "-r", "-m", "sh", "-c", DISK_FULL_SCRIPT], cwd=ROOT, capture_output=True,
+                          text=True, timeout=WAIT, env={"PATH": "/usr/bin:/bin", "HOME_DIR": str(tmp_path / "fs"),
+                                                        "PY": sys.executable, "PLAYGROUND_TEST": "1"})
+    assert "exit 1" in proc.stdout, proc.stdout + proc.stderr
+    assert "('failed', 'StoreError: disk full while writing" in proc.stdout, proc.stdout + proc.stderr
