@@ -45,3 +45,8 @@ def test_clicking_a_feature_map_cell_shows_how_it_was_computed(tmp_path):
         assert row.input_value() == "10" and page.get_by_label("Column (1 to 28)").input_value() == "15"
         page.get_by_text("PyTorch's conv gives", exact=False).first.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "inside-math-click.png"))
+        page.get_by_text("One training step by hand").click()
+        after = page.get_by_text("The loss after the step", exact=False).first
+        after.wait_for(timeout=30_000)
+        after.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "inside-math-step.png"))

@@ -91,7 +91,8 @@ def conv_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, key: s
     picked = (s.get(f"{k}-row", 1) - 1, s.get(f"{k}-col", 1) - 1)
     left, right = st.columns([3, 2])
     right.plotly_chart(clickable_map(m, f"filter {channel + 1} {stage} · click a cell", picked),
-                       on_select="rerun", selection_mode="points", key=f"{k}-map")
+                       on_select="rerun", selection_mode="points", key=f"{k}-map",
+                       config={"displayModeBar": False})  # its buttons covered the title
     r1, r2 = right.columns(2)
     row = r1.number_input(f"Row (1 to {m.shape[0]})", 1, m.shape[0], key=f"{k}-row") - 1
     col = r2.number_input(f"Column (1 to {m.shape[1]})", 1, m.shape[1], key=f"{k}-col") - 1

@@ -9,11 +9,11 @@ import torch
 from playground import by_hand, charts, probes
 
 EQUATIONS = {
-    "LSTM": r"""i = \sigma(W_i x_t + U_i h_{t-1} + b_i),\; f = \sigma(W_f x_t + U_f h_{t-1} + b_f),\;
-g = \tanh(W_g x_t + U_g h_{t-1} + b_g),\; o = \sigma(W_o x_t + U_o h_{t-1} + b_o) \\
+    "LSTM": r"""i = \sigma(W_i x_t + U_i h_{t-1} + b_i), \quad f = \sigma(W_f x_t + U_f h_{t-1} + b_f) \\
+g = \tanh(W_g x_t + U_g h_{t-1} + b_g), \quad o = \sigma(W_o x_t + U_o h_{t-1} + b_o) \\
 c_t = f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t)""",
     "GRU": r"""r = \sigma(W_r x_t + U_r h_{t-1} + b_r),\; z = \sigma(W_z x_t + U_z h_{t-1} + b_z) \\
-n = \tanh(W_n x_t + b_{in} + r \odot (U_n h_{t-1} + b_{hn})), \qquad h_t = (1 - z) \odot n + z \odot h_{t-1}""",
+n = \tanh(W_n x_t + b_{in} + r \odot (U_n h_{t-1} + b_{hn})) \\ h_t = (1 - z) \odot n + z \odot h_{t-1}""",
     "RNN_TANH": r"h_t = \tanh(W x_t + U h_{t-1} + b)",
     "RNN_RELU": r"h_t = \mathrm{relu}(W x_t + U h_{t-1} + b)",
 }
