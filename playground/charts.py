@@ -182,17 +182,18 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
     return _layout(fig, height=plot_px + 50, hovermode="closest", showlegend=False)
 
 
-def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]]) -> go.Figure:
-    """Many runs on one chart, one colour per run, train dashed, validation solid: variant_curves with
-    one run per variant."""
+def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]], ids: Sequence[int] | None = None) -> go.Figure:
+    """Many runs on one chart, one colour per run (from its id in `ids`, as on every page), train dashed,
+    validation solid: variant_curves with one run per variant."""
     def curve(rows: Sequence[dict], key: str) -> tuple[list, list, list, list]:
         pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
         x, y = [p[0] for p in pts], [p[1] for p in pts]
         return x, y, y, y
 
     keys = ("train_loss", "val_loss", "train_acc", "val_acc")
-    return variant_curves([{"name": name, "color_id": i, "n": 1, "curves": {k: curve(rows, k) for k in keys}}
-                           for i, (name, rows) in enumerate(runs)])
+    ids = list(ids) if ids is not None else list(range(len(runs)))
+    return variant_curves([{"name": name, "color_id": run_id, "n": 1, "curves": {k: curve(rows, k) for k in keys}}
+                           for run_id, (name, rows) in zip(ids, runs, strict=True)])
 
 
 RUN_PALETTE = qualitative.D3  # ten clearly distinct hues (Plotly's own has two close pinks, #FF6692 and #FF97FF)

@@ -67,14 +67,15 @@ def _results(rec: RunRecord, epochs: Sequence[dict]) -> dict[str, Any]:
 
 
 def comparison_table(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> list[dict[str, Any]]:
-    """One row per run: its results first, then the settings that differ (None where one does not apply)."""
+    """One row per run: the settings that differ (None where one does not apply), then its results: what was
+    changed is read before what it did (settings after eight result columns were off-screen)."""
     differing = differing_settings([rec.config for rec, _ in runs])
     table = []
     for rec, epochs in runs:
         flat = rec.config.flat()
         row: dict[str, Any] = {"run": f"#{rec.id} {rec.name}", "status": str(rec.status)}
-        row.update(_results(rec, epochs))
         row.update({k: flat[k] if applies(k, rec.config) else None for k in differing})
+        row.update(_results(rec, epochs))
         row.update({"params": rec.params, "seconds": round(rec.result.get("train_seconds") or 0.0, 1) or None})
         table.append(row)
     return table
@@ -208,17 +209,18 @@ def one_study(runs: Sequence[RunRecord]) -> int | None:
 
 
 def default_selection(runs: Sequence[RunRecord], count: int = 2) -> list[int]:
-    """What Compare shows first: the newest study's runs if there is one, else the `count` newest finished runs
-    of the newest finished run's dataset (never a CNN on CIFAR beside LeNet on MNIST)."""
+    """What Compare shows first: the newest study's runs when that study is the latest thing trained, else the
+    `count` newest finished runs like the newest one: its dataset and model family (an LSTM beside a
+    noisy-label LeNet had nothing in common), so the runs just trained side by side."""
     found = studies(runs)
-    if found:
-        return next(iter(found.values()))
+    newest_study = next(iter(found.values()), [])
     done = sorted((r for r in runs if r.status == RunStatus.FINISHED and r.config is not None),
                   key=lambda r: r.id, reverse=True)
-    if not done:
-        return []
-    dataset = done[0].config.data.dataset
-    return [r.id for r in done if r.config.data.dataset == dataset][:count]
+    if not done or (newest_study and max(newest_study) >= done[0].id):
+        return newest_study
+    like = done[0].config
+    return [r.id for r in done if r.config.data.dataset == like.data.dataset
+            and is_recurrent(r.config) == is_recurrent(like)][:count]
 
 
 def already_run(configs: Iterable[RunConfig], runs: Sequence[RunRecord]) -> list[RunRecord]:

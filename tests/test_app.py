@@ -264,7 +264,7 @@ def test_out_of_range_values_are_refused_with_the_reason_not_replaced(home):
     assert at.session_state["f_hidden"] == 100 and at.sidebar.number_input(key="f_hidden").value == 100
 
 
-def test_comparison_table_puts_results_first_and_only_settings_that_apply():
+def test_comparison_table_puts_settings_first_and_only_settings_that_apply():
     from playground.compare import comparison_table
     from playground.store import RunRecord
 
@@ -278,8 +278,9 @@ def test_comparison_table_puts_results_first_and_only_settings_that_apply():
             (rec(3, tiny(arch="cnn", dataset="cifar2", width=8)), epochs)]
     table = comparison_table(runs)
     columns = list(table[0])
-    assert columns[:3] == ["run", "status", "final val acc"]
-    assert columns.index("test acc") < columns.index("arch") < columns.index("params")
+    assert columns[:2] == ["run", "status"]
+    # Issue 31: what the run changed, then what it did (settings after eight results were off-screen).
+    assert columns.index("arch") < columns.index("final val acc") < columns.index("test acc") < columns.index("params")
     assert "optimizer" in columns and "name" not in columns
     assert "width" not in columns and "activation" not in columns  # apply to one run only: nothing differs
     assert "momentum" not in columns  # applies to the SGD run only

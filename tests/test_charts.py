@@ -197,3 +197,11 @@ def test_the_epoch_curves_mark_the_epoch_early_stopping_kept():
     assert [s.x0 for s in fig.layout.shapes] == [3, 3]
     plain = charts.epoch_curves(rows)
     assert not plain.layout.shapes and all(t.name in ("train", "val") for t in plain.data)
+
+
+def test_a_run_has_the_colour_of_its_id_in_learn_as_in_compare():
+    """Issue 31: a baseline was blue in Learn (its place in the lesson) and orange or pink in Compare (its id)."""
+    rows = [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.6, "train_acc": 0.8, "val_acc": 0.7}]
+    fig = charts.compare_curves([("baseline", rows), ("dropout", rows)], ids=[12, 13])
+    colours = {t.name.split(" (")[0]: t.line.color for t in fig.data}
+    assert colours == {"baseline": charts.run_color(12), "dropout": charts.run_color(13)}

@@ -247,10 +247,20 @@ def test_default_selection_is_the_newest_study_else_newest_runs_of_one_dataset()
     more = [_study_rec(1, "cifar2", "older cnn"), *lone, _study_rec(4, "mnist", "failed", RunStatus.FAILED)]
     assert default_selection(more) == [3, 1]
     studied = [*more, *(_study_rec(5 + i, "cifar2", f"cnn · v{i} · seed 0 · study {1 + i // 2}") for i in range(4)),
-               _study_rec(9, "mnist", "newest, no study")]
+               _study_rec(9, "mnist", "older, no study", RunStatus.STOPPED)]
     assert default_selection(studied) == [7, 8]  # study 2, whatever its runs' status
     assert default_selection([]) == []
     assert one_study(studied[-5:-3]) == 1 and one_study(studied[-5:-1]) is None and one_study(lone) is None
+
+
+def test_default_selection_is_what_was_trained_last_and_never_an_lstm_beside_a_lenet():
+    """Issue 31: Compare opened with an LSTM beside a noisy-label LeNet (same dataset, nothing else in common)."""
+    lstm = rec(3, recipe("lstm64"), "lstm64")
+    noisy = rec(2, recipe("lenet").override(label_noise=0.4), "lenet noisy")
+    assert default_selection([rec(1, recipe("rnn128"), "rnn128"), noisy, lstm]) == [3, 1]  # the recurrent ones
+    study = [_study_rec(4 + i, "cifar2", f"cnn · v{i} · seed 0 · study 1") for i in range(2)]
+    assert default_selection([noisy, lstm, *study]) == [4, 5]  # the study is the latest thing trained
+    assert default_selection([*study, rec(6, recipe("lenet"), "lenet"), noisy]) == [6, 2]  # runs after it
 
 
 # ------------------------------------------------------------------ the page
@@ -513,6 +523,18 @@ def test_default_selection_and_seed_note_on_the_page(home, store):
     fresh = page("pages/compare.py").run()
     assert fresh.multiselect(key="compare_ids").value == study  # the newest study's runs
     assert "One seed per variant" in caption_text(fresh)
+
+
+def test_the_runs_table_shows_every_header_whole(home, store):
+    """Issue 31: headers were cut on the right ("last meas…", "test a…"): each column is as wide as its header."""
+    from ui.compare_view import header_px
+
+    ids = trained_runs(store, [(tiny(epochs=1, limit=200, l2=l2), f"l2 {l2}") for l2 in (0.0, 0.01)])
+    at = page("pages/compare.py").run()
+    at.multiselect(key="compare_ids").set_value(ids).run()
+    columns = json.loads(at.dataframe[0].proto.columns)
+    for name in ("last measured epoch", "test acc", "final train acc", "l2", "status"):
+        assert columns[name]["width"] >= header_px(name) >= 7.5 * len(name) + 16, name
 
 
 def test_the_variant_table_gives_its_spread_columns_room(home, store):

@@ -39,6 +39,26 @@ def variant_columns() -> dict:
     spread = {k: st.column_config.TextColumn(width=SPREAD_PX) for k in PERCENT}
     return {"seeds": st.column_config.TextColumn(width="small"), **spread}
 STATUS_WORD = {RunStatus.RUNNING: "training"}
+
+
+def header_px(name: str) -> int:
+    """A column wide enough for its whole header (~8 px a character and the sort arrow's room): Streamlit sizes
+    a column by its values, and a header wider than them was cut ("last meas…", "test a…")."""
+    return 8 * len(name) + 32
+
+
+def run_columns(rows: list[dict]) -> dict:
+    """The runs table's columns: each as wide as its header, results as percents, the link to the run's page."""
+    config = {}
+    for name in rows[0] if rows else ():
+        if name == "details":
+            config[name] = st.column_config.LinkColumn(display_text="Train ↗", width="small",
+                                                       help="The run's page: its curves, report and mistakes")
+        elif name in PERCENT:
+            config[name] = st.column_config.NumberColumn(format="percent", width=header_px(name))
+        elif name != "run":
+            config[name] = st.column_config.Column(width=header_px(name))
+    return config
 METRIC_WORDS = {"test acc": "test accuracy", "final val acc": "final validation accuracy",
                 "gap (train-val)": "gap (train − val)"}
 
@@ -149,9 +169,7 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
         st.caption("No generalization gap to show: these runs hold out no validation set "
                    "(validation fraction 0).")
     per_run = _with_links(comparison_table(pairs), [rec.id for rec, _ in pairs])
-    percent = {k: st.column_config.NumberColumn(format="percent") for k in PERCENT}
-    percent["details"] = st.column_config.LinkColumn(display_text="Train ↗", width="small",
-                                                     help="The run's page: its curves, report and mistakes")
+    percent = run_columns(per_run)
     if any(len(v.runs) > 1 for v in variants):
         st.caption("Variants trained with several seeds: each line is their mean, the band their min–max; "
                    "the table gives mean ± half the range.")

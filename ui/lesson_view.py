@@ -110,21 +110,24 @@ def _runs_body(lesson: Lesson, run_ids: list[int], was_live: bool, guess: str | 
                 stories[key] = curve_story(snap.epoch_rows)
                 if lesson.deletion == key:
                     results[key].update(deletion_results(run_id))
-    _curves(lesson, {labels.get(i, f"run #{i}"): s for i, s in snaps.items() if s is not None})
+    _curves(lesson, {labels.get(i, f"run #{i}"): s for i, s in snaps.items() if s is not None},
+            {labels.get(i, f"run #{i}"): i for i in snaps})
     if all(s is not None and s.done for s in snaps.values()):
         _verdict(lesson, results, guess, {k: i for i, k in keys.items()}, scale, stories)
 
 
-def _curves(lesson: Lesson, snaps: dict) -> None:
+def _curves(lesson: Lesson, snaps: dict, ids: dict) -> None:
     """The evidence, live and after: each run's loss and accuracy per epoch (train dashed, validation solid);
-    a lesson of one run also shows its loss per step, where an uneven learner's jumps are."""
+    a lesson of one run also shows its loss per step, where an uneven learner's jumps are. Each run in the colour
+    of its id (`ids`: label -> run id), as Compare draws it."""
     rows = [(label, s.epoch_rows) for label, s in snaps.items() if s.epoch_rows]
+    run_ids = [ids[label] for label, _ in rows]
     if rows and lesson.gap and len(snaps) > 1:
-        _gap_chart(lesson, rows)
+        _gap_chart(lesson, rows, run_ids)
         with st.expander("Every curve: loss and accuracy, train and validation"):
-            st.plotly_chart(charts.compare_curves(rows), width="stretch", key=f"lesson-epochs-{lesson.key}")
+            st.plotly_chart(charts.compare_curves(rows, run_ids), width="stretch", key=f"lesson-epochs-{lesson.key}")
     elif rows:
-        fig = charts.epoch_curves(rows[0][1]) if len(snaps) == 1 else charts.compare_curves(rows)
+        fig = charts.epoch_curves(rows[0][1]) if len(snaps) == 1 else charts.compare_curves(rows, run_ids)
         st.plotly_chart(fig, width="stretch", key=f"lesson-epochs-{lesson.key}")
         st.caption("Per epoch: train (dashed) and validation (solid) loss and accuracy; a point is added as each "
                    "epoch ends.")
@@ -136,10 +139,10 @@ def _curves(lesson: Lesson, snaps: dict) -> None:
             st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"lesson-steps-{lesson.key}")
 
 
-def _gap_chart(lesson: Lesson, rows: list[tuple[str, list]]) -> None:
+def _gap_chart(lesson: Lesson, rows: list[tuple[str, list]], run_ids: list[int]) -> None:
     """What the lesson asks about, one line per run: training minus validation accuracy per epoch."""
-    series = [{"name": label, "color_id": i, "n": 1, "curves": {"gap": band([epochs], "gap")}}
-              for i, (label, epochs) in enumerate(rows)]
+    series = [{"name": label, "color_id": run_id, "n": 1, "curves": {"gap": band([epochs], "gap")}}
+              for run_id, (label, epochs) in zip(run_ids, rows, strict=True)]
     if not any(s["curves"]["gap"][0] for s in series):
         return
     st.plotly_chart(charts.variant_gap(series), width="stretch", key=f"lesson-gap-{lesson.key}")
