@@ -167,3 +167,34 @@ def test_a_filter_beyond_the_next_layers_count_is_brought_back(math_home, monkey
     at.selectbox(key=f"{k}-block").set_value(1).run()  # conv 1 has 6 filters
     assert not at.exception
     assert at.number_input(key=f"{k}-channel").value == 1 and at.number_input(key=f"{k}-row").value == 10
+
+
+def test_on_a_drawing_the_math_reads_the_drawing_and_the_step_asks_for_its_label(math_home, monkeypatch):
+    """Draw's "Look inside" opens Inside on the drawing: every view works on it; a drawing has no true label,
+    so the training step starts from the model's own answer and lets the learner say what was drawn."""
+    import numpy as np
+
+    from playground.data import load_dataset
+    from ui.state import LAST_DIGIT
+
+    home, ids, runs = math_home
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    digit = load_dataset("mnist").test_x[3, 0].numpy().astype(np.float32) / 255  # a "drawing" in [0, 1]
+    at = app_page("pages/inside.py")
+    at.session_state["inside_model"] = ids["lenet"]
+    at.session_state["inside_other"] = "nothing"
+    at.session_state[LAST_DIGIT] = digit
+    at.session_state["inside_source"] = "my drawing"
+    at.run()
+    assert not at.exception
+    loaded = load_checkpoint(runs[ids["lenet"]].checkpoint)
+    x = probes.model_input(torch.as_tensor(digit)[None, None] * 255.0, loaded.config)
+    cell = by_hand.conv_cell(loaded.model, x, 1, 0, 0, 0)
+    assert f"= **{cell.total:+.4f}** (PyTorch's conv gives {cell.conv:+.4f})" in markdown(at)
+    answer = int(probes.class_probabilities(loaded.model, x).argmax())
+    label = at.selectbox(key=f"tmath-{ids['lenet']}-label")
+    assert label.value == answer and label.help
+    label.set_value((answer + 1) % 10).run()
+    s = by_hand.training_step(loaded.model, loaded.config, x, (answer + 1) % 10,
+                              next(n for n, _ in loaded.model.named_parameters()))
+    assert f"**{s.loss:.4f}**" in markdown(at)
