@@ -161,8 +161,12 @@ def _seconds_per_unit(rec, cfg: RunConfig, done: float) -> float | None:
     """A finished run's seconds per unit of work: from its training time over its trained samples where it
     has one (start-up, loading and waits are no work; a short run's 2-3 s of them made large runs look
     several times slower), else from its wall time less START_SECONDS."""
+    result = rec.result if isinstance(rec.result, dict) else {}
+    rate = result.get("samples_per_s")
+    if "kept_epoch" in result and isinstance(rate, (int, float)) and rate > 0:
+        return 1 / (rate * work(cfg))  # early stopping: fewer epochs than the config's were trained
     trained = cfg.optim.epochs * split(cfg)[0] * work(cfg)
-    train_seconds = rec.result.get("train_seconds") if isinstance(rec.result, dict) else None
+    train_seconds = result.get("train_seconds")
     if isinstance(train_seconds, (int, float)) and train_seconds > 0 and trained > 0:
         return train_seconds / trained
     wall = rec.ended - rec.started

@@ -130,3 +130,13 @@ def test_a_study_starts_its_longest_runs_first():
     plain = recipe("cnn").override(epochs=4, limit=500)
     configs = [plain, plain.override(l2=0.03), plain.override(batchnorm=True), plain.override(epochs=8)]
     assert estimate.longest_first(configs) == [3, 2, 0, 1]
+
+
+def test_an_early_stopped_run_gives_the_speed_of_the_epochs_it_trained():
+    """Issue 31: a run with patience 2 of 10 epochs trained 3 (2,700 samples) in 2.7 s: 1,000 samples/s, not the
+    3,333/s that 10 configured epochs over 2.7 s would claim."""
+    cfg = LSTM.override(epochs=10, patience=2)
+    rec = finished(1, cfg, wall=5.0)
+    rec.result = {"train_seconds": 2.7, "samples_per_s": 1000.0, "kept_epoch": 1}
+    rate = estimate.measured_rate(cfg, [rec])
+    assert rate.seconds_per_unit == pytest.approx(1 / (1000.0 * estimate.work(cfg)))

@@ -517,6 +517,7 @@ def test_early_stopping_is_a_form_setting_and_the_run_shows_the_epoch_it_kept(ho
     assert not at.exception
     assert at.sidebar.number_input(key="f_patience").value == 4
     assert at.sidebar.number_input(key="f_min_delta").value == 0.01
+    assert any("less if early stopping ends it sooner" in i.value for i in at.sidebar.info)  # the estimate's caveat
     at.sidebar.number_input(key="f_patience").set_value(6).run()
     assert settings(at)["patience"] == "6"
     cfg = tiny(epochs=10, patience=2)

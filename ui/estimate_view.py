@@ -40,9 +40,12 @@ def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Seq
     def probe(cfg: RunConfig) -> estimate.Rate:
         # The speed per sample depends on the model and batch alone: one probe serves every epochs, limit and
         # label noise (which labels are wrong costs nothing), so a study's data axes add no probes.
-        shape = cfg.override(epochs=1, limit=0, seed=0, val_fraction=0.0, label_noise=0.0)
+        shape = cfg.override(epochs=1, limit=0, seed=0, val_fraction=0.0, label_noise=0.0, patience=0)
         return estimate.Rate(*_probe(shape.to_json(), threads, _device(cfg)))
 
     got = estimate.estimate(list(configs), runs, at_once or registry.max_concurrent,
                             _device(configs[0]) if configs else "cpu", probe=probe)
-    return got.text()
+    text = got.text()
+    if text and any(cfg.optim.patience for cfg in configs):  # the estimate counts every epoch
+        text += "; less if early stopping ends it sooner"
+    return text
