@@ -133,6 +133,10 @@ def test_one_training_step_by_hand_matches_the_optimizer(math_home, monkeypatch,
         assert "v ← μ·v + g" in update  # the second step: momentum's buffer carries the first step
     else:
         assert "m ← β₁·m" in update
+    at.number_input(key=f"{k}-weight").set_value(3).run()  # any weight: the 3rd of the tensor
+    s3 = by_hand.training_step(loaded.model, loaded.config, x, label, param, (0,) * (len(s.index) - 1) + (2,),
+                               step=2)
+    assert s3.index[-1] == 2 and f"w = {s3.torch_weight:+.6g}" in markdown(at)
     assert torch.equal(dict(loaded.model.named_parameters())[param], dict(
         load_checkpoint(loaded.path).model.named_parameters())[param])
 

@@ -2,6 +2,7 @@
 finite difference), the optimizer's update with this run's settings, the loss after (playground.by_hand)."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -32,11 +33,18 @@ def training_step_math(model: torch.nn.Module, config, x: torch.Tensor, label: i
                              key=f"{k}-param")
         step = c3.number_input(f"Step (1 to {MAX_STEP})", 1, MAX_STEP, key=f"{k}-step",
                                help="Steps before it, on the same image, build up the optimizer's memory.")
-        s = by_hand.training_step(model, config, x, target, param, step=int(step))
+        shape = tuple(dict(model.named_parameters())[param].shape)
+        size = int(np.prod(shape))
+        if not 0 <= st.session_state.get(f"{k}-weight", 0) <= size:  # another tensor had more weights
+            st.session_state[f"{k}-weight"] = 0
+        number = st.number_input(f"Weight number in this tensor (1 to {size:,}; 0: the one with the largest "
+                                 "gradient)", 0, size, key=f"{k}-weight")
+        index = tuple(int(i) for i in np.unravel_index(number - 1, shape)) if number else None
+        s = by_hand.training_step(model, config, x, target, param, index, step=int(step))
         _forward(s, classes)
         weight = f"{names.get(param.rpartition('.')[0], param)} weight {tuple(i + 1 for i in s.index)}"
-        st.markdown(f"**2. The gradient** of the loss for {weight} (the one with the largest gradient in this "
-                    f"tensor), w = {s.weight:+.6g}:")
+        which = "" if number else " (the one with the largest gradient in this tensor)"
+        st.markdown(f"**2. The gradient** of the loss for {weight}{which}, w = {s.weight:+.6g}:")
         rel = abs(s.finite_difference - s.raw_grad) / max(abs(s.raw_grad), 1e-12)
         st.markdown(f"| ∂loss/∂w by autograd | finite difference, ε = {s.eps:g} | relative difference |\n"
                     f"|---|---|---|\n| {s.raw_grad:+.6g} | {s.finite_difference:+.6g} | {rel:.1e} |")
