@@ -387,7 +387,7 @@ def _loss(model: nn.Module, x: torch.Tensor, label: int, l2: float) -> tuple[tor
     """The loss training minimizes on one image (cross-entropy + the run's L2 term), the logits, the L2 term."""
     logits = model(x)
     term = l2 * l2_penalty(model) if l2 > 0 else logits.new_zeros(())
-    return F.cross_entropy(logits, torch.tensor([label])) + term, logits, float(term)
+    return F.cross_entropy(logits, torch.tensor([label])) + term, logits, float(term.detach())
 
 
 def finite_difference(model: nn.Module, x: torch.Tensor, label: int, param: str, index: tuple[int, ...],
