@@ -10,6 +10,7 @@ from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
 from ui.draw_keep import DIGITS, keep_controls, test_set
+from ui.draw_own import camera_keep, teach
 from ui.navigation import require_app
 from ui.state import LAST_DIGIT
 from ui.why_views import kept_expander, saliency, why_target
@@ -43,6 +44,7 @@ with left:
     seen = draw_input()
     if seen.source == UPLOAD and seen.original is not None:
         st.image(seen.original, caption=f"uploaded: {seen.name}", width=160)
+    camera_keep()
 
 digit = seen.digit
 st.session_state[LAST_DIGIT] = digit  # the Inside page can look at the same drawing
@@ -115,3 +117,9 @@ else:
     k1.caption("Draw or upload a digit to keep it here with its true label.")
 with k2:
     test_set(loaded, labels, by_id)
+
+if first is not None:
+    st.subheader("Teach it your handwriting", anchor=False)
+    st.caption("In the table above, a model taught your handwriting has trained on most of your drawings: only "
+               "its held-out numbers below are a fair test.")
+    teach(by_id[first])

@@ -203,8 +203,18 @@ def to_input(images: np.ndarray, config: RunConfig) -> torch.Tensor:
     return Normalizer.of(config.data.dataset, config.data.normalize)(x * 255.0)
 
 
+def reads_digits(config: RunConfig) -> bool:
+    """Whether a model of `config` reads digits 0-9: an MNIST model, or one fine-tuned on your own digits."""
+    if config.data.dataset == "mnist":
+        return True
+    try:
+        return spec(config.data.dataset).classes == tuple("0123456789")
+    except ValueError:  # its own data is gone from this home
+        return False
+
+
 def require_digits(loaded: LoadedModel) -> None:
-    if loaded.config.data.dataset != "mnist":
+    if not reads_digits(loaded.config):
         raise CheckpointError(f"{loaded.path} was trained on '{loaded.config.data.dataset}'; "
                               "digit prediction needs an MNIST model")
 
@@ -225,7 +235,7 @@ def predict_image(loaded: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, n
 
 def mnist_checkpoints(records) -> list:
     """Runs whose checkpoint file exists and whose model reads digits, newest first."""
-    return [r for r in records if r.config.data.dataset == "mnist" and r.checkpoint and Path(r.checkpoint).is_file()]
+    return [r for r in records if reads_digits(r.config) and r.checkpoint and Path(r.checkpoint).is_file()]
 
 
 def best_finished(records) -> list:

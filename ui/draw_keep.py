@@ -22,32 +22,46 @@ from ui.common import jobs
 
 DIGITS = [str(d) for d in range(10)]
 LABEL, KEPT_FOR, MESSAGE = "true_label", "keep_for", "keep_message"
+# "Keep and clear": the label the next drawing starts with (the user's own, never the model's guess), and how
+# it follows from the one just kept: the same digit again, or the next one (a round of 0-9).
+NEXT_LABEL, AFTER_KEEP = "keep_next_label", "keep_then"
+THEN = {"same": "same digit next", "next": "next digit (0→9)"}
 GALLERY_MAX = 40
 
 
-def _keep(digit: np.ndarray) -> None:
+def _keep(digit: np.ndarray, clear: bool = False) -> None:
     s = st.session_state
     label = s.get(LABEL)
     if label is None:
         s[MESSAGE] = ("warning", "Pick the digit it really is first, then press Keep.")
         return
     jobs().store.add_drawing(digit, int(label))
-    s[MESSAGE] = ("success", f"Kept as a {label}.")
+    s[MESSAGE] = ("success", f"Kept as a {label}." + (" Draw the next one." if clear else ""))
     # The next drawing starts without a label again. Set, not deleted: a deleted key let the browser keep
     # showing the old choice (found in Chromium: "7" stayed in the box after Keep).
     s[LABEL] = None
+    if clear:  # many drawings in a row: an empty canvas, and the label the user chose for the next one
+        from ui.draw_input import _clear
+
+        _clear()
+        s[NEXT_LABEL] = (int(label) + 1) % 10 if s.get(AFTER_KEEP) == "next" else int(label)
 
 
 def keep_controls(digit: np.ndarray, container) -> None:
     """'The digit really is' (no default) and Keep, for the digit the models see now."""
     s = st.session_state
     seen = hashlib.blake2b(np.ascontiguousarray(digit).tobytes(), digest_size=16).hexdigest()
-    if s.get(KEPT_FOR) != seen:  # a new drawing: its label is the user's to pick, not carried over
+    if s.get(KEPT_FOR) != seen:  # a new drawing: its label is the user's to pick (or set by Keep and clear)
         s[KEPT_FOR] = seen
-        s.pop(LABEL, None)
+        s[LABEL] = s.pop(NEXT_LABEL, None)
     container.selectbox("The digit really is", list(range(10)), index=None, placeholder="pick the true digit",
                         key=LABEL)
-    container.button("Keep this drawing", on_click=_keep, args=(np.array(digit, copy=True),), key="keep")
+    kept = np.array(digit, copy=True)
+    container.button("Keep this drawing", on_click=_keep, args=(kept,), key="keep")
+    container.button("Keep and clear", on_click=_keep, args=(kept, True), key="keep_clear",
+                     help="Keep it, empty the canvas, and start the next drawing with a label: 50 in a few minutes.")
+    s.setdefault(AFTER_KEEP, "same")
+    container.radio("then", list(THEN), format_func=THEN.get, key=AFTER_KEEP, label_visibility="collapsed")
     kind, text = s.pop(MESSAGE, (None, None))
     if kind:
         getattr(container, kind)(text)

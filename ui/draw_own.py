@@ -1,0 +1,114 @@
+"""Draw page: your own data. Photograph a digit on paper and keep it like a drawing; teach a model your
+handwriting (a fine-tune on the kept drawings, a quarter of each digit held out) and see what it gained on your
+held-out drawings and lost on MNIST."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground import own
+from playground.config import ConfigError
+from playground.errors import RunStatus
+from ui.common import jobs
+
+PHOTO_LABEL, PHOTO_NOTE = "photo_label", "photo_note"
+FINE_TUNE_BATCH = 16  # a few dozen drawings: a batch of 64 would be one step an epoch
+
+
+def camera_keep() -> None:
+    """A camera photo of a digit on paper, read by the uploads' photo pipeline, kept with its true label."""
+    from ui.draw_input import prepare_upload
+
+    with st.expander("📷 Photograph a digit on paper (phone or laptop camera)"):
+        st.caption("Dark ink on light paper, one digit filling much of the frame. The photo is read exactly like "
+                   "an uploaded one (uneven light removed, cropped to the ink, fitted in 20 px) and kept like a "
+                   "drawing.")
+        shot = st.camera_input("Photograph a digit", key="draw_camera", label_visibility="collapsed")
+        if shot is None:
+            return
+        _, digit, problem = prepare_upload(shot.getvalue())
+        if problem or digit is None:
+            st.warning(problem or "No digit found in the photo.")
+            return
+        c1, c2 = st.columns([1, 2])
+        c1.image((digit * 255).astype("uint8"), width=84, caption="what a model gets")
+        c2.selectbox("The digit really is", list(range(10)), index=None, placeholder="pick the true digit",
+                     key=PHOTO_LABEL)
+        c2.button("Keep this photo", key="keep_photo", on_click=_keep_photo, args=(digit.copy(),))
+        kind, text = st.session_state.pop(PHOTO_NOTE, (None, None))
+        if kind:
+            getattr(c2, kind)(text)
+
+
+def _keep_photo(digit) -> None:
+    s = st.session_state
+    label = s.get(PHOTO_LABEL)
+    if label is None:
+        s[PHOTO_NOTE] = ("warning", "Pick the digit it really is first, then press Keep.")
+        return
+    jobs().store.add_drawing(digit, int(label))
+    s[PHOTO_NOTE] = ("success", f"Kept as a {label}.")
+    s[PHOTO_LABEL] = None
+
+
+def teach(record) -> None:
+    """'Teach it my handwriting': a fine-tune of `record`'s model on the kept drawings, as a run of its own."""
+    drawings = jobs().store.list_drawings()
+    counts = [sum(d.label == k for d in drawings) for k in range(10)]
+    st.caption(f"Fine-tunes #{record.id} on your {len(drawings)} kept drawing(s) "
+               f"({', '.join(f'{k}: {n}' for k, n in enumerate(counts) if n) or 'none yet'}). "
+               f"{own.HELD_OUT:.0%} of each digit's drawings (chosen by a seeded draw) are held out: it never trains "
+               "on them, and they measure it before and after, as MNIST's test set measures what it forgets.")
+    with st.form("teach_form", border=False):
+        c1, c2, c3, c4 = st.columns(4)
+        layers = c1.selectbox("Train", ["all", "last"], key="teach_layers",
+                              format_func={"all": "all layers", "last": "the last layer only"}.get)
+        lr = c2.number_input("Learning rate", 0.0, 1.0, float(record.config.optim.lr), format="%g", key="teach_lr")
+        epochs = c3.number_input("Epochs", 1, 200, 5, key="teach_epochs")
+        replay = c4.number_input("MNIST images mixed in", 0, own.MAX_IMAGES, 0, step=100, key="teach_replay",
+                                 help="Replay: MNIST training images trained on beside yours, against forgetting.")
+        pressed = st.form_submit_button(f"Teach #{record.id} my handwriting", type="primary")
+    if pressed:
+        try:
+            run_id = start_fine_tune(record, drawings, layers, float(lr), int(epochs), int(replay))
+        except (own.OwnDataError, ConfigError) as exc:
+            st.warning(f"Not started: {exc}")
+        else:
+            st.success(f"Run #{run_id} is teaching #{record.id} your handwriting.")
+            st.page_link("pages/train.py", label=f"Watch run #{run_id}", icon="🏋️",
+                         query_params={"run": str(run_id)})
+    results(record)
+
+
+def start_fine_tune(record, drawings, layers: str, lr: float, epochs: int, replay: int) -> int:
+    """Snapshot the kept drawings and submit the fine-tune of `record`'s checkpoint on them; returns its run id."""
+    snap = own.write_snapshot([d.id for d in drawings], [d.label for d in drawings], [d.pixels for d in drawings])
+    cfg = record.config.override(dataset=snap.dataset, init_from=str(record.checkpoint), limit=0, val_fraction=0.0,
+                                 label_noise=0.0, patience=0, eval_every=1, train_layers=layers, lr=lr,
+                                 epochs=epochs, replay=replay, batch_size=FINE_TUNE_BATCH)
+    return jobs().submit(cfg, f"#{record.id} taught your handwriting ({len(snap.train_ids)} drawings)")
+
+
+def results(record) -> None:
+    """The finished fine-tunes of this model: held-out and MNIST accuracy, before and after (newest first)."""
+    rows = []
+    for r in sorted(jobs().store.list_runs(), key=lambda r: r.id, reverse=True):
+        moved = r.result.get("fine_tune") if r.status == RunStatus.FINISHED else None
+        if not moved or r.config.model.init_from != str(record.checkpoint):
+            continue
+        rows.append({"run": f"#{r.id}", "trained": moved["train_layers"], "lr": r.config.optim.lr,
+                     "epochs": r.config.optim.epochs, "MNIST mixed in": moved["replay"],
+                     "held out": moved["held_out"], "yours before": moved["own_before"],
+                     "yours after": moved["own_after"], "MNIST before": moved.get("mnist_before"),
+                     "MNIST after": moved.get("mnist_after")})
+    if not rows:
+        return
+    pct = st.column_config.NumberColumn(format="percent")
+    st.dataframe(rows, hide_index=True, column_config={c: pct for c in ("yours before", "yours after",
+                                                                        "MNIST before", "MNIST after")})
+    last = rows[0]
+    mnist = (f", MNIST {last['MNIST before']:.1%} → {last['MNIST after']:.1%}" if last["MNIST after"] is not None
+             else "")
+    st.caption(f"Latest ({last['run']}): your {last['held out']} held-out drawing(s) {last['yours before']:.0%} → "
+               f"{last['yours after']:.0%}{mnist}. One seed on a few drawings: one drawing is "
+               f"{1 / max(last['held out'], 1):.0%} of them, so a small move is noise; teach again with another "
+               "seed to see the spread.")
