@@ -69,7 +69,7 @@ with right:
         st.info("✏️ Draw a digit (or upload one) to see what the models make of it.")
     elif first is not None:
         c1, c2 = st.columns([1, 2])
-        c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch")
+        c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch", config=charts.STATIC)
         p = probs[first]
         c2.metric(f"#{first} predicts · {p.max():.0%} sure", f"{int(p.argmax())}")
         if unlike[first]:  # beside the answer it qualifies

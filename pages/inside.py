@@ -88,7 +88,7 @@ if is_recurrent(rec.config):
         gradient_view(series, classes[target])
 else:
     a, _ = st.columns([1, 4])
-    a.plotly_chart(charts.image(picked.image, "Input"), width="stretch")
+    a.plotly_chart(charts.image(picked.image, "Input"), width="stretch", config=charts.STATIC)
     predictions(shown, classes)
     cnn_view(shown, rec.config)
     conv_math(loaded.model, shown[mine].x, picked.image, str(run_id))

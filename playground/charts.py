@@ -386,8 +386,8 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
         title = f"{title} · first {n} of {total} maps"
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02,
-                        subplot_titles=[str(i) for i in range(n)])
+    # No channel number over each tile (they overlapped at 4 tiles a row; hovering a map names it).
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02)
     lo, hi = zrange or colour_range([maps])
     diverging = lo < 0
     own = dict(tickvals=[-1, 0, 1] if diverging else [0, 1],
@@ -404,10 +404,15 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
                                  hovertemplate=f"map {i}<br>row %{{y}}, col %{{x}}: %{{customdata:.3f}}<extra></extra>",
                                  **kw),
                       row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_annotations(font_size=9)
+    _bare_tiles(fig)
+    fig.update_yaxes(autorange="reversed")
     return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
+
+
+def _bare_tiles(fig: go.Figure) -> None:
+    """Tiles without tick labels, tick dashes, grid or zero lines: nothing a learner reads on a map."""
+    for update in (fig.update_xaxes, fig.update_yaxes):
+        update(showticklabels=False, ticks="", showgrid=False, zeroline=False)
 
 
 def filter_grid(weights: np.ndarray, title: str = "First-layer filters",
@@ -418,14 +423,12 @@ def filter_grid(weights: np.ndarray, title: str = "First-layer filters",
     if w.shape[1] == 3:
         n, cols = len(w), min(8, len(w))
         rows = int(np.ceil(n / cols))
-        fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.03,
-                            subplot_titles=[str(i) for i in range(n)])
+        fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.03)
         for i, k in enumerate(w):
             k = (k - k.min()) / max(1e-8, float(k.max() - k.min())) * 255
-            fig.add_trace(go.Image(z=np.transpose(k, (1, 2, 0))), row=i // cols + 1, col=i % cols + 1)
-        fig.update_xaxes(showticklabels=False)
-        fig.update_yaxes(showticklabels=False)
-        fig.update_annotations(font_size=9)
+            fig.add_trace(go.Image(z=np.transpose(k, (1, 2, 0)), hovertemplate=f"filter {i}<extra></extra>"),
+                          row=i // cols + 1, col=i % cols + 1)
+        _bare_tiles(fig)
         return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
     return map_grid(w[:, 0], shared_scale=True, title=title, zrange=zrange)
 

@@ -205,3 +205,12 @@ def test_a_run_has_the_colour_of_its_id_in_learn_as_in_compare():
     fig = charts.compare_curves([("baseline", rows), ("dropout", rows)], ids=[12, 13])
     colours = {t.name.split(" (")[0]: t.line.color for t in fig.data}
     assert colours == {"baseline": charts.run_color(12), "dropout": charts.run_color(13)}
+
+
+def test_feature_map_tiles_show_no_ticks_or_channel_numbers():
+    """Issue 31: stray tick dashes and channel numbers overlapping at four tiles a row."""
+    for fig in (charts.map_grid(np.random.default_rng(0).normal(size=(8, 4, 4))),
+                charts.filter_grid(np.random.default_rng(0).normal(size=(4, 3, 3, 3)))):
+        assert not fig.layout.annotations
+        axes = [a for name, a in fig.layout.to_plotly_json().items() if name.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a["ticks"] == "" and a["showticklabels"] is False for a in axes)

@@ -481,8 +481,12 @@ def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path)
 def test_a_finished_run_shows_its_worst_mistakes_and_confused_classes(trained):
     at = page({"run": str(trained.id)})
     assert not at.exception
-    assert any(e.label.startswith("🔍 Its mistakes") for e in at.expander)
+    assert not any(e.label.startswith("🔍 Its mistakes") for e in at.expander)  # in the open, not collapsed
     assert any(m.value.startswith("**Most confused:**") for m in at.markdown)
+    # Issue 31: one confusion matrix, the clickable one (a twin only showed a tooltip), and it says so.
+    matrices = [c for c in at.get("plotly_chart") if '"title":{"text":"predicted"}' in c.proto.spec.replace(" ", "")]
+    assert len(matrices) == 1 and '"clickmode":"event+select"' in matrices[0].proto.spec.replace(" ", "")
+    assert any("Click a cell" in c.value for c in at.caption)
     at.selectbox(key=f"mistake-cell-{trained.id}").select_index(1).run()  # the most confused pair's images
     assert not at.exception and at.selectbox(key=f"mistake-cell-{trained.id}").index == 1
     assert any(f"mistakes-{trained.id}" in (c.proto.id or "") or "❌" in c.proto.spec for c in at.get("plotly_chart"))

@@ -142,7 +142,7 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         which = st.selectbox("Confusion matrix of", list(preds), format_func=labels.get, key="draw_confusion_model")
         matrix = confusion_matrix(truth, preds[which], 10)
         st.plotly_chart(charts.confusion(matrix, DIGITS, f"#{which} on your {len(drawings)} drawing(s)"),
-                        width="stretch", key="draw-confusion")
+                        width="stretch", key="draw-confusion", config=charts.STATIC)
         pairs = confused_pairs(matrix)
         if pairs:
             st.caption(f"#{which} confuses most on your drawings: "

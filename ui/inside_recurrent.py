@@ -111,7 +111,7 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
 def gradient_view(series: dict[str, np.ndarray], target: str) -> None:
     relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
                          help="Off: raw norms, which also shrink when a model is simply confident.")
-    st.plotly_chart(charts.gradient_norms(series, relative), width="stretch")
+    st.plotly_chart(charts.gradient_norms(series, relative), width="stretch", config=charts.STATIC)
     st.caption(GRADIENT_CAPTION.format(target=target, reading=reading(series),
                                        relative=" (*relative* on: each curve divided by its last step)"
                                        if relative else ""))

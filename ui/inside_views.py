@@ -68,7 +68,7 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
             col.plotly_chart(charts.map_grid(fm.maps, scale != SCALES[2], f"{name}: after {fm.layer} · {c}×{h}×{w}",
                                              cols=8 if len(names) == 1 else 4,
                                              zrange=common if scale == SCALES[0] else None),
-                             width="stretch", key=f"maps-{name}-{block}-{stage}")
+                             width="stretch", key=f"maps-{name}-{block}-{stage}", config=charts.STATIC)
     if picked:
         st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
                    "(red positive, blue negative, white 0; dark to bright where all values are ≥ 0). Colour scale: "
@@ -81,7 +81,7 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
     common = charts.colour_range(list(filters.values())) if scale == SCALES[0] else None
     for col, (name, w) in zip(columns(names), filters.items(), strict=True):
         col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common),
-                         width="stretch", key=f"filters-{name}")
+                         width="stretch", key=f"filters-{name}", config=charts.STATIC)
     st.caption("Each tile is one kernel of the first conv layer (its first input channel), the pattern its map "
                "responds to: a red weight adds that pixel, a blue one subtracts it"
                + (", on one colour scale for all models" if common else "") + ". Trained kernels often become "
@@ -91,7 +91,7 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
 def weights_view(pairs: dict[str, tuple[torch.nn.Module, torch.nn.Module]], recurrent: bool) -> None:
     """How far each layer of each trained model moved from its initial weights (name -> (model, initial))."""
     series = {name: probes.weight_change(m, m0) for name, (m, m0) in pairs.items()}
-    st.plotly_chart(charts.weight_change(series), width="stretch")
+    st.plotly_chart(charts.weight_change(series), width="stretch", config=charts.STATIC)
     looks = "hidden states and gates" if recurrent else "feature maps"
     st.caption("One bar per layer: ‖w − w₀‖ / ‖w₀‖ (weights and biases together), w₀ being the exact weights the "
                "run started from (its config and seed). A layer that moved only a few percent still computes much "

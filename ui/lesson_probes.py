@@ -73,7 +73,7 @@ def first_layer(lesson: Lesson, run_id: int | None) -> None:
                       key=f"lesson-digit-{lesson.key}")
     c, h, w = first.maps.shape
     right.plotly_chart(charts.map_grid(first.maps, title=f"Run #{run_id}: block 1 after conv ({c}×{h}×{w})"),
-                       width="stretch", key=f"lesson-maps-{lesson.key}")
+                       width="stretch", key=f"lesson-maps-{lesson.key}", config=charts.STATIC)
     colours = ("red where the image matches the filter, blue where it matches its opposite"
                if first.maps.min() < 0 else "bright where the image matches the filter")
     st.caption(f"Each map is one of the {c} filters of the trained model's first conv layer slid over this digit: "

@@ -21,23 +21,20 @@ def report(rec, snap) -> None:
     has_checkpoint = rec.checkpoint is not None  # the store names only a plain file of this run, inside the home
     _numbers(rec, snap, result, has_checkpoint)
     classes = SPECS[rec.config.data.dataset].classes
+    # A finished run's one confusion matrix is the clickable one beside its mistakes, in the open (a second,
+    # prominent one only showed a tooltip and learners never found the click); a stopped run keeps a plain one.
+    clickable = has_checkpoint and rec.status == RunStatus.FINISHED
     if has_checkpoint:
-        left, right = st.columns([3, 2])
+        left, right = (st.container(), None) if clickable else st.columns([3, 2])
         with left:
-            try:
-                preds = test_predictions(belongs_to(loaded_model(rec.checkpoint), rec.config), count=24)
-                grid = charts.prediction_grid([p.image for p in preds], [p.predicted for p in preds],
-                                              [p.true for p in preds], [p.probability for p in preds])
-                st.markdown("**Test images: prediction (true)**, mistakes marked ❌")
-                st.plotly_chart(grid, width="stretch", key=f"grid-{rec.id}")
-            except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
-                st.warning(str(exc))
-        with right:
-            if result.get("confusion"):
-                st.plotly_chart(charts.confusion(result["confusion"], classes), width="stretch",
-                                key=f"confusion-{rec.id}")
-    if has_checkpoint and rec.status == RunStatus.FINISHED:
-        with st.expander("🔍 Its mistakes: the test images it got most wrong, the classes it confuses"):
+            _test_images(rec, cols=12 if clickable else 8)
+        if right is not None and result.get("confusion"):
+            right.plotly_chart(charts.confusion(result["confusion"], classes), width="stretch",
+                               key=f"confusion-{rec.id}", config=charts.STATIC)
+    if clickable:
+        with st.container(border=True):
+            st.markdown("**🔍 Its mistakes**: the classes it confuses (click a cell) and the test images it got "
+                        "most wrong")
             try:
                 belongs_to(loaded_model(rec.checkpoint), rec.config)  # this run's own file, or refused
                 mistakes(rec, classes, key=str(rec.id))
@@ -56,6 +53,17 @@ def report(rec, snap) -> None:
                            help="One row per evaluated epoch, then one per step. An epoch row's seconds, samples/s "
                                 "and L2 cover the epochs since the row before it (every N-th epoch when the run "
                                 "evaluated every N).")
+
+
+def _test_images(rec, cols: int) -> None:
+    try:
+        preds = test_predictions(belongs_to(loaded_model(rec.checkpoint), rec.config), count=24)
+        grid = charts.prediction_grid([p.image for p in preds], [p.predicted for p in preds],
+                                      [p.true for p in preds], [p.probability for p in preds], cols=cols)
+        st.markdown("**Test images: prediction (true)**, mistakes marked ❌")
+        st.plotly_chart(grid, width="stretch", key=f"grid-{rec.id}", config=charts.STATIC)
+    except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
+        st.warning(str(exc))
 
 
 def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:

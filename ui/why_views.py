@@ -74,7 +74,7 @@ def mistakes(rec, classes, key: str) -> None:
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.confusion(matrix, classes, f"On its {len(labels):,} test images", clickable=True),
                       width="stretch", key=chart, on_select=lambda: _picked_cell(chart, picker, cells, classes),
-                      selection_mode="points")
+                      selection_mode="points", config=charts.STATIC)
     left.caption("Click a cell off the diagonal to see its images.")
     cell = right.selectbox("Show", cells, key=picker,
                            format_func=lambda c: "the worst mistakes (highest loss)" if c[0] is None
