@@ -18,11 +18,30 @@ from dataclasses import dataclass
 from .config import RunConfig, evaluates, is_recurrent, train_probe_size
 from .errors import RunStatus
 
+
+class _OwnAware(dict):
+    """A built-in dataset's number, or your own data's (an own.py snapshot, from its own.json) on demand."""
+
+    def __init__(self, values: dict, field: str):
+        super().__init__(values)
+        self.field = field
+
+    def __missing__(self, name: str):
+        from .own import OwnDataError, read_snapshot
+
+        try:
+            snap = read_snapshot(name)
+        except OwnDataError:
+            raise KeyError(name) from None
+        return {"train": len(snap.train_ids), "test": len(snap.test_ids), "shape": (1, 28, 28),
+                "classes": len(snap.classes)}[self.field]
+
+
 # Training images per dataset (limit 0 = all) and test images (the same `limit` cuts the test set too).
-TRAIN_SIZE = {"mnist": 60_000, "cifar2": 10_000}
-TEST_SIZE = {"mnist": 10_000, "cifar2": 2_000}
-SHAPE = {"mnist": (1, 28, 28), "cifar2": (3, 32, 32)}  # C, H, W (playground.data.SPECS, without torch)
-CLASSES = {"mnist": 10, "cifar2": 2}
+TRAIN_SIZE = _OwnAware({"mnist": 60_000, "cifar2": 10_000}, "train")
+TEST_SIZE = _OwnAware({"mnist": 10_000, "cifar2": 2_000}, "test")
+SHAPE = _OwnAware({"mnist": (1, 28, 28), "cifar2": (3, 32, 32)}, "shape")  # C, H, W (data.SPECS, without torch)
+CLASSES = _OwnAware({"mnist": 10, "cifar2": 2}, "classes")
 EVAL_COST = 1 / 3  # a forward pass against a training step (forward + backward + update)
 # On a small training set one evaluation costs more than an epoch (the default study: 900 images trained, 600
 # validation + 900 probe evaluated, 2.2x wall over training time): a study evaluates every few epochs so that

@@ -138,10 +138,14 @@ def write_snapshot(ids: Sequence[int], labels: Sequence[int], pixels: Sequence[n
     """Freeze examples (id, label, 28x28 pixels) into a snapshot; the same content gives the same one, kept once."""
     if not _NAME.match(name):
         raise OwnDataError(f"a dataset name is 1-40 letters, digits, '-' or '_', not {name!r}")
-    classes = check_class_names(classes)
+    named = check_class_names(classes)
     labels = [int(y) for y in labels]
-    if any(not 0 <= y < len(classes) for y in labels):
-        raise OwnDataError(f"every example needs a label among {len(classes)} classes; one has none")
+    if any(not 0 <= y < len(named) for y in labels):
+        raise OwnDataError(f"every example needs a label among {len(named)} classes; one has none")
+    # Classes in sorted order, labels renumbered to match: torchvision's ImageFolder (the exported script)
+    # numbers class folders sorted by name, so the snapshot's numbering must be the same.
+    classes = tuple(sorted(named))
+    labels = [classes.index(named[y]) for y in labels]
     if len(set(ids)) != len(ids):
         raise OwnDataError("two examples share an id")
     check_enough(labels, classes, per_class)

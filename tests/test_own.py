@@ -69,6 +69,18 @@ def test_too_little_or_bad_data_is_refused_and_nothing_is_written(home, labels, 
     assert not (home / "own").exists() or not any((home / "own").iterdir())
 
 
+def test_own_classes_are_numbered_as_torchvision_numbers_their_folders(home):
+    px = [np.full((28, 28), i, np.uint8) for i in range(4)]
+    snap = own.write_snapshot([1, 2, 3, 4], [0, 0, 1, 1], px, classes=["star", "check"], name="marks")
+    assert snap.classes == ("check", "star")  # sorted, as torchvision.datasets.ImageFolder sorts them
+    assert {p.parent.name for p in (snap.path / "train").rglob("*.png")} | \
+        {p.parent.name for p in (snap.path / "test").rglob("*.png")} == {"check", "star"}
+    ds = load_dataset(snap.dataset)
+    star = {int(x.max()) for x, y in zip([*ds.train_x, *ds.test_x], [*ds.train_y, *ds.test_y], strict=True)
+            if int(y) == 1}
+    assert star == {0, 1}  # the images kept as "star" (class 0 of the call) are class 1, "star", now
+
+
 def test_own_classes_need_ten_examples_and_folder_names():
     with pytest.raises(own.OwnDataError, match="cannot name a folder"):
         own.check_class_names(["a", "../b"])
@@ -219,3 +231,51 @@ def test_a_fine_tune_is_never_batched_with_fresh_runs():
 
     cfg = tiny(arch="lenet", activation="relu", init_from="base.pt")
     assert "fine-tune" in can_batch([cfg, cfg.override(seed=2)])
+
+
+def _bars(n: int = 12) -> tuple[list[int], list[int], list[np.ndarray]]:
+    """Classes of your own: n upright bars and n flat dashes, each somewhere else on the 28x28."""
+    rng = np.random.default_rng(0)
+    pixels = []
+    for i in range(2 * n):
+        a = np.zeros((28, 28), np.uint8)
+        r, c = rng.integers(4, 10, 2)
+        if i % 2:
+            a[r:r + 14, c + 5:c + 9] = 255
+        else:
+            a[r + 5:r + 9, c:c + 14] = 255
+        pixels.append(a)
+    return list(range(2 * n)), [i % 2 for i in range(2 * n)], pixels
+
+
+def test_own_classes_train_from_the_train_page_and_keep_their_names(home):
+    """Issue 33: a dataset of your own classes is a choice in Train's form; any architecture trains on it and its
+    run speaks its class names."""
+    import time
+
+    from playground.store import RunStore
+    from tests.conftest import app_page
+
+    snap = own.write_snapshot(*_bars(), classes=["dash", "bar"], name="bars", per_class=own.MIN_PER_OWN_CLASS)
+    at = app_page("pages/train.py")
+    at.query_params.update({"recipe": "lenet", "dataset": snap.dataset, "epochs": "20", "batch_size": "8",
+                            "lr": "0.005", "device": "cpu", "val_fraction": "0.2"})
+    at.run()
+    assert at.sidebar.selectbox(key="f_dataset").value == snap.dataset and not at.exception
+    assert f"your own data '{snap.name}'" in at.sidebar.selectbox(key="f_dataset").options
+    at.sidebar.button[0].click().run()
+    store = RunStore(home)
+    run = store.list_runs()[0]
+    deadline = time.monotonic() + 300
+    while store.get_run(run.id).status.active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run = store.get_run(run.id)
+    assert run.status == "finished" and run.config.data.dataset == snap.dataset, run.message
+    assert spec(run.config.data.dataset).classes == ("bar", "dash") and len(run.result["confusion"]) == 2
+    assert run.result["test_acc"] == 1.0  # bars and dashes: a LeNet tells them apart
+
+
+def test_too_few_examples_of_an_own_class_are_refused():
+    ids, labels, pixels = _bars(9)
+    with pytest.raises(own.OwnDataError, match="at least 10 examples"):
+        own.write_snapshot(ids, labels, pixels, classes=["dash", "bar"], name="bars", per_class=own.MIN_PER_OWN_CLASS)

@@ -239,6 +239,23 @@ def _early_stopping_fields() -> None:
                      "(0.01 = one point). Used only with patience.")
 
 
+def dataset_choices() -> list[str]:
+    """The built-in datasets, then your own (own.py snapshots in this home), and the form's value if it is neither
+    (a run's own data deleted since): shown, so the form never breaks, and refused with the reason on Train."""
+    from playground.own import list_snapshots
+
+    choices = [*SPECS, *(snap.dataset for snap in list_snapshots())]
+    current = st.session_state.get(PREFIX + "dataset")
+    return choices + [current] if isinstance(current, str) and current not in choices else choices
+
+
+def _dataset_title(name: str) -> str:
+    try:
+        return SPECS[name].title
+    except KeyError:
+        return f"{name} (not in this home)"
+
+
 def sidebar_form() -> None:
     """Render the form; the Train button submits it (see take_outcome)."""
     _keep_state()
@@ -248,8 +265,10 @@ def sidebar_form() -> None:
             getattr(st, kind)(text)
         st.selectbox("Recipe", [CUSTOM, *RECIPES], key="recipe", on_change=_on_recipe,
                      help="Fills the form with a classic experiment; edit anything after.")
-        st.selectbox("Dataset", list(SPECS), on_change=_custom, key=PREFIX + "dataset",
-                     format_func=lambda n: SPECS[n].title)
+        st.selectbox("Dataset", dataset_choices(), on_change=_custom, key=PREFIX + "dataset",
+                     format_func=_dataset_title,
+                     help="MNIST, CIFAR's birds and planes, or your own data (a snapshot made on the Draw page or "
+                          "imported from an image folder: 28×28 grey, its own class names).")
         arch = st.selectbox("Architecture", ARCHITECTURES, on_change=_custom, key=PREFIX + "arch")
         _model_fields(arch)
         st.divider()
