@@ -10,7 +10,7 @@ from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
 from ui.draw_keep import DIGITS, keep_controls, test_set
-from ui.draw_own import camera_keep, teach
+from ui.draw_own import camera_keep, folder_io, teach
 from ui.navigation import require_app
 from ui.state import LAST_DIGIT
 from ui.why_views import kept_expander, saliency, why_target
@@ -123,3 +123,4 @@ if first is not None:
     st.caption("In the table above, a model taught your handwriting has trained on most of your drawings: only "
                "its held-out numbers below are a fair test.")
     teach(by_id[first])
+folder_io()

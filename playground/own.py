@@ -223,39 +223,77 @@ def export_zip(snapshot: Snapshot) -> bytes:
 def read_folder(root: str | Path) -> tuple[tuple[str, ...], list[int], list[np.ndarray]]:
     """An ImageFolder's examples: (classes, labels, 28x28 uint8 images) from root/{train,test}/<class>/ or
     root/<class>/; its own split is not kept (a snapshot draws its own). Every bad file is refused by name."""
-    from PIL import Image
-
-    from .preprocess import open_regular_file
-
     root = Path(root)
     splits = [root / s for s in ("train", "test") if (root / s).is_dir()] or [root]
-    classes = sorted({p.name for s in splits for p in s.iterdir() if p.is_dir() and not p.name.startswith(".")})
-    if classes and set(classes) <= set(DIGITS):
-        classes = list(DIGITS)  # digit folders: the labels are the digits, whichever ones are there
-    classes = list(check_class_names(classes))
-    labels, images = [], []
+    entries = []
     for split in splits:
-        for y, c in enumerate(classes):
-            folder = split / c
-            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
-                    continue
-                if len(images) >= MAX_IMAGES:
-                    raise OwnDataError(f"{root}: more than {MAX_IMAGES:,} images; import at most that many")
-                try:
-                    with open_regular_file(path, "an image file", OwnDataError) as f:
-                        data = f.read(MAX_IMAGE_BYTES + 1)
-                    if len(data) > MAX_IMAGE_BYTES:
-                        raise OwnDataError("larger than 1 MB")
-                    with Image.open(io.BytesIO(data)) as im:
-                        if im.size != (28, 28):
-                            raise OwnDataError(f"{im.size[0]}x{im.size[1]} pixels, not 28x28")
-                        images.append(np.asarray(im.convert("L"), dtype=np.uint8))
-                except OwnDataError as exc:
-                    raise OwnDataError(f"{path}: {exc}") from None
-                except Exception as exc:  # noqa: BLE001 - any undecodable file is refused by name
-                    raise OwnDataError(f"{path}: not a readable image ({type(exc).__name__})") from None
-                labels.append(y)
+        for folder in sorted(p for p in split.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for path in sorted(folder.iterdir()):
+                entries.append((folder.name, str(path), lambda path=path: _read_file(path)))
+    return _examples(entries, str(root))
+
+
+def read_zip(data: bytes) -> tuple[tuple[str, ...], list[int], list[np.ndarray]]:
+    """The examples of a zipped ImageFolder (as export_zip writes it, or <class>/*.png): read in memory, nothing
+    extracted; sizes are checked from the zip's directory before anything is inflated."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        members = [m for m in z.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise OwnDataError(f"not a readable zip file ({exc})") from None
+    parts = [(m, m.filename.split("/")) for m in members]
+    images = [(m, p) for m, p in parts if len(p) >= 2 and not any(x.startswith((".", "__MACOSX")) for x in p)
+              and Path(p[-1]).suffix.lower() in IMAGE_SUFFIXES]
+    if len(images) > MAX_IMAGES or sum(m.file_size for m, _ in images) > MAX_IMAGES * 4096:
+        raise OwnDataError(f"the zip holds {len(images):,} images, {sum(m.file_size for m, _ in images):,} bytes "
+                           f"unpacked: at most {MAX_IMAGES:,} small 28x28 images")
+    for m, _ in images:
+        if m.file_size > MAX_IMAGE_BYTES:
+            raise OwnDataError(f"{m.filename}: larger than 1 MB unpacked; a 28x28 image is a few hundred bytes")
+    return _examples([(p[-2], m.filename, lambda m=m: z.read(m)) for m, p in images], "the zip")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def _read_file(path: Path) -> bytes:
+    from .preprocess import open_regular_file
+
+    with open_regular_file(path, "an image file", OwnDataError) as f:
+        data = f.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise OwnDataError("larger than 1 MB")
+    return data
+
+
+def _examples(entries, where: str) -> tuple[tuple[str, ...], list[int], list[np.ndarray]]:
+    """(class folder, file name, a reader of its bytes) -> (classes, labels, 28x28 uint8 images); digit folders
+    keep the digits' numbering, whichever of them are there."""
+    from PIL import Image
+
+    entries = [e for e in entries if Path(e[1]).suffix.lower() in IMAGE_SUFFIXES]
+    if len(entries) > MAX_IMAGES:
+        raise OwnDataError(f"{where}: more than {MAX_IMAGES:,} images; import at most that many")
+    names = sorted({c for c, _, _ in entries})
+    classes = DIGITS if names and set(names) <= set(DIGITS) else check_class_names(names)
+    labels, images = [], []
+    for cls, name, read in entries:
+        try:
+            with Image.open(io.BytesIO(read())) as im:
+                if im.size != (28, 28):
+                    raise OwnDataError(f"{im.size[0]}x{im.size[1]} pixels, not 28x28")
+                images.append(np.asarray(im.convert("L"), dtype=np.uint8))
+        except OwnDataError as exc:
+            raise OwnDataError(f"{name}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any undecodable file is refused by name
+            raise OwnDataError(f"{name}: not a readable image ({type(exc).__name__})") from None
+        labels.append(classes.index(cls))
     if not images:
-        raise OwnDataError(f"{root}: no 28x28 images in class folders (train/<class>/*.png or <class>/*.png)")
+        raise OwnDataError(f"{where}: no 28x28 images in class folders (train/<class>/*.png or <class>/*.png)")
     return tuple(classes), labels, images
+
+
+def import_examples(classes: tuple[str, ...], labels: list[int], images: list[np.ndarray], name: str) -> Snapshot:
+    """An imported folder as a snapshot: digits need 2 of each digit drawn, classes of your own 10 of each."""
+    per_class = MIN_PER_CLASS if classes == DIGITS else MIN_PER_OWN_CLASS
+    return write_snapshot(list(range(len(labels))), labels, images, classes=classes, name=name, per_class=per_class)

@@ -95,3 +95,35 @@ def test_teach_refuses_too_few_drawings_then_starts_a_fine_tune_that_reports_bef
     assert store.get_run(run_id).status == "finished", store.get_run(run_id).message
     at.run()
     assert "Latest (#" in page_text(at) and not at.exception
+
+
+def test_a_zipped_folder_of_letters_imports_and_exports_on_the_draw_page(draw_page):  # noqa: F811
+    import zipfile
+
+    from playground import own
+
+    at, _canvas, _store = draw_page
+    at.run()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(24):
+            a = np.zeros((28, 28), np.uint8)
+            a[4:24, 10 + i % 4:14 + i % 4] = 255
+            if i % 2:
+                a[4:8, 4:24] = 255  # a T, else an I
+            png = io.BytesIO()
+            Image.fromarray(a).save(png, format="PNG")
+            z.writestr(f"letters/{'TI'[i % 2 == 0]}/{i}.png", png.getvalue())
+    at.text_input(key="own_import_name").set_value("letters")
+    at.file_uploader(key="own_import_zip").set_value(("letters.zip", buf.getvalue(), "application/zip"))
+    at.run()
+    at.button(key="own_import").click().run()
+    assert "Imported as own:letters-" in page_text(at) and not at.exception, page_text(at)
+    snap = next(s for s in own.list_snapshots() if s.name.startswith("letters-"))
+    assert snap.classes == ("I", "T")
+    at.run()
+    assert at.get("download_button") and not at.exception
+    at.file_uploader(key="own_import_zip").set_value(("bad.zip", b"not a zip", "application/zip"))
+    at.run()
+    at.button(key="own_import").click().run()
+    assert "Not imported: not a readable zip" in page_text(at)

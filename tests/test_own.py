@@ -279,3 +279,42 @@ def test_too_few_examples_of_an_own_class_are_refused():
     ids, labels, pixels = _bars(9)
     with pytest.raises(own.OwnDataError, match="at least 10 examples"):
         own.write_snapshot(ids, labels, pixels, classes=["dash", "bar"], name="bars", per_class=own.MIN_PER_OWN_CLASS)
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _png(a: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_zipped_folder_of_own_classes_imports_as_a_dataset(home):
+    ids, labels, pixels = _bars()
+    files = {f"marks/{['dash', 'bar'][y]}/{i}.png": _png(p) for i, y, p in zip(ids, labels, pixels, strict=True)}
+    snap = own.import_examples(*own.read_zip(_zip({**files, "__MACOSX/._x.png": b"junk", "marks/README": b"hi"})),
+                               name="marks")
+    assert snap.classes == ("bar", "dash") and len(snap.train_ids) + len(snap.test_ids) == 24
+    again = own.read_zip(own.export_zip(snap))  # what Playground exports, it imports
+    assert again[0] == snap.classes and sorted(again[1]) == sorted(load_dataset(snap.dataset).train_y.tolist()
+                                                                    + load_dataset(snap.dataset).test_y.tolist())
+
+
+def test_a_bad_zip_is_refused_with_the_reason_and_writes_nothing(home):
+    with pytest.raises(own.OwnDataError, match="not a readable zip"):
+        own.read_zip(b"PK not really")
+    bomb = _zip({"a/0.png": b"\0" * (2 << 20)})  # 2 MB of zeros packs into a few KB
+    with pytest.raises(own.OwnDataError, match="larger than 1 MB unpacked"):
+        own.read_zip(bomb)
+    with pytest.raises(own.OwnDataError, match="needs 2 to 32 classes, not 1"):
+        own.import_examples(*own.read_zip(_zip({f"a/{i}.png": _png(np.zeros((28, 28), np.uint8))
+                                                for i in range(12)})), name="one")
+    assert not (home / "own").exists() or not any((home / "own").iterdir())

@@ -112,3 +112,36 @@ def results(record) -> None:
                f"{last['yours after']:.0%}{mnist}. One seed on a few drawings: one drawing is "
                f"{1 / max(last['held out'], 1):.0%} of them, so a small move is noise; teach again with another "
                "seed to see the spread.")
+
+
+IMPORT_NOTE = "own_import_note"
+
+
+def folder_io() -> None:
+    """Your own data as an ImageFolder: download a snapshot (the layout PLAYGROUND_MNIST_DIR and the exported script
+    read), or import one (digits, or classes of your own: letters, shapes, ✓/✗), which Train then lists."""
+    with st.expander("📦 Your own data as an image folder: export or import"):
+        snaps = own.list_snapshots()
+        if snaps:
+            snap = st.selectbox("Dataset", snaps, format_func=lambda s: f"{s.name} · {', '.join(s.classes)} · "
+                                f"{len(s.train_ids)} to train on, {len(s.test_ids)} held out", key="own_export")
+            st.download_button("Download it (zip: train/ and test/ by class)", own.export_zip(snap),
+                               file_name=f"{snap.name}.zip", mime="application/zip", key="own_download")
+        else:
+            st.caption("No dataset of your own yet: teach a model your handwriting, or import a folder.")
+        st.caption(f"Import a zip of 28×28 images in class folders (<class>/*.png, or train/ and test/ of them). "
+                   f"Digit folders 0–9 need {own.MIN_PER_CLASS} drawings of each digit you include; classes of your "
+                   f"own need {own.MIN_PER_OWN_CLASS} each. Train then offers it as a dataset.")
+        name = st.text_input("Name", "mine", max_chars=40, key="own_import_name")
+        got = st.file_uploader("Zip of an image folder", type=["zip"], key="own_import_zip")
+        if st.button("Import", key="own_import", disabled=got is None):
+            try:
+                snap = own.import_examples(*own.read_zip(got.getvalue()), name=name.strip())
+            except own.OwnDataError as exc:
+                st.session_state[IMPORT_NOTE] = ("warning", f"Not imported: {exc}")
+            else:
+                st.session_state[IMPORT_NOTE] = ("success", f"Imported as {snap.dataset} ({', '.join(snap.classes)}; "
+                                                            f"{len(snap.test_ids)} held out): pick it on Train.")
+        kind, text = st.session_state.pop(IMPORT_NOTE, (None, None))
+        if kind:
+            getattr(st, kind)(text)
