@@ -53,6 +53,11 @@ class Spread:
         return f"{(self.high - self.low) * 100:.1f} points"
 
     @property
+    def whole(self) -> str:
+        """`8–13`: a count (epochs), not a share"""
+        return self._range(1, 0, "")
+
+    @property
     def mean_pct(self) -> str:
         return f"{self.mean:.1%}"
 
@@ -141,6 +146,20 @@ MEASURED: dict[str, Source] = {
         "l2": {"test_acc": (0.8173, 0.8353, 0.826), "train_acc": (0.8356, 0.8789, 0.8596)},
         "more": {"test_acc": (0.852, 0.863, 0.8576), "train_acc": (0.9433, 0.9983, 0.976)},
     }),
+    # Lesson 7 with and without early stopping (patience 5, the lesson's link), all four in one file.
+    "noise-es": Source("settings-early-stopping.json", 5, {
+        "clean": {"test_acc": (0.925, 0.935, 0.9324), "train_acc": (1.0, 1.0, 1.0), "val_acc": (0.928, 0.946, 0.9396),
+                  "best_val_acc": (0.93, 0.95, 0.9432), "gap": (0.054, 0.072, 0.0604)},
+        "noisy": {"test_acc": (0.505, 0.5735, 0.546), "train_acc": (0.9673, 0.9947, 0.9856),
+                  "val_acc": (0.582, 0.638, 0.6088), "best_val_acc": (0.886, 0.896, 0.8888),
+                  "gap": (0.3293, 0.41, 0.3768)},
+        "clean_es": {"test_acc": (0.917, 0.9315, 0.9243), "train_acc": (0.9953, 1.0, 0.9981),
+                     "val_acc": (0.93, 0.948, 0.9392), "best_val_acc": (0.93, 0.948, 0.942),
+                     "gap": (0.0493, 0.0653, 0.0589), "kept_epoch": (17, 26, 20.2)},
+        "noisy_es": {"test_acc": (0.8335, 0.8585, 0.8438), "train_acc": (0.5627, 0.592, 0.5764),
+                     "val_acc": (0.836, 0.874, 0.8544), "best_val_acc": (0.886, 0.896, 0.8888),
+                     "gap": (-0.3073, -0.2613, -0.278), "kept_epoch": (8, 13, 10.8)},
+    }, entries={"clean_es": "clean+patience=5", "noisy_es": "noisy+patience=5"}),
     "study": Source("settings-study.json", 5, {
         "none": {"test_acc": (0.816, 0.8407, 0.8264), "train_acc": (0.9756, 0.9833, 0.9798),
                  "val_acc": (0.8183, 0.8433, 0.828), "gap": (0.1322, 0.1606, 0.1518)},
@@ -157,7 +176,9 @@ STUDY_EVAL = ("study_wall-cnn-every-epoch.json", 71.25179949402082, 109.02668892
 
 SHORT = {"test_acc": "test", "train_acc": "train", "val_acc": "val", "best_val_acc": "best_val", "gap": "gap",
          "salient_drop": "salient", "random_drop": "random", "untrained_salient_drop": "untrained_salient",
-         "untrained_random_drop": "untrained_random"}
+         "untrained_random_drop": "untrained_random", "kept_epoch": "kept"}
+# Tables a lesson's text also quotes, beside its own (lesson key -> keys of MEASURED).
+ALSO = {"memory": ("memory-lr",), "noise": ("noise-es",)}
 
 
 def spread(key: str, run: str, metric: str) -> Spread | None:

@@ -318,3 +318,30 @@ def test_a_bad_zip_is_refused_with_the_reason_and_writes_nothing(home):
         own.import_examples(*own.read_zip(_zip({f"a/{i}.png": _png(np.zeros((28, 28), np.uint8))
                                                 for i in range(12)})), name="one")
     assert not (home / "own").exists() or not any((home / "own").iterdir())
+
+
+def test_the_teach_note_is_formatted_from_the_bench_files():
+    """Every number the Draw page's measured note states comes from bench/results/finetune*.json via measured.py
+    (tests/test_learn.py checks MEASURED equals those files)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from playground import measured
+    from ui.draw_own import measured_note
+
+    note = measured_note()
+    ft, sl = measured.runs("finetune-lr0.01"), measured.runs("finetune")
+    said = [ft["all"].own_gain.pts, ft["all"].mnist_loss.pts, ft["last"].mnist_loss.pts, ft["replay"].mnist_loss.pts,
+            sl["all"].own_gain.pts, sl["all"].mnist_loss.pts, ft["all"].own_before.pct0]
+    assert all(s in note for s in said), note
+    fast = json.loads((Path(__file__).resolve().parents[1] / "bench/results/finetune-lr0.01.json").read_text())
+    assert f"lr {fast['lr']:g} for {fast['epochs']} epochs" in note
+    rest = note
+    slow = json.loads((Path(__file__).resolve().parents[1] / "bench/results/finetune.json").read_text())
+    for s in said + [f"lr {fast['lr']:g}", f"{fast['epochs']} epochs", f"{fast['replay']} MNIST", "LSTM 64",
+                     f"over {measured.MEASURED['finetune-lr0.01'].seeds} seeds",
+                     f"{fast['configs']['all']['trained_on']['mean']:.0f} digits",
+                     f"lr {slow['lr']:g} for {slow['epochs']} epochs"]:
+        rest = rest.replace(s, "")
+    assert not re.findall(r"\d", rest), rest  # no number typed by hand

@@ -77,6 +77,8 @@ def teach(record) -> None:
             st.page_link("pages/train.py", label=f"Watch run #{run_id}", icon="🏋️",
                          query_params={"run": str(run_id)})
     results(record)
+    with st.expander("What 20 drawings did here (measured)"):
+        st.caption(measured_note())
 
 
 def start_fine_tune(record, drawings, layers: str, lr: float, epochs: int, replay: int) -> int:
@@ -145,3 +147,25 @@ def folder_io() -> None:
         kind, text = st.session_state.pop(IMPORT_NOTE, (None, None))
         if kind:
             getattr(st, kind)(text)
+
+
+def measured_note() -> str:
+    """What 20 drawings did to lstm64 here, over seeds: formatted from bench/results (playground/measured.py)."""
+    import json
+    from pathlib import Path
+
+    from playground import measured
+
+    results = Path(__file__).resolve().parents[1] / "bench" / "results"
+    fast, slow = (json.loads((results / measured.MEASURED[k].file).read_text())
+                  for k in ("finetune-lr0.01", "finetune"))
+    ft, sl = measured.runs("finetune-lr0.01"), measured.runs("finetune")
+    seeds = measured.MEASURED["finetune-lr0.01"].seeds
+    return (f"Measured here over {seeds} seeds (bench/finetune.py): the LSTM 64 recipe taught "
+            f"{fast['configs']['all']['trained_on']['mean']:.0f} digits drawn with a mouse (rendered from strokes; "
+            f"it already read {ft['all'].own_before.pct0} of the held-out ones) at "
+            f"lr {fast['lr']:g} for {fast['epochs']} epochs. All layers: held-out drawings moved "
+            f"{ft['all'].own_gain.pts}, MNIST lost {ft['all'].mnist_loss.pts}. The last layer only: MNIST lost "
+            f"{ft['last'].mnist_loss.pts}. With {fast['replay']} MNIST images mixed in: MNIST lost "
+            f"{ft['replay'].mnist_loss.pts}. At lr {slow['lr']:g} for {slow['epochs']} epochs little moved: held-out "
+            f"{sl['all'].own_gain.pts}, MNIST lost {sl['all'].mnist_loss.pts} (below zero: gained).")
