@@ -22,6 +22,7 @@ IGNORED = {"device"}
 # it learns, so "which settings matter" never ranks them (the seeds' spread is drawn as the noise floor instead).
 BOOKKEEPING = ("seed", "eval_every", "device")
 TRIAL_TAG = re.compile(r" · trial \d+")  # a sweep's trial: `lenet · trial 3: lr=0.001 · study 2`
+KEPT = "epoch kept (early stopping)"
 RESULTS = ("final val acc", "best val acc", "best epoch", "gap (train-val)", "test acc", "final train acc",
            "last measured epoch")
 
@@ -70,12 +71,15 @@ def comparison_table(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> list[d
     """One row per run: the settings that differ (None where one does not apply), then its results: what was
     changed is read before what it did (settings after eight result columns were off-screen)."""
     differing = differing_settings([rec.config for rec, _ in runs])
+    stopped = any("kept_epoch" in (rec.result or {}) for rec, _ in runs)  # a column only where early stopping ran
     table = []
     for rec, epochs in runs:
         flat = rec.config.flat()
         row: dict[str, Any] = {"run": f"#{rec.id} {rec.name}", "status": str(rec.status)}
         row.update({k: flat[k] if applies(k, rec.config) else None for k in differing})
         row.update(_results(rec, epochs))
+        if stopped:  # the weights it was tested with: early stopping's best validation epoch
+            row[KEPT] = (rec.result or {}).get("kept_epoch")
         row.update({"params": rec.params, "seconds": round(rec.result.get("train_seconds") or 0.0, 1) or None})
         table.append(row)
     return table

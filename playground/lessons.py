@@ -264,6 +264,7 @@ _memory_base = recipe("lstm64").override(val_fraction=0.1, batch_size=32, clip=1
 _rnn128 = recipe("rnn128")
 # Lesson 7: LeNet on 2,000 digits for 60 epochs, measured over 5 seeds (bench/README.md).
 _noise_base = recipe("lenet").override(limit=2000, val_fraction=0.25, epochs=60)
+NOISE_PATIENCE = 5  # the early-stopping link's patience, as measured (bench/results/settings-early-stopping.json)
 # Lesson 4 on a CPU: 900 images trained on for 100 epochs at lr 0.03 overfit as the book's 9,000 for 100 at
 # 0.01 did; 600 held out, so that a gap of a few points is not the noise of a small validation set.
 OVERFIT_CPU = {"limit": 1500, "val_fraction": 0.4, "epochs": 100, "lr": 0.03}
@@ -506,13 +507,20 @@ LESSONS: tuple[Lesson, ...] = (
             "(the clean run: {clean.test.pct0}). Its validation accuracy tells the story: at its best "
             "{noisy.best_val.pct0}, while the true half was being learned, then falling to {noisy.val.pct0} as "
             "memorizing the false half took over (the table above shows this run's). Stopping at the best "
-            "validation epoch, or regularizing, keeps much of what the true labels teach.")),
+            "validation epoch keeps much of what the true labels teach: over {es_seeds} seeds with early stopping "
+            "(patience {patience}: the run ends after {patience} epochs without a gain in validation accuracy and "
+            "is tested on its best epoch's weights) the noisy run kept epoch {es[noisy_es].kept.whole} and scored "
+            "{es[noisy_es].test.pct} on test digits, against {es[noisy].test.pct} trained all its epochs. On "
+            "clean labels, where there is nothing to stop early for, it scored {es[clean_es].test.pct} against "
+            "{es[clean].test.pct}."),
+            es=measured.runs("noise-es"), es_seeds=MEASURED["noise-es"].seeds, patience=NOISE_PATIENCE),
         next=(
             Link("📊 Compare: validation rises, then falls", "compare", runs=("clean", "noisy")),
             Link("🏋️ A fifth of the labels noisy instead of half", "train",
                  config=_noise_base.override(label_noise=0.2), recipe="lenet", scaled_like="noisy"),
             Link("🏋️ The noisy run with early stopping (keeps its best validation epoch)", "train",
-                 config=_noise_base.override(label_noise=0.5, patience=5), recipe="lenet", scaled_like="noisy"),
+                 config=_noise_base.override(label_noise=0.5, patience=NOISE_PATIENCE), recipe="lenet",
+                 scaled_like="noisy"),
         ),
     ),
     Lesson(

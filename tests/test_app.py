@@ -265,7 +265,7 @@ def test_out_of_range_values_are_refused_with_the_reason_not_replaced(home):
 
 
 def test_comparison_table_puts_settings_first_and_only_settings_that_apply():
-    from playground.compare import comparison_table
+    from playground.compare import KEPT, comparison_table
     from playground.store import RunRecord
 
     def rec(run_id, cfg):
@@ -285,3 +285,17 @@ def test_comparison_table_puts_settings_first_and_only_settings_that_apply():
     assert "width" not in columns and "activation" not in columns  # apply to one run only: nothing differs
     assert "momentum" not in columns  # applies to the SGD run only
     assert [row["hidden"] for row in table] == [32, 64, None]  # a CNN has no hidden size
+    assert KEPT not in columns  # no run stopped early: no column for it
+
+
+def test_comparison_table_shows_the_epoch_early_stopping_kept():
+    from playground.compare import KEPT, comparison_table
+    from playground.store import RunRecord
+
+    epochs = [{"epoch": e, "train_acc": 0.9, "val_acc": 0.8} for e in (1, 2, 3)]
+    runs = [(RunRecord(id=i, name=f"r{i}", status="finished", config=tiny(patience=p), device="cpu", params=1,
+                       created=0, started=0, ended=0, message="", checkpoint=None, result=result), epochs)
+            for i, p, result in ((1, 2, {"kept_epoch": 1, "test_acc": 0.8}), (2, 0, {"test_acc": 0.7}))]
+    table = comparison_table(runs)
+    assert [row[KEPT] for row in table] == [1, None]
+    assert list(table[0]).index(KEPT) > list(table[0]).index("last measured epoch")

@@ -318,7 +318,7 @@ def _derivable(key: str) -> set[str]:
     differences between two runs' spreads, in % or points, at 0 or 1 decimal."""
     from playground import measured
 
-    spreads = [getattr(run, m) for k in (key, "memory-lr" if key == "memory" else key)
+    spreads = [getattr(run, m) for k in (key, *measured.ALSO.get(key, ()))
                for run in measured.runs(k).values() for m in vars(run)]
     values = [v for s in spreads for v in (s.low, s.high, s.mean, s.high - s.low)]
     values += [v for a in spreads for b in spreads for v in (a.low - b.high, a.high - b.low, a.mean - b.mean)]
@@ -363,6 +363,24 @@ def test_the_qualitative_words_match_the_measured_data():
     assert ("more data won in every seed" in text) == (data["l2"].test.high < data["more"].test.low)
     assert abs(data["l2"].test.mean - data["plain"].test.mean) < data["plain"].test.high - data["plain"].test.low
     assert data["l2"].train.mean - data["l2"].test.mean < data["plain"].train.mean - data["plain"].test.mean
+
+
+def test_lesson_7_quotes_early_stopping_as_measured():
+    """Issue 29: the noisy run with early stopping, from the bench file, and "keeps much" only where every seed did."""
+    from playground.measured import runs
+
+    es = runs("noise-es")
+    text = lessons.BY_KEY["noise"].explanation
+    assert es["noisy_es"].test.pct in text and es["noisy"].test.pct in text and es["noisy_es"].kept.whole in text
+    assert es["clean_es"].test.pct in text and es["clean"].test.pct in text
+    assert "keeps much of what the true labels teach" in text and es["noisy_es"].test.low > es["noisy"].test.high
+    link = next(link for link in lessons.BY_KEY["noise"].next if "early stopping" in link.label)
+    assert link.config.optim.patience == lessons.NOISE_PATIENCE
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "bench" / "results"
+                           / "settings-early-stopping.json").read_text())["configs"]["noisy+patience=5"]["config"]
+    assert recorded["patience"] == lessons.NOISE_PATIENCE and recorded["label_noise"] == 0.5
 
 
 def test_the_curve_story_is_this_runs_own_history():

@@ -4,17 +4,21 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
-from playground.lessons import LESSONS
+from playground.lessons import LESSONS, NOISE_PATIENCE
 from playground.measured import MACHINE, MEASURED, spread
 
 ANCHOR = "how-we-measured"  # captions elsewhere link to /learn#how-we-measured
 LINK = f"[how we measured](/learn#{ANCHOR})"  # from another page
 METRICS = {"train_acc": "train accuracy", "val_acc": "validation accuracy", "gap": "gap (train − val)",
            "test_acc": "test accuracy", "best_val_acc": "best validation accuracy",
-           "salient_drop": "drop, map's squares", "random_drop": "drop, random squares"}
+           "salient_drop": "drop, map's squares", "random_drop": "drop, random squares",
+           "kept_epoch": "epoch kept (early stopping)"}
 EXTRA = {"memory-lr": ("Lesson 2's runs at learning rate 0.001", {"rnn_plain": "RNN 64, no delay",
                                                                    "rnn_delay": "RNN 64, 10 blank rows",
                                                                    "lstm_delay": "LSTM 64, 10 blank rows"}),
+         "noise-es": (f"Lesson 7 with and without early stopping (patience {NOISE_PATIENCE})",
+                      {"clean": "LeNet, clean labels", "noisy": "LeNet, half the labels random",
+                       "clean_es": "clean labels, early stopping", "noisy_es": "half random, early stopping"}),
          "study": (f"Compare's default study (cnn, first {STUDY_LIMIT:,} images, {STUDY_VAL_FRACTION:.0%} held out, "
                    f"lr {STUDY_LR:g}, {STUDY_EPOCHS} epochs)",
                    {"none": "no regularization", "l2": f"L2 λ {STUDY_L2:g}", "dropout": f"dropout {STUDY_DROPOUT:g}"})}
@@ -24,6 +28,8 @@ def _cell(key: str, run: str, metric: str) -> str:
     got = spread(key, run, metric)
     if got is None:
         return "–"
+    if metric == "kept_epoch":
+        return f"{got.whole} (mean {got.mean:.1f})"
     return f"{got.pts} (mean {got.mean_pts})" if metric in ("gap", "salient_drop", "random_drop") else got.text()
 
 
