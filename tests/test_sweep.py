@@ -189,6 +189,43 @@ def test_a_huge_grid_is_never_built(fast_polls):
         run_sweep(runs, base, params, trials=3, grid=-1)
 
 
+def test_a_huge_trial_budget_over_a_grid_lists_nothing():
+    """`--trials 10**9 --grid 50` over 5 ranges once shuffled a list of all 312 million combinations (GBs); over 3
+    ranges here (125,000: the old list is 6 MB, not tens of GB, when this test fails)."""
+    import tracemalloc
+
+    from playground.engine.sweep import _grid
+
+    base = recipe("lenet")
+    params = [parse_param(f"{k}={r}", base) for k, r in (("lr", "1e-4:1e-2:log"), ("l2", "1e-5:1e-3:log"),
+              ("dropout", "0:0.5"))]
+    tracemalloc.start()
+    drawn = [values for values, _ in zip(_grid(params, 50, 10**6, 0), range(5), strict=False)]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len({repr(sorted(v.items())) for v in drawn}) == 5 and peak < 1e6, peak
+    small = [parse_param("dropout=0:0.5", base), parse_param("lr=1e-4:1e-2", base)]  # 9 combinations, all of them
+    assert len({repr(sorted(v.items())) for v in _grid(small, 3, 10**9, 0)}) == 9
+
+
+def test_long_lists_of_choices_are_refused_and_checked_at_a_few_values(monkeypatch):
+    """Four settings of 200 choices each made check_sweep validate 200**4 probes before any trial (hung)."""
+    from playground.engine import sweep
+
+    base = recipe("lstm64")
+    many = ",".join(str(v) for v in range(16, 216))
+    with pytest.raises(ConfigError, match="200 choices; give at most 50"):
+        parse_param(f"hidden={many}", base)
+    fifty = ",".join(str(v) for v in range(16, 66))
+    params = [parse_param(f"{k}={fifty}", base) for k in ("hidden", "batch_size", "limit")]
+    params.append(parse_param("layers=1,2,3", base))
+    calls = []
+    real = sweep.validate
+    monkeypatch.setattr(sweep, "validate", lambda cfg: calls.append(1) or real(cfg))
+    sweep.check_sweep(base, params)
+    assert len(calls) <= 2 * 4**4 + 1, len(calls)
+
+
 def test_stop_ends_the_whole_sweep(fast_polls):
     """One stop: the running trials are stopped and no other starts (a stopped trial used to start the next)."""
     runs = FakeRuns(finish=False)

@@ -10,8 +10,10 @@ import torch
 
 from playground import charts, explain
 from playground.config import RunConfig, is_recurrent
+from playground.measured import WHY
 from playground.probes import confusion_matrix
 from ui.common import loaded_model
+from ui.measured_view import LINK
 
 SALIENCY_CAPTION = (
     "Red pixels pushed the answer towards this class, blue ones away from it, white did nothing{scale}. "
@@ -183,6 +185,5 @@ def where_they_differ(rec_a, rec_b, classes) -> None:
                                                     [classes[int(t)] for t in labels[shown]], cols=4),
                              width="stretch", key=f"differ-{key}-{rec_a.id}-{rec_b.id}")
     st.caption("Each tile shows the answer of the run that got it *wrong* (the true class in brackets). Runs of "
-               "equal accuracy still disagree: two seeds of lstm64 (96.2% and 96.3%) split 419 of the 10,000 "
-               "test images here (bench/README.md), so compare two seeds of one setting before crediting a "
-               "setting with the difference.")
+               f"similar accuracy still disagree: {WHY.disagreement()} here ({LINK}), so compare two seeds of one "
+               "setting before crediting a setting with the difference.")

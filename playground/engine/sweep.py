@@ -47,6 +47,8 @@ RANGES_MEASURED = {
 }
 SWEEPABLE = tuple(DEFAULT_RANGES)  # what a sweep may search: the settings the form offers a range for
 GRID_POINTS_MAX = 50  # values per range in a grid: beyond this a "grid" is a sampled search by another name
+GRID_LIST_MAX = 100_000  # a grid up to this many combinations is shuffled as a list; a larger one is drawn from
+PROBE_CHOICES = 4  # choices per setting that check_sweep tries in combination before any trial
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ def parse_param(text: str, base: RunConfig) -> Param:
     integer = isinstance(current, int) and not isinstance(current, bool)
     if "," in spec or isinstance(current, str):
         parts = [c.strip() for c in spec.split(",") if c.strip()]
+        if len(parts) > GRID_POINTS_MAX:  # thousands of choices made check_sweep's probes run for minutes
+            raise ConfigError(f"{name}: {len(parts):,} choices; give at most {GRID_POINTS_MAX} (or a range, e.g. "
+                              f"{name}={DEFAULT_RANGES[name]})")
         choices = tuple(c if isinstance(current, str) else type(current)(_number(name, c, integer)) for c in parts)
         if len(set(choices)) < 2:
             raise ConfigError(f"{name}: give at least two choices (different), e.g. {name}=a,b")
@@ -175,11 +180,12 @@ def check_sweep(base: RunConfig, params: Sequence[Param]) -> None:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"{', '.join(twice)} given twice: give each setting one range")
-    # Probes: every combination of the choices (a few), numbers at their middle; the base alone besides.
+    # Probes: every combination of the choices (a few: at most PROBE_CHOICES of each, spread over its list, so
+    # at most 4**4 probes), numbers at their middle; the base alone besides.
     choices = [p for p in params if p.choices][:4]
     middles = {p.name: p.middle() for p in params}
     probes = [{**middles, **dict(zip([p.name for p in choices], combo, strict=True))}
-              for combo in itertools.product(*(p.choices for p in choices))]
+              for combo in itertools.product(*(_spread(p.choices, PROBE_CHOICES) for p in choices))]
     configs = [base.override(**probe) for probe in probes]
     for p in params:
         if not any(applies(p.name, cfg) for cfg in configs):
@@ -203,6 +209,13 @@ def check_sweep(base: RunConfig, params: Sequence[Param]) -> None:
                     validate(tries[0])
                 except ConfigError as exc:
                     raise ConfigError(f"{p.name}={end:g} (an end of its range) cannot train: {exc}") from None
+
+
+def _spread(values: tuple, n: int) -> tuple:
+    """At most n of `values`, evenly spaced from the first to the last."""
+    if len(values) <= n:
+        return values
+    return tuple(values[round(i * (len(values) - 1) / (n - 1))] for i in range(n))
 
 
 def _valid(cfg: RunConfig) -> bool:
@@ -285,12 +298,15 @@ def _grid(params: Sequence[Param], points: int, trials: int, seed: int) -> Itera
     axes = [p.grid(points) for p in params]
     total = math.prod(len(a) for a in axes)
     rng = random.Random(seed)
-    if total <= 4 * trials:  # small: a shuffled list of indices (never more than 4x the trials)
+    # Small: a shuffled list of indices (never more than 4x the trials, nor GRID_LIST_MAX: `--trials 10**9` over
+    # a 50**5 grid once listed 312 million indices). Large: draw indices, skipping repeats (rare when the grid is
+    # 4x the trials or more); the set of those drawn grows only with the trials actually tried.
+    if total <= 4 * trials and total <= GRID_LIST_MAX:
         order: Iterable[int] = rng.sample(range(total), total)
-    else:  # large: draw indices, skipping repeats (rare when the grid is 4x the trials or more)
+    else:
         def draws() -> Iterator[int]:
             seen: set[int] = set()
-            while True:
+            while len(seen) < total:
                 i = rng.randrange(total)
                 if i not in seen:
                     seen.add(i)
