@@ -277,9 +277,11 @@ def test_a_study_is_admitted_as_a_whole_before_any_run_is_written(store, monkeyp
     huge = recipe("cnn").override(dataset="cifar2", width=256, batch_size=8192, device="cpu")
     with pytest.raises(ConfigError, match="Try a smaller batch size"):
         submit_all(registry, [*configs, huge], [f"r{i}" for i in range(4)])
-    runs = study_runs("lstm64", ["none"], seeds=1, epochs=1, sizes=tuple(range(100, 100 + MAX_STUDY_RUNS + 1)))
     with pytest.raises(ConfigError, match=f"{MAX_STUDY_RUNS + 1} runs"):
-        run_study(registry, runs)
+        study_runs("lstm64", ["none"], seeds=1, epochs=1, sizes=tuple(range(100, 100 + MAX_STUDY_RUNS + 1)))
+    many = [tiny(epochs=1, limit=100, seed=s) for s in range(MAX_STUDY_RUNS + 1)]
+    with pytest.raises(ConfigError, match=f"{MAX_STUDY_RUNS + 1} runs"):
+        submit_all(registry, many, ["r"] * len(many))
     assert store.list_runs() == [] and registry.active() == []
     # Many runs that fit one at a time but not all at once: admitted, queued, every one trained.
     monkeypatch.setattr(jobs_module, "memory_budget", lambda device: 30 * MB)
@@ -287,6 +289,19 @@ def test_a_study_is_admitted_as_a_whole_before_any_run_is_written(store, monkeyp
     ids = submit_all(registry, configs, [f"r{i}" for i in range(3)])
     assert [registry.wait(i, timeout=WAIT).status for i in ids] == [RunStatus.FINISHED] * 3
     registry.shutdown()
+
+
+def test_a_study_too_big_is_refused_before_its_runs_are_built(monkeypatch):
+    """20,000 `--sizes` x 6 noise levels x 20 seeds built 2.4 million configs (minutes, GBs) before the limit on
+    a study's runs refused them: now the runs are counted first."""
+    from playground.config import ConfigError
+    from playground.engine import study
+
+    monkeypatch.setattr(study, "data_variants", lambda *a: pytest.fail("the runs were built before counting"))
+    with pytest.raises(ConfigError, match="2,400,000 runs is more than"):
+        study_runs("lenet", ["none"], seeds=20, sizes=tuple(range(100, 20100)), noises=(0, 0.1, 0.2, 0.3, 0.4, 0.5))
+    with pytest.raises(ConfigError, match="402 runs is more than"):  # sizes capped to the same one count once
+        study_runs("lenet", ["none", "l2"], seeds=1, sizes=(*range(1, 201), *range(10**6, 10**6 + 500)))
 
 
 def test_the_learning_rate_range_test_goes_through_the_same_admission(monkeypatch):

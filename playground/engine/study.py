@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..compare import StudyChoice, best_epoch, data_variants, study_variants
+from ..compare import StudyChoice, _sizes_used, best_epoch, data_variants, study_variants
 from ..config import ConfigError, RunConfig, recipe
 from ..estimate import longest_first
 from .batched import batch_key, can_batch
@@ -48,6 +48,9 @@ def study_runs(recipe_name: str, variants: list[str], seeds: int, epochs: int | 
     if not 1 <= seeds <= 20:
         raise ConfigError("seeds must be in 1..20")
     base = recipe(recipe_name).override(epochs=epochs, limit=limit, val_fraction=val_fraction, lr=lr)
+    # Counted before any is built: 20,000 `--sizes` x noises x seeds once built millions of configs (hung)
+    # only for plan_study to refuse them.
+    check_study_size(seeds * len(variants) * max(1, len(_sizes_used(base, sizes))) * max(1, len(noises)))
     data = data_variants(base, StudyChoice(sizes=tuple(sizes), noises=tuple(noises)))
     out = []
     for seed in range(first_seed, first_seed + seeds):
@@ -82,14 +85,19 @@ def run_study(jobs: JobRegistry, runs: list[StudyRun], on_progress: Callable[[li
     return [_result_row(jobs, run_id, r) for run_id, r in zip(ids, runs, strict=True)]
 
 
+def check_study_size(runs: int) -> None:
+    """Refuse a study of more runs than MAX_STUDY_RUNS, before any is written."""
+    if runs > MAX_STUDY_RUNS:
+        raise ConfigError(f"a study of {runs:,} runs is more than this app queues at once "
+                          f"({MAX_STUDY_RUNS}); choose fewer variants, seeds, sizes or noise levels")
+
+
 def plan_study(jobs: JobRegistry, configs: list[RunConfig], batch: bool | None = None) -> list[list[int]]:
     """The study's jobs as lists of indices into `configs`, the most work first (estimate.longest_first: the runs
     end closer together), runs of one shape (seeds, L2 λ) in one list; admitted as a whole before any run is
     written: ConfigError for too many runs, a config that is invalid or could never fit this device's memory
     (queued runs wait for memory to free; they hold none)."""
-    if len(configs) > MAX_STUDY_RUNS:
-        raise ConfigError(f"a study of {len(configs):,} runs is more than this app queues at once "
-                          f"({MAX_STUDY_RUNS}); choose fewer variants, seeds, sizes or noise levels")
+    check_study_size(len(configs))
     groups: dict[str, list[int]] = {}
     for i in longest_first(configs):
         groups.setdefault(batch_key(configs[i]), []).append(i)
