@@ -203,3 +203,32 @@ def seeds_text(keys: list[str]) -> str:
     other = {n: [i + 1 for i, k in enumerate(keys) if counts.get(k) == n] for n in set(counts.values()) - {usual}}
     extra = "; ".join(f"lesson{'s' if len(i) > 1 else ''} {', '.join(map(str, i))}: {n}" for n, i in other.items())
     return f"over {usual} seeds" + (f" ({extra})" if extra else "")
+
+
+# Compare's "where two runs differ" and Inside's map quote these (bench/why_numbers.py; tests/test_learn.py checks
+# them equal to the file): two seeds of lesson 8's LeNet at its CPU scale, and its PCA map, trained vs untrained.
+@dataclass(frozen=True)
+class Why:
+    file: str
+    recipe: str
+    test_acc: tuple[float, float]  # the two seeds'
+    a_only: int  # test images seed A got right and B wrong
+    b_only: int
+    test_images: int
+    map_images: int
+    trained: float  # between-class share of the PCA map's spread (explain.separation)
+    untrained: float
+
+    def disagreement(self) -> str:
+        """`two seeds of LeNet (92.1% and 93.8% test accuracy) split 623 of the 10,000 test images`"""
+        a, b = sorted(self.test_acc)
+        return (f"two seeds of {self.recipe} ({a:.1%} and {b:.1%} test accuracy) split {self.a_only + self.b_only:,} "
+                f"of the {self.test_images:,} test images")
+
+    def separation(self) -> str:
+        """`75% of the spread lies between classes trained, 37% untrained`"""
+        return f"{self.trained:.0%} of the spread lies between classes trained, {self.untrained:.0%} untrained"
+
+
+WHY = Why("why.json", "LeNet", (0.9208, 0.9381), a_only=225, b_only=398, test_images=10_000, map_images=2000,
+          trained=0.7507, untrained=0.3713)

@@ -405,3 +405,48 @@ def test_the_gap_lessons_chart_the_gap_and_list_it(home):
     assert "this run's validation accuracy" in table.columns and "%" in table["this run's validation accuracy"][0]
     assert any("how we measured" in c.value for c in at.caption)
     assert any(s.value.startswith("📏 How we measured") for s in at.subheader)
+
+
+def test_the_why_numbers_equal_their_bench_file():
+    from pathlib import Path
+
+    from playground.measured import WHY
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "bench" / "results" / WHY.file).read_text())
+    assert (list(WHY.test_acc), WHY.a_only, WHY.b_only, WHY.test_images, WHY.map_images) == (
+        data["test_acc"], data["a_only"], data["b_only"], data["test_images"], data["map_images"])
+    assert (WHY.trained, WHY.untrained) == (data["pca_separation"]["trained"], data["pca_separation"]["untrained"])
+    assert data["lesson"] == "look" and WHY.recipe.lower() == data["recipe"]
+
+
+def test_learner_captions_cite_no_bench_file():
+    """Issue 29: text shown to learners links to How we measured, never to a bench file (docstrings and comments
+    may: they are for developers); How we measured itself names the result files its numbers come from."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cited = []
+    for path in [*root.glob("pages/*.py"), *(p for p in root.glob("ui/*.py") if p.name != "measured_view.py")]:
+        tree = ast.parse(path.read_text())
+        docs = {id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                and node.body and isinstance(node.body[0], ast.Expr)}
+        cited += [f"{path.name}: {node.value[:60]}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+                  and "bench/" in node.value]
+    assert cited == []
+
+
+def test_how_we_measured_shows_early_stopping_and_the_why_numbers(home):
+    from playground.measured import WHY, runs
+
+    at = page("pages/learn.py").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Lesson 7 with and without early stopping" in text and WHY.disagreement() in text
+    assert WHY.separation() in text
+    tables = [d.value for d in at.dataframe]
+    kept = [t for t in tables if "epoch kept (early stopping)" in t.columns]
+    column = kept[0]["epoch kept (early stopping)"] if kept else []
+    assert any(str(cell).startswith(runs("noise-es")["noisy_es"].kept.whole) for cell in column)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.engine.study import STUDY_DROPOUT, STUDY_EPOCHS, STUDY_L2, STUDY_LIMIT, STUDY_LR, STUDY_VAL_FRACTION
 from playground.lessons import LESSONS, NOISE_PATIENCE
-from playground.measured import MACHINE, MEASURED, spread
+from playground.measured import MACHINE, MEASURED, WHY, spread
 
 ANCHOR = "how-we-measured"  # captions elsewhere link to /learn#how-we-measured
 LINK = f"[how we measured](/learn#{ANCHOR})"  # from another page
@@ -61,3 +61,9 @@ def how_we_measured() -> None:
         for key, (title, labels) in EXTRA.items():
             st.markdown(f"**{title}**")
             _table(key, labels)
+    st.markdown(
+        f"**Where two runs differ** (Compare) **and the model's own map** (Inside): lesson 8's {WHY.recipe} at its "
+        f"CPU scale, trained with seeds 0 and 1 as above: {WHY.disagreement()}, {WHY.a_only:,} one way and "
+        f"{WHY.b_only:,} the other. On the PCA map of its last layer over the first {WHY.map_images:,} test images, "
+        f"{WHY.separation()} (between-class over total variance). File `bench/results/{WHY.file}` "
+        "(`python -m bench.why_numbers`).")

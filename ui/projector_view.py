@@ -8,8 +8,10 @@ import torch
 
 from playground import charts, explain
 from playground.errors import PlaygroundError
+from playground.measured import WHY
 from playground.models import untrained
 from ui.common import loaded_model
+from ui.measured_view import LINK
 from ui.why_views import mtime
 
 MAPS = {"pca": "PCA", "tsne": "t-SNE"}
@@ -17,8 +19,7 @@ HOW = {
     "pca": "PCA: the two directions the layer's outputs vary most, a linear view that keeps distances along "
            "them. Training pulls each class into its own region, so the classifier can cut between them. "
            "Untrained, the classes overlap far more, though not entirely (random features still echo the "
-           "input): measured in bench/README.md, 21% (LSTM 64) and 37% (LeNet) of the spread lies between "
-           "classes untrained, against 90% and 87% trained.",
+           f"input): on {WHY.map_images:,} test images of lesson 8's {WHY.recipe}, {WHY.separation()} ({LINK}).",
     "tsne": "t-SNE (scikit-learn): each image kept near the images the layer finds most alike. It shows which "
             "images the model groups together; the gaps between groups and their sizes mean little, so "
             "compare trained with untrained on this map, not with the PCA numbers."}
