@@ -47,6 +47,7 @@ EVAL_COST = 1 / 3  # a forward pass against a training step (forward + backward 
 # validation + 900 probe evaluated, 2.2x wall over training time): a study evaluates every few epochs so that
 # its evaluations cost at most this share of its training, with curves of at least MIN_POINTS points.
 STUDY_EVAL_SHARE, MIN_POINTS = 0.1, 10
+BUSY = 1.5  # a load average above 1.5x the cores: other work shares them (two runs at once on two cores is 2)
 START_SECONDS = 1.0  # data split, model build and the first checkpoint, paid once per run
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 # Batch-norm's work per output value in multiply-adds' worth, training: the CNN recipe with it trained 15% slower
@@ -201,32 +202,76 @@ def _speed_key(cfg: RunConfig) -> tuple:
 
 
 def probe_rate(cfg: RunConfig, threads: int = 1, seconds: float = 0.4,
-               clock: Callable[[], float] = time.perf_counter, device: str = "cpu") -> Rate:
-    """Time training steps of `cfg` on random inputs (with the runs' thread count) for about `seconds`."""
+               clock: Callable[[], float] = time.perf_counter, device: str = "cpu", copies: int = 1) -> Rate:
+    """Time training steps of `cfg` on random inputs (with the runs' thread count) for about `seconds`, `copies`
+    of it at once in threads of this process, as runs at once train: they share the cores and the interpreter
+    (two small RNNs at once each trained 2.6x slower than one alone on a busy 2-core machine, bench/estimates.py)."""
+    import threading
+
     import torch
 
-    from .models import build_model
-
     torch.set_num_threads(threads)  # process-wide: the same value every run sets (engine.training)
-    model = build_model(cfg, seed=0).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-6)
-    batch = min(cfg.optim.batch_size, 256)  # a probe of a huge batch would itself take long
-    x = torch.rand(batch, *SHAPE[cfg.data.dataset], device=device)
-    y = torch.randint(0, CLASSES[cfg.data.dataset], (batch,), device=device)
     if device != "cpu":
         inner = clock
         clock = lambda: (torch.cuda.synchronize(), inner())[1]  # noqa: E731 - a GPU step ends when it syncs
+    copies = max(1, copies)
+    start = threading.Barrier(copies)
+    timed: list[tuple[float, int, int]] = []  # (seconds, steps, batch) of each copy
+
+    def steps() -> None:
+        start.wait()
+        timed.append(_timed_steps(cfg, seconds, clock, device))
+    workers = [threading.Thread(target=steps, daemon=True) for _ in range(copies - 1)]
+    for worker in workers:
+        worker.start()
+    steps()
+    for worker in workers:
+        worker.join()
+    took = max(t for t, _, _ in timed)
+    per_unit = sum(t / (n * batch * work(cfg)) for t, n, batch in timed) / len(timed)
+    return Rate(per_unit, f"a {took:.1f} s probe" + (f", {copies} at once" if copies > 1 else ""))
+
+
+def _timed_steps(cfg: RunConfig, seconds: float, clock: Callable[[], float], device: str) -> tuple[float, int, int]:
+    """(seconds, steps, batch size) of the engine's own training steps after the first (which pays for allocation):
+    the config's optimizer, clipping and L2, batches gathered from uint8 images and normalized, channels-last
+    CNNs on a CPU, the losses read every step, as engine.training trains (a bare SGD step on one fixed batch
+    timed small RNNs at about half their training time)."""
+    import torch
+
+    from .data import Normalizer
+    from .engine.runner import cpu_setup
+    from .engine.steps import EagerStep
+    from .engine.training import make_optimizer
+    from .models import build_model
+
+    if device == "cpu":
+        cpu_setup(None)  # denormals off in this thread, as in a run's (the thread count is set by the caller)
+    model = build_model(cfg, seed=0).to(device)
+    batch = min(cfg.optim.batch_size, 256)  # a probe of a huge batch would itself take long
+    x = torch.randint(0, 256, (4 * batch, *SHAPE[cfg.data.dataset]), dtype=torch.uint8, device=device)
+    y = torch.randint(0, CLASSES[cfg.data.dataset], (4 * batch,), device=device)
+    if device == "cpu" and not is_recurrent(cfg):
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
+    step = EagerStep(model, make_optimizer(cfg, model.parameters()), norm, x, y, cfg.reg.l2, cfg.optim.clip)
+    model.train()
+    order = torch.randperm(4 * batch, device=device)
     steps, start, now = -1, 0.0, 0.0
     while steps < 200 and (steps < 1 or now - start < seconds):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        at = (steps + 1) % 4 * batch
+        step.step(order[at:at + batch])
+        step.drain()
         steps, now = steps + 1, clock()
-        if steps == 0:  # the first step pays for allocation: the clock starts after it
+        if steps == 0:  # the clock starts after the first step
             start = now
-    took = now - start
-    return Rate(took / (steps * batch * work(cfg)), f"a {took:.1f} s probe")
+    return now - start, steps, batch
+
+
+def probe_shape(cfg: RunConfig) -> RunConfig:
+    """What one probe stands for: the speed per sample depends on the model and batch alone, so one probe serves
+    every epochs, limit and label noise (which labels are wrong costs nothing), and a study's data axes add none."""
+    return cfg.override(epochs=1, limit=0, seed=0, val_fraction=0.0, label_noise=0.0, patience=0)
 
 
 def run_seconds(cfg: RunConfig, rate: Rate) -> float:
@@ -255,6 +300,19 @@ def duration_text(seconds: float) -> str:
     return f"about {hours} h" + (f" {rest} min" if rest else "")
 
 
+def busy_note(load: float | None = None, cpus: int | None = None) -> str | None:
+    """What an estimate says on a busy machine (load average above BUSY x its cores), else None: every speed is
+    measured on this machine as busy as it was then, and other programs' work comes and goes."""
+    import os
+
+    load = os.getloadavg()[0] if load is None else load
+    cpus = cpus or os.cpu_count() or 1
+    if load <= BUSY * cpus:
+        return None
+    return (f"this machine is busy now (load {load:.0f} on {cpus} core{'s' if cpus > 1 else ''}): the time assumes "
+            "its speed stays as measured, and a machine this loaded speeds up and slows down with other work")
+
+
 @dataclass(frozen=True)
 class Estimate:
     seconds: float
@@ -265,11 +323,14 @@ class Estimate:
 
 
 def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, device: str = "cpu",
-             probe: Callable[[RunConfig], Rate] = probe_rate) -> Estimate:
-    """How long `configs` take here, `at_once` at a time: each run's speed measured (stored runs, else `probe`)."""
+             probe: Callable[[RunConfig, int], Rate] | None = None) -> Estimate:
+    """How long `configs` take here, `at_once` at a time: each run's speed measured (stored runs, else
+    `probe(cfg, copies)`: its steps timed with as many copies at once as the runs will train at once)."""
+    probe = probe or (lambda cfg, copies: probe_rate(cfg, copies=copies, device=device))
+    copies = max(1, min(at_once, len(configs)))
     times, sources = [], []
     for cfg in configs:
-        rate = measured_rate(cfg, runs, device) or probe(cfg)
+        rate = measured_rate(cfg, runs, device) or probe(cfg, copies)
         times.append(run_seconds(cfg, rate))
         sources.append(rate.source)
     return Estimate(total_seconds(times, at_once), tuple(dict.fromkeys(sources)))

@@ -48,7 +48,7 @@ def test_runs_elsewhere_or_of_another_kind_are_not_this_machines_speed():
               finished(5, LSTM, 0.5)]  # shorter than its start-up: nothing to learn from
     probed = []
 
-    def probe(cfg):
+    def probe(cfg, copies):
         probed.append(cfg)
         return estimate.Rate(1e-8, "a probe")
 
@@ -89,7 +89,7 @@ def test_the_probe_times_steps_after_the_first_with_the_given_clock():
     assert rate.source == "a 0.4 s probe"
 
 
-def _no_probe(cfg: RunConfig):
+def _no_probe(cfg: RunConfig, copies: int = 1):
     raise AssertionError("a stored run should have given the speed")
 
 
@@ -140,3 +140,45 @@ def test_an_early_stopped_run_gives_the_speed_of_the_epochs_it_trained():
     rec.result = {"train_seconds": 2.7, "samples_per_s": 1000.0, "kept_epoch": 1}
     rate = estimate.measured_rate(cfg, [rec])
     assert rate.seconds_per_unit == pytest.approx(1 / (1000.0 * estimate.work(cfg)))
+
+
+def test_a_first_use_estimate_counts_evaluation_and_runs_at_once_in_its_probe():
+    """Issue 29: first-use estimates were 2-3.4x low. Each run's work counts its evaluations, and the probe is
+    asked to time as many copies at once as the runs will train at once (they share the cores and the process)."""
+    asked = []
+
+    def probe(cfg, copies):
+        asked.append(copies)
+        return estimate.Rate(1e-8, "a probe")
+
+    # 3 runs, 2 at a time: probed 2 at once; two rounds of 1 s + 2800 samples (1,800 trained, 1,000 evaluated)
+    got = estimate.estimate([LSTM] * 3, [], at_once=2, probe=probe)
+    assert asked == [2, 2, 2]
+    assert got.seconds == pytest.approx(2 * (1 + 2800 * 660_096 * 1e-8))
+    every_other = LSTM.override(epochs=4, eval_every=2)  # evaluated after epochs 1, 2 and 4: 3 x 333.3 more
+    assert estimate.samples(every_other) == pytest.approx(4 * 900 + 3 * 1000 / 3 + 1000 / 3)
+    asked.clear()
+    estimate.estimate([LSTM], [], at_once=2, probe=probe)  # one run trains alone
+    assert asked == [1]
+
+
+def test_the_probe_times_each_copy_in_its_own_thread():
+    import threading
+
+    seen: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def clock() -> float:  # each thread its own readings: 0.0, 0.1, 0.2, ...
+        with lock:
+            n = seen[threading.get_ident()] = seen.get(threading.get_ident(), -1) + 1
+        return n / 10
+    cfg = tiny(hidden=8, batch_size=4)
+    rate = estimate.probe_rate(cfg, seconds=0.35, clock=clock, copies=2)
+    assert len(seen) == 2  # two copies stepped at once, each in its own thread
+    assert rate.seconds_per_unit == pytest.approx(0.4 / (4 * 4 * estimate.work(cfg)))
+    assert rate.source == "a 0.4 s probe, 2 at once"
+
+
+def test_a_busy_machine_is_said_beside_the_estimate():
+    assert estimate.busy_note(load=16.2, cpus=2).startswith("this machine is busy now (load 16 on 2 cores)")
+    assert estimate.busy_note(load=2.0, cpus=2) is None  # two runs on two cores: busy with our own work only

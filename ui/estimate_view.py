@@ -11,10 +11,10 @@ from ui.common import jobs
 
 
 @st.cache_data(show_spinner="Measuring this machine's speed…", ttl=600, max_entries=64)
-def _probe(shape_json: str, threads: int, device: str) -> tuple[float, str]:
+def _probe(shape_json: str, threads: int, device: str, copies: int) -> tuple[float, str]:
     from playground import estimate
 
-    rate = estimate.probe_rate(RunConfig.from_json(shape_json), threads=threads, device=device)
+    rate = estimate.probe_rate(RunConfig.from_json(shape_json), threads=threads, device=device, copies=copies)
     return rate.seconds_per_unit, rate.source
 
 
@@ -37,15 +37,15 @@ def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Seq
     runs = registry.store.list_runs() if runs is None else runs
     threads = registry.threads_per_run or 1
 
-    def probe(cfg: RunConfig) -> estimate.Rate:
-        # The speed per sample depends on the model and batch alone: one probe serves every epochs, limit and
-        # label noise (which labels are wrong costs nothing), so a study's data axes add no probes.
-        shape = cfg.override(epochs=1, limit=0, seed=0, val_fraction=0.0, label_noise=0.0, patience=0)
-        return estimate.Rate(*_probe(shape.to_json(), threads, _device(cfg)))
+    def probe(cfg: RunConfig, copies: int) -> estimate.Rate:
+        return estimate.Rate(*_probe(estimate.probe_shape(cfg).to_json(), threads, _device(cfg), copies))
 
     got = estimate.estimate(list(configs), runs, at_once or registry.max_concurrent,
                             _device(configs[0]) if configs else "cpu", probe=probe)
     text = got.text()
     if text and any(cfg.optim.patience for cfg in configs):  # the estimate counts every epoch
         text += "; less if early stopping ends it sooner"
+    busy = estimate.busy_note()
+    if text and busy:
+        text += f"; {busy}"
     return text
