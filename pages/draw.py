@@ -26,7 +26,7 @@ if not models:
     st.stop()
 
 by_id = {r.id: r for r in models}
-labels = {r.id: f"{run_label(r)} · {r.config.model.arch.upper()}" for r in models}
+labels = {r.id: f"{run_label(r)} · {ARCH_NAMES[r.config.model.arch]}" for r in models}
 s = st.session_state
 if s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
     s["draw_models"] = [r.id for r in best_finished(models)]
@@ -77,8 +77,9 @@ with right:
                        f"answer {int(p.argmax())} means little.", icon="❓")
         c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
         st.caption(unlike_caption())
-        st.page_link("pages/inside.py", label="Look inside with this drawing", icon="🔬",
-                     query_params={"model": str(first), "input": "drawing"})
+        st.page_link("pages/inside.py", icon="🔬",
+                     query_params={"model": str(first), "input": "drawing"},
+                     label=f"Look inside with this {'image' if seen.source == UPLOAD else 'drawing'}")
 
 if probs and first is not None:
     m = loaded[first]
@@ -103,7 +104,7 @@ if probs and is_recurrent(loaded[first].config):
 if len(probs) > 1:
     st.subheader("Side by side", anchor=False)
     for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
-        arch = loaded[run_id].config.model.arch.upper()
+        arch = ARCH_NAMES[loaded[run_id].config.model.arch]
         col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
                          width="stretch", key=f"side-{run_id}")
         col.caption(f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."

@@ -214,3 +214,11 @@ def test_feature_map_tiles_show_no_ticks_or_channel_numbers():
         assert not fig.layout.annotations
         axes = [a for name, a in fig.layout.to_plotly_json().items() if name.startswith(("xaxis", "yaxis"))]
         assert axes and all(a["ticks"] == "" and a["showticklabels"] is False for a in axes)
+
+
+def test_a_confusion_colour_bar_counts_in_whole_numbers():
+    """Issue 31: three drawings gave a colour bar of 0.5, 1.5, 2.5."""
+    small = charts.confusion(np.array([[2, 1], [0, 3]]), ["0", "1"]).data[0].colorbar
+    assert (small.tick0, small.dtick) == (0, 1)
+    big = charts.confusion(np.array([[970, 3], [12, 1100]]), ["0", "1"]).data[0].colorbar
+    assert big.dtick == 220 and float(big.dtick).is_integer()

@@ -441,3 +441,18 @@ def test_a_relabel_from_a_stale_tab_is_reported_not_lost_silently(draw_page):
     other.selectbox(key=f"relabel-{kept}").set_value(4).run()
     at.run()
     assert at.selectbox(key=f"relabel-{kept}").value == 4 and store.list_drawings()[0].label == 4
+
+
+def test_the_gallery_says_what_undo_did_and_its_delete_buttons_fit(draw_page):
+    """Issue 31: Undo brought a drawing back without a word; "🗑 Delete" was cut to "De…" in a tile; the
+    caption sent the learner to "the ✗ tiles below", inside a collapsed expander."""
+    at, _canvas, store = draw_page
+    ids = [store.add_drawing(mnist_digit(i) / 255.0, 7) for i in range(3)]
+    at.run()
+    assert not at.exception
+    assert all(at.button(key=f"delete-{i}").label == "🗑" for i in ids)
+    assert not any("tiles below" in c.value for c in at.caption)
+    at.button(key=f"delete-{ids[0]}").click().run()
+    at.button(key="draw_undo").click().run()
+    assert not at.exception and [d.id for d in store.list_drawings()] == ids
+    assert any(f"#{ids[0]} is back, labelled 7" in s.value for s in at.success)

@@ -67,8 +67,10 @@ def keep_controls(digit: np.ndarray, container) -> None:
         getattr(container, kind)(text)
 
 
-# The last deleted drawing (for Undo); keep the gallery open; what a gallery action could not do (another tab)
-DELETED, OPEN, GALLERY_NOTE = "draw_deleted", "draw_gallery_open", "draw_gallery_note"
+# The last deleted drawing (for Undo); keep the gallery open; what a gallery action could not do (another tab);
+# what Undo did
+DELETED, OPEN, GALLERY_NOTE, RESTORED = "draw_deleted", "draw_gallery_open", "draw_gallery_note", "draw_restored"
+GALLERY_COLS = 8
 
 
 def _relabel(drawing_id: int) -> None:
@@ -89,7 +91,11 @@ def _delete(drawing: Drawing) -> None:
 
 def _undo() -> None:
     drawing = st.session_state.pop(DELETED, None)
-    if drawing is not None and not jobs().store.restore_drawing(drawing):  # back under its own number, once
+    if drawing is None:
+        return
+    if jobs().store.restore_drawing(drawing):  # back under its own number, once
+        st.session_state[RESTORED] = f"Drawing #{drawing.id} is back, labelled {drawing.label}."
+    else:
         st.session_state[GALLERY_NOTE] = f"Drawing #{drawing.id} is already back (restored in another tab?)."
 
 
@@ -124,6 +130,8 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         c2.button("↩ Undo", key="draw_undo", on_click=_undo)
     if GALLERY_NOTE in st.session_state:
         st.warning(st.session_state.pop(GALLERY_NOTE))
+    if RESTORED in st.session_state:
+        st.success(st.session_state.pop(RESTORED), icon="↩")
     drawings, unreadable = jobs().store.read_drawings()
     _unreadable(unreadable)
     if not drawings:
@@ -146,7 +154,8 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         pairs = confused_pairs(matrix)
         if pairs:
             st.caption(f"#{which} confuses most on your drawings: "
-                       + " · ".join(f"{t} read as {p} ({n}×)" for t, p, n in pairs) + ". The ✗ tiles below show them.")
+                       + " · ".join(f"{t} read as {p} ({n}×)" for t, p, n in pairs)
+                       + ". To see them, open **Your kept drawings** below: ✗ marks each one.")
     first = next(iter(probs), None)
     _gallery(drawings, probs.get(first), first)
 
@@ -164,14 +173,18 @@ def _gallery(drawings: list, probs: np.ndarray | None, run_id: int | None) -> No
         if len(drawings) > GALLERY_MAX:
             st.caption(f"The newest {GALLERY_MAX} of {len(drawings)}.")
         if run_id is not None:
-            st.caption(f"✗ marks a drawing that #{run_id} reads as another digit.")
-        cols = st.columns(8)
-        for n, (i, d) in enumerate(newest):
-            with cols[n % 8]:
-                guess = int(predicted[i]) if predicted is not None else None
-                mark = "" if guess is None else (f" · ✗ read {guess}" if guess != d.label else " · ✓")
-                st.image((d.pixels * 255).astype(np.uint8), width=56, caption=f"#{d.id}{mark}")
-                st.session_state[f"relabel-{d.id}"] = d.label  # as stored: another tab may have relabelled it
-                st.selectbox("label", list(range(10)), key=f"relabel-{d.id}", on_change=_relabel, args=(d.id,),
-                             label_visibility="collapsed")
-                st.button("🗑 Delete", key=f"delete-{d.id}", on_click=_delete, args=(d,))
+            st.caption(f"✗3 marks a drawing that #{run_id} reads as a 3 (another digit than its label); ✓ one it "
+                       "reads right.")
+        # One row of columns per 8 tiles, so a row is as tall as its tallest tile and the next starts level; a
+        # caption short enough for one line ("#12 ✗3"); an icon button ("🗑 Delete" was cut to "De…").
+        for start in range(0, len(newest), GALLERY_COLS):
+            for col, (i, d) in zip(st.columns(GALLERY_COLS), newest[start:start + GALLERY_COLS], strict=False):
+                with col:
+                    guess = int(predicted[i]) if predicted is not None else None
+                    mark = "" if guess is None else (f" ✗{guess}" if guess != d.label else " ✓")
+                    st.image((d.pixels * 255).astype(np.uint8), width=56, caption=f"#{d.id}{mark}")
+                    st.session_state[f"relabel-{d.id}"] = d.label  # as stored: another tab may have relabelled it
+                    st.selectbox("label", list(range(10)), key=f"relabel-{d.id}", on_change=_relabel, args=(d.id,),
+                                 label_visibility="collapsed")
+                    st.button("🗑", key=f"delete-{d.id}", on_click=_delete, args=(d,), width="stretch",
+                              help=f"Delete drawing #{d.id} (Undo appears above)")

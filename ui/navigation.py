@@ -26,6 +26,7 @@ SHOWN = "nav_shown"  # per page: the query parameters of the view it showed last
 # default `value=` stay out: assigning their key warns on the page.
 KEPT_ACROSS_PAGES = ("f_", "recipe", "draw_models", "draw_detail", "draw_brush", "filter_",
                      "inside_model", "inside_other", "inside_source", "inside_index")
+PARAMLESS = ("", "draw")  # pages that read nothing from the URL: any query parameter there is another page's
 KEPT = "nav_kept"  # a plain dict, no widget's: the last value of each key above, restored when Streamlit drops it
 
 
@@ -63,6 +64,8 @@ def frame():
     page = st.navigation(pages())
     s = st.session_state
     keep_widget_values(s, rerun=s.get(LAST_PAGE) == page.url_path)
+    if page.url_path in PARAMLESS and st.query_params:  # e.g. Inside's ?model=3&input=drawing after Back to Draw
+        st.query_params.clear()
     _run.page = page.url_path
     _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
     s[LAST_PAGE] = page.url_path

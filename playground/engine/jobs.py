@@ -12,7 +12,7 @@ from collections import deque
 
 import torch
 
-from ..config import ConfigError, RunConfig, is_recurrent, validate
+from ..config import RECIPES, ConfigError, RunConfig, is_recurrent, validate
 from ..errors import PlaygroundError, RunStatus
 from ..models import estimate_memory
 from ..store import RunStore
@@ -77,10 +77,14 @@ def _shutdown_all() -> None:
 
 
 def default_name(config: RunConfig) -> str:
+    """A recipe's own name when the config is one, else the same spelling: "lstm64", "gru3x200" (not "lstm-64")."""
+    same = [name for name, recipe in RECIPES.items() if recipe == config]
+    if same:
+        return f"{same[0]} on {config.data.dataset}"
     m, r = config.model, config.reg
     parts = [m.arch]
     if is_recurrent(config):
-        parts.append(f"{m.layers}x{m.hidden}" if m.layers > 1 else str(m.hidden))
+        parts = [m.arch + (f"{m.layers}x{m.hidden}" if m.layers > 1 else str(m.hidden))]
     elif m.width != 16:
         parts.append(f"w{m.width}")
     if r.dropout:
