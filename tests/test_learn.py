@@ -450,3 +450,16 @@ def test_how_we_measured_shows_early_stopping_and_the_why_numbers(home):
     kept = [t for t in tables if "epoch kept (early stopping)" in t.columns]
     column = kept[0]["epoch kept (early stopping)"] if kept else []
     assert any(str(cell).startswith(runs("noise-es")["noisy_es"].kept.whole) for cell in column)
+
+
+def test_a_busy_machine_is_said_beside_the_lessons_estimate(home, monkeypatch):
+    """Issue 29: on a loaded machine the estimate says it assumes the speed measured stays."""
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (16.2, 16.0, 15.0))
+    busy = [c.value for c in page("pages/learn.py").run().caption if c.value.startswith("⏱")]
+    assert busy and all("this machine is busy now (load 16 on 2 cores)" in c for c in busy), busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.5, 0.5))
+    quiet = [c.value for c in page("pages/learn.py").run().caption if c.value.startswith("⏱")]
+    assert quiet and not any("busy" in c for c in quiet), quiet
