@@ -339,6 +339,15 @@ def _stop_all(home):
         registry.wait(run_id, timeout=60)
 
 
+def test_arriving_by_the_sidebar_adds_no_history_entry_a_change_does(home, store):
+    """Issue 31: leaving Compare took two Backs: arriving wrote the default selection to the URL, a second entry."""
+    ids = [store.create_run(tiny(l2=l2), f"l2 {l2}", status="finished") for l2 in (0.0, 0.01, 0.1)]
+    at = page("pages/compare.py").run()
+    assert at.multiselect(key="compare_ids").value == [ids[2], ids[1]] and "ids" not in at.query_params
+    at.multiselect(key="compare_ids").set_value([ids[0]]).run()
+    assert at.query_params["ids"] == str(ids[0])
+
+
 def test_reloading_during_a_study_keeps_its_live_view(home, store):
     at = _study(page("pages/compare.py").run(), epochs=50)
     button(at, "🚀 Launch study").click().run()

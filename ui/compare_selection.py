@@ -7,12 +7,14 @@ import streamlit as st
 from playground.compare import default_selection, studies
 from playground.config import ConfigError
 from playground.links import IDS_KEY, compare_params, ids_from_params
+from ui.navigation import arrived
 from ui.state import COMPARE_IDS
 
 KEY = COMPARE_IDS  # the multiselect's own state
 KEPT = "compare_kept"  # a copy that outlives the widget when another page is shown
 STUDY = "compare_study"
 WRITTEN = "compare_link"  # the ids this session last put in the URL
+SHOWN = "compare_shown"  # the ids shown last, written to the URL or not (a bare arrival writes none)
 
 
 def _from_link(known: set[int]) -> list[int] | None:
@@ -49,15 +51,20 @@ def initial_selection(runs: list) -> list[int]:
 
 
 def remember(selected: list[int]) -> None:
-    """Keep the selection for this session and in the URL, so a reload or a copied link shows it."""
+    """Keep the selection for this session and in the URL, so a reload or a copied link shows it. Arriving by
+    the sidebar (a bare URL) writes nothing: each write is a history entry, and leaving Compare then took two
+    Backs, the first to the same page. The URL names the selection from the first change the user makes."""
     st.session_state[KEPT] = list(selected)
     if selected:
         params = compare_params(selected)
-        if st.query_params.get(IDS_KEY) != params[IDS_KEY]:
+        bare_arrival = arrived() and IDS_KEY not in st.query_params
+        if not bare_arrival and st.query_params.get(IDS_KEY) != params[IDS_KEY] \
+                and params[IDS_KEY] != st.session_state.get(SHOWN):
             st.query_params[IDS_KEY] = params[IDS_KEY]
+        st.session_state[SHOWN] = params[IDS_KEY]
         st.session_state[WRITTEN] = params[IDS_KEY]
     else:
-        st.session_state[WRITTEN] = ""
+        st.session_state[WRITTEN] = st.session_state[SHOWN] = ""
         if IDS_KEY in st.query_params:
             del st.query_params[IDS_KEY]
 
