@@ -12,7 +12,7 @@ from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digit
 from ui.draw_keep import DIGITS, keep_controls, test_set
 from ui.draw_own import camera_keep, folder_io, teach
 from ui.navigation import require_app
-from ui.state import LAST_DIGIT
+from ui.state import LAST_DIGIT, LAST_SOURCE
 from ui.why_views import kept_expander, saliency, why_target
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -48,6 +48,7 @@ with left:
 
 digit = seen.digit
 st.session_state[LAST_DIGIT] = digit  # the Inside page can look at the same drawing
+st.session_state[LAST_SOURCE] = seen.source
 loaded = {}
 for run_id in chosen:
     try:

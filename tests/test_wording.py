@@ -2,7 +2,7 @@
 from playground.config import RECIPES
 from playground.engine.jobs import default_name
 
-from conftest import app_page
+from conftest import app_page, tiny
 
 
 def test_a_run_is_named_as_its_recipe_is_spelled():
@@ -18,3 +18,18 @@ def test_draw_drops_another_pages_query_parameters(home):
     at.query_params["input"] = "drawing"
     at.run()
     assert not at.exception and not dict(at.query_params)
+
+
+def test_inside_calls_an_uploaded_photo_this_image(home, store):
+    """Issue 31: Inside offered "my drawing" for a photo uploaded on Draw."""
+    import numpy as np
+
+    from playground.engine.training import Trainer
+
+    cfg = tiny(epochs=1, limit=200, hidden=8)
+    assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
+    at = app_page("pages/inside.py")
+    at.session_state["last_digit"] = np.zeros((28, 28), np.float32)
+    at.session_state["last_source"] = "upload"
+    at.run()
+    assert not at.exception and "this image" in at.radio(key="inside_source").options

@@ -10,8 +10,9 @@ import torch
 
 from playground.data import display_images, load_dataset
 from playground.errors import RunStatus
+from ui.draw_input import UPLOAD
 from ui.navigation import arrived
-from ui.state import LAST_DIGIT
+from ui.state import LAST_DIGIT, LAST_SOURCE
 
 UNTRAINED, NOTHING = "untrained", "nothing"
 MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM = "model", "vs", "input"
@@ -85,7 +86,8 @@ def pick_input(rec, classes) -> Picked:
     c1, c2, c3 = st.columns([2, 2, 1])
     if arrived() and st.query_params.get(INPUT_PARAM) == "drawing" and DRAWING in sources:
         s["inside_source"] = DRAWING  # Draw's "look inside with this drawing"
-    source = c1.radio("Input", sources, horizontal=True, key="inside_source")
+    source = c1.radio("Input", sources, horizontal=True, key="inside_source",
+                      format_func=lambda o: "this image" if o == DRAWING and s.get(LAST_SOURCE) == UPLOAD else o)
     if source != DRAWING:
         st.query_params.pop(INPUT_PARAM, None)
     if source == DRAWING:
