@@ -365,6 +365,10 @@ def test_why_stays_open_across_drawings_and_explains_the_class_picked(draw_page)
     assert not at.exception
     assert len(why_titles(at)) == 2 and all("'2'" in t for t in why_titles(at))  # still open, still on 2
     assert at.selectbox(key="why-class-draw").format_func(2) in ("why not 2?", "why 2?")
+    at.selectbox(key="why-class-draw").set_value("answer").run()
+    answer = at.get("metric")[0].value
+    assert all(f"'{answer}'" in t for t in why_titles(at))  # back to explaining its answer
+    assert at.selectbox(key="why-class-draw").value == "answer"  # shown as a choice, not "Choose an option"
     at.switch_page("pages/compare.py").run()
     at.switch_page("pages/draw.py").run()
     assert len(why_titles(at)) == 2  # open again after a visit to another page

@@ -112,17 +112,21 @@ def kept_expander(label: str, key: str):
     return panel
 
 
+ANSWER = "answer"  # Explain's first option: whatever the model answers
+
+
 def why_target(answer: int, classes, key: str) -> int:
     """The class to explain: the model's answer (the default, following it as it changes) or one the learner
     picks ("why not 2?"), kept across drawings."""
     widget = f"why-class-{key}"
     kept = _restore(widget)
-    choice = st.selectbox("Explain", [None, *range(len(classes))], key=widget,
-                          format_func=lambda c: f"its answer, {classes[answer]}" if c is None
+    # "answer", not None: a selectbox whose value is None shows "Choose an option" instead of the choice
+    choice = st.selectbox("Explain", [ANSWER, *range(len(classes))], key=widget,
+                          format_func=lambda c: f"its answer, {classes[answer]}" if c == ANSWER
                           else f"why {classes[c]}?" if c == answer else f"why not {classes[c]}?",
                           help="Which class's score the map explains: red pixels raised it, blue ones lowered it.")
     st.session_state[kept] = choice
-    return answer if choice is None else choice
+    return answer if choice == ANSWER else choice
 
 
 def _compare_words(names: list[str]) -> str:
