@@ -18,7 +18,11 @@ def camera_keep() -> None:
     """A camera photo of a digit on paper, read by the uploads' photo pipeline, kept with its true label."""
     from ui.draw_input import prepare_upload
 
-    with st.expander("📷 Photograph a digit on paper (phone or laptop camera)"):
+    s = st.session_state
+    # Open while a photo is in it or its answer is pending: keeping one reruns the page, which closed it
+    # (found in Chromium), and the next photo needs it open.
+    with st.expander("📷 Photograph a digit on paper (phone or laptop camera)",
+                     expanded=s.get("draw_camera") is not None or PHOTO_NOTE in s):
         st.caption("Dark ink on light paper, one digit filling much of the frame. The photo is read exactly like "
                    "an uploaded one (uneven light removed, cropped to the ink, fitted in 20 px) and kept like a "
                    "drawing.")
