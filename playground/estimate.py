@@ -278,13 +278,16 @@ def run_seconds(cfg: RunConfig, rate: Rate) -> float:
     return START_SECONDS + units(cfg) * rate.seconds_per_unit
 
 
-def total_seconds(times: Sequence[float], at_once: int) -> float:
+def total_seconds(times: Sequence[float], at_once: int, ahead: Sequence[float] = ()) -> float:
     """Wall time of runs taking `times` each, `at_once` at a time, started longest first (as a study starts
-    them): each run takes the slot that frees first. Three equal runs on two slots take two rounds, not 1.5."""
-    slots = [0.0] * max(1, min(at_once, len(times)))
-    for t in sorted(times, reverse=True):
+    them): each run takes the slot that frees first. Three equal runs on two slots take two rounds, not 1.5.
+    `ahead`: the seconds left of runs already training or queued, which hold the slots first, in their order."""
+    if not times:
+        return 0.0
+    slots = [0.0] * max(1, min(at_once, len(times) + len(ahead)))
+    for t in [*ahead, *sorted(times, reverse=True)]:
         slots[slots.index(min(slots))] += t
-    return max(slots) if times else 0.0
+    return max(slots)
 
 
 def duration_text(seconds: float) -> str:
@@ -323,9 +326,11 @@ class Estimate:
 
 
 def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, device: str = "cpu",
-             probe: Callable[[RunConfig, int], Rate] | None = None) -> Estimate:
+             probe: Callable[[RunConfig, int], Rate] | None = None,
+             ahead: Sequence[tuple[RunConfig, float]] = ()) -> Estimate:
     """How long `configs` take here, `at_once` at a time: each run's speed measured (stored runs, else
-    `probe(cfg, copies)`: its steps timed with as many copies at once as the runs will train at once)."""
+    `probe(cfg, copies)`: its steps timed with as many copies at once as the runs will train at once), behind
+    the runs `ahead` (config, share done) that already hold or wait for a slot."""
     probe = probe or (lambda cfg, copies: probe_rate(cfg, copies=copies, device=device))
     copies = max(1, min(at_once, len(configs)))
     times, sources = [], []
@@ -333,4 +338,6 @@ def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, dev
         rate = measured_rate(cfg, runs, device) or probe(cfg, copies)
         times.append(run_seconds(cfg, rate))
         sources.append(rate.source)
-    return Estimate(total_seconds(times, at_once), tuple(dict.fromkeys(sources)))
+    left = [run_seconds(cfg, measured_rate(cfg, runs, device) or probe(cfg, copies)) * (1 - done)
+            for cfg, done in ahead]
+    return Estimate(total_seconds(times, at_once, left), tuple(dict.fromkeys(sources)))

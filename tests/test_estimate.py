@@ -182,3 +182,17 @@ def test_the_probe_times_each_copy_in_its_own_thread():
 def test_a_busy_machine_is_said_beside_the_estimate():
     assert estimate.busy_note(load=16.2, cpus=2).startswith("this machine is busy now (load 16 on 2 cores)")
     assert estimate.busy_note(load=2.0, cpus=2) is None  # two runs on two cores: busy with our own work only
+
+
+def test_new_runs_queue_behind_the_runs_already_training():
+    """Issue 29: runs launched while others train wait for a slot. Two slots, one held for 50 s more and one for
+    10 s: two new 60 s runs end at 10 + 60 (the first slot freed) and at 50 + 60 = 110 s (the second)."""
+    assert estimate.total_seconds([60, 60], at_once=2, ahead=[50, 10]) == 110
+    assert estimate.total_seconds([60], at_once=2, ahead=[50]) == 60  # a free slot: no wait
+    one = 1 + 2800 * 660_096 * 1e-8  # LSTM's run: start, training and evaluation at 1e-8 s per unit
+
+    def probe(cfg, copies):
+        return estimate.Rate(1e-8, "a probe")
+    # A run half done ahead of it on one slot: it waits half a run, then trains.
+    got = estimate.estimate([LSTM], [], at_once=1, probe=probe, ahead=[(LSTM, 0.5)])
+    assert got.seconds == pytest.approx(one * 1.5)

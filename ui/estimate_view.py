@@ -24,6 +24,22 @@ def _device(cfg: RunConfig) -> str:
     return "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
 
 
+def _ahead(registry, configs: Sequence[RunConfig]) -> list[tuple[RunConfig, float]]:
+    """(config, share done) of each run this server is training or has queued, but those with the settings
+    estimated (a lesson's or study's own runs, once launched, are these runs: they wait for nothing)."""
+    mine = [cfg.to_json() for cfg in configs]
+    out = []
+    for run_id in registry.active():
+        snap, rec = registry.view(run_id), registry.store.get_run(run_id)
+        if snap is None or rec is None or rec.config is None:
+            continue
+        if rec.config.to_json() in mine:
+            mine.remove(rec.config.to_json())
+        else:
+            out.append((rec.config, snap.fraction))
+    return out
+
+
 def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Sequence | None = None) -> str | None:
     """"about 3 min here (speed from run #4 on this machine)", or None for settings that cannot run."""
     from playground import estimate
@@ -40,11 +56,15 @@ def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Seq
     def probe(cfg: RunConfig, copies: int) -> estimate.Rate:
         return estimate.Rate(*_probe(estimate.probe_shape(cfg).to_json(), threads, _device(cfg), copies))
 
-    got = estimate.estimate(list(configs), runs, at_once or registry.max_concurrent,
-                            _device(configs[0]) if configs else "cpu", probe=probe)
+    ahead = _ahead(registry, configs)  # runs training or queued now: new runs wait for their slots
+    slots = registry.max_concurrent if ahead else (at_once or registry.max_concurrent)
+    got = estimate.estimate(list(configs), runs, slots, _device(configs[0]) if configs else "cpu", probe=probe,
+                            ahead=ahead)
     text = got.text()
     if text and any(cfg.optim.patience for cfg in configs):  # the estimate counts every epoch
         text += "; less if early stopping ends it sooner"
+    if text and ahead:
+        text += f"; this counts waiting for the {len(ahead)} run{'s' if len(ahead) > 1 else ''} training or queued now"
     busy = estimate.busy_note()
     if text and busy:
         text += f"; {busy}"
