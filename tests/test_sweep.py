@@ -245,6 +245,8 @@ def test_a_kept_study_resumes_instead_of_retraining(tmp_path, fast_polls):
     assert len(runs.submitted) == 3
     study = run_sweep(runs, tiny(), params, trials=5, name="kept", storage=url)  # two more
     assert len(runs.submitted) == 5 and len(study.trials) == 5
+    # ... and new ones: the resumed sampler, seeded as the first session's was, proposed trial 0's lr again
+    assert len({cfg.optim.lr for cfg, _ in runs.submitted}) == 5, [cfg.optim.lr for cfg, _ in runs.submitted]
 
 
 @pytest.mark.parametrize("storage, words", [

@@ -361,6 +361,8 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
     combos = _grid(params, grid, trials, seed) if grid else iter(())
     study = open_study(name, storage, optuna.samplers.TPESampler(seed=seed), pruner)
+    if study.trials:  # resumed: a sampler seeded as the first session's proposed its trials again, retrained
+        study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     done_before = [t for t in study.trials if t.state.is_finished()]
     tried = {repr(sorted(t.params.items())) for t in done_before}
     pending = [v for v in first if repr(sorted(v.items())) not in tried]
