@@ -10,7 +10,7 @@ from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
 from ui.draw_keep import DIGITS, keep_controls, test_set
-from ui.draw_own import camera_keep, folder_io, teach
+from ui.draw_own import camera_keep, folder_io, own_classes, teach
 from ui.navigation import require_app
 from ui.state import LAST_DIGIT, LAST_SOURCE
 from ui.why_views import kept_expander, saliency, why_target
@@ -126,3 +126,4 @@ if first is not None:
                "its held-out numbers below are a fair test.")
     teach(by_id[first])
 folder_io()
+own_classes()

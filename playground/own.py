@@ -66,6 +66,14 @@ def is_own(dataset: str) -> bool:
     return isinstance(dataset, str) and dataset.startswith(PREFIX)
 
 
+def check_name(name: str) -> str:
+    """A dataset or collection name: 1-40 letters, digits, '-' or '_'."""
+    name = str(name).strip()
+    if not _NAME.match(name):
+        raise OwnDataError(f"a name is 1-40 letters, digits, '-' or '_', not {name!r}")
+    return name
+
+
 def check_class_names(classes: Sequence[str]) -> tuple[str, ...]:
     """Class names usable as folder names, distinct, 2 to MAX_CLASSES of them."""
     names = tuple(str(c).strip() for c in classes)
@@ -136,8 +144,7 @@ def write_snapshot(ids: Sequence[int], labels: Sequence[int], pixels: Sequence[n
                    classes: Sequence[str] = DIGITS, name: str = "digits", held_out: float = HELD_OUT,
                    seed: int = SPLIT_SEED, per_class: int = MIN_PER_CLASS) -> Snapshot:
     """Freeze examples (id, label, 28x28 pixels) into a snapshot; the same content gives the same one, kept once."""
-    if not _NAME.match(name):
-        raise OwnDataError(f"a dataset name is 1-40 letters, digits, '-' or '_', not {name!r}")
+    name = check_name(name)
     named = check_class_names(classes)
     labels = [int(y) for y in labels]
     if any(not 0 <= y < len(named) for y in labels):

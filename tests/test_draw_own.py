@@ -127,3 +127,28 @@ def test_a_zipped_folder_of_letters_imports_and_exports_on_the_draw_page(draw_pa
     at.run()
     at.button(key="own_import").click().run()
     assert "Not imported: not a readable zip" in page_text(at)
+
+
+def test_classes_of_your_own_are_drawn_kept_and_made_a_dataset(draw_page):  # noqa: F811
+    at, canvas, store = draw_page
+    at.run()
+    at.text_input(key="own_new_name").set_value("marks")
+    at.text_input(key="own_new_classes").set_value("check, cross")
+    next(b for b in at.button if b.label == "Create").click().run()
+    assert store.collections() == {"marks": ("check", "cross")} and not at.exception
+    at.button(key="own_make_dataset").click().run()
+    assert "Not made: training needs examples of at least 2 classes" in page_text(at)
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    at.radio(key="own_class_label").set_value("cross")
+    at.button(key="own_keep_example").click().run()
+    assert [d.label for d in store.examples("marks")] == [1] and "Kept as 'cross' in marks" in page_text(at)
+    assert not store.list_drawings()  # not a digit of the test set
+    for i in range(10):
+        store.add_example("marks", mnist_digit(i + 1) / 255.0, 0)
+    at.button(key="own_make_dataset").click().run()
+    assert "'cross' has 1" in page_text(at)
+    for i in range(9):
+        store.add_example("marks", mnist_digit(i + 20) / 255.0, 1)
+    at.button(key="own_make_dataset").click().run()
+    assert "Dataset own:marks-" in page_text(at) and not at.exception, page_text(at)

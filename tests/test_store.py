@@ -180,7 +180,7 @@ def make_old_db(home) -> dict:
 def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     ids = make_old_db(home)
     store = RunStore(home)
-    assert store.schema_version == store_mod.SCHEMA_VERSION == 3
+    assert store.schema_version == store_mod.SCHEMA_VERSION == 4
     done = store.get_run(ids["finished"])
     assert done.name == "done" and done.status == "finished" and done.config == tiny()
     assert done.result == {"test_acc": 0.9} and done.checkpoint == str(home / "checkpoints" / "run-1.pt")
@@ -193,7 +193,7 @@ def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     assert labels.tolist() == [7] and digits[0].flat[255] == 1.0
     assert store.create_run(tiny(), "new") > ids["gone"]  # a deleted run's id is never reused
     store.close()
-    assert RunStore(home).schema_version == 3  # a second open finds nothing to do
+    assert RunStore(home).schema_version == 4  # a second open finds nothing to do
 
 
 def test_the_migrated_schema_has_foreign_keys_cascade_and_a_status_check(home):
@@ -221,7 +221,7 @@ def test_a_fresh_store_has_the_same_schema_as_a_migrated_one(tmp_path):
         return {t: [tuple(c) for c in s._rows(f"PRAGMA table_info({t})")]
                 for t in ("runs", "step_metrics", "epoch_metrics", "drawings", "lessons")}
     assert shape(fresh) == shape(old)
-    assert fresh.schema_version == old.schema_version == 3
+    assert fresh.schema_version == old.schema_version == 4
 
 
 def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home):
@@ -233,7 +233,7 @@ def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home)
     store._execute("PRAGMA user_version = 1")
     store.close()
     store = RunStore(home)
-    assert store.schema_version == 3 and [r["lr"] for r in store.steps(run)] == [None] * 3
+    assert store.schema_version == 4 and [r["lr"] for r in store.steps(run)] == [None] * 3
     store.add_steps(run, [{"step": 4, "epoch": 1, "loss": 0.5, "l2": 0.0, "lr": 0.003},
                           {"step": 5, "epoch": 1, "loss": 0.5, "l2": 0.0}])  # a row from an earlier worker
     assert [r["lr"] for r in store.steps(run)] == [None, None, None, 0.003, None]
@@ -355,7 +355,7 @@ def test_an_unreadable_run_can_be_exported_and_deleted(store):
     json.dumps(exported)  # plain data
     assert exported["run"]["config"] == '{"future": 1}' and exported["run"]["name"] == "odd"
     assert len(exported["steps"]) == 4 and exported["epochs"] == [EPOCH]
-    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 3
+    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 4
     store.delete_run(run)
     assert store.get_run(run) is None and not store.checkpoint_path(run).exists()
     with pytest.raises(Refused):
@@ -787,3 +787,27 @@ def test_drawings_say_what_a_delete_restore_or_relabel_did_and_skip_damaged_rows
     assert [d.id for d in readable] == [kept] and unreadable == damaged
     digits, labels = store.drawings()
     assert digits.shape == (1, 28, 28) and labels.tolist() == [5]
+
+
+def test_a_version_3_store_gains_collections_and_keeps_its_drawings(home):
+    """Issue 33: classes of your own. A store of version 3 is migrated: its drawings stay digits (collection NULL),
+    a collection's drawings never enter the digit test set, and labels are checked against its classes."""
+    store = RunStore(home)
+    kept = store.add_drawing(np.full((28, 28), 0.5, np.float32), 3)
+    store._execute("DROP TABLE collections")
+    store._execute("ALTER TABLE drawings DROP COLUMN collection")
+    store._execute("PRAGMA user_version = 3")
+    store.close()
+    store = RunStore(home)
+    assert store.schema_version == 4 and [d.id for d in store.list_drawings()] == [kept]
+    store.add_collection("marks", ["check", "cross"])
+    with pytest.raises(Refused, match="exists already"):
+        store.add_collection("marks", ["a", "b"])
+    with pytest.raises(Refused, match="not 2"):
+        store.add_example("marks", np.zeros((28, 28), np.float32), 2)
+    with pytest.raises(Refused, match="no collection"):
+        store.add_example("letters", np.zeros((28, 28), np.float32), 0)
+    mark = store.add_example("marks", np.ones((28, 28), np.float32), 1)
+    assert [d.id for d in store.list_drawings()] == [kept]  # the digit test set is digits only
+    assert [(d.id, d.label) for d in store.examples("marks")] == [(mark, 1)]
+    assert store.collections() == {"marks": ("check", "cross")}

@@ -173,3 +173,55 @@ def measured_note() -> str:
             f"{ft['last'].mnist_loss.pts}. With {fast['replay']} MNIST images mixed in: MNIST lost "
             f"{ft['replay'].mnist_loss.pts}. At lr {slow['lr']:g} for {slow['epochs']} epochs little moved: held-out "
             f"{sl['all'].own_gain.pts}, MNIST lost {sl['all'].mnist_loss.pts} (below zero: gained).")
+
+
+CLASS_NOTE = "own_class_note"
+
+
+def own_classes() -> None:
+    """Classes of your own (letters, shapes, ✓/✗): a collection in the run store, drawings kept in it from the
+    canvas, and a dataset made of it that Train offers to any architecture."""
+    from playground.store import Refused
+    from ui.state import LAST_DIGIT
+
+    store = jobs().store
+    with st.expander("🔤 Classes of your own: letters, shapes, ✓ and ✗", expanded=CLASS_NOTE in st.session_state):
+        collections = store.collections()
+        with st.form("own_new_collection", border=False):
+            c1, c2 = st.columns([1, 2])
+            name = c1.text_input("New collection", placeholder="marks", key="own_new_name")
+            names = c2.text_input("Its classes, comma-separated", placeholder="check, cross", key="own_new_classes")
+            if st.form_submit_button("Create"):
+                try:
+                    store.add_collection(name, [c for c in names.split(",") if c.strip()])
+                    st.session_state[CLASS_NOTE] = ("success", f"Collection '{name.strip()}' created.")
+                except Refused as exc:
+                    st.session_state[CLASS_NOTE] = ("warning", f"Not created: {exc}")
+                collections = store.collections()
+        if collections:
+            chosen = st.selectbox("Collection", list(collections), key="own_collection")
+            classes = collections[chosen]
+            kept = store.examples(chosen)
+            counts = [sum(d.label == i for d in kept) for i in range(len(classes))]
+            st.caption(" · ".join(f"{c}: {n}" for c, n in zip(classes, counts, strict=True))
+                       + f" (each class needs {own.MIN_PER_OWN_CLASS} to make a dataset)")
+            label = st.radio("The drawing on the canvas is", classes, horizontal=True, key="own_class_label")
+            c1, c2 = st.columns(2)
+            if c1.button("Keep it in this collection", key="own_keep_example"):
+                digit = st.session_state.get(LAST_DIGIT)
+                if digit is None:
+                    st.session_state[CLASS_NOTE] = ("warning", "Draw it on the canvas first.")
+                else:
+                    store.add_example(chosen, digit, classes.index(label))
+                    st.session_state[CLASS_NOTE] = ("success", f"Kept as '{label}' in {chosen}.")
+            if c2.button("Make it a dataset for Train", key="own_make_dataset"):
+                try:
+                    snap = own.write_snapshot([d.id for d in kept], [d.label for d in kept], [d.pixels for d in kept],
+                                              classes=classes, name=chosen, per_class=own.MIN_PER_OWN_CLASS)
+                    st.session_state[CLASS_NOTE] = ("success", f"Dataset {snap.dataset} made "
+                                                               f"({len(snap.test_ids)} held out): pick it on Train.")
+                except own.OwnDataError as exc:
+                    st.session_state[CLASS_NOTE] = ("warning", f"Not made: {exc}")
+        kind, text = st.session_state.pop(CLASS_NOTE, (None, None))
+        if kind:
+            getattr(st, kind)(text)

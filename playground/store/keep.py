@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ class KeptTables(Database):
     def read_drawings(self) -> tuple[list[Drawing], list[int]]:
         """The kept drawings, and the ids of rows that cannot be read (a damaged row is left out, not fatal)."""
         kept, unreadable = [], []
-        for r in self._rows("SELECT id, created, label, pixels FROM drawings ORDER BY id"):
+        for r in self._rows("SELECT id, created, label, pixels FROM drawings WHERE collection IS NULL ORDER BY id"):
             try:
                 kept.append(Drawing(r["id"], float(r["created"]), _stored_label(r["label"]),
                                     _decode_pixels(r["pixels"])))
@@ -71,6 +71,49 @@ class KeptTables(Database):
         kept = self.list_drawings()
         digits = np.stack([d.pixels for d in kept]) if kept else np.zeros((0, 28, 28), np.float32)
         return digits, np.array([d.label for d in kept], dtype=np.int64)
+
+    # ------------------------------------------------------------ classes of your own (issue 33)
+    def add_collection(self, name: str, classes: Sequence[str]) -> None:
+        """A named set of classes of your own (letters, shapes, ✓/✗) to keep drawings in."""
+        from ..own import OwnDataError, check_class_names, check_name
+
+        try:
+            name, classes = check_name(name), check_class_names(classes)
+        except OwnDataError as exc:
+            raise Refused(str(exc)) from None
+        if name in self.collections():
+            raise Refused(f"a collection named '{name}' exists already")
+        self._execute("INSERT INTO collections (name, classes, created) VALUES (?, ?, ?)",
+                      (name, json.dumps(list(classes)), time.time()))
+
+    def collections(self) -> dict[str, tuple[str, ...]]:
+        """Each collection's class names, by name (oldest first)."""
+        return {r["name"]: tuple(_json_list(r["classes"]))
+                for r in self._rows("SELECT name, classes FROM collections ORDER BY created")}
+
+    def add_example(self, collection: str, digit: np.ndarray | bytes, label: int) -> int:
+        """Keep a drawing in `collection` as its class number `label`; returns its id."""
+        classes = self.collections().get(collection)
+        if classes is None:
+            raise Refused(f"no collection named '{collection}'")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(classes):
+            raise Refused(f"a drawing in '{collection}' is one of its {len(classes)} classes, not {label!r}")
+        return self._execute("INSERT INTO drawings (created, label, pixels, collection) VALUES (?, ?, ?, ?)",
+                             (time.time(), label, encode_drawing(digit), collection))
+
+    def examples(self, collection: str) -> list[Drawing]:
+        """The readable drawings kept in `collection` (a damaged row is left out, as in read_drawings)."""
+        n = len(self.collections().get(collection, ()))
+        out = []
+        for r in self._rows("SELECT id, created, label, pixels FROM drawings WHERE collection = ? ORDER BY id",
+                            (collection,)):
+            try:
+                if not (isinstance(r["label"], int) and 0 <= r["label"] < n):
+                    raise ValueError("label out of range")
+                out.append(Drawing(r["id"], float(r["created"]), r["label"], _decode_pixels(r["pixels"])))
+            except (TypeError, ValueError):
+                continue
+        return out
 
     # ------------------------------------------------------------ lessons (the Learn page's progress)
     def save_lesson(self, lesson: str, guess: str | None = None, run_ids: Iterable[int] | None = None,

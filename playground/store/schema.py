@@ -5,7 +5,8 @@ import sqlite3
 
 from ..errors import ACTIVE, PlaygroundError, RunStatus
 
-SCHEMA_VERSION = 3  # 2: step_metrics.lr, the learning rate of each step (schedules); 3: runs.saved
+SCHEMA_VERSION = 4  # 2: step_metrics.lr, the learning rate of each step (schedules); 3: runs.saved;
+# 4: collections (classes of your own) and drawings.collection
 # runs.saved of rows from before version 3: their files are judged as then (not older than the run).
 SAVED_BEFORE_V3 = "before version 3"
 
@@ -121,4 +122,13 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     db.execute("UPDATE runs SET saved = ?", (SAVED_BEFORE_V3,))
 
 
-MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3}  # from version N to N + 1
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """Classes of your own (issue 33): a collection names its classes; a drawing kept in one says which
+    (NULL: a digit, as every drawing kept before)."""
+    db.execute("CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, classes TEXT NOT NULL, "
+               "created REAL NOT NULL)")
+    if "collection" not in {row[1] for row in db.execute("PRAGMA table_info(drawings)")}:  # as a step re-run
+        db.execute("ALTER TABLE drawings ADD COLUMN collection TEXT")
+
+
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}  # N to N + 1
