@@ -1,7 +1,6 @@
 """Draw: a digit on a canvas (or an uploaded image) -> what each model sees and predicts."""
 import streamlit as st
 
-from playground import charts
 from playground.codegen import ARCH_NAMES
 from playground.config import is_recurrent
 from playground.inference import CheckpointError, best_finished, mnist_checkpoints, predict_digits, to_input
@@ -9,10 +8,11 @@ from playground.models import untrained
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
-from ui.draw_keep import DIGITS, keep_controls, test_set
+from ui.draw_keep import DIGITS, keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
+from ui.figures import charts
 from ui.navigation import require_app
-from ui.state import LAST_DIGIT, LAST_SOURCE
+from ui.state import KEPT_SEEN, LAST_DIGIT, LAST_SOURCE
 from ui.why_views import kept_expander, saliency, why_target
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
@@ -36,89 +36,105 @@ if st.session_state.get("draw_detail") not in chosen:
     st.session_state["draw_detail"] = chosen[0] if chosen else None
 detail = st.selectbox("Explained in detail", chosen, key="draw_detail", format_func=labels.get,
                       disabled=len(chosen) < 2) if chosen else None
-# The canvas's own column (its width) beside the results, wrapping below it in a narrow window: a canvas
-# squeezed into a third of 800 px showed half its area, and strokes started in the hidden half were lost.
-row = st.container(horizontal=True, gap="medium")
-left, right = row.container(width=300), row.container(width=460)
-with left:
-    seen = draw_input()
-    if seen.source == UPLOAD and seen.original is not None:
-        st.image(seen.original, caption=f"uploaded: {seen.name}", width=160)
-    camera_keep()
-
-digit = seen.digit
-st.session_state[LAST_DIGIT] = digit  # the Inside page can look at the same drawing
-st.session_state[LAST_SOURCE] = seen.source
-loaded = {}
+loaded, unreadable = {}, {}
 for run_id in chosen:
     try:
         loaded[run_id] = loaded_model(by_id[run_id].checkpoint)
     except CheckpointError as exc:
-        right.warning(f"#{run_id}: {exc}")
+        unreadable[run_id] = exc
 first = detail if detail in loaded else next(iter(loaded), None)
-probs = {run_id: predict_digits(m, digit[None])[0] for run_id, m in loaded.items()} if digit is not None else {}
-unlike = unlike_digits(digit, {i: by_id[i].checkpoint for i in loaded}) if digit is not None else {}
-with right:
-    if seen.source is not None:
-        note = " (the file in the upload box is not used: you drew after it)" if seen.upload_unused else ""
-        st.caption(f"The models see **{SEEN[seen.source]}**{plain(note)}.")
-    if seen.problem:
-        st.warning(seen.problem)
-    elif not chosen:
-        st.info("Pick at least one model.")
-    elif digit is None:
-        st.info("✏️ Draw a digit (or upload one) to see what the models make of it.")
-    elif first is not None:
-        c1, c2 = st.columns([1, 2])
-        c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch", config=charts.STATIC)
-        p = probs[first]
-        c2.metric(f"#{first} predicts · {p.max():.0%} sure", f"{int(p.argmax())}")
-        if unlike[first]:  # beside the answer it qualifies
-            c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
-                       f"answer {int(p.argmax())} means little.", icon="❓")
-        c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
-        st.caption(unlike_caption())
-        st.page_link("pages/inside.py", icon="🔬",
-                     query_params={"model": str(first), "input": "drawing"},
-                     label=f"Look inside with this {'image' if seen.source == UPLOAD else 'drawing'}")
+s[KEPT_SEEN] = kept_signature()
 
-if probs and first is not None:
-    m = loaded[first]
-    me = f"#{first} {ARCH_NAMES[m.config.model.arch]}"
-    why = kept_expander(f"🔍 Why? Which pixels made {me} answer what it did", "draw")
-    if why.open:  # computed only while open; open it stays, across strokes, answers and pages
-        with why:
-            x = to_input(digit[None], m.config)
-            saliency({f"{me}, trained": (m.model, m.config, x), f"{me}, untrained": (untrained(m.config), m.config, x)},
-                     why_target(int(probs[first].argmax()), DIGITS, "draw"), DIGITS, "draw", outline=digit)
 
-if probs and is_recurrent(loaded[first].config):
-    m = loaded[first]
-    st.subheader("How the prediction forms", anchor=False)
-    rows = row_predictions(m.model, to_input(digit[None], m.config))
-    row = st.slider("Rows read so far", 1, 28, 28, key="draw_row")
-    a, b = st.columns([1, 3])
-    a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {rows[row - 1].argmax()} "
-                                                 f"({rows[row - 1].max():.0%})"), width="stretch")
-    b.plotly_chart(charts.row_predictions(rows, DIGITS, row), width="stretch")
+@st.fragment
+def drawing_and_answers() -> None:
+    """The canvas and all a stroke changes (the answers, why, row by row, side by side, keeping it): a stroke
+    reruns only this, not the pickers above or what follows (issue 36)."""
+    if s.get(KEPT_SEEN) != kept_signature():  # kept, relabelled or deleted here: the whole page counts them
+        st.rerun(scope="app")
+    # The canvas's own column (its width) beside the results, wrapping below it in a narrow window: a canvas
+    # squeezed into a third of 800 px showed half its area, and strokes started in the hidden half were lost.
+    row = st.container(horizontal=True, gap="medium")
+    left, right = row.container(width=300), row.container(width=460)
+    with left:
+        seen = draw_input()
+        if seen.source == UPLOAD and seen.original is not None:
+            st.image(seen.original, caption=f"uploaded: {seen.name}", width=160)
+        camera_keep()
 
-if len(probs) > 1:
-    st.subheader("Side by side", anchor=False)
-    for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
-        arch = ARCH_NAMES[loaded[run_id].config.model.arch]
-        col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
-                         width="stretch", key=f"side-{run_id}")
-        col.caption(f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
-                    if unlike[run_id] else f"Like the digits #{run_id} learned from, in pixels and in its features.")
+    digit = seen.digit
+    st.session_state[LAST_DIGIT] = digit  # the Inside page can look at the same drawing
+    st.session_state[LAST_SOURCE] = seen.source
+    for run_id, exc in unreadable.items():
+        right.warning(f"#{run_id}: {exc}")
+    probs = {run_id: predict_digits(m, digit[None])[0] for run_id, m in loaded.items()} if digit is not None else {}
+    unlike = unlike_digits(digit, {i: by_id[i].checkpoint for i in loaded}) if digit is not None else {}
+    with right:
+        if seen.source is not None:
+            note = " (the file in the upload box is not used: you drew after it)" if seen.upload_unused else ""
+            st.caption(f"The models see **{SEEN[seen.source]}**{plain(note)}.")
+        if seen.problem:
+            st.warning(seen.problem)
+        elif not chosen:
+            st.info("Pick at least one model.")
+        elif digit is None:
+            st.info("✏️ Draw a digit (or upload one) to see what the models make of it.")
+        elif first is not None:
+            c1, c2 = st.columns([1, 2])
+            c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch", config=charts.STATIC)
+            p = probs[first]
+            c2.metric(f"#{first} predicts · {p.max():.0%} sure", f"{int(p.argmax())}")
+            if unlike[first]:  # beside the answer it qualifies
+                c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
+                           f"answer {int(p.argmax())} means little.", icon="❓")
+            c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
+            st.caption(unlike_caption())
+            st.page_link("pages/inside.py", icon="🔬",
+                         query_params={"model": str(first), "input": "drawing"},
+                         label=f"Look inside with this {'image' if seen.source == UPLOAD else 'drawing'}")
 
-st.subheader("Your own test set", anchor=False)
-k1, k2 = st.columns([1, 3])
-if digit is not None:
-    keep_controls(digit, k1)
-else:
-    k1.caption("Draw or upload a digit to keep it here with its true label.")
-with k2:
-    test_set(loaded, labels, by_id)
+    if probs and first is not None:
+        m = loaded[first]
+        me = f"#{first} {ARCH_NAMES[m.config.model.arch]}"
+        why = kept_expander(f"🔍 Why? Which pixels made {me} answer what it did", "draw")
+        if why.open:  # computed only while open; open it stays, across strokes, answers and pages
+            with why:
+                x = to_input(digit[None], m.config)
+                saliency({f"{me}, trained": (m.model, m.config, x),
+                          f"{me}, untrained": (untrained(m.config), m.config, x)},
+                         why_target(int(probs[first].argmax()), DIGITS, "draw"), DIGITS, "draw", outline=digit)
+
+    if probs and is_recurrent(loaded[first].config):
+        m = loaded[first]
+        st.subheader("How the prediction forms", anchor=False)
+        rows = row_predictions(m.model, to_input(digit[None], m.config))
+        row = st.slider("Rows read so far", 1, 28, 28, key="draw_row")
+        a, b = st.columns([1, 3])
+        a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {rows[row - 1].argmax()} "
+                                                     f"({rows[row - 1].max():.0%})"), width="stretch")
+        b.plotly_chart(charts.row_predictions(rows, DIGITS, row), width="stretch")
+
+    if len(probs) > 1:
+        st.subheader("Side by side", anchor=False)
+        for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
+            arch = ARCH_NAMES[loaded[run_id].config.model.arch]
+            col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
+                             width="stretch", key=f"side-{run_id}")
+            col.caption(f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
+                        if unlike[run_id]
+                        else f"Like the digits #{run_id} learned from, in pixels and in its features.")
+
+    st.subheader("Your own test set", anchor=False)
+    k1, k2 = st.columns([1, 3])
+    if digit is not None:
+        keep_controls(digit, k1)
+    else:
+        k1.caption("Draw or upload a digit to keep it here with its true label.")
+    with k2:
+        test_set(loaded, labels, by_id)
+
+
+drawing_and_answers()
 
 if first is not None:
     st.subheader("Teach it your handwriting", anchor=False)

@@ -2,7 +2,7 @@
 each beside the same model untrained (or another checkpoint), and how far training moved each layer."""
 import streamlit as st
 
-from playground import charts, probes
+from playground import probes
 from playground.codegen import ARCH_NAMES
 from playground.compare import compatible_runs
 from playground.config import is_recurrent
@@ -10,6 +10,7 @@ from playground.data import spec
 from playground.inference import CheckpointError
 from playground.models import untrained
 from ui.common import jobs, loaded_model, run_label
+from ui.figures import charts
 from ui.inside_math import conv_math
 from ui.inside_math_rnn import recurrent_math
 from ui.inside_math_train import training_step_math

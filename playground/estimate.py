@@ -10,6 +10,7 @@ that needs more multiply-adds per sample takes proportionally longer. Several ru
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -108,6 +109,7 @@ def work(cfg: RunConfig) -> float:
     return _conv_work(cfg, (c, h, w))
 
 
+@functools.lru_cache(maxsize=256)  # a page estimates the same few configs on every rerun (issue 36)
 def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
     """A CNN's multiply-adds, counted from the layers' output shapes on the meta device (no memory, no time)."""
     import torch

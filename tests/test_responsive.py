@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -42,3 +43,68 @@ def test_a_fresh_server_sends_a_placeholder_before_its_slow_imports(home):
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["seen"] == {"pandas": True, "torch": True}, out
     assert out["title"] == ["🧪 Playground"]
+
+
+# ------------------------------------------------------------------ what a rerun does not redo
+def test_a_figure_is_built_once_per_distinct_arguments():
+    import numpy as np
+
+    from ui.figures import charts
+
+    images = [np.full((28, 28), i / 30) for i in range(24)]
+    grid = charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12)
+    assert charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12) is grid  # the same, not rebuilt
+    images[23] = images[23].copy()
+    images[23][27, 27] += 1e-6  # one pixel of one image: another figure
+    other = charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12)
+    assert other is not grid and other.to_plotly_json() != grid.to_plotly_json()
+    assert charts.STATIC == {"displayModeBar": False}  # constants pass through
+    assert charts.colour_range([np.arange(4.0)]) == (0.0, 3.0)  # and functions that build no figure
+
+
+@pytest.fixture(scope="module")
+def one_model_home(tmp_path_factory):
+    """A home with one tiny MNIST LSTM and three kept drawings."""
+    from playground.engine.training import Trainer
+    from playground.store import RunStore
+
+    from conftest import tiny
+
+    home = tmp_path_factory.mktemp("responsive")
+    store = RunStore(home)
+    cfg = tiny(epochs=1, limit=300, hidden=16)
+    assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
+    for label in (1, 2, 3):
+        store.add_drawing(np.eye(28, dtype=np.float32) * label / 3, label)
+    store.close()
+    return home
+
+
+def test_a_stroke_on_draw_runs_in_a_fragment_and_does_not_evaluate_the_kept_drawings_again(one_model_home,
+                                                                                          monkeypatch):
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+
+    import ui.draw_input
+    import ui.draw_keep
+    from playground.data import load_dataset
+
+    from conftest import app_page, on_canvas
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(one_model_home))
+    ink, fragments, evaluated = {"now": None}, [], []
+
+    def canvas(key):
+        fragments.append(ThreadState.get().fragment_id)  # Streamlit's own record of the fragment running
+        return ink["now"]
+
+    real = ui.draw_keep.predictions
+    monkeypatch.setattr(ui.draw_input, "canvas_ink", canvas)
+    monkeypatch.setattr(ui.draw_keep, "predictions", lambda *a: evaluated.append(1) or real(*a))
+    ui.draw_keep._evaluation.clear()
+    at = app_page("pages/draw.py").run()
+    for i in range(3):  # three strokes: three inputs, three answers
+        ink["now"] = on_canvas(load_dataset("mnist").test_x[i, 0].numpy(), 200, 40, 40)
+        at.run()
+        assert not at.exception and at.metric
+    assert all(fragments), fragments  # the canvas is drawn inside a fragment: a stroke reruns only that
+    assert len(evaluated) == 1  # the kept drawings were evaluated once, not once per stroke

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground import charts
 from playground.compare import (
     TRIAL_TAG,
     Difference,
@@ -28,6 +27,7 @@ from playground.data import SPECS
 from playground.engine.training import NO_STEP_ROWS, Snapshot
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+from ui.figures import charts
 from ui.why_views import where_they_differ
 
 PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")

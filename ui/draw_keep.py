@@ -9,16 +9,17 @@ the next drawing.
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import streamlit as st
 
-from playground import charts
 from playground.explain import confused_pairs
 from playground.inference import predict_digits
 from playground.probes import confusion_matrix
 from playground.store import Drawing
 from ui.common import jobs
+from ui.figures import charts
 
 DIGITS = [str(d) for d in range(10)]
 LABEL, KEPT_FOR, MESSAGE = "true_label", "keep_for", "keep_message"
@@ -121,6 +122,17 @@ def predictions(loaded: dict, digits: np.ndarray) -> dict[int, np.ndarray]:
     return {run_id: predict_digits(m, digits) for run_id, m in loaded.items()}
 
 
+def kept_signature() -> tuple:
+    """The kept drawings' ids and labels: what a keep, relabel, delete or undo changes."""
+    return tuple((d.id, d.label) for d in jobs().store.list_drawings())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _evaluation(kept: tuple, models: tuple, _loaded: dict, _digits: np.ndarray) -> dict[int, np.ndarray]:
+    """predictions() once per (kept drawings' ids and labels, models' checkpoint files): a stroke changes neither."""
+    return predictions(_loaded, _digits)
+
+
 def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
     """Accuracy per model on the kept drawings, a confusion matrix, and the gallery."""
     deleted = st.session_state.get(DELETED)
@@ -139,7 +151,8 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
         return
     digits = np.stack([d.pixels for d in drawings])
     truth = np.array([d.label for d in drawings])
-    probs = predictions(loaded, digits)
+    files = tuple((i, by_id[i].checkpoint, os.path.getmtime(by_id[i].checkpoint)) for i in loaded)
+    probs = _evaluation(tuple((d.id, d.label) for d in drawings), files, loaded, digits)
     preds = {run_id: p.argmax(1) for run_id, p in probs.items()}
     st.dataframe([{"model": labels[run_id], "accuracy on your drawings": float((p == truth).mean()),
                    "MNIST test accuracy": by_id[run_id].result.get("test_acc")} for run_id, p in preds.items()],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from playground import charts, probes
+from playground import probes
+from ui.figures import charts
 from ui.inside_views import SCALES, Shown, columns, scale_words
 
 GRADIENT_CAPTION = (

@@ -8,7 +8,8 @@ from typing import NamedTuple
 import streamlit as st
 import torch
 
-from playground import charts, probes
+from playground import probes
+from ui.figures import charts
 
 SCALES = ("one for the models compared", "one per model", "one per map")
 

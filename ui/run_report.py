@@ -6,12 +6,12 @@ from functools import partial
 
 import streamlit as st
 
-from playground import charts
 from playground.data import SPECS
 from playground.errors import PlaygroundError, RunStatus
 from playground.inference import belongs_to, read_checkpoint_bytes, test_predictions
 from playground.reports import metrics_csv
 from ui.common import duration, jobs, loaded_model
+from ui.figures import charts
 from ui.run_facts import TRAIN_HELP, wall_split
 from ui.why_views import mistakes
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground import charts
 from playground.data import SPECS
 from playground.errors import ACTIVE, RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, plain
+from ui.figures import charts
 from ui.run_code import show_code
 from ui.run_facts import WALL_HELP, progress, trained_by
 from ui.run_report import report

@@ -8,11 +8,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from playground import charts, explain
+from playground import explain
 from playground.config import RunConfig, is_recurrent
 from playground.measured import WHY
 from playground.probes import confusion_matrix
 from ui.common import loaded_model
+from ui.figures import charts
 from ui.measured_view import LINK
 
 SALIENCY_CAPTION = (

@@ -1,0 +1,64 @@
+"""playground.charts with each figure built once per distinct arguments, for every session of this server.
+
+Building a plotly figure is most of a page's rerun (bench/page_profile.py: a run's 24-image test grid ~1 s of CPU,
+Inside's feature maps ~3 s), and a rerun or a second visit draws the same figures again. `charts` here is a
+drop-in for `playground.charts`: same functions, same figures, the same object returned for the same arguments
+(keyed by their pickled bytes, every element counted; arguments that cannot be pickled are built each time).
+Callers pass the figure to st.plotly_chart, which only reads it: never modify one taken from here.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from playground import charts as _charts
+
+MAX_FIGURES = 128
+_cache: OrderedDict[bytes, Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _key(name: str, args: tuple, kwargs: dict) -> bytes | None:
+    try:
+        data = pickle.dumps((name, args, sorted(kwargs.items())), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001  an argument pickle refuses: no caching for this call
+        return None
+    return hashlib.blake2b(data, digest_size=20).digest()
+
+
+def _memo(name: str, build: Callable) -> Callable:
+    def cached(*args, **kwargs):
+        key = _key(name, args, kwargs)
+        if key is None:
+            return build(*args, **kwargs)
+        with _lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+        figure = build(*args, **kwargs)
+        with _lock:
+            _cache[key] = figure
+            while len(_cache) > MAX_FIGURES:
+                _cache.popitem(last=False)
+        return figure
+
+    cached.__name__, cached.__doc__ = build.__name__, build.__doc__
+    return cached
+
+
+class _Charts:
+    """Attribute access as on playground.charts; the functions that build a figure memoized, the rest as they are."""
+
+    def __getattr__(self, name: str):
+        value = getattr(_charts, name)
+        if "Figure" in str(getattr(value, "__annotations__", {}).get("return", "")):  # builders only
+            value = _memo(name, value)
+        setattr(self, name, value)  # once per name
+        return value
+
+
+charts = _Charts()
