@@ -157,6 +157,8 @@ def test_log_is_read_in_any_case():
     (recipe("lenet"), ["momentum=0:0.9"], "momentum does nothing for lenet with adam"),
     (recipe("lstm64"), ["dropout=0:0.6"], "no trial could train: at dropout=0.3: dropout in a recurrent"),
     (recipe("lenet"), ["dropout=0:1.5"], "dropout=1.5 .an end of its range. cannot train"),
+    (recipe("lenet"), ["optimizer=adam,adma"], "optimizer=adma .one of its choices. cannot train: unknown optim"),
+    (recipe("lenet"), ["lr=1e-3:1e-2", "schedule=constant,ｓtep"], "schedule=ｓtep .one of its choices. cannot"),
 ])
 def test_a_sweep_that_cannot_mean_anything_is_refused_before_any_trial(base, ranges, words):
     from playground.engine.sweep import check_sweep
@@ -223,7 +225,8 @@ def test_long_lists_of_choices_are_refused_and_checked_at_a_few_values(monkeypat
     real = sweep.validate
     monkeypatch.setattr(sweep, "validate", lambda cfg: calls.append(1) or real(cfg))
     sweep.check_sweep(base, params)
-    assert len(calls) <= 2 * 4**4 + 1, len(calls)
+    choices = sum(len(p.choices) for p in params)  # each tried once more alone (it trains: one check each)
+    assert len(calls) <= 2 * 4**4 + choices + 1, len(calls)
 
 
 def test_stop_ends_the_whole_sweep(fast_polls):

@@ -201,14 +201,17 @@ def check_sweep(base: RunConfig, params: Sequence[Param]) -> None:
     if len(errors) == len(probes):
         raise ConfigError(f"no trial could train: {errors[0]}")
     valid = [probe for probe, cfg in zip(probes, configs, strict=True) if _valid(cfg)]
+    # Each end of a range and each choice (a typo like optimizer=adam,adma once spent most trials on refusals):
+    # tried alone, then with the valid probes, lazily (a value that trains stops at its first valid config).
     for p in params:
-        for end in (() if p.choices else p.ends()):
-            tries = [base.override(**{p.name: end})] + [base.override(**{**probe, p.name: end}) for probe in valid]
-            if not any(_valid(cfg) for cfg in tries):
+        what = "one of its choices" if p.choices else "an end of its range"
+        for end in p.choices or p.ends():
+            tries = itertools.chain([{p.name: end}], ({**probe, p.name: end} for probe in valid))
+            if not any(_valid(base.override(**values)) for values in tries):
                 try:
-                    validate(tries[0])
+                    validate(base.override(**{p.name: end}))
                 except ConfigError as exc:
-                    raise ConfigError(f"{p.name}={end:g} (an end of its range) cannot train: {exc}") from None
+                    raise ConfigError(f"{settings_text({p.name: end})} ({what}) cannot train: {exc}") from None
 
 
 def _spread(values: tuple, n: int) -> tuple:
