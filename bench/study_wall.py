@@ -53,14 +53,14 @@ def timed(phase: str, fn):
 
 def instrument() -> None:
     """Wrap the engine's phases (this process only; nothing in the library changes)."""
-    from playground.engine import recorder, training
+    from playground.engine import publish, recorder, runner, training
 
-    training.load_dataset = timed("~data loading", training.load_dataset)  # counted inside prepare too
+    runner.load_dataset = timed("~data loading", runner.load_dataset)  # counted inside prepare too
     T = training.Trainer
     T.prepare = timed("prepare", T.prepare)
     T.train_epoch = timed("train epochs", T.train_epoch)
-    training.evaluate = timed("evaluation", training.evaluate)
-    T._checkpoint = timed("checkpoints", T._checkpoint)
+    publish.evaluate = timed("evaluation", publish.evaluate)
+    publish.save_checkpoint = timed("checkpoints", publish.save_checkpoint)
     R = recorder.StoreRecorder
     for name in ("update", "flush", "finish", "settle", "poll"):
         setattr(R, name, timed("store writes", getattr(R, name)))

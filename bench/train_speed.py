@@ -30,8 +30,10 @@ import torch.nn.functional as F
 
 from playground.config import recipe
 from playground.data import Normalizer, load_dataset, normalization
+from playground.engine.publish import evaluate
+from playground.engine.runner import resolve_device
 from playground.engine.steps import l2_penalty
-from playground.engine.training import Trainer, evaluate, make_optimizer, resolve_device
+from playground.engine.training import Trainer, make_optimizer
 from playground.inference import load_checkpoint
 from playground.models import build_model
 from playground.store import RunStore

@@ -37,6 +37,7 @@ from .config import (
 from .data import SPECS, load_dataset
 from .engine.executors import executor_from_env
 from .engine.jobs import JobRegistry
+from .engine.metrics import NO_STEP_ROWS, Snapshot
 from .engine.study import VARIANTS, run_study, study_runs
 from .engine.sweep import (
     GRID_POINTS_MAX,
@@ -49,7 +50,6 @@ from .engine.sweep import (
     run_sweep,
     sweep_key,
 )
-from .engine.training import NO_STEP_ROWS, Snapshot
 from .errors import PlaygroundError, RunStatus
 from .explain import METHODS, blank_input, saliency
 from .inference import load_checkpoint, predict_image, require_digits, to_input

@@ -31,8 +31,9 @@ from .data import (
     normalization,
 )
 from .engine.finetune import REPLAY_SEED
+from .engine.publish import EVAL_BATCH
 from .engine.schedules import STEP_AT, STEP_GAMMA
-from .engine.training import EVAL_BATCH, NOISE_SEED, SPLIT_SEED
+from .engine.split import NOISE_SEED, SPLIT_SEED
 from .models import conv_out
 from .settings import Settings
 
@@ -690,7 +691,7 @@ def _epoch_lines(cfg: RunConfig) -> list[str]:
 
 
 def _early_stop(cfg: RunConfig) -> list[str]:
-    """The epoch loop's end with patience: Playground's rule (training.EarlyStop), on validation accuracy."""
+    """The epoch loop's end with patience: Playground's rule (publish.EarlyStop), on validation accuracy."""
     o = cfg.optim
     if not o.patience:
         return []

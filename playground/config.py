@@ -68,7 +68,7 @@ class OptimConfig:
     eval_every: int = 1
     # Early stopping, on validation accuracy: after `patience` evaluations in a row (evaluated epochs, so
     # eval_every apart) without a gain of more than `min_delta`, training stops; a run with patience keeps the
-    # weights of its best evaluated epoch, not its last (training.EarlyStop). 0 = off: every epoch is trained.
+    # weights of its best evaluated epoch, not its last (publish.EarlyStop). 0 = off: every epoch is trained.
     patience: int = 0
     min_delta: float = 0.0  # in accuracy (0.01 = one point): a smaller gain does not count as a new best
     train_layers: str = "all"  # one of TRAIN_LAYERS: "last" freezes every weight but the output layer's

@@ -64,7 +64,7 @@ class Rate:
 
 
 def split(cfg: RunConfig) -> tuple[int, int, int]:
-    """(trained, validation, test) images per epoch, as engine.training.split_dataset cuts them."""
+    """(trained, validation, test) images per epoch, as engine.split.split_dataset cuts them."""
     n = min(cfg.data.limit or TRAIN_SIZE[cfg.data.dataset], TRAIN_SIZE[cfg.data.dataset])
     n_val = int(n * cfg.data.val_fraction)
     return n - n_val, n_val, min(cfg.data.limit or TEST_SIZE[cfg.data.dataset], TEST_SIZE[cfg.data.dataset])

@@ -277,7 +277,7 @@ def test_predictions(loaded: LoadedModel, count: int = 24, seed: int = 0) -> lis
 def test_accuracy(loaded: LoadedModel) -> dict[str, Any]:
     """Test loss, accuracy and confusion matrix of a checkpoint, on the test set its run would have used
     (the first `limit` test samples): for runs that ended without a test pass, e.g. stopped ones."""
-    from .engine.training import evaluate  # training pulls in the engine; only this function needs it
+    from .engine.publish import evaluate  # publish pulls in the engine; only this function needs it
 
     cfg = loaded.config
     ds = load_dataset(cfg.data.dataset)

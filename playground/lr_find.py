@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from .config import RunConfig, validate
 from .data import Normalizer, load_dataset
 from .engine.jobs import admit_memory, memory_in_use
-from .engine.training import make_optimizer, split_dataset
+from .engine.split import split_dataset
+from .engine.training import make_optimizer
 from .models import build_model
 
 SMOOTHING = 0.9  # exponential moving average of the loss, bias-corrected

@@ -378,21 +378,21 @@ def test_a_scheduled_script_steps_at_the_engines_rates_and_gives_its_numbers(sch
 def test_the_scripts_seeds_and_batch_size_have_one_source():
     """Issue 34: the split, label-noise and folder seeds and the evaluation batch are defined once, in the library,
     and imported by codegen (it had copies of them, and training.py and data.py bare numbers)."""
-    from playground.engine import training
+    from playground.engine import publish, runner, split, training
 
     names = {"SPLIT_SEED", "NOISE_SEED", "FOLDER_SEED", "EVAL_BATCH"}
     tree = ast.parse(Path(codegen.__file__).read_text())
     assigned = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
                 if isinstance(t, ast.Name)}
     assert not names & assigned, names & assigned
-    for module in (training, data):
+    for module in (training, split, publish, runner, data):
         calls = [node for node in ast.walk(ast.parse(Path(module.__file__).read_text()))
                  if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "manual_seed"]
         assert not [ast.unparse(c) for c in calls if isinstance(c.args[0], ast.Constant)], module.__name__
     text = codegen.script(REC.override(label_noise=0.3))
-    for seed in (training.SPLIT_SEED, training.NOISE_SEED):
+    for seed in (split.SPLIT_SEED, split.NOISE_SEED):
         assert f"manual_seed({seed})" in text
-    assert f"range(0, len(y), {training.EVAL_BATCH})" in text and f"manual_seed({data.FOLDER_SEED})" in text
+    assert f"range(0, len(y), {publish.EVAL_BATCH})" in text and f"manual_seed({data.FOLDER_SEED})" in text
 
 
 def test_the_header_names_every_setting():

@@ -91,15 +91,15 @@ def test_huge_learning_rate_ends_as_diverged_with_its_curve_kept(store):
 
 
 def test_non_finite_loss_is_caught_at_its_step(store, monkeypatch):
-    import playground.engine.training as training
-    real = training.F.cross_entropy
+    import torch.nn.functional as F  # the step's loss (steps.py) is torch's own function: poisoned at its source
+    real = F.cross_entropy
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
         calls["n"] += 1
         loss = real(*args, **kwargs)
         return loss * float("nan") if calls["n"] == 4 else loss
-    monkeypatch.setattr(training.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(F, "cross_entropy", poisoned)
     snap = Trainer(tiny(), store, store.create_run(tiny(), "nan")).run()
     assert snap.status == "diverged" and "non-finite at step 4" in snap.message
     assert [r["step"] for r in snap.step_rows] == [1, 2, 3]
@@ -313,7 +313,7 @@ def test_a_huge_l2_lambda_says_to_lower_lambda_not_the_learning_rate(store):
 
 def test_label_noise_touches_only_training_labels_the_same_for_every_seed():
     from playground.data import load_dataset
-    from playground.engine.training import split_dataset
+    from playground.engine.split import split_dataset
 
     ds = load_dataset("mnist")
     clean = split_dataset(ds, tiny(limit=2000, val_fraction=0.2), torch.device("cpu"))

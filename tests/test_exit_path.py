@@ -7,9 +7,9 @@ import playground.engine.jobs as jobs_module
 from playground.cli import bar_line
 from playground.data import load_dataset, sources
 from playground.engine.jobs import JobRegistry
+from playground.engine.metrics import MAX_STEP_ROWS, MetricsStream, Snapshot, chart_rows
 from playground.engine.steps import CaptureGate
 from playground.engine.study import run_study, study_runs
-from playground.engine.training import MAX_STEP_ROWS, MetricsStream, Snapshot, chart_rows
 from playground.errors import RunStatus, first_line
 from playground.store import StoreBusy, StoreError
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from playground import data, inference
 from playground.config import RunConfig
-from playground.engine.training import checkpoint_payload
+from playground.engine.publish import checkpoint_payload
 from playground.inference import (
     MAX_PARAMETERS,
     CheckpointError,

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from playground.engine.jobs import JobRegistry
-from playground.engine.training import Trainer, checkpoint_payload
+from playground.engine.publish import checkpoint_payload
+from playground.engine.training import Trainer
 from playground.models import build_model
 from playground.preprocess import BadImage, NoInk, load_image, mnist_style
 from playground.store import RunStore, StoreError

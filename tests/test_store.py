@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import playground.store as store_mod
-from playground.engine.training import checkpoint_payload
+from playground.engine.publish import checkpoint_payload
 from playground.errors import PlaygroundError, RunStatus
 from playground.inference import load_checkpoint
 from playground.models import build_model

@@ -24,7 +24,7 @@ from playground.compare import (
     variant_table,
 )
 from playground.data import SPECS
-from playground.engine.training import NO_STEP_ROWS, Snapshot
+from playground.engine.metrics import NO_STEP_ROWS, Snapshot
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.figures import charts

@@ -8,7 +8,7 @@ import torch
 from ..augment import Augmenter
 from ..config import RunConfig
 from ..data import display_images, load_dataset
-from .training import split_dataset
+from .split import split_dataset
 
 
 def first_batch(config: RunConfig, count: int = 16) -> tuple[np.ndarray, np.ndarray]:

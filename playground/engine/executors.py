@@ -16,8 +16,9 @@ from ..config import RunConfig
 from ..errors import PlaygroundError, RunStatus
 from ..store import RunStore
 from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
+from .metrics import MetricsStream, Snapshot
 from .recorder import Recorder
-from .training import MetricsStream, Snapshot, Trainer
+from .training import Trainer
 
 
 class Run(Protocol):

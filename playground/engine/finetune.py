@@ -82,7 +82,7 @@ def before_after(cfg: RunConfig, model: nn.Module, start: dict[str, torch.Tensor
                  test_y: torch.Tensor, device: torch.device) -> dict[str, Any]:
     """Accuracy of the starting weights and of `model` on the run's test set (your held-out drawings) and, for a
     digit model, on MNIST's test images (what it forgot)."""
-    from .training import evaluate
+    from .publish import evaluate
 
     before = copy.deepcopy(model)
     before.load_state_dict(start)

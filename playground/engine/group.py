@@ -15,41 +15,33 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 
 from ..augment import AugmentedNormalizer, Augmenter
 from ..config import ConfigError, RunConfig, evaluates, train_probe_size, validate
-from ..data import Normalizer, load_dataset
+from ..data import Normalizer
 from ..errors import RunStatus
 from ..store import RunStore
 from .batched import BatchedModel, BatchedStep, batched_optimizer, can_batch, epoch_orders
 from .batched_graph import BatchedGraphStep
-from .recorder import NullRecorder, Recorder, StoreRecorder
-from .schedules import current_lr, make_scheduler
-from .steps import GATE
-from .training import (
-    DRAIN_EVERY_CUDA,
-    EarlyStop,
-    LiveRun,
+from .metrics import Snapshot
+from .publish import (
     Outcome,
+    Prepared,
     Progress,
-    Snapshot,
-    Split,
-    checkpoint_payload,
-    cpu_setup,
     cuda_work,
     failure,
     publish_steps,
     record_epoch,
     record_result,
-    resolve_device,
     stopped_early,
-    training_split,
-    uses_graphs,
 )
+from .recorder import Recorder, recorder_for
+from .runner import DRAIN_EVERY_CUDA, LiveRun, Runner, announce, uses_graphs, with_note
+from .schedules import current_lr, make_scheduler
+from .split import training_split
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +75,14 @@ class Copy:
 
 
 @dataclass
-class GroupPrepared:
+class GroupPrepared(Prepared):
     """What the group trains with, built once (one split and one normalizer: the configs differ in seed and λ)."""
-    device: torch.device
-    data: Split
-    norm: Normalizer
     model: BatchedModel
-    optimizer: torch.optim.Optimizer
     step: BatchedStep
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None
-    n_classes: int
-    params: int  # of one copy
-    steps_per_epoch: int
-    train_probe: int
     orders: list[torch.Generator]  # each run's own batch order, as its Trainer would draw it
 
 
-class GroupTrainer:
+class GroupTrainer(Runner):
     """Trains `configs` (same shape: see `can_batch`) as one batched model; `run()` blocks, `start()` threads it."""
 
     def __init__(self, configs: list[RunConfig], store: RunStore | None = None,
@@ -110,24 +93,17 @@ class GroupTrainer:
         ids: list[int | None] = list(run_ids) if run_ids is not None else [None] * len(configs)
         if len(ids) != len(configs):
             raise ValueError(f"{len(configs)} configs but {len(ids)} run ids")
-        self.members = [GroupMember(self, validate(c), self._recorder(store, i), i)
+        self.members = [GroupMember(self, validate(c), recorder_for(store, i), i)
                         for c, i in zip(configs, ids, strict=True)]
         self.run_ids = tuple(ids)
         self.threads = threads  # intra-op CPU threads; None keeps torch's default
         self.graphs = uses_graphs(configs[0], graphs)  # the Trainer's rule (the configs differ in seed and λ only)
-        self.thread: threading.Thread | None = None
         self._lock = threading.Lock()  # between a start and a stop of a run that waits
         self._started = False
         self._lrs: list[float] = []  # the rate of each step not yet drained into step rows (one for all copies)
 
-    @staticmethod
-    def _recorder(store: RunStore | None, run_id: int | None) -> Recorder:
-        return StoreRecorder(store, run_id) if store is not None and run_id is not None else NullRecorder()
-
-    def start(self) -> threading.Thread:
-        self.thread = threading.Thread(target=self.run, name=f"group-{self.run_ids[0]}", daemon=True)
-        self.thread.start()
-        return self.thread
+    def thread_name(self) -> str:
+        return f"group-{self.run_ids[0]}"
 
     def end_waiting(self, member: GroupMember, reason: str) -> bool:
         with self._lock:
@@ -145,41 +121,25 @@ class GroupTrainer:
         outcome: Outcome = (RunStatus.FAILED, "the run ended without an outcome")
         try:
             if live:
-                outcome = self._attempt(live)
+                outcome = self.attempt(live, lambda: self._train(live), f"group {self.run_ids}")
         finally:
             for m in live:
                 if m.stream.status().active:  # not ended by the training (a stop, divergence, its end)
                     m.end(*outcome)
         return [m.snapshot() for m in self.members]
 
-    def _attempt(self, live: list[GroupMember]) -> Outcome:
-        """Start and train; an error becomes the outcome of every run it has not ended yet."""
-        started = time.time()
-        for m in live:
-            m.stream.update(status=RunStatus.RUNNING, started=started)
-        try:
-            for m in live:
-                m.recorder.update(status=RunStatus.RUNNING, started=started)
-            self._train(live)  # ends every copy's run itself: the outcome below is for none, unless a bug
-            return RunStatus.FAILED, "the group ended without ending this run"
-        except Exception as exc:
-            log.exception("group %s failed", self.run_ids)
-            return RunStatus.FAILED, failure(exc)
-        finally:
-            if torch.cuda.is_available():
-                with GATE.shared():
-                    torch.cuda.empty_cache()
-
-    def _train(self, live: list[GroupMember]) -> None:
+    def _train(self, live: list[GroupMember]) -> Outcome:
+        """Train `live`; every copy's run is ended by the training: the outcome returned is for none, unless a bug."""
         run = self.prepare(live)
         try:
             self._epochs(run, live)
         finally:
             if isinstance(run.step, BatchedGraphStep):
                 run.step.release()
+        return RunStatus.FAILED, "the group ended without ending this run"
 
     def _epochs(self, run: GroupPrepared, live: list[GroupMember]) -> None:
-        copies = [Copy(k, m, run.model.copy_model(k), Progress(early=EarlyStop.of(m.config)))
+        copies = [Copy(k, m, run.model.copy_model(k), Progress.of(m.config))
                   for k, m in enumerate(live)]
         cfg = live[0].config  # eval_every is the same for all (can_batch)
         for epoch in range(1, cfg.optim.epochs + 1):
@@ -202,33 +162,28 @@ class GroupTrainer:
 
     def prepare(self, live: list[GroupMember]) -> GroupPrepared:
         """Device, the one data split, the batched model and its optimizer, as the Trainer prepares a run."""
-        cpu_setup(self.threads)
         cfg = live[0].config
-        device = resolve_device(cfg.device)
-        ds = load_dataset(cfg.data.dataset)
+        device, ds = self.setup(cfg)
         with cuda_work(device):
             data = training_split(ds, cfg, device)  # one split for all: it depends on neither seed nor λ
             configs = [m.config for m in live]
             model = BatchedModel(configs, device)
+        params = sum(p[0].numel() for p in model.parameters())
+        bs, n_train = cfg.optim.batch_size, len(data.train_y)
+        steps_per_epoch, total_steps = announce(live, cfg, device, params, n_train)
         torch.manual_seed(cfg.seed)  # dropout draws from the process's stream; each copy its own masks of it
         graphs = self.graphs and device.type == "cuda"
         optimizer = batched_optimizer(model, capturable=graphs)  # a captured step keeps its counter on the device
         norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize, device)
         # Augmentation: each copy draws from its own run's generator, so its images are its separate run's.
         norms = [AugmentedNormalizer(norm, Augmenter(c)) for c in configs] if cfg.data.augment else [norm]
-        bs, n_train = cfg.optim.batch_size, len(data.train_y)
         step = (BatchedGraphStep(model, optimizer, norms, data.train_x, data.train_y, cfg.optim.clip, batch_size=bs)
                 if graphs else BatchedStep(model, optimizer, norms, data.train_x, data.train_y, cfg.optim.clip))
-        steps_per_epoch = -(-n_train // bs)
-        total_steps = steps_per_epoch * cfg.optim.epochs
-        params = sum(p[0].numel() for p in model.parameters())
-        for m in live:
-            m.recorder.update(device=str(device), params=params)
-            m.stream.update(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
         train_probe = train_probe_size(n_train, len(data.val_y))
-        return GroupPrepared(device, data, norm, model, optimizer, step, make_scheduler(cfg, optimizer, total_steps),
-                             len(ds.classes), params, steps_per_epoch, train_probe,
-                             [torch.Generator().manual_seed(c.seed) for c in configs])
+        return GroupPrepared(device=device, data=data, norm=norm, optimizer=optimizer,
+                             scheduler=make_scheduler(cfg, optimizer, total_steps), n_classes=len(ds.classes),
+                             params=params, steps_per_epoch=steps_per_epoch, train_probe=train_probe, model=model,
+                             step=step, orders=[torch.Generator().manual_seed(c.seed) for c in configs])
 
     # ------------------------------------------------------------------ an epoch
     def train_epoch(self, run: GroupPrepared, epoch: int, copies: list[Copy]) -> None:
@@ -285,7 +240,7 @@ class GroupTrainer:
         """Evaluate copy `c` on its own, publish its epoch row and write its checkpoint (as the Trainer does)."""
         with cuda_work(run.device):
             run.model.copy_into(c.k, c.view)
-        record_epoch(c.member, run, c.view, epoch, c.progress, lambda metrics: self._checkpoint(run, c, metrics))
+        record_epoch(c.member, run, c.view, epoch, c.progress)
 
     # ------------------------------------------------------------------ a run's end
     def _retire(self, run: GroupPrepared, c: Copy, outcome: Outcome) -> None:
@@ -302,14 +257,6 @@ class GroupTrainer:
         """The run's result: a finished run is tested, a stopped one keeps its weights untested (as the Trainer)."""
         with cuda_work(run.device):
             run.model.copy_into(c.k, c.view)
-        record_result(c.member, run, c.view, c.progress, outcome[0], lambda metrics: self._checkpoint(run, c, metrics))
+        record_result(c.member, run, c.view, c.progress, outcome[0])
         status, message = outcome
-        note = getattr(run.step, "note", None)  # a graph capture that failed: the runs trained eagerly
-        return status, (f"{message}; {note}" if message else note) if note else message
-
-    def _checkpoint(self, run: GroupPrepared, c: Copy, metrics: dict[str, Any]) -> str | None:
-        """Checkpoint c.view as it is: its callers have just written the copy's weights into it (or, with early
-        stopping, the kept epoch's weights over them)."""
-        with cuda_work(run.device):
-            payload = checkpoint_payload(c.member.config, c.view, metrics, c.member.run_id)
-        return c.member.recorder.save_checkpoint(payload)
+        return status, with_note(message, getattr(run.step, "note", None))  # BatchedStep has no note

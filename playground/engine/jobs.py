@@ -19,8 +19,9 @@ from ..store import RunStore
 from .batched import can_batch
 from .executors import Executor, LocalExecutor, Run
 from .group import GroupMember, GroupTrainer
+from .metrics import NO_STEP_ROWS, Snapshot, chart_rows
+from .runner import resolve_device
 from .steps import GATE
-from .training import NO_STEP_ROWS, Snapshot, chart_rows, resolve_device
 
 KEEP_FINISHED = 16  # ended runs kept whole (step rows and all) for pollers; the store has every run
 KEEP_ENDED = 10_000  # ended runs' final state (no step rows, a few KB) kept for `snapshot` after that

@@ -200,3 +200,8 @@ class StoreRecorder:
             return True
         except StoreBusy:
             return False
+
+
+def recorder_for(store: RunStore | None, run_id: int | None) -> Recorder:
+    """Run `run_id`'s recorder into `store`; nowhere when either is missing (a run that lives only in its stream)."""
+    return StoreRecorder(store, run_id) if store is not None and run_id is not None else NullRecorder()

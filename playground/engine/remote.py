@@ -34,8 +34,10 @@ from ..config import RunConfig
 from ..errors import PlaygroundError, RunStatus, first_line
 from ..store import RunStore
 from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
+from .metrics import NO_STEP_ROWS, Snapshot
 from .recorder import NullRecorder, StoreRecorder
-from .training import NO_STEP_ROWS, LiveRun, Snapshot, Trainer
+from .runner import LiveRun
+from .training import Trainer
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from ..config import ConfigError, RunConfig, recipe
 from ..estimate import longest_first
 from .batched import batch_key, can_batch
 from .jobs import JobRegistry
-from .training import NO_STEP_ROWS, Snapshot
+from .metrics import NO_STEP_ROWS, Snapshot
 
 VARIANTS = ("none", "l2", "dropout", "batchnorm", "wider", "augment", "early-stopping")
 # The Compare page's defaults, strong enough to move the generalization gap well beyond seed noise at
