@@ -6,6 +6,7 @@ Images are kept as (N, C, H, W) uint8 so every model takes the same tensor layou
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -16,6 +17,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -250,6 +252,7 @@ CACHE_DIR = "decoded"
 ARRAY_NAMES = ("train_x", "train_y", "test_x", "test_y")
 DIGEST_NAME = "sha256"  # the archive member beside the arrays: arrays_digest() of them
 MNIST_COUNTS = (60_000, 10_000)
+CACHE_TEMP_MAX_AGE = 60  # seconds: an older temp file of a cache write is a killed writer's, removed
 # arrays_digest() of the pinned pickle's decoded arrays: a cache file cannot stand in for other MNIST data.
 MNIST_ARRAYS_SHA256 = "11de40ec28a7c150195b86fd3a818037e73f1e8d04ab1621d02836dbdf8a2d54"
 
@@ -329,6 +332,12 @@ def _write_cache(folder: Path, path: Path, stem: str, arrays: Arrays) -> None:
         for old in folder.glob(f"{stem}-*.npz"):
             if old != path:
                 old.unlink(missing_ok=True)
+        # A process killed mid-write leaves its temp file (up to 55 MB for MNIST), one more per kill; a young
+        # one may be another process's write in progress.
+        for old in folder.glob(f"{stem}-*.tmp"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < time.time() - CACHE_TEMP_MAX_AGE:
+                    old.unlink()
     except OSError as exc:  # a read-only data folder: decode each time, as before
         log.info("not caching decoded data in %s: %s", folder, first_line(exc))
 

@@ -101,6 +101,29 @@ def test_a_decoded_folder_is_read_back_until_the_folder_changes(monkeypatch, tmp
     assert data._load("cifar2").train_x.shape == (8, 3, 32, 32) and len(decodes) == 3
 
 
+def test_a_cache_write_killed_midway_leaves_no_temp_file_for_ever(monkeypatch, tmp_path):
+    """kill -9 while the decoded arrays were written left `<stem>-<version>.<thread>.tmp` (up to 55 MB) for good,
+    one more per kill; the next write removes those of its stem older than a minute, not a young one (another
+    process's write in progress)."""
+    import os
+    import time
+
+    folder, cache = tmp_path / "images", tmp_path / "data" / data.CACHE_DIR
+    _image_folder(folder)
+    monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(folder))
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    data._load("cifar2")
+    stem = _cache_file(tmp_path).name.rsplit("-", 1)[0]
+    killed, writing = cache / f"{stem}-0123456789abcdef.140000.tmp", cache / f"{stem}-0123456789abcdef.140001.tmp"
+    for tmp in (killed, writing):
+        tmp.write_bytes(b"half an npz")
+    old = time.time() - data.CACHE_TEMP_MAX_AGE - 10
+    os.utime(killed, (old, old))
+    _image_folder(folder, per_class=4)  # a new version of the folder: decoded and written again
+    data._load("cifar2")
+    assert not killed.exists() and writing.exists()
+
+
 def _cache_file(tmp_path):
     [only] = (tmp_path / "data" / data.CACHE_DIR).glob("*.npz")
     return only
