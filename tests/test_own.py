@@ -340,7 +340,7 @@ def test_the_teach_note_is_formatted_from_the_bench_files():
     rest = note
     slow = json.loads((Path(__file__).resolve().parents[1] / "bench/results/finetune.json").read_text())
     for s in said + [f"lr {fast['lr']:g}", f"{fast['epochs']} epochs", f"{fast['replay']} MNIST", "LSTM 64",
-                     f"over {measured.MEASURED['finetune-lr0.01'].seeds} seeds",
+                     f"over {measured.MEASURED['finetune-lr0.01'].seeds} seeds", "(/learn#how-we-measured)",
                      f"{fast['configs']['all']['trained_on']['mean']:.0f} digits",
                      f"lr {slow['lr']:g} for {slow['epochs']} epochs"]:
         rest = rest.replace(s, "")

@@ -37,7 +37,7 @@ def camera_keep() -> None:
         c1.image((digit * 255).astype("uint8"), width=84, caption="what a model gets")
         c2.selectbox("The digit really is", list(range(10)), index=None, placeholder="pick the true digit",
                      key=PHOTO_LABEL)
-        c2.button("Keep this photo", key="keep_photo", on_click=_keep_photo, args=(digit.copy(),))
+        c2.button("Keep this photo", key="draw_keep_photo", on_click=_keep_photo, args=(digit.copy(),))
         kind, text = st.session_state.pop(PHOTO_NOTE, (None, None))
         if kind:
             getattr(c2, kind)(text)
@@ -165,7 +165,9 @@ def measured_note() -> str:
                   for k in ("finetune-lr0.01", "finetune"))
     ft, sl = measured.runs("finetune-lr0.01"), measured.runs("finetune")
     seeds = measured.MEASURED["finetune-lr0.01"].seeds
-    return (f"Measured here over {seeds} seeds (bench/finetune.py): the LSTM 64 recipe taught "
+    from ui.measured_view import LINK
+
+    return (f"Measured here over {seeds} seeds ({LINK}): the LSTM 64 recipe taught "
             f"{fast['configs']['all']['trained_on']['mean']:.0f} digits drawn with a mouse (rendered from strokes; "
             f"it already read {ft['all'].own_before.pct0} of the held-out ones) at "
             f"lr {fast['lr']:g} for {fast['epochs']} epochs. All layers: held-out drawings moved "

@@ -12,7 +12,21 @@ LINK = f"[how we measured](/learn#{ANCHOR})"  # from another page
 METRICS = {"train_acc": "train accuracy", "val_acc": "validation accuracy", "gap": "gap (train − val)",
            "test_acc": "test accuracy", "best_val_acc": "best validation accuracy",
            "salient_drop": "drop, map's squares", "random_drop": "drop, random squares",
-           "kept_epoch": "epoch kept (early stopping)"}
+           "kept_epoch": "epoch kept (early stopping)",
+           "own_before": "held-out drawings, before", "own_after": "held-out drawings, after",
+           "mnist_before": "MNIST test, before", "mnist_after": "MNIST test, after"}
+def _fine_tune_title(key: str) -> str:
+    """Draw's 'Teach it your handwriting', as bench/finetune.py measured it: its settings from its result file."""
+    import json
+    from pathlib import Path
+
+    got = json.loads((Path(__file__).resolve().parents[1] / "bench" / "results" / MEASURED[key].file).read_text())
+    n = got["configs"]["all"]["trained_on"]["mean"]
+    return (f"Teach it your handwriting (Draw): LSTM 64 taught {n:.0f} digits drawn from strokes, lr {got['lr']:g}, "
+            f"{got['epochs']} epochs ({got['replay']} MNIST images where mixed in); held-out drawings of the same "
+            "hand and MNIST's test set")
+
+
 EXTRA = {"memory-lr": ("Lesson 2's runs at learning rate 0.001", {"rnn_plain": "RNN 64, no delay",
                                                                    "rnn_delay": "RNN 64, 10 blank rows",
                                                                    "lstm_delay": "LSTM 64, 10 blank rows"}),
@@ -21,7 +35,10 @@ EXTRA = {"memory-lr": ("Lesson 2's runs at learning rate 0.001", {"rnn_plain": "
                        "clean_es": "clean labels, early stopping", "noisy_es": "half random, early stopping"}),
          "study": (f"Compare's default study (cnn, first {STUDY_LIMIT:,} images, {STUDY_VAL_FRACTION:.0%} held out, "
                    f"lr {STUDY_LR:g}, {STUDY_EPOCHS} epochs)",
-                   {"none": "no regularization", "l2": f"L2 λ {STUDY_L2:g}", "dropout": f"dropout {STUDY_DROPOUT:g}"})}
+                   {"none": "no regularization", "l2": f"L2 λ {STUDY_L2:g}", "dropout": f"dropout {STUDY_DROPOUT:g}"}),
+         **{key: (_fine_tune_title(key), {"all": "all layers", "last": "the last layer only",
+                                          "replay": "all layers, MNIST images mixed in"})
+            for key in ("finetune-lr0.01", "finetune")}}
 
 
 def _cell(key: str, run: str, metric: str) -> str:
