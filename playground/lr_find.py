@@ -90,6 +90,11 @@ def shape(lrs: np.ndarray, smoothed: np.ndarray) -> Shape:
 
 def advise(sh: Shape) -> tuple[float | None, str, str]:
     """(suggested rate or None, its rule, the curve in words with what to do), all read from `sh`."""
+    if not sh.falls and sh.climbs:  # once said "up to a rate of 0.76" of a loss that blew up there
+        return None, "", (f"The loss started at {sh.start:.3g} and never fell {FELL:.0%} below it (lowest "
+                          f"{sh.lowest:.3g} at {sh.lowest_lr:.2g}), then climbed to {sh.end:.3g} by {sh.end_lr:.2g}: "
+                          "these batches show no rate that learns faster, and rates that high make it worse. Keep "
+                          "the form's rate, or test with more data or a smaller model.")
     if not sh.falls:
         return None, "", (f"The loss started at {sh.start:.3g} and never fell {FELL:.0%} below it (lowest "
                           f"{sh.lowest:.3g}, up to a rate of {sh.end_lr:.2g}): these batches show no rate that "

@@ -51,6 +51,16 @@ def test_a_curve_that_never_falls_suggests_nothing():
     assert suggestion is None and "never fell 10% below" in text
 
 
+def test_a_curve_that_never_falls_but_blows_up_says_it_climbed():
+    """rnn128 with SGD: the loss never fell 10% and then blew up (the test stopped at 4x its minimum); the text
+    said "lowest 2.19, up to a rate of 0.76" as if the curve were flat up to there."""
+    curve = 2.3 + 8 * np.clip(np.log10(LRS) + 1, 0, None)  # flat, then up from 0.1
+    sh = lr_find.shape(LRS, curve)
+    assert not sh.falls and sh.climbs
+    suggestion, _, text = lr_find.advise(sh)
+    assert suggestion is None and "never fell 10% below" in text and f"climbed to {sh.end:.3g} by 1" in text
+
+
 def test_a_range_test_rises_exponentially_from_start_to_end():
     test = lr_find.range_test(tiny(limit=300), start=1e-5, end=10.0, steps=60)
     ratios = test.lrs[1:] / test.lrs[:-1]
