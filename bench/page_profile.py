@@ -32,8 +32,8 @@ PAGES = ["pages/home.py", "pages/learn.py", "pages/train.py", "pages/compare.py"
 OWN = tuple(str(ROOT / d) for d in ("pages", "ui", "playground"))
 
 
-def make_home(home: Path) -> None:
-    """Three finished tiny MNIST runs and 20 kept drawings."""
+def make_home(home: Path, archs: tuple[str, ...] = ("lstm", "gru", "lenet")) -> None:
+    """A finished tiny MNIST run per architecture in `archs`, and 20 kept drawings."""
     from playground.data import load_dataset
     from playground.engine.training import Trainer
     from playground.store import RunStore
@@ -41,8 +41,8 @@ def make_home(home: Path) -> None:
     from conftest import tiny
 
     store = RunStore(home)
-    for arch, extra in (("lstm", {}), ("gru", {}), ("lenet", {"normalize": "half"})):
-        cfg = tiny(arch=arch, epochs=1, limit=600, hidden=32, **extra)
+    for arch in archs:
+        cfg = tiny(arch=arch, epochs=1, limit=600, hidden=32, **({"normalize": "half"} if arch == "lenet" else {}))
         assert Trainer(cfg, store, store.create_run(cfg, f"tiny {arch}")).run().status == "finished"
     ds = load_dataset("mnist")
     for i in range(20):

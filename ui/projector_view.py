@@ -6,11 +6,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from playground import charts, explain
+from playground import explain
 from playground.errors import PlaygroundError
 from playground.measured import WHY
 from playground.models import untrained
 from ui.common import loaded_model
+from ui.figures import charts
 from ui.measured_view import LINK
 from ui.why_views import mtime
 
