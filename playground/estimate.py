@@ -10,7 +10,6 @@ that needs more multiply-adds per sample takes proportionally longer. Several ru
 """
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -64,7 +63,7 @@ class Rate:
 
 
 def split(cfg: RunConfig) -> tuple[int, int, int]:
-    """(trained, validation, test) images per epoch, as engine.split.split_dataset cuts them."""
+    """(trained, validation, test) images per epoch, as engine.training.split_dataset cuts them."""
     n = min(cfg.data.limit or TRAIN_SIZE[cfg.data.dataset], TRAIN_SIZE[cfg.data.dataset])
     n_val = int(n * cfg.data.val_fraction)
     return n - n_val, n_val, min(cfg.data.limit or TEST_SIZE[cfg.data.dataset], TEST_SIZE[cfg.data.dataset])
@@ -109,7 +108,6 @@ def work(cfg: RunConfig) -> float:
     return _conv_work(cfg, (c, h, w))
 
 
-@functools.lru_cache(maxsize=256)  # a page estimates the same few configs on every rerun (issue 36)
 def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
     """A CNN's multiply-adds, counted from the layers' output shapes on the meta device (no memory, no time)."""
     import torch
@@ -280,16 +278,29 @@ def run_seconds(cfg: RunConfig, rate: Rate) -> float:
     return START_SECONDS + units(cfg) * rate.seconds_per_unit
 
 
-def total_seconds(times: Sequence[float], at_once: int, ahead: Sequence[float] = ()) -> float:
-    """Wall time of runs taking `times` each, `at_once` at a time, started longest first (as a study starts
-    them): each run takes the slot that frees first. Three equal runs on two slots take two rounds, not 1.5.
+def total_seconds(times: Sequence[float], at_once: int, ahead: Sequence[float] = (),
+                  alone: Sequence[float] | None = None) -> float:
+    """Wall time of runs taking `times` each while they share the machine (`alone[i]` while run i trains by itself),
+    `at_once` at a time, started longest first (as a study starts them): each run takes the slot that frees first.
+    Three equal runs on two slots take two rounds, not 1.5; the last round is quicker where a run alone is.
     `ahead`: the seconds left of runs already training or queued, which hold the slots first, in their order."""
     if not times:
         return 0.0
-    slots = [0.0] * max(1, min(at_once, len(times) + len(ahead)))
-    for t in [*ahead, *sorted(times, reverse=True)]:
-        slots[slots.index(min(slots))] += t
-    return max(slots)
+    alone = list(times) if alone is None else list(alone)
+    queue = [(t, t) for t in ahead] + [(times[i], alone[i]) for i in sorted(range(len(times)), key=lambda i: -times[i])]
+    slots = max(1, min(at_once, len(queue)))
+    running: list[list[float]] = []  # [share left, seconds shared, seconds alone]
+    clock = 0.0
+    while queue or running:
+        while queue and len(running) < slots:
+            running.append([1.0, *queue.pop(0)])
+        pace = [r[1] if len(running) > 1 else r[2] for r in running]  # a whole run's seconds at this crowd
+        step = min(r[0] * p for r, p in zip(running, pace, strict=True))
+        for r, p in zip(running, pace, strict=True):
+            r[0] -= step / p if p > 0 else 1.0
+        clock += step
+        running = [r for r in running if r[0] > 1e-9]
+    return clock
 
 
 def duration_text(seconds: float) -> str:
@@ -335,11 +346,14 @@ def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, dev
     the runs `ahead` (config, share done) that already hold or wait for a slot."""
     probe = probe or (lambda cfg, copies: probe_rate(cfg, copies=copies, device=device))
     copies = max(1, min(at_once, len(configs)))
-    times, sources = [], []
+    times, alone, sources = [], [], []
     for cfg in configs:
-        rate = measured_rate(cfg, runs, device) or probe(cfg, copies)
+        measured = measured_rate(cfg, runs, device)
+        rate = measured or probe(cfg, copies)
         times.append(run_seconds(cfg, rate))
+        # A run left to train by itself (the last of a round) goes at the speed of one alone.
+        alone.append(run_seconds(cfg, measured or probe(cfg, 1)) if copies > 1 else times[-1])
         sources.append(rate.source)
     left = [run_seconds(cfg, measured_rate(cfg, runs, device) or probe(cfg, copies)) * (1 - done)
             for cfg, done in ahead]
-    return Estimate(total_seconds(times, at_once, left), tuple(dict.fromkeys(sources)))
+    return Estimate(total_seconds(times, at_once, left, alone), tuple(dict.fromkeys(sources)))

@@ -72,6 +72,10 @@ def test_runs_at_once_share_the_machine():
     assert estimate.total_seconds([60, 60, 30, 30], at_once=2) == 90  # longest first: both slots end together
     assert estimate.total_seconds([100, 10], at_once=2) == 100  # never less than the longest run
     assert estimate.total_seconds([30, 30], at_once=1) == 60 and estimate.total_seconds([], 2) == 0
+    # Sharing the machine slows each run (60 s shared, 30 s alone): two at once take 60 s, the third alone 30 s;
+    # of a 60 s and a 20 s run, the long one has 2/3 left after 20 s, alone: 20 s more.
+    assert estimate.total_seconds([60, 60, 60], at_once=2, alone=[30, 30, 30]) == pytest.approx(90)
+    assert estimate.total_seconds([60, 20], at_once=2, alone=[30, 10]) == pytest.approx(40)
 
 
 @pytest.mark.parametrize("seconds, text", [(3, "about 5 s"), (42, "about 40 s"), (130, "about 2 min"),
@@ -153,7 +157,7 @@ def test_a_first_use_estimate_counts_evaluation_and_runs_at_once_in_its_probe():
 
     # 3 runs, 2 at a time: probed 2 at once; two rounds of 1 s + 2800 samples (1,800 trained, 1,000 evaluated)
     got = estimate.estimate([LSTM] * 3, [], at_once=2, probe=probe)
-    assert asked == [2, 2, 2]
+    assert asked == [2, 1] * 3  # each run's speed shared, and alone (the last of a round trains by itself)
     assert got.seconds == pytest.approx(2 * (1 + 2800 * 660_096 * 1e-8))
     every_other = LSTM.override(epochs=4, eval_every=2)  # evaluated after epochs 1, 2 and 4: 3 x 333.3 more
     assert estimate.samples(every_other) == pytest.approx(4 * 900 + 3 * 1000 / 3 + 1000 / 3)
