@@ -361,3 +361,22 @@ def test_inside_shows_a_model_of_your_own_classes_with_their_names(store, home):
     shown = " ".join(js.dumps(js.loads(c.proto.spec)) for c in at.get("plotly_chart")) + " ".join(
         str(e.value) for kind in ("caption", "markdown", "metric") for e in at.get(kind))
     assert '["bar", "dash"]' in shown, shown[:500]  # a chart over the classes, in their order
+
+
+def test_the_run_view_says_what_a_fine_tune_gained_and_forgot(base, home):
+    """Issue 33: Train's view of a finished fine-tune: held-out drawings and MNIST, before and after."""
+    from tests.conftest import app_page
+
+    snap = own.write_snapshot(*_examples())
+    run = _save(_fine_tune(base, snap, lr=0.01, train_layers="last", replay=20))
+    moved = run.result["fine_tune"]
+    from playground.store import RunStore
+
+    run_id = RunStore(home).list_runs()[0].id
+    at = app_page("pages/train.py")
+    at.query_params["run"] = str(run_id)
+    at.run()
+    said = " ".join(c.value for c in at.caption)
+    assert not at.exception and "Fine-tuned from run-1.pt (the last layer only, 20 MNIST images mixed in)" in said
+    assert f"its 10 held-out drawing(s) {moved['own_before']:.0%} → {moved['own_after']:.0%}" in said
+    assert f"MNIST's 500 test images {moved['mnist_before']:.1%} → {moved['mnist_after']:.1%}" in said

@@ -80,6 +80,15 @@ def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:
             col.metric(label, value, help=help_text)
     if train_seconds is not None:
         st.caption(wall_split(snap.elapsed, train_seconds))
+    moved = result.get("fine_tune")
+    if moved:  # a fine-tune (issue 33): what it gained on the held-out drawings and what it forgot of MNIST
+        mnist = (f"; MNIST's {moved['mnist_test']:,} test images {moved['mnist_before']:.1%} → "
+                 f"{moved['mnist_after']:.1%}" if moved.get("mnist_after") is not None else "")
+        st.caption(f"Fine-tuned from {rec.config.model.init_from.rsplit('/', 1)[-1]} "
+                   f"({'the last layer only' if moved['train_layers'] == 'last' else 'all layers'}"
+                   f"{', ' + str(moved['replay']) + ' MNIST images mixed in' if moved['replay'] else ''}): its "
+                   f"{moved['held_out']} held-out drawing(s) {moved['own_before']:.0%} → {moved['own_after']:.0%}"
+                   f"{mnist}.")
     if result.get("test_acc") is not None and result.get("test_samples") and rec.status != RunStatus.FINISHED:
         st.caption(f"Test accuracy computed afterwards from the checkpoint, on {result['test_samples']:,} test images.")
     elif result.get("test_acc") is None and has_checkpoint and snap.step:
