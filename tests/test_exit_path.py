@@ -235,7 +235,7 @@ def test_a_queued_run_stopped_from_another_process_ends_at_the_next_beat(store, 
     from playground.store import RunStore
 
     registry = JobRegistry(store, max_concurrent=1)
-    registry._running.add(-1)  # the only slot is taken, so the next run waits as queued
+    registry._running[-1] = jobs_module.Job(None, {}, 0, "cpu")  # the only slot is taken: the next run waits
     queued = registry.submit(tiny(epochs=1, limit=200))
     other = RunStore(home)  # another process's view of the same store
     other.request_stop(queued)
@@ -243,7 +243,7 @@ def test_a_queued_run_stopped_from_another_process_ends_at_the_next_beat(store, 
     snap = registry.snapshot(queued)
     assert snap.status == RunStatus.STOPPED and "another process" in snap.message
     assert other.get_run(queued).status == RunStatus.STOPPED
-    registry._running.discard(-1)
+    registry._running.pop(-1)
     other.close()
     registry.shutdown()
 

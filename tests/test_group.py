@@ -142,8 +142,8 @@ def test_a_study_batches_its_same_shape_runs_and_starts_the_longest_first(store)
     registry = JobRegistry(store, max_concurrent=1)
     try:
         ids = submit_all(registry, configs, ["a", "bn", "b", "c"], batch=True)
-        assert len(registry._groups) == 1 and sorted(registry._groups[min(ids[0], ids[2], ids[3])].run_ids) == \
-            sorted([ids[0], ids[2], ids[3]])
+        groups = [job for job in [*registry._running.values(), *registry._pending] if len(job.members) > 1]
+        assert len(groups) == 1 and sorted(groups[0].members) == sorted([ids[0], ids[2], ids[3]])
         snaps = [registry.wait(i, timeout=300) for i in ids]
     finally:
         registry.shutdown()
@@ -160,7 +160,8 @@ def test_a_study_submits_every_run_of_a_shape_that_cannot_batch(store):
     registry = JobRegistry(store, max_concurrent=1)  # one trains (for minutes), two wait: all three are active
     try:
         ids = submit_all(registry, configs, ["a", "b", "c"], batch=True)
-        assert sorted(registry.active()) == sorted(ids) and len(set(ids)) == 3 and not registry._groups
+        assert sorted(registry.active()) == sorted(ids) and len(set(ids)) == 3
+        assert all(len(job.members) == 1 for job in [*registry._running.values(), *registry._pending])  # no group
     finally:
         registry.shutdown()
     assert [store.get_run(i).name for i in ids] == ["a", "b", "c"]

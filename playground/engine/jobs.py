@@ -1,4 +1,5 @@
-"""JobRegistry: queue runs, cap how many train at once, start/stop them, serve snapshots."""
+"""JobRegistry: queue jobs (a run, or a batched group of runs), cap how many train at once, start/stop them,
+serve snapshots."""
 from __future__ import annotations
 
 import atexit
@@ -9,6 +10,9 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -18,8 +22,8 @@ from ..models import estimate_memory
 from ..store import RunStore
 from .batched import can_batch
 from .executors import Executor, LocalExecutor, Run
-from .group import GroupMember, GroupTrainer
-from .metrics import NO_STEP_ROWS, Snapshot, chart_rows
+from .group import GroupTrainer
+from .metrics import NO_STEP_ROWS, Snapshot
 from .runner import resolve_device
 from .steps import GATE
 
@@ -99,9 +103,27 @@ def default_name(config: RunConfig) -> str:
     return f"{'-'.join(parts)} on {config.data.dataset}"
 
 
+@dataclass(eq=False)
+class Job:
+    """What holds one slot: a run, or a batched group of runs (engine/group.py); `trainer.run()` trains them all."""
+    trainer: Any  # a Run, or the GroupTrainer of `members`
+    members: dict[int, Run]  # run id -> what pollers and stops reach, in submission order
+    need: int  # estimated bytes while it trains (0: not counted here)
+    device: str
+
+    @property
+    def id(self) -> int:
+        return next(iter(self.members))
+
+    def active_ids(self) -> tuple[int, ...]:
+        """Its runs not ended yet."""
+        return tuple(i for i, m in self.members.items() if m.stream.status().active)
+
+
 class JobRegistry:
     """Owns the Trainers of this process. Every public method is thread-safe.
 
+    A job is one run or a batched group of them (`Job`); it waits in the queue, then holds one slot while it trains.
     The lock guards this object's state only: store writes happen after it is released, so a store
     that blocks (a busy timeout of seconds) never stalls `active()`, `snapshot()` or the heartbeat.
     """
@@ -117,18 +139,14 @@ class JobRegistry:
         self.max_concurrent = max_concurrent
         self.threads_per_run = threads_per_run
         self._lock = threading.Lock()
-        self._jobs: dict[int, Run] = {}
-        self._memory: dict[int, int] = {}  # estimated bytes of each run not yet forgotten
-        self._devices: dict[int, str] = {}  # the device each queued or training job trains on
+        self._jobs: dict[int, Run] = {}  # every run not forgotten, by id (a group's runs each under its own)
         self._budgets: dict[str, int] = {}  # usable bytes per device, measured at admission (outside the lock)
-        self._pending: deque[int] = deque()
-        self._running: set[int] = set()
+        self._pending: deque[Job] = deque()
+        self._running: dict[int, Job] = {}  # by job id (its first run's)
+        self._threads: dict[int, threading.Thread] = {}  # by job id
         self._finished: deque[int] = deque()
         self._ended: dict[int, Snapshot] = {}  # forgotten runs' final state, without step rows
         self._unsettled: dict[int, Run] = {}  # ended runs whose final status the store has not taken yet
-        self._reserved: dict[object, int] = {}  # memory of runs being submitted, before they have an id
-        self._threads: dict[int, threading.Thread] = {}
-        self._groups: dict[int, GroupTrainer] = {}  # a batched group's job, by its first run's id (one slot)
         # Without a shutdown at exit, the interpreter kills trainer threads inside torch ("terminate called").
         _REGISTRIES.add(self)
         self._closed = threading.Event()
@@ -137,26 +155,10 @@ class JobRegistry:
 
     def submit(self, config: RunConfig, name: str | None = None) -> int:
         """Validate, record as queued, and start as soon as a slot is free. Returns the run id."""
-        validate(config)
-        device = resolve_device(config.device)  # "cuda" without a GPU is refused now, not as a failed run later
-        # Estimated outside the lock (a forward pass on the meta device); checked under it with the others.
-        need = estimate_memory(config) if self.executor.trains_here else 0
-        ticket = object()
-        with self._lock:
-            self._check_memory(config, device, need)
-            self._reserved[ticket] = need  # held while the store writes the row, outside the lock
-        try:
-            run_id = self.store.create_run(config, name or default_name(config))
-            run = self.executor.make_run(config, self.store, run_id, self.threads_per_run)
-        finally:
-            with self._lock:
-                del self._reserved[ticket]
-        with self._lock:
-            self._jobs[run_id] = run
-            self._pending.append(run_id)
-            self._memory[run_id], self._devices[run_id] = need, str(device)
-        self._pump()
-        return run_id
+        def one(ids: list[int]) -> tuple[Run, list[Run]]:
+            run = self.executor.make_run(config, self.store, ids[0], self.threads_per_run)
+            return run, [run]
+        return self._enqueue([config], [name], one)[0]
 
     def submit_group(self, configs: list[RunConfig], names: list[str | None] | None = None,
                      batch: bool | None = None) -> list[int]:
@@ -168,24 +170,22 @@ class JobRegistry:
         names = list(names) if names is not None else [None] * len(configs)
         if not self.batches(configs, batch):
             return [self.submit(c, n) for c, n in zip(configs, names, strict=True)]
-        device = resolve_device(configs[0].device)
-        need = sum(estimate_memory(c) for c in configs)
-        ticket = object()
+
+        def group(ids: list[int]) -> tuple[GroupTrainer, list[Run]]:
+            trainer = GroupTrainer(configs, self.store, ids, self.threads_per_run)
+            return trainer, list(trainer.members)
+        return self._enqueue(configs, names, group)
+
+    def _enqueue(self, configs: list[RunConfig], names: list[str | None],
+                 make: Callable[[list[int]], tuple[Any, list[Run]]]) -> list[int]:
+        """Admit `configs` as one job, record their runs as queued, `make` its trainer from their ids, queue it."""
+        device, need = self._admission(configs)
+        ids = [self.store.create_run(c, n or default_name(c)) for c, n in zip(configs, names, strict=True)]
+        trainer, members = make(ids)
+        job = Job(trainer, dict(zip(ids, members, strict=True)), need, str(device))
         with self._lock:
-            self._check_memory(configs[0], device, need)
-            self._reserved[ticket] = need
-        try:
-            ids = [self.store.create_run(c, n or default_name(c)) for c, n in zip(configs, names, strict=True)]
-            group = GroupTrainer(configs, self.store, ids, self.threads_per_run)
-        finally:
-            with self._lock:
-                del self._reserved[ticket]
-        with self._lock:
-            for run_id, member in zip(ids, group.members, strict=True):
-                self._jobs[run_id] = member
-            self._groups[ids[0]] = group
-            self._pending.append(ids[0])
-            self._memory[ids[0]], self._devices[ids[0]] = need, str(device)
+            self._jobs.update(job.members)
+            self._pending.append(job)
         self._pump()
         return ids
 
@@ -203,28 +203,25 @@ class JobRegistry:
     def admit(self, configs: list[RunConfig], need: int | None = None) -> int:
         """Validate `configs` and refuse them (ConfigError) unless, trained together as one job, they could fit
         this device's memory; nothing is recorded. Returns their estimated need (0 when they train elsewhere)."""
+        return self._admission(configs, need)[1]
+
+    def _admission(self, configs: list[RunConfig], need: int | None = None) -> tuple[torch.device, int]:
+        """The one admission of a job: valid configs, a device that exists ("cuda" without a GPU is refused now,
+        not as a failed run later) and, trained here, a need that could fit alone. A job that fits waits in the
+        queue until the runs training beside it leave it room (_pump): queued runs never count as memory in use."""
         for config in configs:
             validate(config)
-        device = resolve_device(configs[0].device)  # "cuda" without a GPU is refused now, not as a failed run
+        device = resolve_device(configs[0].device)
         if not self.executor.trains_here:
-            return 0
+            return device, 0
+        # Estimated outside the lock (a forward pass on the meta device).
         need = sum(estimate_memory(c) for c in configs) if need is None else need
-        self._check_memory(configs[0], device, need)
-        return need
-
-    def _members(self, job: int) -> tuple[int, ...]:
-        """The runs a queued or running job stands for: itself, or its group's runs not ended yet (under the lock)."""
-        group = self._groups.get(job)
-        if group is None:
-            return (job,)
-        return tuple(i for i, m in zip(group.run_ids, group.members, strict=True) if m.stream.status().active)
-
-    def _check_memory(self, config: RunConfig, device: torch.device, need: int) -> None:
-        """Refuse a run needing `need` bytes that could never fit alone; one that fits waits in the queue until
-        the runs training beside it leave it room (_pump), so queued runs never count as memory in use."""
         if need:
-            admit_memory(config, device, need)
-            self._budgets[str(device)] = memory_budget(device)
+            admit_memory(configs[0], device, need)
+            budget = memory_budget(device)
+            with self._lock:
+                self._budgets[str(device)] = budget
+        return device, need
 
     def training_memory(self, device: torch.device) -> int:
         """Bytes the runs holding a slot on `device` planned to use."""
@@ -232,38 +229,38 @@ class JobRegistry:
             return self._held(str(device))
 
     def _held(self, device: str) -> int:
-        return sum(self._memory.get(i, 0) for i in self._running if self._devices.get(i) == device)
+        return sum(job.need for job in self._running.values() if job.device == device)
 
-    def _has_room(self, job: int) -> bool:
+    def _has_room(self, job: Job) -> bool:
         """Whether queued `job` fits beside the runs training now (under the lock); alone it always may start."""
-        device, need = self._devices.get(job), self._memory.get(job, 0)
-        if not need or device is None or not self._running:
+        if not job.need or not self._running:
             return True
-        return need + self._held(device) <= self._budgets.get(device, need)
+        return job.need + self._held(job.device) <= self._budgets.get(job.device, job.need)
 
     def set_max_concurrent(self, n: int) -> None:
         self.max_concurrent = max(1, int(n))
         self._pump()
 
     def stop(self, run_id: int, reason: str = "stopped by the user") -> None:
-        """End a run within a batch; a queued one ends at once without starting.
-
-        A run another process trains gets a stop request in the store, which its trainer polls.
+        """End a run within a batch; a queued one ends at once without starting (its job leaves the queue with its
+        last waiting run). A run another process trains gets a stop request in the store, which its trainer polls.
         """
         with self._lock:
-            trainer = self._jobs.get(run_id)
-            queued = trainer is not None and run_id in self._pending and run_id not in self._groups
-            if trainer is not None:
-                trainer.stop(reason)
-            if queued:  # never started: it ends here
-                self._pending.remove(run_id)
-        if trainer is None:
+            run = self._jobs.get(run_id)
+            job = next((j for j in self._pending if run_id in j.members), None)
+            dropped = job is not None and job.active_ids() == (run_id,)  # nothing left to start
+            if run is not None:
+                run.stop(reason)
+            if dropped:
+                self._pending.remove(job)
+        if run is None:
             self.store.request_stop(run_id)
-        elif queued:
-            trainer.end(RunStatus.STOPPED, f"{reason} before it started")
-            self._ended_run(run_id)
-        elif isinstance(trainer, GroupMember):
-            trainer.end_if_waiting(reason)  # its group not started yet: it ends now (booked when the group ends)
+        elif dropped:
+            run.end(RunStatus.STOPPED, f"{reason} before it started")
+            for member_id in job.members:
+                self._ended_run(member_id)
+        else:
+            run.end_if_waiting(reason)  # a group not started yet ends it now (booked when the group ends)
 
     def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Stop every run (recorded as stopped, with a checkpoint) and wait for their threads."""
@@ -279,40 +276,23 @@ class JobRegistry:
 
     def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
         """The live state of a run this process trains or trained (a forgotten one without step rows)."""
-        trainer = self._jobs.get(run_id)
-        if trainer is not None:
-            return trainer.snapshot(steps_from)
+        run = self._jobs.get(run_id)
+        if run is not None:
+            return run.snapshot(steps_from)
         return self._ended.get(run_id)
 
     def view(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
         """The live snapshot when this process runs it, else one rebuilt from the store (None if unknown)."""
-        trainer = self._jobs.get(run_id)
-        if trainer is not None:
-            return trainer.snapshot(steps_from)
-        rec = self.store.get_run(run_id)
-        if rec is None or rec.config is None:
-            return None
-        # Another process's run may have died since anyone looked.
-        if RunStatus(rec.status).active and self.store.recover_interrupted():
-            rec = self.store.get_run(run_id) or rec
-        epochs = self.store.epochs(run_id)
-        steps = self.store.steps(run_id)
-        total_epochs = rec.config.optim.epochs
-        done = int(epochs[-1]["epoch"]) if epochs else 0  # rows may skip epochs (eval_every)
-        per_epoch = (len(steps) // done) if done and rec.status == RunStatus.FINISHED else 0
-        return Snapshot(status=rec.status, message=rec.message, epoch=done, epochs=total_epochs,
-                        step=len(steps), total_steps=per_epoch * total_epochs, steps_per_epoch=per_epoch,
-                        started=rec.started, ended=rec.ended, samples_per_s=rec.result.get("samples_per_s"),
-                        step_rows=chart_rows([r for r in steps if r["step"] >= steps_from]), epoch_rows=epochs,
-                        result=rec.result)
+        run = self._jobs.get(run_id)
+        return run.snapshot(steps_from) if run is not None else self.store.snapshot(run_id, steps_from)
 
     def active(self) -> list[int]:
         """Run ids queued or running in this process, oldest first."""
         with self._lock:
-            return sorted(m for job in self._running | set(self._pending) for m in self._members(job))
+            return sorted(i for job in [*self._running.values(), *self._pending] for i in job.active_ids())
 
     def running(self) -> list[int]:
-        """Run ids holding a training slot now, read at once (one lock), oldest first."""
+        """Job ids holding a training slot now (a group's by its first run), read at once (one lock), oldest first."""
         with self._lock:
             return sorted(self._running)
 
@@ -343,7 +323,7 @@ class JobRegistry:
     def beat_once(self) -> None:
         """Mark active runs alive, end queued ones another process asked to stop, retry unsettled finals."""
         with self._lock:
-            queued = [m for job in self._pending for m in self._members(job)]
+            queued = [i for job in self._pending for i in job.active_ids()]
         for run_id in self.active():
             with contextlib.suppress(PlaygroundError):  # busy or closed: the next beat is seconds away
                 self.store.beat(run_id)
@@ -356,29 +336,26 @@ class JobRegistry:
     def _pump(self) -> None:
         with self._lock:
             while self._pending and len(self._running) < self.max_concurrent and self._has_room(self._pending[0]):
-                run_id = self._pending.popleft()
-                self._running.add(run_id)
-                thread = threading.Thread(target=self._run, args=(run_id,), name=f"job-{run_id}", daemon=True)
-                self._threads[run_id] = thread
+                job = self._pending.popleft()
+                self._running[job.id] = job
+                thread = threading.Thread(target=self._run, args=(job,), name=f"job-{job.id}", daemon=True)
+                self._threads[job.id] = thread
                 thread.start()
 
-    def _run(self, run_id: int) -> None:
-        group = self._groups.get(run_id)
-        run = group or self._jobs[run_id]
+    def _run(self, job: Job) -> None:
         try:
-            run.run()
+            job.trainer.run()
         except BaseException:
-            log.exception("run %s: its thread raised past the run's own exit path", run_id)
-            for member in group.members if group else [run]:
+            log.exception("job %s: its thread raised past the run's own exit path", job.id)
+            for member in job.members.values():
                 if member.stream.status().active:
                     member.end(RunStatus.FAILED, "the run's thread ended unexpectedly")
         finally:
             with self._lock:
-                self._running.discard(run_id)
-                self._threads.pop(run_id, None)
-                self._groups.pop(run_id, None)
-            for member_id in group.run_ids if group else (run_id,):
-                self._ended_run(member_id)
+                self._running.pop(job.id, None)
+                self._threads.pop(job.id, None)
+            for run_id in job.members:
+                self._ended_run(run_id)
             self._pump()
 
     def _ended_run(self, run_id: int) -> None:
@@ -395,8 +372,6 @@ class JobRegistry:
                 if (gone := self._jobs.pop(old, None)) is not None:
                     self._ended[old] = final = gone.snapshot()
                     final.step_rows = []
-                self._memory.pop(old, None)
-                self._devices.pop(old, None)
             while len(self._ended) > KEEP_ENDED:
                 self._ended.pop(next(iter(self._ended)))
 

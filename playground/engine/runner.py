@@ -67,6 +67,11 @@ class LiveRun:
     def snapshot(self, steps_from: int = 0) -> Snapshot:
         return self.stream.snapshot(steps_from)
 
+    def end_if_waiting(self, reason: str = "stopped by the user") -> bool:
+        """End now as stopped if the run waits on others to start (a group's run: True); else False, and a stop
+        ends it within a batch."""
+        return False
+
     def end(self, status: RunStatus, message: str | None) -> None:
         """Give the run its final status: in the stream at once, in the store as soon as it takes it."""
         end_run(self.stream, self.recorder, status, message)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from ..config import DataConfig, ModelConfig, RunConfig, validate
+from ..engine.metrics import Snapshot, chart_rows  # the shape pollers read, whoever trains
 from ..errors import ACTIVE, RunStatus
 from .database import Database, pid_alive
 from .schema import ACTIVE_LIST, SAVED_BEFORE_V3, SCHEMA_VERSION, Refused, RunDeleted, StoreError
@@ -272,6 +273,25 @@ class RunTables(Database):
         rows = self._rows(f"SELECT {', '.join(EPOCH_FIELDS)} FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
                           (run_id,))
         return [dict(r) for r in rows]
+
+    def snapshot(self, run_id: int, steps_from: int = 0) -> Snapshot | None:
+        """A run's state rebuilt from its rows, as a live run's stream would show it (None if unknown)."""
+        rec = self.get_run(run_id)
+        if rec is None or rec.config is None:
+            return None
+        # Another process's run may have died since anyone looked.
+        if RunStatus(rec.status).active and self.recover_interrupted():
+            rec = self.get_run(run_id) or rec
+        epochs = self.epochs(run_id)
+        steps = self.steps(run_id)
+        total_epochs = rec.config.optim.epochs
+        done = int(epochs[-1]["epoch"]) if epochs else 0  # rows may skip epochs (eval_every)
+        per_epoch = (len(steps) // done) if done and rec.status == RunStatus.FINISHED else 0
+        return Snapshot(status=rec.status, message=rec.message, epoch=done, epochs=total_epochs,
+                        step=len(steps), total_steps=per_epoch * total_epochs, steps_per_epoch=per_epoch,
+                        started=rec.started, ended=rec.ended, samples_per_s=rec.result.get("samples_per_s"),
+                        step_rows=chart_rows([r for r in steps if r["step"] >= steps_from]), epoch_rows=epochs,
+                        result=rec.result)
 
     # ------------------------------------------------------------ checkpoints
     def checkpoint_path(self, run_id: int) -> Path:
