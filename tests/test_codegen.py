@@ -392,7 +392,23 @@ def test_the_scripts_seeds_and_batch_size_have_one_source():
     text = codegen.script(REC.override(label_noise=0.3))
     for seed in (split.SPLIT_SEED, split.NOISE_SEED):
         assert f"manual_seed({seed})" in text
-    assert f"range(0, len(y), {publish.EVAL_BATCH})" in text and f"manual_seed({data.FOLDER_SEED})" in text
+    assert f"EVAL_BATCH = {publish.EVAL_BATCH} " in text and f"FOLDER_SEED = {data.FOLDER_SEED} " in text
+    assert "range(0, len(y), EVAL_BATCH)" in text and "manual_seed(FOLDER_SEED)" in text
+
+
+def test_the_scripts_fixed_parts_are_library_functions_written_verbatim():
+    """Issue 34: what no setting changes (image and pickle loaders, test()) is real code in script_parts, linted
+    there, and the script holds it letter for letter."""
+    import inspect
+
+    from playground import script_parts
+
+    text = codegen.script(REC.override(init_from="start.pt"))  # MNIST: its pickle loaders too
+    for fn in (script_parts.read_image, script_parts.load_folder, script_parts.find_mnist_pickle,
+               script_parts.load_mnist_pickle, script_parts.load_start, script_parts.test):
+        assert inspect.getsource(fn) in text, fn.__name__
+    for name in ("EVAL_BATCH", "FOLDER_SEED", "MNIST_SHA256", "MNIST_PICKLE", "MNIST_WHEEL"):
+        assert f"\n{name} = {json.dumps(getattr(script_parts, name))}" in text, name
 
 
 def test_the_header_names_every_setting():
