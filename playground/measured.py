@@ -160,6 +160,30 @@ MEASURED: dict[str, Source] = {
                      "val_acc": (0.836, 0.874, 0.8544), "best_val_acc": (0.886, 0.896, 0.8888),
                      "gap": (-0.3073, -0.2613, -0.278), "kept_epoch": (8, 13, 10.8)},
     }, entries={"clean_es": "clean+patience=5", "noisy_es": "noisy+patience=5"}),
+    # Teach it your handwriting (bench/finetune.py): lstm64 fine-tuned on 20 digits drawn from strokes, held-out
+    # drawings and MNIST before and after; at lr 0.001 for 5 epochs, and at lstm64's own lr 0.01 for 10.
+    "finetune": Source("finetune.json", 3, {
+        "all": {"own_before": (0.95, 0.9833, 0.9667), "own_after": (0.95, 1.0, 0.9722),
+                "mnist_before": (0.9533, 0.9533, 0.9533), "mnist_after": (0.9532, 0.9551, 0.9539),
+                "own_gain": (0.0, 0.0167, 0.0056), "mnist_loss": (-0.0018, 0.0001, -0.0006)},
+        "last": {"own_before": (0.95, 0.9833, 0.9667), "own_after": (0.95, 0.9833, 0.9667),
+                   "mnist_before": (0.9533, 0.9533, 0.9533), "mnist_after": (0.9528, 0.9529, 0.9528),
+                   "own_gain": (0.0, 0.0, 0.0), "mnist_loss": (0.0004, 0.0005, 0.0005)},
+        "replay": {"own_before": (0.95, 0.9833, 0.9667), "own_after": (0.95, 0.9667, 0.9556),
+                   "mnist_before": (0.9533, 0.9533, 0.9533), "mnist_after": (0.9659, 0.9665, 0.9662),
+                   "own_gain": (-0.0167, 0.0, -0.0111), "mnist_loss": (-0.0132, -0.0126, -0.0129)},
+    }),
+    "finetune-lr0.01": Source("finetune-lr0.01.json", 3, {
+        "all": {"own_before": (0.95, 0.9833, 0.9667), "own_after": (0.9167, 0.9833, 0.9556),
+                "mnist_before": (0.9533, 0.9533, 0.9533), "mnist_after": (0.8692, 0.894, 0.8782),
+                "own_gain": (-0.0333, 0.0, -0.0111), "mnist_loss": (0.0593, 0.0841, 0.0751)},
+        "last": {"own_before": (0.95, 0.9833, 0.9667), "own_after": (0.95, 0.9833, 0.9667),
+                   "mnist_before": (0.9533, 0.9533, 0.9533), "mnist_after": (0.943, 0.9486, 0.9462),
+                   "own_gain": (0.0, 0.0, 0.0), "mnist_loss": (0.0047, 0.0103, 0.0071)},
+        "replay": {"own_before": (0.95, 0.9833, 0.9667), "own_after": (0.9667, 0.9833, 0.9778),
+                   "mnist_before": (0.9533, 0.9533, 0.9533), "mnist_after": (0.9051, 0.9443, 0.9308),
+                   "own_gain": (0.0, 0.0333, 0.0111), "mnist_loss": (0.009, 0.0482, 0.0225)},
+    }),
     "study": Source("settings-study.json", 5, {
         "none": {"test_acc": (0.816, 0.8407, 0.8264), "train_acc": (0.9756, 0.9833, 0.9798),
                  "val_acc": (0.8183, 0.8433, 0.828), "gap": (0.1322, 0.1606, 0.1518)},
@@ -179,6 +203,10 @@ SHORT = {"test_acc": "test", "train_acc": "train", "val_acc": "val", "best_val_a
          "untrained_random_drop": "untrained_random", "kept_epoch": "kept"}
 # Tables a lesson's text also quotes, beside its own (lesson key -> keys of MEASURED).
 ALSO = {"memory": ("memory-lr",), "noise": ("noise-es",)}
+
+# Your own data's measures (bench/finetune.py): accuracy on held-out own drawings and on MNIST, before and after.
+SHORT.update({"own_before": "own_before", "own_after": "own_after", "mnist_before": "mnist_before",
+              "mnist_after": "mnist_after", "own_gain": "own_gain", "mnist_loss": "mnist_loss"})
 
 
 def spread(key: str, run: str, metric: str) -> Spread | None:
