@@ -73,7 +73,7 @@ if is_recurrent(rec.config):
     others = [r.id for r in candidates]
     default = gradient_defaults(run_id, candidates)  # one RNN, one LSTM, one GRU where they exist
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=default,
-                            format_func=labels.get, key="gtt_models")
+                            format_func=labels.get, key="inside_gtt_models")
     target = picked.label if picked.label is not None else int(rows[mine][-1].argmax())
     series = {}
     for other_id in chosen:

@@ -205,10 +205,10 @@ def test_keep_needs_a_label_the_user_picked_then_relabel_and_delete(draw_page):
     canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
     at.run()
     assert at.selectbox(key="true_label").value is None  # never the model's guess
-    at.button(key="keep").click().run()
+    at.button(key="draw_keep").click().run()
     assert any("Pick the digit" in w.value for w in at.warning) and not store.list_drawings()
     at.selectbox(key="true_label").set_value(7).run()
-    at.button(key="keep").click().run()
+    at.button(key="draw_keep").click().run()
     assert not at.exception
     [kept] = store.list_drawings()
     assert kept.label == 7 and any("Kept as a 7" in s.value for s in at.success)
@@ -232,7 +232,7 @@ def test_a_fast_keep_keeps_the_digit_it_was_pressed_for(draw_page):
     shown = at.session_state["last_digit"].copy()
     at.selectbox(key="true_label").set_value(7)
     canvas["ink"] = on_canvas(mnist_digit(1), 200, 40, 40)  # the next stroke arrives with the click
-    at.button(key="keep").click().run()
+    at.button(key="draw_keep").click().run()
     [kept] = store.list_drawings()
     assert np.abs(kept.pixels - shown).max() < 1 / 255 + 1e-6  # the digit on screen at the click, not the new one
 

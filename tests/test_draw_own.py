@@ -27,14 +27,14 @@ def test_keep_and_clear_empties_the_canvas_and_labels_the_next_drawing(draw_page
     at.selectbox(key="true_label").set_value(7)
     at.radio(key="keep_then").set_value("next")
     n = at.session_state["canvas_n"]
-    at.button(key="keep_clear").click().run()
+    at.button(key="draw_keep_clear").click().run()
     [kept] = store.list_drawings()
     assert kept.label == 7 and at.session_state["canvas_n"] == n + 1  # a new canvas key: an empty canvas
     canvas["ink"] = on_canvas(mnist_digit(1), 200, 40, 40)  # the next drawing on it
     at.run()
     assert at.selectbox(key="true_label").value == 8  # cycled on from 7, as asked
     at.radio(key="keep_then").set_value("same")
-    at.button(key="keep_clear").click().run()
+    at.button(key="draw_keep_clear").click().run()
     canvas["ink"] = on_canvas(mnist_digit(2), 200, 40, 40)
     at.run()
     assert at.selectbox(key="true_label").value == 8 and [d.label for d in store.list_drawings()] == [7, 8]
@@ -46,10 +46,10 @@ def test_a_camera_photo_is_read_like_an_upload_and_kept_with_its_label(draw_page
     at.run()
     at.camera_input(key="draw_camera").set_value(("shot.jpg", photo_of(mnist_digit(0)), "image/jpeg")).run()
     assert not at.exception
-    at.button(key="keep_photo").click().run()
+    at.button(key="draw_keep_photo").click().run()
     assert any("Pick the digit" in w.value for w in at.warning) and not store.list_drawings()
     at.selectbox(key="photo_label").set_value(7).run()
-    at.button(key="keep_photo").click().run()
+    at.button(key="draw_keep_photo").click().run()
     [kept] = store.list_drawings()
     assert kept.label == 7 and kept.pixels.max() > 0.9 and kept.pixels[0, 0] == 0  # white ink on black, MNIST-like
 

@@ -143,7 +143,7 @@ def test_lstm_side_by_side_with_untrained_labelled_and_in_the_gradient(inside_ho
 def test_the_gradient_chart_defaults_to_the_newest_finished_rnn_lstm_and_gru(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "gru")
     # The stacked LSTM is the newest LSTM; the model looked at stands for the GRUs.
-    assert at.multiselect(key="gtt_models").value == [ids["rnn"], ids["lstm 2 layers"], ids["gru"]]
+    assert at.multiselect(key="inside_gtt_models").value == [ids["rnn"], ids["lstm 2 layers"], ids["gru"]]
     assert not at.exception
 
 
@@ -274,8 +274,8 @@ def test_each_model_side_by_side_reads_the_input_as_its_own_training_normalized_
     home, ids = inside_home
     at, _ = open_inside(inside_home, monkeypatch, "lstm unit")
     at.selectbox(key="inside_other").set_value(ids["rnn"]).run()
-    at.multiselect(key="gtt_models").set_value([ids["lstm unit"], ids["rnn"]]).run()
-    at.toggle(key="gtt_relative").set_value(False).run()  # raw norms, comparable with the probe's
+    at.multiselect(key="inside_gtt_models").set_value([ids["lstm unit"], ids["rnn"]]).run()
+    at.toggle(key="inside_gtt_relative").set_value(False).run()  # raw norms, comparable with the probe's
     assert not at.exception
     gradients = {d["name"]: array(d["y"]) for d in chart(at, "Gradient through time")["data"]}
     for name, run in ((f"#{ids['lstm unit']} LSTM, trained", "lstm unit"), (f"#{ids['rnn']} RNN, trained", "rnn")):

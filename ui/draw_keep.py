@@ -58,8 +58,8 @@ def keep_controls(digit: np.ndarray, container) -> None:
     container.selectbox("The digit really is", list(range(10)), index=None, placeholder="pick the true digit",
                         key=LABEL)
     kept = np.array(digit, copy=True)
-    container.button("Keep this drawing", on_click=_keep, args=(kept,), key="keep")
-    container.button("Keep and clear", on_click=_keep, args=(kept, True), key="keep_clear",
+    container.button("Keep this drawing", on_click=_keep, args=(kept,), key="draw_keep")
+    container.button("Keep and clear", on_click=_keep, args=(kept, True), key="draw_keep_clear",
                      help="Keep it, empty the canvas, and start the next drawing with a label: 50 in a few minutes.")
     s.setdefault(AFTER_KEEP, "same")
     container.radio("then", list(THEN), format_func=THEN.get, key=AFTER_KEEP, label_visibility="collapsed")

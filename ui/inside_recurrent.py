@@ -70,7 +70,7 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
     """Hidden states beside the input, gates and the per-row prediction of each model, side by side;
     returns each model's per-row prediction, (T, classes)."""
     layer = _layer_pick(layers, key)
-    sort = st.toggle("Sort units by mean activation", key="sort_units")
+    sort = st.toggle("Sort units by mean activation", key="inside_sort_units")
     names = list(shown)
     shared = len(names) == 1 or st.radio("Colour scale", SCALES[:2], horizontal=True, key="inside_rscale") == SCALES[0]
     traces = _traces(shown, layer)
@@ -110,7 +110,7 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
 
 
 def gradient_view(series: dict[str, np.ndarray], target: str) -> None:
-    relative = st.toggle("Relative to the last step", value=True, key="gtt_relative",
+    relative = st.toggle("Relative to the last step", value=True, key="inside_gtt_relative",
                          help="Off: raw norms, which also shrink when a model is simply confident.")
     st.plotly_chart(charts.gradient_norms(series, relative), width="stretch", config=charts.STATIC)
     st.caption(GRADIENT_CAPTION.format(target=target, reading=reading(series),

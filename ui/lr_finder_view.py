@@ -47,7 +47,7 @@ def lr_result(cfg: RunConfig, on_use: Callable[[float], None]) -> None:
         c2.button("Hide", key="lr_test_hide", on_click=_hide, width="stretch")
         suggested = float(f"{test.suggestion:.2g}") if test.suggestion is not None else None  # what the button fills
         st.plotly_chart(charts.lr_range(test.lrs, test.losses, test.smoothed, suggested, height=380),
-                        width="stretch", key="lr-range", config=charts.STATIC)
+                        width="stretch", key="lr_test_range", config=charts.STATIC)
         st.markdown(test.text)
         if suggested is not None:
             c1, c2 = st.columns([3, 1], vertical_alignment="center")
