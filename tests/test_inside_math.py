@@ -63,6 +63,9 @@ def test_a_lenet_cell_clicked_by_number_shows_its_sum_and_pytorchs_value(math_ho
     assert "Sum of the 150 products** (6 input channels × 25)" in text
     # the input channel picker starts at the channel whose products weigh most
     assert "input channel" in at.selectbox(key=f"{k}-in").format_func(at.selectbox(key=f"{k}-in").value)
+    # no Plotly toolbar over the patch figures' titles ("What this cell sees", "input patch")
+    figs = [c for c in at.get("plotly_chart") if any(f"{k}-{p}" in (c.proto.id or "") for p in ("field", "patch"))]
+    assert len(figs) == 2 and all(json.loads(c.proto.config or "{}").get("displayModeBar") is False for c in figs)
 
 
 def test_a_pooled_cell_of_a_batchnorm_cnn_shows_its_window_and_the_kept_value(math_home, monkeypatch):

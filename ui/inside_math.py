@@ -115,13 +115,14 @@ def _outlined(image: np.ndarray, cell: by_hand.ConvCell) -> go.Figure:
 def _cell_view(cell: by_hand.ConvCell, pool, image: np.ndarray, key: str) -> None:
     c_in = cell.patch.shape[0]
     a, b = st.columns([1, 3])
-    a.plotly_chart(_outlined(image, cell), width="stretch", key=f"math-{key}-field")
+    a.plotly_chart(_outlined(image, cell), width="stretch", key=f"math-{key}-field",
+                   config=charts.STATIC)  # its toolbar covered the title "What this cell sees"
     ch = 0
     if c_in > 1:
         sums = cell.products.reshape(c_in, -1).sum(1)
         ch = b.selectbox("Input channel", range(c_in), index=int(np.abs(sums).argmax()), key=f"math-{key}-in",
                          format_func=lambda i: f"input channel {i + 1} (its products sum to {sums[i]:+.3f})")
-    b.plotly_chart(patch_figure(cell, ch), width="stretch", key=f"math-{key}-patch")
+    b.plotly_chart(patch_figure(cell, ch), width="stretch", key=f"math-{key}-patch", config=charts.STATIC)
     st.markdown("\n".join(math_lines(cell, pool)))
     st.caption(f"Where the {cell.patch.shape[1]}×{cell.patch.shape[2]} patch runs past the edge of its input, the "
                "padding reads zeros. The red box is every image pixel this number depends on. Patch, kernel and "
