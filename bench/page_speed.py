@@ -85,12 +85,13 @@ def server(root: Path, home: Path):
             proc.kill()
 
 
-def settle(page, t0: float, timeout: float = 120) -> float:
-    """Seconds from t0 (page clock, ms) to the page's last change before it went idle."""
+def settle(page, t0: float, timeout: float = 120, changed: bool = False) -> float:
+    """Seconds from t0 (page clock, ms) to the page's last change before it went idle; `changed`: it must change
+    after t0 first (a stroke always redraws the answers, but a loaded server may start that rerun late)."""
     end = time.time() + timeout
     while time.time() < end:
         now, last, _, running = page.evaluate(STATE_JS)
-        if not running and now - last >= QUIET_S * 1000 and now - t0 >= 300:
+        if not running and now - last >= QUIET_S * 1000 and now - t0 >= 300 and (last > t0 or not changed):
             return max(0.0, last - t0) / 1000
         page.wait_for_timeout(50)
     raise TimeoutError("the page never went idle")
@@ -115,7 +116,7 @@ def stroke(page, n: int) -> float:
     for k in range(1, 13):
         page.mouse.move(x0 + (k * 4 if n % 2 else 0), y0 + k * 15)
     page.mouse.up()
-    return settle(page, page.evaluate("() => window.__pg.up"))
+    return settle(page, page.evaluate("() => window.__pg.up"), changed=True)
 
 
 def choose_models(page, count: int) -> None:
