@@ -490,6 +490,9 @@ def test_a_finished_run_shows_its_worst_mistakes_and_confused_classes(trained):
     at.selectbox(key=f"mistake-cell-{trained.id}").select_index(1).run()  # the most confused pair's images
     assert not at.exception and at.selectbox(key=f"mistake-cell-{trained.id}").index == 1
     assert any(f"mistakes-{trained.id}" in (c.proto.id or "") or "❌" in c.proto.spec for c in at.get("plotly_chart"))
+    # The image grid has no Plotly toolbar: it sat over the top row's labels (answer, probability).
+    grids = [c for c in at.get("plotly_chart") if f"mistakes-{trained.id}" in (c.proto.id or "")]
+    assert grids and all(json.loads(c.proto.config or "{}").get("displayModeBar") is False for c in grids)
 
 
 # ------------------------------------------------------------------ sliders span every valid value
@@ -539,3 +542,12 @@ def test_early_stopping_is_a_form_setting_and_the_run_shows_the_epoch_it_kept(ho
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     stars = [t for fig in charts for t in fig["data"] if t.get("name") == "kept: epoch 2"]
     assert [t["y"] for t in stars] == [[pytest.approx(0.3)], [0.7]]
+
+
+def test_lenet_shows_its_fixed_width_as_not_editable(home):
+    """LeNet-5 ignores the width setting (6 then 16 channels): the field is disabled there, editable for a CNN."""
+    at = page({"recipe": "lenet"})
+    assert not at.exception and at.sidebar.number_input(key="f_width").disabled
+    assert "6 filters, then 16" in (at.sidebar.number_input(key="f_width").help or "")
+    at = page({"recipe": "lenet", "arch": "cnn"})
+    assert not at.exception and not at.sidebar.number_input(key="f_width").disabled

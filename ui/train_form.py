@@ -173,7 +173,9 @@ def _model_fields(arch: str) -> None:
         if arch in RECURRENT:
             _number("Hidden size", "hidden", step=1)
         else:
-            _number("Width (conv1 channels)", "width", step=2)
+            # LeNet-5's channels are fixed (models.LeNet ignores width): an editable 16 there changed nothing.
+            _number("Width (conv1 channels)", "width", step=2, disabled=arch == "lenet",
+                    help="LeNet-5 has fixed channels: 6 filters, then 16." if arch == "lenet" else None)
     with c2:
         if arch in RECURRENT:
             _number("Layers", "layers", step=1)

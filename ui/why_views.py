@@ -86,7 +86,7 @@ def mistakes(rec, classes, key: str) -> None:
     right.plotly_chart(charts.prediction_grid([m.image for m in worst], [classes[m.predicted] for m in worst],
                                               [classes[m.true] for m in worst], [m.p_predicted for m in worst],
                                               cols=4),
-                       width="stretch", key=f"mistakes-{key}")
+                       width="stretch", key=f"mistakes-{key}", config=charts.STATIC)  # its toolbar hid tile labels
     total = int(matrix[cell]) if cell[0] is not None else int((probs.argmax(1) != labels).sum())
     right.caption(f"{len(worst)} of {total:,} mistakes. Each tile: the model's answer, the probability it gave that "
                   "answer, and the true class in brackets. Ordered by loss: the images whose true class got the "
@@ -188,7 +188,7 @@ def where_they_differ(rec_a, rec_b, classes) -> None:
             images = display_images(ds.test_x[torch.as_tensor(shown)])
             col.plotly_chart(charts.prediction_grid(images, [classes[int(p)] for p in theirs[shown].argmax(1)],
                                                     [classes[int(t)] for t in labels[shown]], cols=4),
-                             width="stretch", key=f"differ-{key}-{rec_a.id}-{rec_b.id}")
+                             width="stretch", key=f"differ-{key}-{rec_a.id}-{rec_b.id}", config=charts.STATIC)
     st.caption("Each tile shows the answer of the run that got it *wrong* (the true class in brackets). Runs of "
                f"similar accuracy still disagree: {WHY.disagreement()} here ({LINK}), so compare two seeds of one "
                "setting before crediting a setting with the difference.")
