@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from . import codegen, novelty
 from .compare import next_study
@@ -300,9 +301,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return validate(base.override(**values))
 
 
-def _bar(fraction: float, width: int = 30) -> str:
-    filled = int(round(fraction * width))
-    return "[" + "#" * filled + "-" * (width - filled) + "]"
+def _meter(prefix: str, fraction: float, tail: str) -> str:
+    """A progress line, tqdm's meter in ASCII ('#' done, '-' to go): a pipe or a log gets plain text."""
+    return tqdm.format_meter(fraction, 1, 0, bar_format=f"{prefix} [{{bar:30}}] {tail}", ascii="-#")
+
+
+def _live_bar(desc: str, total: float, tail: str) -> tqdm:
+    """The progress line a terminal redraws in place (tqdm); on a pipe there is none (see _meter)."""
+    return tqdm(total=total, desc=desc, file=sys.stderr, ascii="-#", leave=False, dynamic_ncols=True,
+                bar_format="{desc} [{bar:30}] " + tail)
 
 
 class Interrupts:
@@ -361,30 +368,47 @@ def bar_line(snap: Snapshot, epochs: int) -> str | None:
     if not snap.steps_per_epoch or snap.epoch >= epochs:
         return None
     in_epoch = snap.step - snap.epoch * snap.steps_per_epoch
-    return f"epoch {snap.epoch + 1} {_bar(in_epoch / snap.steps_per_epoch)} {in_epoch}/{snap.steps_per_epoch}"
+    return _meter(f"epoch {snap.epoch + 1}", in_epoch / snap.steps_per_epoch, f"{in_epoch}/{snap.steps_per_epoch}")
 
 
 def _follow(jobs: JobRegistry, run_id: int, epochs: int, interrupts: Interrupts):
-    """Print epoch lines and a progress bar until the run ends; return its last snapshot."""
+    """Print epoch lines and a progress bar until the run ends; return its last snapshot.
+
+    On a terminal the bar is tqdm's, redrawn in place (epoch lines print above it); piped, a plain bar line
+    every 10 s, with no control characters."""
     epochs_printed = 0
-    tty = sys.stderr.isatty()
-    clear = "\r\033[K" if tty else ""  # wipe the progress bar line before an epoch line
+    live = _live_bar("epoch 1", 1, "{n_fmt}/{total_fmt} [{elapsed}<{remaining}]") if sys.stderr.isatty() else None
     last_bar = 0.0
-    while True:
-        interrupts.act(jobs, run_id)
-        snap = jobs.snapshot(run_id, steps_from=NO_STEP_ROWS)  # the bar needs counts, not rows
-        for row in snap.epoch_rows[epochs_printed:]:
-            print(clear + _epoch_line(row, epochs), flush=True)
-            epochs_printed += 1
-        if snap.done:
-            if tty:
-                print(file=sys.stderr)
-            return snap
-        line = bar_line(snap, epochs)
-        if line and (tty or time.time() - last_bar > 10):
-            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-            last_bar = time.time()
-        time.sleep(0.2)
+    try:
+        while True:
+            interrupts.act(jobs, run_id)
+            snap = jobs.snapshot(run_id, steps_from=NO_STEP_ROWS)  # the bar needs counts, not rows
+            for row in snap.epoch_rows[epochs_printed:]:
+                tqdm.write(_epoch_line(row, epochs), file=sys.stdout)  # clears the bar, prints, redraws it
+                epochs_printed += 1
+            if snap.done:
+                return snap
+            if live is not None:
+                _show_epoch(live, snap, epochs)
+            elif (line := bar_line(snap, epochs)) and time.time() - last_bar > 10:
+                print(line, file=sys.stderr, flush=True)
+                last_bar = time.time()
+            time.sleep(0.2)
+    finally:
+        if live is not None:
+            live.close()
+
+
+def _show_epoch(live: tqdm, snap: Snapshot, epochs: int) -> None:
+    """The terminal's bar at the epoch in progress (as bar_line counts it): a new epoch restarts it."""
+    if not snap.steps_per_epoch or snap.epoch >= epochs:
+        return
+    desc = f"epoch {snap.epoch + 1}"
+    if live.desc != desc or live.total != snap.steps_per_epoch:
+        live.reset(total=snap.steps_per_epoch)
+        live.set_description_str(desc, refresh=False)
+    live.n = snap.step - snap.epoch * snap.steps_per_epoch
+    live.refresh()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -435,7 +459,8 @@ def cmd_study(args: argparse.Namespace) -> int:
         where = "this machine" if jobs.executor.name == "local" else jobs.executor.name
         print(f"study: {len(runs)} runs of {args.recipe} on {where}, {jobs.max_concurrent} at once, "
               f"store {jobs.store.home}", file=sys.stderr, flush=True)
-        started, last, tty = time.time(), [0.0], sys.stderr.isatty()
+        started, last = time.time(), [0.0]
+        live = _live_bar("study", 1, "") if sys.stderr.isatty() else None
 
         def progress(snaps) -> None:
             if interrupts.count > interrupts.handled:
@@ -443,14 +468,21 @@ def cmd_study(args: argparse.Namespace) -> int:
                     jobs.stop(snap_id)
                 interrupts.handled = interrupts.count
             done = sum(s.done for s in snaps)
-            if done == len(snaps) or time.time() - last[0] >= (1 if tty else 10):  # and always the last state
-                share = sum(s.fraction for s in snaps) / len(snaps)
-                line = f"study {_bar(share)} {done}/{len(snaps)} runs done, {time.time() - started:.0f} s"
-                print(f"\r{line}" if tty else line, end="\n" if done == len(snaps) or not tty else "",
-                      file=sys.stderr, flush=True)
+            share = sum(s.fraction for s in snaps) / len(snaps)
+            tail = f"{done}/{len(snaps)} runs done, {time.time() - started:.0f} s"
+            if live is not None:  # tqdm redraws the line in place
+                live.n, live.bar_format = share, f"{{desc}} [{{bar:30}}] {tail}"
+                live.refresh()
+            elif done == len(snaps) or time.time() - last[0] >= 10:  # and always the last state
+                print(_meter("study", share, tail), file=sys.stderr, flush=True)
                 last[0] = time.time()
 
-        rows = run_study(jobs, runs, progress)
+        try:
+            rows = run_study(jobs, runs, progress)
+        finally:
+            if live is not None:
+                live.leave = True  # the last state stays on screen, as a finished line
+                live.close()
     for row in rows:
         print(json.dumps(row), flush=True)
     print(study_summary(runs, rows), file=sys.stderr, flush=True)

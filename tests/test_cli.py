@@ -339,6 +339,7 @@ def test_train_with_patience_stops_early_and_says_which_epoch_it_kept(tmp_path):
     epochs = [int(line.split()[1].split("/")[0]) for line in lines[:-1]]
     assert epochs[-1] < 8 and result["kept_epoch"] < epochs[-1], proc.stdout
     assert f"kept epoch {result['kept_epoch']}" in proc.stderr
+    assert not set(proc.stdout + proc.stderr) & PROGRESS_CONTROLS, proc.stderr  # piped: plain lines only
     saved = torch.load(result["checkpoint"], weights_only=True)
     assert saved["metrics"]["kept_epoch"] == result["kept_epoch"]
 
@@ -351,7 +352,8 @@ def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(t
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["variant"] for r in rows] == ["none", "l2"] and all(r["final_gap"] is not None for r in rows)
-    assert "2/2 runs done" in proc.stderr and "test acc" in proc.stderr
+    assert "study [##############################] 2/2 runs done" in proc.stderr and "test acc" in proc.stderr
+    assert not set(proc.stdout + proc.stderr) & PROGRESS_CONTROLS, proc.stderr  # piped: plain lines only
     assert f"/compare?ids={rows[0]['run_id']},{rows[1]['run_id']}" in proc.stderr
     names = [r.name for r in RunStore(tmp_path).list_runs()]
     assert sorted(names) == ["lenet · L2 λ=0.03 · seed 0 · study 1", "lenet · baseline · seed 0 · study 1"]
@@ -383,3 +385,16 @@ def test_explain_says_why_a_map_could_not_be_written(trained, tmp_path, monkeypa
     code = cli.main(["explain", "--checkpoint", trained.checkpoint, str(tmp_path / "seven.png"),
                      "--out", str(tmp_path / "map.png")])
     assert code == 2 and "could not write" in capsys.readouterr().err
+
+
+PROGRESS_CONTROLS = {"\r", "\x1b", "\b"}  # what a terminal's redrawn bar writes; a pipe must get none
+
+
+def test_a_piped_progress_line_is_plain_ascii_at_its_epoch():
+    """Issue 34: the bar is tqdm's meter in ASCII: what a log or pipe gets reads as text, 30 marks wide."""
+    from playground.cli import bar_line
+    from playground.engine.metrics import Snapshot
+    from playground.errors import RunStatus
+
+    snap = Snapshot(RunStatus.RUNNING, None, 1, 3, 15, 30, 10, None, None, None, [], [], {})
+    assert bar_line(snap, epochs=3) == "epoch 2 [###############---------------] 5/10"
