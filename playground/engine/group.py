@@ -65,7 +65,7 @@ class GroupMember(LiveRun):
 
 
 @dataclass
-class Copy:
+class GroupCopy:
     """A run's place in the batched model while it trains."""
     k: int  # its index in the stacked tensors
     member: GroupMember
@@ -130,35 +130,35 @@ class GroupTrainer(Runner):
 
     def _train(self, live: list[GroupMember]) -> Outcome:
         """Train `live`; every copy's run is ended by the training: the outcome returned is for none, unless a bug."""
-        run = self.prepare(live)
+        prep = self.prepare(live)
         try:
-            self._epochs(run, live)
+            self._epochs(prep, live)
         finally:
-            if isinstance(run.step, BatchedGraphStep):
-                run.step.release()
+            if isinstance(prep.step, BatchedGraphStep):
+                prep.step.release()
         return RunStatus.FAILED, "the group ended without ending this run"
 
-    def _epochs(self, run: GroupPrepared, live: list[GroupMember]) -> None:
-        copies = [Copy(k, m, run.model.copy_model(k), Progress.of(m.config))
+    def _epochs(self, prep: GroupPrepared, live: list[GroupMember]) -> None:
+        copies = [GroupCopy(k, m, prep.model.copy_model(k), Progress.of(m.config))
                   for k, m in enumerate(live)]
         cfg = live[0].config  # eval_every is the same for all (can_batch)
         for epoch in range(1, cfg.optim.epochs + 1):
-            self.train_epoch(run, epoch, copies)
+            self.train_epoch(prep, epoch, copies)
             for c in copies:
                 if c.ended:  # a copy that ended in the epoch gets no row for its partial epoch
                     continue
                 if evaluates(cfg, epoch):
-                    self.end_epoch(run, epoch, c)
+                    self.end_epoch(prep, epoch, c)
                     early = stopped_early(c.progress)
                     if early is not None:  # out of patience: this copy ends, the others train on
-                        self._retire(run, c, early)
+                        self._retire(prep, c, early)
                 else:
                     c.member.stream.update(epoch=epoch)
             if all(c.ended for c in copies):
                 return
         for c in copies:
             if not c.ended:
-                self._retire(run, c, (RunStatus.FINISHED, None))
+                self._retire(prep, c, (RunStatus.FINISHED, None))
 
     def prepare(self, live: list[GroupMember]) -> GroupPrepared:
         """Device, the one data split, the batched model and its optimizer, as the Trainer prepares a run."""
@@ -186,32 +186,32 @@ class GroupTrainer(Runner):
                              step=step, orders=[torch.Generator().manual_seed(c.seed) for c in configs])
 
     # ------------------------------------------------------------------ an epoch
-    def train_epoch(self, run: GroupPrepared, epoch: int, copies: list[Copy]) -> None:
+    def train_epoch(self, prep: GroupPrepared, epoch: int, copies: list[GroupCopy]) -> None:
         """One pass of every copy over the training set, each in its own order; ends the copies that stop or
         diverge on the way."""
-        n_train, bs = len(run.data.train_y), copies[0].member.config.optim.batch_size
-        drain_every = 1 if run.device.type == "cpu" else DRAIN_EVERY_CUDA  # a CUDA sync costs; a CPU one not
-        with cuda_work(run.device):
-            perm = epoch_orders(run.orders, n_train, run.device)  # [K, n_train]
-        run.model.train()
+        n_train, bs = len(prep.data.train_y), copies[0].member.config.optim.batch_size
+        drain_every = 1 if prep.device.type == "cpu" else DRAIN_EVERY_CUDA  # a CUDA sync costs; a CPU one not
+        with cuda_work(prep.device):
+            perm = epoch_orders(prep.orders, n_train, prep.device)  # [K, n_train]
+        prep.model.train()
         t0, seen, undrained = time.monotonic(), 0, 0
         for i in range(0, n_train, bs):
             stops = [(c, why) for c in copies if not c.ended and (why := c.member.stop_reason())]
             if stops:
-                self._publish(run, epoch, copies, undrained)  # the stopped runs keep their steps so far
+                self._publish(prep, epoch, copies, undrained)  # the stopped runs keep their steps so far
                 undrained = 0
                 for c, why in stops:
-                    self._retire(run, c, (RunStatus.STOPPED, why))
+                    self._retire(prep, c, (RunStatus.STOPPED, why))
             if all(c.ended for c in copies):
                 break
-            run.step.step(perm[:, i:i + bs])  # [K, B]: each copy's own batch (the step holds the gate itself)
-            self._lrs.append(current_lr(run.optimizer))
-            if run.scheduler is not None:
-                run.scheduler.step()  # once per optimizer step: the rate of the next one
+            prep.step.step(perm[:, i:i + bs])  # [K, B]: each copy's own batch (the step holds the gate itself)
+            self._lrs.append(current_lr(prep.optimizer))
+            if prep.scheduler is not None:
+                prep.scheduler.step()  # once per optimizer step: the rate of the next one
             seen += min(bs, n_train - i)
             undrained += 1
             if undrained >= drain_every or i + bs >= n_train:
-                self._publish(run, epoch, copies, undrained)
+                self._publish(prep, epoch, copies, undrained)
                 undrained = 0
         seconds = time.monotonic() - t0
         for c in copies:
@@ -220,43 +220,43 @@ class GroupTrainer(Runner):
                 p.train_seconds, p.samples = p.train_seconds + seconds, p.samples + seen
                 p.epoch_seconds, p.epoch_seen = p.epoch_seconds + seconds, p.epoch_seen + seen  # since its last row
 
-    def _publish(self, run: GroupPrepared, epoch: int, copies: list[Copy], count: int) -> None:
+    def _publish(self, prep: GroupPrepared, epoch: int, copies: list[GroupCopy], count: int) -> None:
         """Drain the last `count` steps' losses into each live copy's rows; end a copy at its first bad loss."""
         if not count:
             return
-        with cuda_work(run.device):
-            values = run.step.drain()  # per copy: (data loss, L2 term) of each step
+        with cuda_work(prep.device):
+            values = prep.step.drain()  # per copy: (data loss, L2 term) of each step
         lrs, self._lrs = self._lrs, []
         for c in copies:
             if c.ended:
                 continue
             c.progress.step += count
             c.progress.lrs = list(lrs)
-            outcome = publish_steps(c.member, run, c.progress, values[c.k], epoch, count)
+            outcome = publish_steps(c.member, prep, c.progress, values[c.k], epoch, count)
             if outcome is not None:
-                self._retire(run, c, outcome)
+                self._retire(prep, c, outcome)
 
-    def end_epoch(self, run: GroupPrepared, epoch: int, c: Copy) -> None:
+    def end_epoch(self, prep: GroupPrepared, epoch: int, c: GroupCopy) -> None:
         """Evaluate copy `c` on its own, publish its epoch row and write its checkpoint (as the Trainer does)."""
-        with cuda_work(run.device):
-            run.model.copy_into(c.k, c.view)
-        record_epoch(c.member, run, c.view, epoch, c.progress)
+        with cuda_work(prep.device):
+            prep.model.copy_into(c.k, c.view)
+        record_epoch(c.member, prep, c.view, epoch, c.progress)
 
     # ------------------------------------------------------------------ a run's end
-    def _retire(self, run: GroupPrepared, c: Copy, outcome: Outcome) -> None:
+    def _retire(self, prep: GroupPrepared, c: GroupCopy, outcome: Outcome) -> None:
         """End copy `c`'s run: its result and checkpoint, then its final status (even if those fail)."""
         try:
-            outcome = self.finish(run, c, outcome)
+            outcome = self.finish(prep, c, outcome)
         except Exception as exc:
             log.exception("run %s failed at its end", c.member.run_id)
             outcome = (RunStatus.FAILED, failure(exc))
         c.ended = True
         c.member.end(*outcome)
 
-    def finish(self, run: GroupPrepared, c: Copy, outcome: Outcome) -> Outcome:
+    def finish(self, prep: GroupPrepared, c: GroupCopy, outcome: Outcome) -> Outcome:
         """The run's result: a finished run is tested, a stopped one keeps its weights untested (as the Trainer)."""
-        with cuda_work(run.device):
-            run.model.copy_into(c.k, c.view)
-        record_result(c.member, run, c.view, c.progress, outcome[0])
+        with cuda_work(prep.device):
+            prep.model.copy_into(c.k, c.view)
+        record_result(c.member, prep, c.view, c.progress, outcome[0])
         status, message = outcome
-        return status, with_note(message, getattr(run.step, "note", None))  # BatchedStep has no note
+        return status, with_note(message, getattr(prep.step, "note", None))  # BatchedStep has no note

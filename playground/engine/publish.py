@@ -1,8 +1,8 @@
 """What a run publishes as it trains: step rows, epoch rows (evaluation, early stopping, checkpoints), its result.
 
-Shared by the Trainer (training.py) and the GroupTrainer (group.py), whose runs are LiveRuns too. `run` is what
-either prepared (a `Prepared`); `model` is the run's own module (a group's copy written into a module of its own).
-"""
+Shared by the Trainer (training.py) and the GroupTrainer (group.py), whose runs are LiveRuns too (`live`). `prep`
+is what either prepared (a `Prepared`); `model` is the run's own module (a group's copy written into a module of its
+own)."""
 from __future__ import annotations
 
 import contextlib
@@ -173,7 +173,7 @@ def failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def publish_steps(live: LiveRun, run: Prepared, progress: Progress, values: list[tuple[float, float]], epoch: int,
+def publish_steps(live: LiveRun, prep: Prepared, progress: Progress, values: list[tuple[float, float]], epoch: int,
                   count: int) -> Outcome | None:
     """The last `count` steps' drained (loss, L2) to the run's stream and recorder (progress.step already counts
     them, progress.lrs holds their rates); the run's end at the first non-finite or exploded loss, else None."""
@@ -181,9 +181,9 @@ def publish_steps(live: LiveRun, run: Prepared, progress: Progress, values: list
     first = progress.step - count + 1
     rows, problem = step_rows(values, first, epoch, progress.lrs)
     progress.lrs = []
-    bs, n_train = cfg.optim.batch_size, len(run.data.train_y)
+    bs, n_train = cfg.optim.batch_size, len(prep.data.train_y)
     for row in rows:  # the epoch's L2 is the mean over its samples, as its loss would be
-        in_epoch = row["step"] - (epoch - 1) * run.steps_per_epoch - 1
+        in_epoch = row["step"] - (epoch - 1) * prep.steps_per_epoch - 1
         progress.epoch_l2 += row["l2"] * min(bs, n_train - in_epoch * bs)
     live.stream.add_steps(rows, rows[-1]["step"] if rows else first - 1)
     live.recorder.add_steps(rows)
@@ -194,51 +194,51 @@ def publish_steps(live: LiveRun, run: Prepared, progress: Progress, values: list
     return (RunStatus.DIVERGED, f"{problem}; its curve up to there is kept. {fix}.")
 
 
-def record_epoch(live: LiveRun, run: Prepared, model: nn.Module, epoch: int, progress: Progress) -> None:
+def record_epoch(live: LiveRun, prep: Prepared, model: nn.Module, epoch: int, progress: Progress) -> None:
     """Evaluate `model`, publish the epoch's row (it covers the epochs since the last row) and, every
     CHECKPOINT_SECONDS, checkpoint it with the metrics so far."""
     seconds, seen = progress.epoch_seconds, progress.epoch_seen
-    data, norm = run.data, run.norm
-    with cuda_work(run.device):
+    data, norm = prep.data, prep.norm
+    with cuda_work(prep.device):
         val = evaluate(model, data.val_x, data.val_y, norm) if len(data.val_y) else {"loss": None, "acc": None}
         # Train numbers measured like validation (eval mode, end of epoch) on a fixed subset, so
         # "train minus val" is a true generalization gap, not running-average and dropout noise.
-        train = evaluate(model, data.train_x[:run.train_probe], data.train_y[:run.train_probe], norm)
+        train = evaluate(model, data.train_x[:prep.train_probe], data.train_y[:prep.train_probe], norm)
     row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
            "val_loss": val["loss"], "val_acc": val["acc"], "l2": progress.epoch_l2 / max(seen, 1),
            "seconds": seconds, "samples_per_s": seen / max(seconds, 1e-9)}
     progress.epoch_rows.append(row)
     progress.epoch_seconds, progress.epoch_seen, progress.epoch_l2 = 0.0, 0, 0.0
     if progress.early is not None and val["acc"] is not None:
-        with cuda_work(run.device):
+        with cuda_work(prep.device):
             progress.early.update(epoch, val["acc"], model)
     live.stream.add_epoch(row)
     live.recorder.add_epoch(row)
     if time.monotonic() - progress.last_checkpoint >= CHECKPOINT_SECONDS:
-        save_checkpoint(live, run.device, model, {"epochs": progress.epoch_rows})
+        save_checkpoint(live, prep.device, model, {"epochs": progress.epoch_rows})
         progress.last_checkpoint = time.monotonic()
     live.stream.update(samples_per_s=progress.samples / max(progress.train_seconds, 1e-9),
                        seconds_per_step=progress.train_seconds / max(progress.step, 1))
 
 
-def record_result(live: LiveRun, run: Prepared, model: nn.Module, progress: Progress, status: RunStatus) -> None:
+def record_result(live: LiveRun, prep: Prepared, model: nn.Module, progress: Progress, status: RunStatus) -> None:
     """The run's result in its stream: a finished run is tested, and a finished or stopped one checkpointed (with
     early stopping: on the kept epoch's weights, its number in the result and the checkpoint's metrics)."""
-    result: dict[str, Any] = {"train_seconds": progress.train_seconds, "params": run.params,
+    result: dict[str, Any] = {"train_seconds": progress.train_seconds, "params": prep.params,
                               "samples_per_s": progress.samples / max(progress.train_seconds, 1e-9)}
     metrics: dict[str, Any] = {"epochs": progress.epoch_rows}
     if status in (RunStatus.FINISHED, RunStatus.STOPPED):  # early stopping: test and keep the best epoch's weights
-        with cuda_work(run.device):
+        with cuda_work(prep.device):
             kept = restore_kept(progress, model)
         if kept is not None:
             result["kept_epoch"] = metrics["kept_epoch"] = kept
     if status == RunStatus.FINISHED and progress.step > 0:
-        with cuda_work(run.device):
-            test = evaluate(model, run.data.test_x, run.data.test_y, run.norm, n_classes=run.n_classes)
+        with cuda_work(prep.device):
+            test = evaluate(model, prep.data.test_x, prep.data.test_y, prep.norm, n_classes=prep.n_classes)
         result.update(test_acc=test["acc"], test_loss=test["loss"], confusion=test["confusion"])
         metrics.update(test_acc=test["acc"], test_loss=test["loss"])
     if status in (RunStatus.FINISHED, RunStatus.STOPPED) and progress.step > 0:
-        path = save_checkpoint(live, run.device, model, metrics)
+        path = save_checkpoint(live, prep.device, model, metrics)
         if path:
             result["checkpoint"] = path
     live.stream.update(result=result)

@@ -94,25 +94,25 @@ class Trainer(LiveRun, Runner):
         return self.snapshot()
 
     def _train(self) -> Outcome:
-        run = self.prepare()
+        prep = self.prepare()
         progress = Progress.of(self.config)
         outcome: Outcome | None = None
         try:
             for epoch in range(1, self.config.optim.epochs + 1):
-                outcome = self.train_epoch(run, epoch, progress)
+                outcome = self.train_epoch(prep, epoch, progress)
                 if outcome is not None:
                     break  # a partial epoch is not an epoch: no epoch row, but its steps are kept
                 if evaluates(self.config, epoch):
-                    self.end_epoch(run, epoch, progress)
+                    self.end_epoch(prep, epoch, progress)
                     outcome = stopped_early(progress)
                     if outcome is not None:
                         break  # patience ran out: the kept epoch's weights are tested (record_result)
                 else:
                     self.stream.update(epoch=epoch)
-            return self.finish(run, progress, outcome or (RunStatus.FINISHED, None))
+            return self.finish(prep, progress, outcome or (RunStatus.FINISHED, None))
         finally:
-            if isinstance(run.step, GraphStep):
-                run.step.release()
+            if isinstance(prep.step, GraphStep):
+                prep.step.release()
 
     def prepare(self) -> TrainerPrepared:
         """Device, data split, normalizer, seeded model, optimizer and the training step."""
@@ -156,45 +156,45 @@ class Trainer(LiveRun, Runner):
                                train_probe=train_probe, model=model, step=step,
                                order=torch.Generator().manual_seed(cfg.seed))
 
-    def train_epoch(self, run: TrainerPrepared, epoch: int, progress: Progress) -> Outcome | None:
+    def train_epoch(self, prep: TrainerPrepared, epoch: int, progress: Progress) -> Outcome | None:
         """One pass over the training set; returns why it ended early (stop, divergence) or None."""
-        n_train, bs = len(run.data.train_y), self.config.optim.batch_size
+        n_train, bs = len(prep.data.train_y), self.config.optim.batch_size
         # Sync step losses to the host every step on CPU (free), in blocks on CUDA (a sync costs).
-        drain_every = 1 if run.device.type == "cpu" else DRAIN_EVERY_CUDA
-        with cuda_work(run.device):
-            perm = torch.randperm(n_train, generator=run.order).to(run.device)
-        run.step.begin_epoch(perm)
-        run.model.train()
+        drain_every = 1 if prep.device.type == "cpu" else DRAIN_EVERY_CUDA
+        with cuda_work(prep.device):
+            perm = torch.randperm(n_train, generator=prep.order).to(prep.device)
+        prep.step.begin_epoch(perm)
+        prep.model.train()
         t0, seen, undrained = time.monotonic(), 0, 0
         outcome: Outcome | None = None
         # One call per batch, or per `group` batches where the step replays several as one graph (the
         # trainer then wakes, checks for a stop and counts once per group).
-        for i, count in replay_plan(n_train, bs, run.step.group):
+        for i, count in replay_plan(n_train, bs, prep.step.group):
             if self._stop.is_set() or self.recorder.poll():
                 outcome = (RunStatus.STOPPED, self._stop_reason if self._stop.is_set()
                            else "stopped from another process")
                 break
             if count == 1:
-                run.step.step(perm[i:i + bs])
+                prep.step.step(perm[i:i + bs])
             else:
-                run.step.step_group(i)
-            if run.scheduler is None:  # the rate these steps used, for their step rows
-                progress.lrs.extend([current_lr(run.optimizer)] * count)
+                prep.step.step_group(i)
+            if prep.scheduler is None:  # the rate these steps used, for their step rows
+                progress.lrs.extend([current_lr(prep.optimizer)] * count)
             else:  # a moving rate trains without graphs: one step per call
                 for _ in range(count):
-                    progress.lrs.append(current_lr(run.optimizer))
-                    run.scheduler.step()  # once per optimizer step: the rate of the next one
+                    progress.lrs.append(current_lr(prep.optimizer))
+                    prep.scheduler.step()  # once per optimizer step: the rate of the next one
             progress.step += count
             seen += min(count * bs, n_train - i)
             undrained += count
             if undrained >= drain_every or i + count * bs >= n_train:
-                outcome = self._publish_steps(run, epoch, progress, undrained)
+                outcome = self._publish_steps(prep, epoch, progress, undrained)
                 undrained = 0
                 self._publish_rate(progress, seen, time.monotonic() - t0)
                 if outcome is not None:
                     break
         if undrained and outcome is not None and outcome[0] == RunStatus.STOPPED:
-            self._publish_steps(run, epoch, progress, undrained)
+            self._publish_steps(prep, epoch, progress, undrained)
         seconds = time.monotonic() - t0
         progress.train_seconds += seconds
         progress.samples += seen
@@ -202,9 +202,9 @@ class Trainer(LiveRun, Runner):
         progress.epoch_seen += seen
         return outcome
 
-    def _publish_steps(self, run: TrainerPrepared, epoch: int, progress: Progress, count: int) -> Outcome | None:
+    def _publish_steps(self, prep: TrainerPrepared, epoch: int, progress: Progress, count: int) -> Outcome | None:
         """Drain the step's losses to the stream and recorder; stop at the first non-finite or exploded one."""
-        return publish_steps(self, run, progress, run.step.drain(), epoch, count)
+        return publish_steps(self, prep, progress, prep.step.drain(), epoch, count)
 
     def _publish_rate(self, progress: Progress, seen: int, epoch_seconds: float) -> None:
         now = time.monotonic()
@@ -215,17 +215,17 @@ class Trainer(LiveRun, Runner):
         self.stream.update(samples_per_s=(progress.samples + seen) / so_far,
                            seconds_per_step=so_far / max(progress.step, 1))
 
-    def end_epoch(self, run: TrainerPrepared, epoch: int, progress: Progress) -> None:
+    def end_epoch(self, prep: TrainerPrepared, epoch: int, progress: Progress) -> None:
         """Evaluate, publish the epoch's row and write its checkpoint."""
-        record_epoch(self, run, run.model, epoch, progress)
+        record_epoch(self, prep, prep.model, epoch, progress)
 
-    def finish(self, run: TrainerPrepared, progress: Progress, outcome: Outcome) -> Outcome:
+    def finish(self, prep: TrainerPrepared, progress: Progress, outcome: Outcome) -> Outcome:
         """The result; a finished run is tested, a stopped one keeps its weights untested (stop stays fast)."""
         status, message = outcome
-        record_result(self, run, run.model, progress, status)
+        record_result(self, prep, prep.model, progress, status)
         if self.start_state is not None and status == RunStatus.FINISHED:
-            with cuda_work(run.device):
-                moved = before_after(self.config, run.model, self.start_state, run.data.test_x, run.data.test_y,
-                                     run.device)
+            with cuda_work(prep.device):
+                moved = before_after(self.config, prep.model, self.start_state, prep.data.test_x, prep.data.test_y,
+                                     prep.device)
             self.stream.update(result={**self.stream.result(), "fine_tune": moved})
-        return status, with_note(message, run.step.note)
+        return status, with_note(message, prep.step.note)
