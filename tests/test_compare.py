@@ -635,7 +635,8 @@ def test_one_stop_stops_a_sweep_launched_from_compare(home, store):
     button(at, "⏹ Stop sweep").click().run()
     poll_until(at, lambda a: not any(b.label.startswith("⏹ Stop sweep") for b in a.button), seconds=180)
     runs = store.list_runs()
-    assert len(runs) <= 3 and all(r.status not in ("queued", "running") for r in runs), [(r.name, r.status) for r in runs]
+    assert len(runs) <= 3 and all(r.status not in ("queued", "running") for r in runs), \
+        [(r.name, r.status) for r in runs]
     assert any("stopped with its sweep" in w.value for w in at.warning)
 
 
