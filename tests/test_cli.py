@@ -104,7 +104,8 @@ def test_predict_refuses_a_non_checkpoint(tmp_path):
 def test_choices_come_from_the_config_and_every_option_says_what_it_does():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps subparsers only here
-    expected = {"--recipe": list(config.RECIPES), "--dataset": config.DATASETS, "--arch": config.ARCHITECTURES,
+    # --dataset also takes own:<snapshot> (your own drawings), so its choices are named in its metavar
+    expected = {"--recipe": list(config.RECIPES), "--arch": config.ARCHITECTURES,
                 "--activation": config.ACTIVATIONS, "--optimizer": config.OPTIMIZERS,
                 "--normalize": config.NORMALIZATIONS, "--device": config.DEVICES}
     seen = set()
@@ -115,6 +116,8 @@ def test_choices_come_from_the_config_and_every_option_says_what_it_does():
             if flag in expected:
                 assert list(action.choices) == list(expected[flag]), (name, flag)
                 seen.add(flag)
+            if flag == "--dataset":
+                assert action.metavar == "{" + ",".join(config.DATASETS) + ",own:<snapshot>}", name
     assert seen == set(expected)
     assert list(commands["fetch"]._actions[-1].choices) == [*config.DATASETS, "all"]
 
