@@ -108,13 +108,14 @@ def visit(page, title: str) -> float:
 
 
 def stroke(page, n: int) -> float:
-    """One pen stroke on the canvas (a different one each time); seconds from mouse-up until the page is idle."""
+    """One pen stroke on an empty canvas, a "1" (a little aslant, somewhere else each time: strokes added to one
+    drawing made a scribble whose 'not a digit' message did not change); seconds from mouse-up until idle."""
     box = page.locator("canvas.upper-canvas").first.bounding_box()
-    x0, y0 = box["x"] + 80 + 12 * (n % 10), box["y"] + 50
+    x0, y0 = box["x"] + 110 + 10 * (n % 6), box["y"] + 50
     page.mouse.move(x0, y0)
     page.mouse.down()
     for k in range(1, 13):
-        page.mouse.move(x0 + (k * 4 if n % 2 else 0), y0 + k * 15)
+        page.mouse.move(x0 + k * (n % 3 - 1), y0 + k * 15)
     page.mouse.up()
     return settle(page, page.evaluate("() => window.__pg.up"), changed=True)
 
@@ -168,8 +169,7 @@ class Version:
             visit(page, "Draw")
         out = []
         for n in range(count):
-            if n % 3 == 0:
-                clear(page)
+            clear(page)  # each stroke on an empty canvas: a "1" whose answers always replace the prompt
             out.append(stroke(page, n))
         return out
 
