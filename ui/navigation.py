@@ -80,9 +80,12 @@ def keep_widget_values(s, rerun: bool) -> None:
     So a rerun of one page copies its values into a dict of Streamlit's no widget owns, and every run puts
     them back from there."""
     kept = s.setdefault(KEPT, {})
-    if rerun:  # the values the page just drew, with the user's edit of this run
-        for key in [k for k in s if isinstance(k, str) and k.startswith(KEPT_ACROSS_PAGES)]:
-            kept[key] = s[key]
+    for key in [k for k in s if isinstance(k, str) and k.startswith(KEPT_ACROSS_PAGES)]:
+        with contextlib.suppress(KeyError, AttributeError):  # listed, but no value yet
+            if rerun:  # the values the page just drew, with the user's edit of this run
+                kept[key] = s[key]
+            else:  # the page left after one run (a link): what it drew, unless a rerun already kept a value
+                kept.setdefault(key, s[key])
     for key, value in kept.items():
         s[key] = value  # assigned in this run, so kept though this page does not draw it
 
