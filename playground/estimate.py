@@ -10,6 +10,7 @@ that needs more multiply-adds per sample takes proportionally longer. Several ru
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -63,7 +64,7 @@ class Rate:
 
 
 def split(cfg: RunConfig) -> tuple[int, int, int]:
-    """(trained, validation, test) images per epoch, as engine.training.split_dataset cuts them."""
+    """(trained, validation, test) images per epoch, as engine.split.split_dataset cuts them."""
     n = min(cfg.data.limit or TRAIN_SIZE[cfg.data.dataset], TRAIN_SIZE[cfg.data.dataset])
     n_val = int(n * cfg.data.val_fraction)
     return n - n_val, n_val, min(cfg.data.limit or TEST_SIZE[cfg.data.dataset], TEST_SIZE[cfg.data.dataset])
@@ -108,6 +109,7 @@ def work(cfg: RunConfig) -> float:
     return _conv_work(cfg, (c, h, w))
 
 
+@functools.lru_cache(maxsize=256)  # a page estimates the same few configs on every rerun (issue 36)
 def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
     """A CNN's multiply-adds, counted from the layers' output shapes on the meta device (no memory, no time)."""
     import torch
