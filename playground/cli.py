@@ -218,26 +218,25 @@ def _ray_option(p: argparse.ArgumentParser) -> None:
                         "ray://host:10001 (default: $PLAYGROUND_RAY_ADDRESS, else this process)")
 
 
-def _at_least_one(text: str) -> int:
-    """--at-once: a whole number from 1 (0 once meant "the default" silently, -1 gave a traceback)."""
+def _whole_from_one(text: str, refusal: str) -> int:
+    """A whole number from 1; below 1, `refusal` with the value in it."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} runs at once: use 1 or more (leave it out for the default)")
+        raise argparse.ArgumentTypeError(refusal.format(value))
     return value
+
+
+def _at_least_one(text: str) -> int:
+    """--at-once (0 once meant "the default" silently, -1 gave a traceback)."""
+    return _whole_from_one(text, "{} runs at once: use 1 or more (leave it out for the default)")
 
 
 def _trials(text: str) -> int:
-    """--trials: a whole number from 1 (0 was refused with --at-once's words)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} trials: a sweep trains at least 1")
-    return value
+    """--trials (0 was refused with --at-once's words)."""
+    return _whole_from_one(text, "{} trials: a sweep trains at least 1")
 
 
 def _minutes(text: str) -> float:

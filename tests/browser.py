@@ -63,13 +63,15 @@ def streamlit_server(home: Path, log: Path, env: dict[str, str] | None = None):
 
 
 @contextlib.contextmanager
-def browser_page(name: str, width: int = 1400):
-    """A chromium page `width` px wide; on failure a screenshot lands in test-artifacts/<name>.png."""
+def browser_page(name: str, width: int = 1400, flags: tuple[str, ...] = (), permissions: tuple[str, ...] = ()):
+    """A chromium page `width` px wide (more `flags`, granted `permissions`); on failure a screenshot lands in
+    test-artifacts/<name>.png."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_context(viewport={"width": width, "height": 1000}).new_page()
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, *flags], headless=True)
+        page = browser.new_context(viewport={"width": width, "height": 1000},
+                                   permissions=list(permissions)).new_page()
         try:
             yield page
         except BaseException:

@@ -1,8 +1,6 @@
 """Issue 33 in Chromium: Draw's camera, fed a digit on paper by Chromium's fake video capture device."""
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,7 +9,7 @@ from playground import data
 from playground.engine.training import Trainer
 from playground.store import RunStore
 
-from browser import ARTIFACTS, CHROMIUM, FLAGS, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
 from conftest import tiny
 
 pytestmark = pytest.mark.browser
@@ -31,25 +29,10 @@ def y4m_of_a_digit(path, digit: np.ndarray, frames: int = 10) -> None:
             f.write(b"FRAME\n" + plane + chroma + chroma)
 
 
-@contextlib.contextmanager
 def camera_page(video, name: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            *FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
-        page = context.new_page()
-        try:
-            yield page
-        except BaseException:
-            ARTIFACTS.mkdir(exist_ok=True)
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    """A chromium page whose camera plays `video` (Chromium's fake capture device, no permission prompt)."""
+    return browser_page(name, flags=("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                                      f"--use-file-for-fake-video-capture={video}"), permissions=("camera",))
 
 
 def test_a_photo_from_the_camera_is_kept_as_a_drawing_with_its_label(tmp_path):
