@@ -68,7 +68,8 @@ def _forward(s: by_hand.TrainStep, classes) -> None:
     st.dataframe([{"class": classes[i], "logit": round(float(v), 4), "p": round(float(p), 4)}
                   for i, (v, p) in enumerate(zip(s.logits, s.probs, strict=True))],
                  hide_index=True, height="content")
-    l2 = f" + L2 term {s.l2_term:.4f}" if s.l2_term else ""
-    st.markdown(f"loss = −log p({classes[s.label]}) = −log {s.probs[s.label]:.4f} = "
-                f"{s.loss - s.l2_term:.4f}{l2} = **{s.loss:.4f}** (PyTorch's cross_entropy: "
-                f"{s.torch_loss:.4f})")
+    # "= a + L2 = total" only when there is an L2 term: without one the line said "= 0.0170 = 0.0170"
+    total = f"{s.loss - s.l2_term:.4f} + L2 term {s.l2_term:.4f} = **{s.loss:.4f}**" if s.l2_term \
+        else f"**{s.loss:.4f}**"
+    st.markdown(f"loss = −log p({classes[s.label]}) = −log {s.probs[s.label]:.4f} = {total} "
+                f"(PyTorch's cross_entropy: {s.torch_loss:.4f})")
