@@ -138,8 +138,9 @@ drawing_and_answers()
 
 if first is not None:
     st.subheader("Teach it your handwriting", anchor=False)
-    st.caption("In the table above, a model taught your handwriting has trained on most of your drawings: only "
-               "its held-out numbers below are a fair test.")
+    if kept_signature():  # the table above exists only with kept drawings
+        st.caption("In the table above, a model taught your handwriting has trained on most of your drawings: "
+                   "only its held-out numbers below are a fair test.")
     teach(by_id[first])
 folder_io()
 own_classes()

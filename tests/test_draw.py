@@ -1,6 +1,7 @@
 """Draw: rendered canvases through the shared preprocessing, and the page under AppTest."""
 import html
 import json
+import os
 import re
 
 import numpy as np
@@ -83,6 +84,8 @@ def test_draw_page_with_a_model_asks_for_a_digit_and_lists_models(trained):
     assert not at.exception
     assert any("Draw a digit" in i.value for i in at.info)
     assert at.multiselect(key="draw_models").value == [trained.id]
+    if not RunStore(os.environ["PLAYGROUND_HOME"]).list_drawings():  # no kept drawings: no table to point at
+        assert not any("In the table above" in c.value for c in at.caption)
 
 
 # ------------------------------------------------------------------ the page: inputs, keeping, the gallery
