@@ -26,6 +26,7 @@ from ..errors import RunStatus
 from ..store import RunStore
 from .batched import BatchedModel, BatchedStep, batched_optimizer, can_batch, epoch_orders
 from .batched_graph import BatchedGraphStep
+from .live import LiveRun
 from .metrics import Snapshot
 from .publish import (
     Outcome,
@@ -39,7 +40,7 @@ from .publish import (
     stopped_early,
 )
 from .recorder import Recorder, recorder_for
-from .runner import DRAIN_EVERY_CUDA, LiveRun, Runner, announce, uses_graphs, with_note
+from .runner import DRAIN_EVERY_CUDA, Runner, announce, uses_graphs, with_note
 from .schedules import current_lr, make_scheduler
 from .split import training_split
 

@@ -22,7 +22,7 @@ from .split import Split
 from .steps import GATE
 
 if TYPE_CHECKING:
-    from .runner import LiveRun
+    from .live import LiveRun
 
 EVAL_BATCH = 64  # on a CPU: the CNN evaluated 2.3x faster than in batches of 1,000 (cache-sized; bench/README.md)
 EVAL_BATCH_CUDA = 8192  # a GPU evaluates a whole validation set in a few launches

@@ -34,9 +34,9 @@ from ..config import RunConfig
 from ..errors import PlaygroundError, RunStatus, first_line
 from ..store import RunStore
 from .capacity import CPU_RUNS_AT_ONCE, GPU_RUNS_AT_ONCE
+from .live import LiveRun
 from .metrics import NO_STEP_ROWS, Snapshot
 from .recorder import NullRecorder, StoreRecorder
-from .runner import LiveRun
 from .training import Trainer
 
 log = logging.getLogger(__name__)

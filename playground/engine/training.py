@@ -18,6 +18,7 @@ from ..errors import RunStatus
 from ..models import build_model, count_parameters
 from ..store import RunStore
 from .finetune import before_after, replayed, start_from, trainable
+from .live import LiveRun
 from .metrics import Snapshot
 from .publish import (
     Outcome,
@@ -30,7 +31,7 @@ from .publish import (
     stopped_early,
 )
 from .recorder import Recorder, recorder_for
-from .runner import DRAIN_EVERY_CUDA, LiveRun, Runner, announce, uses_graphs, with_note
+from .runner import DRAIN_EVERY_CUDA, Runner, announce, uses_graphs, with_note
 from .schedules import current_lr, make_scheduler
 from .split import Split, training_split
 from .steps import EagerStep, GraphStep, make_step, replay_plan
