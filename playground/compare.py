@@ -489,17 +489,6 @@ def settings_and_results(runs: Sequence[tuple[RunRecord, Sequence[dict]]]) -> tu
     return varying, rows
 
 
-def setting_shares(rows: Sequence[dict], settings: Sequence[str]) -> tuple[dict[str, float], float | None]:
-    """Each setting's share of the metric's variance, and the seed's (the noise floor: what a setting's share
-    must beat to be more than noise), or None when the runs share one seed."""
-    from .engine.sweep import importances
-
-    keys = [*settings, *(["seed"] if len({r["seed"] for r in rows}) > 1 else [])]
-    shares = importances([({k: r[k] for k in keys}, r["metric"]) for r in rows])
-    floor = shares.pop("seed", None)
-    return shares, floor
-
-
 def importance_trust(runs: int, settings: int) -> str:
     """How far to trust an importance estimate from `runs` runs over `settings` settings, in words."""
     if runs < 3:

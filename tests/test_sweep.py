@@ -315,7 +315,8 @@ def test_which_settings_matter_never_ranks_bookkeeping_and_draws_the_seed_as_noi
     as the noise floor a setting's share must beat."""
     from types import SimpleNamespace
 
-    from playground.compare import setting_shares, settings_and_results
+    from playground.compare import settings_and_results
+    from playground.engine.sweep import setting_shares
 
     rng = np.random.default_rng(0)
     pairs = []

@@ -16,7 +16,6 @@ from playground.compare import (
     noise_metric,
     one_seed_noise,
     one_study,
-    setting_shares,
     settings_and_results,
     shared_starts,
     status_counts,
@@ -25,6 +24,7 @@ from playground.compare import (
 )
 from playground.data import SPECS
 from playground.engine.metrics import NO_STEP_ROWS, Snapshot
+from playground.engine.sweep import setting_shares
 from playground.errors import RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.figures import charts

@@ -544,3 +544,12 @@ def importances(rows: Iterable[tuple[dict, float]], ranges: dict[str, Param] | N
                      (p[k] if k in (ranges or {}) else repr(p[k]))) for k in names}
         study.add_trial(optuna.trial.create_trial(params=shown, distributions=dists, value=float(v)))
     return dict(optuna.importance.get_param_importances(study))
+
+
+def setting_shares(rows: Sequence[dict], settings: Sequence[str]) -> tuple[dict[str, float], float | None]:
+    """Each setting's share of the metric's variance, and the seed's (the noise floor: what a setting's share
+    must beat to be more than noise), or None when the runs share one seed."""
+    keys = [*settings, *(["seed"] if len({r["seed"] for r in rows}) > 1 else [])]
+    shares = importances([({k: r[k] for k in keys}, r["metric"]) for r in rows])
+    floor = shares.pop("seed", None)
+    return shares, floor
