@@ -7,6 +7,7 @@ implements the same five methods.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -107,6 +108,9 @@ class StoreRecorder:
             log.warning("run %s: %s", self.run_id, exc)
         self.deleted = str(exc)
         self._steps, self._epochs, self._values = [], [], {}
+        # A checkpoint tied to the run just before it was deleted would outlive it: no file for a run that is gone.
+        with contextlib.suppress(OSError):
+            self.store.checkpoint_path(self.run_id).unlink(missing_ok=True)
 
     def _write_values(self) -> None:
         if self.deleted:
