@@ -205,6 +205,15 @@ def fraction_rule(name: str) -> str:
     return f"{name} must be in [{low:g}, {high:g}{']' if closed else ')'}"
 
 
+def is_valid(cfg: RunConfig) -> bool:
+    """Whether validate() accepts `cfg` (for probing candidate settings without handling the error)."""
+    try:
+        validate(cfg)
+    except ConfigError:
+        return False
+    return True
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError with the reason if the engine cannot run `cfg`; return it otherwise."""
     d, m, o, r = cfg.data, cfg.model, cfg.optim, cfg.reg

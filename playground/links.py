@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from .config import FLAT_FIELDS, RECIPES, ConfigError, RunConfig, validate
+from .config import FLAT_FIELDS, RECIPES, ConfigError, RunConfig, is_valid, validate
 from .config import recipe as get_recipe
 
 RECIPE_KEY = "recipe"
@@ -96,18 +96,10 @@ def config_from_params(params: Mapping[str, str], ignore: Iterable[str] = PAGE_K
         return validate(cfg)
     except ConfigError as exc:
         # Name the setting to blame: the one that is wrong on its own, else all the link changed.
-        alone = [k for k, v in values.items() if not _valid(base.override(**{k: v}))]
+        alone = [k for k, v in values.items() if not is_valid(base.override(**{k: v}))]
         blame = alone or list(values) or [RECIPE_KEY]
         given = ", ".join(f"{k}={params.get(k)}" for k in blame)
         raise ConfigError(f"{given}: {exc}") from None
-
-
-def _valid(cfg: RunConfig) -> bool:
-    try:
-        validate(cfg)
-    except ConfigError:
-        return False
-    return True
 
 
 def compare_params(ids: Iterable[int]) -> dict[str, str]:

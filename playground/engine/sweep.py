@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..compare import BOOKKEEPING, applies
-from ..config import FLAT_FIELDS, ConfigError, RunConfig, validate
+from ..config import FLAT_FIELDS, ConfigError, RunConfig, is_valid, validate
 from ..errors import RunStatus, first_line
 
 POLL_SECONDS = 0.2
@@ -200,14 +200,14 @@ def check_sweep(base: RunConfig, params: Sequence[Param]) -> None:
             errors.append(f"at {settings_text(probe)}: {exc}")
     if len(errors) == len(probes):
         raise ConfigError(f"no trial could train: {errors[0]}")
-    valid = [probe for probe, cfg in zip(probes, configs, strict=True) if _valid(cfg)]
+    valid = [probe for probe, cfg in zip(probes, configs, strict=True) if is_valid(cfg)]
     # Each end of a range and each choice (a typo like optimizer=adam,adma once spent most trials on refusals):
     # tried alone, then with the valid probes, lazily (a value that trains stops at its first valid config).
     for p in params:
         what = "one of its choices" if p.choices else "an end of its range"
         for end in p.choices or p.ends():
             tries = itertools.chain([{p.name: end}], ({**probe, p.name: end} for probe in valid))
-            if not any(_valid(base.override(**values)) for values in tries):
+            if not any(is_valid(base.override(**values)) for values in tries):
                 try:
                     validate(base.override(**{p.name: end}))
                 except ConfigError as exc:
@@ -219,14 +219,6 @@ def _spread(values: tuple, n: int) -> tuple:
     if len(values) <= n:
         return values
     return tuple(values[round(i * (len(values) - 1) / (n - 1))] for i in range(n))
-
-
-def _valid(cfg: RunConfig) -> bool:
-    try:
-        validate(cfg)
-    except ConfigError:
-        return False
-    return True
 
 
 def sweep_key(base: RunConfig, params: Sequence[Param], grid: int = 0, prune: bool = True) -> str:
