@@ -41,20 +41,25 @@ def tiny(**overrides) -> RunConfig:
     return RunConfig().override(**base)
 
 
+TRAINING_THREADS = ("job-", "trainer-", "group-")  # the engine's thread names (jobs.py, training.py, group.py)
+
+
 class StepGate:
     """Holds training at a chosen forward pass (the steps before it done and published) until released:
     a test that needs a run "still in epoch 0" or "still running after three submits" says so, not a speed."""
 
-    def __init__(self, monkeypatch, at: int):
+    def __init__(self, monkeypatch, at: int, every_after: bool = False):
         import torch.nn.functional as F
 
         real, calls, lock = F.cross_entropy, [0], threading.Lock()
         self.reached, self.released = threading.Event(), threading.Event()
 
         def gated(*args, **kwargs):
+            if every_after and not threading.current_thread().name.startswith(TRAINING_THREADS):
+                return real(*args, **kwargs)  # a page's speed probe is not a run's step
             with lock:
                 calls[0] += 1
-                hold = calls[0] == at
+                hold = calls[0] >= at if every_after else calls[0] == at
             if hold:
                 self.reached.set()
                 self.released.wait(120)
@@ -67,9 +72,10 @@ class StepGate:
 
 @pytest.fixture
 def step_gate(monkeypatch):
-    """step_gate(n): a StepGate at forward pass n; released at the end of the test whatever happens."""
+    """step_gate(n): a StepGate at forward pass n (with every_after=True: at a training thread's pass n and
+    every pass after it, so several runs all hold); released at the end of the test whatever happens."""
     gates = []
-    yield lambda at: gates.append(StepGate(monkeypatch, at)) or gates[-1]
+    yield lambda at, every_after=False: gates.append(StepGate(monkeypatch, at, every_after)) or gates[-1]
     for gate in gates:
         gate.released.set()
 

@@ -348,7 +348,10 @@ def test_arriving_by_the_sidebar_adds_no_history_entry_a_change_does(home, store
     assert at.query_params["ids"] == str(ids[0])
 
 
-def test_reloading_during_a_study_keeps_its_live_view(home, store):
+def test_reloading_during_a_study_keeps_its_live_view(home, store, step_gate):
+    # Both runs hold from their third forward pass until the test ends: 50 tiny epochs could otherwise
+    # finish before the reload on a fast moment of a loaded machine (CI saw exactly that).
+    gate = step_gate(3, every_after=True)
     at = _study(page("pages/compare.py").run(), epochs=50)
     button(at, "🚀 Launch study").click().run()
     try:
@@ -363,7 +366,9 @@ def test_reloading_during_a_study_keeps_its_live_view(home, store):
         # Between evaluated epochs the curves stand still: the caption says where each training run is.
         # 180 s is a bound on a loaded machine, not a speed: the first study probes its speed before training.
         poll_until(reload, lambda a: all(f"#{i} epoch " in caption_text(a) for i in ids), seconds=180)
+        assert "the charts update every second" in caption_text(reload)
     finally:
+        gate.released.set()
         _stop_all(home)
 
 
