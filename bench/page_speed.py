@@ -5,7 +5,8 @@ selected model's answer is on screen (1 and 4 models), quiet and beside one busy
     git worktree add /tmp/before <commit>
     .venv/bin/python -m bench.page_speed --before /tmp/before     # the same, both versions side by side (~5 min)
 
-One home with four finished tiny MNIST runs (LSTM, GRU, RNN, LeNet) and 20 kept drawings, copied for each version;
+One home with four finished tiny MNIST runs (LSTM, GRU, RNN, LeNet) and 20 kept drawings,
+made by each version's own code;
 one `streamlit run app.py` per version, both up throughout, measured in alternation (the order swapped every
 round), so both see the same load and a ratio means something on a loaded machine where a time does not.
 "Idle": no DOM change for QUIET_S and no script running; a time is the last DOM change (plotly's drawing
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,15 @@ def server(root: Path, home: Path):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def home_made_by(root: Path, home: Path) -> None:
+    """make_home's runs written by the checkout at `root` itself: an older version cannot read a newer store's
+    schema, so each version trains its own four tiny runs (same configs, same seeds)."""
+    code = f"import numpy as np\nfrom pathlib import Path\n{inspect.getsource(make_home)}\n" \
+           f"make_home(Path({str(home)!r}), archs=('lstm', 'gru', 'rnn', 'lenet'))\n"
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PYTHONPATH": f"{root}{os.pathsep}{root / 'tests'}"}
+    subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True)
 
 
 def settle(page, t0: float, timeout: float = 120, changed: bool = False) -> float:
@@ -208,15 +218,13 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "page_speed.json"))
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="pg-speed-"))
-    os.environ["PLAYGROUND_HOME"] = str(base / "home")
-    make_home(base / "home", archs=("lstm", "gru", "rnn", "lenet"))
     roots = {"after": ROOT} | ({"before": Path(args.before).resolve()} if args.before else {})
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "quiet_s": QUIET_S,
                "rounds": args.rounds, "strokes": args.strokes, "phases": {}}
     with contextlib.ExitStack() as stack, sync_playwright() as p:
         urls = {}
         for name, root in roots.items():
-            shutil.copytree(base / "home", base / name)
+            home_made_by(root, base / name)
             urls[name] = stack.enter_context(server(root, base / name))
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         versions = [Version(name, url, browser) for name, url in urls.items()]
