@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from rich.text import Text
 from tqdm import tqdm
 
 from . import codegen, novelty
@@ -54,10 +55,11 @@ from .engine.sweep import (
 from .errors import PlaygroundError, RunStatus
 from .explain import METHODS, blank_input, saliency
 from .inference import load_checkpoint, predict_image, require_digits, to_input
-from .models import build_model, count_parameters, format_summary, summary
+from .models import build_model, count_parameters, summary
 from .preprocess import load_image, read_image_file
 from .settings import Settings
 from .store import RunStore
+from .terminal import Column, error, render, show, status
 
 EXIT_CODES = {RunStatus.FINISHED: 0, RunStatus.FAILED: 1, RunStatus.DIVERGED: 3, RunStatus.STOPPED: 130,
               RunStatus.INTERRUPTED: 130}
@@ -66,7 +68,7 @@ DEFAULTS = RunConfig().flat()  # what an option left out means when no recipe is
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, not a usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: {error(message, sys.stderr)}\n")
 
 
 def _default(key: str) -> str:
@@ -484,25 +486,30 @@ def cmd_study(args: argparse.Namespace) -> int:
                 live.close()
     for row in rows:
         print(json.dumps(row), flush=True)
-    print(study_summary(runs, rows), file=sys.stderr, flush=True)
+    print(study_summary(runs, rows, sys.stderr), file=sys.stderr, flush=True)
     jobs.executor.shutdown()
     return 0 if all(r["status"] == RunStatus.FINISHED for r in rows) else 1
 
 
-def study_summary(runs, rows: list[dict]) -> str:
+STUDY_COLUMNS = (Column("run", right=True), Column("test acc", right=True), Column("best val", right=True),
+                 Column("gap", right=True), Column("train s", right=True), Column("name"))
+
+
+def study_summary(runs, rows: list[dict], stream) -> str:
     """The study's results for a person (stdout keeps the JSON lines): each run's accuracies and gap, and where
     to compare them."""
-    pct = lambda v: f"{v:7.1%}" if v is not None else "      –"  # noqa: E731
-    lines = [f"{'run':>5}  {'test acc':>8}  {'best val':>8}  {'gap':>7}  {'train s':>7}  name"]
+    pct = lambda v: f"{v:.1%}" if v is not None else "–"  # noqa: E731
+    table = []
     for run, row in zip(runs, rows, strict=True):
-        seconds = f"{row['train_seconds']:7.1f}" if row.get("train_seconds") is not None else "      –"
-        lines.append(f"{'#' + str(row['run_id']):>5}  {pct(row['test_acc']):>8}  {pct(row['best_val_acc']):>8}  "
-                     f"{pct(row['final_gap'])}  {seconds}  {run.label}" + ("" if row["status"] == "finished"
-                                                                          else f" ({row['status']})"))
+        seconds = f"{row['train_seconds']:.1f}" if row.get("train_seconds") is not None else "–"
+        name = Text(run.label)
+        if row["status"] != "finished":
+            name.append(" (").append_text(status(str(row["status"]))).append(")")
+        table.append((f"#{row['run_id']}", pct(row["test_acc"]), pct(row["best_val_acc"]), pct(row["final_gap"]),
+                      seconds, name))
     ids = ",".join(str(r["run_id"]) for r in rows)
-    lines.append(f"gap: train minus validation accuracy at the last epoch. Compare them: streamlit run app.py, "
-                 f"then /compare?ids={ids}")
-    return "\n".join(lines)
+    return (render(STUDY_COLUMNS, table, stream) + "\ngap: train minus validation accuracy at the last epoch. "
+            f"Compare them: streamlit run app.py, then /compare?ids={ids}")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -560,21 +567,28 @@ def strict_json(obj) -> str:
     return json.dumps(clean(obj), allow_nan=False)
 
 
+RUNS_COLUMNS = (Column("id", right=True), Column("status"), Column("dataset"), Column("arch"),
+                Column("test acc", right=True), Column("seconds", right=True), Column("name"))
+
+
 def cmd_runs(_args: argparse.Namespace) -> int:
     runs = RunStore().list_runs(include_unreadable=True)
     if not runs:
         print("no runs yet: try `python -m playground train --recipe lstm64`")
         return 0
-    print(f"{'id':>4}  {'status':<11} {'dataset':<7} {'arch':<6} {'test acc':>8} {'seconds':>8}  name")
+    rows = []
     for r in runs:
         if not r.readable:
-            print(f"{r.id:>4}  unreadable: {r.problem}  {r.name}")
+            rows.append((str(r.id), status("unreadable"), "", "", "", "", f"{r.name}: {r.problem}"))
             continue
-        acc = r.result.get("test_acc")
-        secs = r.result.get("train_seconds")
-        print(f"{r.id:>4}  {r.status:<11} {r.config.data.dataset:<7} {r.config.model.arch:<6} "
-              f"{'' if acc is None else f'{acc:.4f}':>8} {'' if secs is None else f'{secs:.1f}':>8}  {r.name}")
+        acc, secs = r.result.get("test_acc"), r.result.get("train_seconds")
+        rows.append((str(r.id), status(r.status), r.config.data.dataset, r.config.model.arch,
+                     "" if acc is None else f"{acc:.4f}", "" if secs is None else f"{secs:.1f}", r.name))
+    show(RUNS_COLUMNS, rows, sys.stdout)
     return 0
+
+
+SUMMARY_COLUMNS = (Column("layer"), Column("type"), Column("output shape"), Column("params", right=True))
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -582,7 +596,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     model = build_model(config)
     shape = SPECS[config.data.dataset].shape
     print(f"{config.model.arch} on {config.data.dataset} (input {list(shape)})")
-    print(format_summary(summary(model, shape), count_parameters(model)))
+    rows = [(r.name, r.kind, str(list(r.output_shape)), f"{r.params:,}") for r in summary(model, shape)]
+    show(SUMMARY_COLUMNS, rows, sys.stdout, footer=("total", "", "", f"{count_parameters(model):,}"))
     return 0
 
 
@@ -656,5 +671,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except PlaygroundError as exc:  # the user can act on it; anything else is a bug and keeps its traceback
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: {error(str(exc), sys.stderr)}", file=sys.stderr)
         return 2

@@ -212,14 +212,6 @@ def summary(model: nn.Module, shape: tuple[int, int, int]) -> list[LayerRow]:
     return rows
 
 
-def format_summary(rows: list[LayerRow], total: int) -> str:
-    lines = [f"{'layer':<24}{'type':<14}{'output shape':<22}{'params':>10}", "-" * 70]
-    for r in rows:
-        lines.append(f"{r.name:<24}{r.kind:<14}{str(list(r.output_shape)):<22}{r.params:>10,}")
-    lines += ["-" * 70, f"{'total':<60}{total:>10,}"]
-    return "\n".join(lines)
-
-
 def layer_table(model: nn.Module, config: RunConfig) -> list[dict]:
     """Each layer's output shape and parameters; conv and pool rows show the output-size formula."""
     shape = spec(config.data.dataset).shape
