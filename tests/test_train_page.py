@@ -13,6 +13,7 @@ from playground.engine.training import Snapshot, Trainer
 from playground.errors import RunStatus
 from playground.store import RunRecord, RunStore
 from ui.run_facts import progress, run_from_link, trained_by
+from ui.train_form import RECIPE
 
 from conftest import app_page, tiny
 
@@ -53,7 +54,7 @@ def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
     again = page(at.query_params)
     assert not again.exception and not again.sidebar.warning
     assert again.session_state["f_hidden"] == 32 and again.session_state["f_epochs"] == 3
-    assert again.session_state["recipe"] == "(custom)" and again.session_state["f_lr"] == RECIPES["lstm64"].optim.lr
+    assert again.session_state[RECIPE] == "(custom)" and again.session_state["f_lr"] == RECIPES["lstm64"].optim.lr
     # Back from another page by the sidebar (Streamlit drops the query): the form is kept, and the bare URL
     # stays bare until the user changes something (a write then would be a second history entry for one visit).
     again.switch_page("pages/compare.py").run()
@@ -67,9 +68,9 @@ def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
 def test_a_link_fills_the_form_and_a_recipe_link_names_the_recipe(home, monkeypatch):
     at = page({"recipe": "cnn", "epochs": "3"})
     assert at.session_state["f_arch"] == "cnn" and at.session_state["f_epochs"] == 3
-    assert at.session_state["recipe"] == "(custom)"
+    assert at.session_state[RECIPE] == "(custom)"
     plain = page({"recipe": "gru3x200"})
-    assert plain.session_state["recipe"] == "gru3x200" and plain.session_state["f_layers"] == 3
+    assert plain.session_state[RECIPE] == "gru3x200" and plain.session_state["f_layers"] == 3
     # A link from another page (Learn's "try next") in a session that already has a form wins over it.
     plain.switch_page("pages/compare.py").run()
     plain.query_params.clear()

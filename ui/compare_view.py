@@ -162,9 +162,9 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
         st.info("No finished epochs yet; curves appear after each run's first epoch.")
     variants = group_variants(pairs)
     series = variant_series(variants)
-    st.plotly_chart(charts.variant_curves(series), width="stretch")
+    st.plotly_chart(charts.variant_curves(series), width="stretch", config=charts.STATIC)
     if any(s["curves"]["gap"][0] for s in series):
-        st.plotly_chart(charts.variant_gap(series), width="stretch")
+        st.plotly_chart(charts.variant_gap(series), width="stretch", config=charts.STATIC)
     elif any(epochs for _, epochs in pairs):
         st.caption("No generalization gap to show: these runs hold out no validation set "
                    "(validation fraction 0).")
@@ -211,15 +211,18 @@ def _which_settings_matter(pairs) -> None:
     if len(rows) < 3 or not settings:
         return
     with st.expander(f"🧭 Which settings matter: {len(rows)} finished runs over {', '.join(settings)}"):
-        st.plotly_chart(charts.parallel_settings(rows, settings), width="stretch", key="parallel-settings")
+        st.plotly_chart(charts.parallel_settings(rows, settings), width="stretch", key="parallel-settings",
+                        config=charts.STATIC)
         st.caption("One line per run, from its settings to its final validation accuracy (test accuracy without "
                    "a validation set) and its generalization gap; drag along an axis to pick runs.")
-        st.plotly_chart(charts.setting_scatters(rows, settings), width="stretch", key="setting-scatters")
+        st.plotly_chart(charts.setting_scatters(rows, settings), width="stretch", key="setting-scatters",
+                        config=charts.STATIC)
         st.caption("The same result against each setting alone: a trend here is that setting's own effect only "
                    "when the other settings did not move with it.")
         shares, floor = setting_shares(rows, settings)
         if shares:
-            st.plotly_chart(charts.importance_bars(shares, floor=floor), width="stretch", key="importance")
+            st.plotly_chart(charts.importance_bars(shares, floor=floor), width="stretch", key="importance",
+                            config=charts.STATIC)
             noise = (f"The dashed line is the seed's own share ({floor:.0%}): what noise alone earns here; a grey "
                      "bar does not beat it." if floor is not None else
                      "These runs share one seed, so there is no noise floor to beat: a small share may be noise "

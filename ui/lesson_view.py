@@ -10,6 +10,7 @@ from playground.lessons import MEASURED_ON, Lesson, curve_story, link_config, li
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.estimate_view import how_long
 from ui.lesson_probes import deletion_results, deletion_table, filter_by_hand, first_layer
+from ui.lesson_teach import teach_ready, teach_row
 from ui.measured_view import ANCHOR
 
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
@@ -33,15 +34,17 @@ def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
 
     shown = scale if lesson.scaled or scale == "tiny" else "same"
     st.markdown(SCALE_TEXT[shown].format(note=lesson.scale_note))
-    took = how_long([cfg for _, cfg in lesson.configs(scale)])
+    build = teach_ready(lesson) if lesson.own_data else None  # your drawings and a base model, or what is missing
+    took = None if lesson.own_data else how_long([cfg for _, cfg in lesson.configs(scale)])
     if took:
         st.caption(f"⏱ {len(lesson.runs)} run{'s' if len(lesson.runs) > 1 else ''}: {took}.")
     run_ids = list(progress.get("run_ids") or [])
     c1, c2 = st.columns(2)
     label = "▶ Run it again" if run_ids else "▶ Run the experiment"
-    if c1.button(label, type="primary", disabled=saved is None, width="stretch", key=f"run-{lesson.key}",
+    if c1.button(label, type="primary", disabled=saved is None or (lesson.own_data and build is None),
+                 width="stretch", key=f"run-{lesson.key}",
                  help=None if saved else "Answer the question first: a guess made after the result teaches less."):
-        run_ids = _submit(lesson, scale)
+        run_ids = _submit(lesson, scale, build)
     reuse = _existing_cnn(registry) if lesson.reuse_cnn else None
     if reuse is not None and saved is not None and c2.button(
             f"Use my CNN run #{reuse.id} (no training)", width="stretch", key=f"reuse-{lesson.key}"):
@@ -55,11 +58,11 @@ def show_lesson(lesson: Lesson, progress: dict, scale: str) -> None:
         st.fragment(_runs_body, run_every=POLL_SECONDS if live else None)(lesson, run_ids, live, saved, scale)
 
 
-def _submit(lesson: Lesson, scale: str) -> list[int]:
+def _submit(lesson: Lesson, scale: str, build=None) -> list[int]:
     registry = jobs()
     ids = []
     try:
-        for run, cfg in lesson.configs(scale):
+        for run, cfg in (build(scale) if build is not None else lesson.configs(scale)):
             ids.append(registry.submit(cfg, name=f"Learn · {run.label}"))
     except PlaygroundError as exc:
         st.error(f"Cannot start this lesson's runs: {exc}")
@@ -125,10 +128,11 @@ def _curves(lesson: Lesson, snaps: dict, ids: dict) -> None:
     if rows and lesson.gap and len(snaps) > 1:
         _gap_chart(lesson, rows, run_ids)
         with st.expander("Every curve: loss and accuracy, train and validation"):
-            st.plotly_chart(charts.compare_curves(rows, run_ids), width="stretch", key=f"lesson-epochs-{lesson.key}")
+            st.plotly_chart(charts.compare_curves(rows, run_ids), width="stretch", key=f"lesson-epochs-{lesson.key}",
+                            config=charts.STATIC)
     elif rows:
         fig = charts.epoch_curves(rows[0][1]) if len(snaps) == 1 else charts.compare_curves(rows, run_ids)
-        st.plotly_chart(fig, width="stretch", key=f"lesson-epochs-{lesson.key}")
+        st.plotly_chart(fig, width="stretch", key=f"lesson-epochs-{lesson.key}", config=charts.STATIC)
         st.caption("Per epoch: train (dashed) and validation (solid) loss and accuracy; a point is added as each "
                    "epoch ends.")
     else:
@@ -136,7 +140,8 @@ def _curves(lesson: Lesson, snaps: dict, ids: dict) -> None:
     if len(snaps) == 1:
         [snap] = snaps.values()
         if snap.step_rows:
-            st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"lesson-steps-{lesson.key}")
+            st.plotly_chart(charts.step_loss(snap.step_rows), width="stretch", key=f"lesson-steps-{lesson.key}",
+                            config=charts.STATIC)
 
 
 def _gap_chart(lesson: Lesson, rows: list[tuple[str, list]], run_ids: list[int]) -> None:
@@ -145,7 +150,7 @@ def _gap_chart(lesson: Lesson, rows: list[tuple[str, list]], run_ids: list[int])
               for run_id, (label, epochs) in zip(run_ids, rows, strict=True)]
     if not any(s["curves"]["gap"][0] for s in series):
         return
-    st.plotly_chart(charts.variant_gap(series), width="stretch", key=f"lesson-gap-{lesson.key}")
+    st.plotly_chart(charts.variant_gap(series), width="stretch", key=f"lesson-gap-{lesson.key}", config=charts.STATIC)
     st.caption("The generalization gap per epoch: training accuracy minus validation accuracy, one line per run "
                "(0 = no overfitting). The loss and accuracy curves themselves are below.")
 
@@ -156,6 +161,8 @@ def _pct(got: dict, key: str) -> str:
 
 def _row(lesson: Lesson, run, got: dict, story: str) -> dict:
     """One run's line in "What happened": this run's numbers beside our spread over seeds."""
+    if lesson.own_data:  # a fine-tune: its test set is your held-out drawings, and it says what MNIST lost
+        return teach_row(run, got)
     row = {"run": run.label, "test accuracy": _pct(got, "test_acc"), "train accuracy": _pct(got, "train_acc")}
     if lesson.gap:
         row["gap (train − val)"] = f"{got['gap'] * 100:.1f} points" if "gap" in got else "–"

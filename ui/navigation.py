@@ -21,11 +21,11 @@ from playground.links import own_params
 _run = threading.local()  # each script run has its own thread
 LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
 SHOWN = "nav_shown"  # per page: the query parameters of the view it showed last
-# Widget keys whose values outlive their page: Train's form ("f_*", "recipe"), Draw's models and pen,
+# Widget keys whose values outlive their page: Train's form ("f_*", its recipe box too), Draw's models and pen,
 # Compare's filters, Inside's picks (Learn's lesson follows its link instead). Widgets whose call passes a
 # default `value=` stay out: assigning their key warns on the page.
-KEPT_ACROSS_PAGES = ("f_", "recipe", "draw_models", "draw_detail", "draw_brush", "filter_",
-                     "inside_model", "inside_other", "inside_source", "inside_index")
+KEPT_ACROSS_PAGES = ("f_", "draw_models", "draw_detail", "draw_brush", "filter_", "inside_model",
+                     "inside_other", "inside_source", "inside_index")
 PARAMLESS = ("", "draw")  # pages that read nothing from the URL: any query parameter there is another page's
 KEPT = "nav_kept"  # a plain dict, no widget's: the last value of each key above, restored when Streamlit drops it
 

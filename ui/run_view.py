@@ -75,10 +75,11 @@ def _live_body(run_id: int, was_live: bool) -> None:
         # A scheduled run shows its rate from the first step (a step schedule's is flat until half way).
         scheduled = rec.config is not None and rec.config.optim.schedule != "constant"
         st.plotly_chart(charts.step_loss(snap.step_rows, show_lr=scheduled or None), width="stretch",
-                        key=f"steps-{run_id}")
+                        key=f"steps-{run_id}", config=charts.STATIC)
     kept = snap.result.get("kept_epoch")
     if snap.epoch_rows:
-        st.plotly_chart(charts.epoch_curves(snap.epoch_rows, kept_epoch=kept), width="stretch", key=f"epochs-{run_id}")
+        st.plotly_chart(charts.epoch_curves(snap.epoch_rows, kept_epoch=kept), width="stretch", key=f"epochs-{run_id}",
+                        config=charts.STATIC)
     if kept is not None:
         st.caption(f"⭐ Early stopping kept epoch {kept}: the test accuracy, the checkpoint, Draw and Inside use its "
                    "weights, not the last epoch's.")
