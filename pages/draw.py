@@ -3,12 +3,13 @@ import streamlit as st
 
 from playground.codegen import ARCH_NAMES
 from playground.config import is_recurrent
-from playground.inference import CheckpointError, best_finished, mnist_checkpoints, predict_digits, to_input
+from playground.inference import CheckpointError, drawing_checkpoints, named, predict_drawings, to_input
 from playground.models import untrained
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
+from ui.draw_classes import default_models, digit_models, likeness, model_label, not_scored
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
-from ui.draw_keep import DIGITS, keep_controls, kept_signature, test_set
+from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
 from ui.figures import charts
 from ui.navigation import require_app
@@ -19,17 +20,17 @@ require_app()  # first: the app's frame even when Streamlit ran this page on its
 
 st.title("Draw")
 store = jobs().store
-models = mnist_checkpoints(store.list_runs())
+models = drawing_checkpoints(store.list_runs())  # digits, or classes of your own: each answers in its own names
 if not models:
     st.info("No MNIST model yet. Train one on the **Train** page first (the LSTM 64 recipe takes seconds).")
     st.page_link("pages/train.py", label="Go to Train", icon="🏋️")
     st.stop()
 
 by_id = {r.id: r for r in models}
-labels = {r.id: f"{run_label(r)} · {ARCH_NAMES[r.config.model.arch]}" for r in models}
+labels = {r.id: model_label(r, f"{run_label(r)} · {ARCH_NAMES[r.config.model.arch]}") for r in models}
 s = st.session_state
 if s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
-    s["draw_models"] = [r.id for r in best_finished(models)]
+    s["draw_models"] = default_models(models)
 chosen = st.multiselect("Models", list(labels), format_func=labels.get, max_selections=6, key="draw_models",
                         help="By default the finished model with the best test accuracy.")
 if st.session_state.get("draw_detail") not in chosen:
@@ -43,6 +44,7 @@ for run_id in chosen:
     except CheckpointError as exc:
         unreadable[run_id] = exc
 first = detail if detail in loaded else next(iter(loaded), None)
+names = {run_id: list(m.classes) for run_id, m in loaded.items()}  # its answers in its own classes
 s[KEPT_SEEN] = kept_signature()
 
 
@@ -67,8 +69,9 @@ def drawing_and_answers() -> None:
     st.session_state[LAST_SOURCE] = seen.source
     for run_id, exc in unreadable.items():
         right.warning(f"#{run_id}: {exc}")
-    probs = {run_id: predict_digits(m, digit[None])[0] for run_id, m in loaded.items()} if digit is not None else {}
-    unlike = unlike_digits(digit, {i: by_id[i].checkpoint for i in loaded}) if digit is not None else {}
+    probs = {run_id: predict_drawings(m, digit[None])[0] for run_id, m in loaded.items()} if digit is not None else {}
+    # Unlike MNIST's digits means nothing to a model of your own classes: it is checked for digit models only
+    unlike = unlike_digits(digit, {i: by_id[i].checkpoint for i in digit_models(loaded)}) if digit is not None else {}
     with right:
         if seen.source is not None:
             note = " (the file in the upload box is not used: you drew after it)" if seen.upload_unused else ""
@@ -83,12 +86,14 @@ def drawing_and_answers() -> None:
             c1, c2 = st.columns([1, 2])
             c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch", config=charts.STATIC)
             p = probs[first]
-            c2.metric(f"#{first} predicts · {p.max():.0%} sure", f"{int(p.argmax())}")
-            if unlike[first]:  # beside the answer it qualifies
+            answer, sure = named(loaded[first], p)
+            c2.metric(f"#{first} predicts · {sure:.0%} sure", answer)
+            if unlike.get(first):  # beside the answer it qualifies
                 c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
-                           f"answer {int(p.argmax())} means little.", icon="❓")
-            c2.plotly_chart(charts.probabilities(p, DIGITS), width="stretch")
-            st.caption(unlike_caption())
+                           f"answer {answer} means little.", icon="❓")
+            c2.plotly_chart(charts.probabilities(p, names[first]), width="stretch")
+            if first in unlike:  # the digits' check; a model of your own classes is not checked
+                st.caption(unlike_caption())
             st.page_link("pages/inside.py", icon="🔬",
                          query_params={"model": str(first), "input": "drawing"},
                          label=f"Look inside with this {'image' if seen.source == UPLOAD else 'drawing'}")
@@ -102,7 +107,8 @@ def drawing_and_answers() -> None:
                 x = to_input(digit[None], m.config)
                 saliency({f"{me}, trained": (m.model, m.config, x),
                           f"{me}, untrained": (untrained(m.config), m.config, x)},
-                         why_target(int(probs[first].argmax()), DIGITS, "draw"), DIGITS, "draw", outline=digit)
+                         why_target(int(probs[first].argmax()), names[first], "draw"), names[first], "draw",
+                         outline=digit)
 
     if probs and is_recurrent(loaded[first].config):
         m = loaded[first]
@@ -110,19 +116,17 @@ def drawing_and_answers() -> None:
         rows = row_predictions(m.model, to_input(digit[None], m.config))
         row = st.slider("Rows read so far", 1, 28, 28, key="draw_row")
         a, b = st.columns([1, 3])
-        a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {rows[row - 1].argmax()} "
+        a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {names[first][rows[row - 1].argmax()]} "
                                                      f"({rows[row - 1].max():.0%})"), width="stretch")
-        b.plotly_chart(charts.row_predictions(rows, DIGITS, row), width="stretch")
+        b.plotly_chart(charts.row_predictions(rows, names[first], row), width="stretch")
 
     if len(probs) > 1:
         st.subheader("Side by side", anchor=False)
         for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
             arch = ARCH_NAMES[loaded[run_id].config.model.arch]
-            col.plotly_chart(charts.probabilities(p, DIGITS, f"#{run_id} {arch}: {p.argmax()}"),
+            col.plotly_chart(charts.probabilities(p, names[run_id], f"#{run_id} {arch}: {named(loaded[run_id], p)[0]}"),
                              width="stretch", key=f"side-{run_id}")
-            col.caption(f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
-                        if unlike[run_id]
-                        else f"Like the digits #{run_id} learned from, in pixels and in its features.")
+            col.caption(likeness(run_id, names[run_id], unlike))
 
     st.subheader("Your own test set", anchor=False)
     k1, k2 = st.columns([1, 3])
@@ -130,8 +134,9 @@ def drawing_and_answers() -> None:
         keep_controls(digit, k1)
     else:
         k1.caption("Draw or upload a digit to keep it here with its true label.")
-    with k2:
-        test_set(loaded, labels, by_id)
+    with k2:  # kept drawings are labelled with digits: a model of other classes is not scored on them
+        not_scored(loaded, labels)
+        test_set(digit_models(loaded), labels, by_id)
 
 
 drawing_and_answers()

@@ -219,11 +219,32 @@ def require_digits(loaded: LoadedModel) -> None:
                               "digit prediction needs an MNIST model")
 
 
+def reads_drawings(config: RunConfig) -> bool:
+    """Whether a model of `config` reads a drawing: 28x28 grey, like MNIST; digits, or classes of your own."""
+    try:
+        return spec(config.data.dataset).shape == (1, 28, 28)
+    except ValueError:  # its own data is gone from this home: its class names with it
+        return False
+
+
 @torch.no_grad()
+def predict_drawings(loaded: LoadedModel, drawings: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) MNIST-style drawings -> (N, len(loaded.classes)): column k is the probability of classes[k]."""
+    if not reads_drawings(loaded.config):
+        raise CheckpointError(f"{loaded.path} was trained on '{loaded.config.data.dataset}', not on 28×28 drawings")
+    return torch.softmax(loaded.model(to_input(drawings, loaded.config)), dim=1).numpy()
+
+
+def named(loaded: LoadedModel, probs: np.ndarray) -> tuple[str, float]:
+    """One drawing's probabilities -> (the class it answers, by its name in the model's own data; how sure)."""
+    k = int(np.argmax(probs))
+    return loaded.classes[k], float(probs[k])
+
+
 def predict_digits(loaded: LoadedModel, digits: np.ndarray) -> np.ndarray:
     """(N, 28, 28) MNIST-style digits -> (N, 10) class probabilities."""
     require_digits(loaded)
-    return torch.softmax(loaded.model(to_input(digits, loaded.config)), dim=1).numpy()
+    return predict_drawings(loaded, digits)
 
 
 def predict_image(loaded: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +257,11 @@ def predict_image(loaded: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, n
 def mnist_checkpoints(records) -> list:
     """Runs whose checkpoint file exists and whose model reads digits, newest first."""
     return [r for r in records if reads_digits(r.config) and r.checkpoint and Path(r.checkpoint).is_file()]
+
+
+def drawing_checkpoints(records) -> list:
+    """Runs whose checkpoint file exists and whose model reads drawings (digits or your own classes)."""
+    return [r for r in records if reads_drawings(r.config) and r.checkpoint and Path(r.checkpoint).is_file()]
 
 
 def best_finished(records) -> list:

@@ -8,6 +8,7 @@ import streamlit as st
 from playground import own
 from playground.config import ConfigError
 from playground.errors import RunStatus
+from playground.inference import reads_digits
 from ui.common import jobs
 
 PHOTO_LABEL, PHOTO_NOTE = "photo_label", "photo_note"
@@ -56,6 +57,10 @@ def _keep_photo(digit) -> None:
 
 def teach(record) -> None:
     """'Teach it my handwriting': a fine-tune of `record`'s model on the kept drawings, as a run of its own."""
+    if not reads_digits(record.config):  # your handwriting is kept as digits: a letters model cannot learn them
+        st.caption(f"#{record.id} reads your own classes, not digits. To teach a model your handwriting, pick a "
+                   "digit model as the one explained in detail.")
+        return
     drawings = jobs().store.list_drawings()
     counts = [sum(d.label == k for d in drawings) for k in range(10)]
     st.caption(f"Fine-tunes #{record.id} on your {len(drawings)} kept drawing(s) "

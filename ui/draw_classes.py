@@ -1,0 +1,42 @@
+"""Draw page: models of your own classes beside digit models. Each answers in its own class names; only digit models
+are scored on the kept drawings (labelled with digits) and checked against MNIST's digits."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground import own
+from playground.data import spec
+from playground.inference import best_finished, reads_digits
+
+
+def model_label(record, label: str) -> str:
+    """A Draw model's label, with its class names when they are not the digits (each model answers in its own)."""
+    classes = spec(record.config.data.dataset).classes
+    return label if classes == own.DIGITS else f"{label} · classes {', '.join(classes)}"
+
+
+def default_models(records) -> list[int]:
+    """Draw's first choice: the best finished digit model (the canvas asks for a digit), else the best of any."""
+    return [r.id for r in best_finished([r for r in records if reads_digits(r.config)]) or best_finished(records)]
+
+
+def digit_models(loaded: dict) -> dict:
+    """The loaded models (run id -> LoadedModel) that read digits: those kept drawings and MNIST's look-alikes fit."""
+    return {i: m for i, m in loaded.items() if reads_digits(m.config)}
+
+
+def not_scored(loaded: dict, labels: dict) -> None:
+    """Say which picked models the kept drawings (labelled with digits) do not score: another label space."""
+    other = [i for i, m in loaded.items() if not reads_digits(m.config)]
+    if other:
+        st.caption("Not scored on your kept drawings, which are labelled with digits: "
+                   + "; ".join(f"{labels[i]}" for i in other) + ". Their classes are not digits.")
+
+
+def likeness(run_id: int, classes: list[str], unlike: dict) -> str:
+    """A side-by-side model's caption: whether the drawing is like the digits it learned from (digit models only)."""
+    if run_id not in unlike:
+        return f"Reads your own classes ({', '.join(classes)}): not checked against MNIST's digits."
+    if unlike[run_id]:
+        return f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
+    return f"Like the digits #{run_id} learned from, in pixels and in its features."
