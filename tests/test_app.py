@@ -4,6 +4,7 @@ from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
 from playground.engine.training import Trainer
 from playground.store import RunStore
+from ui.train_form import RECIPE
 
 from conftest import app_page as page
 from conftest import poll_until, tiny
@@ -48,16 +49,16 @@ def test_train_page_runs_a_tiny_run_to_the_end_and_a_new_session_sees_it(home):
 
 def test_recipe_picker_fills_the_form(home):
     at = page("pages/train.py").run()
-    at.sidebar.selectbox(key="recipe").select("cnn-bn-l2").run()
+    at.sidebar.selectbox(key=RECIPE).select("cnn-bn-l2").run()
     assert at.session_state["f_arch"] == "cnn" and at.session_state["f_dataset"] == "cifar2"
     assert at.session_state["f_batchnorm"] is True and at.session_state["f_l2"] == 0.001
 
 
 def test_editing_a_recipe_marks_the_form_custom(home):
     at = page("pages/train.py").run()
-    assert at.session_state["recipe"] == "lstm64"
+    assert at.session_state[RECIPE] == "lstm64"
     at.sidebar.number_input(key="f_hidden").set_value(32).run()
-    assert at.session_state["recipe"] == "(custom)" and at.session_state["f_hidden"] == 32
+    assert at.session_state[RECIPE] == "(custom)" and at.session_state["f_hidden"] == 32
     assert at.session_state["f_lr"] == 0.01  # the rest of the recipe stays
 
 
@@ -260,7 +261,7 @@ def test_out_of_range_values_are_refused_with_the_reason_not_replaced(home):
         assert RunStore(home).list_runs() == []
         at.sidebar.number_input(key=key).set_value(good).run()
     at.sidebar.number_input(key="f_hidden").set_value(5000).run()
-    at.sidebar.selectbox(key="recipe").select("lstm100").run()  # a recipe replaces the bad value
+    at.sidebar.selectbox(key=RECIPE).select("lstm100").run()  # a recipe replaces the bad value
     assert at.session_state["f_hidden"] == 100 and at.sidebar.number_input(key="f_hidden").value == 100
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from playground import lr_find
+from ui.train_form import RECIPE
 
 from conftest import app_page, tiny
 
@@ -80,4 +81,4 @@ def test_train_runs_the_range_test_and_use_it_fills_the_form(home):
     suggested = float(use.label.removeprefix("Use "))
     use.click().run()
     assert at.session_state["f_lr"] == suggested  # what the button says, not a longer value behind it
-    assert at.session_state["recipe"] == "(custom)"
+    assert at.session_state[RECIPE] == "(custom)"

@@ -17,6 +17,7 @@ from playground.config import (
     ACTIVATIONS,
     ARCHITECTURES,
     DEVICES,
+    FLAT_FIELDS,
     FRACTIONS,
     NORMALIZATIONS,
     OPTIMIZERS,
@@ -36,7 +37,8 @@ from ui.lr_finder_view import lr_finder, lr_result
 from ui.navigation import arrived, url_params
 from ui.run_code import show_code
 
-PREFIX = "f_"
+PREFIX = "f_"  # each config field's widget: f_lr, f_hidden, ... (form_config reads them back)
+RECIPE = PREFIX + "recipe"  # the recipe box: kept across pages with the fields (navigation's "f_"), no field
 CUSTOM = "(custom)"
 RUN_NAME, OUTCOME = "run_name", "train_outcome"
 LINKED = "form_from_link"  # a link filled the form and named no run: the page says "press Train", shows no old run
@@ -61,7 +63,7 @@ def _load(cfg: RunConfig, base: str | None = None) -> None:
     base = base or _closest_recipe(cfg)
     _fill(cfg)
     st.session_state[BASE] = base
-    st.session_state["recipe"] = base if RECIPES[base] == cfg else CUSTOM
+    st.session_state[RECIPE] = base if RECIPES[base] == cfg else CUSTOM
 
 
 def use_config(cfg: RunConfig, run_id: int) -> None:
@@ -72,14 +74,14 @@ def use_config(cfg: RunConfig, run_id: int) -> None:
 
 
 def _on_recipe() -> None:
-    name = st.session_state["recipe"]
+    name = st.session_state[RECIPE]
     if name in RECIPES:
         _fill(RECIPES[name])
         st.session_state[BASE] = name
 
 
 def _custom() -> None:
-    st.session_state["recipe"] = CUSTOM  # edited: no longer the named recipe
+    st.session_state[RECIPE] = CUSTOM  # edited: no longer the named recipe
 
 
 def _from_link() -> None:
@@ -118,24 +120,24 @@ def _keep_state() -> None:
     """Streamlit forgets a widget's value when its page is left; re-assigning keeps it."""
     _from_link()
     if PREFIX + "arch" not in st.session_state:
-        st.session_state.setdefault("recipe", "lstm64")
+        st.session_state.setdefault(RECIPE, "lstm64")
         st.session_state[BASE] = "lstm64"
         _fill(RECIPES["lstm64"])
     for key in list(st.session_state):
-        if key.startswith(PREFIX) or key == "recipe":
+        if key.startswith(PREFIX):
             st.session_state[key] = st.session_state[key]
 
 
 def form_params() -> dict[str, str]:
     """The form's settings as a link's query parameters: its recipe and the settings that differ from it."""
     s = st.session_state
-    base = s["recipe"] if s["recipe"] in RECIPES else s.get(BASE) or _closest_recipe(form_config())
+    base = s[RECIPE] if s[RECIPE] in RECIPES else s.get(BASE) or _closest_recipe(form_config())
     return config_params(form_config(), base)
 
 
 def form_config() -> RunConfig:
     """The config exactly as the form shows it (not validated)."""
-    values = {key[len(PREFIX):]: st.session_state[key] for key in st.session_state if key.startswith(PREFIX)}
+    values = {name: st.session_state[PREFIX + name] for name in FLAT_FIELDS if PREFIX + name in st.session_state}
     return RunConfig().override(**values)
 
 
@@ -265,7 +267,7 @@ def sidebar_form() -> None:
         if NOTICE in st.session_state:
             kind, text = st.session_state.pop(NOTICE)
             getattr(st, kind)(text)
-        st.selectbox("Recipe", [CUSTOM, *RECIPES], key="recipe", on_change=_on_recipe,
+        st.selectbox("Recipe", [CUSTOM, *RECIPES], key=RECIPE, on_change=_on_recipe,
                      help="Fills the form with a classic experiment; edit anything after.")
         st.selectbox("Dataset", dataset_choices(), on_change=_custom, key=PREFIX + "dataset",
                      format_func=_dataset_title,
