@@ -62,6 +62,32 @@ def test_a_figure_is_built_once_per_distinct_arguments():
     assert charts.colour_range([np.arange(4.0)]) == (0.0, 3.0)  # and functions that build no figure
 
 
+def test_a_cached_figure_is_serialized_once_and_sent_as_a_fresh_one_would_be(monkeypatch):
+    import plotly.basedatatypes
+    from streamlit.testing.v1 import AppTest
+
+    from playground import charts as raw
+    from ui.figures import charts
+
+    maps = np.random.default_rng(0).normal(size=(6, 12, 12)).astype(np.float32)
+    calls = []
+    real = plotly.basedatatypes.BaseFigure.to_dict
+    monkeypatch.setattr(plotly.basedatatypes.BaseFigure, "to_dict", lambda self: calls.append(1) or real(self))
+    fresh, cached = raw.map_grid(maps, title="maps"), charts.map_grid(maps, title="maps")
+
+    def page(fresh, cached):
+        import streamlit as st
+
+        for i, fig in enumerate((fresh, cached, cached, cached)):  # the cached one drawn three times
+            st.plotly_chart(fig, key=f"chart-{i}")
+
+    at = AppTest.from_function(page, args=(fresh, cached)).run()
+    assert not at.exception, at.exception
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    assert len(specs) == 4 and all(spec == specs[0] for spec in specs)  # the same bytes a fresh figure sends
+    assert len(calls) == 2  # the fresh one once, the cached one once for its three draws (was 4)
+
+
 @pytest.fixture(scope="module")
 def one_model_home(tmp_path_factory):
     """A home with one tiny MNIST LSTM and three kept drawings."""

@@ -4,7 +4,9 @@ Building a plotly figure is most of a page's rerun (bench/page_profile.py: a run
 Inside's feature maps ~3 s), and a rerun or a second visit draws the same figures again. `charts` here is a
 drop-in for `playground.charts`: same functions, same figures, the same object returned for the same arguments
 (keyed by their pickled bytes, every element counted; arguments that cannot be pickled are built each time).
-Callers pass the figure to st.plotly_chart, which only reads it: never modify one taken from here.
+Callers pass the figure to st.plotly_chart, which only reads it: never modify one taken from here. Its
+serialization is kept too: st.plotly_chart calls the figure's to_dict() (a deep copy, every array to base64: on
+Inside most of a rerun's CPU) each time it is drawn, and a figure that never changes needs that only once.
 """
 from __future__ import annotations
 
@@ -30,6 +32,23 @@ def _key(name: str, args: tuple, kwargs: dict) -> bytes | None:
     return hashlib.blake2b(data, digest_size=20).digest()
 
 
+def _sealed(figure: Any) -> Any:
+    """`figure` whose to_dict() is computed on its first call and the same dict returned after (st.plotly_chart
+    only reads it); anything that is not a plotly figure as it is."""
+    if not hasattr(figure, "to_dict") or not hasattr(figure, "layout"):
+        return figure
+    build = figure.to_dict
+    spec: list[dict] = []
+
+    def to_dict() -> dict:
+        if not spec:
+            spec.append(build())
+        return spec[0]
+
+    figure.to_dict = to_dict  # an instance attribute: plotly allows it for a name the class has
+    return figure
+
+
 def _memo(name: str, build: Callable) -> Callable:
     def cached(*args, **kwargs):
         key = _key(name, args, kwargs)
@@ -39,7 +58,7 @@ def _memo(name: str, build: Callable) -> Callable:
             if key in _cache:
                 _cache.move_to_end(key)
                 return _cache[key]
-        figure = build(*args, **kwargs)
+        figure = _sealed(build(*args, **kwargs))
         with _lock:
             _cache[key] = figure
             while len(_cache) > MAX_FIGURES:
