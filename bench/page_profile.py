@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.page_profile [--reruns 3] [--top 12]   # from the repository root (~2 min)
 
 A fresh home gets a few finished tiny MNIST runs (LSTM, GRU, LeNet) and 20 kept drawings. Per page:
-a first run (the visit), then `reruns` reruns under cProfile (on Draw each one a new stroke on the
-canvas). CPU time is the process's (time.process_time: the script thread plus the torch threads it
-wakes), so the numbers mean something on a loaded machine where wall time does not; wall time is
+a first run (the visit), then `reruns` reruns without cProfile and `reruns` under it (on Draw each one a
+new stroke on the canvas). CPU time is the process's (time.process_time: the script thread plus the torch
+threads it wakes), so the numbers mean something on a loaded machine where wall time does not; wall time is
 printed too. Writes bench/results/page_profile.json: per page the first run's and the median rerun's
-CPU seconds and the top functions by cumulative time (the project's own first, then any).
+CPU seconds (profiled, and unprofiled: cProfile's per-call cost inflates Python-heavy code several-fold)
+and the top functions by cumulative time (the project's own first, then any).
 """
 from __future__ import annotations
 
@@ -110,6 +111,13 @@ def profile_page(path: str, reruns: int, n: int, profiler: ScriptProfiler, inks:
     at.run()
     first = (time.process_time() - cpu, time.perf_counter() - wall)
     assert not at.exception, at.exception
+    plain = []  # the same reruns without cProfile, whose per-call cost inflates Python-heavy code several-fold
+    for i in range(reruns):
+        canvas["ink"] = inks[(i + 1) % len(inks)]
+        cpu = time.process_time()
+        at.run()
+        plain.append(time.process_time() - cpu)
+        assert not at.exception, at.exception
     cpus, walls = [], []
     with profiler.on() as prof:
         for i in range(reruns):
@@ -121,7 +129,8 @@ def profile_page(path: str, reruns: int, n: int, profiler: ScriptProfiler, inks:
             assert not at.exception, at.exception
     return {"first_cpu_s": round(first[0], 3), "first_wall_s": round(first[1], 3),
             "rerun_cpu_s": round(statistics.median(cpus), 3), "rerun_wall_s": round(statistics.median(walls), 3),
-            "rerun_cpu_all_s": [round(c, 3) for c in cpus], "top_cumulative": top(prof, n)}
+            "rerun_cpu_all_s": [round(c, 3) for c in cpus],
+            "rerun_cpu_unprofiled_s": round(statistics.median(plain), 3), "top_cumulative": top(prof, n)}
 
 
 def main() -> None:
@@ -147,7 +156,8 @@ def main() -> None:
         r = profile_page(path, args.reruns, args.top, profiler, inks, canvas)
         results["pages"][Path(path).stem] = r
         print(f"{Path(path).stem:8s} first {r['first_cpu_s']:6.2f} s ({r['first_wall_s']:.2f})   "
-              f"rerun {r['rerun_cpu_s']:6.2f} s ({r['rerun_wall_s']:.2f})", flush=True)
+              f"rerun {r['rerun_cpu_s']:6.2f} s ({r['rerun_wall_s']:.2f}), unprofiled "
+              f"{r['rerun_cpu_unprofiled_s']:.2f} s", flush=True)
         for ct, calls, where in r["top_cumulative"]["own"][:6]:
             print(f"    {ct:7.3f} s  {calls:6d}x  {where}")
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
