@@ -4,6 +4,7 @@ from streamlit.testing.v1 import AppTest  # noqa: F401 (type in helpers)
 
 from playground.engine.training import Trainer
 from playground.store import RunStore
+from ui.study_form import Key as StudyKey
 from ui.train_form import RECIPE
 
 from conftest import app_page as page
@@ -101,11 +102,11 @@ def test_compare_without_validation_says_why_there_is_no_gap(home, store):
 
 def test_regularization_study_launches_variants_and_they_finish(home):
     at = page("pages/compare.py").run()
-    at.selectbox(key="study_recipe").select("lstm64")
-    at.number_input(key="study_epochs").set_value(2)
-    at.number_input(key="study_limit").set_value(600)
+    at.selectbox(key=StudyKey.RECIPE).select("lstm64")
+    at.number_input(key=StudyKey.EPOCHS).set_value(2)
+    at.number_input(key=StudyKey.LIMIT).set_value(600)
     at.run()
-    assert at.number_input(key="study_lr").value == 0.01  # lstm64's own, not the CNN study's 0.03
+    assert at.number_input(key=StudyKey.LR).value == 0.01  # lstm64's own, not the CNN study's 0.03
     at.button[0].click().run()
     assert not at.exception
     assert len(at.session_state["compare_ids"]) == 3  # baseline, L2, dropout (2 layers)

@@ -29,6 +29,7 @@ from playground.compare import (
 from playground.config import recipe
 from playground.errors import RunStatus
 from playground.store import RunRecord
+from ui.study_form import Key as StudyKey
 
 from conftest import app_page as page
 from conftest import poll_until, tiny
@@ -320,11 +321,11 @@ def test_selection_lives_in_the_url_and_a_new_session_gets_it(home, store):
 
 
 def _study(at, epochs=1, seeds=1):
-    at.selectbox(key="study_recipe").select("lstm64")
-    at.number_input(key="study_epochs").set_value(epochs)
-    at.number_input(key="study_limit").set_value(300)
-    at.number_input(key="study_seeds").set_value(seeds)
-    at.checkbox(key="study_use_p").uncheck()  # baseline + L2: two runs per seed
+    at.selectbox(key=StudyKey.RECIPE).select("lstm64")
+    at.number_input(key=StudyKey.EPOCHS).set_value(epochs)
+    at.number_input(key=StudyKey.LIMIT).set_value(300)
+    at.number_input(key=StudyKey.SEEDS).set_value(seeds)
+    at.checkbox(key=StudyKey.USE_P).uncheck()  # baseline + L2: two runs per seed
     return at
 
 
@@ -384,7 +385,7 @@ def test_launching_the_same_study_twice_asks_first(home, store):
     assert len(store.list_runs()) == 2  # nothing launched yet
     button(at, "Show the existing runs").click().run()
     assert sorted(at.session_state["compare_ids"]) == first and not at.warning
-    at.number_input(key="study_seeds").set_value(2).run()
+    at.number_input(key=StudyKey.SEEDS).set_value(2).run()
     button(at, "🚀 Launch study").click().run()
     assert any("2 of these 4 runs already exist" in w.value for w in at.warning)
     button(at, "Launch only the 2 new").click().run()
@@ -398,8 +399,8 @@ def test_launching_the_same_study_twice_asks_first(home, store):
 
 def test_the_study_form_launches_a_data_size_axis(home, store):
     at = _study(page("pages/compare.py").run())
-    at.checkbox(key="study_use_l2").uncheck()
-    at.multiselect(key="study_sizes").select(300).select(750).run()
+    at.checkbox(key=StudyKey.USE_L2).uncheck()
+    at.multiselect(key=StudyKey.SIZES).select(300).select(750).run()
     assert any("2 runs" in c.value for c in at.caption if c.value.startswith("⏱")), [c.value for c in at.caption]
     button(at, "🚀 Launch study").click().run()
     assert not at.exception and not at.error
@@ -411,10 +412,10 @@ def test_the_study_form_launches_a_data_size_axis(home, store):
 
 def test_the_study_form_launches_an_early_stopping_variant(home, store):
     at = _study(page("pages/compare.py").run())
-    at.checkbox(key="study_use_l2").uncheck()
-    at.checkbox(key="study_use_p").uncheck()
-    at.checkbox(key="study_es").check()
-    at.number_input(key="study_patience").set_value(3).run()
+    at.checkbox(key=StudyKey.USE_L2).uncheck()
+    at.checkbox(key=StudyKey.USE_P).uncheck()
+    at.checkbox(key=StudyKey.ES).check()
+    at.number_input(key=StudyKey.PATIENCE).set_value(3).run()
     button(at, "🚀 Launch study").click().run()
     assert not at.exception and not at.error
     runs = store.list_runs()
@@ -508,9 +509,10 @@ def test_the_study_form_says_what_its_defaults_show_and_how_long_they_take(home)
     at = page("pages/compare.py").run()
     assert any("epochs" in c.value and "minutes" in c.value and "5 seeds" in c.value for c in at.caption)
     # Measured (bench/results/settings-study.json): the defaults that open a gap beyond seed noise.
-    assert at.number_input(key="study_epochs").value == STUDY_EPOCHS == 100
-    assert at.number_input(key="study_limit").value == STUDY_LIMIT == 1500
-    assert at.number_input(key="study_lr").value == STUDY_LR and at.slider(key="study_val").value == STUDY_VAL_FRACTION
+    assert at.number_input(key=StudyKey.EPOCHS).value == STUDY_EPOCHS == 100
+    assert at.number_input(key=StudyKey.LIMIT).value == STUDY_LIMIT == 1500
+    assert at.number_input(key=StudyKey.LR).value == STUDY_LR
+    assert at.slider(key=StudyKey.VAL).value == STUDY_VAL_FRACTION
     assert any(c.value.startswith("⏱ 3 runs") and "here" in c.value for c in at.caption)  # an estimate before Launch
     assert any("every 6th epoch and the last" in c.value for c in at.caption)  # which epochs get a point
 
@@ -519,7 +521,7 @@ def test_the_study_forms_cnn_note_shows_for_cnn_recipes_only(home):
     """New-user issue: the CNN measurements showed under gru3x200 too."""
     at = page("pages/compare.py").run()
     assert any("the plain CNN ends at" in c.value for c in at.caption)
-    at.selectbox(key="study_recipe").select("gru3x200").run()
+    at.selectbox(key=StudyKey.RECIPE).select("gru3x200").run()
     assert not at.exception and not any("CNN" in c.value or "900 training images" in c.value for c in at.caption)
     assert any("No overfitting timings were measured for gru3x200" in c.value for c in at.caption)
 
@@ -684,7 +686,7 @@ def test_the_study_forms_numbers_are_the_measured_ones(home):
     assert f"took {wall['wall']:.0f} s" in note and "bench/README" not in note and "/learn#how-we-measured" in note
     # The default (one seed) says plainly that it has no spread; more seeds do not.
     assert any(c.value.startswith("⏱") and "no spread" in c.value for c in at.caption)
-    at.number_input(key="study_seeds").set_value(3).run()
+    at.number_input(key=StudyKey.SEEDS).set_value(3).run()
     assert not any(c.value.startswith("⏱") and "no spread" in c.value for c in at.caption)
 
 

@@ -79,3 +79,26 @@ def test_shared_session_keys_are_spelled_once_in_ui_state():
     literals = {(str(p.relative_to(ROOT)), node.value) for p in files for node in ast.walk(ast.parse(p.read_text()))
                 if isinstance(node, ast.Constant) and node.value in shared}
     assert literals == set()
+
+
+SPELLED_ONCE = ("ui/study_form.py", "ui/train_form.py")  # files whose keys are constants
+
+
+def test_a_components_widget_keys_are_spelled_once():
+    """Issue 34: the study form spelled each key twice, to create the widget and to read it; a typo in one
+    read a missing key. A key-like literal ("study_seeds") may stand once in these files: its constant."""
+    import re
+    from collections import Counter
+
+    for name in SPELLED_ONCE:
+        tree = ast.parse((ROOT / name).read_text())
+        counts = Counter(node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                         and isinstance(node.value, str) and re.fullmatch(r"[a-z]+_[a-z0-9_]+", node.value))
+        assert {k: n for k, n in counts.items() if n > 1} == {}, name
+
+
+def test_the_study_forms_keys_carry_its_prefix():
+    from ui.study_form import Key
+
+    keys = [v for k, v in vars(Key).items() if k.isupper()]
+    assert len(set(keys)) == len(keys) and all(k.startswith("study_") for k in keys)

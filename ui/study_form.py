@@ -26,6 +26,31 @@ from ui.measured_view import LINK
 from ui.state import COMPARE_IDS
 
 STUDY_ERROR, REPEAT = "study_error", "study_repeat"
+
+
+class Key:
+    """The form's widget keys, each spelled once: study_form() creates the widgets, _plan reads them."""
+    RECIPE = "study_recipe"
+    EPOCHS = "study_epochs"
+    SEEDS = "study_seeds"
+    SEED = "study_seed"
+    LIMIT = "study_limit"
+    LR = "study_lr"
+    VAL = "study_val"
+    BASE = "study_base"
+    USE_L2 = "study_use_l2"
+    L2 = "study_l2"
+    USE_P = "study_use_p"
+    P = "study_p"
+    BN = "study_bn"
+    WIDE = "study_wide"
+    AUG = "study_aug"
+    ES = "study_es"
+    PATIENCE = "study_patience"
+    SIZES = "study_sizes"
+    NOISES = "study_noises"
+
+
 SIZES = (300, 750, 1500, 3000, 6000, 12000)  # the data-size axis's choices (first N samples)
 NOISES = (0.0, 0.1, 0.2, 0.5)  # ... and the label-noise axis's
 
@@ -60,16 +85,16 @@ def epochs_note(recipe_name: str) -> str:
 
 def _plan() -> tuple[str, list[tuple[str, RunConfig]]]:
     s = st.session_state
-    base = RECIPES[s["study_recipe"]].override(epochs=int(s["study_epochs"]), seed=int(s["study_seed"]),
-                                               limit=int(s["study_limit"]), val_fraction=float(s["study_val"]),
-                                               lr=float(s["study_lr"]))
-    choice = StudyChoice(baseline=s["study_base"], l2=s["study_l2"] if s["study_use_l2"] else None,
-                         dropout=s["study_p"] if s["study_use_p"] else None,
-                         batchnorm=s["study_bn"], wider=s["study_wide"], augment=s.get("study_aug", False),
-                         early_stopping=int(s["study_patience"]) if s.get("study_es") else None,
-                         sizes=tuple(sorted(s.get("study_sizes") or ())),
-                         noises=tuple(sorted(s.get("study_noises") or ())))
-    return s["study_recipe"], study_plan(base, choice, int(s["study_seeds"]))
+    base = RECIPES[s[Key.RECIPE]].override(epochs=int(s[Key.EPOCHS]), seed=int(s[Key.SEED]),
+                                           limit=int(s[Key.LIMIT]), val_fraction=float(s[Key.VAL]),
+                                           lr=float(s[Key.LR]))
+    choice = StudyChoice(baseline=s[Key.BASE], l2=s[Key.L2] if s[Key.USE_L2] else None,
+                         dropout=s[Key.P] if s[Key.USE_P] else None,
+                         batchnorm=s[Key.BN], wider=s[Key.WIDE], augment=s.get(Key.AUG, False),
+                         early_stopping=int(s[Key.PATIENCE]) if s.get(Key.ES) else None,
+                         sizes=tuple(sorted(s.get(Key.SIZES) or ())),
+                         noises=tuple(sorted(s.get(Key.NOISES) or ())))
+    return s[Key.RECIPE], study_plan(base, choice, int(s[Key.SEEDS]))
 
 
 def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
@@ -134,8 +159,8 @@ def _ask_again() -> None:
 def _on_recipe() -> None:
     """A new base recipe: its own learning rate, except a CNN's, which the study raises (see STUDY_LR)."""
     s = st.session_state
-    cfg = RECIPES[s["study_recipe"]]
-    s["study_lr"] = STUDY_LR if cfg.model.arch == "cnn" else cfg.optim.lr
+    cfg = RECIPES[s[Key.RECIPE]]
+    s[Key.LR] = STUDY_LR if cfg.model.arch == "cnn" else cfg.optim.lr
 
 
 def _estimate() -> None:
@@ -147,7 +172,7 @@ def _estimate() -> None:
     took = how_long([cfg for _, cfg in plan]) if plan else None
     if took:
         st.caption(f"⏱ {len(plan)} runs, {jobs().max_concurrent} at a time: {took}.{_evaluated(plan)}"
-                   + (ONE_SEED if int(st.session_state["study_seeds"]) == 1 else ""))
+                   + (ONE_SEED if int(st.session_state[Key.SEEDS]) == 1 else ""))
 
 
 ONE_SEED = (" With one seed the study has no spread: it shows each variant's gap and accuracy, but cannot tell "
@@ -171,48 +196,48 @@ def _evaluated(plan: list[tuple[str, RunConfig]]) -> str:
 
 def study_form() -> None:
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("cnn"), key="study_recipe",
+    c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("cnn"), key=Key.RECIPE,
                  on_change=_on_recipe)
-    c2.number_input("Epochs", 1, 200, value=STUDY_EPOCHS, key="study_epochs")
-    c3.number_input("Seeds", 1, 10, value=1, key="study_seeds",
+    c2.number_input("Epochs", 1, 200, value=STUDY_EPOCHS, key=Key.EPOCHS)
+    c3.number_input("Seeds", 1, 10, value=1, key=Key.SEEDS,
                     help="Train each variant with this many seeds: Compare then draws each variant's mean "
                          "with its min–max band, and flags differences smaller than the seeds' spread.")
-    c4.number_input("First seed", 0, 2**31 - 1, value=0, key="study_seed",
+    c4.number_input("First seed", 0, 2**31 - 1, value=0, key=Key.SEED,
                     help="Variants of one seed start from the same initial weights where their architecture "
                          "is the same; Compare says which did.")
-    c5.number_input("First N samples (0 = all)", 0, 60000, value=STUDY_LIMIT, step=500, key="study_limit",
-                    disabled=bool(st.session_state.get("study_sizes")),
+    c5.number_input("First N samples (0 = all)", 0, 60000, value=STUDY_LIMIT, step=500, key=Key.LIMIT,
+                    disabled=bool(st.session_state.get(Key.SIZES)),
                     help="Greyed out while training-set sizes below are ticked: each size replaces it.")
     c1, c2, _ = st.columns([1, 1, 3])
-    st.session_state.setdefault("study_lr", STUDY_LR)
-    c1.number_input("Learning rate", 1e-5, 1.0, format="%.4f", step=0.005, key="study_lr",
+    st.session_state.setdefault(Key.LR, STUDY_LR)
+    c1.number_input("Learning rate", 1e-5, 1.0, format="%.4f", step=0.005, key=Key.LR,
                     help="For every variant. A CNN's recipe has 0.01, too slow to overfit in a CPU study; other "
                          "recipes start at their own.")
-    c2.slider("Held out for validation", 0.1, 0.5, value=STUDY_VAL_FRACTION, step=0.05, key="study_val",
+    c2.slider("Held out for validation", 0.1, 0.5, value=STUDY_VAL_FRACTION, step=0.05, key=Key.VAL,
               help="A share of the N samples; hundreds of validation images keep the gap out of their noise.")
-    st.caption(epochs_note(st.session_state["study_recipe"]))
+    st.caption(epochs_note(st.session_state[Key.RECIPE]))
     row = st.container(horizontal=True)  # wraps in a narrow window, where five columns cut their labels
     c = [row.container(width=170) for _ in range(7)]
-    c[0].checkbox("No regularization", value=True, key="study_base")
-    c[1].checkbox("L2 penalty", value=True, key="study_use_l2")
-    c[1].number_input("λ", 0.0, 1.0, value=STUDY_L2, format="%.4f", step=0.005, key="study_l2")
-    c[2].checkbox("Dropout", value=True, key="study_use_p")
-    c[2].slider("p", 0.05, 0.8, value=STUDY_DROPOUT, step=0.05, key="study_p")
-    c[3].checkbox("Batch-norm (CNNs)", key="study_bn")
-    c[4].checkbox("Wider (×2)", key="study_wide")
-    c[5].checkbox("Augmented data", key="study_aug",
+    c[0].checkbox("No regularization", value=True, key=Key.BASE)
+    c[1].checkbox("L2 penalty", value=True, key=Key.USE_L2)
+    c[1].number_input("λ", 0.0, 1.0, value=STUDY_L2, format="%.4f", step=0.005, key=Key.L2)
+    c[2].checkbox("Dropout", value=True, key=Key.USE_P)
+    c[2].slider("p", 0.05, 0.8, value=STUDY_DROPOUT, step=0.05, key=Key.P)
+    c[3].checkbox("Batch-norm (CNNs)", key=Key.BN)
+    c[4].checkbox("Wider (×2)", key=Key.WIDE)
+    c[5].checkbox("Augmented data", key=Key.AUG,
                   help="The plain model trained on randomly shifted images (MNIST: turned; CIFAR: flipped too).")
-    c[6].checkbox("Early stopping", key="study_es",
+    c[6].checkbox("Early stopping", key=Key.ES,
                   help="The plain model, stopped after this many evaluations without a gain in validation accuracy "
                        "and tested on its best evaluated epoch's weights. A study evaluates every few epochs (the "
                        "note below the form), so this counts evaluations, not epochs.")
-    c[6].number_input("patience", 1, 1000, value=STUDY_PATIENCE, step=1, key="study_patience")
+    c[6].number_input("patience", 1, 1000, value=STUDY_PATIENCE, step=1, key=Key.PATIENCE)
     d1, d2 = st.columns(2)
-    d1.multiselect("The data as an axis: training-set sizes", SIZES, key="study_sizes",
+    d1.multiselect("The data as an axis: training-set sizes", SIZES, key=Key.SIZES,
                    format_func=lambda n: f"first {n:,} samples",
                    help="Each ticked variant at each size, instead of the N above (the held-out share and the "
                         "test set are cut from the same N). More data or more regularization: tick both.")
-    d2.multiselect("…and label noise", NOISES, key="study_noises", format_func=lambda q: f"{q:.0%} of labels random",
+    d2.multiselect("…and label noise", NOISES, key=Key.NOISES, format_func=lambda q: f"{q:.0%} of labels random",
                    help="Each ticked variant at each share of training labels replaced by a random class (the same "
                         "images for every seed; validation and test labels stay true).")
     _estimate()
