@@ -3,7 +3,7 @@ import streamlit as st
 
 from playground.lessons import BY_KEY, LESSONS, current_scale
 from ui.common import jobs
-from ui.lesson_view import show_lesson
+from ui.lesson_view import LESSON, show_lesson
 from ui.measured_view import how_we_measured
 from ui.navigation import require_app
 
@@ -16,8 +16,8 @@ st.markdown("Each lesson is a classic experiment: read what it asks, **guess the
 progress = jobs().store.lessons()
 keys = [lesson.key for lesson in LESSONS]
 wanted = st.query_params.get("lesson")
-if st.session_state.get("lesson") not in keys:
-    st.session_state["lesson"] = wanted if wanted in keys else keys[0]
+if st.session_state.get(LESSON) not in keys:
+    st.session_state[LESSON] = wanted if wanted in keys else keys[0]
 
 
 def _label(key: str) -> str:
@@ -30,7 +30,7 @@ with st.sidebar:
     st.progress(len(done) / len(keys), text=f"{len(done)} of {len(keys)} lessons done")
     for k in done:
         st.caption(f"✓ {_label(k)}")
-key = st.radio("Lesson", keys, format_func=_label, key="lesson", horizontal=False)
+key = st.radio("Lesson", keys, format_func=_label, key=LESSON, horizontal=False)
 st.query_params["lesson"] = key
 st.divider()
 show_lesson(BY_KEY[key], progress.get(key, {}), current_scale())

@@ -10,6 +10,7 @@ from playground.data import sample
 from playground.engine.training import Trainer
 from playground.inference import load_checkpoint
 from playground.store import RunStore
+from ui.lesson_view import LESSON
 
 from conftest import app_page, tiny
 
@@ -154,7 +155,7 @@ def test_the_conv_lesson_works_out_one_filter_by_hand(math_home, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
     monkeypatch.setenv("PLAYGROUND_LESSON_SCALE", "tiny")
     at = app_page("pages/learn.py").run()
-    at.radio(key="lesson").set_value("conv").run()
+    at.radio(key=LESSON).set_value("conv").run()
     at.radio(key="guess-conv").set_value(lessons.BY_KEY["conv"].choices[0]).run()
     reuse = next(b for b in at.button if b.key == "reuse-conv")
     run_id = int(reuse.label.split("#")[1].split()[0])  # "Use my CNN run #N (no training)"

@@ -351,3 +351,63 @@ def test_default_ranges_are_measured_values_at_which_lenet_learned():
         p = parse_param(f"{name}={DEFAULT_RANGES[name]}", recipe("lenet"))
         assert p.low in measured and p.high in measured, name  # both ends were tried
         assert all(acc >= LEARNS_AT for v, acc in measured.items() if p.low <= v <= p.high), name
+
+
+def test_two_sweeps_on_one_storage_share_its_trial_budget(tmp_path, fast_polls):
+    """Two CLIs sweeping one --storage at once each trained the whole budget (3 + 3 of a 3-trial sweep): the
+    budget is the study's. Their trials stay running until both sweeps could have asked for all they wanted."""
+    import threading
+    import time
+
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    release, hung, lock, total, errors = threading.Event(), threading.Event(), threading.Lock(), [0], []
+    started = time.monotonic()
+
+    class Held(FakeRuns):  # runs that end once three have started in all (a hang guard ends them after 60 s)
+        def submit(self, cfg, name):
+            with lock:
+                total[0] += 1
+                if total[0] >= 3:
+                    release.set()
+            return super().submit(cfg, name)
+
+        def snapshot(self, run_id, **kw):
+            if not release.is_set() and time.monotonic() - started > 60:
+                hung.set()
+            self.finish = release.is_set() or hung.is_set()
+            return super().snapshot(run_id, **kw)
+
+    def sweep(runs):
+        try:
+            run_sweep(runs, tiny(), [Param("lr", 1e-3, 1e-2)], trials=3, at_once=2, name="shared", storage=url)
+        except Exception as exc:  # noqa: BLE001  e.g. both creating the new storage's tables at once
+            errors.append(exc)
+
+    sweeps = [Held(finish=False) for _ in range(2)]
+    threads = [threading.Thread(target=sweep, args=(runs,)) for runs in sweeps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors and not hung.is_set(), (errors, [len(runs.submitted) for runs in sweeps])
+    assert sum(len(runs.submitted) for runs in sweeps) == 3
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 3
+
+
+def test_a_trial_left_running_by_a_dead_sweep_is_trained_again(tmp_path, fast_polls):
+    """The shared budget counts running trials of live processes only: one a killed CLI left "running" does not
+    use up the budget of the sweep resumed after it."""
+    import optuna
+
+    from playground.engine import sweep
+
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    study = optuna.create_study(study_name="kept", storage=url, direction="maximize")
+    dead = study.ask()
+    dead.set_user_attr(sweep.OWNER, f"{sweep.HOST}:999999999:gone")  # no such pid on this machine
+    runs = FakeRuns()
+    run_sweep(runs, tiny(), [Param("lr", 1e-3, 1e-2)], trials=2, name="kept", storage=url)
+    assert len(runs.submitted) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import random
 import statistics
 import threading
@@ -24,6 +25,8 @@ import numpy as np
 from ..compare import BOOKKEEPING, applies
 from ..config import FLAT_FIELDS, ConfigError, RunConfig, is_valid, validate
 from ..errors import RunStatus, first_line
+from ..store import HOST, PROCESS_TOKEN
+from ..store.database import pid_alive
 
 POLL_SECONDS = 0.2
 log = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ SWEEPABLE = tuple(DEFAULT_RANGES)  # what a sweep may search: the settings the f
 GRID_POINTS_MAX = 50  # values per range in a grid: beyond this a "grid" is a sampled search by another name
 GRID_LIST_MAX = 100_000  # a grid up to this many combinations is shuffled as a list; a larger one is drawn from
 PROBE_CHOICES = 4  # choices per setting that check_sweep tries in combination before any trial
+OWNER = "playground_owner"  # a trial's user attribute: the process that asked it (its budget share, _taken)
+OVER_BUDGET = "playground_over_budget"  # asked when the study's budget was spent: told FAIL, never trained
 
 
 @dataclass(frozen=True)
@@ -257,14 +262,20 @@ def open_study(name: str, storage: str | None, sampler, pruner):
     import optuna
 
     check_storage(storage)
-    try:
-        return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, storage=storage,
-                                   study_name=name, load_if_exists=storage is not None)
-    except ImportError as exc:  # postgresql:// without psycopg2, mysql:// without its driver
-        raise ConfigError(f"--storage {storage.split('://')[0]}:// needs a database driver that is not "
-                          f"installed ({first_line(exc)})") from None
-    except Exception as exc:  # noqa: BLE001  SQLAlchemy's and Optuna's many errors: one line, the cause
-        raise ConfigError(f"cannot open --storage {storage}: {first_line(exc)}") from None
+    for attempt in range(3):
+        try:
+            return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, storage=storage,
+                                       study_name=name, load_if_exists=storage is not None)
+        except ImportError as exc:  # postgresql:// without psycopg2, mysql:// without its driver
+            raise ConfigError(f"--storage {storage.split('://')[0]}:// needs a database driver that is not "
+                              f"installed ({first_line(exc)})") from None
+        except Exception as exc:  # noqa: BLE001  SQLAlchemy's and Optuna's many errors: one line, the cause
+            # Two sweeps opening a new storage at once: one creates its tables, the other's creation fails
+            # ("UNIQUE constraint failed: alembic_version"); a moment later the tables are there to open.
+            if attempt == 2:
+                raise ConfigError(f"cannot open --storage {storage}: {first_line(exc)}") from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -358,16 +369,15 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
     study = open_study(name, storage, optuna.samplers.TPESampler(seed=seed), pruner)
     if study.trials:  # resumed: a sampler seeded as the first session's proposed its trials again, retrained
         study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
-    done_before = [t for t in study.trials if t.state.is_finished()]
+    done_before = [t for t in study.trials if t.state.is_finished() and OVER_BUDGET not in t.user_attrs]
     tried = {repr(sorted(t.params.items())) for t in done_before}
     pending = [v for v in first if repr(sorted(v.items())) not in tried]
     live: dict[int, tuple[Any, int, int]] = {}  # trial number -> (trial, run id, epochs reported)
-    asked = len(done_before)
     deadline = time.monotonic() + 60 * minutes if minutes else math.inf
-    ended = False  # stopped, or a grid with nothing more to try
+    ended = False  # stopped, the study's budget spent, or a grid with nothing more to try
 
     def more() -> bool:
-        return not ended and asked < trials and time.monotonic() < deadline
+        return not ended and time.monotonic() < deadline
 
     while more() or live:
         if not ended and stop is not None and stop():
@@ -375,6 +385,9 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
             for _trial, run_id, _ in live.values():
                 registry.stop(run_id, "stopped with its sweep")
         while more() and len(live) < at_once:
+            if _taken(study) >= trials:  # the study's budget, shared by every process sweeping its storage
+                ended = True
+                break
             values = pending.pop(0) if pending else next(
                 (c for c in combos if repr(sorted(c.items())) not in tried), None)
             if values is None and grid:
@@ -383,7 +396,12 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
             if values is not None:
                 study.enqueue_trial(values)
             trial = study.ask()
-            asked += 1
+            trial.set_user_attr(OWNER, _owner())
+            if _taken(study, before=trial.number) >= trials:  # another process asked at the same moment
+                trial.set_user_attr(OVER_BUDGET, True)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                ended = True
+                break
             values = {p.name: _suggest(trial, p) for p in params}
             try:
                 cfg = validate(base.override(**values))
@@ -410,6 +428,41 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
         if live or more():
             time.sleep(POLL_SECONDS)
     return study
+
+
+def _taken(study, before: int | None = None) -> int:
+    """Trials (numbered below `before`) that count towards a study's budget: finished, or asked by a process
+    still alive (two CLIs on one --storage each trained the whole budget). A trial of a process that died
+    running it, or one asked past the budget, does not count: a resumed sweep trains in their place."""
+    import optuna
+
+    alive = {}
+    count = 0
+    for t in study.get_trials(deepcopy=False):
+        if (before is not None and t.number >= before) or OVER_BUDGET in t.user_attrs:
+            continue
+        if t.state == optuna.trial.TrialState.RUNNING:
+            owner = t.user_attrs.get(OWNER)
+            if owner is None:  # asked a moment ago (its owner not written yet), or by a version before owners
+                count += t.datetime_start is None or time.time() - t.datetime_start.timestamp() < 60
+            else:
+                count += alive.setdefault(owner, _owner_alive(owner))
+        else:
+            count += 1  # finished, or waiting to be asked (enqueued by another process a moment ago)
+    return count
+
+
+def _owner() -> str:
+    """This process, as a trial's OWNER attribute: "host:pid:token"."""
+    return f"{HOST}:{os.getpid()}:{PROCESS_TOKEN}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process that asked a trial still runs; another machine's counts as alive (it cannot be seen)."""
+    host, pid, token = ([*str(owner).rsplit(":", 2), "", ""])[:3]
+    if token == PROCESS_TOKEN:
+        return True
+    return host != HOST or pid_alive(int(pid) if pid.isdigit() else None)
 
 
 def _prune_message(study, row: dict) -> str:
@@ -480,7 +533,8 @@ def earlier_results(study, reported: Sequence[TrialResult]) -> list[TrialResult]
     states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
     return [TrialResult(t.number, None, dict(t.params), states[t.state.name], t.value,
                         None if t.state.name == "COMPLETE" else "in an earlier session")
-            for t in study.trials if t.number not in seen and t.state.name in states]
+            for t in study.trials
+            if t.number not in seen and t.state.name in states and OVER_BUDGET not in t.user_attrs]
 
 
 def conclusion(results: Sequence[TrialResult], metric: str = "validation accuracy",
