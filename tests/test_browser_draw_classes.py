@@ -1,0 +1,42 @@
+"""In real Chromium: a stroke on Draw's canvas read by a model of your own classes, answered in their names."""
+import pytest
+
+from playground.engine.training import Trainer
+from playground.store import RunStore
+from tests.conftest import tiny
+from tests.test_browser import draw_a_one
+from tests.test_draw_classes import MARKS, _marks
+
+from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.browser
+
+BAR_CLASSES = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(
+    g => g._fullData && g._fullData.length && g._fullData[0].type === 'bar').map(g => Array.from(g._fullData[0].x))"""
+
+
+def test_a_stroke_is_read_by_a_model_of_your_own_classes(tmp_path, monkeypatch):
+    require_chromium()
+    home = tmp_path / "home"
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    store = RunStore(home)
+    cfg = tiny(dataset=_marks(store), epochs=2, limit=0, batch_size=8, hidden=16)
+    assert Trainer(cfg, store, store.create_run(cfg, "marks")).run().status == "finished"
+    store.close()
+    with streamlit_server(home, ARTIFACTS / "browser-draw-classes.log") as (url, server), \
+            browser_page("draw-classes") as page:
+        page.goto(f"{url}/draw")
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for(timeout=60_000)
+        wait_idle(page)
+        draw_a_one(page, canvas.bounding_box(), 0.5)
+        predicted = page.get_by_test_id("stMetricValue").first
+        predicted.wait_for(timeout=30_000)
+        assert predicted.inner_text().strip() in MARKS
+        page.wait_for_function(f"({BAR_CLASSES})().length >= 1", timeout=30_000)
+        assert page.evaluate(BAR_CLASSES)[0] == MARKS  # its probabilities over its own classes, not 0-9
+        page.get_by_text("classes check, cross").first.wait_for(timeout=10_000)  # the picked model's label
+        wait_idle(page)
+        page.screenshot(path=str(ARTIFACTS / "draw-own-classes.png"), full_page=True)
+    log = (ARTIFACTS / "browser-draw-classes.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
