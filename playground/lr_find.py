@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .config import RunConfig, validate
 from .data import Normalizer, load_dataset
-from .engine.jobs import admit_memory, memory_in_use
+from .engine.jobs import holding_memory
 from .engine.split import split_dataset
 from .engine.training import make_optimizer
 from .models import build_model
@@ -116,9 +116,21 @@ def range_test(cfg: RunConfig, start: float = 1e-6, end: float = 1.0, steps: int
                threads: int = 1) -> RangeTest:
     """Train `steps` batches of `cfg` (its data, model, optimizer, seed) with the lr rising exponentially."""
     cfg = validate(cfg)
-    cpu = torch.device("cpu")
-    admit_memory(cfg, cpu, in_use=memory_in_use(cpu))  # the admission a run gets: refused before anything trains
-    torch.set_num_threads(threads)  # the runs' own policy (settings.py); process-wide, as the engine sets it
+    # The admission a run gets, refused before anything trains; its memory counts as in use while it trains,
+    # so a run submitted meanwhile waits for the room as it would behind another run.
+    with holding_memory(cfg, torch.device("cpu")):
+        torch.set_num_threads(threads)  # the runs' own policy (settings.py); process-wide, as the engine sets it
+        lrs, losses = _rising(cfg, start, end, steps)
+    lrs_a, losses_a = np.array(lrs), np.array(losses)
+    smoothed_a = smooth(losses_a)
+    sh = shape(lrs_a, smoothed_a)
+    suggestion, rule, text = advise(sh)
+    return RangeTest(lrs_a, losses_a, smoothed_a, suggestion, rule, sh, text)
+
+
+def _rising(cfg: RunConfig, start: float, end: float, steps: int) -> tuple[list[float], list[float]]:
+    """(learning rates, losses) of up to `steps` batches, the rate rising from `start` to `end`; it stops once
+    the loss is not finite or the smoothed loss blows up."""
     ds = load_dataset(cfg.data.dataset)
     data = split_dataset(ds, cfg, torch.device("cpu"))
     norm = Normalizer.of(cfg.data.dataset, cfg.data.normalize)
@@ -146,8 +158,4 @@ def range_test(cfg: RunConfig, start: float = 1e-6, end: float = 1.0, steps: int
         smoothed = smooth(np.array(losses))
         if i > 10 and smoothed[-1] > BLOW_UP * smoothed.min():
             break
-    lrs_a, losses_a = np.array(lrs), np.array(losses)
-    smoothed_a = smooth(losses_a)
-    sh = shape(lrs_a, smoothed_a)
-    suggestion, rule, text = advise(sh)
-    return RangeTest(lrs_a, losses_a, smoothed_a, suggestion, rule, sh, text)
+    return lrs, losses

@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+import torch
 
 import playground.engine.jobs as jobs_module
 from playground.cli import bar_line
@@ -313,6 +314,38 @@ def test_the_learning_rate_range_test_goes_through_the_same_admission(monkeypatc
     monkeypatch.setattr(lr_find, "load_dataset", lambda name: pytest.fail("the range test started"))
     with pytest.raises(ConfigError, match="Try a smaller batch size"):
         lr_find.range_test(tiny(limit=300), steps=5)
+
+
+def test_a_range_test_counts_as_memory_in_use_while_it_trains(store, monkeypatch, step_gate):
+    """A range test went through admission but held no memory: a Train submit beside it that together with it
+    exceeds the budget started at once. Now the run waits in the queue until the range test ends, and a second
+    range test meanwhile is refused."""
+    from playground import lr_find
+    from playground.config import ConfigError
+
+    monkeypatch.setattr(jobs_module, "memory_budget", lambda device: 30 * MB)
+    monkeypatch.setattr(jobs_module, "estimate_memory", lambda config: 19 * MB)
+    gate, errors = step_gate(3), []
+
+    def find() -> None:
+        try:
+            lr_find.range_test(tiny(limit=300), steps=5)
+        except Exception as exc:  # noqa: BLE001  reported by the assertion below
+            errors.append(exc)
+    finder = threading.Thread(target=find)
+    finder.start()
+    gate.wait()  # the range test is training, held at its third batch
+    registry = JobRegistry(store, max_concurrent=2)
+    run = registry.submit(tiny(epochs=1, limit=100))
+    assert registry.running() == [] and registry.snapshot(run).status == RunStatus.QUEUED
+    with pytest.raises(ConfigError, match="hold about 19 MB of the 30 MB"):
+        lr_find.range_test(tiny(limit=300), steps=5)
+    gate.released.set()
+    finder.join(WAIT)
+    assert not errors and not finder.is_alive()
+    assert jobs_module.memory_in_use(torch.device("cpu")) <= 19 * MB  # the range test's hold is gone
+    assert registry.wait(run, timeout=WAIT).status == RunStatus.FINISHED
+    registry.shutdown()
 
 
 # ------------------------------------------------------------------ a full disk, a deleted run (issue 30)

@@ -10,7 +10,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +51,39 @@ def _gb(n: int) -> str:
 
 
 def memory_in_use(device: torch.device) -> int:
-    """Bytes the runs training now on `device` in this process planned to use (queued runs use none yet)."""
-    return sum(registry.training_memory(device) for registry in list(_REGISTRIES))
+    """Bytes the runs training now on `device` in this process planned to use (queued runs use none yet), and
+    what training outside a registry holds (a learning-rate range test, `holding_memory`)."""
+    return sum(registry.training_memory(device) for registry in list(_REGISTRIES)) + held_outside(str(device))
+
+
+# Memory held by training outside any registry (the learning-rate range test), by a token per holder. Its lock
+# is taken alone or inside a registry's lock (_has_room), never the other way round.
+_OUTSIDE: dict[object, tuple[str, int]] = {}
+_OUTSIDE_LOCK = threading.Lock()
+
+
+def held_outside(device: str, but: object = None) -> int:
+    """Bytes training outside the registries holds on `device` (not counting holder `but`)."""
+    with _OUTSIDE_LOCK:
+        return sum(need for token, (where, need) in _OUTSIDE.items() if where == device and token is not but)
+
+
+@contextlib.contextmanager
+def holding_memory(config: RunConfig, device: torch.device) -> Iterator[int]:
+    """Admit training outside a registry (a range test) beside the runs training now, and count its need as
+    memory in use until the block ends: a run submitted meanwhile waits in its queue for the room."""
+    need, token = estimate_memory(config), object()
+    with _OUTSIDE_LOCK:
+        _OUTSIDE[token] = (str(device), need)  # held first, then checked: a run starting at the same moment
+    try:                                        # either sees this hold or is seen by the check below
+        in_use = sum(r.training_memory(device) for r in list(_REGISTRIES)) + held_outside(str(device), token)
+        admit_memory(config, device, need, in_use)
+        yield need
+    finally:
+        with _OUTSIDE_LOCK:
+            _OUTSIDE.pop(token, None)
+        for registry in list(_REGISTRIES):  # runs waiting for this room may start now
+            registry.pump()
 
 
 def admit_memory(config: RunConfig, device: torch.device | None = None, need: int | None = None,
@@ -232,10 +263,12 @@ class JobRegistry:
         return sum(job.need for job in self._running.values() if job.device == device)
 
     def _has_room(self, job: Job) -> bool:
-        """Whether queued `job` fits beside the runs training now (under the lock); alone it always may start."""
-        if not job.need or not self._running:
+        """Whether queued `job` fits beside what trains now (under the lock): this registry's runs and a range
+        test (held_outside); with nothing training it always may start (admission checked it fits alone)."""
+        if not job.need:
             return True
-        return job.need + self._held(job.device) <= self._budgets.get(job.device, job.need)
+        held = self._held(job.device) + held_outside(job.device)
+        return not held or job.need + held <= self._budgets.get(job.device, job.need)
 
     def set_max_concurrent(self, n: int) -> None:
         self.max_concurrent = max(1, int(n))
@@ -332,6 +365,10 @@ class JobRegistry:
                 if self.store.stop_requested(run_id):
                     self.stop(run_id, "stopped from another process")
         self._settle()
+
+    def pump(self) -> None:
+        """Start queued jobs while slots and memory allow (after memory held outside the registry is freed)."""
+        self._pump()
 
     def _pump(self) -> None:
         with self._lock:
