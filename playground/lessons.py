@@ -34,6 +34,7 @@ class LessonRun:
     measured: Spread | None = None  # our CPU-scale spread of test accuracy (bench/lessons.py)
     measured_train: Spread | None = None  # ... of the last epoch's training accuracy, where the lesson needs it
     measured_gap: Spread | None = None  # ... of its generalization gap (train - validation), where measured
+    measured_forgot: Spread | None = None  # ... of the MNIST test accuracy a fine-tune lost, where measured
 
     def config(self, scale: str) -> RunConfig:
         return self.scaled(self.full, scale)
@@ -83,6 +84,7 @@ class Lesson:
     deletion: str | None = None  # a run (key) whose checkpoint gets explain.deletion_scores, added to its results
     scaled: bool = True  # False: the CPU runs the same recipe as a GPU (scale_note says what it is)
     gap: bool = False  # the lesson asks about the generalization gap: show it (a column and its chart)
+    own_data: bool = False  # its runs fine-tune a model on your kept drawings (handwriting_configs builds them)
 
     def configs(self, scale: str | None = None) -> list[tuple[LessonRun, RunConfig]]:
         scale = scale or current_scale()
@@ -111,6 +113,14 @@ def run_result(result: Mapping[str, Any], epoch_rows: list[Mapping[str, Any]]) -
             out[key] = float(last[key])
     if "train_acc" in out and "val_acc" in out:
         out["gap"] = out["train_acc"] - out["val_acc"]
+    moved = result.get("fine_tune") or {}
+    for key in ("own_before", "own_after", "mnist_before", "mnist_after", "held_out"):
+        if moved.get(key) is not None:
+            out[key] = float(moved[key])
+    if "own_after" in out and "own_before" in out:
+        out["own_gain"] = out["own_after"] - out["own_before"]
+    if "mnist_after" in out and "mnist_before" in out:
+        out["mnist_loss"] = out["mnist_before"] - out["mnist_after"]
     return out
 
 
@@ -218,6 +228,17 @@ def _more_data(results: dict) -> int | None:
     return 0 if more - l2 >= SAME_WITHIN else (1 if l2 - more >= SAME_WITHIN else 2)
 
 
+GAIN, FORGOT = 0.05, 0.02  # "better": 5 points or more on your held-out drawings; "forgot": 2 points or more of MNIST
+
+
+def _taught(results: dict) -> int | None:
+    """The all-layers fine-tune: did your held-out drawings gain GAIN, and did MNIST lose FORGOT (a 2 x 2)?"""
+    got = results.get("all", {})
+    if "own_gain" not in got or "mnist_loss" not in got:
+        return None
+    return 2 * (got["own_gain"] < GAIN) + (got["mnist_loss"] >= FORGOT)
+
+
 def _always(index: int) -> Callable[[dict], int | None]:
     return lambda results: index
 
@@ -270,6 +291,15 @@ NOISE_PATIENCE = 5  # the early-stopping link's patience, as measured (bench/res
 OVERFIT_CPU = {"limit": 1500, "val_fraction": 0.4, "epochs": 100, "lr": 0.03}
 # Lesson 9 at the study's scale (OVERFIT_CPU): 900 images trained on, or 3,600 (limit 6,000), 40% held out.
 _data_base = recipe("cnn").override(val_fraction=0.4, lr=0.03)
+
+# Lesson 10 runs what bench/finetune.py measured at lstm64's own learning rate; its settings come from the file.
+_FT, _SLOW = measured.FINETUNE["finetune-lr0.01"], measured.FINETUNE["finetune"]
+_teach = recipe("lstm64").override(lr=_FT.lr, epochs=_FT.epochs, batch_size=_FT.batch_size, limit=0,
+                                   val_fraction=0.0)
+_better, _not_better = f"yours {GAIN * 100:.0f} points better or more", \
+    f"yours less than {GAIN * 100:.0f} points better (or worse)"
+_kept, _lost = f"MNIST loses less than {FORGOT * 100:.0f} points", f"MNIST loses {FORGOT * 100:.0f} points or more"
+_taught_runs = measured.runs("handwriting")
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -602,15 +632,62 @@ LESSONS: tuple[Lesson, ...] = (
                  recipe="cnn", scaled_like="plain"),
         ),
     ),
+    Lesson(
+        key="handwriting",
+        title="Teach it your handwriting",
+        source=("Teachable Machine's idea (a model trained on examples you make), and catastrophic forgetting "
+                "as McCloskey and Cohen (1989) and Kirkpatrick et al., \"Overcoming catastrophic forgetting in "
+                "neural networks\" (PNAS 2017), describe it"),
+        asks=(f"An LSTM 64 that learned MNIST (the LSTM 64 recipe) is fine-tuned on {_FT.trained_on} of the digits "
+              f"you kept on Draw, {_FT.per_digit} of each; your other drawings (as many of each digit) are held out. "
+              "They measure it before and after, as MNIST's test digits measure what it forgets. Three fine-tunes: "
+              f"all its layers at its own learning rate ({_FT.lr:g}) for {_FT.epochs} epochs, the last layer only, "
+              f"and all layers with {_FT.replay} MNIST training images mixed in."),
+        question=f"Fine-tuning all its layers on your {_FT.trained_on} drawings: what happens?",
+        choices=tuple(f"{a}; {b}" for a in (_better, _not_better) for b in (_kept, _lost)),
+        judge=_taught,
+        runs=(LessonRun("all", "LSTM 64 taught your drawings, all layers", _teach, {}),
+              LessonRun("last", "LSTM 64 taught your drawings, the last layer only",
+                        _teach.override(train_layers="last"), {}),
+              LessonRun("replay", f"LSTM 64 taught your drawings, {_FT.replay} MNIST images mixed in",
+                        _teach.override(replay=_FT.replay), {})),
+        scale_note=(f"fine-tunes of seconds, {_FT.epochs} epochs on {_FT.trained_on} drawings; we measured them on "
+                    f"{_FT.held_out} held-out drawings, you may hold out fewer: then one drawing is a bigger step"),
+        scaled=False,
+        own_data=True,
+        reference=("McCloskey and Cohen found that a network taught something new abruptly lost what it knew; "
+                   "Kirkpatrick et al. protect the weights the old task needs. Teachable Machine trains only a "
+                   "small head on top of a fixed pretrained network: the \"last layer only\" run here."),
+        explanation=_says("handwriting", "explanation", (
+            "Over {seeds} seeds here, on digits drawn with a mouse (rendered from strokes: {ft.trained_on} to "
+            "train on, {ft.held_out} held out), the base already read {all.own_before.pct0} of the held-out "
+            "drawings: there was little to gain, and all layers left them at {all.own_after.pct0}. MNIST "
+            "test accuracy fell from {all.mnist_before.pct} to {all.mnist_after.pct}, {all.mnist_loss.pts} "
+            "forgotten {every}: a few examples pull every weight towards them, and nothing holds the rest of what it "
+            "knew in place. Training the last layer only leaves the features alone and lost {last.mnist_loss.pts}; "
+            "mixing MNIST images in keeps rehearsing the old task and lost {replay.mnist_loss.pts}. Smaller steps "
+            "barely move the model: at learning rate {slow_ft.lr:g} for {slow_ft.epochs} epochs MNIST ended at "
+            "{slow[all].mnist_after.pct} and the held-out drawings at {slow[all].own_after.pct0}. Your drawings may "
+            "be less like MNIST than ours; where the base reads them worse, there is more to gain."),
+            ft=_FT, slow_ft=_SLOW, slow=measured.runs("finetune"),
+            every=_every_seed(_taught_runs["all"].mnist_loss.low > 0)),
+        next=(
+            Link("📊 Compare the three fine-tunes", "compare", runs=("all", "last", "replay")),
+            Link("✏️ Draw: keep more drawings, see the taught models read them", "draw"),
+        ),
+    ),
 )
 
 def _measured(lesson: Lesson) -> Lesson:
     def spread(run: str, metric: str) -> Spread | None:
         return measured.spread(lesson.key, run, metric)
 
-    return replace(lesson, runs=tuple(replace(run, measured=spread(run.key, "test_acc"),
+    # A fine-tune's test set is your held-out drawings: its test accuracy is what bench/finetune.py calls own_after.
+    test = "own_after" if lesson.own_data else "test_acc"
+    return replace(lesson, runs=tuple(replace(run, measured=spread(run.key, test),
                                               measured_train=spread(run.key, "train_acc"),
-                                              measured_gap=spread(run.key, "gap")) for run in lesson.runs))
+                                              measured_gap=spread(run.key, "gap"),
+                                              measured_forgot=spread(run.key, "mnist_loss")) for run in lesson.runs))
 
 
 LESSONS = tuple(_measured(lesson) for lesson in LESSONS)
@@ -620,3 +697,46 @@ MEASURED_ON = f"measured on {measured.MACHINE}, {measured.seeds_text([lesson.key
 
 def lesson(key: str) -> Lesson:
     return BY_KEY[key]
+
+
+# ------------------------------------------------------------------ "Teach it your handwriting": your drawings
+def handwriting_base(records) -> Any | None:
+    """The model the lesson fine-tunes: a finished MNIST run of the LSTM 64 recipe's model (the one measured), its
+    checkpoint on disk; the best by test accuracy, None when there is none."""
+    from pathlib import Path
+
+    from .errors import RunStatus
+
+    want = recipe("lstm64")
+    fits = [r for r in records if r.status == RunStatus.FINISHED and r.config.data.dataset == "mnist"
+            and r.config.model == want.model and r.config.data.normalize == want.data.normalize
+            and r.checkpoint and Path(r.checkpoint).is_file()]
+    return max(fits, key=lambda r: (r.result.get("test_acc") or 0.0, r.id), default=None)
+
+
+def handwriting_missing(labels: list[int]) -> str | None:
+    """What the kept drawings (their digit labels) lack for the lesson, in words; None when they are enough."""
+    need = _FT.per_digit + 1  # to train on, and at least one held out
+    counts = [labels.count(d) for d in range(10)]
+    short = [f"{d}: {n}" for d, n in enumerate(counts) if n < need]
+    if not short:
+        return None
+    return (f"This lesson needs at least {need} kept drawings of every digit ({_FT.per_digit} to train on, the "
+            f"others held out); you have {len(labels)}, too few of {', '.join(short)}.")
+
+
+def handwriting_configs(lesson: Lesson, base, drawings, scale: str) -> list[tuple[LessonRun, RunConfig]]:
+    """The lesson's fine-tunes of `base` on the kept `drawings`: the same number n of each digit (the first kept),
+    per_digit of each trained on, the other n - per_digit held out, frozen into a snapshot (OwnDataError if short)."""
+    from . import own
+
+    missing = handwriting_missing([d.label for d in drawings])
+    if missing:
+        raise own.OwnDataError(missing)
+    by_digit = {k: sorted((d for d in drawings if d.label == k), key=lambda d: d.id) for k in range(10)}
+    n = min(len(v) for v in by_digit.values())
+    chosen = [d for k in range(10) for d in by_digit[k][:n]]
+    snap = own.write_snapshot([d.id for d in chosen], [d.label for d in chosen], [d.pixels for d in chosen],
+                              name="handwriting", held_out=(n - _FT.per_digit) / n)
+    return [(run, run.scaled(run.full.override(dataset=snap.dataset, init_from=str(base.checkpoint)), scale))
+            for run in lesson.runs]

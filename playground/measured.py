@@ -193,6 +193,7 @@ MEASURED: dict[str, Source] = {
                     "val_acc": (0.8033, 0.825, 0.8137), "gap": (0.0756, 0.0989, 0.0837)},
     }),
 }
+MEASURED["handwriting"] = MEASURED["finetune-lr0.01"]  # the lesson "Teach it your handwriting" runs these
 # The default study's wall time in seconds, 3 runs two at a time on this machine; and a study that evaluated
 # every epoch: seconds of evaluation, seconds of training (bench/results/, "wall" and "phases").
 STUDY_WALL = ("study_wall-cnn-default-study.json", 30.924263101001998)
@@ -202,11 +203,33 @@ SHORT = {"test_acc": "test", "train_acc": "train", "val_acc": "val", "best_val_a
          "salient_drop": "salient", "random_drop": "random", "untrained_salient_drop": "untrained_salient",
          "untrained_random_drop": "untrained_random", "kept_epoch": "kept"}
 # Tables a lesson's text also quotes, beside its own (lesson key -> keys of MEASURED).
-ALSO = {"memory": ("memory-lr",), "noise": ("noise-es",)}
+ALSO = {"memory": ("memory-lr",), "noise": ("noise-es",), "handwriting": ("finetune",)}
 
 # Your own data's measures (bench/finetune.py): accuracy on held-out own drawings and on MNIST, before and after.
 SHORT.update({"own_before": "own_before", "own_after": "own_after", "mnist_before": "mnist_before",
               "mnist_after": "mnist_after", "own_gain": "own_gain", "mnist_loss": "mnist_loss"})
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """How bench/finetune.py fine-tuned (tests/test_learn.py checks these equal to its file): the lesson
+    "Teach it your handwriting" runs exactly this and quotes it."""
+    file: str
+    lr: float
+    epochs: int
+    batch_size: int
+    replay: int  # MNIST training images mixed in by the "replay" variant
+    trained_on: int  # drawings fine-tuned on: TRAIN_PER_DIGIT of each digit
+    held_out: int  # drawings of the same hand it is measured on
+    base_test_acc: float  # the lstm64 base (1 epoch on MNIST) before any fine-tune
+
+    @property
+    def per_digit(self) -> int:
+        return self.trained_on // 10
+
+
+FINETUNE = {"finetune-lr0.01": FineTune("finetune-lr0.01.json", 0.01, 10, 16, 500, 20, 60, 0.9533),
+            "finetune": FineTune("finetune.json", 0.001, 5, 16, 500, 20, 60, 0.9533)}
 
 
 def spread(key: str, run: str, metric: str) -> Spread | None:
