@@ -1,5 +1,6 @@
 """Home under AppTest: the first-run button opens Learn at its first lesson."""
 from playground.lessons import LESSONS
+from ui.lesson_view import LESSON
 
 from conftest import app_page
 
@@ -12,5 +13,5 @@ def test_start_here_opens_the_first_lesson(home):
     start.click().run()
     assert not at.exception
     assert any("Learn" in t.value for t in at.title)
-    assert at.session_state["lesson"] == LESSONS[0].key
+    assert at.session_state[LESSON] == LESSONS[0].key
     assert at.query_params["lesson"] == LESSONS[0].key

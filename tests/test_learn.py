@@ -8,6 +8,7 @@ import pytest
 from playground import lessons
 from playground.errors import RunStatus
 from playground.store import RunStore
+from ui.lesson_view import LESSON
 
 from conftest import app_page as page
 from conftest import poll_until
@@ -34,7 +35,7 @@ def test_every_lesson_renders_with_its_question_and_a_disabled_run_button(home):
     at = page("pages/learn.py").run()
     assert not at.exception
     for lesson in lessons.LESSONS:
-        at.radio(key="lesson").set_value(lesson.key).run()
+        at.radio(key=LESSON).set_value(lesson.key).run()
         assert not at.exception, lesson.key
         assert at.header[0].value == lesson.title
         assert at.radio(key=f"guess-{lesson.key}").options == list(lesson.choices)
@@ -79,7 +80,7 @@ def test_guess_then_run_shows_the_verdict_and_progress_survives_a_new_session(ho
     again = page("pages/learn.py").run()
     assert not again.exception
     assert again.radio(key="guess-rnn-rows").value == guess
-    assert again.radio(key="lesson").value == "rnn-rows"  # still picked; its labels never change
+    assert again.radio(key=LESSON).value == "rnn-rows"  # still picked; its labels never change
     assert any(c.value.startswith("✓ 1.") for c in again.sidebar.caption)
     assert any(s.value == "What happened" for s in again.subheader)
     assert f"1 of {len(lessons.LESSONS)} lessons done" in again.sidebar.get("progress")[0].proto.text
@@ -213,7 +214,7 @@ def test_the_conv_lesson_shows_the_first_layer_feature_maps(home):
     assert Trainer(cfg, store, cnn).run().status == "finished"
     store.close()
     at = page("pages/learn.py").run()
-    at.radio(key="lesson").set_value("conv").run()
+    at.radio(key=LESSON).set_value("conv").run()
     at.radio(key="guess-conv").set_value(lessons.BY_KEY["conv"].choices[0]).run()
     next(b for b in at.button if b.key == "reuse-conv").click().run()
     assert not at.exception and not at.warning
@@ -250,7 +251,7 @@ def test_the_look_verdict_follows_the_deletion_test():
 
 def test_the_look_lesson_runs_the_deletion_test_on_its_model_and_the_untrained_copy(home):
     at = page("pages/learn.py").run()
-    at.radio(key="lesson").set_value("look").run()
+    at.radio(key=LESSON).set_value("look").run()
     at.radio(key="guess-look").set_value(lessons.BY_KEY["look"].choices[0]).run()
     run_button(at).click().run()
     poll_until(at, lambda a: any(s.value == "What happened" for s in a.subheader))
@@ -393,7 +394,7 @@ def test_the_curve_story_is_this_runs_own_history():
 
 def test_the_gap_lessons_chart_the_gap_and_list_it(home):
     at = page("pages/learn.py").run()
-    at.radio(key="lesson").set_value("data").run()
+    at.radio(key=LESSON).set_value("data").run()
     at.radio(key="guess-data").set_value(lessons.BY_KEY["data"].choices[0]).run()
     run_button(at).click().run()
     poll_until(at, lambda a: any(s.value == "What happened" for s in a.subheader), seconds=120)

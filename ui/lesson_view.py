@@ -13,6 +13,7 @@ from ui.lesson_probes import deletion_results, deletion_table, filter_by_hand, f
 from ui.lesson_teach import teach_ready, teach_row
 from ui.measured_view import ANCHOR
 
+LESSON = "lesson_pick"  # the Learn page's lesson picker (its URL parameter stays ?lesson=)
 SCALE_TEXT = {"gpu": "🚀 **Full recipe** on the GPU.", "cpu": "🐢 **Scaled down** {note}.",
               "tiny": "🧪 **Tiny scale** (tests): 300 samples, 1 epoch.",
               "same": "⚖️ **The same on a CPU and a GPU**: {note}."}
