@@ -18,10 +18,13 @@ store = jobs().store
 study_box = st.container()  # drawn once we know whether there are runs
 
 c1, c2, c3 = st.columns(3)
-filter_label = lambda v: "all" if v is None else str(v)  # a filter option: None stands for all  # noqa: E731
-dataset = c1.selectbox("Dataset", [None, *DATASETS], format_func=filter_label, key="filter_dataset")
-arch = c2.selectbox("Architecture", [None, *ARCHITECTURES], format_func=filter_label, key="filter_arch")
-status = c3.selectbox("Status", [None, *RunStatus], format_func=filter_label, key="filter_status")
+# "all" is an option, not None: a None value that a rerun writes back (a study's launch, a kept filter) reaches the
+# browser as "no selection", which it showed as "Choose an option".
+ALL = "all"
+picked = lambda v: None if v == ALL else v  # noqa: E731
+dataset = picked(c1.selectbox("Dataset", [ALL, *DATASETS], key="filter_dataset"))
+arch = picked(c2.selectbox("Architecture", [ALL, *ARCHITECTURES], key="filter_arch"))
+status = picked(c3.selectbox("Status", [ALL, *RunStatus], key="filter_status"))
 runs = store.list_runs(dataset=dataset, arch=arch, status=status)
 filtered = (dataset, arch, status) != (None, None, None)
 follow(runs)  # a sweep's trials join the selection as they start (before its form watches for more)

@@ -53,3 +53,39 @@ def test_every_chart_on_train_compare_and_learn_passes_the_one_toolbar_setting()
     missing = {f: lines for f in TRAIN_COMPARE_LEARN if (lines := plotly_calls_without_static((ROOT / f).read_text()))}
     assert missing == {}
     assert plotly_calls_without_static('st.plotly_chart(fig, width="stretch")') == [1]  # the check can fail
+
+
+def shown(selectbox) -> str | None:
+    """What the browser shows in a selectbox: the value a rerun wrote (none: its placeholder), else the default."""
+    p = selectbox.proto
+    if p.set_value:
+        return p.raw_value if p.HasField("raw_value") else None
+    return p.options[p.default]
+
+
+def test_compares_filters_read_all_after_a_study_is_launched(home, store):
+    """After a study's launch they showed "Choose an option": a None value written back is no selection."""
+    from test_compare import _stop_all, _study, button
+
+    at = _study(page("pages/compare.py").run())
+    button(at, "🚀 Launch study").click().run()
+    assert not at.exception and len(store.list_runs()) == 2
+    for key in ("filter_dataset", "filter_arch", "filter_status"):
+        assert shown(at.selectbox(key=key)) == "all", key
+    assert at.selectbox(key="filter_arch").value == "all" and len(at.multiselect(key="compare_ids").value) == 2
+    at.selectbox(key="filter_arch").select("gru").run()  # a filter still filters
+    assert any("No runs match these filters" in i.value for i in at.info)
+    _stop_all(home)
+
+
+def test_the_range_tests_caption_says_what_the_test_runs(home, monkeypatch):
+    """It typed "100 batches … 10⁻⁶ to 1": now formatted from range_test's own defaults, which the button uses."""
+    from playground import lr_find
+    from ui.lr_finder_view import decade
+
+    assert [decade(x) for x in (1e-6, 1.0, 1e3, 0.5)] == ["10⁻⁶", "1", "10³", "0.5"]
+    at = page("pages/train.py").run()
+    assert any("100 batches" in c.value and "from 10⁻⁶ to 1." in c.value for c in at.sidebar.caption)
+    monkeypatch.setattr(lr_find.range_test, "__defaults__", (1e-5, 10.0, 60, 1))  # start, end, steps, threads
+    at.run()
+    assert any("60 batches" in c.value and "from 10⁻⁵ to 10." in c.value for c in at.sidebar.caption)

@@ -1,6 +1,8 @@
 """Train's "Find a learning rate": a range test on the form's settings, its curve, and "Use it"."""
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable
 
 import streamlit as st
@@ -17,14 +19,26 @@ def lr_finder(cfg: RunConfig) -> None:
     """The sidebar's part: what the test does and its button; the result is drawn in the main area (lr_result)."""
     from playground.lr_find import range_test
 
-    st.caption("100 batches from the form's initial weights while the learning rate rises from 10⁻⁶ to 1. "
-               "The curve, what it shows and a rate to start from appear on the page.")
+    start, end, steps = (inspect.signature(range_test).parameters[k].default for k in ("start", "end", "steps"))
+    st.caption(f"{steps} batches from the form's initial weights while the learning rate rises from {decade(start)} "
+               f"to {decade(end)}. The curve, what it shows and a rate to start from appear on the page.")
     if st.button("Run the range test", key="lr_test_run", width="stretch"):
         try:
-            with st.spinner("Training 100 batches…"):
+            with st.spinner(f"Training {steps} batches…"):
                 st.session_state[RESULT] = (_ran_on(cfg), range_test(cfg, threads=jobs().threads_per_run or 1))
         except PlaygroundError as exc:
             st.error(f"Cannot run the range test: {exc}")
+
+
+def decade(x: float) -> str:
+    """A power of ten as the caption writes it (10⁻⁶, 1, 10, 10³); any other number as %g."""
+    e = round(math.log10(x)) if x > 0 else None
+    if e is None or not math.isclose(x, 10.0 ** e):
+        return f"{x:g}"
+    return {0: "1", 1: "10"}.get(e) or "10" + str(e).translate(SUPERSCRIPTS)
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _ran_on(cfg: RunConfig) -> str:
