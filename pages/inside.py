@@ -75,18 +75,20 @@ if is_recurrent(rec.config):
     chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", others, default=default,
                             format_func=labels.get, key="inside_gtt_models")
     target = picked.label if picked.label is not None else int(rows[mine][-1].argmax())
-    series = {}
+    series, ids = {}, {}  # ids: each curve's run, for its colour
     for other_id in chosen:
         try:
             m = loaded_model(by_id[other_id].checkpoint)
             x = probes.model_input(picked.pixels, m.config)
-            series[f"#{other_id} {ARCH_NAMES[m.config.model.arch]}"] = probes.gradient_through_time(m.model, x, target)
+            name = f"#{other_id} {ARCH_NAMES[m.config.model.arch]}"
+            series[name], ids[name] = probes.gradient_through_time(m.model, x, target), other_id
         except CheckpointError as exc:
             st.warning(str(exc))
     if beside == UNTRAINED:
         series[f"{me}, untrained"] = probes.gradient_through_time(initial, shown[f"{me}, untrained"].x, target)
+        ids[f"{me}, untrained"] = run_id
     if series:
-        gradient_view(series, classes[target])
+        gradient_view(series, classes[target], ids, untrained=[f"{me}, untrained"])
 else:
     a, _ = st.columns([1, 4])
     a.plotly_chart(charts.image(picked.image, "Input"), width="stretch", config=charts.STATIC)

@@ -25,6 +25,29 @@ def test_gradient_chart_relative_to_the_last_step():
     np.testing.assert_allclose(raw.data[0].y, [0.001, 0.1, 2.0])
 
 
+def test_a_gradient_curve_keeps_its_runs_colour_whatever_else_is_drawn():
+    """Issue 31: a curve's colour came from its place among those drawn (#3 blue alone, red after another)."""
+    g = np.array([0.1, 1.0])
+
+    def colours(names: list[str], ids: dict[str, int], untrained=()) -> dict[str, tuple[str, str]]:
+        fig = charts.gradient_norms({n: g for n in names}, ids=ids, untrained=untrained)
+        return {d.name: (d.line.color, d.line.dash) for d in fig.data}
+
+    ids = {"#3 LSTM": 3, "#5 GRU": 5, "#2 RNN": 2, "#3 LSTM, untrained": 3}
+    alone = colours(["#3 LSTM"], ids)
+    among = colours(["#2 RNN", "#5 GRU", "#3 LSTM", "#3 LSTM, untrained"], ids, untrained=["#3 LSTM, untrained"])
+    assert alone["#3 LSTM"] == among["#3 LSTM"] == (charts.run_color(3), "solid")  # as on every page
+    assert among["#3 LSTM, untrained"] == (charts.run_color(3), "dash")  # its run's colour, dashed
+    assert among["#5 GRU"] == colours(["#5 GRU", "#2 RNN"], ids)["#5 GRU"]  # in any order
+    assert len({among[n][0] for n in ("#2 RNN", "#5 GRU", "#3 LSTM")}) == 3
+    # Runs 3 and 13 share a palette colour: the higher id moves to a free one, in either order.
+    both = {"#3 LSTM": 3, "#13 GRU": 13}
+    first, second = colours(["#3 LSTM", "#13 GRU"], both), colours(["#13 GRU", "#3 LSTM"], both)
+    assert first == second and first["#3 LSTM"] != first["#13 GRU"]
+    # Without ids a curve's colour still follows its name, not its place.
+    assert colours(["a", "b"], {})["b"] == colours(["b"], {})["b"]
+
+
 def test_gap_is_train_minus_validation_and_names_are_escaped():
     from playground.compare import group_variants, variant_series
     from playground.errors import RunStatus

@@ -81,7 +81,7 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
     for col, (name, (t, which)) in zip(columns(names), traces.items(), strict=True):
         col.plotly_chart(charts.hidden_states(t.hidden, image, sort, f"{name}: hidden state h_t{which}",
                                               zrange=hidden if shared else None),
-                         width="stretch", key=f"hidden-{name}")
+                         width="stretch", key=f"hidden-{name}", config=charts.STATIC)
     both = "one scale for the models side by side" if len(names) > 1 and shared else "one scale per model"
     st.caption(f"Left, the input; right, row t is the hidden state h_t after the model read image rows 1 to t, one "
                f"column per unit (colour: {both}" + (f", {scale_words(*hidden)}" if shared else "") + "). "
@@ -93,7 +93,8 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
                 col.caption(f"{name}: a plain RNN has no gates; its whole state is h_t.")
                 continue
             col.plotly_chart(charts.gates(t.gates, f"{name}: gates over time{which}",
-                                          cell_range=cell if shared else None), width="stretch", key=f"gates-{name}")
+                                          cell_range=cell if shared else None), width="stretch", key=f"gates-{name}",
+                            config=charts.STATIC)
         cell_words = (f"{both}, {scale_words(*cell)}; larger values saturate" if shared and cell
                       else "each panel to its own 99th percentile of |c|; larger values saturate")
         st.caption(" ".join(GATES_CAPTION[k].format(cell=cell_words) for k in dict.fromkeys(kinds)))
@@ -102,17 +103,18 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
         rows[name] = probes.row_predictions(s.model, s.x)
         col.plotly_chart(charts.row_predictions(rows[name], classes, title=f"{name}: how the prediction forms, "
                                                                             "row by row"),
-                         width="stretch", key=f"rows-{name}")
+                         width="stretch", key=f"rows-{name}", config=charts.STATIC)
     st.caption("Column t: the class probabilities if the model had to answer after reading rows 1 to t (bright = "
                "likely, one 0–100% scale for all); below, the probability of its final answer. Look for the row "
                "where the answer settles: usually once the part that tells this digit apart has been read.")
     return rows
 
 
-def gradient_view(series: dict[str, np.ndarray], target: str) -> None:
+def gradient_view(series: dict[str, np.ndarray], target: str, ids: dict[str, int], untrained: list[str]) -> None:
+    """Each model's gradient through time (name -> norms), coloured as its run (`ids`: name -> run id)."""
     relative = st.toggle("Relative to the last step", value=True, key="inside_gtt_relative",
                          help="Off: raw norms, which also shrink when a model is simply confident.")
-    st.plotly_chart(charts.gradient_norms(series, relative), width="stretch", config=charts.STATIC)
+    st.plotly_chart(charts.gradient_norms(series, relative, ids, untrained), width="stretch", config=charts.STATIC)
     st.caption(GRADIENT_CAPTION.format(target=target, reading=reading(series),
                                        relative=" (*relative* on: each curve divided by its last step)"
                                        if relative else ""))
