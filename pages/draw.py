@@ -91,7 +91,7 @@ def drawing_and_answers() -> None:
             if unlike.get(first):  # beside the answer it qualifies
                 c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
                            f"answer {answer} means little.", icon="❓")
-            c2.plotly_chart(charts.probabilities(p, names[first]), width="stretch")
+            c2.plotly_chart(charts.probabilities(p, names[first]), width="stretch", config=charts.STATIC)
             if first in unlike:  # the digits' check; a model of your own classes is not checked
                 st.caption(unlike_caption())
             st.page_link("pages/inside.py", icon="🔬",
@@ -117,15 +117,16 @@ def drawing_and_answers() -> None:
         row = st.slider("Rows read so far", 1, 28, 28, key="draw_row")
         a, b = st.columns([1, 3])
         a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {names[first][rows[row - 1].argmax()]} "
-                                                     f"({rows[row - 1].max():.0%})"), width="stretch")
-        b.plotly_chart(charts.row_predictions(rows, names[first], row), width="stretch")
+                                                     f"({rows[row - 1].max():.0%})"), width="stretch",
+                       config=charts.STATIC)
+        b.plotly_chart(charts.row_predictions(rows, names[first], row), width="stretch", config=charts.STATIC)
 
     if len(probs) > 1:
         st.subheader("Side by side", anchor=False)
         for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
             arch = ARCH_NAMES[loaded[run_id].config.model.arch]
             col.plotly_chart(charts.probabilities(p, names[run_id], f"#{run_id} {arch}: {named(loaded[run_id], p)[0]}"),
-                             width="stretch", key=f"side-{run_id}")
+                             width="stretch", key=f"side-{run_id}", config=charts.STATIC)
             col.caption(likeness(run_id, names[run_id], unlike))
 
     st.subheader("Your own test set", anchor=False)

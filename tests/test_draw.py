@@ -465,3 +465,21 @@ def test_the_gallery_says_what_undo_did_and_its_delete_buttons_fit(draw_page):
     at.button(key="draw_undo").click().run()
     assert not at.exception and [d.id for d in store.list_drawings()] == ids
     assert any(f"#{ids[0]} is back, labelled 7" in s.value for s in at.success)
+
+
+def toolbars(at) -> list[str]:
+    """The titles of the charts that still show Plotly's toolbar (its buttons cover a title on hover)."""
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "?") for c in at.get("plotly_chart")
+            if json.loads(c.proto.config or "{}").get("displayModeBar") is not False]
+
+
+def test_no_chart_on_draw_shows_plotlys_toolbar(draw_page):
+    """Issue 31: the class probabilities (and row by row, the Why? maps) still showed it over their titles."""
+    at, canvas, _ = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.session_state["why-open-draw"] = True
+    at.run()
+    assert not at.exception
+    texts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Class probabilities" in texts and "per row" in texts and "row by row" in texts  # all of them drawn
+    assert toolbars(at) == []

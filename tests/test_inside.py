@@ -518,3 +518,16 @@ def test_a_blank_grad_cam_map_says_why(inside_home, monkeypatch):
         assert f"#{ids['cnn plain']} CNN, {name}: all white, because no region" in captions(at)
     at.radio(key=f"why-method-inside-{ids['cnn plain']}").set_value("ig").run()
     assert "all white" not in captions(at)  # said of Grad-CAM's blank maps only
+
+
+@pytest.mark.parametrize("model", ["cnn plain", "lstm"])
+def test_no_chart_on_inside_shows_plotlys_toolbar_but_the_zoomable_map(inside_home, monkeypatch, model):
+    """Issue 31: the class probabilities, hidden states, gates and saliency maps still showed it over their titles;
+    only the model's own map of the inputs (many points, worth zooming into) keeps it."""
+    at, ids = open_inside(inside_home, monkeypatch, model)
+    assert not at.exception
+    shown = [c for c in at.get("plotly_chart") if not (c.proto.id or "").count("projection-")]
+    assert any("class probabilities" in c.proto.spec for c in shown) or model == "lstm"
+    left = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "?") for c in shown
+            if json.loads(c.proto.config or "{}").get("displayModeBar") is not False]
+    assert left == []

@@ -208,3 +208,24 @@ def test_on_a_drawing_the_math_reads_the_drawing_and_the_step_asks_for_its_label
     s = by_hand.training_step(loaded.model, loaded.config, x, (answer + 1) % 10,
                               next(n for n, _ in loaded.model.named_parameters()))
     assert f"**{s.loss:.4f}**" in markdown(at)
+
+
+def test_the_clicked_cell_survives_a_visit_to_another_page(math_home, monkeypatch):
+    """Issue 31: back on Inside by the sidebar, the math showed row 1, column 1 of the first filter again."""
+    at, i, loaded = open_inside(math_home, monkeypatch, "lenet")
+    k = f"math-{i}"
+    at.selectbox(key=f"{k}-block").set_value(2)
+    at.radio(key=f"{k}-stage").set_value("after max-pool")
+    at.number_input(key=f"{k}-channel").set_value(5)
+    at.run()
+    at.number_input(key=f"{k}-row").set_value(4)
+    at.number_input(key=f"{k}-col").set_value(3)
+    at.run()
+    before = markdown(at)
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+    at.switch_page("pages/inside.py").run()
+    assert not at.exception
+    assert [at.number_input(key=f"{k}-{n}").value for n in ("channel", "row", "col")] == [5, 4, 3]
+    assert at.selectbox(key=f"{k}-block").value == 2 and at.radio(key=f"{k}-stage").value == "after max-pool"
+    assert "max-pool** of the window" in markdown(at) and markdown(at) == before  # the same cell, worked out

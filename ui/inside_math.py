@@ -10,8 +10,10 @@ import torch
 from plotly.subplots import make_subplots
 
 from playground import by_hand, charts, probes
+from ui.why_views import restore_kept
 
 CONV, POOL = "after conv", "after max-pool"
+PICKS = ("block", "stage", "channel", "row", "col")  # the cell shown: kept across pages (issue 31)
 
 
 def _grid(z: np.ndarray, title: str, zmax: float, grey: bool = False) -> go.Heatmap:
@@ -76,6 +78,7 @@ def conv_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, key: s
     """Pick a conv layer, a map and a cell (a click or the inputs): how that one number was computed."""
     s = st.session_state
     k = f"math-{key}"
+    kept = {f"{k}-{pick}": restore_kept(f"{k}-{pick}") for pick in PICKS}  # back from another page: as left
     st.subheader("Show the math: one cell, by hand", anchor=False)
     c1, c2, c3 = st.columns(3)
     blocks = list(range(1, len(by_hand.conv_blocks(model)) + 1))
@@ -92,10 +95,12 @@ def conv_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, key: s
     left, right = st.columns([3, 2])
     right.plotly_chart(clickable_map(m, f"filter {channel + 1} {stage} · click a cell", picked),
                        on_select="rerun", selection_mode="points", key=f"{k}-map",
-                       config={"displayModeBar": False})  # its buttons covered the title
+                       config=charts.STATIC)  # its buttons covered the title
     r1, r2 = right.columns(2)
     row = r1.number_input(f"Row (1 to {m.shape[0]})", 1, m.shape[0], key=f"{k}-row") - 1
     col = r2.number_input(f"Column (1 to {m.shape[1]})", 1, m.shape[1], key=f"{k}-col") - 1
+    for widget, copy in kept.items():
+        s[copy] = s[widget]
     pool = None
     if stage == POOL:
         pool = by_hand.pool_cell(model, x, block, channel, row, col, maps)

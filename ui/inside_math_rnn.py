@@ -34,7 +34,7 @@ def recurrent_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, c
     probs = probes.row_predictions(model, x)[t]
     left, right = st.columns([1, 3])
     left.plotly_chart(charts.image_rows(image, min(t + 1, image.shape[0]), f"Row {t + 1} read"), width="stretch",
-                      key=f"{k}-rows")
+                      key=f"{k}-rows", config=charts.STATIC)
     left.markdown(f"Answer after row {t + 1}: **{classes[int(probs.argmax())]}** ({probs.max():.0%} sure)")
     with right:
         st.latex(EQUATIONS[step.kind])

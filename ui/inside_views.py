@@ -34,7 +34,7 @@ def predictions(shown: dict[str, Shown], classes) -> None:
         p = probes.class_probabilities(s.model, s.x)
         col.metric(f"{name} predicts · {p.max():.0%} sure", classes[int(p.argmax())])
         col.plotly_chart(charts.probabilities(p, classes, f"{name}: class probabilities"), width="stretch",
-                         key=f"probs-{name}")
+                         key=f"probs-{name}", config=charts.STATIC)
     st.caption("Each bar is the probability a model gives that class for this image (they add up to 100%). "
                "A trained model puts almost all of it on one class; an untrained one spreads it evenly.")
 

@@ -95,9 +95,10 @@ def mistakes(rec, classes, key: str) -> None:
                   "would misread too.")
 
 
-def _restore(widget: str) -> str:
+def restore_kept(widget: str) -> str:
     """A widget's kept value put back before it is drawn: Streamlit forgets a widget's state on a run that
-    does not draw it (another page, or the panel shut), the copy under `widget + "-kept"` outlives that."""
+    does not draw it (another page, or the panel shut), the copy under `widget + "-kept"` outlives that.
+    Returns that copy's key, for the caller to store the widget's value in once it is drawn."""
     kept = f"{widget}-kept"
     if widget not in st.session_state and kept in st.session_state:
         st.session_state[widget] = st.session_state[kept]
@@ -107,7 +108,7 @@ def _restore(widget: str) -> str:
 def kept_expander(label: str, key: str):
     """An expander that stays as the learner left it, open or shut, across new drawings, answers and pages."""
     widget = f"why-open-{key}"
-    kept = _restore(widget)
+    kept = restore_kept(widget)
     panel = st.expander(label, key=widget, on_change="rerun")  # "rerun": its state is kept and .open is known
     st.session_state[kept] = bool(panel.open)
     return panel
@@ -120,7 +121,7 @@ def why_target(answer: int, classes, key: str) -> int:
     """The class to explain: the model's answer (the default, following it as it changes) or one the learner
     picks ("why not 2?"), kept across drawings."""
     widget = f"why-class-{key}"
-    kept = _restore(widget)
+    kept = restore_kept(widget)
     # "answer", not None: a selectbox whose value is None shows "Choose an option" instead of the choice
     choice = st.selectbox("Explain", [ANSWER, *range(len(classes))], key=widget,
                           format_func=lambda c: f"its answer, {classes[answer]}" if c == ANSWER
@@ -153,12 +154,13 @@ def saliency(models: dict[str, tuple[torch.nn.Module, RunConfig, torch.Tensor]],
         col = next(cols)
         total = f" · Σ {m.sum():+.2g} logit" if method == "ig" else ""
         col.plotly_chart(charts.attribution(m, f"{name}: '{classes[target]}'{total}", zmax=top, outline=outline),
-                         width="stretch", key=f"why-{key}-{name}")
+                         width="stretch", key=f"why-{key}-{name}", config=charts.STATIC)
         if method == "gradcam" and not np.abs(m).any():
             col.caption(GRADCAM_BLANK.format(name=name, cls=classes[target]))
         if name in rows:  # which rows decided it, lined up with the rows read, on one scale as the maps are
             next(cols).plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top),
-                                    width="stretch", key=f"why-rows-{key}-{name}")
+                                    width="stretch", key=f"why-rows-{key}-{name}",
+                                    config=charts.STATIC)
     scale = "; one colour scale for the maps side by side" if len(maps) > 1 else ""
     st.caption(SALIENCY_CAPTION.format(scale=scale, method=HOW[method], outline=OUTLINE if outline is not None
                                        else "", compare=_compare_words(list(maps)))
