@@ -89,3 +89,20 @@ def test_the_range_tests_caption_says_what_the_test_runs(home, monkeypatch):
     monkeypatch.setattr(lr_find.range_test, "__defaults__", (1e-5, 10.0, 60, 1))  # start, end, steps, threads
     at.run()
     assert any("60 batches" in c.value and "from 10⁻⁵ to 10." in c.value for c in at.sidebar.caption)
+
+
+def test_the_study_note_says_which_images_the_forms_own_size_trains_on(home):
+    """After N was changed it still said "on its 900 training images" of "these defaults"."""
+    from playground.engine.study import STUDY_LIMIT, STUDY_VAL_FRACTION
+
+    def note(at) -> str:
+        return next(c.value for c in at.caption if "the plain CNN ends at" in c.value)
+
+    at = page("pages/compare.py").run()
+    held = int(STUDY_LIMIT * STUDY_VAL_FRACTION)
+    assert "with these defaults" in note(at) and f"on its {STUDY_LIMIT - held:,} training images" in note(at)
+    at.number_input(key="study_limit").set_value(3000).run()
+    assert note(at).startswith("These settings train on 1,800 images and hold out 1,200.")
+    assert "with these defaults" not in note(at) and f"the first {STUDY_LIMIT:,} samples" in note(at)
+    at.multiselect(key="study_sizes").select(300).select(750).run()  # each size replaces N
+    assert note(at).startswith("These settings train on 180 / 450 images and hold out 120 / 300.")

@@ -19,6 +19,7 @@ from playground.engine.study import (
     submit_all,
 )
 from playground.errors import PlaygroundError
+from playground.estimate import split
 from playground.measured import MEASURED, STUDY_EVAL, STUDY_WALL, runs
 from ui.common import jobs
 from ui.estimate_view import how_long
@@ -55,11 +56,13 @@ SIZES = (300, 750, 1500, 3000, 6000, 12000)  # the data-size axis's choices (fir
 NOISES = (0.0, 0.1, 0.2, 0.5)  # ... and the label-noise axis's
 
 
-def _epochs_note() -> str:
+def _epochs_note(these: bool = True) -> str:
     """What the defaults showed over seeds, formatted from the measured table (playground/measured.py)."""
     got, held = runs("study"), round(STUDY_LIMIT * STUDY_VAL_FRACTION)
     every = max(got["l2"].gap.high, got["dropout"].gap.high) < got["none"].gap.low
-    return (f"Measured here over {MEASURED['study'].seeds} seeds with these defaults ({LINK}): the plain CNN ends "
+    defaults = ("these defaults" if these else
+                f"the defaults, the first {STUDY_LIMIT:,} samples with {STUDY_VAL_FRACTION:.0%} held out")
+    return (f"Measured here over {MEASURED['study'].seeds} seeds with {defaults} ({LINK}): the plain CNN ends "
             f"at {got['none'].train.pct} on its {STUDY_LIMIT - held:,} training images and {got['none'].val.pct} "
             f"on the {held:,} held out, a generalization gap of {got['none'].gap.pts} (mean "
             f"{got['none'].gap.mean_pts}); L2 λ {STUDY_L2:g} cuts it to {got['l2'].gap.pts} and dropout "
@@ -70,14 +73,20 @@ def _epochs_note() -> str:
             f"study of 3 runs, two at a time, took {STUDY_WALL[1]:.0f} s; minutes more on a busy machine.")
 
 
-EPOCHS_NOTE = _epochs_note()
+EPOCHS_NOTE, AT_DEFAULTS = _epochs_note(), _epochs_note(these=False)
 
 
-def epochs_note(recipe_name: str) -> str:
-    """What the form says about epochs for this base recipe: the CNN measurements only for a CNN recipe."""
+def epochs_note(recipe_name: str, limit: int = STUDY_LIMIT, val: float = STUDY_VAL_FRACTION,
+                sizes: tuple[int, ...] = ()) -> str:
+    """What the form says about epochs for this base recipe: the CNN measurements only for a CNN recipe, and
+    the images the form's own N and held-out share train on where they are not the measured defaults."""
     cfg = RECIPES[recipe_name]
     if cfg.model.arch == "cnn":
-        return EPOCHS_NOTE
+        if not sizes and (limit, val) == (STUDY_LIMIT, STUDY_VAL_FRACTION):
+            return EPOCHS_NOTE
+        cuts = [split(cfg.override(limit=n, val_fraction=val)) for n in (sizes or (limit,))]
+        return (f"These settings train on {' / '.join(f'{c[0]:,}' for c in cuts)} images and hold out "
+                f"{' / '.join(f'{c[1]:,}' for c in cuts)}. " + AT_DEFAULTS)
     return (f"No overfitting timings were measured for {recipe_name} ({cfg.model.arch} on {cfg.data.dataset}): "
             "launch a short study first (a few epochs) to see how long one run takes here, then raise Epochs "
             "until train and validation accuracy part (the generalization gap chart).")
@@ -215,7 +224,8 @@ def study_form() -> None:
                          "recipes start at their own.")
     c2.slider("Held out for validation", 0.1, 0.5, value=STUDY_VAL_FRACTION, step=0.05, key=Key.VAL,
               help="A share of the N samples; hundreds of validation images keep the gap out of their noise.")
-    st.caption(epochs_note(st.session_state[Key.RECIPE]))
+    s = st.session_state
+    st.caption(epochs_note(s[Key.RECIPE], int(s[Key.LIMIT]), float(s[Key.VAL]), tuple(sorted(s.get(Key.SIZES) or ()))))
     row = st.container(horizontal=True)  # wraps in a narrow window, where five columns cut their labels
     c = [row.container(width=170) for _ in range(7)]
     c[0].checkbox("No regularization", value=True, key=Key.BASE)
