@@ -407,18 +407,20 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
     gap_x = w * 0.01 / ((1 - 0.01 * (cols - 1)) / cols)
     gap_y = h * 0.02 / ((1 - 0.02 * (rows - 1)) / rows) if rows > 1 else 0.0
     z = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan)  # a gap column/row of NaN between tiles
-    hover = np.full(z.shape, "", dtype=object)
+    about = np.full(z.shape + (4,), np.nan, dtype=np.float32)  # per cell: its map, row, column, true value
+    rr, cc = np.mgrid[1:h + 1, 1:w + 1]
     for i, m in enumerate(shown):
         r, c = divmod(i, cols)
-        z[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = m
-        for y in range(h):
-            hover[r * (h + 1) + y, c * (w + 1):c * (w + 1) + w] = [
-                f"map {i}<br>row {y + 1}, col {x + 1}: {maps[i, y, x]:.3f}" for x in range(w)]
+        tile = np.s_[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w]
+        z[tile] = m
+        about[tile] = np.stack([np.full((h, w), i), rr, cc, maps[i]], -1)
     edges = lambda size, count, gap: np.concatenate([[0.0], np.cumsum(  # noqa: E731  cell edges, gaps narrower
         ([1.0] * size + [gap]) * (count - 1) + [1.0] * size)])
-    fig = go.Figure(go.Heatmap(z=z, x=edges(w, cols, gap_x), y=edges(h, rows, gap_y), text=hover,
+    fig = go.Figure(go.Heatmap(z=z, x=edges(w, cols, gap_x), y=edges(h, rows, gap_y), customdata=about,
                                colorscale="RdBu_r" if diverging else "Viridis", zmin=zmin, zmax=zmax,
-                               colorbar=bar, hoverongaps=False, hovertemplate="%{text}<extra></extra>"))
+                               colorbar=bar, hoverongaps=False,
+                               hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}: "
+                                             "%{customdata[3]:.3f}<extra></extra>"))
     _bare_tiles(fig)
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest",
