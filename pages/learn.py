@@ -5,7 +5,7 @@ from playground.lessons import BY_KEY, LESSONS, current_scale
 from ui.common import jobs
 from ui.lesson_view import LESSON, show_lesson
 from ui.measured_view import how_we_measured
-from ui.navigation import require_app
+from ui.navigation import require_app, show_in_url
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -31,7 +31,7 @@ with st.sidebar:
     for k in done:
         st.caption(f"✓ {_label(k)}")
 key = st.radio("Lesson", keys, format_func=_label, key=LESSON, horizontal=False)
-st.query_params["lesson"] = key
+show_in_url({"lesson": key})  # in place: Back leaves Learn, not the lesson picked before
 st.divider()
 show_lesson(BY_KEY[key], progress.get(key, {}), current_scale())
 st.divider()

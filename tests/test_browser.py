@@ -167,9 +167,8 @@ def test_clicking_a_confusion_cell_shows_its_images(trained_home):
 
 
 def test_back_and_forward_return_to_the_views_they_left(tmp_path):
-    """A changed setting is a history entry: Back shows the view before it, Forward the one after. Streamlit marks
-    such reruns only on its run context (ui/navigation._history_navigation reads it; no public API says so):
-    if an upgrade drops the mark, Back keeps the last view and this test fails."""
+    """A link's settings edited, another page, Back: Train as it was left (the edit is in its history entry, not an
+    entry of its own, tests/test_browser_history.py); Forward: the other page again."""
     require_chromium()
     with streamlit_server(tmp_path / "home", ARTIFACTS / "history-server.log") as (url, _), \
             browser_page("history") as page:
@@ -181,16 +180,17 @@ def test_back_and_forward_return_to_the_views_they_left(tmp_path):
         page.get_by_label("Epochs", exact=True).press("Enter")
         wait_idle(page)
         page.wait_for_url("**epochs=7**", timeout=30_000)
-        page.go_back()
-        page.wait_for_url("**epochs=3**", timeout=30_000)
+        page.get_by_test_id("stSidebarNav").get_by_text("Compare", exact=True).click()
+        page.wait_for_url("**/compare**", timeout=30_000)
         wait_idle(page)
-        page.wait_for_function("() => document.querySelector('input[aria-label=\"Epochs\"]').value === '3'",
-                               timeout=30_000)
-        page.go_forward()
-        page.wait_for_url("**epochs=7**", timeout=30_000)
+        page.go_back()
+        page.wait_for_url("**/train?**epochs=7**", timeout=30_000)
         wait_idle(page)
         page.wait_for_function("() => document.querySelector('input[aria-label=\"Epochs\"]').value === '7'",
                                timeout=30_000)
+        page.go_forward()
+        page.wait_for_url("**/compare**", timeout=30_000)
+        page.get_by_role("heading", name="Compare").first.wait_for(timeout=30_000)
 
 
 SIDEBAR_VALUES_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid=stSidebar] input')]

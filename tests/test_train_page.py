@@ -46,7 +46,7 @@ def sql(home, statement: str, *args) -> None:
 # ------------------------------------------------------------------ the form in the URL
 def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
     at = page()
-    assert not at.exception and settings(at) == {}  # a bare URL stays bare until the form changes (no 2nd entry)
+    assert not at.exception and settings(at) == {"recipe": "lstm64"}  # in place: no second history entry
     at.sidebar.number_input(key="f_hidden").set_value(32).run()
     at.sidebar.number_input(key="f_epochs").set_value(3).run()
     assert settings(at) == {"recipe": "lstm64", "hidden": "32", "epochs": "3"}
@@ -55,12 +55,13 @@ def test_the_form_lives_in_the_url_and_a_reload_keeps_it(home):
     assert not again.exception and not again.sidebar.warning
     assert again.session_state["f_hidden"] == 32 and again.session_state["f_epochs"] == 3
     assert again.session_state[RECIPE] == "(custom)" and again.session_state["f_lr"] == RECIPES["lstm64"].optim.lr
-    # Back from another page by the sidebar (Streamlit drops the query): the form is kept, and the bare URL
-    # stays bare until the user changes something (a write then would be a second history entry for one visit).
+    # Back from another page by the sidebar (Streamlit drops the query): the form is kept, and goes back into
+    # the URL at once (rewritten in place, ui.navigation.show_in_url: a reload right then keeps it too).
     again.switch_page("pages/compare.py").run()
     again.query_params.clear()
     again.switch_page("pages/train.py").run()
-    assert again.session_state["f_hidden"] == 32 and settings(again) == {}
+    assert again.session_state["f_hidden"] == 32
+    assert settings(again) == {"recipe": "lstm64", "hidden": "32", "epochs": "3"}
     again.sidebar.number_input(key="f_epochs").set_value(4).run()
     assert settings(again) == {"recipe": "lstm64", "hidden": "32", "epochs": "4"}
 

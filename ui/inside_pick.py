@@ -11,7 +11,7 @@ import torch
 from playground.data import display_images, load_dataset
 from playground.errors import RunStatus
 from ui.draw_input import UPLOAD
-from ui.navigation import arrived
+from ui.navigation import arrived, put_in_url
 from ui.state import LAST_DIGIT, LAST_SOURCE
 
 UNTRAINED, NOTHING = "untrained", "nothing"
@@ -32,7 +32,7 @@ def pick_model(ids: list[int], labels: dict, container) -> int:
     if s.get("inside_model") not in ids or (arrived() and wanted is not None):  # a link (Draw's) names it
         s["inside_model"] = wanted if wanted is not None else ids[0]
     run_id = container.selectbox("Model", ids, format_func=labels.get, key="inside_model")
-    st.query_params[MODEL_PARAM] = str(run_id)
+    put_in_url(MODEL_PARAM, str(run_id))
     return run_id
 
 
@@ -46,7 +46,7 @@ def pick_beside(run_id: int, peers: list[int], labels: dict, container):
     names = {UNTRAINED: f"#{run_id} untrained (the weights it started from)", NOTHING: "nothing"}
     beside = container.selectbox("Side by side with", options, key="inside_other",
                                  format_func=lambda o: names.get(o) or labels[o])
-    st.query_params[BESIDE_PARAM] = str(beside)
+    put_in_url(BESIDE_PARAM, str(beside))
     return beside
 
 
@@ -89,7 +89,7 @@ def pick_input(rec, classes) -> Picked:
     source = c1.radio("Input", sources, horizontal=True, key="inside_source",
                       format_func=lambda o: "this image" if o == DRAWING and s.get(LAST_SOURCE) == UPLOAD else o)
     if source != DRAWING:
-        st.query_params.pop(INPUT_PARAM, None)
+        put_in_url(INPUT_PARAM, None)
     if source == DRAWING:
         image = s[LAST_DIGIT]  # (28, 28) floats in [0, 1], as Draw's to_input takes them
         return Picked(torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None] * 255.0, image, None)

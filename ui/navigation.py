@@ -3,24 +3,26 @@
 `require_app()`: a deep link to a fresh server (/draw) runs the page without app.py (Streamlit's legacy
 `pages/` mode, until a session calls `st.navigation`); the guard draws the frame around it instead.
 
-The URL: each page owns its query parameters (playground.links.PAGE_PARAMS), reads them only when it
-is *arrived at* (first run, from another page, Back/Forward: a rerun's URL may lag) and writes them only
-when the view changed, so each history entry is a view the user chose.
+The URL: each page owns its query parameters (playground.links.PAGE_PARAMS) and reads them only when it
+is *arrived at* (first run, from another page, Back/Forward: a rerun's URL may lag). `show_in_url` rewrites
+the browser's current history entry in place, so a history entry is a page the user went to, not an edit.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from playground.links import own_params
 
 _run = threading.local()  # each script run has its own thread
 LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
-SHOWN = "nav_shown"  # per page: the query parameters of the view it showed last
 # Widget keys whose values outlive their page: Train's form ("f_*", its recipe box too), Draw's models and pen,
 # Compare's filters, Inside's picks (Learn's lesson follows its link instead). Widgets whose call passes a
 # default `value=` stay out: assigning their key warns on the page.
@@ -62,11 +64,12 @@ def frame():
     """What app.py draws around every page; returns the page to run."""
     st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
     page = st.navigation(pages())
+    _run.url_slot = st.empty()  # where this run's show_in_url puts its script: one element, the last call's
     s = st.session_state
     keep_widget_values(s, rerun=s.get(LAST_PAGE) == page.url_path)
-    if page.url_path in PARAMLESS and st.query_params:  # e.g. Inside's ?model=3&input=drawing after Back to Draw
-        st.query_params.clear()
     _run.page = page.url_path
+    if page.url_path in PARAMLESS and st.query_params:  # e.g. Inside's ?model=3&input=drawing after Back to Draw
+        show_in_url({})
     _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
     s[LAST_PAGE] = page.url_path
     return page
@@ -100,19 +103,54 @@ def url_params() -> dict[str, str]:
     return own_params(getattr(_run, "page", ""), st.query_params.to_dict())
 
 
+# Rewrites the address bar in place (history.replaceState) when it says something else. Only while the browser
+# is still on the page that wrote it (an old run's script must not rewrite the page the user went to since);
+# the app's embed parameters are kept. The style hides the element: it shows nothing, and takes no gap.
+_REPLACE_URL = """<style>[data-testid="stElementContainer"]:has(script[data-url]) {{ display: none; }}</style>
+<script data-url>(() => {{
+  const path = {path}, here = window.location;
+  if (here.pathname.replace(/^\\/+|\\/+$/g, "") !== path) return;
+  const embed = [...new URLSearchParams(here.search)].filter(([k]) => /^embed(_options)?$/i.test(k));
+  const query = [{query}, new URLSearchParams(embed).toString()].filter(Boolean).join("&");
+  const search = query ? "?" + query : "";
+  if (here.search === search) return;
+  window.history.replaceState(window.history.state, "", here.pathname + search + here.hash);
+}})();</script>"""
+
+
+def _js(text: str) -> str:
+    """A JS string literal that cannot end the script element it is in."""
+    return json.dumps(text).replace("</", "<\\/")
+
+
 def show_in_url(params: dict[str, str]) -> None:
-    """Make the URL say `params` (this page's view) and nothing else. Written only when the view changed
-    in this run, or when the URL says something else (another page's keys, a link partly refused, a
-    rerun's stale URL). A bare URL on arrival (a click in the sidebar) stays bare: each write is a new
-    history entry, so writing it would give one visit two entries, and Back would land on the bare
-    one and see nothing change."""
-    page = getattr(_run, "page", "")
-    shown = st.session_state.setdefault(SHOWN, {})
-    before, shown[page] = shown.get(page), dict(params)
-    url = st.query_params.to_dict()
-    if url == params or (not url and (arrived() or before == params)):
-        return
-    st.query_params.from_dict(params)
+    """Make the URL say `params` (this page's view) and nothing else, in the browser's current history entry.
+    Streamlit pushes a history entry for each st.query_params write, so each edit of a form was one more Back
+    (issue 31); here the address bar is rewritten in place by a script, and the session's copy of the URL
+    (st.query_params) set without telling the browser. Back then leaves the page, while a reload, a copied
+    link or Back/Forward to this page still carries its settings."""
+    with get_session_state().query_params() as qp:
+        qp.clear_with_no_forward_msg(preserve_embed=True)
+        for key, value in params.items():
+            qp.set_with_no_forward_msg(key, value)
+    query = urlencode(params)
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        ctx.query_string = query  # the URL this run leaves the browser at (as a write through st.query_params)
+    slot = getattr(_run, "url_slot", None) or st.empty()  # called from a page's own run, not from a fragment's
+    base = st.get_option("server.baseUrlPath") or ""
+    path = "/".join(part for part in (base.strip("/"), getattr(_run, "page", "")) if part)
+    slot.html(_REPLACE_URL.format(path=_js(path), query=_js(query)), unsafe_allow_javascript=True)
+
+
+def put_in_url(key: str, value: str | None) -> None:
+    """One query parameter of this page set (removed for None), its others kept; in place, as show_in_url."""
+    params = url_params()
+    if value is None:
+        params.pop(key, None)
+    else:
+        params[key] = value
+    show_in_url(params)
 
 
 def require_app() -> None:
