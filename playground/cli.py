@@ -19,7 +19,7 @@ from rich.text import Text
 from tqdm import tqdm
 
 from . import codegen, novelty
-from .compare import next_study
+from .compare import new_study
 from .config import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -455,7 +455,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     with Interrupts() as interrupts:
         jobs = _registry(args, max_concurrent=args.at_once)
         # Tagged as the page tags a study ("... · study 3"): Compare's study picker then lists these runs too.
-        number = next_study(r.name for r in jobs.store.list_runs(include_unreadable=True))
+        number = new_study(jobs.store)  # from the store: another CLI or page launching now gets another
         runs = [dataclasses.replace(r, label=f"{r.label} · study {number}") for r in runs]
         where = "this machine" if jobs.executor.name == "local" else jobs.executor.name
         print(f"study: {len(runs)} runs of {args.recipe} on {where}, {jobs.max_concurrent} at once, "

@@ -192,6 +192,13 @@ def next_study(names: Iterable[str]) -> int:
     return 1 + max((n for n in map(study_of, names) if n is not None), default=0)
 
 
+def new_study(store, at_least: int = 1) -> int:
+    """The number a new study takes, handed out by the store: two sessions or processes launching at once get
+    different ones (each once took one past the runs' names), and it is past every number those names carry."""
+    names = (r.name for r in store.list_runs(include_unreadable=True))
+    return store.new_study(max(at_least, next_study(names)))
+
+
 def study_run_name(recipe: str, label: str, study: int) -> str:
     return f"{recipe} · {label} · study {study}"
 

@@ -349,7 +349,11 @@ def test_train_with_patience_stops_early_and_says_which_epoch_it_kept(tmp_path):
 
 def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(tmp_path):
     """stdout: one JSON line per run (with the final gap); stderr: the progress to its end and a table a person
-    reads; the runs are named '... · study N' like the page's, so Compare's study picker lists them."""
+    reads; the runs are named '... · study N' like the page's, so Compare's study picker lists them. Its number
+    comes from the store: study 1 taken by a page launching at the same moment (no run written yet), it is 2."""
+    taken = RunStore(tmp_path)
+    assert taken.new_study() == 1
+    taken.close()
     proc = run_cli("study", "--recipe", "lenet", "--variants", "none,l2", "--epochs", "2", "--limit", "300",
                    home=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -359,7 +363,7 @@ def test_a_study_prints_json_lines_and_a_summary_and_tags_its_runs_for_compare(t
     assert not set(proc.stdout + proc.stderr) & PROGRESS_CONTROLS, proc.stderr  # piped: plain lines only
     assert f"/compare?ids={rows[0]['run_id']},{rows[1]['run_id']}" in proc.stderr
     names = [r.name for r in RunStore(tmp_path).list_runs()]
-    assert sorted(names) == ["lenet · L2 λ=0.03 · seed 0 · study 1", "lenet · baseline · seed 0 · study 1"]
+    assert sorted(names) == ["lenet · L2 λ=0.03 · seed 0 · study 2", "lenet · baseline · seed 0 · study 2"]
 
 
 @pytest.mark.parametrize("out", ["map", "missing/map.png", "folder", "folder/"])

@@ -398,6 +398,7 @@ def test_launching_the_same_study_twice_asks_first(home, store):
 
 
 def test_the_study_form_launches_a_data_size_axis(home, store):
+    assert store.new_study() == 1  # another session launching now took study 1 (its runs not written yet)
     at = _study(page("pages/compare.py").run())
     at.checkbox(key=StudyKey.USE_L2).uncheck()
     at.multiselect(key=StudyKey.SIZES).select(300).select(750).run()
@@ -406,7 +407,7 @@ def test_the_study_form_launches_a_data_size_axis(home, store):
     assert not at.exception and not at.error
     runs = store.list_runs()
     assert sorted(r.config.data.limit for r in runs) == [300, 750]
-    assert all("images" in r.name and "study 1" in r.name for r in runs)
+    assert all("images" in r.name and "study 2" in r.name for r in runs)
     _stop_all(home)
 
 
@@ -604,6 +605,7 @@ def test_which_settings_matter_draws_parallel_coordinates_and_importance(home, s
 
 
 def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, store):
+    assert store.new_study() == 1  # another session launching now took study 1 (its runs not written yet)
     at = page("pages/compare.py").run()
     at.number_input(key="sweep_epochs").set_value(1)
     at.number_input(key="sweep_limit").set_value(300)
@@ -623,7 +625,7 @@ def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, 
     poll_until(at, finished)
     at.run()
     runs = store.list_runs()
-    assert all(r.name.startswith("lenet · trial ") and r.name.endswith("· study 1") for r in runs)
+    assert all(r.name.startswith("lenet · trial ") and r.name.endswith("· study 2") for r in runs)
     assert sorted(at.session_state["compare_ids"]) == sorted(r.id for r in runs)  # followed as they started
     assert any(e.label.startswith("🧭 Which settings matter: 3 finished runs") for e in at.expander)
     best = [m.value for m in at.success if m.value.startswith("Best trial ")]  # the sweep's conclusion

@@ -180,7 +180,7 @@ def make_old_db(home) -> dict:
 def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     ids = make_old_db(home)
     store = RunStore(home)
-    assert store.schema_version == store_mod.SCHEMA_VERSION == 4
+    assert store.schema_version == store_mod.SCHEMA_VERSION == 5
     done = store.get_run(ids["finished"])
     assert done.name == "done" and done.status == "finished" and done.config == tiny()
     assert done.result == {"test_acc": 0.9} and done.checkpoint == str(home / "checkpoints" / "run-1.pt")
@@ -193,7 +193,7 @@ def test_a_version_0_store_is_migrated_keeping_its_rows(home):
     assert labels.tolist() == [7] and digits[0].flat[255] == 1.0
     assert store.create_run(tiny(), "new") > ids["gone"]  # a deleted run's id is never reused
     store.close()
-    assert RunStore(home).schema_version == 4  # a second open finds nothing to do
+    assert RunStore(home).schema_version == 5  # a second open finds nothing to do
 
 
 def test_the_migrated_schema_has_foreign_keys_cascade_and_a_status_check(home):
@@ -219,9 +219,10 @@ def test_a_fresh_store_has_the_same_schema_as_a_migrated_one(tmp_path):
 
     def shape(s: RunStore) -> dict:
         return {t: [tuple(c) for c in s._rows(f"PRAGMA table_info({t})")]
-                for t in ("runs", "step_metrics", "epoch_metrics", "drawings", "lessons")}
+                for t in ("runs", "step_metrics", "epoch_metrics", "drawings", "lessons", "collections",
+                          "counters")}
     assert shape(fresh) == shape(old)
-    assert fresh.schema_version == old.schema_version == 4
+    assert fresh.schema_version == old.schema_version == 5
 
 
 def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home):
@@ -233,7 +234,7 @@ def test_a_version_1_store_gains_each_steps_learning_rate_keeping_its_rows(home)
     store._execute("PRAGMA user_version = 1")
     store.close()
     store = RunStore(home)
-    assert store.schema_version == 4 and [r["lr"] for r in store.steps(run)] == [None] * 3
+    assert store.schema_version == 5 and [r["lr"] for r in store.steps(run)] == [None] * 3
     store.add_steps(run, [{"step": 4, "epoch": 1, "loss": 0.5, "l2": 0.0, "lr": 0.003},
                           {"step": 5, "epoch": 1, "loss": 0.5, "l2": 0.0}])  # a row from an earlier worker
     assert [r["lr"] for r in store.steps(run)] == [None, None, None, 0.003, None]
@@ -355,7 +356,7 @@ def test_an_unreadable_run_can_be_exported_and_deleted(store):
     json.dumps(exported)  # plain data
     assert exported["run"]["config"] == '{"future": 1}' and exported["run"]["name"] == "odd"
     assert len(exported["steps"]) == 4 and exported["epochs"] == [EPOCH]
-    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 4
+    assert exported["checkpoint"] == f"run-{run}.pt" and exported["schema_version"] == 5
     store.delete_run(run)
     assert store.get_run(run) is None and not store.checkpoint_path(run).exists()
     with pytest.raises(Refused):
@@ -799,7 +800,7 @@ def test_a_version_3_store_gains_collections_and_keeps_its_drawings(home):
     store._execute("PRAGMA user_version = 3")
     store.close()
     store = RunStore(home)
-    assert store.schema_version == 4 and [d.id for d in store.list_drawings()] == [kept]
+    assert store.schema_version == 5 and [d.id for d in store.list_drawings()] == [kept]
     store.add_collection("marks", ["check", "cross"])
     with pytest.raises(Refused, match="exists already"):
         store.add_collection("marks", ["a", "b"])
@@ -811,3 +812,44 @@ def test_a_version_3_store_gains_collections_and_keeps_its_drawings(home):
     assert [d.id for d in store.list_drawings()] == [kept]  # the digit test set is digits only
     assert [(d.id, d.label) for d in store.examples("marks")] == [(mark, 1)]
     assert store.collections() == {"marks": ("check", "cross")}
+
+
+# ------------------------------------------------------------------ study numbers
+def test_study_numbers_launched_at_once_from_several_connections_all_differ(home):
+    """Two sessions (or a page and a CLI) launching a study at once each took one past the runs' names: the same
+    number, one study's runs mixed into the other's. The store hands them out in one transaction; each
+    connection here is a process's own, as two CLIs or two app servers have."""
+    from playground.compare import new_study
+
+    RunStore(home).create_run(tiny(), "cnn · baseline · seed 0 · study 7", status="finished")  # before counters
+    stores = [RunStore(home) for _ in range(6)]
+    start, got, errors = threading.Barrier(len(stores)), [], []
+
+    def launch(store: RunStore) -> None:
+        try:
+            start.wait(30)
+            got.extend(new_study(store) for _ in range(5))
+        except Exception as exc:  # noqa: BLE001  reported by the assertion below
+            errors.append(exc)
+    threads = [threading.Thread(target=launch, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and sorted(got) == list(range(8, 8 + 30))  # all different, past the names' study 7
+    for store in stores:
+        store.close()
+
+
+def test_a_version_4_store_gains_the_study_counter_past_its_runs_names(home):
+    from playground.compare import new_study
+
+    store = RunStore(home)
+    store.create_run(tiny(), "lstm64 · baseline · seed 0 · study 3", status="finished")
+    store._execute("DROP TABLE counters")
+    store._execute("PRAGMA user_version = 4")
+    store.close()
+    store = RunStore(home)
+    assert store.schema_version == 5
+    assert new_study(store) == 4 and new_study(store) == 5 and store.new_study() == 6
+    store.close()

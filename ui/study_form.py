@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare import StudyChoice, already_run, next_study, study_plan, study_run_name
+from playground.compare import StudyChoice, already_run, new_study, study_plan, study_run_name
 from playground.config import RECIPES, ConfigError, RunConfig
 from playground.engine.study import (
     STUDY_DROPOUT,
@@ -109,7 +109,7 @@ def _plan() -> tuple[str, list[tuple[str, RunConfig]]]:
 def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
     s = st.session_state
     registry = jobs()
-    study = next_study(r.name for r in registry.store.list_runs(include_unreadable=True))
+    study = new_study(registry.store)  # handed out by the store: another session launching now gets another
     try:  # the longest runs first; same-shape runs batched on a GPU (study.submit_all)
         names = [study_run_name(recipe, label, study) for label, _ in plan]
         ids = submit_all(registry, [cfg for _, cfg in plan], names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.compare import applies, next_study, studies, study_run_name
+from playground.compare import applies, new_study, studies, study_run_name
 from playground.config import RECIPES, ConfigError, recipe
 from playground.data import SPECS
 from playground.engine.sweep import (
@@ -66,8 +66,9 @@ def _launch() -> None:
         s[SWEEP_ERROR] = "Pick at least one setting to search."
         return
     registry = jobs()
-    number = max(next_study(r.name for r in registry.store.list_runs(include_unreadable=True)),
-                 max(_threads(), default=0) + 1)  # a sweep whose first trial is not stored yet keeps its number
+    # Handed out by the store (another session launching now gets another), past this session's sweeps whose
+    # first trial is not stored yet.
+    number = new_study(registry.store, at_least=max(_threads(), default=0) + 1)
     name = s["sweep_recipe"]
     _threads()[number] = start_sweep(
         registry, base, params, int(s["sweep_trials"]), at_once=registry.max_concurrent, name=f"{name} sweep {number}",

@@ -119,6 +119,15 @@ class RunTables(Database):
             (clean_name(name), str(RunStatus(status)), config.to_json(), time.time(), PROCESS_TOKEN,
              os.getpid(), HOST))
 
+    def new_study(self, at_least: int = 1) -> int:
+        """A study number no other session or process gets: one past the last one handed out, and at least
+        `at_least` (past the numbers runs' names carry), read and written in one transaction."""
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM counters WHERE name = 'study'").fetchone()
+            number = max(int(at_least), row[0] + 1 if row else 1)
+            db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES ('study', ?)", (number,))
+        return number
+
     def update_run(self, run_id: int, **values: Any) -> None:
         bad = set(values) - _UPDATABLE
         if bad:

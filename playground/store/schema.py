@@ -5,8 +5,8 @@ import sqlite3
 
 from ..errors import ACTIVE, PlaygroundError, RunStatus
 
-SCHEMA_VERSION = 4  # 2: step_metrics.lr, the learning rate of each step (schedules); 3: runs.saved;
-# 4: collections (classes of your own) and drawings.collection
+SCHEMA_VERSION = 5  # 2: step_metrics.lr, the learning rate of each step (schedules); 3: runs.saved;
+# 4: collections (classes of your own) and drawings.collection; 5: counters (study numbers)
 # runs.saved of rows from before version 3: their files are judged as then (not older than the run).
 SAVED_BEFORE_V3 = "before version 3"
 
@@ -131,4 +131,11 @@ def _migrate_3_to_4(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE drawings ADD COLUMN collection TEXT")
 
 
-MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}  # N to N + 1
+def _migrate_4_to_5(db: sqlite3.Connection) -> None:
+    """Counters handed out in one transaction (study numbers: two sessions launching at once got the same one
+    when each took one more than the runs' names carried)."""
+    db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+
+
+MIGRATIONS = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4,
+              4: _migrate_4_to_5}  # N to N + 1
