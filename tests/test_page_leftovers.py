@@ -106,3 +106,30 @@ def test_the_study_note_says_which_images_the_forms_own_size_trains_on(home):
     assert "with these defaults" not in note(at) and f"the first {STUDY_LIMIT:,} samples" in note(at)
     at.multiselect(key="study_sizes").select(300).select(750).run()  # each size replaces N
     assert note(at).startswith("These settings train on 180 / 450 images and hold out 120 / 300.")
+
+
+def test_a_cifar_study_or_sweep_without_cifar_here_says_so_and_launches_nothing(home, store, monkeypatch, tmp_path):
+    """In a clone without CIFAR its runs failed one by one, the reason only in their logs."""
+    from playground import data
+
+    monkeypatch.delenv("PLAYGROUND_CIFAR2_DIR", raising=False)  # no folder, no shared copy, no torchvision files
+    monkeypatch.setattr(data, "CIFAR_SHARED", tmp_path / "no-shared")
+    real, kept = data.data_dir(), tmp_path / "data"  # MNIST's files stay; CIFAR-10's torchvision files do not
+    kept.mkdir()
+    for f in [*real.glob(data.MNIST_WHEEL_GLOB), real / "MNIST"]:
+        if f.exists():
+            (kept / f.name).symlink_to(f)
+    monkeypatch.setenv("PLAYGROUND_DATA", str(kept))
+    monkeypatch.delitem(data._cache, "cifar2", raising=False)
+    at = page("pages/compare.py").run()  # the study form opens on the CNN recipe (CIFAR-2)
+    [said] = [e.value for e in at.error if e.value.startswith("Cannot run this study here")]
+    assert "not on this machine" in said and "playground fetch cifar2" in said and "PLAYGROUND_CIFAR2_DIR" in said
+    launch = next(b for b in at.button if b.label == "🚀 Launch study")
+    assert launch.disabled
+    at.selectbox(key="sweep_recipe").set_value("cnn").run()
+    assert any(e.value.startswith("Cannot run this sweep here") for e in at.error)
+    assert next(b for b in at.button if b.label == "🎛 Launch sweep").disabled
+    assert store.list_runs() == []
+    at.selectbox(key="study_recipe").select("lenet").run()  # MNIST is here: the study may launch
+    assert not any(e.value.startswith("Cannot run this study") for e in at.error)
+    assert not next(b for b in at.button if b.label == "🚀 Launch study").disabled

@@ -8,6 +8,7 @@ import streamlit as st
 
 from playground.compare import StudyChoice, already_run, new_study, study_plan, study_run_name
 from playground.config import RECIPES, ConfigError, RunConfig
+from playground.data import missing_offline
 from playground.engine.study import (
     STUDY_DROPOUT,
     STUDY_EPOCHS,
@@ -122,6 +123,9 @@ def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
 def _launch(again: bool = False, only_new: bool = False) -> None:
     s = st.session_state
     s[STUDY_ERROR], s[REPEAT] = None, None
+    if missing := missing_offline(RECIPES[s[Key.RECIPE]].data.dataset):  # its other buttons (_ask_again) call this too
+        s[STUDY_ERROR] = f"Cannot run this study here: {missing}"
+        return
     try:
         recipe, plan = _plan()
     except ConfigError as exc:
@@ -251,7 +255,10 @@ def study_form() -> None:
                    help="Each ticked variant at each share of training labels replaced by a random class (the same "
                         "images for every seed; validation and test labels stay true).")
     _estimate()
-    st.button("🚀 Launch study", type="primary", on_click=_launch)
+    missing = missing_offline(RECIPES[st.session_state[Key.RECIPE]].data.dataset)
+    if missing:  # said before Launch, not after: offline, each run failed with the reason only in its log
+        st.error(f"Cannot run this study here: {missing}", icon="📦")
+    st.button("🚀 Launch study", type="primary", on_click=_launch, disabled=missing is not None)
     if st.session_state.get(REPEAT):
         _ask_again()
     if st.session_state.get(STUDY_ERROR):

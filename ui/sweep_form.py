@@ -7,7 +7,7 @@ import streamlit as st
 
 from playground.compare import applies, new_study, studies, study_run_name
 from playground.config import RECIPES, ConfigError, recipe
-from playground.data import SPECS
+from playground.data import SPECS, missing_offline
 from playground.engine.sweep import (
     DEFAULT_RANGES,
     check_sweep,
@@ -134,8 +134,11 @@ def sweep_form() -> None:
         st.caption(f"⏱ {int(s['sweep_trials'])} trials at the base settings, {jobs().max_concurrent} at a time: "
                    f"{took} (pruning makes it shorter, larger settings longer).")
     running = sweep_alive(s.get(FOLLOW))
+    missing = missing_offline(base.data.dataset)
+    if missing:  # said before Launch: offline, each trial failed with the reason only in its log
+        st.error(f"Cannot run this sweep here: {missing}", icon="📦")
     b1, b2 = st.columns([1, 4])
-    b1.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running)
+    b1.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running or missing is not None)
     if running:  # one Stop for the whole sweep: its running trials stop and no other starts
         b2.button("⏹ Stop sweep", on_click=_stop)
     if s.get(SWEEP_ERROR):
