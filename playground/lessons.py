@@ -725,6 +725,12 @@ def handwriting_missing(labels: list[int]) -> str | None:
             f"others held out); you have {len(labels)}, too few of {', '.join(short)}.")
 
 
+def handwriting_sizes(labels: list[int]) -> tuple[int, int]:
+    """(drawings trained on, drawings held out) of kept digit `labels`: as many of each digit as of the rarest."""
+    n = min(labels.count(d) for d in range(10))
+    return 10 * min(n, _FT.per_digit), 10 * max(n - _FT.per_digit, 0)
+
+
 def handwriting_configs(lesson: Lesson, base, drawings, scale: str) -> list[tuple[LessonRun, RunConfig]]:
     """The lesson's fine-tunes of `base` on the kept `drawings`: the same number n of each digit (the first kept),
     per_digit of each trained on, the other n - per_digit held out, frozen into a snapshot (OwnDataError if short)."""

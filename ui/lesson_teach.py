@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from playground.config import recipe
-from playground.lessons import Lesson, handwriting_base, handwriting_configs, handwriting_missing
+from playground.lessons import Lesson, handwriting_base, handwriting_configs, handwriting_missing, handwriting_sizes
 from playground.links import config_params
 from ui.common import jobs
 
@@ -29,9 +29,12 @@ def teach_ready(lesson: Lesson) -> Callable[[str], list] | None:
     else:
         acc = base.result.get("test_acc")
         st.caption(f"It fine-tunes #{base.id} {base.name}" + (f" ({acc:.1%} on MNIST's test digits)" if acc else "")
-                   + f" on your {len(drawings)} kept drawing(s); each fine-tune is a run of its own.")
+                   + "; each fine-tune is a run of its own.")
     if missing or base is None:
         return None
+    trained, held = handwriting_sizes([d.label for d in drawings])
+    st.caption(f"Of your {len(drawings)} kept drawings it trains on {trained} and holds out {held} (as many of each "
+               f"digit): one held-out drawing read differently moves their accuracy by {1 / held:.0%}.")
     return lambda scale: handwriting_configs(lesson, base, drawings, scale)
 
 
