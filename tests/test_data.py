@@ -268,3 +268,36 @@ def test_a_fifo_named_like_the_mnist_wheel_is_skipped_not_opened(monkeypatch, tm
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert found is None or hashlib.sha256(found).hexdigest() == data.MNIST_SHA256  # installed copy, if any
+
+
+def test_named_folder_caches_are_bounded_most_recently_used_kept_gone_folders_removed(monkeypatch, tmp_path):
+    """One cache per folder ever named (PLAYGROUND_CIFAR2_DIR, each test's temporary folder) accumulated in
+    data/decoded for ever. After a decode, caches of folders that are gone go, then all but the most recently
+    used (written or read) FOLDER_CACHES_KEEP."""
+    import shutil
+
+    monkeypatch.setattr(data, "FOLDER_CACHES_KEEP", 3)
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    cache = tmp_path / "data" / data.CACHE_DIR
+    folders = [tmp_path / f"images{i}" for i in range(6)]
+
+    def load(folder):
+        if not folder.is_dir():
+            _image_folder(folder)
+        monkeypatch.setenv("PLAYGROUND_CIFAR2_DIR", str(folder))
+        return data._load("cifar2")
+
+    def cached() -> set:
+        by_stem = {f"cifar2-{hashlib.sha256(str(f.resolve()).encode()).hexdigest()[:8]}": f.name for f in folders}
+        return {by_stem[p.name.rsplit("-", 1)[0]] for p in cache.glob("*.npz")}
+
+    for folder in folders[:4]:
+        load(folder)
+    assert cached() == {"images1", "images2", "images3"}  # the least recently used went
+    load(folders[1])  # read from its cache: now the most recently used
+    load(folders[4])
+    assert cached() == {"images1", "images3", "images4"}
+    load(folders[3])  # read: the most recently used...
+    shutil.rmtree(folders[3])  # ...and then gone: its cache goes first, however recent
+    load(folders[5])
+    assert cached() == {"images1", "images4", "images5"}
