@@ -371,63 +371,101 @@ def run_sweep(registry, base: RunConfig, params: Sequence[Param], trials: int, a
         study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     done_before = [t for t in study.trials if t.state.is_finished() and OVER_BUDGET not in t.user_attrs]
     tried = {repr(sorted(t.params.items())) for t in done_before}
-    pending = [v for v in first if repr(sorted(v.items())) not in tried]
-    live: dict[int, tuple[Any, int, int]] = {}  # trial number -> (trial, run id, epochs reported)
-    deadline = time.monotonic() + 60 * minutes if minutes else math.inf
-    ended = False  # stopped, the study's budget spent, or a grid with nothing more to try
+    sweep = _Trials(registry, study, base, params, trials, at_once, name, run_name, on_trial,
+                    pending=[v for v in first if repr(sorted(v.items())) not in tried], combos=combos, tried=tried,
+                    grid=grid, deadline=time.monotonic() + 60 * minutes if minutes else math.inf)
+    while sweep.more() or sweep.live:
+        if not sweep.ended and stop is not None and stop():
+            sweep.stop()
+        sweep.start()
+        sweep.follow()
+        if sweep.live or sweep.more():
+            time.sleep(POLL_SECONDS)
+    return study
 
-    def more() -> bool:
-        return not ended and time.monotonic() < deadline
 
-    while more() or live:
-        if not ended and stop is not None and stop():
-            ended = True
-            for _trial, run_id, _ in live.values():
-                registry.stop(run_id, "stopped with its sweep")
-        while more() and len(live) < at_once:
-            if _taken(study) >= trials:  # the study's budget, shared by every process sweeping its storage
-                ended = True
-                break
-            values = pending.pop(0) if pending else next(
-                (c for c in combos if repr(sorted(c.items())) not in tried), None)
-            if values is None and grid:
-                ended = True
-                break
-            if values is not None:
-                study.enqueue_trial(values)
-            trial = study.ask()
-            trial.set_user_attr(OWNER, _owner())
-            if _taken(study, before=trial.number) >= trials:  # another process asked at the same moment
-                trial.set_user_attr(OVER_BUDGET, True)
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                ended = True
-                break
-            values = {p.name: _suggest(trial, p) for p in params}
+@dataclass
+class _Trials:
+    """A sweep's trial loop: start trials up to `at_once` while the budget and time last; follow those training
+    (report each epoch to Optuna, prune, tell the study how each ended)."""
+    registry: Any
+    study: Any
+    base: RunConfig
+    params: Sequence[Param]
+    trials: int
+    at_once: int
+    name: str
+    run_name: Callable[[int, dict], str] | None
+    on_trial: Callable[[TrialResult], None] | None
+    pending: list[dict]  # settings to try before Optuna proposes any
+    combos: Iterator[dict]  # a grid's combinations, or none
+    tried: set[str]
+    grid: int
+    deadline: float
+    live: dict[int, tuple[Any, int, int]] = field(default_factory=dict)  # trial -> (trial, run id, epochs reported)
+    ended: bool = False  # stopped, the study's budget spent, or a grid with nothing more to try
+
+    def more(self) -> bool:
+        return not self.ended and time.monotonic() < self.deadline
+
+    def stop(self) -> None:
+        self.ended = True
+        for _trial, run_id, _ in self.live.values():
+            self.registry.stop(run_id, "stopped with its sweep")
+
+    def start(self) -> None:
+        import optuna
+
+        while self.more() and len(self.live) < self.at_once:
+            trial = self._ask()
+            if trial is None:
+                self.ended = True
+                return
+            values = {p.name: _suggest(trial, p) for p in self.params}
             try:
-                cfg = validate(base.override(**values))
-                label = run_name(trial.number, values) if run_name else f"{name} · trial {trial.number}: " + \
-                    settings_text(values)
-                run_id = registry.submit(cfg, name=label)
+                cfg = validate(self.base.override(**values))
+                label = (self.run_name(trial.number, values) if self.run_name
+                         else f"{self.name} · trial {trial.number}: " + settings_text(values))
+                run_id = self.registry.submit(cfg, name=label)
             except ConfigError as exc:  # this combination cannot train (e.g. dropout with 1 layer)
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                _report(on_trial, TrialResult(trial.number, None, values, "failed", None, f"refused: {exc}"))
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                _report(self.on_trial, TrialResult(trial.number, None, values, "failed", None, f"refused: {exc}"))
                 continue
-            live[trial.number] = (trial, run_id, 0)
-        for number, (trial, run_id, reported) in list(live.items()):
-            snap = registry.snapshot(run_id)
+            self.live[trial.number] = (trial, run_id, 0)
+
+    def _ask(self):
+        """The next trial, or None when the study's budget is spent or a grid has nothing more to try."""
+        import optuna
+
+        if _taken(self.study) >= self.trials:  # the study's budget, shared by every process sweeping its storage
+            return None
+        values = self.pending.pop(0) if self.pending else next(
+            (c for c in self.combos if repr(sorted(c.items())) not in self.tried), None)
+        if values is None and self.grid:
+            return None
+        if values is not None:
+            self.study.enqueue_trial(values)
+        trial = self.study.ask()
+        trial.set_user_attr(OWNER, _owner())
+        if _taken(self.study, before=trial.number) >= self.trials:  # another process asked at the same moment
+            trial.set_user_attr(OVER_BUDGET, True)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return None
+        return trial
+
+    def follow(self) -> None:
+        for number, (trial, run_id, reported) in list(self.live.items()):
+            snap = self.registry.snapshot(run_id)
             rows = snap.epoch_rows if snap is not None else []
             for row in rows[reported:]:
                 if row.get("val_acc") is not None:
                     trial.report(float(row["val_acc"]), int(row["epoch"]))
-            live[number] = (trial, run_id, len(rows))
+            self.live[number] = (trial, run_id, len(rows))
             if snap is not None and not snap.done and len(rows) > reported and trial.should_prune():
-                registry.stop(run_id, _prune_message(study, rows[-1]))
+                self.registry.stop(run_id, _prune_message(self.study, rows[-1]))
             if snap is None or snap.done:
-                del live[number]
-                _finish(study, trial, run_id, snap, on_trial)
-        if live or more():
-            time.sleep(POLL_SECONDS)
-    return study
+                del self.live[number]
+                _finish(self.study, trial, run_id, snap, self.on_trial)
 
 
 def _taken(study, before: int | None = None) -> int:
