@@ -406,7 +406,7 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
     # The gaps of the subplots this replaced (1% of the width, 2% of the height between tiles), in cells.
     gap_x = w * 0.01 / ((1 - 0.01 * (cols - 1)) / cols)
     gap_y = h * 0.02 / ((1 - 0.02 * (rows - 1)) / rows) if rows > 1 else 0.0
-    z = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan)  # a gap column/row of NaN between tiles
+    z = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)  # NaN gaps between tiles
     about = np.full(z.shape + (4,), np.nan, dtype=np.float32)  # per cell: its map, row, column, true value
     rr, cc = np.mgrid[1:h + 1, 1:w + 1]
     for i, m in enumerate(shown):
