@@ -2,11 +2,22 @@
 import streamlit as st
 
 from ui.common import POLL_SECONDS, jobs, plain, run_label
+from ui.estimate_view import how_long
 from ui.navigation import arrived, require_app, show_in_url, url_params
 from ui.run_facts import run_from_link
 from ui.run_view import active_runs, show_run
 from ui.state import WATCH
-from ui.train_form import form_params, from_link, link_done, range_test_result, sidebar_form, take_outcome
+from ui.train_form import (
+    CUSTOM,
+    RECIPE,
+    form_config,
+    form_params,
+    from_link,
+    link_done,
+    range_test_result,
+    sidebar_form,
+    take_outcome,
+)
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -44,7 +55,10 @@ with st.sidebar:
         registry.set_max_concurrent(cap)
 
 if not runs:
-    st.info("No runs yet. Pick a recipe in the sidebar (LSTM 64 takes seconds per epoch) and press **Train**.")
+    took = how_long([form_config()], at_once=1)  # the sidebar's own estimate (cached): the recipe picked, measured
+    picked = s.get(RECIPE) if s.get(RECIPE) != CUSTOM else "these settings"
+    st.info("No runs yet. Pick a recipe in the sidebar and press **Train**"
+            + (f": one run of {picked} takes {took}." if took and picked else "."))
     show_in_url(form_params())
     st.stop()
 

@@ -133,3 +133,18 @@ def test_a_cifar_study_or_sweep_without_cifar_here_says_so_and_launches_nothing(
     at.selectbox(key="study_recipe").select("lenet").run()  # MNIST is here: the study may launch
     assert not any(e.value.startswith("Cannot run this study") for e in at.error)
     assert not next(b for b in at.button if b.label == "🚀 Launch study").disabled
+
+
+def test_trains_first_notice_says_how_long_the_picked_recipe_takes_as_measured(home):
+    """It always said "(LSTM 64 takes seconds per epoch)", whatever was picked and however fast this machine is."""
+    def said(at) -> tuple[str, str]:
+        [notice] = [i.value for i in at.info if i.value.startswith("No runs yet")]
+        [took] = [c.value.removeprefix("⏱ One run: ") for c in at.sidebar.caption if c.value.startswith("⏱ One run")]
+        return notice, took
+
+    at = page("pages/train.py").run()
+    notice, took = said(at)
+    assert "seconds per epoch" not in notice and notice.endswith(f"one run of lstm64 takes {took}")
+    at.sidebar.selectbox(key="f_recipe").select("lenet").run()
+    notice, took = said(at)
+    assert notice.endswith(f"one run of lenet takes {took}") and "here (speed from" in took
