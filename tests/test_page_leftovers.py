@@ -148,3 +148,19 @@ def test_trains_first_notice_says_how_long_the_picked_recipe_takes_as_measured(h
     at.sidebar.selectbox(key="f_recipe").select("lenet").run()
     notice, took = said(at)
     assert notice.endswith(f"one run of lenet takes {took}") and "here (speed from" in took
+
+
+def test_the_sweeps_estimate_counts_only_the_trials_it_would_train(home):
+    """It said "8 trials at the base settings … pruning makes it shorter" of a 3-point grid, unpruned."""
+    def estimate(at) -> str:
+        [text] = [c.value for c in at.caption if c.value.startswith("⏱") and "base settings" in c.value]
+        return text
+
+    at = page("pages/compare.py").run()
+    assert estimate(at).startswith("⏱ 8 trials, ") and "the pruner may stop some sooner" in estimate(at)
+    at.multiselect(key="sweep_params").set_value(["lr"]).run()
+    at.radio(key="sweep_search").set_value("grid").run()  # 3 values of one range: 3 combinations, not 8
+    assert estimate(at).startswith("⏱ 3 trials (all the grid's 3), ")
+    at.checkbox(key="sweep_prune").uncheck().run()
+    at.number_input(key="sweep_minutes").set_value(5.0).run()
+    assert "pruner" not in estimate(at) and estimate(at).endswith("; no new trial starts after 5 min.")

@@ -3,6 +3,8 @@ background thread of this process (playground.engine.sweep.start_sweep); its tri
 tagged `· study N`, which Compare follows: each new trial joins the selection as it starts."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from playground.compare import applies, new_study, studies, study_run_name
@@ -126,14 +128,9 @@ def sweep_form() -> None:
     st.checkbox("Stop hopeless trials early (median pruner)", value=True, key="sweep_prune",
                 help="After its first epochs, a trial whose validation accuracy is below the median of earlier "
                      "trials at the same epoch is stopped, so the budget goes to promising settings.")
-    try:
-        took = how_long([_base()] * int(s["sweep_trials"]))
-    except ConfigError:
-        took = None
-    if took:
-        st.caption(f"⏱ {int(s['sweep_trials'])} trials at the base settings, {jobs().max_concurrent} at a time: "
-                   f"{took} (pruning makes it shorter, larger settings longer).")
     running = sweep_alive(s.get(FOLLOW))
+    if not running:  # while one runs, Launch is off: an estimate would be of a sweep that cannot start
+        _estimate()
     missing = missing_offline(base.data.dataset)
     if missing:  # said before Launch: offline, each trial failed with the reason only in its log
         st.error(f"Cannot run this sweep here: {missing}", icon="📦")
@@ -150,6 +147,35 @@ def sweep_form() -> None:
         _conclusion(_threads().get(s.get(FOLLOW)))
     if _following():  # the one watcher of a sweep: redraw the page when a trial starts (Compare's own poll
         st.fragment(_watch, run_every=POLL_SECONDS)()  # stops between trials, and before any run is selected)
+
+
+def _trials() -> tuple[int, int | None]:
+    """(the trials the form's sweep would train, its grid's combinations when a grid has fewer than asked)."""
+    s = st.session_state
+    asked = int(s["sweep_trials"])
+    if s.get("sweep_search") != "grid" or not s["sweep_params"]:
+        return asked, None
+    base = _base()
+    params = [parse_param(f"{name}={s[f'sweep_range_{name}']}", base) for name in s["sweep_params"]]
+    combinations = math.prod(len(p.grid(GRID_POINTS)) for p in params)
+    return min(asked, combinations), combinations if combinations < asked else None
+
+
+def _estimate() -> None:
+    """How long the sweep as set takes here: only the trials it would train, each at the base settings' speed."""
+    s = st.session_state
+    try:
+        trials, combinations = _trials()
+        took = how_long([_base()] * trials)
+    except ConfigError:  # a range that does not parse: the Launch says why
+        return
+    if not took:
+        return
+    grid = f" (all the grid's {combinations})" if combinations is not None else ""
+    pruned = "; the pruner may stop some sooner" if s["sweep_prune"] and int(s["sweep_epochs"]) > 1 else ""
+    limit = f"; no new trial starts after {float(s['sweep_minutes']):g} min" if s["sweep_minutes"] else ""
+    st.caption(f"⏱ {trials} trials{grid}, {jobs().max_concurrent} at a time, each timed at the base settings: "
+               f"{took}{pruned}{limit}.")
 
 
 def _watch() -> None:
