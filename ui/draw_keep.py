@@ -30,22 +30,30 @@ THEN = {"same": "same digit next", "next": "next digit (0→9)"}
 GALLERY_MAX = 40
 
 
-def _keep(digit: np.ndarray, clear: bool = False) -> None:
+def keep_labelled(digit: np.ndarray, label_key: str, note_key: str, then: str = "") -> int | None:
+    """Keep `digit` under the digit picked in the box `label_key`, say so (or why not) in `note_key` and empty
+    the box; the label kept, or None when none was picked. Draw's Keep and the camera's use it."""
     s = st.session_state
-    label = s.get(LABEL)
+    label = s.get(label_key)
     if label is None:
-        s[MESSAGE] = ("warning", "Pick the digit it really is first, then press Keep.")
-        return
+        s[note_key] = ("warning", "Pick the digit it really is first, then press Keep.")
+        return None
     jobs().store.add_drawing(digit, int(label))
-    s[MESSAGE] = ("success", f"Kept as a {label}." + (" Draw the next one." if clear else ""))
+    s[note_key] = ("success", f"Kept as a {label}.{then}")
     # The next drawing starts without a label again. Set, not deleted: a deleted key let the browser keep
     # showing the old choice (found in Chromium: "7" stayed in the box after Keep).
-    s[LABEL] = None
-    if clear:  # many drawings in a row: an empty canvas, and the label the user chose for the next one
+    s[label_key] = None
+    return int(label)
+
+
+def _keep(digit: np.ndarray, clear: bool = False) -> None:
+    label = keep_labelled(digit, LABEL, MESSAGE, " Draw the next one." if clear else "")
+    if label is not None and clear:  # many drawings in a row: an empty canvas, and the label chosen for the next
         from ui.draw_input import _clear
 
         _clear()
-        s[NEXT_LABEL] = (int(label) + 1) % 10 if s.get(AFTER_KEEP) == "next" else int(label)
+        s = st.session_state
+        s[NEXT_LABEL] = (label + 1) % 10 if s.get(AFTER_KEEP) == "next" else label
 
 
 def keep_controls(digit: np.ndarray, container) -> None:

@@ -10,6 +10,7 @@ from playground.config import ConfigError
 from playground.errors import RunStatus
 from playground.inference import reads_digits
 from ui.common import jobs
+from ui.draw_keep import keep_labelled
 
 PHOTO_LABEL, PHOTO_NOTE = "photo_label", "photo_note"
 FINE_TUNE_BATCH = 16  # a few dozen drawings: a batch of 64 would be one step an epoch
@@ -38,21 +39,11 @@ def camera_keep() -> None:
         c1.image((digit * 255).astype("uint8"), width=84, caption="what a model gets")
         c2.selectbox("The digit really is", list(range(10)), index=None, placeholder="pick the true digit",
                      key=PHOTO_LABEL)
-        c2.button("Keep this photo", key="draw_keep_photo", on_click=_keep_photo, args=(digit.copy(),))
+        c2.button("Keep this photo", key="draw_keep_photo", on_click=keep_labelled,
+                  args=(digit.copy(), PHOTO_LABEL, PHOTO_NOTE))
         kind, text = st.session_state.pop(PHOTO_NOTE, (None, None))
         if kind:
             getattr(c2, kind)(text)
-
-
-def _keep_photo(digit) -> None:
-    s = st.session_state
-    label = s.get(PHOTO_LABEL)
-    if label is None:
-        s[PHOTO_NOTE] = ("warning", "Pick the digit it really is first, then press Keep.")
-        return
-    jobs().store.add_drawing(digit, int(label))
-    s[PHOTO_NOTE] = ("success", f"Kept as a {label}.")
-    s[PHOTO_LABEL] = None
 
 
 def teach(record) -> None:
