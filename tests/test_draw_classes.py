@@ -114,6 +114,7 @@ def test_draw_shows_each_model_in_its_own_class_names(classes_page):
     text = page_text(at)
     assert "Reads your own classes (check, cross)" in text and "A model must answer one of 0–9" not in text
     assert f"#{marks.id} reads your own classes, not digits" in text  # no 'teach your handwriting' for it
+    assert "Not scored on your kept drawings" not in text  # none kept yet
     # A kept digit drawing scores the digit model only, and the page says why the other is left out.
     at.selectbox(key="true_label").set_value(1)
     at.button(key="draw_keep").click().run()

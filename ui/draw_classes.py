@@ -7,6 +7,7 @@ import streamlit as st
 from playground import own
 from playground.data import spec
 from playground.inference import best_finished, reads_digits
+from ui.common import jobs
 
 
 def model_label(record, label: str) -> str:
@@ -28,7 +29,7 @@ def digit_models(loaded: dict) -> dict:
 def not_scored(loaded: dict, labels: dict) -> None:
     """Say which picked models the kept drawings (labelled with digits) do not score: another label space."""
     other = [i for i, m in loaded.items() if not reads_digits(m.config)]
-    if other:
+    if other and jobs().store.list_drawings():  # no kept drawings: nothing to leave them out of
         st.caption("Not scored on your kept drawings, which are labelled with digits: "
                    + "; ".join(f"{labels[i]}" for i in other) + ". Their classes are not digits.")
 
@@ -39,4 +40,4 @@ def likeness(run_id: int, classes: list[str], unlike: dict) -> str:
         return f"Reads your own classes ({', '.join(classes)}): not checked against MNIST's digits."
     if unlike[run_id]:
         return f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
-    return f"Like the digits #{run_id} learned from, in pixels and in its features."
+    return f"Like the digits #{run_id} learned from, in pixels and in shape."
