@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import pickle
+import re
 import stat
 import subprocess
 import sys
@@ -253,6 +254,11 @@ ARRAY_NAMES = ("train_x", "train_y", "test_x", "test_y")
 DIGEST_NAME = "sha256"  # the archive member beside the arrays: arrays_digest() of them
 MNIST_COUNTS = (60_000, 10_000)
 CACHE_TEMP_MAX_AGE = 60  # seconds: an older temp file of a cache write is a killed writer's, removed
+# One cache per image folder ever named (PLAYGROUND_MNIST_DIR, every test's temporary folder) grew without end:
+# after a folder is decoded, caches whose folder is gone go, and all but the most recently used FOLDER_CACHES_KEEP.
+FOLDER_CACHES_KEEP = 8
+FOLDER_CACHE = re.compile(r"^[a-z0-9]+-[0-9a-f]{8}-[0-9a-f]{16}\.npz$")  # _image_folder's: dataset-folder-version
+SOURCE_NAME = "source"  # the archive member naming the folder a folder cache was decoded from
 # arrays_digest() of the pinned pickle's decoded arrays: a cache file cannot stand in for other MNIST data.
 MNIST_ARRAYS_SHA256 = "11de40ec28a7c150195b86fd3a818037e73f1e8d04ab1621d02836dbdf8a2d54"
 
@@ -304,31 +310,39 @@ def _read_cache(path: Path, ds: DatasetSpec, counts: tuple[int, int] | None, pin
 
 
 def _decoded(stem: str, version: str, decode: Callable[[], Arrays | None], ds: DatasetSpec,
-             counts: tuple[int, int] | None = None, pinned: str | None = None) -> Arrays | None:
+             counts: tuple[int, int] | None = None, pinned: str | None = None,
+             source: Path | None = None) -> Arrays | None:
     """decode(), or its arrays from the cache file `stem-version.npz` when they check out (see above); after a
-    decode, writes that file with its digest (if it can) and removes the stem's other versions."""
+    decode, writes that file with its digest (if it can) and removes the stem's other versions (and, for an
+    image `source` folder, other folders' caches past the bound: _prune_folder_caches)."""
     folder = data_dir() / CACHE_DIR
     path = folder / f"{stem}-{version}.npz"
     try:
-        return _read_cache(path, ds, counts, pinned)
+        arrays = _read_cache(path, ds, counts, pinned)
+        with contextlib.suppress(OSError):  # used now: the most recently used caches are the ones kept
+            os.utime(path)
+        return arrays
     except FileNotFoundError:
         pass
     except Exception as exc:  # torn, foreign, planted, cut short or a FIFO: decode again and replace it
         log.warning("ignoring the decoded-data cache %s: %s", path, first_line(exc))
     arrays = decode()
     if arrays is not None:
-        _write_cache(folder, path, stem, arrays)
+        _write_cache(folder, path, stem, arrays, source)
     return arrays
 
 
-def _write_cache(folder: Path, path: Path, stem: str, arrays: Arrays) -> None:
+def _write_cache(folder: Path, path: Path, stem: str, arrays: Arrays, source: Path | None = None) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
         with open(tmp, "wb") as f:
             np.savez(f, **{n: t.numpy() for n, t in zip(ARRAY_NAMES, arrays, strict=True)},
-                     **{DIGEST_NAME: np.array(arrays_digest(arrays))})
+                     **{DIGEST_NAME: np.array(arrays_digest(arrays))},
+                     **({SOURCE_NAME: np.array(str(source.resolve()))} if source is not None else {}))
         tmp.replace(path)  # atomic: a reader sees the whole file or none
+        if source is not None:
+            _prune_folder_caches(folder, path)
         for old in folder.glob(f"{stem}-*.npz"):
             if old != path:
                 old.unlink(missing_ok=True)
@@ -340,6 +354,40 @@ def _write_cache(folder: Path, path: Path, stem: str, arrays: Arrays) -> None:
                     old.unlink()
     except OSError as exc:  # a read-only data folder: decode each time, as before
         log.info("not caching decoded data in %s: %s", folder, first_line(exc))
+
+
+def _prune_folder_caches(folder: Path, written: Path) -> None:
+    """Remove image-folder caches (not `written`) whose folder is gone, then all but the FOLDER_CACHES_KEEP most
+    recently used (written or read) in all; another process reading one meanwhile decodes again."""
+    kept = []
+    for path in folder.iterdir():
+        if path == written or not FOLDER_CACHE.match(path.name):
+            continue
+        try:
+            source = _cache_source(path)
+            if source is not None and not Path(source).is_dir():
+                path.unlink()
+            else:
+                kept.append((path.lstat().st_mtime, path.name, path))
+        except OSError:
+            continue  # removed by another process meanwhile, or not ours to remove
+    for *_, path in sorted(kept, reverse=True)[FOLDER_CACHES_KEEP - 1:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _cache_source(path: Path) -> str | None:
+    """The folder a folder cache was decoded from, or None when it does not say (written before it did, or not
+    a readable cache: the bound on the count still removes it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            with np.load(f, allow_pickle=False) as z:
+                return str(z[SOURCE_NAME]) if SOURCE_NAME in z.files else None
+    except Exception:  # noqa: BLE001 - torn or foreign: not a source to trust
+        return None
 
 
 def _folder_version(root: Path) -> str:
@@ -392,7 +440,8 @@ def _image_folder(root: Path, ds: DatasetSpec) -> Arrays | None:
         return None
     stem = f"{ds.name}-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]}"  # one cache per folder
     counts = tuple(sum(len(_image_files(root, split, c)) for c in ds.classes) for split in ("train", "test"))
-    return _decoded(stem, _folder_version(root), lambda: _decode_folder(root, ds), ds, counts)  # type: ignore[arg-type]
+    return _decoded(stem, _folder_version(root), lambda: _decode_folder(root, ds), ds, counts,  # type: ignore[arg-type]
+                    source=root)
 
 
 def _decode_folder(root: Path, ds: DatasetSpec) -> Arrays:
