@@ -98,17 +98,9 @@ def drawing_and_answers() -> None:
                          query_params={"model": str(first), "input": "drawing"},
                          label=f"Look inside with this {'image' if seen.source == UPLOAD else 'drawing'}")
 
-    if probs and first is not None:
-        m = loaded[first]
-        me = f"#{first} {ARCH_NAMES[m.config.model.arch]}"
-        why = kept_expander(f"🔍 Why? Which pixels made {me} answer what it did", "draw")
-        if why.open:  # computed only while open; open it stays, across strokes, answers and pages
-            with why:
-                x = to_input(digit[None], m.config)
-                saliency({f"{me}, trained": (m.model, m.config, x),
-                          f"{me}, untrained": (untrained(m.config), m.config, x)},
-                         why_target(int(probs[first].argmax()), names[first], "draw"), names[first], "draw",
-                         outline=digit)
+    # Why?'s place, filled last: its maps take seconds, and every answer drawn after them stayed on screen,
+    # faded, from the previous stroke until they were done (issue 31)
+    why_slot = st.container()
 
     if probs and is_recurrent(loaded[first].config):
         m = loaded[first]
@@ -138,6 +130,19 @@ def drawing_and_answers() -> None:
     with k2:  # kept drawings are labelled with digits: a model of other classes is not scored on them
         not_scored(loaded, labels)
         test_set(digit_models(loaded), labels, by_id)
+
+    if probs and first is not None:
+        m = loaded[first]
+        me = f"#{first} {ARCH_NAMES[m.config.model.arch]}"
+        with why_slot:
+            why = kept_expander(f"🔍 Why? Which pixels made {me} answer what it did", "draw")
+        if why.open:  # computed only while open; open it stays, across strokes, answers and pages
+            with why:
+                x = to_input(digit[None], m.config)
+                saliency({f"{me}, trained": (m.model, m.config, x),
+                          f"{me}, untrained": (untrained(m.config), m.config, x)},
+                         why_target(int(probs[first].argmax()), names[first], "draw"), names[first], "draw",
+                         outline=digit)
 
 
 drawing_and_answers()

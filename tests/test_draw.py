@@ -483,3 +483,42 @@ def test_no_chart_on_draw_shows_plotlys_toolbar(draw_page):
     texts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Class probabilities" in texts and "per row" in texts and "row by row" in texts  # all of them drawn
     assert toolbars(at) == []
+
+
+def test_the_answers_are_sent_before_why_computes_its_maps(draw_page, monkeypatch):
+    """Issue 31: with Why? open, a stroke left the previous drawing's row-by-row and side-by-side charts on
+    screen, faded, until the saliency maps above them were done; now the slow maps come last, in their place."""
+    from streamlit.elements.plotly_chart import PlotlyMixin
+
+    import ui.why_views
+
+    sent, draw, explain = [], PlotlyMixin.plotly_chart, ui.why_views.explain.saliency
+
+    def recorded(self, figure, *args, **kwargs):
+        sent.append(html.unescape(str(figure.layout.title.text)))
+        return draw(self, figure, *args, **kwargs)
+
+    def computed(*args, **kwargs):
+        sent.append("saliency")
+        return explain(*args, **kwargs)
+
+    monkeypatch.setattr(PlotlyMixin, "plotly_chart", recorded)
+    monkeypatch.setattr(ui.why_views.explain, "saliency", computed)
+    at, canvas, _ = draw_page
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.session_state["why-open-draw"] = True
+    at.run()
+    assert not at.exception
+    first_map = sent.index("saliency")
+    assert {"Class probabilities", "How the prediction forms, row by row"} <= set(sent[:first_map]), sent
+    on_screen = [text for text in in_order(at.main) if text.startswith(("🔍 Why", "How the prediction forms"))]
+    assert [t[:5] for t in on_screen] == ["🔍 Why", "How t"]  # the panel still above the rows, where it was
+
+
+def in_order(node) -> list[str]:
+    """The page's expanders' labels and subheaders, top to bottom."""
+    if getattr(node, "type", "") == "expander":
+        return [node.label] + [t for child in node.children.values() for t in in_order(child)]
+    if hasattr(node, "children"):
+        return [t for child in node.children.values() for t in in_order(child)]
+    return [node.value] if getattr(node, "type", "") == "subheader" else []
