@@ -31,13 +31,31 @@ from ui.figures import charts
 from ui.why_views import where_they_differ
 
 PERCENT = ("final train acc", "final val acc", "best val acc", "gap (train-val)", "test acc")
-SPREAD_PX = 125  # "100.0% ± 10.0%" whole: sized to the header, a column cut "69.0% ± 3.2%" to "69.0% ± 3."
+# Beside a variant's name, its difference and seeds, three mean ± spread columns fill Compare at 1,280 px with the
+# sidebar open: the per-run-only columns went off its right edge, and long headers widened the rest.
+PER_RUN_ONLY = ("best val acc", "final train acc")
+SHORT = {"final val acc": ("val acc", "Final validation accuracy: the seeds' mean ± half their range."),
+         "gap (train-val)": ("gap", "Generalization gap, final train minus validation accuracy: mean ± half the "
+                                    "seeds' range.")}
 
 
-def variant_columns() -> dict:
-    """The variant table's widths: mean ± spread columns wide enough for their text, the seeds narrow."""
-    spread = {k: st.column_config.TextColumn(width=SPREAD_PX) for k in PERCENT}
-    return {"seeds": st.column_config.TextColumn(width="small"), **spread}
+def text_px(text: str) -> int:
+    """A column wide enough for `text`: ~7.5 px a character at the table's font, and its padding."""
+    return round(7.5 * len(text) + 16)
+
+
+def variant_view(table: list[dict]) -> tuple[list[dict], dict]:
+    """The variant table as shown (short headers, no per-run-only columns) and its widths: each mean ± spread
+    column as wide as its longest text (a column sized to its header cut "69.0% ± 3.2%" to "69.0% ± 3.") or its
+    header and sort arrow, the seeds narrow."""
+    rows = [{SHORT.get(k, (k,))[0]: v for k, v in row.items() if k not in PER_RUN_ONLY} for row in table]
+    config = {"seeds": st.column_config.TextColumn(width="small")}
+    for key in PERCENT:
+        name, explained = SHORT.get(key, (key, None))
+        if rows and name in rows[0]:
+            width = max([text_px(name) + 16, *(text_px(str(r[name])) for r in rows)])
+            config[name] = st.column_config.TextColumn(width=width, help=explained)
+    return rows, config
 STATUS_WORD = {RunStatus.RUNNING: "training"}
 
 
@@ -173,8 +191,8 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     if any(len(v.runs) > 1 for v in variants):
         st.caption("Variants trained with several seeds: each line is their mean, the band their min–max; "
                    "the table gives mean ± half the range.")
-        st.dataframe(with_differences(variant_table(variants), variants), hide_index=True, width="stretch",
-                     placeholder="–", column_config=variant_columns())
+        shown, widths = variant_view(with_differences(variant_table(variants), variants))
+        st.dataframe(shown, hide_index=True, width="stretch", placeholder="–", column_config=widths)
         with st.expander("Each run"):
             st.dataframe(per_run, hide_index=True, width="stretch", placeholder="–", column_config=percent)
     else:
