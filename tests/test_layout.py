@@ -102,3 +102,16 @@ def test_the_study_forms_keys_carry_its_prefix():
 
     keys = [v for k, v in vars(Key).items() if k.isupper()]
     assert len(set(keys)) == len(keys) and all(k.startswith("study_") for k in keys)
+
+
+def test_the_readmes_layout_names_every_library_module_and_only_files_that_exist():
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Layout")
+    block = text[start:text.index("```", text.index("```", start) + 3)]
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", block))
+    modules = {p.name for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    assert modules - named == set()  # a module the layout does not mention
+    folders = [ROOT, PACKAGE, PACKAGE / "engine", PACKAGE / "store", ROOT / "ui"]
+    assert {n for n in named if not any((f / n).exists() for f in folders)} == set()
