@@ -172,15 +172,28 @@ def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.015, vertical_spacing=caption_px / plot_px,
                         subplot_titles=titles)
     for i, img in enumerate(images):
-        img = np.asarray(img)
-        rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
-        fig.add_trace(go.Image(z=rgb, hovertemplate=f"{titles[i].replace('<br>', ' ')}<extra></extra>"),
+        fig.add_trace(go.Image(source=png_uri(img), hovertemplate=f"{titles[i].replace('<br>', ' ')}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="", constraintoward="top")
     for annotation, p, t in zip(fig.layout.annotations, predicted, true, strict=True):
         annotation.font = dict(size=10, color="#d62728" if p != t else None)
     return _layout(fig, height=plot_px + 50, hovermode="closest", showlegend=False)
+
+
+def png_uri(image: np.ndarray) -> str:
+    """A uint8 image (H, W) grey or (H, W, 3) as a PNG data URI, for go.Image(source=...): the same pixels as
+    z=..., and the browser draws it ~2x faster (plotly.js paints a z array to a canvas per image first)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    img = np.asarray(image)
+    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]], ids: Sequence[int] | None = None) -> go.Figure:
@@ -418,7 +431,7 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
         ([1.0] * size + [gap]) * (count - 1) + [1.0] * size)])
     fig = go.Figure(go.Heatmap(z=z, x=edges(w, cols, gap_x), y=edges(h, rows, gap_y), customdata=about,
                                colorscale="RdBu_r" if diverging else "Viridis", zmin=zmin, zmax=zmax,
-                               colorbar=bar, hoverongaps=False,
+                               showscale=True, colorbar=bar, hoverongaps=False,
                                hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}: "
                                              "%{customdata[3]:.3f}<extra></extra>"))
     _bare_tiles(fig)

@@ -51,11 +51,11 @@ def test_a_figure_is_built_once_per_distinct_arguments():
 
     from ui.figures import charts
 
-    images = [np.full((28, 28), i / 30) for i in range(24)]
+    images = [np.full((28, 28), i * 10, np.uint8) for i in range(24)]
     grid = charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12)
     assert charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12) is grid  # the same, not rebuilt
     images[23] = images[23].copy()
-    images[23][27, 27] += 1e-6  # one pixel of one image: another figure
+    images[23][27, 27] += 1  # one pixel of one image: another figure
     other = charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12)
     assert other is not grid and other.to_plotly_json() != grid.to_plotly_json()
     assert charts.STATIC == {"displayModeBar": False}  # constants pass through
