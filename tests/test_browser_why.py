@@ -2,7 +2,7 @@
 every stroke and every new answer)."""
 import pytest
 
-from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, open_draw, require_chromium, streamlit_server, wait_idle
 from conftest import tiny
 
 pytestmark = pytest.mark.browser
@@ -41,10 +41,7 @@ def test_the_why_panel_stays_open_across_a_new_stroke(tiny_home):
     require_chromium()
     with streamlit_server(tiny_home, ARTIFACTS / "browser-why-server.log") as (url, server), \
             browser_page("why-open") as page:
-        page.goto(f"{url}/draw")
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for(timeout=180_000)  # a cold server on a busy machine
-        wait_idle(page)
+        canvas = open_draw(page, url, timeout=180_000)  # a cold server on a busy machine
         stroke(page, canvas.bounding_box(), (0.5, 0.15), (0.52, 0.85))  # a "1"
         page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)  # first use: the model's features
         wait_idle(page)
@@ -52,9 +49,7 @@ def test_the_why_panel_stays_open_across_a_new_stroke(tiny_home):
         why.locator("summary").click()
         page.wait_for_function(f"({MAP_TITLES_JS})().length === 2", timeout=60_000)
         before = page.evaluate(MAP_TITLES_JS)
-        # A new drawing, a "7" beside the "1". (Any rerun not sent by the canvas, the panel opening here or a new
-        # pen, blanks the canvas on screen while the page keeps reading the last ink: the 7 is a whole digit
-        # either way.)
+        # A new drawing: a "7" drawn over the "1" (test_browser_draw_canvas: the canvas keeps its strokes).
         canvas.scroll_into_view_if_needed()  # opening the panel scrolled the page: a stroke must land on the canvas
         stroke(page, canvas.bounding_box(), (0.6, 0.15), (0.9, 0.15))
         wait_idle(page)

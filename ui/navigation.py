@@ -156,6 +156,10 @@ def put_in_url(key: str, value: str | None) -> None:
 def require_app() -> None:
     """The app's frame around this page if Streamlit ran it on its own (legacy pages/ mode)."""
     if not getattr(_run, "in_app", False):
+        # In app.py's place for its "Loading…" line: without it every element of this first run sat one place
+        # before where app.py's runs put it, so the first rerun remounted them all and Draw's canvas came back
+        # blank (issue 31).
+        st.empty()
         with through_app():
             frame().run()  # st.navigation: from now on every session ignores pages/
         st.stop()  # the page ran inside the frame just now

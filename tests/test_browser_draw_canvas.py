@@ -1,0 +1,59 @@
+"""In real Chromium: Draw's canvas keeps the drawing on screen across reruns it did not send (issue 31: after
+a deep link to a fresh server, picking another model blanked it while the models still read the old ink)."""
+import pytest
+from test_browser_why import stroke
+
+from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from conftest import tiny
+
+pytestmark = pytest.mark.browser
+
+# White pixels on the drawing's own canvas; it lives in the component's shadow DOM, so each root is searched.
+INK_JS = """() => {
+  const find = (root) => { const hit = root.querySelector('canvas.dc-canvas.lower-canvas'); if (hit) return hit;
+    for (const e of root.querySelectorAll('*')) if (e.shadowRoot) { const h = find(e.shadowRoot); if (h) return h; }
+    return null; };
+  const c = find(document); if (!c) return -1;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++;
+  return n; }"""
+# The run is over: nothing on the page is left from the run before (Streamlit fades those while it runs).
+SETTLED_JS = """(text) => document.body.innerText.includes(text) && ![...document.querySelectorAll('[data-stale=true]')]
+  .some(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; })"""
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    from playground.engine.training import Trainer
+    from playground.store import RunStore
+
+    home = tmp_path_factory.mktemp("canvas")
+    store = RunStore(home)
+    for hidden in (16, 24):
+        cfg = tiny(epochs=1, limit=300, hidden=hidden)
+        assert Trainer(cfg, store, store.create_run(cfg, f"tiny{hidden}")).run().status == "finished"
+    store.close()
+    return home
+
+
+def test_the_drawing_stays_on_the_canvas_when_another_model_is_picked(two_models):
+    require_chromium()
+    log = ARTIFACTS / "browser-canvas-server.log"
+    with streamlit_server(two_models, log) as (url, server), browser_page("canvas-kept") as page:
+        page.goto(f"{url}/draw")  # a deep link to a fresh server: its first run is not app.py's
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for(timeout=180_000)
+        wait_idle(page)
+        stroke(page, canvas.bounding_box(), (0.5, 0.15), (0.52, 0.85))
+        page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+        page.wait_for_function(SETTLED_JS, arg="Your own test set", timeout=120_000)
+        drawn = page.evaluate(INK_JS)
+        assert drawn > 1000, drawn
+        page.get_by_test_id("stMultiSelect").first.click()  # a second model: a whole-page rerun
+        page.get_by_role("option").first.click()
+        page.keyboard.press("Escape")
+        page.wait_for_function(SETTLED_JS, arg="Side by side", timeout=120_000)
+        page.wait_for_timeout(500)  # a remounted canvas loads its (empty) start asynchronously
+        assert page.evaluate(INK_JS) == drawn  # the same strokes, still on screen
+        page.screenshot(path=str(ARTIFACTS / "canvas-kept-after-model.png"), full_page=True)
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
