@@ -155,6 +155,20 @@ def cifar2_source(request, monkeypatch, generated_cifar2):
     data._cache.pop("cifar2", None)
 
 
+def with_a_tiny_run(home: Path, cfg: RunConfig | None = None) -> Path:
+    """`home` holding one finished run of `cfg`, by default a tiny MNIST LSTM (1 epoch, 300 images): for tests
+    about a page, not about the model's answers."""
+    from playground.engine.training import Trainer
+
+    cfg = cfg or tiny(epochs=1, limit=300, hidden=16)
+    store = RunStore(home)
+    try:
+        assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
+    finally:
+        store.close()
+    return home
+
+
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory):
     """A home holding one real lstm64 model (one epoch on all of MNIST, ~5 s on 2 cores)."""

@@ -3,7 +3,7 @@ every stroke and every new answer)."""
 import pytest
 
 from browser import ARTIFACTS, browser_page, open_draw, require_chromium, streamlit_server, wait_idle
-from conftest import tiny
+from conftest import with_a_tiny_run
 
 pytestmark = pytest.mark.browser
 
@@ -15,15 +15,7 @@ MAP_TITLES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')]
 @pytest.fixture(scope="module")
 def tiny_home(tmp_path_factory):
     """One tiny MNIST LSTM: its answers are poor, but this test is about the panel, not the answer."""
-    from playground.engine.training import Trainer
-    from playground.store import RunStore
-
-    home = tmp_path_factory.mktemp("why")
-    store = RunStore(home)
-    cfg = tiny(epochs=1, limit=300, hidden=16)
-    assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
-    store.close()
-    return home
+    return with_a_tiny_run(tmp_path_factory.mktemp("why"))
 
 
 def stroke(page, box: dict, start: tuple[float, float], end: tuple[float, float], steps: int = 20) -> None:

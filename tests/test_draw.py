@@ -16,7 +16,7 @@ from playground.preprocess import BadImage, NoInk, NotADigit, load_image
 from playground.store import RunStore
 from ui.draw_input import CANVAS, UPLOAD, newest
 
-from conftest import app_page, on_canvas, png, rgba, tiny
+from conftest import app_page, on_canvas, png, rgba, tiny, with_a_tiny_run
 
 
 def canvas_of(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarray:
@@ -94,12 +94,7 @@ def test_draw_page_with_a_model_asks_for_a_digit_and_lists_models(trained):
 @pytest.fixture(scope="module")
 def tiny_home(tmp_path_factory):
     """A home with one tiny MNIST LSTM (its answers are poor; these tests are about the page)."""
-    home = tmp_path_factory.mktemp("draw")
-    store = RunStore(home)
-    cfg = tiny(epochs=1, limit=300, hidden=16)
-    assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
-    store.close()
-    return home
+    return with_a_tiny_run(tmp_path_factory.mktemp("draw"))
 
 
 @pytest.fixture

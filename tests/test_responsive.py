@@ -91,15 +91,12 @@ def test_a_cached_figure_is_serialized_once_and_sent_as_a_fresh_one_would_be(mon
 @pytest.fixture(scope="module")
 def one_model_home(tmp_path_factory):
     """A home with one tiny MNIST LSTM and three kept drawings."""
-    from playground.engine.training import Trainer
     from playground.store import RunStore
 
-    from conftest import tiny
+    from conftest import with_a_tiny_run
 
-    home = tmp_path_factory.mktemp("responsive")
+    home = with_a_tiny_run(tmp_path_factory.mktemp("responsive"))
     store = RunStore(home)
-    cfg = tiny(epochs=1, limit=300, hidden=16)
-    assert Trainer(cfg, store, store.create_run(cfg, "tiny")).run().status == "finished"
     for label in (1, 2, 3):
         store.add_drawing(np.eye(28, dtype=np.float32) * label / 3, label)
     store.close()
