@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.busy_cpu import SPIN  # noqa: E402
 from bench.page_profile import make_home  # noqa: E402
-from tests.browser import CHROMIUM, FLAGS, free_port  # noqa: E402
+from tests.browser import CHROMIUM, FLAGS, streamlit_server  # noqa: E402
 
 PAGES = {"Home": "", "Learn": "learn", "Train": "train", "Compare": "compare", "Draw": "draw", "Inside": "inside"}
 QUIET_S = 1.0
@@ -56,34 +55,6 @@ CLICK_NAV_JS = f"""(title) => {{ const a = ({NAV_LINK_JS})(title);
 HAS_NAV_JS = f"(title) => !!({NAV_LINK_JS})(title)"
 STATE_JS = """() => [performance.now(), window.__pg.last, window.__pg.up,
                      !!document.querySelector('[data-testid="stStatusWidget"]')]"""
-
-
-@contextlib.contextmanager
-def server(root: Path, home: Path):
-    """`streamlit run app.py` from `root` (a checkout) on `home`; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PYTHONPATH": str(root)}
-    with open(home / "server.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            with contextlib.suppress(OSError):
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def home_made_by(root: Path, home: Path) -> None:
@@ -224,8 +195,10 @@ def main() -> None:
     with contextlib.ExitStack() as stack, sync_playwright() as p:
         urls = {}
         for name, root in roots.items():
-            home_made_by(root, base / name)
-            urls[name] = stack.enter_context(server(root, base / name))
+            home = base / name
+            home_made_by(root, home)
+            urls[name], _ = stack.enter_context(streamlit_server(home, home / "server.log", root=root, start_s=120,
+                                                                 env={"PYTHONPATH": str(root)}))  # its own code
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         versions = [Version(name, url, browser) for name, url in urls.items()]
         results["first_request_s"] = {v.name: v.first_request for v in versions}

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from playground.store import RunStore
-from tests.browser import browser_page, streamlit_server, wait_idle
+from tests.browser import browser_page, open_train, streamlit_server, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def one_run(recipe: str, page_open: bool) -> float:
     home = Path(tempfile.mkdtemp(prefix="pg-ui-"))
     with streamlit_server(home, home / "server.log") as (url, _), browser_page("ui-overhead") as page:
-        page.goto(f"{url}/train")
-        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        wait_idle(page)
+        open_train(page, url)
         page.get_by_role("combobox", name="Recipe").click()
         page.get_by_role("option", name=recipe, exact=True).click()
         wait_idle(page)

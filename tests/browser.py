@@ -33,33 +33,33 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(home: Path, log: Path, env: dict[str, str] | None = None):
-    """`streamlit run app.py` on localhost; yields its base URL; always stopped at the end."""
+def streamlit_server(home: Path, log: Path, env: dict[str, str] | None = None, root: Path = ROOT,
+                     start_s: float = 60):
+    """`streamlit run app.py` of the checkout `root` on localhost; yields its base URL and process; always
+    stopped at the end. bench/page_speed.py runs two checkouts side by side through it."""
     port = free_port()
     env = {**os.environ, "PLAYGROUND_HOME": str(home), **(env or {})}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                  "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+                                cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + start_s
+        while True:
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url, proc
+    finally:
+        proc.terminate()
         try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.3)
-            yield url, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @contextlib.contextmanager
@@ -89,15 +89,33 @@ def wait_idle(page, timeout: float = 30) -> None:
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout * 1000)
 
 
-def start_training(page, url: str, epochs: int) -> None:
-    """Open Train, set the epochs, press Train (the form's defaults otherwise)."""
+def open_train(page, url: str) -> None:
+    """Train, loaded and idle: its form ready to fill."""
     page.goto(f"{url}/train")
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
     wait_idle(page)
+
+
+def set_epochs(page, epochs: int) -> None:
     page.get_by_label("Epochs", exact=True).fill(str(epochs))
     page.get_by_label("Epochs", exact=True).press("Enter")
     wait_idle(page)
+
+
+def start_training(page, url: str, epochs: int) -> None:
+    """Open Train, set the epochs, press Train (the form's defaults otherwise)."""
+    open_train(page, url)
+    set_epochs(page, epochs)
     page.get_by_role("button", name="Train", exact=True).click()
+
+
+def open_draw(page, url: str, timeout: float = 60_000):
+    """Draw, loaded and idle; its canvas (the locator strokes go to)."""
+    page.goto(f"{url}/draw")
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=timeout)
+    wait_idle(page)
+    return canvas
 
 
 CLICK_NOW_JS = """(text) => { const b = [...document.querySelectorAll('button')].find(b => b.innerText.includes(text));

@@ -1,7 +1,17 @@
 """End to end in real Chromium: train from the page, watch it live, reload, stop."""
 import pytest
 
-from browser import ARTIFACTS, browser_page, click_now, require_chromium, streamlit_server, wait_idle
+from browser import (
+    ARTIFACTS,
+    browser_page,
+    click_now,
+    open_draw,
+    open_train,
+    require_chromium,
+    set_epochs,
+    streamlit_server,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +35,8 @@ def test_train_live_reload_and_stop(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     with streamlit_server(tmp_path / "home", ARTIFACTS / "browser-server.log") as (url, server), \
             browser_page("train-live") as page:
-        page.goto(f"{url}/train")
-        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        wait_idle(page)
-        page.get_by_label("Epochs", exact=True).fill("50")  # far more than the test lasts: it stops the run
-        page.get_by_label("Epochs", exact=True).press("Enter")
-        wait_idle(page)
+        open_train(page, url)
+        set_epochs(page, 50)  # far more than the test lasts: it stops the run
         page.get_by_label("Run name (optional)").fill("browser run")
         page.get_by_label("Run name (optional)").press("Enter")
         wait_idle(page)
@@ -78,10 +84,7 @@ def test_draw_a_stroke_and_see_the_prediction(trained_home):
     require_chromium()
     with streamlit_server(trained_home, ARTIFACTS / "browser-draw-server.log") as (url, server), \
             browser_page("draw") as page:
-        page.goto(f"{url}/draw")
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for(timeout=60_000)
-        wait_idle(page)
+        canvas = open_draw(page, url)
         draw_a_one(page, canvas.bounding_box(), 0.5)
         predicted = page.get_by_test_id("stMetricValue").first
         predicted.wait_for(timeout=30_000)
@@ -101,10 +104,7 @@ def test_the_canvas_fits_a_narrow_window_and_the_drawing_survives_another_page(t
     require_chromium()
     with streamlit_server(trained_home, ARTIFACTS / "browser-draw-narrow.log") as (url, server), \
             browser_page("draw-narrow", width=800) as page:
-        page.goto(f"{url}/draw")
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for(timeout=60_000)
-        wait_idle(page)
+        canvas = open_draw(page, url)
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
         assert box["width"] >= 279 and box["x"] >= 0 and box["x"] + box["width"] <= 800, box
@@ -204,15 +204,11 @@ def test_the_train_form_survives_a_visit_to_another_page_by_the_sidebar(tmp_path
     ARTIFACTS.mkdir(exist_ok=True)
     with streamlit_server(tmp_path / "home", ARTIFACTS / "sidebar-form-server.log") as (url, _), \
             browser_page("sidebar-form") as page:
-        page.goto(f"{url}/train")
-        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        wait_idle(page)
+        open_train(page, url)
         page.get_by_label("Recipe", exact=True).click()
         page.get_by_role("option", name="lenet", exact=True).click()
         wait_idle(page)
-        page.get_by_label("Epochs", exact=True).fill("1")
-        page.get_by_label("Epochs", exact=True).press("Enter")
-        wait_idle(page)
+        set_epochs(page, 1)
         page.get_by_role("button", name="Train", exact=True).click()  # left while it trains: the form was lost
         page.get_by_text("queued or training").wait_for(timeout=60_000)
         page.wait_for_function(f"() => !('Hidden size' in ({SIDEBAR_VALUES_JS})())", timeout=30_000)  # LSTM's gone

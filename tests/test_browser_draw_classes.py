@@ -7,7 +7,7 @@ from tests.conftest import tiny
 from tests.test_browser import draw_a_one
 from tests.test_draw_classes import MARKS, _marks
 
-from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, open_draw, require_chromium, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +25,7 @@ def test_a_stroke_is_read_by_a_model_of_your_own_classes(tmp_path, monkeypatch):
     store.close()
     with streamlit_server(home, ARTIFACTS / "browser-draw-classes.log") as (url, server), \
             browser_page("draw-classes") as page:
-        page.goto(f"{url}/draw")
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for(timeout=60_000)
-        wait_idle(page)
+        canvas = open_draw(page, url)
         draw_a_one(page, canvas.bounding_box(), 0.5)
         predicted = page.get_by_test_id("stMetricValue").first
         predicted.wait_for(timeout=30_000)
