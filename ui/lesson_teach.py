@@ -48,3 +48,13 @@ def teach_row(run, got: dict) -> dict:
             "held out": held, "MNIST test": moved("mnist_before", "mnist_after", ".1%"),
             "our spread, your drawings after": run.measured.text() if run.measured else "not measured",
             "our spread, MNIST lost": run.measured_forgot.pts if run.measured_forgot else "not measured"}
+
+
+def teach_note() -> str:
+    """Under the fine-tunes' table: what its columns are, and what our spread was measured on."""
+    from playground.lessons import MEASURED_ON
+    from ui.measured_view import ANCHOR
+
+    return ("Each fine-tune's accuracy before → after: on your held-out drawings (never trained on) and on MNIST's "
+            f"test digits. Our spread: {MEASURED_ON}, on digits drawn from strokes, not yours; a single run can land "
+            f"outside it ([how we measured](#{ANCHOR})).")

@@ -10,7 +10,7 @@ from playground.lessons import MEASURED_ON, Lesson, curve_story, link_config, li
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs
 from ui.estimate_view import how_long
 from ui.lesson_probes import deletion_results, deletion_table, filter_by_hand, first_layer
-from ui.lesson_teach import teach_ready, teach_row
+from ui.lesson_teach import teach_note, teach_ready, teach_row
 from ui.measured_view import ANCHOR
 
 LESSON = "lesson_pick"  # the Learn page's lesson picker (its URL parameter stays ?lesson=)
@@ -182,7 +182,8 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
     st.subheader("What happened", anchor=False)
     rows = [_row(lesson, run, results.get(run.key, {}), (stories or {}).get(run.key, "–")) for run in lesson.runs]
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(f"This run's validation accuracy: by epoch, from its own curve. Our spread: the CPU-scale runs, "
+    st.caption(teach_note() if lesson.own_data else
+               f"This run's validation accuracy: by epoch, from its own curve. Our spread: the CPU-scale runs, "
                f"{MEASURED_ON}; a single run can land outside it ([how we measured](#{ANCHOR})).")
     if lesson.feature_maps is not None:
         first_layer(lesson, ids.get(lesson.feature_maps))
