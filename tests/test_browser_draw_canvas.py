@@ -3,7 +3,7 @@ a deep link to a fresh server, picking another model blanked it while the models
 import pytest
 from test_browser_why import stroke
 
-from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
+from browser import ARTIFACTS, browser_page, open_draw, require_chromium, streamlit_server
 from conftest import tiny
 
 pytestmark = pytest.mark.browser
@@ -40,10 +40,7 @@ def test_the_drawing_stays_on_the_canvas_when_another_model_is_picked(two_models
     require_chromium()
     log = ARTIFACTS / "browser-canvas-server.log"
     with streamlit_server(two_models, log) as (url, server), browser_page("canvas-kept") as page:
-        page.goto(f"{url}/draw")  # a deep link to a fresh server: its first run is not app.py's
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for(timeout=180_000)
-        wait_idle(page)
+        canvas = open_draw(page, url, timeout=180_000)  # a deep link to a fresh server: its first run is not app.py's
         stroke(page, canvas.bounding_box(), (0.5, 0.15), (0.52, 0.85))
         page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
         page.wait_for_function(SETTLED_JS, arg="Your own test set", timeout=120_000)
