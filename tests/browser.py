@@ -109,6 +109,23 @@ def start_training(page, url: str, epochs: int) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
 
 
+def draw_a_one(page, box: dict, across: float) -> None:
+    """A vertical mouse stroke (a "1") on the canvas, `across` of the way from its left edge."""
+    x = box["x"] + box["width"] * across
+    page.mouse.move(x, box["y"] + 40)
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
+    page.mouse.up()
+
+
+def first_answer(page, timeout: float = 30_000) -> str:
+    """The first model's answer on Draw, once shown."""
+    predicted = page.get_by_test_id("stMetricValue").first
+    predicted.wait_for(timeout=timeout)
+    return predicted.inner_text().strip()
+
+
 def open_draw(page, url: str, timeout: float = 60_000):
     """Draw, loaded and idle; its canvas (the locator strokes go to)."""
     page.goto(f"{url}/draw")

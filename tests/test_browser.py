@@ -5,6 +5,8 @@ from browser import (
     ARTIFACTS,
     browser_page,
     click_now,
+    draw_a_one,
+    first_answer,
     open_draw,
     open_train,
     require_chromium,
@@ -70,26 +72,15 @@ def test_train_live_reload_and_stop(tmp_path):
     assert "Inotify" not in log, log[-3000:]
 
 
-def draw_a_one(page, box: dict, across: float) -> None:
-    """A vertical mouse stroke (a "1") on the canvas, `across` of the way from its left edge."""
-    x = box["x"] + box["width"] * across
-    page.mouse.move(x, box["y"] + 40)
-    page.mouse.down()
-    for k in range(1, 21):
-        page.mouse.move(x + k * 0.5, box["y"] + 40 + k * 10)
-    page.mouse.up()
-
-
 def test_draw_a_stroke_and_see_the_prediction(trained_home):
     require_chromium()
     with streamlit_server(trained_home, ARTIFACTS / "browser-draw-server.log") as (url, server), \
             browser_page("draw") as page:
         canvas = open_draw(page, url)
         draw_a_one(page, canvas.bounding_box(), 0.5)
-        predicted = page.get_by_test_id("stMetricValue").first
-        predicted.wait_for(timeout=30_000)
+        answer = first_answer(page)
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
-        assert predicted.inner_text().strip() == "1"
+        assert answer == "1"
         # A deep link on a fresh server still goes through app.py's navigation (its titles, in its order),
         # not Streamlit's legacy pages/ listing (file names, app.py as "app"), and the stroke drawn after
         # that first render was read: the widgets kept their ids.
@@ -109,18 +100,14 @@ def test_the_canvas_fits_a_narrow_window_and_the_drawing_survives_another_page(t
         box = canvas.bounding_box()
         assert box["width"] >= 279 and box["x"] >= 0 and box["x"] + box["width"] <= 800, box
         draw_a_one(page, box, 0.75)  # in what used to be the hidden half
-        predicted = page.get_by_test_id("stMetricValue").first
-        predicted.wait_for(timeout=30_000)
-        assert predicted.inner_text().strip() == "1"
+        assert first_answer(page) == "1"
         page.screenshot(path=str(ARTIFACTS / "draw-800.png"), full_page=True)
         page.get_by_test_id("stSidebarNav").get_by_text("Compare").click()
         page.get_by_text("Regularization study", exact=False).first.wait_for(timeout=30_000)
         wait_idle(page)
         page.get_by_test_id("stSidebarNav").get_by_text("Draw").click()
         page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
-        predicted = page.get_by_test_id("stMetricValue").first
-        predicted.wait_for(timeout=30_000)
-        assert predicted.inner_text().strip() == "1"
+        assert first_answer(page) == "1"
         page.get_by_text("Look inside with this drawing").wait_for(timeout=30_000)
 
 
