@@ -25,7 +25,8 @@ class Column:
 def _console(stream: TextIO) -> Console:
     """rich's console for `stream`: colour only on a terminal (and never with NO_COLOR set)."""
     tty = stream.isatty()
-    return Console(file=stream, highlight=False, width=None if tty else PIPED_WIDTH, no_color=not tty,
+    # no_color None on a terminal: rich then reads NO_COLOR (False would override it)
+    return Console(file=stream, highlight=False, width=None if tty else PIPED_WIDTH, no_color=None if tty else True,
                    force_terminal=tty or None)
 
 

@@ -38,6 +38,12 @@ def test_a_terminal_gets_a_bold_header_and_coloured_statuses(colour_terminal):
     assert "\x1b[1m" in text and "\x1b[32mfinished" in text and "\x1b[31mfailed" in text
 
 
+def test_no_color_set_leaves_a_terminal_without_colour(colour_terminal, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    text = render(COLUMNS, [("7", status("finished"), "x")], Terminal())
+    assert "finished" in text and "\x1b[32m" not in text
+
+
 def test_an_error_is_red_on_a_terminal_only(colour_terminal):
     assert error("no such run", io.StringIO()) == "error: no such run"
     assert "\x1b[1;31merror:" in error("no such run", Terminal())
