@@ -605,14 +605,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(args.checkpoint)  # a directory or /dev/zero: "... is not a checkpoint file"
     require_digits(loaded)  # the model, not an image, is wrong: one refusal for the whole command
     failures = 0
-    space = None  # the model's own feature space, built at the first image read (a second or two)
     for name in args.images:
         try:
             digit, probs = predict_image(loaded, load_image(read_image_file(name)))
-            space = space or novelty.feature_space(loaded.model, loaded.config)
             print(json.dumps({"image": name, "label": int(probs.argmax()), "prob": round(float(probs.max()), 4),
                               "probs": [round(float(p), 4) for p in probs],
-                              "unlike_digits": bool(novelty.unlike_digits(digit[None], space)[0])}))
+                              "unlike_digits": bool(novelty.unlike_digits(digit[None])[0])}))
         except PlaygroundError as exc:  # this image is refused (a FIFO too, without blocking); the others are read
             failures += 1
             print(json.dumps({"image": name, "error": str(exc)}))
