@@ -470,6 +470,7 @@ def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path)
         page.get_by_label("Epochs", exact=True).fill("4")
         page.get_by_label("Epochs", exact=True).press("Enter")
         wait_idle(page)
+        page.wait_for_url("**epochs=4**", timeout=30_000)  # written in place once the page has drawn the run
         page.reload()
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
         wait_idle(page)
