@@ -28,6 +28,12 @@ def study_home(tmp_path_factory):
             cfg = tiny(epochs=1, limit=200, hidden=8, l2=l2, seed=seed)
             name = f"lstm · {'none' if l2 == 0 else f'L2 λ {l2}'} · seed {seed} · study 1"
             assert Trainer(cfg, store, store.create_run(cfg, name)).run().status == "finished"
+    lesson = []  # lesson 4's four runs, done (tiny stand-ins: the table's shape is the lesson's)
+    for width in (4, 8, 12, 16):
+        cfg = tiny(epochs=2, limit=200, hidden=width)
+        lesson.append(store.create_run(cfg, f"lesson stand-in {width}"))
+        assert Trainer(cfg, store, lesson[-1]).run().status == "finished"
+    store.save_lesson("overfitting", run_ids=lesson)
     store.close()
     return home
 
@@ -36,7 +42,7 @@ def test_compares_variant_table_and_trains_learning_rate_fit_at_1280_px(study_ho
     require_chromium()
     with streamlit_server(study_home, tmp_path / "server.log") as (url, _), \
             browser_page("fit", width=WIDTH) as page:
-        page.goto(f"{url}/compare")
+        page.goto(f"{url}/compare?ids=1,2,3,4")
         page.locator('[data-testid="stDataFrame"] .dvn-scroller').first.wait_for(timeout=90_000)
         wait_idle(page)
         tables = page.evaluate(TABLES_JS)
@@ -54,3 +60,11 @@ def test_compares_variant_table_and_trains_learning_rate_fit_at_1280_px(study_ho
         page.get_by_label("Learning rate", exact=True).screenshot(path=str(ARTIFACTS / "fit-train-lr.png"))
         lr = page.evaluate(INPUT_JS, "Learning rate")
         assert lr and lr["value"] == "0.00025" and lr["need"] <= lr["have"], lr
+        # Lesson 4's "What happened": eight columns, as a table that wraps (a grid needed ~1,400 px of 818).
+        page.goto(f"{url}/learn?lesson=overfitting")
+        page.get_by_text("What happened").wait_for(timeout=90_000)
+        wait_idle(page)
+        table = page.locator('[data-testid="stTable"]').first
+        table.screenshot(path=str(ARTIFACTS / "fit-lesson-table.png"))
+        fit = table.evaluate("t => ({need: t.scrollWidth, have: t.clientWidth, text: t.innerText})")
+        assert fit["need"] <= fit["have"] and "our spread, gap" in fit["text"], fit

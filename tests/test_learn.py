@@ -401,7 +401,7 @@ def test_the_gap_lessons_chart_the_gap_and_list_it(home):
     assert not at.exception
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
     assert titles[0] == "Generalization gap", titles
-    table = at.dataframe[0].value
+    table = at.table[0].value  # a table that wraps (Chromium: test_browser_fit.py), not a grid cut at the right
     assert "gap (train − val)" in table.columns and table["gap (train − val)"].str.endswith("points").all()
     assert "this run's validation accuracy" in table.columns and "%" in table["this run's validation accuracy"][0]
     assert any("how we measured" in c.value for c in at.caption)

@@ -127,7 +127,7 @@ def test_with_drawings_the_lesson_fine_tunes_the_base_and_judges_the_guess(base_
     assert [r.config.optim.train_layers for r in runs] == ["all", "last", "all"]
     assert all(own.is_own(r.config.data.dataset) and r.config.model.init_from == str(base.checkpoint) for r in runs)
     poll_until(at, lambda a: any(s.value == "What happened" for s in a.subheader), seconds=180)
-    [table] = [df.value for df in at.dataframe if "your held-out drawings" in df.value.columns]
+    [table] = [df.value for df in at.table if "your held-out drawings" in df.value.columns]
     assert list(table["held out"]) == ["10"] * 3 and all("→" in v for v in table["MNIST test"])
     assert any("on your held-out drawings (never trained on)" in c.value for c in at.caption)
     assert not any("This run's validation accuracy" in c.value for c in at.caption)  # it has none

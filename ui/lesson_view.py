@@ -181,7 +181,9 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
     registry = jobs()
     st.subheader("What happened", anchor=False)
     rows = [_row(lesson, run, results.get(run.key, {}), (stories or {}).get(run.key, "–")) for run in lesson.runs]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # A table that wraps its cells: as a canvas grid, lesson 4's eight columns needed ~1,400 px of the 818 that
+    # Learn has at 1,280 px with the sidebar open, and its spreads went off the right edge.
+    st.table(rows, hide_index=True)
     st.caption(teach_note() if lesson.own_data else
                f"This run's validation accuracy: by epoch, from its own curve. Our spread: the CPU-scale runs, "
                f"{MEASURED_ON}; a single run can land outside it ([how we measured](#{ANCHOR})).")
