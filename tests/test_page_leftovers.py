@@ -122,17 +122,43 @@ def test_a_cifar_study_or_sweep_without_cifar_here_says_so_and_launches_nothing(
     monkeypatch.setenv("PLAYGROUND_DATA", str(kept))
     monkeypatch.delitem(data._cache, "cifar2", raising=False)
     at = page("pages/compare.py").run()  # the study form opens on the CNN recipe (CIFAR-2)
-    [said] = [e.value for e in at.error if e.value.startswith("Cannot run this study here")]
-    assert "not on this machine" in said and "playground fetch cifar2" in said and "PLAYGROUND_CIFAR2_DIR" in said
-    launch = next(b for b in at.button if b.label == "🚀 Launch study")
-    assert launch.disabled
+    [said] = [w.value for w in at.warning if "not on this machine" in w.value]
+    assert "playground fetch cifar2" in said and "PLAYGROUND_CIFAR2_DIR" in said and "Launch downloads it" in said
+    next(b for b in at.button if b.label == "🚀 Launch study").click().run()  # offline here: the download fails
+    [refused] = [e.value for e in at.error if e.value.startswith("Cannot run this study here")]
+    assert "The download failed too" in refused and "dataset 'cifar2' is not available" in refused
     at.selectbox(key="sweep_recipe").set_value("cnn").run()
+    assert any("not on this machine" in w.value for w in at.warning)
+    at.multiselect(key="sweep_params").set_value(["lr"]).run()
+    next(b for b in at.button if b.label == "🎛 Launch sweep").click().run()
     assert any(e.value.startswith("Cannot run this sweep here") for e in at.error)
-    assert next(b for b in at.button if b.label == "🎛 Launch sweep").disabled
     assert store.list_runs() == []
-    at.selectbox(key="study_recipe").select("lenet").run()  # MNIST is here: the study may launch
-    assert not any(e.value.startswith("Cannot run this study") for e in at.error)
-    assert not next(b for b in at.button if b.label == "🚀 Launch study").disabled
+    at.selectbox(key="study_recipe").select("lenet").run()  # MNIST is here: nothing to say
+    assert not any("not on this machine" in w.value for w in at.warning if "MNIST" in w.value)
+
+
+def test_a_study_downloads_its_dataset_once_at_launch_where_it_can(home, store, monkeypatch):
+    """Online users keep the real download: Launch fetches the data once, then the runs train from memory."""
+    from playground import data
+
+    fetched = []
+    monkeypatch.setattr(data, "missing_offline", lambda name: None if fetched else f"{name} is not on this machine.")
+    monkeypatch.setattr(data, "load_dataset", lambda name: fetched.append(name))
+    at = page("pages/compare.py").run()
+    at.selectbox(key="study_recipe").select("lenet").run()
+    at.number_input(key="study_epochs").set_value(1)
+    at.number_input(key="study_limit").set_value(300)
+    next(b for b in at.button if b.label == "🚀 Launch study").click().run()
+    try:
+        assert fetched == ["mnist"] and not any(e.value.startswith("Cannot run") for e in at.error)
+        assert len(store.list_runs()) >= 2
+    finally:
+        from playground.settings import Settings
+        from ui.common import _registry
+
+        registry = _registry(str(Settings.from_env().home))
+        for run_id in registry.active():
+            registry.stop(run_id)
 
 
 def test_trains_first_notice_says_how_long_the_picked_recipe_takes_as_measured(home):

@@ -80,3 +80,21 @@ def duration(seconds: float | None) -> str:
 def plain(text: str) -> str:
     """User text for a markdown element, shown literally (no links, emphasis or HTML)."""
     return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:" else ch for ch in text)
+
+
+def dataset_here(name: str) -> str | None:
+    """None when built-in dataset `name` is on this machine, downloaded now once if it must be (online users keep
+    the real download); else why its runs cannot train here. Each run of a study or sweep failing offline, the
+    reason only in its log, was the alternative."""
+    from playground.data import DataUnavailable, load_dataset, missing_offline
+
+    missing = missing_offline(name)
+    if missing is None:
+        return None
+    try:
+        with st.spinner(f"Downloading {name} once: its runs need it…"):
+            load_dataset(name)
+    except DataUnavailable as exc:
+        return f"{missing} The download failed too: {str(exc)[:300]}"
+    return None
+

@@ -22,7 +22,7 @@ from playground.engine.study import (
 from playground.errors import PlaygroundError
 from playground.estimate import split
 from playground.measured import MEASURED, STUDY_EVAL, STUDY_WALL, runs
-from ui.common import jobs
+from ui.common import dataset_here, jobs
 from ui.estimate_view import how_long
 from ui.measured_view import LINK
 from ui.state import COMPARE_IDS
@@ -123,7 +123,7 @@ def _submit(recipe: str, plan: list[tuple[str, RunConfig]]) -> None:
 def _launch(again: bool = False, only_new: bool = False) -> None:
     s = st.session_state
     s[STUDY_ERROR], s[REPEAT] = None, None
-    if missing := missing_offline(RECIPES[s[Key.RECIPE]].data.dataset):  # its other buttons (_ask_again) call this too
+    if missing := dataset_here(RECIPES[s[Key.RECIPE]].data.dataset):  # its other buttons (_ask_again) call this too
         s[STUDY_ERROR] = f"Cannot run this study here: {missing}"
         return
     try:
@@ -256,9 +256,9 @@ def study_form() -> None:
                         "images for every seed; validation and test labels stay true).")
     _estimate()
     missing = missing_offline(RECIPES[st.session_state[Key.RECIPE]].data.dataset)
-    if missing:  # said before Launch, not after: offline, each run failed with the reason only in its log
-        st.error(f"Cannot run this study here: {missing}", icon="📦")
-    st.button("🚀 Launch study", type="primary", on_click=_launch, disabled=missing is not None)
+    if missing:  # said before Launch: Launch downloads it once, or says why it cannot (offline)
+        st.warning(f"{missing} Launch downloads it first.", icon="📦")
+    st.button("🚀 Launch study", type="primary", on_click=_launch)
     if st.session_state.get(REPEAT):
         _ask_again()
     if st.session_state.get(STUDY_ERROR):

@@ -19,7 +19,7 @@ from playground.engine.sweep import (
     settings_text,
     start_sweep,
 )
-from ui.common import POLL_SECONDS, jobs
+from ui.common import POLL_SECONDS, dataset_here, jobs
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
 
@@ -66,6 +66,9 @@ def _launch() -> None:
         return
     if not params:
         s[SWEEP_ERROR] = "Pick at least one setting to search."
+        return
+    if missing := dataset_here(base.data.dataset):
+        s[SWEEP_ERROR] = f"Cannot run this sweep here: {missing}"
         return
     registry = jobs()
     # Handed out by the store (another session launching now gets another), past this session's sweeps whose
@@ -132,10 +135,10 @@ def sweep_form() -> None:
     if not running:  # while one runs, Launch is off: an estimate would be of a sweep that cannot start
         _estimate()
     missing = missing_offline(base.data.dataset)
-    if missing:  # said before Launch: offline, each trial failed with the reason only in its log
-        st.error(f"Cannot run this sweep here: {missing}", icon="📦")
+    if missing:  # said before Launch: Launch downloads it once, or says why it cannot (offline)
+        st.warning(f"{missing} Launch downloads it first.", icon="📦")
     b1, b2 = st.columns([1, 4])
-    b1.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running or missing is not None)
+    b1.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running)
     if running:  # one Stop for the whole sweep: its running trials stop and no other starts
         b2.button("⏹ Stop sweep", on_click=_stop)
     if s.get(SWEEP_ERROR):
