@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import ui.draw_input
+import ui.draw_keep
 from playground import data
 from playground.engine.training import Trainer
 from playground.inference import load_checkpoint, predict_image
@@ -107,8 +108,14 @@ def draw_page(tiny_home, monkeypatch):
     store = RunStore(tiny_home)
     for d in store.list_drawings():
         store.delete_drawing(d.id)
-    yield app_page("pages/draw.py"), canvas, store
+    yield gallery_open(app_page("pages/draw.py")), canvas, store
     store.close()
+
+
+def gallery_open(at):
+    """The kept-drawings gallery open, as a learner opens it: shut, its tiles are not built (issue 36)."""
+    at.session_state[ui.draw_keep.GALLERY] = True
+    return at
 
 
 def mnist_digit(i: int) -> np.ndarray:
@@ -418,7 +425,7 @@ def test_two_tabs_deleting_one_drawing_keep_it_once_after_undo(draw_page):
     """Both tabs offered Undo and both re-added it: kept twice. Now only the tab whose delete deleted it."""
     at, _canvas, store = draw_page
     kept = store.add_drawing(mnist_digit(0) / 255.0, 7)
-    other = app_page("pages/draw.py")
+    other = gallery_open(app_page("pages/draw.py"))
     at.run()
     other.run()
     at.button(key=f"delete-{kept}").click().run()
@@ -433,7 +440,7 @@ def test_two_tabs_deleting_one_drawing_keep_it_once_after_undo(draw_page):
 def test_a_relabel_from_a_stale_tab_is_reported_not_lost_silently(draw_page):
     at, _canvas, store = draw_page
     kept = store.add_drawing(mnist_digit(0) / 255.0, 7)
-    other = app_page("pages/draw.py")
+    other = gallery_open(app_page("pages/draw.py"))
     at.run()
     other.run()
     at.button(key=f"delete-{kept}").click().run()
@@ -517,3 +524,19 @@ def in_order(node) -> list[str]:
     if hasattr(node, "children"):
         return [t for child in node.children.values() for t in in_order(child)]
     return [node.value] if getattr(node, "type", "") == "subheader" else []
+
+
+def test_a_shut_gallery_builds_no_tiles_and_opening_it_shows_them(draw_page):
+    """Issue 36: each stroke built every kept drawing's tile (an image, a label box, a delete button) though the
+    gallery was shut."""
+    at, canvas, store = draw_page
+    ids = [store.add_drawing(mnist_digit(i) / 255.0, 7) for i in range(3)]
+    at.session_state[ui.draw_keep.GALLERY] = False
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert not at.exception and "3 drawing(s) kept" in page_text(at)
+    [gallery] = [e for e in at.expander if e.label.startswith("Your kept drawings")]
+    assert not gallery.proto.expanded and not [w for w in at.selectbox if w.key.startswith("relabel-")]
+    at.session_state[ui.draw_keep.GALLERY] = True  # what a click on it does
+    at.run()
+    assert sorted(int(w.key.split("-")[1]) for w in at.selectbox if w.key.startswith("relabel-")) == ids

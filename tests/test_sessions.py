@@ -94,7 +94,7 @@ app_test.patch_config_options = lambda options: contextlib.nullcontext()
 config.set_option("global.appTest", True)
 
 run_id, drawing = int(sys.argv[1]), int(sys.argv[2])
-pages = {"train": ("pages/train.py", {}), "draw": ("pages/draw.py", {}),
+pages = {"train": ("pages/train.py", {}), "draw": ("pages/draw.py", {"draw_gallery": True}),  # its gallery open
          "inside": ("pages/inside.py", {"inside_model": run_id})}
 start, found = threading.Barrier(len(pages)), {}
 

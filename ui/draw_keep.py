@@ -80,6 +80,7 @@ def keep_controls(digit: np.ndarray, container) -> None:
 # what Undo did
 DELETED, OPEN, GALLERY_NOTE, RESTORED = "draw_deleted", "draw_gallery_open", "draw_gallery_note", "draw_restored"
 GALLERY_COLS = 8
+GALLERY = "draw_gallery"  # the gallery expander's own state: open or shut
 
 
 def _relabel(drawing_id: int) -> None:
@@ -189,8 +190,14 @@ def _gallery(drawings: list, probs: np.ndarray | None, run_id: int | None) -> No
         p_true = probs[np.arange(len(drawings)), truth]  # lowest = the highest loss
         order = sorted(order, key=lambda item: (predicted[item[0]] == truth[item[0]], p_true[item[0]]))
     newest = order[:GALLERY_MAX]
-    # A fixed label: one with the count in it was a new expander after each delete, and it closed.
-    with st.expander("Your kept drawings: review, relabel, delete", expanded=st.session_state.get(OPEN, False)):
+    if st.session_state.pop(OPEN, False):  # a delete in it: it stays open
+        st.session_state[GALLERY] = True
+    # A fixed label: one with the count in it was a new expander after each delete, and it closed. Its tiles (an
+    # image and two widgets each) are built only while it is open: shut, a stroke built them all (issue 36).
+    panel = st.expander("Your kept drawings: review, relabel, delete", key=GALLERY, on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         if len(drawings) > GALLERY_MAX:
             st.caption(f"The newest {GALLERY_MAX} of {len(drawings)}.")
         if run_id is not None:
