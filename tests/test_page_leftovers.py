@@ -3,6 +3,8 @@ import json
 
 from test_compare import trained_runs
 
+from ui.study_form import Key as StudyKey
+
 from conftest import app_page as page
 from conftest import tiny
 
@@ -133,7 +135,7 @@ def test_a_cifar_study_or_sweep_without_cifar_here_says_so_and_launches_nothing(
     next(b for b in at.button if b.label == "🎛 Launch sweep").click().run()
     assert any(e.value.startswith("Cannot run this sweep here") for e in at.error)
     assert store.list_runs() == []
-    at.selectbox(key="study_recipe").select("lenet").run()  # MNIST is here: nothing to say
+    at.selectbox(key=StudyKey.RECIPE).select("lenet").run()  # MNIST is here: nothing to say
     assert not any("not on this machine" in w.value for w in at.warning if "MNIST" in w.value)
 
 
@@ -145,7 +147,7 @@ def test_a_study_downloads_its_dataset_once_at_launch_where_it_can(home, store, 
     monkeypatch.setattr(data, "missing_offline", lambda name: None if fetched else f"{name} is not on this machine.")
     monkeypatch.setattr(data, "load_dataset", lambda name: fetched.append(name))
     at = page("pages/compare.py").run()
-    at.selectbox(key="study_recipe").select("lenet").run()
+    at.selectbox(key=StudyKey.RECIPE).select("lenet").run()
     at.number_input(key="study_epochs").set_value(1)
     at.number_input(key="study_limit").set_value(300)
     next(b for b in at.button if b.label == "🚀 Launch study").click().run()
