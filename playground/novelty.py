@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +45,18 @@ SHAPE_FALSE_ALARM = 0.015
 class DigitSpace:
     reference: torch.Tensor  # (N, 784) float32 in [0, 1]: training digits
     threshold: float  # a distance only FALSE_ALARM of test digits exceed
+    norms: torch.Tensor = field(init=False, repr=False)  # (N,) squared lengths of the reference rows
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "norms", (self.reference * self.reference).sum(1))
 
     def distance(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) floats in [0, 1] -> (N,) mean distance to the NEIGHBOURS nearest training digits."""
         x = torch.as_tensor(np.asarray(images, dtype=np.float32).reshape(len(images), -1))
-        d = torch.cdist(x, self.reference)  # (N, REFERENCE)
+        # |x - r|^2 = |x|^2 + |r|^2 - 2 x.r with the reference's lengths kept: one matrix product per stroke,
+        # a few times faster than cdist for a drawing or two (distances equal to ~1e-5 of their size).
+        squared = (x * x).sum(1, keepdim=True) + self.norms - 2 * (x @ self.reference.T)  # (N, REFERENCE)
+        d = squared.clamp_min(0).sqrt()
         return d.topk(NEIGHBOURS, largest=False).values.mean(1).numpy()
 
     def unlike(self, images: np.ndarray) -> np.ndarray:

@@ -84,3 +84,14 @@ def test_the_shape_check_flags_drawn_letters_the_pixels_pass_and_not_drawn_digit
     again = novelty.NotADigitNet()
     again.load_state_dict(torch.load(novelty.WEIGHTS, map_location="cpu", weights_only=True)["state_dict"])
     assert np.array_equal(novelty.score(check.model, letters), novelty.score(again.eval(), letters))  # deterministic
+
+
+def test_the_pixel_distance_equals_torchs_cdist_nearest_neighbours():
+    """The per-stroke distance is a matrix product with kept lengths; cdist is the reference answer."""
+    rng = np.random.default_rng(0)
+    reference = torch.as_tensor(rng.random((500, 784), dtype=np.float32))
+    images = rng.random((7, 28, 28), dtype=np.float32)
+    space = novelty.DigitSpace(reference, 1.0)
+    want = torch.cdist(torch.as_tensor(images.reshape(7, -1)), reference)
+    want = want.topk(novelty.NEIGHBOURS, largest=False).values.mean(1).numpy()
+    np.testing.assert_allclose(space.distance(images), want, rtol=1e-5, atol=1e-5)
