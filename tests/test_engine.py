@@ -413,8 +413,10 @@ def test_a_scheduled_run_on_the_gpu_follows_its_schedule_and_a_constant_one_stil
 
 def test_evaluating_every_few_epochs_changes_which_rows_exist_never_the_training(store):
     """eval_every 3 over 4 epochs: rows after epochs 1, 3 and 4, equal to the every-epoch run's; same test result."""
-    every = Trainer(tiny(epochs=4, l2=1e-3)).run()
+    # Both through the registry, one after the other: the same thread settings, so equal floats mean equal
+    # training (a direct Trainer in the test's thread summed its loss with another intra-op thread count).
     jobs = JobRegistry(store)
+    every = jobs.wait(jobs.submit(tiny(epochs=4, l2=1e-3)), timeout=120)
     run_id = jobs.submit(tiny(epochs=4, l2=1e-3, eval_every=3))
     sparse = jobs.wait(run_id, timeout=120)
     assert sparse.status == every.status == "finished", sparse.message
