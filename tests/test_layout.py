@@ -1,6 +1,8 @@
 """The library's module graph has no import circle (lazy imports inside functions count too)."""
 import ast
 
+import pytest
+
 from conftest import ROOT
 
 PACKAGE = ROOT / "playground"
@@ -81,7 +83,7 @@ def test_shared_session_keys_are_spelled_once_in_ui_state():
     assert literals == set()
 
 
-SPELLED_ONCE = ("ui/study_form.py", "ui/train_form.py")  # files whose keys are constants
+SPELLED_ONCE = ("ui/study_form.py", "ui/sweep_form.py", "ui/train_form.py")  # files whose keys are constants
 
 
 def test_a_components_widget_keys_are_spelled_once():
@@ -97,11 +99,13 @@ def test_a_components_widget_keys_are_spelled_once():
         assert {k: n for k, n in counts.items() if n > 1} == {}, name
 
 
-def test_the_study_forms_keys_carry_its_prefix():
-    from ui.study_form import Key
+@pytest.mark.parametrize("form", ["study", "sweep"])
+def test_a_forms_keys_carry_its_prefix(form):
+    import importlib
 
-    keys = [v for k, v in vars(Key).items() if k.isupper()]
-    assert len(set(keys)) == len(keys) and all(k.startswith("study_") for k in keys)
+    key = importlib.import_module(f"ui.{form}_form").Key
+    keys = [v for k, v in vars(key).items() if k.isupper()]
+    assert len(set(keys)) == len(keys) and all(k.startswith(f"{form}_") for k in keys)
 
 
 def test_the_readmes_layout_names_every_library_module_and_only_files_that_exist():

@@ -26,6 +26,23 @@ from ui.state import COMPARE_IDS
 GRID_POINTS = 3  # values per range in a grid search
 SEARCHES = {"tpe": "sampled (Optuna's TPE: learns where good settings are)",
             "grid": f"grid ({GRID_POINTS} values per range, every combination)"}
+class Key:
+    """The form's widget keys, each spelled once: sweep_form() creates the widgets, _launch and _estimate read them."""
+    RECIPE = "sweep_recipe"
+    EPOCHS = "sweep_epochs"
+    LIMIT = "sweep_limit"
+    TRIALS = "sweep_trials"
+    MINUTES = "sweep_minutes"
+    PARAMS = "sweep_params"
+    SEARCH = "sweep_search"
+    PRUNE = "sweep_prune"
+
+    @staticmethod
+    def range(setting: str) -> str:
+        """The range box of one searched setting."""
+        return f"sweep_range_{setting}"
+
+
 FOLLOW, SWEEP_ERROR = "sweep_follow", "sweep_error"  # the study number Compare follows; the form's error
 FOLLOWED_LAST = "sweep_followed_last"  # the study whose trials were added once more after its sweep ended
 
@@ -50,7 +67,7 @@ def _stop() -> None:
 
 def _base():
     s = st.session_state
-    return recipe(s["sweep_recipe"]).override(epochs=int(s["sweep_epochs"]), limit=int(s["sweep_limit"]))
+    return recipe(s[Key.RECIPE]).override(epochs=int(s[Key.EPOCHS]), limit=int(s[Key.LIMIT]))
 
 
 def _launch() -> None:
@@ -58,7 +75,7 @@ def _launch() -> None:
     s[SWEEP_ERROR] = None
     try:
         base = _base()
-        params = [parse_param(f"{name}={s[f'sweep_range_{name}']}", base) for name in s["sweep_params"]]
+        params = [parse_param(f"{name}={s[Key.range(name)]}", base) for name in s[Key.PARAMS]]
         if params:
             check_sweep(base, params)  # refused here, not trial by trial in a thread nobody watches
     except ConfigError as exc:
@@ -74,11 +91,11 @@ def _launch() -> None:
     # Handed out by the store (another session launching now gets another), past this session's sweeps whose
     # first trial is not stored yet.
     number = new_study(registry.store, at_least=max(_threads(), default=0) + 1)
-    name = s["sweep_recipe"]
+    name = s[Key.RECIPE]
     _threads()[number] = start_sweep(
-        registry, base, params, int(s["sweep_trials"]), at_once=registry.max_concurrent, name=f"{name} sweep {number}",
-        prune=bool(s["sweep_prune"]), minutes=float(s["sweep_minutes"]) or None,
-        grid=GRID_POINTS if s.get("sweep_search") == "grid" else 0,
+        registry, base, params, int(s[Key.TRIALS]), at_once=registry.max_concurrent, name=f"{name} sweep {number}",
+        prune=bool(s[Key.PRUNE]), minutes=float(s[Key.MINUTES]) or None,
+        grid=GRID_POINTS if s.get(Key.SEARCH) == "grid" else 0,
         run_name=lambda trial, values: study_run_name(name, f"trial {trial}: {settings_text(values)}", number))
     s[FOLLOW], s[COMPARE_IDS] = number, []
 
@@ -113,22 +130,22 @@ def _has_new_trials(shown: list[int]) -> bool:
 def sweep_form() -> None:
     s = st.session_state
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("lenet"), key="sweep_recipe")
-    c2.number_input("Epochs", 1, 200, value=2, key="sweep_epochs")
-    c3.number_input("First N samples (0 = all)", 0, 60000, value=6000, step=1000, key="sweep_limit")
-    c4.number_input("Trials (runs)", 2, 100, value=8, key="sweep_trials")
-    c5.number_input("Minutes (0 = no limit)", 0.0, 600.0, value=0.0, step=5.0, key="sweep_minutes",
+    c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("lenet"), key=Key.RECIPE)
+    c2.number_input("Epochs", 1, 200, value=2, key=Key.EPOCHS)
+    c3.number_input("First N samples (0 = all)", 0, 60000, value=6000, step=1000, key=Key.LIMIT)
+    c4.number_input("Trials (runs)", 2, 100, value=8, key=Key.TRIALS)
+    c5.number_input("Minutes (0 = no limit)", 0.0, 600.0, value=0.0, step=5.0, key=Key.MINUTES,
                     help="No new trial starts after this long; those training then finish.")
-    base = recipe(s["sweep_recipe"])  # only settings that do something for it (momentum: with optimizer=sgd)
+    base = recipe(s[Key.RECIPE])  # only settings that do something for it (momentum: with optimizer=sgd)
     offered = [n for n in DEFAULT_RANGES if applies(n, base) or n == "momentum"]
-    st.multiselect("Settings to search", offered, default=["lr", "batch_size"], key="sweep_params")
+    st.multiselect("Settings to search", offered, default=["lr", "batch_size"], key=Key.PARAMS)
     cols = st.columns(3)
-    for i, name in enumerate(s["sweep_params"]):
-        cols[i % 3].text_input(f"{name}", value=DEFAULT_RANGES[name], key=f"sweep_range_{name}",
+    for i, name in enumerate(s[Key.PARAMS]):
+        cols[i % 3].text_input(f"{name}", value=DEFAULT_RANGES[name], key=Key.range(name),
                                help="low:high, low:high:log (a log scale), or choices a,b,c")
     st.caption(ranges_note())
-    st.radio("Search", list(SEARCHES), format_func=SEARCHES.get, horizontal=True, key="sweep_search")
-    st.checkbox("Stop hopeless trials early (median pruner)", value=True, key="sweep_prune",
+    st.radio("Search", list(SEARCHES), format_func=SEARCHES.get, horizontal=True, key=Key.SEARCH)
+    st.checkbox("Stop hopeless trials early (median pruner)", value=True, key=Key.PRUNE,
                 help="After its first epochs, a trial whose validation accuracy is below the median of earlier "
                      "trials at the same epoch is stopped, so the budget goes to promising settings.")
     running = sweep_alive(s.get(FOLLOW))
@@ -155,11 +172,11 @@ def sweep_form() -> None:
 def _trials() -> tuple[int, int | None]:
     """(the trials the form's sweep would train, its grid's combinations when a grid has fewer than asked)."""
     s = st.session_state
-    asked = int(s["sweep_trials"])
-    if s.get("sweep_search") != "grid" or not s["sweep_params"]:
+    asked = int(s[Key.TRIALS])
+    if s.get(Key.SEARCH) != "grid" or not s[Key.PARAMS]:
         return asked, None
     base = _base()
-    params = [parse_param(f"{name}={s[f'sweep_range_{name}']}", base) for name in s["sweep_params"]]
+    params = [parse_param(f"{name}={s[Key.range(name)]}", base) for name in s[Key.PARAMS]]
     combinations = math.prod(len(p.grid(GRID_POINTS)) for p in params)
     return min(asked, combinations), combinations if combinations < asked else None
 
@@ -175,8 +192,8 @@ def _estimate() -> None:
     if not took:
         return
     grid = f" (all the grid's {combinations})" if combinations is not None else ""
-    pruned = "; the pruner may stop some sooner" if s["sweep_prune"] and int(s["sweep_epochs"]) > 1 else ""
-    limit = f"; no new trial starts after {float(s['sweep_minutes']):g} min" if s["sweep_minutes"] else ""
+    pruned = "; the pruner may stop some sooner" if s[Key.PRUNE] and int(s[Key.EPOCHS]) > 1 else ""
+    limit = f"; no new trial starts after {float(s[Key.MINUTES]):g} min" if s[Key.MINUTES] else ""
     st.caption(f"⏱ {trials} trials{grid}, {jobs().max_concurrent} at a time, each timed at the base settings: "
                f"{took}{pruned}{limit}.")
 
