@@ -49,6 +49,7 @@ me = f"#{run_id} {ARCH_NAMES[rec.config.model.arch]}"  # every title names the a
 mine = f"{me}, trained"
 models = {mine: (loaded.model, rec.config)}
 start = {me: (loaded.model, initial)}  # for the weight movement: each trained model and its start
+start_ids = {me: run_id}  # ... and its run, for its colour
 if beside == UNTRAINED:
     models[f"{me}, untrained"] = (initial, rec.config)
 elif beside != NOTHING:
@@ -56,7 +57,7 @@ elif beside != NOTHING:
         other = loaded_model(by_id[beside].checkpoint)
         them = f"#{beside} {ARCH_NAMES[other.config.model.arch]}"
         models[f"{them}, trained"] = (other.model, other.config)
-        start[them] = (other.model, untrained(other.config))
+        start[them], start_ids[them] = (other.model, untrained(other.config)), beside
     except CheckpointError as exc:
         st.warning(str(exc))
 
@@ -104,7 +105,7 @@ saliency({name: (s.model, models[name][1], s.x) for name, s in shown.items()},
          outline=picked.image if picked.image.ndim == 2 else None)  # a digit's outline; a photo has none
 
 st.subheader("How far training moved the weights", anchor=False)
-weights_view(start, is_recurrent(rec.config))
+weights_view(start, is_recurrent(rec.config), start_ids)
 
 st.subheader("The model's own map of the inputs", anchor=False)
 projector(rec, classes, probes.model_input(picked.pixels, rec.config) if picked.label is None else None,

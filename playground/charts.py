@@ -340,8 +340,8 @@ def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: st
     fig = go.Figure(_image_trace(pixels, first_row=1, colorscale=colorscale))
     if np.ndim(pixels) == 2:
         fig.update_yaxes(autorange="reversed")  # a heatmap's row 0 would sit at the bottom
-    fig.update_yaxes(scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(scaleanchor="x")
+    _bare_tiles(fig)
     return _layout(fig, height=height, title=title)
 
 
@@ -550,13 +550,15 @@ def gradient_norms(series: dict[str, np.ndarray], relative: bool = True, ids: di
     return _layout(fig, height=360, title="Gradient through time")
 
 
-def weight_change(series: dict[str, Sequence]) -> go.Figure:
+def weight_change(series: dict[str, Sequence], ids: dict[str, int] | None = None) -> go.Figure:
     """How far each layer moved from its initial weights, ||w - w0|| / ||w0||, one bar group per model.
-    `series` maps a model's name to its probes.LayerChange rows (same layers for every model)."""
+    `series` maps a model's name to its probes.LayerChange rows (same layers for every model); `ids` (name -> run
+    id) colours each model's bars as its run, as on every other page."""
+    colors = line_colors({name: (ids or {}).get(name, zlib.crc32(name.encode())) for name in series})
     fig = go.Figure()
-    for i, (name, rows) in enumerate(series.items()):
+    for name, rows in series.items():
         fig.add_trace(go.Bar(y=[r.layer for r in rows], x=[r.change for r in rows], orientation="h",
-                             name=escape(name), marker_color=PALETTE[i % len(PALETTE)],
+                             name=escape(name), marker_color=colors[name],
                              text=[f"{r.change:.0%}" for r in rows], textposition="outside",
                              customdata=[r.params for r in rows],
                              hovertemplate="%{y}: moved %{x:.1%} (%{customdata:,} parameters)<extra></extra>"))
@@ -583,8 +585,8 @@ def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = Non
         fig.add_trace(go.Contour(z=ink, x=x, y=y, contours=dict(start=level, end=level, size=1, coloring="none"),
                                  line=dict(color="rgba(60,60,60,0.8)", width=1.5), showscale=False,
                                  hoverinfo="skip", name="outline of the ink"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    _bare_tiles(fig)
     return _layout(fig, height=height, title=escape(title), hovermode="closest")
 
 

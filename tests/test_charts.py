@@ -25,6 +25,27 @@ def test_gradient_chart_relative_to_the_last_step():
     np.testing.assert_allclose(raw.data[0].y, [0.001, 0.1, 2.0])
 
 
+def test_a_models_weight_bars_keep_its_runs_colour_beside_any_other():
+    """Issue 31: Inside's weight-movement bars took colours by position (#7 blue alone, red beside another)."""
+    from playground.probes import LayerChange
+
+    rows = [LayerChange("conv1", 10, 0.5), LayerChange("fc", 20, 0.2)]
+
+    def colours(ids: dict[str, int]) -> dict[str, str]:
+        return {bar.name: bar.marker.color for bar in charts.weight_change({n: rows for n in ids}, ids).data}
+
+    alone, beside = colours({"#7 CNN": 7}), colours({"#2 LeNet": 2, "#7 CNN": 7})
+    assert alone["#7 CNN"] == beside["#7 CNN"] == charts.run_color(7)
+    assert beside["#2 LeNet"] == charts.run_color(2)
+
+
+def test_images_and_saliency_maps_draw_no_tick_dashes_grid_or_zero_lines():
+    """Issue 31: stray tick dashes beside "Model input, 28x28" and the Why? maps: nothing a learner reads."""
+    for fig in (charts.image(np.zeros((28, 28)), "Model input, 28×28"), charts.attribution(np.ones((28, 28)))):
+        for axis in (fig.layout.xaxis, fig.layout.yaxis):
+            assert (axis.showticklabels, axis.ticks, axis.showgrid, axis.zeroline) == (False, "", False, False)
+
+
 def test_a_gradient_curve_keeps_its_runs_colour_whatever_else_is_drawn():
     """Issue 31: a curve's colour came from its place among those drawn (#3 blue alone, red after another)."""
     g = np.array([0.1, 1.0])

@@ -89,10 +89,12 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
                "edge detectors (a red side beside a blue side); untrained ones are noise.")
 
 
-def weights_view(pairs: dict[str, tuple[torch.nn.Module, torch.nn.Module]], recurrent: bool) -> None:
-    """How far each layer of each trained model moved from its initial weights (name -> (model, initial))."""
+def weights_view(pairs: dict[str, tuple[torch.nn.Module, torch.nn.Module]], recurrent: bool,
+                 ids: dict[str, int] | None = None) -> None:
+    """How far each layer of each trained model moved from its initial weights (name -> (model, initial)),
+    each model's bars in its run's colour (`ids`: name -> run id)."""
     series = {name: probes.weight_change(m, m0) for name, (m, m0) in pairs.items()}
-    st.plotly_chart(charts.weight_change(series), width="stretch", config=charts.STATIC)
+    st.plotly_chart(charts.weight_change(series, ids), width="stretch", config=charts.STATIC)
     looks = "hidden states and gates" if recurrent else "feature maps"
     st.caption("One bar per layer: ‖w − w₀‖ / ‖w₀‖ (weights and biases together), w₀ being the exact weights the "
                "run started from (its config and seed). A layer that moved only a few percent still computes much "
