@@ -44,6 +44,16 @@ def _percent_ticks(values: Sequence[float | None]) -> str:
     return ".1%" if finite and max(finite) - min(finite) < 0.1 else ".0%"
 
 
+def _least_span(values: Sequence[float], least: float = 0.01) -> dict:
+    """Axis settings that show at least `least` around `values` (fractions): over one point, or points a hair
+    apart, plotly's autorange spans ~0.001 and ".1%" labels all its ticks "95.4%"."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not finite or max(finite) - min(finite) >= least:
+        return {}
+    mid = (max(finite) + min(finite)) / 2
+    return dict(range=[mid - least / 2, mid + least / 2], autorange=False)
+
+
 def _whole_ticks(span: float) -> dict:
     """Axis settings for counts (steps, epochs): one tick per unit on short spans, where plotly would
     put ticks at 0.5 or 1.2; on longer ones its own ticks are whole numbers already (at most ~10)."""
@@ -269,7 +279,8 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
                 for trace in _band_traces(label, color, curve, dash, s["name"], col == 1, s["n"]):
                     fig.add_trace(trace, row=1, col=col)
     _epoch_axis(fig)
-    fig.update_yaxes(tickformat=".1%", row=1, col=2)  # ".0%" repeats labels over a few points
+    accs = [v for s in series for split in ("train", "val") for part in s["curves"][f"{split}_acc"][1:] for v in part]
+    fig.update_yaxes(tickformat=".1%", row=1, col=2, **_least_span(accs))  # ".0%" repeats labels over a few points
     _layout(fig, height=440)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
     return fig
@@ -285,7 +296,8 @@ def variant_gap(series: Sequence[dict]) -> go.Figure:
                 fig.add_trace(trace)
     fig.add_hline(y=0, line=dict(color="grey", width=1))
     _epoch_axis(fig)
-    fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%")
+    gaps = [v for s in series for part in s["curves"]["gap"][1:] for v in part]
+    fig.update_yaxes(title_text="train acc − val acc", tickformat=".1%", **_least_span([0.0, *gaps]))
     return _layout(fig, title="Generalization gap")
 
 

@@ -25,6 +25,21 @@ def test_gradient_chart_relative_to_the_last_step():
     np.testing.assert_allclose(raw.data[0].y, [0.001, 0.1, 2.0])
 
 
+def test_one_runs_one_epoch_gets_an_accuracy_axis_whose_labels_differ():
+    """Walkthrough: one run of one epoch drew "95.4%" eight times up its accuracy axis (autorange ~0.001 wide),
+    and its gap axis "0.0%" three times; the axes now span at least a point around what they show."""
+    curves = {"train_acc": ([1], [0.954], [0.954], [0.954]), "val_acc": ([1], [0.9541], [0.9541], [0.9541]),
+              "train_loss": ([1], [0.2], [0.2], [0.2]), "val_loss": ([1], [0.2], [0.2], [0.2]),
+              "gap": ([1], [-0.0001], [-0.0001], [-0.0001])}
+    series = [{"name": "#1", "color_id": 1, "n": 1, "curves": curves}]
+    low, high = charts.variant_curves(series).layout.yaxis2.range
+    assert high - low >= 0.01 and low < 0.954 < 0.9541 < high
+    low, high = charts.variant_gap(series).layout.yaxis.range
+    assert high - low >= 0.01 and low < -0.0001 < 0 < high
+    spread = dict(curves, val_acc=([1, 2], [0.5, 0.9], [0.5, 0.9], [0.5, 0.9]))  # a real spread: plotly's own range
+    assert charts.variant_curves([{**series[0], "curves": spread}]).layout.yaxis2.range is None
+
+
 def test_a_models_weight_bars_keep_its_runs_colour_beside_any_other():
     """Issue 31: Inside's weight-movement bars took colours by position (#7 blue alone, red beside another)."""
     from playground.probes import LayerChange
