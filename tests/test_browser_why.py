@@ -55,6 +55,9 @@ def test_the_why_panel_stays_open_across_a_new_stroke(tiny_home):
                                 ".map(i => i.value + ' | ' + (i.placeholder || '') + ' | ' + "
                                 "(i.getAttribute('aria-label') || ''))")
         assert any("its answer" in e for e in explain), explain  # the choice, not "Choose an option"
+        answer = page.get_by_test_id("stMetricValue").first.inner_text().strip()
+        # The label follows the new answer: a keyed selectbox kept "its answer, 1" over maps of '8' (walkthrough).
+        assert any(f"its answer, {answer}" in e for e in explain), (answer, explain)
         page.screenshot(path=str(ARTIFACTS / "why-open-after-stroke.png"), full_page=True)
     log = (ARTIFACTS / "browser-why-server.log").read_text()
     assert "Traceback" not in log, log[-3000:]
