@@ -620,11 +620,12 @@ def test_a_sweep_launched_from_compare_trains_its_trials_and_follows_them(home, 
     button(at, "🎛 Launch sweep").click().run()
     assert not at.exception and not at.error
 
-    def finished(a) -> bool:
+    def concluded(a) -> bool:  # its three runs finished and the sweep's thread ended (it tells Optuna last)
         runs = store.list_runs()
-        return len(runs) == 3 and all(r.status == RunStatus.FINISHED for r in runs)
+        return len(runs) == 3 and all(r.status == RunStatus.FINISHED for r in runs) and \
+            any(m.value.startswith("Best trial ") for m in a.success)
 
-    poll_until(at, finished)
+    poll_until(at, concluded)
     at.run()
     runs = store.list_runs()
     assert all(r.name.startswith("lenet · trial ") and r.name.endswith("· study 2") for r in runs)
