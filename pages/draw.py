@@ -7,7 +7,7 @@ from playground.inference import CheckpointError, drawing_checkpoints, named, pr
 from playground.models import untrained
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
-from ui.draw_classes import default_models, digit_models, likeness, model_label, not_scored
+from ui.draw_classes import default_models, digit_models, model_label, not_scored, side_by_side
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
 from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
@@ -113,13 +113,7 @@ def drawing_and_answers() -> None:
                        config=charts.STATIC)
         b.plotly_chart(charts.row_predictions(rows, names[first], row), width="stretch", config=charts.STATIC)
 
-    if len(probs) > 1:
-        st.subheader("Side by side", anchor=False)
-        for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
-            arch = ARCH_NAMES[loaded[run_id].config.model.arch]
-            col.plotly_chart(charts.probabilities(p, names[run_id], f"#{run_id} {arch}: {named(loaded[run_id], p)[0]}"),
-                             width="stretch", key=f"side-{run_id}", config=charts.STATIC)
-            col.caption(likeness(run_id, names[run_id], unlike))
+    side_by_side(probs, loaded, unlike)
 
     st.subheader("Your own test set", anchor=False)
     k1, k2 = st.columns([1, 3])

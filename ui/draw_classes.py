@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from playground import own
+from playground.codegen import ARCH_NAMES
 from playground.data import spec
-from playground.inference import best_finished, reads_digits
+from playground.inference import best_finished, named, reads_digits
 from ui.common import jobs
+from ui.figures import charts
 
 
 def model_label(record, label: str) -> str:
@@ -41,3 +43,17 @@ def likeness(run_id: int, classes: list[str], unlike: dict) -> str:
     if unlike[run_id]:
         return f"❓ Unlike the digits #{run_id} learned from ({unlike[run_id]}): this answer means little."
     return f"Like the digits #{run_id} learned from, in pixels and in shape."
+
+
+def side_by_side(probs: dict, loaded: dict, unlike: dict) -> None:
+    """Every chosen model's probabilities for the drawing, each in its own class names (two models or more)."""
+    if len(probs) < 2:
+        return
+    st.subheader("Side by side", anchor=False)
+    for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
+        model = loaded[run_id]
+        names = list(model.classes)
+        col.plotly_chart(charts.probabilities(p, names, f"#{run_id} {ARCH_NAMES[model.config.model.arch]}: "
+                                                       f"{named(model, p)[0]}"),
+                         width="stretch", key=f"side-{run_id}", config=charts.STATIC)
+        col.caption(likeness(run_id, names, unlike))
