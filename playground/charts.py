@@ -15,6 +15,10 @@ PALETTE = qualitative.Plotly
 # st.plotly_chart's `config` for a chart a learner only reads or clicks: Plotly's toolbar, shown on hover at the
 # top right, covered titles and legends (a confusion matrix, weights, a gradient legend, "Model input, 28×28").
 STATIC = {"displayModeBar": False}
+# The confusion matrix's cells, white to a mid blue, under dark counts: on "Blues" plotly's automatic text colour
+# left counts on the middle blues unreadable (issue 31). Every cell's contrast with the text is >= 4.5 (WCAG AA).
+CONFUSION_SCALE = [[0.0, "#f7fbff"], [1.0, "#5a9fd4"]]
+CONFUSION_TEXT = "#1f2937"
 MAX_RAW_POINTS = 600  # redrawn every second in the live view: the browser shares our CPU. Smoothing uses all.
 
 
@@ -54,16 +58,20 @@ def _least_span(values: Sequence[float], least: float = 0.01) -> dict:
     return dict(range=[mid - least / 2, mid + least / 2], autorange=False)
 
 
-def _whole_ticks(span: float) -> dict:
-    """Axis settings for counts (steps, epochs): one tick per unit on short spans, where plotly would
-    put ticks at 0.5 or 1.2; on longer ones its own ticks are whole numbers already (at most ~10)."""
-    return dict(dtick=1, tick0=0) if span <= 10 else {}
+def _whole_ticks(values: Sequence[float]) -> dict:
+    """Axis settings for counts (steps, epochs): on short spans one tick per unit, where plotly would put ticks
+    at 0.5 or 1.2, and half a unit either side of the points (one epoch's point got an axis from 0 to 2); on
+    longer ones plotly's own ticks are whole numbers already (at most ~10) and its range fits."""
+    xs = [float(v) for v in values if v is not None]
+    if xs and max(xs) - min(xs) > 10:
+        return {}
+    return dict(dtick=1, tick0=0, **(dict(range=[min(xs) - 0.5, max(xs) + 0.5]) if xs else {}))
 
 
 def _epoch_axis(fig: go.Figure) -> go.Figure:
     """An "epoch" x axis with whole-number ticks, whatever the traces span."""
-    xs = [float(v) for trace in fig.data if trace.x is not None for v in trace.x]
-    fig.update_xaxes(title_text="epoch", **_whole_ticks(max(xs) - min(xs) if xs else 0))
+    fig.update_xaxes(title_text="epoch", **_whole_ticks([v for trace in fig.data if trace.x is not None
+                                                         for v in trace.x]))
     return fig
 
 
@@ -101,8 +109,7 @@ def step_loss(step_rows: Sequence[dict], smoothing: float = 0.9, title: str = "T
                          row=1, col=1, secondary_y=True, **({"tickmode": "auto"} if show_lr else {}))
     if show_lr:
         _lr_panel(fig, lr_rows, mode)
-    span = float(steps[-1] - steps[0]) if len(steps) else 0.0
-    fig.update_xaxes(**_whole_ticks(span))
+    fig.update_xaxes(**_whole_ticks(steps))
     fig.update_xaxes(title_text="step", row=len(specs), col=1)  # under the bottom panel only
     fig.update_yaxes(title_text="data loss", rangemode="tozero", row=1, col=1, secondary_y=False)
     return _layout(fig, height=420 if show_lr else 320, title=title)
@@ -152,7 +159,7 @@ def epoch_curves(epoch_rows: Sequence[dict], kept_epoch: int | None = None) -> g
                                  name=f"kept: epoch {kept_epoch}", legendgroup="kept", showlegend=col == 1,
                                  marker=dict(symbol="star", size=14, color=PALETTE[2],
                                              line=dict(color="black", width=1))), row=1, col=col)
-    fig.update_xaxes(title_text="epoch", **_whole_ticks(max(x) - min(x) if x else 0))
+    fig.update_xaxes(title_text="epoch", **_whole_ticks(x))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)  # one epoch is one point: autorange would pad below 0
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     # The legend under the charts: above them it covered the end of a long title ("...every 6 epochs)").
@@ -308,10 +315,11 @@ def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: st
     m = np.asarray(matrix)
     hover = "true %{y}, predicted %{x}: %{z}<extra></extra>"
     # Whole counts on the colour bar (over a few drawings plotly ticked 0.5, 1.5, 2.5): about 5 ticks, a whole step.
-    step = max(1, int(np.ceil(float(m.max(initial=0)) / 5)))
-    fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale="Blues", text=m,
-                               colorbar=dict(tick0=0, dtick=step, title="count"),
-                               texttemplate="%{text}", hovertemplate=hover,
+    top = max(1, int(m.max(initial=0)))
+    step = max(1, int(np.ceil(top / 5)))
+    fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale=CONFUSION_SCALE, zmin=0, zmax=top,
+                               text=m, colorbar=dict(tick0=0, dtick=step, tickformat="d", title="count"),
+                               texttemplate="%{text}", textfont=dict(color=CONFUSION_TEXT), hovertemplate=hover,
                                hoverinfo="skip" if clickable else None))
     if clickable:
         t, p = np.indices(m.shape).reshape(2, -1)

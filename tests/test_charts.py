@@ -322,3 +322,36 @@ def test_a_confusion_colour_bar_counts_in_whole_numbers():
     assert (small.tick0, small.dtick) == (0, 1)
     big = charts.confusion(np.array([[970, 3], [12, 1100]]), ["0", "1"]).data[0].colorbar
     assert big.dtick == 220 and float(big.dtick).is_integer()
+
+
+def _luminance(color: str) -> float:
+    rgb = [int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_a_confusion_matrix_count_is_readable_on_every_cell_colour():
+    """Issue 31: counts on the middle blues of "Blues" were unreadable; whole-number colour bar ticks only."""
+    from plotly.colors import find_intermediate_color, hex_to_rgb, label_rgb, unlabel_rgb
+
+    heat = charts.confusion(np.array([[50, 3], [0, 100]]), ["0", "1"]).data[0]
+    assert heat.textfont.color and heat.zmin == 0 and heat.zmax == 100
+    assert heat.colorbar.tickformat == "d" and heat.colorbar.dtick >= 1
+    text = _luminance(heat.textfont.color)
+    (lo, low), (hi, high) = [(p, tuple(hex_to_rgb(c))) for p, c in heat.colorscale]
+    for z in (0, 3, 50, 100):  # the cell colours of this matrix, interpolated as plotly does
+        rgb = unlabel_rgb(label_rgb(find_intermediate_color(low, high, (z / 100 - lo) / (hi - lo))))
+        cell = _luminance("#" + "".join(f"{round(c):02x}" for c in rgb))
+        assert (max(cell, text) + 0.05) / (min(cell, text) + 0.05) >= 4.5, z  # WCAG AA for text
+    assert charts.confusion(np.zeros((2, 2), int), ["0", "1"]).data[0].colorbar.dtick == 1
+
+
+def test_one_epochs_curves_span_that_epoch_not_zero_to_two():
+    """Issue 31: a one-epoch run's x axis ran from 0 to 2; it fits the points, with whole ticks."""
+    one = charts.epoch_curves([{"epoch": 1, "train_loss": 0.3, "train_acc": 0.9, "val_loss": 0.4, "val_acc": 0.88}])
+    for axis in (one.layout.xaxis, one.layout.xaxis2):
+        assert list(axis.range) == [0.5, 1.5] and axis.dtick == 1
+    three = charts.epoch_curves([{"epoch": e, "train_loss": 0.3, "train_acc": 0.9, "val_loss": 0.4,
+                                  "val_acc": 0.88} for e in (1, 2, 3)])
+    assert list(three.layout.xaxis.range) == [0.5, 3.5]
+    assert list(charts.step_loss([{"step": 1, "loss": 2.3}]).layout.xaxis.range) == [0.5, 1.5]
