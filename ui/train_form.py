@@ -7,7 +7,8 @@ link is a message. The page writes the URL (pages/train.py, with `form_params`).
 
 Number boxes have no bounds of their own: a value out of a widget's range stays red in the browser
 and never reaches the server, so Train would start with the last accepted value, a config the user
-did not see. Every typed value reaches the config instead, and `validate` refuses it with the reason.
+did not see (issue 13). Every typed value reaches the config instead: the form says at once, under the
+settings, why Train will refuse it (`validate`'s reason), and Train refuses it.
 """
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from playground.config import (
     RECURRENT,
     SCHEDULES,
     RunConfig,
+    validate,
 )
 from playground.data import SPECS
 from playground.engine.schedules import SCHEDULE_HELP
+from playground.engine.study import STUDY_PATIENCE
 from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.augment_view import batch_preview
@@ -39,8 +42,13 @@ from ui.run_code import show_code
 
 PREFIX = "f_"  # each config field's widget: f_lr, f_hidden, ... (form_config reads them back)
 RECIPE = PREFIX + "recipe"  # the recipe box: kept across pages with the fields (navigation's "f_"), no field
+# The "Early stopping" box, no field either: patience 0 is off. Unticked, the patience box keeps its number
+# (disabled) for the next tick, and the config says 0.
+EARLY = PREFIX + "early_stopping"
+PATIENCE = PREFIX + "patience"
 CUSTOM = "(custom)"
 RUN_NAME, OUTCOME = "run_name", "train_outcome"
+KEPT_PATIENCE = "form_patience"  # the last patience typed: a tick of "Early stopping" brings it back
 LINKED = "form_from_link"  # a link filled the form and named no run: the page says "press Train", shows no old run
 BASE = "form_base"  # the recipe the form's link names (the settings that differ follow it)
 NOTICE = "form_notice"  # ("warning" | "success", text) to show once above the form
@@ -49,8 +57,14 @@ SCHEDULE_LABELS = {"constant": "constant", "step": "step", "cosine": "cosine", "
 
 
 def _fill(cfg: RunConfig) -> None:
+    s = st.session_state
     for key, value in cfg.flat().items():
-        st.session_state[PREFIX + key] = value
+        s[PREFIX + key] = value
+    s[EARLY] = cfg.optim.patience > 0
+    if s[EARLY]:
+        s[KEPT_PATIENCE] = cfg.optim.patience
+    else:  # the number a tick brings back: the last one used, or the studies' own
+        s[PATIENCE] = s.get(KEPT_PATIENCE) or STUDY_PATIENCE
 
 
 def _closest_recipe(cfg: RunConfig) -> str:
@@ -119,6 +133,7 @@ def link_done() -> None:
 def _keep_state() -> None:
     """Streamlit forgets a widget's value when its page is left; re-assigning keeps it."""
     _from_link()
+    st.session_state.setdefault(EARLY, st.session_state.get(PATIENCE, 0) > 0)
     if PREFIX + "arch" not in st.session_state:
         st.session_state.setdefault(RECIPE, "lstm64")
         st.session_state[BASE] = "lstm64"
@@ -137,7 +152,10 @@ def form_params() -> dict[str, str]:
 
 def form_config() -> RunConfig:
     """The config exactly as the form shows it (not validated)."""
-    values = {name: st.session_state[PREFIX + name] for name in FLAT_FIELDS if PREFIX + name in st.session_state}
+    s = st.session_state
+    values = {name: s[PREFIX + name] for name in FLAT_FIELDS if PREFIX + name in s}
+    if not s.get(EARLY, True) and "patience" in values:  # unticked: the disabled box's number is not used
+        values["patience"] = 0
     return RunConfig().override(**values)
 
 
@@ -229,18 +247,38 @@ def _more_fields() -> None:
         st.selectbox("Device", DEVICES, on_change=_custom, key=PREFIX + "device")
 
 
+def _on_early() -> None:
+    s = st.session_state
+    if s[EARLY] and not s.get(PATIENCE):
+        s[PATIENCE] = s.get(KEPT_PATIENCE) or STUDY_PATIENCE
+    _custom()
+
+
+def _on_patience() -> None:
+    s = st.session_state
+    if s[PATIENCE] == 0:  # 0 is "off", as in the config
+        s[EARLY] = False
+        s[PATIENCE] = s.get(KEPT_PATIENCE) or STUDY_PATIENCE
+    elif isinstance(s[PATIENCE], int) and s[PATIENCE] > 0:
+        s[KEPT_PATIENCE] = s[PATIENCE]
+    _custom()
+
+
 def _early_stopping_fields() -> None:
+    on = st.checkbox("Early stopping", key=EARLY, on_change=_on_early,
+                     help="Stop when validation accuracy stops rising, and keep the weights of the best evaluated "
+                          "epoch: the test accuracy, the checkpoint, Draw and Inside use those, not the last "
+                          "epoch's. Off: every epoch is trained and the last one kept.")
     c1, c2 = st.columns(2)
     with c1:
-        _number("Early stopping: patience", "patience", step=1,
-                help="Stop after this many evaluations in a row without a gain in **validation accuracy** (an "
-                     "evaluation comes every 'Evaluate every N epochs'), and keep the weights of the best evaluated "
-                     "epoch: the test accuracy, the checkpoint, Draw and Inside use those, not the last epoch's. "
-                     "0 = off: every epoch is trained and the last one kept.")
+        st.number_input("Patience (evaluations)", key=PATIENCE, step=1, disabled=not on,
+                        on_change=_on_patience,
+                        help="Stop after this many evaluations in a row without a gain in **validation accuracy** "
+                             "(an evaluation comes every 'Evaluate every N epochs'). 0 turns early stopping off.")
     with c2:
-        _number("Minimum gain", "min_delta", format="%.3f", step=0.005,
+        _number("Minimum gain", "min_delta", format="%.3f", step=0.005, disabled=not on,
                 help="A rise in validation accuracy at most this large does not count as better "
-                     "(0.01 = one point). Used only with patience.")
+                     "(0.01 = one point).")
 
 
 def dataset_choices() -> list[str]:
@@ -301,6 +339,10 @@ def _use_lr(value: float) -> None:
 
 def _before_train() -> None:
     """Next to the button: how long the form's run takes here, and "press Train" after a link filled it."""
+    try:
+        validate(form_config())
+    except PlaygroundError as exc:  # said at once, next to the settings: not only after a press of Train
+        st.error(f"Train will refuse these settings: {exc}.")
     took = how_long([form_config()], at_once=1)
     if from_link():
         st.info("👇 The form holds the settings of the link you followed" + (f" ({took})" if took else "")
