@@ -356,6 +356,11 @@ def why_titles(at) -> list[str]:
             if "trained: " in c.proto.spec and "per row" not in c.proto.spec]
 
 
+def explain_box(at):
+    """Why?'s "Explain" selectbox (keyed by the answer it explains: ui.why_views.why_class_key)."""
+    return next(s for s in at.selectbox if s.label == "Explain")
+
+
 def test_why_stays_open_across_drawings_and_explains_the_class_picked(draw_page):
     at, canvas, _ = draw_page
     canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
@@ -364,17 +369,17 @@ def test_why_stays_open_across_drawings_and_explains_the_class_picked(draw_page)
     at.session_state["why-open-draw"] = True  # the learner opens it (AppTest cannot click an expander)
     at.run()
     assert len(why_titles(at)) == 2
-    at.selectbox(key="why-class-draw").set_value(2).run()
+    explain_box(at).set_value(2).run()
     assert all(re.search(r"trained: '2' · Σ [+-][\d.e+-]+ logit$", t) for t in why_titles(at))
     canvas["ink"] = on_canvas(mnist_digit(1), 180, 60, 30)  # a new drawing (another answer, perhaps)
     at.run()
     assert not at.exception
     assert len(why_titles(at)) == 2 and all("'2'" in t for t in why_titles(at))  # still open, still on 2
-    assert at.selectbox(key="why-class-draw").format_func(2) in ("why not 2?", "why 2?")
-    at.selectbox(key="why-class-draw").set_value("answer").run()
+    assert explain_box(at).format_func(2) in ("why not 2?", "why 2?")
+    explain_box(at).set_value("answer").run()
     answer = at.get("metric")[0].value
     assert all(f"'{answer}'" in t for t in why_titles(at))  # back to explaining its answer
-    assert at.selectbox(key="why-class-draw").value == "answer"  # shown as a choice, not "Choose an option"
+    assert explain_box(at).value == "answer"  # shown as a choice, not "Choose an option"
     at.switch_page("pages/compare.py").run()
     at.switch_page("pages/draw.py").run()
     assert len(why_titles(at)) == 2  # open again after a visit to another page

@@ -117,17 +117,25 @@ def kept_expander(label: str, key: str):
 ANSWER = "answer"  # Explain's first option: whatever the model answers
 
 
+def why_class_key(key: str, answer: int) -> str:
+    """Explain's widget key: one per answer, so a new answer draws a new widget with labels of its own (a keyed
+    selectbox kept its first labels in the browser: "its answer, 1" over maps of '8', issue 31)."""
+    return f"why-class-{key}-{answer}"
+
+
 def why_target(answer: int, classes, key: str) -> int:
     """The class to explain: the model's answer (the default, following it as it changes) or one the learner
-    picks ("why not 2?"), kept across drawings."""
-    widget = f"why-class-{key}"
-    kept = restore_kept(widget)
+    picks ("why not 2?"), kept as a class across drawings, answers and pages."""
+    picked = f"why-pick-{key}"  # the pick as a class (or ANSWER): it outlives the per-answer widget
+    widget = why_class_key(key, answer)
+    # set before the widget is drawn (allowed): a widget of an earlier answer, or one Streamlit forgot, shows the pick
+    st.session_state[widget] = st.session_state.get(picked, ANSWER)
     # "answer", not None: a selectbox whose value is None shows "Choose an option" instead of the choice
     choice = st.selectbox("Explain", [ANSWER, *range(len(classes))], key=widget,
+                          on_change=lambda: st.session_state.update({picked: st.session_state[widget]}),
                           format_func=lambda c: f"its answer, {classes[answer]}" if c == ANSWER
                           else f"why {classes[c]}?" if c == answer else f"why not {classes[c]}?",
                           help="Which class's score the map explains: red pixels raised it, blue ones lowered it.")
-    st.session_state[kept] = choice
     return answer if choice == ANSWER else choice
 
 
