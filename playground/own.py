@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,6 +103,35 @@ def check_enough(labels: Sequence[int], classes: Sequence[str], per_class: int =
                            + "; ".join(short))
 
 
+def held_count(n: int, held_out: float = HELD_OUT) -> int:
+    """How many of a class's n drawings split_ids holds out: round(held_out x n), at least 1 of 2 or more, never all."""
+    return min(n - 1, max(1, round(held_out * n))) if n > 1 else 0
+
+
+def split_sizes(labels: Sequence[int], held_out: float = HELD_OUT) -> tuple[int, int]:
+    """(trained on, held out): how split_ids divides examples of these labels."""
+    labels = [int(y) for y in labels]
+    held = sum(held_count(labels.count(y), held_out) for y in set(labels))
+    return len(labels) - held, held
+
+
+def split_rule(per_class: int | None = None) -> str:
+    """How the kept drawings are split, in words: a share of each digit held out (Draw's fine-tune, HELD_OUT), or
+    `per_class` of each digit trained on and the rest held out, as many of each as of the rarest (lesson 10's)."""
+    if per_class is None:
+        return f"{HELD_OUT:.0%} of each digit's drawings held out (rounded, at least one), picked by a seeded draw"
+    return f"as many of each digit as of your rarest: {per_class} of each trained on, the rest held out"
+
+
+def split_note(kept: int, trained: int, held: int, rule: str) -> str:
+    """A fine-tune's split of the kept drawings: the one sentence Draw's fine-tune and lesson 10 both show."""
+    unused = kept - trained - held
+    left = f", leaves {unused} out" if unused else ""
+    return (f"Of your {kept} kept drawings it trains on {trained} and holds out {held}{left} ({rule}): it never "
+            f"trains on the held-out ones, and one of them read differently moves their accuracy by "
+            f"{1 / max(held, 1):.0%}.")
+
+
 def split_ids(ids: Sequence[int], labels: Sequence[int], held_out: float = HELD_OUT,
               seed: int = SPLIT_SEED) -> tuple[list[int], list[int]]:
     """(train ids, held-out ids): per class, round(held_out x n) of its drawings (at least 1 when it has 2 or more,
@@ -115,7 +145,7 @@ def split_ids(ids: Sequence[int], labels: Sequence[int], held_out: float = HELD_
         by_class.setdefault(int(y), []).append(int(i))
     for y in sorted(by_class):
         members = by_class[y]
-        k = min(len(members) - 1, max(1, round(held_out * len(members)))) if len(members) > 1 else 0
+        k = held_count(len(members), held_out)
         order = rng.permutation(len(members))
         test += [members[j] for j in order[:k]]
         train += [members[j] for j in order[k:]]
@@ -261,6 +291,7 @@ def read_zip(data: bytes) -> tuple[tuple[str, ...], list[int], list[np.ndarray]]
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP")
 
 
 def _read_file(path: Path) -> bytes:
@@ -278,7 +309,9 @@ def _examples(entries, where: str) -> tuple[tuple[str, ...], list[int], list[np.
     keep the digits' numbering, whichever of them are there."""
     from PIL import Image
 
-    entries = [e for e in entries if Path(e[1]).suffix.lower() in IMAGE_SUFFIXES]
+    # A folder's name as its class: "a " is class "a" (a ValueError once), and macOS zips spell "é" decomposed.
+    entries = [(unicodedata.normalize("NFC", c).strip(), name, read) for c, name, read in entries
+               if Path(name).suffix.lower() in IMAGE_SUFFIXES]
     if len(entries) > MAX_IMAGES:
         raise OwnDataError(f"{where}: more than {MAX_IMAGES:,} images; import at most that many")
     names = sorted({c for c, _, _ in entries})
@@ -286,7 +319,8 @@ def _examples(entries, where: str) -> tuple[tuple[str, ...], list[int], list[np.
     labels, images = [], []
     for cls, name, read in entries:
         try:
-            with Image.open(io.BytesIO(read())) as im:
+            # Only the formats the suffixes name: Image.open alone would hand an EPS called x.png to Ghostscript.
+            with Image.open(io.BytesIO(read()), formats=IMAGE_FORMATS) as im:
                 if im.size != (28, 28):
                     raise OwnDataError(f"{im.size[0]}x{im.size[1]} pixels, not 28x28")
                 images.append(np.asarray(im.convert("L"), dtype=np.uint8))

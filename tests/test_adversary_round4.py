@@ -1,0 +1,53 @@
+"""Adversary, round four (issues 29 and 31's newest surfaces): hostile input to your own data's import, the
+Train link, lesson 10 and the "not a digit" check. Each test fails without the fix it names."""
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import EpsImagePlugin, Image
+
+from playground import own
+
+
+def _png(value: int = 10) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((28, 28), value, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _two_classes(first: str, second: str = "b", n: int = 10, data: bytes | None = None) -> bytes:
+    return _zip({**{f"{first}/{i}.png": data or _png() for i in range(n)},
+                 **{f"{second}/{i}.png": _png() for i in range(n)}})
+
+
+def test_a_class_folder_with_a_trailing_space_imports_as_its_name():
+    # "a /0.png": the class list held "a" and the label lookup "a " (ValueError, a stack trace on Draw).
+    classes, labels, images = own.read_zip(_two_classes("a "))
+    assert classes == ("a", "b") and labels == [0] * 10 + [1] * 10 and len(images) == 20
+
+
+def test_one_accented_class_spelt_two_ways_is_one_class():
+    # macOS zips write "é" decomposed (e + U+0301): two folders that look alike must not be two classes "é", "é".
+    classes, labels, _ = own.read_zip(_zip({**{f"\u00e9/{i}.png": _png() for i in range(5)},
+                                            **{f"e\u0301/{i}.png": _png() for i in range(5)},
+                                            **{f"b/{i}.png": _png() for i in range(10)}}))
+    assert classes == ("b", "\u00e9") and labels.count(1) == 10
+
+
+def test_an_eps_named_png_is_refused_without_reaching_ghostscript(monkeypatch):
+    calls = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: calls.append(a) or Image.new("L", (28, 28)))
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n0 0 moveto 28 28 lineto stroke\nshowpage\n"
+    with pytest.raises(own.OwnDataError, match="a/0.png: not a readable image"):
+        own.read_zip(_two_classes("a", data=eps))
+    assert calls == []
