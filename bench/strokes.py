@@ -7,6 +7,8 @@ and by tests/test_novelty.py (a few of each, deterministic).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -211,10 +213,20 @@ def _written(strokes: list, rng: np.random.Generator, pen: int) -> list[np.ndarr
     return [q + shift for q in out]
 
 
-def written(glyphs: dict[str, list], per_glyph: int, seed: int = FRESH_SEED) -> tuple[np.ndarray, list[str]]:
-    """`drawn` by the second writer: pens of any width from 6 to 32 px, its own hand (`_written`) and seeds."""
+class Drawings(NamedTuple):
+    """The second writer's drawings as Draw reads them, and how each was drawn."""
+    images: np.ndarray  # (N, 28, 28) floats in [0, 1]
+    names: list[str]  # each one's glyph
+    new: np.ndarray  # (N,) bool: one of the new shapes (FRESH_LETTERS, FRESH_DIGITS), not an old one
+    pens: np.ndarray  # (N,) the pen's width in px
+
+
+def written(glyphs: dict[str, list], per_glyph: int, seed: int = FRESH_SEED,
+            new: dict[str, list] | None = None) -> Drawings:
+    """`drawn` by the second writer: pens of any width from 6 to 32 px, its own hand (`_written`) and seeds.
+    A glyph's first len(new[glyph]) variants count as new shapes."""
     rng = np.random.default_rng(seed)
-    images, names = [], []
+    images, names, fresh, pens = [], [], [], []
     for name, variants in glyphs.items():
         for i in range(per_glyph):
             pen = int(rng.integers(6, 33))
@@ -224,17 +236,19 @@ def written(glyphs: dict[str, list], per_glyph: int, seed: int = FRESH_SEED) -> 
                               lineType=cv2.LINE_AA)
             try:
                 images.append(mnist_style(canvas))
-                names.append(name)
             except NotADigit:
                 continue
-    return np.array(images), names
+            names.append(name)
+            fresh.append(i % len(variants) < len((new or {}).get(name, [])))
+            pens.append(pen)
+    return Drawings(np.array(images), names, np.array(fresh, bool), np.array(pens))
 
 
-def fresh_letters(per_glyph: int = 20) -> tuple[np.ndarray, list[str]]:
+def fresh_letters(per_glyph: int = 20) -> Drawings:
     """The re-validation's drawn letters: the same 26 letters, new shapes and old, by the second writer."""
-    return written(_fresh_glyphs(LETTERS, FRESH_LETTERS), per_glyph, FRESH_SEED)
+    return written(_fresh_glyphs(LETTERS, FRESH_LETTERS), per_glyph, FRESH_SEED, FRESH_LETTERS)
 
 
-def fresh_digits(per_glyph: int = 40) -> tuple[np.ndarray, list[str]]:
+def fresh_digits(per_glyph: int = 40) -> Drawings:
     """The re-validation's drawn digits, by the same second writer."""
-    return written(_fresh_glyphs(DIGITS, FRESH_DIGITS), per_glyph, FRESH_SEED + 1)
+    return written(_fresh_glyphs(DIGITS, FRESH_DIGITS), per_glyph, FRESH_SEED + 1, FRESH_DIGITS)
