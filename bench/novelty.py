@@ -103,6 +103,14 @@ def measured_sets() -> dict[str, np.ndarray]:
 FRESH_LETTERS, FRESH_DIGITS = 20, 40  # drawings of each glyph by the second writer
 
 
+def wilson(flags: np.ndarray, z: float = 1.96) -> list[float]:
+    """The 95% (Wilson score) interval of the share flagged: how far a set of this size can be from the truth."""
+    n, p = len(flags), float(np.mean(flags))
+    scale = 1 + z * z / n
+    mid, half = (p + z * z / (2 * n)) / scale, z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / scale
+    return [round(mid - half, 4), round(mid + half, 4)]
+
+
 def per_glyph(flags: np.ndarray, names: list[str]) -> dict[str, float]:
     return {g: rate(flags[[n == g for n in names]]) for g in dict.fromkeys(names)}
 
@@ -119,7 +127,8 @@ def fresh(test: np.ndarray) -> dict:
            "test_digits": len(test), "drawn_letter_glyphs": "".join(dict.fromkeys(letters.names)),
            "new_letter_shapes": "".join(strokes.FRESH_LETTERS), "new_digit_shapes": "".join(strokes.FRESH_DIGITS),
            "pixels": {k: rate(v) for k, v in pixels.items()}, "shape": {k: rate(v) for k, v in shape.items()},
-           "flagged": {k: rate(v) for k, v in flag.items()}}
+           "flagged": {k: rate(v) for k, v in flag.items()},
+           "interval95": {k: wilson(v) for k, v in flag.items()}}
     for key, drawn in (("drawn_letters", letters), ("drawn_digits", digits)):
         f = flag[key]
         out[key + "_by"] = {"new_shapes": rate(f[drawn.new]), "new_shapes_n": int(drawn.new.sum()),

@@ -127,3 +127,11 @@ def test_the_pixel_distance_equals_torchs_cdist_nearest_neighbours():
     want = torch.cdist(torch.as_tensor(images.reshape(7, -1)), reference)
     want = want.topk(novelty.NEIGHBOURS, largest=False).values.mean(1).numpy()
     np.testing.assert_allclose(space.distance(images), want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_fresh_sets_interval_is_wilsons():
+    """Reference values of the Wilson score interval (95%): 0 of 10 and 5 of 10."""
+    from bench.novelty import wilson
+
+    assert wilson(np.zeros(10, bool)) == [0.0, 0.2775]
+    assert wilson(np.arange(10) < 5) == [0.2366, 0.7634]
