@@ -119,7 +119,7 @@ def split_rule(per_class: int | None = None) -> str:
     """How the kept drawings are split, in words: a share of each digit held out (Draw's fine-tune, HELD_OUT), or
     `per_class` of each digit trained on and the rest held out, as many of each as of the rarest (lesson 10's)."""
     if per_class is None:
-        return f"{HELD_OUT:.0%} of each digit's drawings held out (rounded, at least one), picked by a seeded draw"
+        return f"{HELD_OUT:.0%} of each digit's drawings held out, rounded, at least one, picked by a seeded draw"
     return f"as many of each digit as of your rarest: {per_class} of each trained on, the rest held out"
 
 

@@ -1,6 +1,6 @@
 """Draw page: your own data. Photograph a digit on paper and keep it like a drawing; teach a model your
-handwriting (a fine-tune on the kept drawings, a quarter of each digit held out) and see what it gained on your
-held-out drawings and lost on MNIST."""
+handwriting (a fine-tune on the kept drawings, some of each digit held out: own.split_rule) and see what it
+gained on your held-out drawings and lost on MNIST."""
 from __future__ import annotations
 
 import streamlit as st
@@ -53,11 +53,7 @@ def teach(record) -> None:
                    "digit model as the one explained in detail.")
         return
     drawings = jobs().store.list_drawings()
-    counts = [sum(d.label == k for d in drawings) for k in range(10)]
-    st.caption(f"Fine-tunes #{record.id} on your {len(drawings)} kept drawing(s) "
-               f"({', '.join(f'{k}: {n}' for k, n in enumerate(counts) if n) or 'none yet'}). "
-               f"{own.HELD_OUT:.0%} of each digit's drawings (chosen by a seeded draw) are held out: it never trains "
-               "on them, and they measure it before and after, as MNIST's test set measures what it forgets.")
+    st.caption(f"Fine-tunes #{record.id} on your kept drawings. " + split_words([d.label for d in drawings]))
     with st.form("teach_form", border=False):
         c1, c2, c3, c4 = st.columns(4)
         layers = c1.selectbox("Train", ["all", "last"], key="teach_layers",
@@ -79,6 +75,19 @@ def teach(record) -> None:
     results(record)
     with st.expander("What 20 drawings did here (measured)"):
         st.caption(measured_note())
+
+
+def split_words(labels: list[int]) -> str:
+    """What the fine-tune below trains on and holds out of kept digit `labels`, as start_fine_tune splits them
+    (own.write_snapshot's default share); lesson 10's fine-tunes say theirs in the same sentence."""
+    counts = ", ".join(f"{k}: {labels.count(k)}" for k in range(10) if k in labels) or "none yet"
+    try:
+        own.check_enough(labels, own.DIGITS)
+    except own.OwnDataError as exc:
+        return f"You have {len(labels)} ({counts}); not enough yet: {exc}."
+    trained, held = own.split_sizes(labels)
+    return (own.split_note(len(labels), trained, held, own.split_rule()) + f" By digit: {counts}. The held-out ones "
+            "measure it before and after, as MNIST's test set measures what it forgets.")
 
 
 def start_fine_tune(record, drawings, layers: str, lr: float, epochs: int, replay: int) -> int:

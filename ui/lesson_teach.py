@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from playground import own
 from playground.config import recipe
 from playground.lessons import Lesson, handwriting_base, handwriting_configs, handwriting_missing, handwriting_sizes
 from playground.links import config_params
@@ -32,10 +33,15 @@ def teach_ready(lesson: Lesson) -> Callable[[str], list] | None:
                    + "; each fine-tune is a run of its own.")
     if missing or base is None:
         return None
-    trained, held = handwriting_sizes([d.label for d in drawings])
-    st.caption(f"Of your {len(drawings)} kept drawings it trains on {trained} and holds out {held} (as many of each "
-               f"digit): one held-out drawing read differently moves their accuracy by {1 / held:.0%}.")
+    st.caption(split_words([d.label for d in drawings]))
     return lambda scale: handwriting_configs(lesson, base, drawings, scale)
+
+
+def split_words(labels: list[int]) -> str:
+    """What the lesson's fine-tunes train on and hold out of kept digit `labels`, as handwriting_configs splits
+    them: in the sentence Draw's own fine-tune says its split in (own.split_note), each naming its rule."""
+    trained, held = handwriting_sizes(labels)  # the same number of each digit trained on
+    return own.split_note(len(labels), trained, held, own.split_rule(trained // len(own.DIGITS)))
 
 
 def teach_row(run, got: dict) -> dict:
