@@ -136,3 +136,43 @@ def test_back_after_three_edits_returns_to_the_page_before(tmp_path):
         page.wait_for_url("**/train?**", timeout=30_000)
         on_train(page)
         assert form(page) == EDITED
+
+
+@pytest.mark.browser
+def test_back_after_three_compare_selections_returns_home_and_a_reload_keeps_them(tmp_path):
+    """Issue 31: each change of Compare's run selection pushed a history entry, so Back stepped through the
+    selections. Home, Compare by the sidebar, three runs added: one Back is Home; a reload keeps the selection."""
+    import re
+
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    store = RunStore(tmp_path / "home")
+    ids = [store.create_run(tiny(l2=l2), f"l2 {l2}", status="finished") for l2 in (0.0, 0.01, 0.02, 0.05, 0.1)]
+    store.close()
+    with streamlit_server(tmp_path / "home", ARTIFACTS / "history-compare-server.log") as (url, _), \
+            browser_page("history-compare") as page:
+        page.goto(url)
+        page.get_by_role("heading", name="Playground").wait_for(timeout=60_000)
+        wait_idle(page, 60)
+        sidebar_to(page, "Compare")
+        picker = page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")
+        picker.wait_for(timeout=60_000)
+        tags = picker.locator("[data-tag]")
+        assert tags.count() == 2  # the two newest runs, by default
+        for run_id in ids[:3]:
+            picker.locator("input").click()
+            page.get_by_role("option", name=re.compile(rf"#{run_id}\b")).click()
+            page.keyboard.press("Escape")
+            wait_idle(page, 60)
+        chosen = ",".join(map(str, [ids[4], ids[3], *ids[:3]]))
+        page.wait_for_function(URL_SAYS_JS, arg={"ids": chosen}, timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "history-compare-selected.png"))
+
+        page.reload()  # a new session reads the selection back from the URL
+        picker.wait_for(timeout=60_000)
+        wait_idle(page, 60)
+        assert tags.count() == 5 and page.evaluate("() => location.search") == f"?ids={chosen.replace(',', '%2C')}"
+
+        page.go_back()
+        page.wait_for_url(lambda u: u.rstrip("/") == url, timeout=30_000)
+        page.get_by_role("heading", name="Playground").wait_for(timeout=30_000)

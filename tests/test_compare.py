@@ -29,6 +29,7 @@ from playground.compare import (
 from playground.config import recipe
 from playground.errors import RunStatus
 from playground.store import RunRecord
+from ui.navigation import LAST_PAGE
 from ui.study_form import Key as StudyKey
 
 from conftest import app_page as page
@@ -305,7 +306,8 @@ def test_selection_lives_in_the_url_and_a_new_session_gets_it(home, store):
     again.query_params["ids"] = at.query_params["ids"]
     again.run()
     assert again.multiselect(key="compare_ids").value == [ids[0], ids[2], ids[3]]
-    again.query_params["ids"] = str(ids[1])  # a link from another page, opened in this same session
+    again.query_params["ids"] = str(ids[1])  # a link from another page, followed in this same session
+    again.session_state[LAST_PAGE] = "train"
     again.run()
     assert again.multiselect(key="compare_ids").value == [ids[1]]
     again.multiselect(key="compare_ids").set_value([ids[1], ids[0]]).run()
@@ -340,13 +342,28 @@ def _stop_all(home):
         registry.wait(run_id, timeout=60)
 
 
-def test_arriving_by_the_sidebar_adds_no_history_entry_a_change_does(home, store):
-    """Issue 31: leaving Compare took two Backs: arriving wrote the default selection to the URL, a second entry."""
+def test_the_selection_goes_to_the_url_in_place_and_a_lagging_url_does_not_undo_it(home, store, monkeypatch):
+    """Issue 31: leaving Compare took two Backs (arriving wrote the default selection to the URL, a second
+    entry), and each change of selection was one more: the URL is rewritten in place, never pushed. A rerun's
+    URL may still be the one before the last write: only an arrival reads it."""
+    from streamlit.runtime.state.query_params import QueryParams
+
+    pushed = []
+    send = QueryParams._send_query_param_msg
+    monkeypatch.setattr(QueryParams, "_send_query_param_msg", lambda self: (pushed.append(str(self)), send(self)))
     ids = [store.create_run(tiny(l2=l2), f"l2 {l2}", status="finished") for l2 in (0.0, 0.01, 0.1)]
     at = page("pages/compare.py").run()
-    assert at.multiselect(key="compare_ids").value == [ids[2], ids[1]] and "ids" not in at.query_params
-    at.multiselect(key="compare_ids").set_value([ids[0]]).run()
-    assert at.query_params["ids"] == str(ids[0])
+    assert at.multiselect(key="compare_ids").value == [ids[2], ids[1]]
+    assert at.query_params["ids"] == f"{ids[2]},{ids[1]}"  # the default selection, named in place
+    for chosen in ([ids[0]], [ids[0], ids[1]], [ids[2]]):
+        at.multiselect(key="compare_ids").set_value(chosen).run()
+        assert at.query_params["ids"] == ",".join(map(str, chosen))
+    [script] = [e.proto.body for e in at.get("html") if "replaceState" in e.proto.body]
+    assert f"ids={ids[2]}" in script and '"compare"' in script
+    at.query_params["ids"] = str(ids[0])  # the browser had not taken the last write yet
+    at.run()
+    assert at.multiselect(key="compare_ids").value == [ids[2]] and not at.exception
+    assert pushed == []
 
 
 def test_reloading_during_a_study_keeps_its_live_view(home, store, step_gate):

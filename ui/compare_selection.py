@@ -1,5 +1,8 @@
 """Which runs Compare shows: kept in the session, mirrored in the URL (?ids=3,4,5) so that a reload
-or a copied link shows the same selection, and "select this study's runs"."""
+or a copied link shows the same selection, and "select this study's runs". The URL is written in place
+(ui.navigation.show_in_url: a change of selection is no history entry, so Back leaves the page) and read
+only when the page is arrived at (a reload, a link, Back/Forward: a rerun's URL may lag behind the last one
+written)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -7,20 +10,18 @@ import streamlit as st
 from playground.compare import default_selection, studies
 from playground.config import ConfigError
 from playground.links import IDS_KEY, compare_params, ids_from_params
-from ui.navigation import arrived
+from ui.navigation import arrived, show_in_url, url_params
 from ui.state import COMPARE_IDS
 
 KEY = COMPARE_IDS  # the multiselect's own state
 KEPT = "compare_kept"  # a copy that outlives the widget when another page is shown
 STUDY = "compare_study"
-WRITTEN = "compare_link"  # the ids this session last put in the URL
-SHOWN = "compare_shown"  # the ids shown last, written to the URL or not (a bare arrival writes none)
 
 
 def _from_link(known: set[int]) -> list[int] | None:
     """The link's ids that still exist (None when the link names none); a message for the rest."""
     try:
-        wanted = ids_from_params(st.query_params)
+        wanted = ids_from_params(url_params())
     except ConfigError as exc:
         st.warning(f"This link's run selection cannot be read ({exc}); pick runs below.")
         return None
@@ -34,15 +35,12 @@ def _from_link(known: set[int]) -> list[int] | None:
 
 
 def initial_selection(runs: list) -> list[int]:
-    """A link's selection when it is new to this session, else this session's, else the newest study's runs
-    or the two newest finished runs of one dataset; always among `runs` (a filter drops what it hides)."""
+    """On arriving at the page, the link's selection if it names one; else this session's, else the newest
+    study's runs or the two newest finished runs of one dataset; always among `runs` (a filter drops what it
+    hides)."""
     known = {r.id for r in runs}
     s = st.session_state
-    link = st.query_params.get(IDS_KEY)
-    chosen = None
-    if link and link != s.get(WRITTEN):  # a link this session did not write (a new tab, another page's link)
-        chosen = _from_link(known)
-        s[WRITTEN] = link
+    chosen = _from_link(known) if arrived() and IDS_KEY in url_params() else None
     if chosen is None:
         chosen = s.get(KEY, s.get(KEPT))
     if chosen is None:
@@ -51,22 +49,10 @@ def initial_selection(runs: list) -> list[int]:
 
 
 def remember(selected: list[int]) -> None:
-    """Keep the selection for this session and in the URL, so a reload or a copied link shows it. Arriving by
-    the sidebar (a bare URL) writes nothing: each write is a history entry, and leaving Compare then took two
-    Backs, the first to the same page. The URL names the selection from the first change the user makes."""
+    """Keep the selection for this session and in the URL, in place, so a reload or a copied link shows it:
+    each st.query_params write was a history entry, and Back stepped through the selections (issue 31)."""
     st.session_state[KEPT] = list(selected)
-    if selected:
-        params = compare_params(selected)
-        bare_arrival = arrived() and IDS_KEY not in st.query_params
-        if not bare_arrival and st.query_params.get(IDS_KEY) != params[IDS_KEY] \
-                and params[IDS_KEY] != st.session_state.get(SHOWN):
-            st.query_params[IDS_KEY] = params[IDS_KEY]
-        st.session_state[SHOWN] = params[IDS_KEY]
-        st.session_state[WRITTEN] = params[IDS_KEY]
-    else:
-        st.session_state[WRITTEN] = st.session_state[SHOWN] = ""
-        if IDS_KEY in st.query_params:
-            del st.query_params[IDS_KEY]
+    show_in_url(compare_params(selected) if selected else {})
 
 
 def _select_study() -> None:
