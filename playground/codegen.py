@@ -30,6 +30,7 @@ from .data import (
     SPECS,
     data_dir,
     normalization,
+    spec,
 )
 from .engine.finetune import REPLAY_SEED
 from .engine.publish import EVAL_BATCH
@@ -67,6 +68,7 @@ def script(config: RunConfig, threads: int | None = None) -> str:
     the script's --threads defaults to it, since another count rounds differently and changes the numbers.
     """
     cfg = validate(config)
+    spec(cfg.data.dataset)  # ConfigError for your own data not in this home (deleted since, or a link's)
     _check_fields(cfg)
     threads = threads or Settings.from_env().threads_per_run
     top = "\n\n".join([_header(cfg, threads), _imports(cfg), _constants(cfg)])  # one blank line, as isort has it

@@ -111,7 +111,9 @@ def spec(name: str) -> DatasetSpec:
         return SPECS[name]
     except KeyError as exc:
         why = f" ({exc.args[0]})" if exc.args and exc.args[0] != name else ""
-        raise ValueError(f"unknown dataset '{name}'{why}; valid: {', '.join(SPECS)} or own:<snapshot>") from None
+        from .config import ConfigError  # a ValueError, and a PlaygroundError that pages show as a message
+
+        raise ConfigError(f"unknown dataset '{name}'{why}; valid: {', '.join(SPECS)} or own:<snapshot>") from None
 
 
 def data_dir() -> Path:

@@ -51,3 +51,17 @@ def test_an_eps_named_png_is_refused_without_reaching_ghostscript(monkeypatch):
     with pytest.raises(own.OwnDataError, match="a/0.png: not a readable image"):
         own.read_zip(_two_classes("a", data=eps))
     assert calls == []
+
+
+def test_a_train_link_to_own_data_not_in_this_home_is_a_message_not_a_stack_trace(home):
+    # A link copied from another machine (or own data deleted since): the estimate (KeyError), the batch
+    # preview (ValueError) and "Show the code" (KeyError) each broke the form with a stack trace.
+    from conftest import app_page
+
+    at = app_page("pages/train.py")
+    at.query_params.update({"recipe": "cnn", "dataset": "own:mine-0123abcd"})
+    at.run()
+    assert not at.exception
+    shown = [e.value for e in at.warning] + [e.value for e in at.caption]
+    assert any("No script for the form's settings: unknown dataset 'own:mine-0123abcd'" in t for t in shown)
+    assert any(t.startswith("No preview: unknown dataset 'own:mine-0123abcd'") for t in shown)

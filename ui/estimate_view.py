@@ -48,7 +48,8 @@ def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Seq
     try:
         for cfg in configs:
             validate(cfg)
-    except ConfigError:
+            estimate.TRAIN_SIZE[cfg.data.dataset]  # KeyError: own data not in this home (deleted; a link)
+    except (ConfigError, KeyError):
         return None
     runs = registry.store.list_runs() if runs is None else runs
     threads = registry.threads_per_run or 1
