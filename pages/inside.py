@@ -16,7 +16,7 @@ from ui.inside_math_rnn import recurrent_math
 from ui.inside_math_train import training_step_math
 from ui.inside_pick import NOTHING, UNTRAINED, gradient_defaults, pick_beside, pick_input, pick_model
 from ui.inside_recurrent import gradient_view, recurrent_view
-from ui.inside_views import Shown, cnn_view, predictions, weights_view
+from ui.inside_views import Shown, cnn_view, predictions, title_room, weights_view
 from ui.navigation import require_app
 from ui.projector_view import projector
 from ui.why_views import saliency, why_target
@@ -102,7 +102,8 @@ st.subheader("Which pixels decided it", anchor=False)
 answer = int(probes.class_probabilities(loaded.model, shown[mine].x).argmax())
 saliency({name: (s.model, models[name][1], s.x) for name, s in shown.items()},
          why_target(answer, classes, f"inside-{run_id}"), classes, f"inside-{run_id}",
-         outline=picked.image if picked.image.ndim == 2 else None)  # a digit's outline; a photo has none
+         outline=picked.image if picked.image.ndim == 2 else None,  # a digit's outline; a photo has none
+         title_chars=title_room(len(shown) * (2 if is_recurrent(rec.config) else 1)))  # a recurrent map has rows
 
 st.subheader("How far training moved the weights", anchor=False)
 weights_view(start, is_recurrent(rec.config), start_ids)

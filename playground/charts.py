@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import zlib
 from collections.abc import Sequence
 from html import escape
@@ -33,9 +34,39 @@ def ema(values: Sequence[float], alpha: float) -> np.ndarray:
     return out
 
 
-def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", **kw) -> go.Figure:
+TITLE_LINE_PX = 20  # the top margin one more title line needs (bold 16 px)
+
+
+def title_lines(title: str, chars: int | None) -> list[str]:
+    """`title` as lines of at most `chars` characters: plotly never wraps a title, it cuts it at the figure's edge.
+    A long title breaks after each ": " (the name, then what is shown), a part still too long after its " · " or
+    ", " (a line-ending " ·" dropped), and at spaces where nothing else will do."""
+    if not chars or len(title) <= chars:
+        return [title]
+    lines = []
+    for part in re.split(r"(?<=: )", title):
+        pieces = [w for p in re.split(r"(?<= · )|(?<=, )", part) for w in
+                  ([p] if len(p) <= chars else re.split(r"(?<= )", p))]
+        line = ""
+        for piece in pieces:
+            if line and len(line + piece.rstrip()) > chars:
+                lines.append(line)
+                line = ""
+            line += piece
+        lines.append(line)
+    return [line.rstrip().removesuffix(" ·") for line in lines if line.strip()]
+
+
+def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", title_chars: int | None = None,
+            escape_title: bool = False, **kw) -> go.Figure:
+    """The common layout; a `title` longer than `title_chars` broken into lines (the top margin grows to fit),
+    each line HTML-escaped where `escape_title` (a run or class name may hold "<")."""
     kw.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
     kw.setdefault("margin", dict(l=10, r=10, t=40, b=10))
+    if isinstance(kw.get("title"), str):
+        lines = title_lines(kw["title"], title_chars)
+        kw["title"] = "<br>".join(escape(line) if escape_title else line for line in lines)
+        kw["margin"] = {**kw["margin"], "t": kw["margin"].get("t", 40) + TITLE_LINE_PX * (len(lines) - 1)}
     kw.setdefault("hoverlabel", dict(namelength=-1))  # whole run names: cut at 15 characters, "#1 cnn · bas…"
     fig.update_layout(height=height, hovermode=hovermode, **kw)
     return fig
@@ -366,7 +397,7 @@ def image(pixels: np.ndarray, title: str = "", height: int = 260, colorscale: st
 
 
 def row_predictions(probs: np.ndarray, classes: Sequence[str], row: int | None = None,
-                    title: str = "How the prediction forms, row by row") -> go.Figure:
+                    title: str = "How the prediction forms, row by row", title_chars: int | None = None) -> go.Figure:
     """How a recurrent model's answer forms: class probabilities after each row, (T, classes), plus
     the probability of the final answer as a line. `row` (1-based) is marked."""
     p = np.asarray(probs)
@@ -384,7 +415,7 @@ def row_predictions(probs: np.ndarray, classes: Sequence[str], row: int | None =
     fig.update_yaxes(type="category", title_text="class", row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=f"p({classes[final]})", row=2, col=1)
     fig.update_xaxes(title_text="rows read", row=2, col=1)
-    return _layout(fig, height=380, title=title, hovermode="closest")
+    return _layout(fig, height=380, title=title, hovermode="closest", title_chars=title_chars)
 
 
 def image_rows(pixels: np.ndarray, row: int | None = None, title: str = "", height: int = 260) -> go.Figure:
@@ -411,11 +442,12 @@ def colour_range(arrays: Sequence[np.ndarray], robust: bool = False) -> tuple[fl
 
 
 def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_maps: int = 32,
-             cols: int = 8, zrange: tuple[float, float] | None = None) -> go.Figure:
+             cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None) -> go.Figure:
     """Feature maps (C, H, W) as a grid of small heatmaps, with a colour bar either way: one colour scale for
     all (`zrange`, e.g. shared with another model's maps; by default these maps' own), or one per map, each
     map then scaled to its own largest |value| (the colour bar says so; hovering shows the true value).
-    Only the first `max_maps` are drawn, and the title then says so.
+    Only the first `max_maps` are drawn, and the title then says so. Cells are square (CIFAR's 32×32 maps were
+    drawn as tall rectangles): the grid keeps its aspect and the figure's height follows it.
 
     The tiles are one heatmap on one pair of axes, a narrow empty band between them: a subplot per tile
     looked the same and took the browser about ten times as long to draw (Inside draws a dozen grids)."""
@@ -455,9 +487,20 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
                                hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}: "
                                              "%{customdata[3]:.3f}<extra></extra>"))
     _bare_tiles(fig)
+    _square(fig)
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest",
-                   plot_bgcolor="rgba(0,0,0,0)")
+    return _layout(fig, height=max(160, round(110 * rows * h / w) + 40), title=title, hovermode="closest",
+                   plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars)
+
+
+def _square(fig: go.Figure, subplots: int = 1) -> None:
+    """Square cells on each of `subplots` subplots: its y axis scaled to its x axis, the plot area shrunk to fit
+    (not the axis range widened)."""
+    for i in range(1, subplots + 1):
+        n = "" if i == 1 else str(i)
+        fig.layout[f"xaxis{n}"].update(constrain="domain")
+        fig.layout[f"yaxis{n}"].update(scaleanchor=f"x{n}", scaleratio=1, constrain="domain",
+                                         constraintoward="top")  # any room left below, not between title and tiles
 
 
 def _bare_tiles(fig: go.Figure) -> None:
@@ -467,7 +510,7 @@ def _bare_tiles(fig: go.Figure) -> None:
 
 
 def filter_grid(weights: np.ndarray, title: str = "First-layer filters",
-                zrange: tuple[float, float] | None = None) -> go.Figure:
+                zrange: tuple[float, float] | None = None, title_chars: int | None = None) -> go.Figure:
     """Kernels (out, in, k, k): RGB images when in=3 (each scaled to [0, 255]), heatmaps otherwise
     (on `zrange`, e.g. shared with another model's filters)."""
     w = np.asarray(weights)
@@ -480,8 +523,10 @@ def filter_grid(weights: np.ndarray, title: str = "First-layer filters",
             fig.add_trace(go.Image(z=np.transpose(k, (1, 2, 0)), hovertemplate=f"filter {i}<extra></extra>"),
                           row=i // cols + 1, col=i % cols + 1)
         _bare_tiles(fig)
-        return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest")
-    return map_grid(w[:, 0], shared_scale=True, title=title, zrange=zrange)
+        _square(fig, n)
+        return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest",
+                       title_chars=title_chars)
+    return map_grid(w[:, 0], shared_scale=True, title=title, zrange=zrange, title_chars=title_chars)
 
 
 def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_units: bool = False,
@@ -590,7 +635,7 @@ def weight_change(series: dict[str, Sequence], ids: dict[str, int] | None = None
 
 
 def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = None, height: int = 260,
-                outline: np.ndarray | None = None) -> go.Figure:
+                outline: np.ndarray | None = None, title_chars: int | None = None) -> go.Figure:
     """A saliency map over the input's pixels: red pushed the answer up, blue down, white nothing;
     `zmax` shares one scale between maps compared (default: this map's own largest |value|); `outline`,
     the input (H, W) in [0, 1], draws its ink's edge over the map (a grey line at half its brightest)."""
@@ -607,11 +652,11 @@ def attribution(pixel_map: np.ndarray, title: str = "", zmax: float | None = Non
                                  hoverinfo="skip", name="outline of the ink"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
     _bare_tiles(fig)
-    return _layout(fig, height=height, title=escape(title), hovermode="closest")
+    return _layout(fig, height=height, title=title, hovermode="closest", title_chars=title_chars, escape_title=True)
 
 
 def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260,
-                    xmax: float | None = None) -> go.Figure:
+                    xmax: float | None = None, title_chars: int | None = None) -> go.Figure:
     """What a recurrent model's answer owes to each image row it read (row 1 on top, as in the image);
     `xmax` shares one axis between the bars compared (default: these bars' own largest |value|)."""
     r = np.asarray(rows, dtype=float)
@@ -621,7 +666,7 @@ def row_attribution(rows: np.ndarray, title: str = "Per row", height: int = 260,
                            hovertemplate="row %{y}: %{x:.3g}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="row")
     fig.update_xaxes(range=[-1.05 * top, 1.05 * top])
-    return _layout(fig, height=height, title=escape(title), hovermode="closest")
+    return _layout(fig, height=height, title=title, hovermode="closest", title_chars=title_chars, escape_title=True)
 
 
 def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], predicted: np.ndarray,

@@ -49,8 +49,13 @@ def titles(at) -> list[str]:
     out = []
     for c in at.get("plotly_chart"):
         title = json.loads(c.proto.spec)["layout"].get("title", {})
-        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
+        out.append(one_line(title.get("text", "") if isinstance(title, dict) else str(title)))
     return out
+
+
+def one_line(title: str) -> str:
+    """A title as written, from the lines a narrow column broke it into ("#1 CNN, trained:<br>after ...")."""
+    return title.replace("<br>", " ")
 
 
 def array(value) -> np.ndarray:
@@ -63,7 +68,7 @@ def array(value) -> np.ndarray:
 
 def chart(at, title: str) -> dict:
     [spec] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
-              if json.loads(c.proto.spec)["layout"].get("title", {}).get("text") == title]
+              if one_line(json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")) == title]
     return spec
 
 
@@ -486,7 +491,7 @@ def test_inside_draws_the_map_of_a_test_set_of_one_or_two_images(home, store, mo
 def saliency_maps(at) -> dict[str, dict]:
     """The "Which pixels decided it" maps by title (their titles end in the Σ of the map)."""
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    return {html.unescape(s["layout"]["title"]["text"]): s for s in specs
+    return {one_line(html.unescape(s["layout"]["title"]["text"])): s for s in specs
             if " · Σ " in s["layout"].get("title", {}).get("text", "")}
 
 

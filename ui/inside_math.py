@@ -33,6 +33,9 @@ def patch_figure(cell: by_hand.ConvCell, channel: int) -> go.Figure:
         fig.add_trace(_grid(z[channel], name, top, grey=i == 0), row=1, col=i + 1)
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
+    for i in ("", "2", "3"):  # square cells, as in every map (a 3×3 kernel was drawn as tall bricks)
+        fig.layout[f"xaxis{i}"].update(constrain="domain")
+        fig.layout[f"yaxis{i}"].update(scaleanchor=f"x{i}", constrain="domain", constraintoward="top")
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
@@ -107,31 +110,55 @@ def conv_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, key: s
         row, col = pool.source  # the conv cell whose activation the pool kept
     cell = by_hand.ConvReader(model, x, block).cell(channel, row, col)
     with left:
-        _cell_view(cell, pool, image, key)
+        _cell_view(cell, pool, image, key, (block, stage, channel, row, col))
 
 
 def _outlined(image: np.ndarray, cell: by_hand.ConvCell) -> go.Figure:
-    fig = charts.image(image, "What this cell sees of the image", height=260)
+    fig = charts.image(image, "What this cell sees", height=260)
     (r0, r1), (c0, c1) = cell.field_rows, cell.field_cols
     fig.add_shape(type="rect", x0=c0 + 0.5, x1=c1 + 1.5, y0=r0 + 0.5, y1=r1 + 1.5, line=dict(color="red", width=2))
     return fig
 
 
-def _cell_view(cell: by_hand.ConvCell, pool, image: np.ndarray, key: str) -> None:
+def channel_sums(cell: by_hand.ConvCell) -> np.ndarray:
+    """What each input channel's products add up to, for this cell."""
+    return cell.products.reshape(cell.patch.shape[0], -1).sum(1)
+
+
+def _pick_channel(cell: by_hand.ConvCell, at: tuple, container, key: str) -> int:
+    """The input channel shown: on each new cell, the one whose products weigh most. Its options are fixed words
+    and the sums a caption, drawn each run: a selectbox's option text that changes with the cell stayed stale in
+    the browser ("sums to +0.221" of the cell picked before)."""
+    s, k = st.session_state, f"math-{key}-in"
+    sums = channel_sums(cell)
+    if s.get(f"{k}-at") != at or k not in s:  # a new cell, or back from another page
+        s[f"{k}-at"], s[k] = at, int(np.abs(sums).argmax())
+    ch = container.selectbox("Input channel", range(len(sums)), key=k, format_func=lambda i: f"input channel {i + 1}")
+    container.caption("Each input channel's products add up to: " + ", ".join(
+        f"{'**' * (i == ch)}{i + 1}: {v:+.3f}{'**' * (i == ch)}" for i, v in enumerate(sums))
+                      + f". With the bias they make this cell's {cell.total:+.4f}.")
+    return ch
+
+
+def _cell_view(cell: by_hand.ConvCell, pool, image: np.ndarray, key: str, at: tuple) -> None:
+    """The cell's receptive field, its patch × kernel = products, and the sum written out; `at` names the cell."""
     c_in = cell.patch.shape[0]
-    a, b = st.columns([1, 3])
+    # Side by side in halves: as a quarter of the column "What this cell sees" was ~110 px wide at 1,280 px.
+    a, b = st.columns(2)
     a.plotly_chart(_outlined(image, cell), width="stretch", key=f"math-{key}-field",
                    config=charts.STATIC)  # its toolbar covered the title "What this cell sees"
-    ch = 0
-    if c_in > 1:
-        sums = cell.products.reshape(c_in, -1).sum(1)
-        ch = b.selectbox("Input channel", range(c_in), index=int(np.abs(sums).argmax()), key=f"math-{key}-in",
-                         format_func=lambda i: f"input channel {i + 1} (its products sum to {sums[i]:+.3f})")
-    b.plotly_chart(patch_figure(cell, ch), width="stretch", key=f"math-{key}-patch", config=charts.STATIC)
+    ch = _pick_channel(cell, at, b, key) if c_in > 1 else 0
+    b.caption(f"The red box: the {_field_words(cell)} image pixels this number depends on (its receptive field).")
+    st.plotly_chart(patch_figure(cell, ch), width="stretch", key=f"math-{key}-patch", config=charts.STATIC)
     st.markdown("\n".join(math_lines(cell, pool)))
     st.caption(f"Where the {cell.patch.shape[1]}×{cell.patch.shape[2]} patch runs past the edge of its input, the "
-               "padding reads zeros. The red box is every image pixel this number depends on. Patch, kernel and "
+               "padding reads zeros. Patch, kernel and "
                "products each have one colour scale for all input channels (red +, blue −).")
+
+
+def _field_words(cell: by_hand.ConvCell) -> str:
+    (r0, r1), (c0, c1) = cell.field_rows, cell.field_cols
+    return f"{r1 - r0 + 1}×{c1 - c0 + 1}"
 
 
 def math_lines(cell: by_hand.ConvCell, pool) -> list[str]:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from playground import probes
 from ui.figures import charts
-from ui.inside_views import SCALES, Shown, columns, scale_words
+from ui.inside_views import SCALES, Shown, columns, scale_words, title_room
 
 GRADIENT_CAPTION = (
     "Each point is ‖∂loss/∂h_t‖: how strongly the hidden state after row t still changes the loss for the class "
@@ -102,7 +102,7 @@ def recurrent_view(shown: dict[str, Shown], image, classes, layers: int, key: st
     for col, (name, s) in zip(columns(names), shown.items(), strict=True):
         rows[name] = probes.row_predictions(s.model, s.x)
         col.plotly_chart(charts.row_predictions(rows[name], classes, title=f"{name}: how the prediction forms, "
-                                                                            "row by row"),
+                                                "row by row", title_chars=title_room(len(names))),
                          width="stretch", key=f"rows-{name}", config=charts.STATIC)
     st.caption("Column t: the class probabilities if the model had to answer after reading rows 1 to t (bright = "
                "likely, one 0–100% scale for all); below, the probability of its final answer. Look for the row "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -22,6 +23,32 @@ class Shown(NamedTuple):
 
 def columns(names: list[str]):
     return st.columns(len(names)) if len(names) > 1 else [st.container()]
+
+
+# At 1,280 px, the narrowest window the pages are checked at (tests/test_browser_inside_layout.py), the main area
+# is about 820 px wide, columns 16 px apart, and a chart title (bold 16 px) takes about 7.5 px a character.
+def title_room(columns: int) -> int:
+    """The characters a chart title has in one of `columns` side by side before plotly cuts it."""
+    return int((820 - 16 * (columns - 1)) / columns / 7.5)
+
+
+def filter_caption(filters: dict[str, np.ndarray], shared: bool) -> str:
+    """What the first-layer filter tiles show, for the kernels drawn: RGB images for 3 input channels (a photo
+    model), one colour scale for 1 (a digit model), as charts.filter_grid draws them."""
+    if all(w.shape[1] == 3 for w in filters.values()):
+        return ("Each tile is one 3-channel kernel of the first conv layer drawn as a colour picture: its red, green "
+                "and blue weights as the pixel's red, green and blue, each kernel's weights stretched on their own "
+                "from its lowest (none of that colour) to its highest (all of it), so grey is not 0 and brightness "
+                "does not compare between tiles. A kernel's colour is the colour its map responds to; trained kernels often become "
+                "colour blobs or edges (a bright side beside a dark side), untrained ones are noise.")
+    lo, _ = charts.colour_range(list(filters.values()))
+    first = " (its first input channel)" if any(w.shape[1] > 1 for w in filters.values()) else ""
+    weights = ("a red weight adds that pixel, a blue one subtracts it, white is 0" if lo < 0
+               else "every weight is ≥ 0, from dark (0) to bright (the largest)")
+    return (f"Each tile is one kernel of the first conv layer{first}, the pattern its map responds to: {weights}"
+            + (", on one colour scale for all models" if shared else "") + ". Trained kernels often become edge "
+            "detectors (" + ("a red side beside a blue side" if lo < 0 else "a bright side beside a dark side")
+            + "); untrained ones are noise.")
 
 
 def scale_words(lo: float, hi: float) -> str:
@@ -68,7 +95,8 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
             c, h, w = fm.maps.shape
             col.plotly_chart(charts.map_grid(fm.maps, scale != SCALES[2], f"{name}: after {fm.layer} · {c}×{h}×{w}",
                                              cols=8 if len(names) == 1 else 4,
-                                             zrange=common if scale == SCALES[0] else None),
+                                             zrange=common if scale == SCALES[0] else None,
+                                             title_chars=title_room(len(names))),
                              width="stretch", key=f"maps-{name}-{block}-{stage}", config=charts.STATIC)
     if picked:
         st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
@@ -81,12 +109,10 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
     filters = {name: probes.first_filters(s.model) for name, s in shown.items()}
     common = charts.colour_range(list(filters.values())) if scale == SCALES[0] else None
     for col, (name, w) in zip(columns(names), filters.items(), strict=True):
-        col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common),
+        col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common,
+                                            title_chars=title_room(len(names))),
                          width="stretch", key=f"filters-{name}", config=charts.STATIC)
-    st.caption("Each tile is one kernel of the first conv layer (its first input channel), the pattern its map "
-               "responds to: a red weight adds that pixel, a blue one subtracts it"
-               + (", on one colour scale for all models" if common else "") + ". Trained kernels often become "
-               "edge detectors (a red side beside a blue side); untrained ones are noise.")
+    st.caption(filter_caption(filters, common is not None))
 
 
 def weights_view(pairs: dict[str, tuple[torch.nn.Module, torch.nn.Module]], recurrent: bool,

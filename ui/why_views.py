@@ -146,9 +146,10 @@ def _compare_words(names: list[str]) -> str:
 
 
 def saliency(models: dict[str, tuple[torch.nn.Module, RunConfig, torch.Tensor]], target: int, classes, key: str,
-             outline: np.ndarray | None = None) -> None:
+             outline: np.ndarray | None = None, title_chars: int | None = None) -> None:
     """Which pixels pushed each model (name -> (model, config, its input)) towards `target`: the maps side by
-    side on one colour scale, for a method every model allows; `outline` (H, W) in [0, 1] draws the ink's edge."""
+    side on one colour scale, for a method every model allows; `outline` (H, W) in [0, 1] draws the ink's edge;
+    a title longer than `title_chars` breaks into lines (Inside's four narrow columns cut "· Σ +1 logit")."""
     methods = [m for m in explain.METHODS if all(m in explain.methods_for(cfg) for _, cfg, _ in models.values())]
     method = st.radio("Method", methods, format_func=explain.METHODS.get, horizontal=True, key=f"why-method-{key}")
     maps = {name: explain.saliency(m, x, target, method, explain.blank_input(cfg, tuple(x.shape)))
@@ -161,12 +162,14 @@ def saliency(models: dict[str, tuple[torch.nn.Module, RunConfig, torch.Tensor]],
     for name, m in maps.items():
         col = next(cols)
         total = f" · Σ {m.sum():+.2g} logit" if method == "ig" else ""
-        col.plotly_chart(charts.attribution(m, f"{name}: '{classes[target]}'{total}", zmax=top, outline=outline),
+        col.plotly_chart(charts.attribution(m, f"{name}: '{classes[target]}'{total}", zmax=top, outline=outline,
+                                            title_chars=title_chars),
                          width="stretch", key=f"why-{key}-{name}", config=charts.STATIC)
         if method == "gradcam" and not np.abs(m).any():
             col.caption(GRADCAM_BLANK.format(name=name, cls=classes[target]))
         if name in rows:  # which rows decided it, lined up with the rows read, on one scale as the maps are
-            next(cols).plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top),
+            next(cols).plotly_chart(charts.row_attribution(rows[name], f"{name}: per row", xmax=row_top,
+                                                           title_chars=title_chars),
                                     width="stretch", key=f"why-rows-{key}-{name}",
                                     config=charts.STATIC)
     scale = "; one colour scale for the maps side by side" if len(maps) > 1 else ""

@@ -1,0 +1,76 @@
+"""Inside's map, filter and image figures: square cells for MNIST's 28×28 and CIFAR's 32×32 alike (CIFAR's maps were
+drawn as tall rectangles), and long titles broken into lines instead of cut at the figure's edge (issue 31)."""
+import numpy as np
+import pytest
+
+from playground import by_hand, charts
+from playground.models import build_model
+from ui.inside_math import clickable_map, patch_figure
+
+from conftest import tiny
+
+rng = np.random.default_rng(0)
+
+
+def square_axes(fig) -> list[str]:
+    """Each y axis of `fig` that is not scaled 1:1 to the x axis of its own subplot (empty: all square)."""
+    bad = []
+    for name in [k for k in fig.layout.to_plotly_json() if k.startswith("yaxis")]:
+        axis = fig.layout[name]
+        own_x = "x" + name.removeprefix("yaxis")
+        if axis.scaleanchor != own_x or (axis.scaleratio or 1) != 1:
+            bad.append(name)
+    return bad
+
+
+@pytest.mark.parametrize("shape", [(6, 28, 28), (16, 32, 32), (16, 16, 16), (8, 7, 7)])
+def test_feature_map_grids_have_square_cells(shape):
+    fig = charts.map_grid(rng.normal(size=shape), title="maps", cols=4)
+    assert fig.layout.yaxis.scaleanchor == "x" and not square_axes(fig)
+    assert fig.layout.xaxis.constrain == fig.layout.yaxis.constrain == "domain"  # the plot shrinks, not the range
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_filter_grids_have_square_cells_grey_and_rgb(channels):
+    fig = charts.filter_grid(rng.normal(size=(16, channels, 3, 3)))
+    assert {t.type for t in fig.data} == ({"image"} if channels == 3 else {"heatmap"})
+    ys = [k for k in fig.layout.to_plotly_json() if k.startswith("yaxis")]
+    assert len(ys) == (16 if channels == 3 else 1) and not square_axes(fig)
+
+
+@pytest.mark.parametrize("image", [rng.random((28, 28)), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)])
+def test_input_images_and_the_clickable_map_have_square_pixels(image):
+    assert not square_axes(charts.image(image, "Input"))
+    assert not square_axes(clickable_map(rng.normal(size=image.shape[:2]), "click a cell", (0, 0)))
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar2"])
+def test_the_patch_kernel_and_products_have_square_cells(dataset):
+    cfg = tiny(dataset=dataset, arch="cnn")
+    model = build_model(cfg).eval()
+    channels = 3 if dataset == "cifar2" else 1
+    x = __import__("torch").randn(1, channels, 32 if channels == 3 else 28, 32 if channels == 3 else 28)
+    fig = patch_figure(by_hand.conv_cell(model, x, 1, 0, 5, 5), 0)
+    assert len([k for k in fig.layout.to_plotly_json() if k.startswith("yaxis")]) == 3 and not square_axes(fig)
+
+
+def test_long_titles_break_after_the_name_then_at_separators():
+    assert charts.title_lines("#2 CNN, untrained: after conv 1 (16 filters 3×3) · 16×32×32", 53) == [
+        "#2 CNN, untrained:", "after conv 1 (16 filters 3×3) · 16×32×32"]
+    assert charts.title_lines("#3 LSTM, untrained: '3' · Σ -0.16 logit", 20) == ["#3 LSTM, untrained:",
+                                                                                 "'3' · Σ -0.16 logit"]
+    assert charts.title_lines("#3 LSTM, untrained: '3' · Σ -0.16 logit", 16) == ["#3 LSTM,", "untrained:", "'3'",
+                                                                                 "Σ -0.16 logit"]
+    assert charts.title_lines("short: enough", 53) == ["short: enough"]
+    assert charts.title_lines("short: enough", None) == ["short: enough"]
+    assert all(len(line) <= 10 for line in charts.title_lines("a very long title without separators", 10))
+
+
+def test_a_broken_title_gets_room_above_the_plot_and_is_escaped_per_line():
+    one = charts.row_predictions(rng.random((28, 10)), list("0123456789"), title="#3 LSTM, trained: how it forms")
+    two = charts.row_predictions(rng.random((28, 10)), list("0123456789"), title="#3 LSTM, trained: how it forms",
+                                 title_chars=20)
+    assert two.layout.title.text == "#3 LSTM, trained:<br>how it forms"
+    assert two.layout.margin.t == one.layout.margin.t + charts.TITLE_LINE_PX
+    fig = charts.attribution(rng.normal(size=(28, 28)), "#1 <b>net</b>, trained: '7' · Σ +1 logit", title_chars=24)
+    assert fig.layout.title.text == "#1 &lt;b&gt;net&lt;/b&gt;, trained:<br>&#x27;7&#x27; · Σ +1 logit"
