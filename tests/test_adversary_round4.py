@@ -8,6 +8,10 @@ import pytest
 from PIL import EpsImagePlugin, Image
 
 from playground import own
+from playground.links import PAGE_PARAMS
+from ui.inside_pick import BESIDE_PARAM, INPUT_PARAM, MODEL_PARAM
+
+from conftest import app_page, with_a_tiny_run
 
 
 def _png(value: int = 10) -> bytes:
@@ -56,8 +60,6 @@ def test_an_eps_named_png_is_refused_without_reaching_ghostscript(monkeypatch):
 def test_a_train_link_to_own_data_not_in_this_home_is_a_message_not_a_stack_trace(home):
     # A link copied from another machine (or own data deleted since): the estimate (KeyError), the batch
     # preview (ValueError) and "Show the code" (KeyError) each broke the form with a stack trace.
-    from conftest import app_page
-
     at = app_page("pages/train.py")
     at.query_params.update({"recipe": "cnn", "dataset": "own:mine-0123abcd"})
     at.run()
@@ -65,3 +67,14 @@ def test_a_train_link_to_own_data_not_in_this_home_is_a_message_not_a_stack_trac
     shown = [e.value for e in at.warning] + [e.value for e in at.caption]
     assert any("No script for the form's settings: unknown dataset 'own:mine-0123abcd'" in t for t in shown)
     assert any(t.startswith("No preview: unknown dataset 'own:mine-0123abcd'") for t in shown)
+
+
+def test_inside_writes_back_only_its_own_keys(home):
+    # /inside?model=1&junk=<10 KB>: Inside was not in links.PAGE_PARAMS, so put_in_url kept every key a link brought.
+    assert PAGE_PARAMS["inside"] == {MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM}
+    with_a_tiny_run(home)
+    at = app_page("pages/inside.py")
+    at.query_params.update({"model": "1", "junk": "x" * 10_000, "recipe": "cnn"})
+    at.run()
+    assert not at.exception
+    assert dict(at.query_params) == {"model": "1", "vs": "untrained"}
