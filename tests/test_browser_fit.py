@@ -68,3 +68,42 @@ def test_compares_variant_table_and_trains_learning_rate_fit_at_1280_px(study_ho
         table.screenshot(path=str(ARTIFACTS / "fit-lesson-table.png"))
         fit = table.evaluate("t => ({need: t.scrollWidth, have: t.clientWidth, text: t.innerText})")
         assert fit["need"] <= fit["have"] and "our spread, gap" in fit["text"], fit
+
+
+STTABLES_JS = """() => [...document.querySelectorAll('[data-testid="stTable"]')]
+    .map(t => ({need: t.scrollWidth, have: t.clientWidth, text: t.innerText.slice(0, 60)}))"""
+
+
+def test_lesson_tens_tables_fit_at_1280_px(tmp_path):
+    """Issue 31: lesson 10 ("Teach it your handwriting"), its numbers scrolled sideways: "What happened" (three
+    fine-tunes, stand-ins with their results) and its table under "How we measured", as every lesson's there."""
+    from playground.lessons import LESSONS
+    from playground.store import RunStore
+
+    require_chromium()
+    lesson = next(lesson for lesson in LESSONS if lesson.key == "handwriting")
+    store = RunStore(tmp_path / "home")
+    ids = []
+    for run, after in zip(lesson.runs, (0.878, 0.946, 0.931), strict=True):
+        ids.append(store.create_run(tiny(), f"Learn · {run.label}", status="finished"))
+        store.update_run(ids[-1], result={"test_acc": after, "fine_tune": {
+            "own_before": 0.7, "own_after": 0.9, "mnist_before": 0.953, "mnist_after": after, "held_out": 30}})
+    store.save_lesson(lesson.key, guess=lesson.choices[0], run_ids=ids)
+    store.close()
+    with streamlit_server(tmp_path / "home", tmp_path / "server.log") as (url, _), \
+            browser_page("fit-lesson-10", width=WIDTH) as page:
+        page.goto(f"{url}/learn?lesson={lesson.key}")
+        page.get_by_text("What happened").wait_for(timeout=90_000)
+        page.get_by_text("The numbers, lesson by lesson").click()
+        page.locator('[data-testid="stTable"]').filter(has_text="held-out drawings, before").first.wait_for(
+            timeout=30_000)
+        wait_idle(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator('[data-testid="stTable"]').first.screenshot(path=str(ARTIFACTS / "fit-lesson-10.png"))
+        measured = page.locator('[data-testid="stTable"]').filter(has_text="held-out drawings, before").first
+        measured.scroll_into_view_if_needed()
+        measured.screenshot(path=str(ARTIFACTS / "fit-lesson-10-measured.png"))
+        tables = page.evaluate(STTABLES_JS)
+        assert any("your held-out drawings" in t["text"] for t in tables), tables
+        assert len(tables) > 10 and not page.locator('[data-testid="stDataFrame"]').count()
+        assert all(t["need"] <= t["have"] for t in tables), [t for t in tables if t["need"] > t["have"]]

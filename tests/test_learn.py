@@ -447,7 +447,7 @@ def test_how_we_measured_shows_early_stopping_and_the_why_numbers(home):
     text = " ".join(m.value for m in at.markdown)
     assert "Lesson 7 with and without early stopping" in text and WHY.disagreement() in text
     assert WHY.separation() in text
-    tables = [d.value for d in at.dataframe]
+    tables = [d.value for d in at.table]
     kept = [t for t in tables if "epoch kept (early stopping)" in t.columns]
     column = kept[0]["epoch kept (early stopping)"] if kept else []
     assert any(str(cell).startswith(runs("noise-es")["noisy_es"].kept.whole) for cell in column)

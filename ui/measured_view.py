@@ -54,7 +54,7 @@ def _table(key: str, labels: dict[str, str]) -> None:
     source = MEASURED[key]
     shown = [m for m in METRICS if any(m in metrics for metrics in source.runs.values())]
     rows = [{"run": labels.get(run, run), **{METRICS[m]: _cell(key, run, m) for m in shown}} for run in source.runs]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.table(rows, hide_index=True)  # wraps its cells: as a grid, 4 spreads and a run needed ~1,100 px of 784
     st.caption(f"{source.seeds} seeds (0–{source.seeds - 1}); file `bench/results/{source.file}`.")
 
 
