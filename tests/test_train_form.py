@@ -39,6 +39,23 @@ def test_a_link_with_patience_ticks_early_stopping(home):
     assert at.session_state[PATIENCE] == 3 and not at.exception
 
 
+def test_every_box_takes_any_number_and_the_form_says_at_once_what_train_refuses(home):
+    """Issue 31 asked for widget minimums; issue 13 showed why there are none: a value out of a box's bounds stays
+    red in the browser, never reaches the server, and Train ran the last accepted value (seen again in Chromium with
+    Streamlit 1.67). So every box takes the typed number, and the form names the rule it breaks as it is typed."""
+    at = page()
+    at.sidebar.checkbox(key=EARLY).check().run()  # patience and minimum gain enabled
+    boxes = [b for b in at.sidebar.number_input if (b.key or "").startswith("f_") and not b.disabled]
+    assert len(boxes) >= 14, [b.key for b in boxes]
+    for box in boxes:
+        assert box.min is None and box.max is None, box.key
+        good = box.value
+        at.sidebar.number_input(key=box.key).set_value(-1).run()
+        assert len(at.sidebar.error) == 1 and "Train will refuse these settings" in at.sidebar.error[0].value, box.key
+        at.sidebar.number_input(key=box.key).set_value(good).run()
+        assert not at.sidebar.error and not at.exception, box.key
+
+
 def test_a_number_train_would_refuse_is_said_at_once(home):
     """Issue 31: a user could type 0 or a negative number and learned it only on pressing Train. The boxes keep no
     widget bounds (issue 13: a value out of them never reached the server, and Train ran the last accepted one)."""

@@ -239,7 +239,7 @@ def _more_fields() -> None:
                   help="The same labels in every run; validation and test stay clean. "
                        "Watch training accuracy climb on labels it can only memorize.")
         _number("Use only the first N samples (0 = all)", "limit", step=500)
-        _number("Evaluate every N epochs", "eval_every", min_value=1, max_value=1000, step=1,
+        _number("Evaluate every N epochs", "eval_every", step=1,
                 help="Validation and training accuracy after epoch 1, every N-th epoch and the last; training is "
                      "the same. On a few hundred images an evaluation costs more than an epoch: studies thin it.")
         _early_stopping_fields()
