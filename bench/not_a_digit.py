@@ -6,8 +6,12 @@ Positives: MNIST's training digits, as they are and re-drawn with a pen (below).
 symbols typed in every DejaVu and Liberation font here, made to look drawn: warped (slant, rotation, aspect,
 elastic), then either thinned to a skeleton and re-drawn with a round pen of a random width, or kept as print
 thickened or thinned; and random scribbles (smooth random curves). Letters a person reads as digits are left
-out (bench/strokes.py's rule: O D Q I l Z S G b B g q, and o s z i). Every image goes through mnist_style as
-Draw reads a canvas. bench/strokes.py's drawn letters are never trained on: they are the held-out test.
+out (bench/strokes.py's rule: O D Q I l Z S G b B g q, and o s z i). Then (wide_pens) more digits, a third of
+them 0s and a fifth 1s, and more letters, all re-drawn with pens up to a third of the glyph's height, as a mouse
+draws. Every image goes through mnist_style as Draw reads a canvas. bench/strokes.py's two writers are never
+trained on (they are the test, measured once); every choice is made on bench/strokes_val.py's third writer
+(`--validate-only W.pt`: train, save, measure on it and on the calibration digits only; then `--weights W.pt`
+ships those weights and measures them on the test sets).
 
 Writes playground/weights/not_a_digit.pt (its threshold: the score only novelty.SHAPE_FALSE_ALARM of the first
 novelty.CALIBRATION test digits exceed) and the row "not_a_digit" of bench/results/novelty.json: the CNN alone,
@@ -37,6 +41,12 @@ GLYPHS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
     "&#@%$?!*+=<>{}~^€£¥§¶∞πΣΩαβδλμψωΦΨΓΛΞЖЯФДЙ"
 SIDE = 96  # px: glyphs are made on a SIDE x SIDE canvas (mnist_style rescales them anyway)
 NEGATIVES, PEN_DIGITS = 24_000, 12_000
+# A mouse's pens (bench/strokes_val.py's validation writer: 5-34 px on glyphs 100-270 px tall) are wider for their
+# glyph than the first pens: more digits and letters re-drawn with pens up to a third of the glyph's height, and
+# more drawn 0s and 1s, the digits the first CNN flagged most.
+WIDE_DIGITS, WIDE_LETTERS = 8_000, 8_000
+NARROW_PEN, WIDE_PEN = (0.04, 0.2), (0.03, 0.35)  # a pen's width as a share of the glyph's height
+LETTER_GLYPHS = "".join(c for c in GLYPHS if c.isascii() and c.isalpha())
 SEED = 0
 
 
@@ -79,10 +89,10 @@ def warp(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> 
     return cv2.remap(out, gx + alpha * field[0], gy + alpha * field[1], cv2.INTER_LINEAR)
 
 
-def pen(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A shape's skeleton re-drawn with a round pen of a random width, anti-aliased."""
+def pen(mask: np.ndarray, rng: np.random.Generator, widths: tuple[float, float] = NARROW_PEN) -> np.ndarray:
+    """A shape's skeleton re-drawn with a round pen of a random width (a share of its height), anti-aliased."""
     height = max(np.ptp(np.flatnonzero(mask.any(1))), 8)
-    width = max(int(round(height * rng.uniform(0.04, 0.2))), 3) | 1
+    width = max(int(round(height * rng.uniform(*widths))), 3) | 1
     skeleton = thin(mask).astype(np.uint8) * 255
     out = cv2.dilate(skeleton, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width)))
     return cv2.GaussianBlur(out, (3, 3), 0)
@@ -117,9 +127,13 @@ def scribble(rng: np.random.Generator) -> np.ndarray:
     return image
 
 
-def drawn_like(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """Any shape made to look drawn: warped, then a pen's skeleton (2 of 3) or thickened/thinned print."""
+def drawn_like(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
+               widths: tuple[float, float] | None = None) -> np.ndarray:
+    """Any shape made to look drawn: warped, then a pen's skeleton (2 of 3) or thickened/thinned print;
+    with `widths`, always a pen of those widths."""
     shape = warp(image, rng, strength)
+    if widths is not None:
+        return pen(shape > 100, rng, widths)
     if rng.random() < 2 / 3:
         return pen(shape > 100, rng)
     return print_like(shape, rng)
@@ -132,31 +146,33 @@ def _styled(image: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def negatives(n: int, rng: np.random.Generator) -> np.ndarray:
-    """n non-digits: 90% letters and symbols from the fonts, 10% scribbles; (n, 28, 28) floats."""
+def negatives(n: int, rng: np.random.Generator, glyphs: str = GLYPHS, scribbles: float = 0.1,
+              widths: tuple[float, float] | None = None) -> np.ndarray:
+    """n non-digits: letters and symbols from the fonts, `scribbles` of them scribbles; (n, 28, 28) floats."""
     loaded = [ImageFont.truetype(str(p), int(SIDE * 0.6)) for p in fonts()]
     out = []
     while len(out) < n:
-        if rng.random() < 0.1:
+        if rng.random() < scribbles:
             image = scribble(rng)
         else:
             font = loaded[int(rng.integers(len(loaded)))]
-            image = typed(GLYPHS[int(rng.integers(len(GLYPHS)))], font)
+            image = typed(glyphs[int(rng.integers(len(glyphs)))], font)
             if image.max() == 0:  # a glyph this font lacks
                 continue
-            image = drawn_like(image, rng)
+            image = drawn_like(image, rng, widths=widths)
         if (x := _styled(image)) is not None:
             out.append(x)
     return np.array(out, np.float32)
 
 
-def pen_digits(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def pen_digits(digits: np.ndarray, rng: np.random.Generator, widths: tuple[float, float] | None = None,
+               strength: float = 0.7) -> np.ndarray:
     """Training digits re-drawn the way the negatives are, so the pen itself is no sign of a non-digit."""
     out = []
     for d in digits:
         big = np.zeros((SIDE, SIDE), np.uint8)
         big[8:88, 8:88] = cv2.resize(d, (80, 80), interpolation=cv2.INTER_LINEAR)
-        if (x := _styled(drawn_like(big, rng, strength=0.7))) is not None:
+        if (x := _styled(drawn_like(big, rng, strength, widths))) is not None:
             out.append(x)
     return np.array(out, np.float32)
 
@@ -189,10 +205,26 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int = 4, seed: int = SEED) -> to
 
 
 def dataset(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The first CNN's images (unchanged), then wide_pens(seed + 1)'s."""
     rng = np.random.default_rng(seed)
     digits = load_dataset("mnist").train_x[:, 0].numpy()
     pos = np.concatenate([digits / 255.0, pen_digits(digits[rng.permutation(len(digits))[:PEN_DIGITS]], rng)])
     neg = negatives(NEGATIVES, rng)
+    x, y = np.concatenate([pos, neg]).astype(np.float32), np.r_[np.zeros(len(pos)), np.ones(len(neg))]
+    wide_x, wide_y = wide_pens(seed + 1)
+    return np.concatenate([x, wide_x]), np.r_[y, wide_y]
+
+
+def wide_pens(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """WIDE_DIGITS training digits (a third 0s, a fifth 1s) and WIDE_LETTERS letters, all re-drawn with a pen
+    of WIDE_PEN widths and warped at full strength."""
+    rng = np.random.default_rng(seed)
+    ds = load_dataset("mnist")
+    digits, labels = ds.train_x[:, 0].numpy(), ds.train_y.numpy()
+    share = np.where(labels == 0, 1 / 3, np.where(labels == 1, 1 / 5, 7 / 15 / 8)) / np.bincount(labels)[labels]
+    pick = rng.choice(len(digits), WIDE_DIGITS, replace=False, p=share / share.sum())
+    pos = pen_digits(digits[pick], rng, WIDE_PEN, strength=1.0)
+    neg = negatives(WIDE_LETTERS, rng, LETTER_GLYPHS, scribbles=0.0, widths=WIDE_PEN)
     return np.concatenate([pos, neg]).astype(np.float32), np.r_[np.zeros(len(pos)), np.ones(len(neg))]
 
 
@@ -220,6 +252,20 @@ def measure(sets: dict[str, np.ndarray], checkpoints: list[str]) -> dict:
     return out
 
 
+def validate(check: novelty.ShapeCheck) -> dict:
+    """The CNN alone and pixels or shape (Draw's flag) on the validation writer (bench/strokes_val.py) and on the
+    novelty.CALIBRATION test digits that set the threshold: where every training choice is made."""
+    from bench import strokes_val
+    from bench.novelty import rate
+
+    test = load_dataset("mnist").test_x[:novelty.CALIBRATION, 0].numpy() / 255.0
+    (letters, _), (digits, _) = strokes_val.val_letters(), strokes_val.val_digits()
+    sets = {"calibration_digits": test, "drawn_digits": digits, "drawn_letters": letters}
+    shape = {k: check.unlike(v) for k, v in sets.items()}
+    return {"seed": strokes_val.VAL_SEED, "alone": {k: rate(v) for k, v in shape.items()},
+            "with_pixels": {k: rate(v | novelty.digit_space().unlike(sets[k])) for k, v in shape.items()}}
+
+
 def main() -> None:
     from bench import novelty as bench_novelty
 
@@ -227,6 +273,10 @@ def main() -> None:
     parser.add_argument("--checkpoint", action="append", default=[], help="a model's checkpoint (repeatable)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--data", help="an .npz to keep the generated images in and read them back from")
+    parser.add_argument("--validate-only", metavar="WEIGHTS",
+                        help="save the weights there and measure on the validation writer only (no test set)")
+    parser.add_argument("--weights", help="ship these weights (from --validate-only, same data and epochs) "
+                                          "instead of training again, and measure them")
     args = parser.parse_args()
     start = time.time()
     if args.data and Path(args.data).is_file():  # generated before (the same seed gives the same images)
@@ -237,16 +287,27 @@ def main() -> None:
         if args.data:
             np.savez(args.data, x=x, y=y)
     print(f"{len(x)} images ({int(y.sum())} non-digits) in {time.time() - start:.0f} s", flush=True)
-    model = train(x, y, args.epochs)
+    if args.weights:  # trained before: the same seed, data and epochs give the same weights
+        saved = torch.load(args.weights, map_location="cpu", weights_only=True)
+        model = novelty.NotADigitNet()
+        model.load_state_dict(saved["state_dict"])
+        model.eval()
+    else:
+        model = train(x, y, args.epochs)
     test = load_dataset("mnist").test_x[:, 0].numpy() / 255.0
     threshold = float(np.quantile(novelty.score(model, test[:novelty.CALIBRATION]), 1 - novelty.SHAPE_FALSE_ALARM))
+    if args.validate_only:
+        torch.save({"state_dict": model.state_dict(), "threshold": threshold}, args.validate_only)
+        print(json.dumps(validate(novelty.ShapeCheck(model, threshold))))
+        return
     novelty.WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": model.state_dict(), "threshold": threshold}, novelty.WEIGHTS)
     novelty.not_a_digit.cache_clear()
     sets = bench_novelty.measured_sets()
     row = measure(sets, args.checkpoint)
     row.update(trained_on={"digits": int((y == 0).sum()), "non_digits": int(y.sum()), "epochs": args.epochs,
-                           "glyphs": GLYPHS, "fonts": len(fonts())}, seconds=round(time.time() - start))
+                           "glyphs": GLYPHS, "fonts": len(fonts())}, seconds=round(time.time() - start),
+               validation=validate(novelty.not_a_digit()))
     path = RESULTS / novelty.MEASURED_FILE
     results = json.loads(path.read_text()) if path.is_file() else {}
     results["not_a_digit"] = row

@@ -135,3 +135,22 @@ def test_the_fresh_sets_interval_is_wilsons():
 
     assert wilson(np.zeros(10, bool)) == [0.0, 0.2775]
     assert wilson(np.arange(10) < 5) == [0.2366, 0.7634]
+
+
+def test_the_validation_writer_draws_its_own_shapes_and_repeats_itself():
+    """bench/strokes_val.py, where the shape CNN's choices are made, shares no glyph shape and no seed with the
+    two test writers (bench/strokes.py), and the same seed draws the same images."""
+    from bench import strokes, strokes_val
+
+    def shapes(glyphs: dict) -> set:
+        return {repr(np.round(np.concatenate([np.asarray(s, float) for s in v]), 3).tolist())
+                for vs in glyphs.values() for v in vs}
+
+    tested = shapes(strokes.LETTERS) | shapes(strokes.DIGITS) | shapes(strokes.FRESH_LETTERS) | \
+        shapes(strokes.FRESH_DIGITS)
+    assert not (shapes(strokes_val.LETTERS) | shapes(strokes_val.DIGITS)) & tested
+    assert set(strokes_val.LETTERS) == set(strokes.LETTERS) and set(strokes_val.DIGITS) == set(strokes.DIGITS)
+    assert strokes_val.VAL_SEED not in (0, 1, 2, strokes.FRESH_SEED, strokes.FRESH_SEED + 1)
+    once, names = strokes_val.drawn(strokes_val.DIGITS, 1, seed=3)
+    again, _ = strokes_val.drawn(strokes_val.DIGITS, 1, seed=3)
+    assert names == list("0123456789") and np.array_equal(once, again)
