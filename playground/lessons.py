@@ -13,7 +13,7 @@ from typing import Any
 
 from . import measured, settings
 from .config import RunConfig, recipe
-from .links import compare_params, config_params
+from .links import INSIDE_MODEL_KEY, RUN_KEY, compare_params, config_params
 from .measured import CHANCE, MEASURED, Spread
 
 SCALE_ENV = "PLAYGROUND_LESSON_SCALE"  # "cpu", "gpu" or "tiny" (tests); unset: gpu if CUDA is available
@@ -158,8 +158,8 @@ def link_params(link: Link, run_ids: Mapping[str, int], lesson: Lesson | None = 
         params.update(config_params(cfg, link.recipe))
     if ids and link.page == "compare":
         params.update(compare_params(ids))
-    elif ids:
-        params["run"] = str(ids[0])
+    elif ids:  # Inside opens the model its `model` names: a `run` there opened the newest run, not the lesson's
+        params[INSIDE_MODEL_KEY if link.page == "inside" else RUN_KEY] = str(ids[0])
     return params
 
 

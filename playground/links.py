@@ -19,6 +19,7 @@ IDS_KEY = "ids"  # Compare: the selected run ids, comma-separated
 # Query parameters that belong to a page, not to a config: reading a link skips them.
 PAGE_KEYS = frozenset({"run", IDS_KEY, "lesson", "embed", "embed_options"})
 RUN_KEY, LESSON_KEY = "run", "lesson"
+INSIDE_MODEL_KEY = "model"  # Inside's model (ui/inside_pick.MODEL_PARAM); Inside never read `run`
 # The query parameters each page owns (by url path): a page's URL carries these and nothing else, so
 # another page's keys never leak into it (Compare's `ids` once ended up in a Train URL).
 PAGE_PARAMS: dict[str, frozenset[str]] = {
@@ -27,7 +28,7 @@ PAGE_PARAMS: dict[str, frozenset[str]] = {
     "learn": frozenset({LESSON_KEY}),
     # Inside's picks (ui/inside_pick.py: MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM): unlisted, it wrote back any key a
     # link brought, 10 KB of it too, on every rerun.
-    "inside": frozenset({"model", "vs", "input"}),
+    "inside": frozenset({INSIDE_MODEL_KEY, "vs", "input"}),
 }
 MAX_VALUE = 100  # characters: no setting needs more
 MAX_ID_DIGITS = 18  # a run id fits SQLite's signed 64-bit integer

@@ -78,3 +78,22 @@ def test_inside_writes_back_only_its_own_keys(home):
     at.run()
     assert not at.exception
     assert dict(at.query_params) == {"model": "1", "vs": "untrained"}
+
+
+def test_a_lessons_try_next_link_opens_inside_on_the_lessons_run(home):
+    # Learn's "🔬 Its hidden state over the 28 rows" linked /inside?run=1; Inside reads ?model=, so it opened the
+    # newest run (here the CNN #2) and showed "its" hidden state of another model.
+    from playground import lessons
+    from playground.config import RunConfig
+
+    with_a_tiny_run(home)  # #1: the lesson's recurrent run
+    with_a_tiny_run(home, RunConfig().override(arch="cnn", epochs=1, limit=300, device="cpu"))  # #2, newer
+    lesson = lessons.BY_KEY["rnn-rows"]
+    [link] = [link for link in lesson.next if link.page == "inside"]
+    params = lessons.link_params(link, {"rnn": 1}, lesson, "tiny")
+    assert set(params) <= PAGE_PARAMS["inside"]
+    at = app_page("pages/inside.py")
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="inside_model").value == 1
