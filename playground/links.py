@@ -93,7 +93,8 @@ def config_from_params(params: Mapping[str, str], ignore: Iterable[str] = PAGE_K
         if key == RECIPE_KEY or key in skip:
             continue
         if key not in FLAT_FIELDS:
-            raise ConfigError(f"unknown setting '{key}' in the link; valid: {RECIPE_KEY}, {', '.join(FLAT_FIELDS)}")
+            shown = key[:40] + ("…" if len(key) > 40 else "")  # a 10 KB key is not echoed whole
+            raise ConfigError(f"unknown setting '{shown}' in the link; valid: {RECIPE_KEY}, {', '.join(FLAT_FIELDS)}")
         values[key] = _parse(key, str(text))
     cfg = base.override(**values)
     try:
@@ -133,7 +134,16 @@ def ids_from_params(params: Mapping[str, str]) -> list[int]:
     return list(dict.fromkeys(out))
 
 
+# Pages that also get the keys no page owns, so that their reader names them: `/train?recipe=cnn&epoch=5` (a typo,
+# or a setting of another version) was dropped unseen and the form said it held "the link's settings", 100 epochs.
+NAMES_STRAYS = frozenset({"train"})
+
+
 def own_params(page: str, params: Mapping[str, str]) -> dict[str, str]:
-    """The query parameters of `params` that belong to `page` (all of them for a page not listed)."""
+    """The query parameters of `params` that belong to `page` (all of them for a page not listed; for a page in
+    NAMES_STRAYS, the keys no page owns too)."""
     keys = PAGE_PARAMS.get(page)
-    return dict(params) if keys is None else {k: v for k, v in params.items() if k in keys}
+    if keys is None:
+        return dict(params)
+    owned = frozenset().union(*PAGE_PARAMS.values(), PAGE_KEYS)
+    return {k: v for k, v in params.items() if k in keys or (page in NAMES_STRAYS and k not in owned)}

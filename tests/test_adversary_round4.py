@@ -97,3 +97,23 @@ def test_a_lessons_try_next_link_opens_inside_on_the_lessons_run(home):
     at.run()
     assert not at.exception
     assert at.selectbox(key="inside_model").value == 1
+
+
+@pytest.mark.parametrize("stray", ["epoch", "Epochs", "x" * 10_000])
+def test_a_train_link_with_a_setting_this_version_does_not_know_says_so(home, stray):
+    # /train?recipe=cnn&epoch=5: the typo was dropped unseen and the form claimed the link's settings (100 epochs).
+    at = app_page("pages/train.py")
+    at.query_params.update({"recipe": "cnn", stray: "5"})
+    at.run()
+    assert not at.exception
+    [warning] = [w.value for w in at.sidebar.warning]
+    assert "unknown setting" in warning and stray[:40].replace("_", "\\_") in warning and len(warning) < 2_000
+    assert not any("holds the settings of the link" in i.value for i in at.info)
+
+
+def test_a_links_bad_value_is_shown_as_text_not_as_a_link(home):
+    at = app_page("pages/train.py")
+    at.query_params.update({"recipe": "[Claim your prize](https://example.com)"})
+    at.run()
+    [warning] = [w.value for w in at.sidebar.warning]
+    assert "](https" not in warning and "\\[Claim your prize\\]" in warning

@@ -34,7 +34,7 @@ from playground.engine.study import STUDY_PATIENCE
 from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.augment_view import batch_preview
-from ui.common import jobs
+from ui.common import jobs, plain
 from ui.estimate_view import how_long
 from ui.lr_finder_view import lr_finder, lr_result
 from ui.navigation import arrived, url_params
@@ -114,7 +114,8 @@ def _from_link() -> None:
         cfg = config_from_params(link)
     except PlaygroundError as exc:
         kept = "kept as it was" if PREFIX + "arch" in st.session_state else "filled with the lstm64 recipe"
-        st.session_state[NOTICE] = ("warning", f"The link's settings were not used ({exc}); the form is {kept}.")
+        st.session_state[NOTICE] = ("warning", f"The link's settings were not used ({plain(str(exc))}); "
+                                               f"the form is {kept}.")
         return
     _load(cfg, link.get(RECIPE_KEY))
     if "run" not in params:
