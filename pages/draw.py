@@ -1,6 +1,7 @@
 """Draw: a digit on a canvas (or an uploaded image) -> what each model sees and predicts."""
 import streamlit as st
 
+from playground.bars import probability_bars
 from playground.codegen import ARCH_NAMES
 from playground.config import is_recurrent
 from playground.inference import CheckpointError, drawing_checkpoints, named, predict_drawings, to_input
@@ -8,7 +9,7 @@ from playground.models import untrained
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_classes import default_models, digit_models, model_label, not_scored, side_by_side
-from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits
+from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits, warm_checks
 from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
 from ui.figures import charts
@@ -19,6 +20,7 @@ from ui.why_views import kept_expander, saliency, why_target
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
 st.title("Draw")
+warm_checks()
 store = jobs().store
 models = drawing_checkpoints(store.list_runs())  # digits, or classes of your own: each answers in its own names
 if not models:
@@ -91,7 +93,7 @@ def drawing_and_answers() -> None:
             if unlike.get(first):  # beside the answer it qualifies
                 c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
                            f"answer {answer} means little.", icon="❓")
-            c2.plotly_chart(charts.probabilities(p, names[first]), width="stretch", config=charts.STATIC)
+            c2.html(probability_bars(p, names[first]))
             if first in unlike:  # the digits' check; a model of your own classes is not checked
                 st.caption(unlike_caption())
             st.page_link("pages/inside.py", icon="🔬",
@@ -116,14 +118,11 @@ def drawing_and_answers() -> None:
     side_by_side(probs, loaded, unlike)
 
     st.subheader("Your own test set", anchor=False)
-    k1, k2 = st.columns([1, 3])
+    keep = st.container(width=320)
     if digit is not None:
-        keep_controls(digit, k1)
+        keep_controls(digit, keep)
     else:
-        k1.caption("Draw or upload a digit to keep it here with its true label.")
-    with k2:  # kept drawings are labelled with digits: a model of other classes is not scored on them
-        not_scored(loaded, labels)
-        test_set(digit_models(loaded), labels, by_id)
+        keep.caption("Draw or upload a digit to keep it here with its true label.")
 
     if probs and first is not None:
         m = loaded[first]
@@ -140,6 +139,11 @@ def drawing_and_answers() -> None:
 
 
 drawing_and_answers()
+# The kept drawings' scores change when a drawing is kept or a model picked, never with a stroke: outside the
+# fragment, so a stroke does not redraw their table and chart (issue 36). Kept drawings are labelled with digits:
+# a model of other classes is not scored on them.
+not_scored(loaded, labels)
+test_set(digit_models(loaded), labels, by_id)
 
 if first is not None:
     st.subheader("Teach it your handwriting", anchor=False)

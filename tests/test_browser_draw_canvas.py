@@ -54,3 +54,37 @@ def test_the_drawing_stays_on_the_canvas_when_another_model_is_picked(two_models
         assert page.evaluate(INK_JS) == drawn  # the same strokes, still on screen
         page.screenshot(path=str(ARTIFACTS / "canvas-kept-after-model.png"), full_page=True)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+# Clicks on the canvas toolbar's "send now" button, which lives in the component's shadow DOM (read the path).
+SEND_CLICKS_JS = """(label) => { window.__sends = 0; document.addEventListener('click', (e) => {
+  if (e.composedPath().some(n => n instanceof Element && n.getAttribute('aria-label') === label)) window.__sends++;
+}, true); }"""
+
+
+def test_a_stroke_is_sent_once_as_the_pen_lifts(two_models):
+    """Issue 36: the canvas sent a finished stroke only after its own 200 ms debounce, most of a stroke's time to
+    an answer; now lifting the pen presses its "send now", which cancels that wait: one message, not two."""
+    from playwright.sync_api import WebSocket
+
+    from ui.draw_input import SEND_NOW
+
+    require_chromium()
+    log = ARTIFACTS / "browser-canvas-send.log"
+    with streamlit_server(two_models, log) as (url, server), browser_page("canvas-send") as page:
+        sent: list[int] = []
+
+        def watch(ws: WebSocket) -> None:
+            ws.on("framesent", lambda payload: sent.append(len(payload)))
+
+        page.on("websocket", watch)
+        canvas = open_draw(page, url, timeout=180_000)
+        page.evaluate(SEND_CLICKS_JS, SEND_NOW)
+        sent.clear()
+        stroke(page, canvas.bounding_box(), (0.5, 0.15), (0.52, 0.85))
+        page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+        page.wait_for_function(SETTLED_JS, arg="Your own test set", timeout=120_000)
+        assert page.evaluate("() => window.__sends") == 1  # pressed by the pen-up script, once
+        drawings = [n for n in sent if n > 2000]  # a message that carries the drawing (a PNG of ~8 KB)
+        assert len(drawings) == 1, sent
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

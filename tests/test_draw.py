@@ -127,6 +127,18 @@ def page_text(at) -> str:
                     for e in at.get(kind) if isinstance(e.value, str))
 
 
+def probability_bars(at) -> list[dict]:
+    """Draw's probability bars (plain HTML, playground.bars) as {title, classes, probs}, in page order."""
+    out = []
+    for element in at.get("html"):
+        body = element.proto.body
+        if 'class="pg-bars"' in body:
+            out.append({"title": html.unescape(re.search(r"<figcaption[^>]*>(.*?)</figcaption>", body).group(1)),
+                        "classes": [html.unescape(c) for c in re.findall(r'data-class="([^"]*)"', body)],
+                        "probs": [float(v) for v in re.findall(r'data-p="([^"]*)"', body)]})
+    return out
+
+
 def upload(at, content: bytes, name: str = "digit.png"):
     at.file_uploader[0].set_value((name, content, "image/png"))
     return at.run()
@@ -488,28 +500,37 @@ def test_no_chart_on_draw_shows_plotlys_toolbar(draw_page):
     at.run()
     assert not at.exception
     texts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    assert "Class probabilities" in texts and "per row" in texts and "row by row" in texts  # all of them drawn
+    assert "per row" in texts and "row by row" in texts  # all of them drawn
+    assert [b["title"] for b in probability_bars(at)] == ["Class probabilities"]  # HTML bars: no toolbar at all
     assert toolbars(at) == []
 
 
 def test_the_answers_are_sent_before_why_computes_its_maps(draw_page, monkeypatch):
     """Issue 31: with Why? open, a stroke left the previous drawing's row-by-row and side-by-side charts on
     screen, faded, until the saliency maps above them were done; now the slow maps come last, in their place."""
+    from streamlit.elements.html import HtmlMixin
     from streamlit.elements.plotly_chart import PlotlyMixin
 
     import ui.why_views
 
     sent, draw, explain = [], PlotlyMixin.plotly_chart, ui.why_views.explain.saliency
+    markup = HtmlMixin.html
 
     def recorded(self, figure, *args, **kwargs):
         sent.append(html.unescape(str(figure.layout.title.text)))
         return draw(self, figure, *args, **kwargs)
+
+    def recorded_html(self, body, *args, **kwargs):
+        if "pg-bars" in str(body):
+            sent.append(html.unescape(re.search(r"<figcaption[^>]*>(.*?)</figcaption>", body).group(1)))
+        return markup(self, body, *args, **kwargs)
 
     def computed(*args, **kwargs):
         sent.append("saliency")
         return explain(*args, **kwargs)
 
     monkeypatch.setattr(PlotlyMixin, "plotly_chart", recorded)
+    monkeypatch.setattr(HtmlMixin, "html", recorded_html)
     monkeypatch.setattr(ui.why_views.explain, "saliency", computed)
     at, canvas, _ = draw_page
     canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)

@@ -1,5 +1,4 @@
 """Draw with a model of your own classes (issue 33): its answers in its class names, beside digit models."""
-import json
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from playground.inference import (
 )
 from playground.store import RunStore
 from tests.conftest import app_page, on_canvas, tiny
-from tests.test_draw import mnist_digit, page_text
+from tests.test_draw import mnist_digit, page_text, probability_bars
 
 MARKS = ["check", "cross"]  # sorted, as a snapshot numbers its classes
 
@@ -87,12 +86,11 @@ def classes_page(classes_home, monkeypatch):
 
 
 def _titles(at) -> list[str]:
-    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    return [b["title"] for b in probability_bars(at)]
 
 
 def _bars(at) -> list[list[str]]:
-    return [json.loads(c.proto.spec)["data"][0]["x"] for c in at.get("plotly_chart")
-            if json.loads(c.proto.spec)["data"][0]["type"] == "bar"]
+    return [b["classes"] for b in probability_bars(at)]
 
 
 def test_draw_shows_each_model_in_its_own_class_names(classes_page):

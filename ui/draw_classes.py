@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from playground import own
+from playground.bars import probability_bars
 from playground.codegen import ARCH_NAMES
 from playground.data import spec
 from playground.inference import best_finished, named, reads_digits
 from ui.common import jobs
-from ui.figures import charts
 
 
 def model_label(record, label: str) -> str:
@@ -53,7 +53,5 @@ def side_by_side(probs: dict, loaded: dict, unlike: dict) -> None:
     for col, (run_id, p) in zip(st.columns(len(probs)), probs.items(), strict=True):
         model = loaded[run_id]
         names = list(model.classes)
-        col.plotly_chart(charts.probabilities(p, names, f"#{run_id} {ARCH_NAMES[model.config.model.arch]}: "
-                                                       f"{named(model, p)[0]}"),
-                         width="stretch", key=f"side-{run_id}", config=charts.STATIC)
+        col.html(probability_bars(p, names, f"#{run_id} {ARCH_NAMES[model.config.model.arch]}: {named(model, p)[0]}"))
         col.caption(likeness(run_id, names, unlike))

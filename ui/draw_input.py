@@ -4,6 +4,7 @@ models see, and the page says which. Clear empties both. An upload is decoded on
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,44 @@ STROKES, RESTORE = "draw_strokes", "draw_restore"  # the canvas's strokes (fabri
 INK, PENDING = "draw_ink", "draw_restore_pending"  # its last ink, used until the restored canvas sends its own
 BRUSHES = {"thin": 8, "medium": 18, "thick": 28}  # px on the 280-px canvas
 SEEN = {CANVAS: "your drawing on the canvas", UPLOAD: "the uploaded image"}
+SEND_NOW = "Update the app with this drawing"  # the canvas toolbar's own button: it sends without waiting
+# streamlit-drawable-canvas sends a finished stroke after a fixed 200 ms debounce (its `Bc`), most of a stroke's
+# time to an answer (issue 36: the first message left the browser ~210 ms after mouse-up, the server answered
+# in ~10 ms). Once the pen lifts there is nothing left to wait for: this presses the toolbar's "send now",
+# which cancels the pending send and sends the same drawing at once (one message, not two). Installed once.
+_SEND_ON_PEN_UP = """<style>[data-testid="stElementContainer"]:has(script[data-pen-up]) { display: none; }</style>
+<script data-pen-up>(() => {
+  if (window.__pgPenUp) return;
+  window.__pgPenUp = true;
+  let canvas = null;  // the canvas a stroke started on (inside the component's shadow root: read the event's path)
+  document.addEventListener("pointerdown", (e) => {
+    canvas = e.composedPath().find((n) => n instanceof Element && n.matches("canvas.upper-canvas")) || null;
+  }, true);
+  const lifted = () => {
+    const started = canvas;
+    canvas = null;
+    if (!started) return;
+    setTimeout(() => {  // after the canvas's own mouse-up handling (it records the stroke in a microtask)
+      const send = started.getRootNode().querySelector('button[aria-label="SEND_NOW"]');
+      if (send && !send.disabled) send.click();
+    }, 0);
+  };
+  document.addEventListener("pointerup", lifted, true);
+  document.addEventListener("pointercancel", lifted, true);
+})();</script>""".replace("SEND_NOW", SEND_NOW)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_checks() -> threading.Thread:
+    """Build the unlike-the-digits checks in the background, once per server, when Draw is opened: built by the
+    first stroke instead, they made it wait seconds (MNIST loaded, 20,000 digits' distances; issue 36)."""
+    def build() -> None:
+        novelty.digit_space()
+        novelty.not_a_digit().unlike(np.zeros((1, 28, 28), np.float32))  # its first forward pass is the slow one
+
+    thread = threading.Thread(target=build, name="draw-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -89,6 +128,7 @@ def canvas_ink(key: str) -> np.ndarray | None:
                        height=280, width=280, drawing_mode="freedraw", key=key, update_streamlit=True,
                        return_image_data=True,
                        initial_drawing=s.get(RESTORE))  # fixed for the visit: a new value would redraw mid-stroke
+    st.html(_SEND_ON_PEN_UP, unsafe_allow_javascript=True)
     if canvas is None or canvas.image_data is None:
         return s.get(INK) if s.get(PENDING) else None
     ink = np.asarray(canvas.image_data)[..., 0]  # RGBA on the black background: ink is in channel 0
