@@ -38,9 +38,12 @@ PAGES = {"Home": "", "Learn": "learn", "Train": "train", "Compare": "compare", "
 QUIET_S = 1.0
 # The page's own clock: the last DOM change and the last mouse-up (a stroke's end), kept from the first script on.
 WATCH_JS = """
-window.__pg = {last: performance.now(), up: 0, placeholder: null, h1: null};
-new MutationObserver(() => {
+window.__pg = {last: performance.now(), up: 0, placeholder: null, h1: null, answer: 0};
+const ANSWER = '[data-testid="stMetric"], figure.pg-bars';  // a model's answer: Draw's metric, its bars
+const answers = (n) => n instanceof Element && (n.closest(ANSWER) || n.querySelector(ANSWER));
+new MutationObserver((ms) => {
   const g = window.__pg; g.last = performance.now();
+  if (ms.some((m) => answers(m.target) || [...m.addedNodes].some(answers))) g.answer = g.last;
   if (g.h1 === null && document.querySelector('h1')) g.h1 = g.last;  // a page's title: the page is painting
   if (g.placeholder === null && g.h1 === null && document.body && document.body.textContent.includes('Loading…'))
     g.placeholder = g.last;
@@ -88,9 +91,11 @@ def visit(page, title: str) -> float:
     return settle(page, t0)
 
 
-def stroke(page, n: int) -> float:
+def stroke(page, n: int) -> tuple[float, float]:
     """One pen stroke on an empty canvas, a "1" (a little aslant, somewhere else each time: strokes added to one
-    drawing made a scribble whose 'not a digit' message did not change); seconds from mouse-up until idle."""
+    drawing made a scribble whose 'not a digit' message did not change); seconds from mouse-up until idle, and
+    until the last change to a model's answer (Draw's metric and probability bars: every selected model's answer
+    on screen, the issue's measure; 0 for a version that draws its bars with plotly)."""
     box = page.locator("canvas.upper-canvas").first.bounding_box()
     x0, y0 = box["x"] + 110 + 10 * (n % 6), box["y"] + 50
     page.mouse.move(x0, y0)
@@ -98,7 +103,10 @@ def stroke(page, n: int) -> float:
     for k in range(1, 13):
         page.mouse.move(x0 + k * (n % 3 - 1), y0 + k * 15)
     page.mouse.up()
-    return settle(page, page.evaluate("() => window.__pg.up"), changed=True)
+    up = page.evaluate("() => window.__pg.up")
+    idle = settle(page, up, changed=True)
+    answer = page.evaluate("() => window.__pg.answer")
+    return idle, max(0.0, answer - up) / 1000 if answer > up else 0.0
 
 
 def choose_models(page, count: int) -> None:
@@ -144,7 +152,7 @@ class Version:
     def visits(self) -> dict[str, float]:
         return {title: visit(self.page, title) for title in PAGES}
 
-    def strokes(self, models: int, count: int) -> list[float]:
+    def strokes(self, models: int, count: int) -> list[tuple[float, float]]:
         page = self.four if models == 4 else self.page
         if page.locator("h1").first.inner_text().strip() != "Draw":
             visit(page, "Draw")
@@ -157,7 +165,8 @@ class Version:
 
 def measure(versions: list[Version], rounds: int, strokes: int) -> dict:
     """Per version: every visit and stroke time, taken in alternation (the order swapped each round)."""
-    out = {v.name: {"visits": {t: [] for t in PAGES}, "stroke_1": [], "stroke_4": []} for v in versions}
+    out = {v.name: {"visits": {t: [] for t in PAGES}, "stroke_1": [], "stroke_4": [], "answers_1": [],
+                    "answers_4": []} for v in versions}
     for r in range(rounds):
         order = versions if r % 2 == 0 else versions[::-1]
         for v in order:
@@ -165,7 +174,9 @@ def measure(versions: list[Version], rounds: int, strokes: int) -> dict:
                 out[v.name]["visits"][title].append(s)
         for models in (1, 4):
             for v in order:
-                out[v.name][f"stroke_{models}"] += v.strokes(models, strokes)
+                for idle, answers in v.strokes(models, strokes):
+                    out[v.name][f"stroke_{models}"].append(idle)
+                    out[v.name][f"answers_{models}"].append(answers)
         print(f"round {r + 1}/{rounds} done", flush=True)
     return out
 
@@ -175,7 +186,9 @@ def summary(times: dict) -> dict:
     return {"visit_median_s": {t: round(med(s), 3) for t, s in times["visits"].items()},
             "visit_worst_page_s": round(max(med(s) for s in times["visits"].values()), 3),
             "stroke_1_median_s": round(med(times["stroke_1"]), 3),
-            "stroke_4_median_s": round(med(times["stroke_4"]), 3)}
+            "stroke_4_median_s": round(med(times["stroke_4"]), 3),
+            "answers_1_median_s": round(med(times.get("answers_1") or [0]), 3),
+            "answers_4_median_s": round(med(times.get("answers_4") or [0]), 3)}
 
 
 def main() -> None:
@@ -224,8 +237,9 @@ def report(phase: str, summ: dict, load: float) -> None:
     print(f"\n{phase} (load {load:.1f} on {os.cpu_count()} CPUs): median seconds" +
           (", after/before" if "before" in summ else ""))
     rows = [(f"{t} second visit", ("visit_median_s", t)) for t in PAGES]
-    rows += [("stroke -> answers, 1 model", ("stroke_1_median_s",)), ("stroke -> answers, 4 models",
-                                                                       ("stroke_4_median_s",))]
+    rows += [("stroke -> idle, 1 model", ("stroke_1_median_s",)), ("stroke -> idle, 4 models", ("stroke_4_median_s",)),
+             ("stroke -> answers, 1 model", ("answers_1_median_s",)),
+             ("stroke -> answers, 4 models", ("answers_4_median_s",))]
     for label, path in rows:
         vals = {n: s[path[0]][path[1]] if len(path) > 1 else s[path[0]] for n, s in summ.items()}
         ratio = f"  {vals['after'] / vals['before']:.2f}x" if "before" in vals and vals["before"] else ""
