@@ -198,5 +198,6 @@ def unlike_caption() -> str:
             "The ❓ warning compares the 28×28 with the training digits instead: in pixels, and in shape (a small "
             "network trained to tell digits from letters, symbols and scribbles). Measured: it flags "
             f"{span('test_digits', '.1%')} of MNIST's test digits, {span('drawn_digits', '.1%')} of digits drawn "
-            f"with a mouse and {span('drawn_letters', '.0%')} of letters drawn the same way: some letters still "
-            "pass for a digit, so no ❓ does not prove a digit.")
+            f"with a mouse and {span('drawn_letters', '.0%')} of letters drawn the same way (the ranges: two "
+            "simulated hands, one never seen while it was tuned). Some letters still pass for a digit, so no ❓ "
+            "does not prove a digit.")
