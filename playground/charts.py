@@ -349,7 +349,7 @@ def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: st
     top = max(1, int(m.max(initial=0)))
     step = max(1, int(np.ceil(top / 5)))
     fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale=CONFUSION_SCALE, zmin=0, zmax=top,
-                               text=m, colorbar=dict(tick0=0, dtick=step, tickformat="d", title="count"),
+                               text=m, colorbar=dict(tick0=0, dtick=step, tickformat="d", title="count", thickness=12),
                                texttemplate="%{text}", textfont=dict(color=CONFUSION_TEXT), hovertemplate=hover,
                                hoverinfo="skip" if clickable else None))
     if clickable:
@@ -360,8 +360,9 @@ def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: st
             text=m.reshape(-1), showlegend=False,
             hovertemplate="true %{y}, predicted %{x}: %{text} (click for its images)<extra></extra>"))
         fig.update_layout(clickmode="event+select", dragmode=False)
-    fig.update_xaxes(title_text="predicted", type="category")
-    fig.update_yaxes(title_text="true", type="category", autorange="reversed")
+    # Every class named, also in a narrow column (plotly thinned the names to 0, 2, 4, ... there).
+    fig.update_xaxes(title_text="predicted", type="category", tickmode="array", tickvals=list(classes))
+    fig.update_yaxes(title_text="true", type="category", autorange="reversed", tickmode="array", tickvals=list(classes))
     return _layout(fig, height=360 if len(classes) > 2 else 260, title=title, hovermode="closest")
 
 

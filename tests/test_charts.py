@@ -344,6 +344,9 @@ def test_a_confusion_matrix_count_is_readable_on_every_cell_colour():
         cell = _luminance("#" + "".join(f"{round(c):02x}" for c in rgb))
         assert (max(cell, text) + 0.05) / (min(cell, text) + 0.05) >= 4.5, z  # WCAG AA for text
     assert charts.confusion(np.zeros((2, 2), int), ["0", "1"]).data[0].colorbar.dtick == 1
+    digits = [str(d) for d in range(10)]
+    layout = charts.confusion(np.eye(10, dtype=int), digits).layout  # in a narrow column plotly named 0, 2, 4, ...
+    assert list(layout.xaxis.tickvals) == digits and list(layout.yaxis.tickvals) == digits
 
 
 def test_one_epochs_curves_span_that_epoch_not_zero_to_two():
