@@ -43,13 +43,21 @@ TRAIN_SIZE = _OwnAware({"mnist": 60_000, "cifar2": 10_000}, "train")
 TEST_SIZE = _OwnAware({"mnist": 10_000, "cifar2": 2_000}, "test")
 SHAPE = _OwnAware({"mnist": (1, 28, 28), "cifar2": (3, 32, 32)}, "shape")  # C, H, W (data.SPECS, without torch)
 CLASSES = _OwnAware({"mnist": 10, "cifar2": 2}, "classes")
-EVAL_COST = 1 / 3  # a forward pass against a training step (forward + backward + update)
+# An evaluated image's time over a trained one's where no probe measured it (stored runs, a GPU): a forward pass
+# against forward + backward + update. A CPU probe measures it: 0.15-0.2 for lesson 2's RNNs, 0.4 LeNet, 0.55 the
+# study's CNN (bench/README.md, "First-use time estimates").
+EVAL_COST = 1 / 3
 # On a small training set one evaluation costs more than an epoch (the default study: 900 images trained, 600
 # validation + 900 probe evaluated, 2.2x wall over training time): a study evaluates every few epochs so that
 # its evaluations cost at most this share of its training, with curves of at least MIN_POINTS points.
 STUDY_EVAL_SHARE, MIN_POINTS = 0.1, 10
 BUSY = 1.5  # a load average above 1.5x the cores: other work shares them (two runs at once on two cores is 2)
-START_SECONDS = 1.0  # data split, model build and the first checkpoint, paid once per run
+# Paid once per run beside its steps and evaluations: the split, the model build, checkpoints and store writes,
+# 0.06-0.10 s a run in bench/study_wall.py's rounds (1.0 here made 1-epoch runs of 0.2-0.5 s read 2-5x long).
+START_SECONDS = 0.1
+# Paid once, before the first run, where this process has not loaded the dataset yet: 0.2 s from data/decoded, and
+# the two slots' runs wait for it together (study_wall-cnn-cold.json: 0.9 s waited in all, 0.45 s of wall time).
+LOAD_SECONDS = 0.5
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 # Batch-norm's work per output value in multiply-adds' worth, training: the CNN recipe with it trained 15% slower
 # here (bench/README.md, the study's wall time) though its convolutions are the same.
@@ -61,6 +69,7 @@ class Rate:
     """Seconds of wall time per unit of work (one trained sample of a model of `work` = 1 multiply-add)."""
     seconds_per_unit: float
     source: str  # "run #12" or "a 0.4 s probe", said next to the estimate
+    eval_cost: float = EVAL_COST  # an evaluated sample's time over a trained one's: measured by a CPU probe
 
 
 def split(cfg: RunConfig) -> tuple[int, int, int]:
@@ -75,16 +84,16 @@ def evaluations(cfg: RunConfig) -> int:
     return sum(evaluates(cfg, epoch) for epoch in range(1, cfg.optim.epochs + 1))
 
 
-def eval_samples(cfg: RunConfig) -> float:
+def eval_samples(cfg: RunConfig, eval_cost: float = EVAL_COST) -> float:
     """One evaluation's work in training-step samples: the validation set and the training probe, forward only."""
     n_train, n_val, _ = split(cfg)
-    return EVAL_COST * (n_val + train_probe_size(n_train, n_val))
+    return eval_cost * (n_val + train_probe_size(n_train, n_val))
 
 
-def samples(cfg: RunConfig) -> float:
+def samples(cfg: RunConfig, eval_cost: float = EVAL_COST) -> float:
     """A run's work in training-step samples: the epochs' training and evaluation, and the test pass."""
     n_train, _, n_test = split(cfg)
-    return cfg.optim.epochs * n_train + evaluations(cfg) * eval_samples(cfg) + EVAL_COST * n_test
+    return cfg.optim.epochs * n_train + evaluations(cfg) * eval_samples(cfg, eval_cost) + eval_cost * n_test
 
 
 def eval_every_for(cfg: RunConfig, share: float = STUDY_EVAL_SHARE) -> int:
@@ -140,8 +149,8 @@ def _conv_work(cfg: RunConfig, shape: tuple[int, int, int]) -> float:
     return total
 
 
-def units(cfg: RunConfig) -> float:
-    return samples(cfg) * work(cfg)
+def units(cfg: RunConfig, eval_cost: float = EVAL_COST) -> float:
+    return samples(cfg, eval_cost) * work(cfg)
 
 
 def longest_first(configs: Sequence[RunConfig]) -> list[int]:
@@ -218,7 +227,7 @@ def probe_rate(cfg: RunConfig, threads: int = 1, seconds: float = 0.4,
         clock = lambda: (torch.cuda.synchronize(), inner())[1]  # noqa: E731 - a GPU step ends when it syncs
     copies = max(1, copies)
     start = threading.Barrier(copies)
-    timed: list[tuple[float, int, int]] = []  # (seconds, steps, batch) of each copy
+    timed: list[tuple[float, int, int, float | None]] = []  # (seconds, steps, batch, eval cost) of each copy
 
     def steps() -> None:
         start.wait()
@@ -229,16 +238,21 @@ def probe_rate(cfg: RunConfig, threads: int = 1, seconds: float = 0.4,
     steps()
     for worker in workers:
         worker.join()
-    took = max(t for t, _, _ in timed)
-    per_unit = sum(t / (n * batch * work(cfg)) for t, n, batch in timed) / len(timed)
-    return Rate(per_unit, f"a {took:.1f} s probe" + (f", {copies} at once" if copies > 1 else ""))
+    took = max(t for t, _, _, _ in timed)
+    per_unit = sum(t / (n * batch * work(cfg)) for t, n, batch, _ in timed) / len(timed)
+    costs = [c for _, _, _, c in timed if c is not None]
+    return Rate(per_unit, f"a {took:.1f} s probe" + (f", {copies} at once" if copies > 1 else ""),
+                sum(costs) / len(costs) if costs else EVAL_COST)
 
 
-def _timed_steps(cfg: RunConfig, seconds: float, clock: Callable[[], float], device: str) -> tuple[float, int, int]:
+def _timed_steps(cfg: RunConfig, seconds: float, clock: Callable[[], float],
+                 device: str) -> tuple[float, int, int, float | None]:
     """(seconds, steps, batch size) of the engine's own training steps after the first (which pays for allocation):
     the config's optimizer, clipping and L2, batches gathered from uint8 images and normalized, channels-last
     CNNs on a CPU, the losses read every step, as engine.training trains (a bare SGD step on one fixed batch
-    timed small RNNs at about half their training time)."""
+    timed small RNNs at about half their training time); and on a CPU the eval cost: the engine's own evaluation
+    of the same images, per image, over a training step's time per image (None on a GPU: there an evaluation is
+    of whole sets in a few launches, which these few images would not show)."""
     import torch
 
     from .data import Normalizer
@@ -267,7 +281,15 @@ def _timed_steps(cfg: RunConfig, seconds: float, clock: Callable[[], float], dev
         steps, now = steps + 1, clock()
         if steps == 0:  # the clock starts after the first step
             start = now
-    return now - start, steps, batch
+    if device != "cpu" or steps < 1:
+        return now - start, steps, batch, None
+    from .engine.publish import evaluate
+
+    evaluate(model, x, y, norm)  # the first pass allocates, as the first step did
+    before = clock()
+    evaluate(model, x, y, norm)
+    per_eval, per_step = (clock() - before) / len(y), (now - start) / (steps * batch)
+    return now - start, steps, batch, per_eval / per_step if per_step > 0 else None
 
 
 def probe_shape(cfg: RunConfig) -> RunConfig:
@@ -277,7 +299,7 @@ def probe_shape(cfg: RunConfig) -> RunConfig:
 
 
 def run_seconds(cfg: RunConfig, rate: Rate) -> float:
-    return START_SECONDS + units(cfg) * rate.seconds_per_unit
+    return START_SECONDS + units(cfg, rate.eval_cost) * rate.seconds_per_unit
 
 
 def total_seconds(times: Sequence[float], at_once: int, ahead: Sequence[float] = (),
@@ -342,10 +364,12 @@ class Estimate:
 
 def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, device: str = "cpu",
              probe: Callable[[RunConfig, int], Rate] | None = None,
-             ahead: Sequence[tuple[RunConfig, float]] = ()) -> Estimate:
+             ahead: Sequence[tuple[RunConfig, float]] = (), loaded: Callable[[str], bool] = lambda _: True
+             ) -> Estimate:
     """How long `configs` take here, `at_once` at a time: each run's speed measured (stored runs, else
     `probe(cfg, copies)`: its steps timed with as many copies at once as the runs will train at once), behind
-    the runs `ahead` (config, share done) that already hold or wait for a slot."""
+    the runs `ahead` (config, share done) that already hold or wait for a slot; LOAD_SECONDS more for each
+    dataset not `loaded` in the process that will train them."""
     probe = probe or (lambda cfg, copies: probe_rate(cfg, copies=copies, device=device))
     copies = max(1, min(at_once, len(configs)))
     times, alone, sources = [], [], []
@@ -358,4 +382,12 @@ def estimate(configs: Sequence[RunConfig], runs: Sequence, at_once: int = 1, dev
         sources.append(rate.source)
     left = [run_seconds(cfg, measured_rate(cfg, runs, device) or probe(cfg, copies)) * (1 - done)
             for cfg, done in ahead]
-    return Estimate(total_seconds(times, at_once, left, alone), tuple(dict.fromkeys(sources)))
+    loading = LOAD_SECONDS * sum(not loaded(name) for name in {cfg.data.dataset for cfg in configs})
+    return Estimate(loading + total_seconds(times, at_once, left, alone), tuple(dict.fromkeys(sources)))
+
+
+def dataset_loaded(name: str) -> bool:
+    """Whether this process holds the dataset already (data.load_dataset's cache): its runs start without loading."""
+    from . import data
+
+    return name in data._cache

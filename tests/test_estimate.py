@@ -10,6 +10,7 @@ from playground.store import HOST, RunRecord
 from conftest import tiny
 
 LSTM = recipe("lstm64").override(limit=1000, epochs=2, device="cpu")  # 900 trained, 100 held out, 1000 test
+S = estimate.START_SECONDS  # a run's start, paid once per run
 
 
 def finished(run_id, cfg, wall, host=HOST, node=None, device="cpu"):
@@ -31,21 +32,21 @@ def test_the_work_of_a_run_in_samples_and_multiply_adds():
 
 
 def test_a_stored_run_on_this_machine_gives_the_speed_and_the_reference_answer():
-    # The stored run took 29 s: 1 s to start + 28 s for 2800 samples. Twice the epochs is
-    # 4 x 1233.3 + 333.3 = 5266.7 samples: 1 + 5266.7 / 2800 x 28 = 53.67 s.
-    runs = [finished(3, LSTM, 29.0)]
+    # The stored run took S + 28 s: S to start + 28 s for 2800 samples. Twice the epochs is
+    # 4 x 1233.3 + 333.3 = 5266.7 samples: S + 5266.7 / 2800 x 28 = S + 52.67 s.
+    runs = [finished(3, LSTM, S + 28.0)]
     got = estimate.estimate([LSTM.override(epochs=4)], runs, probe=_no_probe)
-    assert got.seconds == pytest.approx(53.667, abs=0.01) and got.sources == ("run #3",)
+    assert got.seconds == pytest.approx(S + 52.667, abs=0.01) and got.sources == ("run #3",)
     assert got.text() == "about 55 s here (speed from run #3 on this machine)"
     # Twice the hidden units: 28 x 4 x 128 x 156 + 1280 = 2,237,696 multiply-adds, 3.39 x the work per sample.
     wide = estimate.estimate([LSTM.override(hidden=128)], runs, probe=_no_probe)
-    assert wide.seconds == pytest.approx(1 + 28 * 2_237_696 / 660_096, abs=0.01)
+    assert wide.seconds == pytest.approx(S + 28 * 2_237_696 / 660_096, abs=0.01)
 
 
 def test_runs_elsewhere_or_of_another_kind_are_not_this_machines_speed():
     others = [finished(1, LSTM, 29.0, host="elsewhere"), finished(2, LSTM, 29.0, node="10.0.0.2 GPU 0"),
               finished(3, LSTM, 29.0, device="cuda"), finished(4, LSTM.override(arch="gru"), 29.0),
-              finished(5, LSTM, 0.5)]  # shorter than its start-up: nothing to learn from
+              finished(5, LSTM, S / 2)]  # shorter than its start-up: nothing to learn from
     probed = []
 
     def probe(cfg, copies):
@@ -54,7 +55,7 @@ def test_runs_elsewhere_or_of_another_kind_are_not_this_machines_speed():
 
     got = estimate.estimate([LSTM], others, probe=probe)
     assert probed == [LSTM] and got.sources == ("a probe",)
-    assert got.seconds == pytest.approx(1 + 2800 * 660_096 * 1e-8)
+    assert got.seconds == pytest.approx(S + 2800 * 660_096 * 1e-8)
 
 
 def test_the_same_model_and_batch_is_preferred_then_the_nearest_work():
@@ -155,10 +156,10 @@ def test_a_first_use_estimate_counts_evaluation_and_runs_at_once_in_its_probe():
         asked.append(copies)
         return estimate.Rate(1e-8, "a probe")
 
-    # 3 runs, 2 at a time: probed 2 at once; two rounds of 1 s + 2800 samples (1,800 trained, 1,000 evaluated)
+    # 3 runs, 2 at a time: probed 2 at once; two rounds of S + 2800 samples (1,800 trained, 1,000 evaluated)
     got = estimate.estimate([LSTM] * 3, [], at_once=2, probe=probe)
     assert asked == [2, 1] * 3  # each run's speed shared, and alone (the last of a round trains by itself)
-    assert got.seconds == pytest.approx(2 * (1 + 2800 * 660_096 * 1e-8))
+    assert got.seconds == pytest.approx(2 * (S + 2800 * 660_096 * 1e-8))
     every_other = LSTM.override(epochs=4, eval_every=2)  # evaluated after epochs 1, 2 and 4: 3 x 333.3 more
     assert estimate.samples(every_other) == pytest.approx(4 * 900 + 3 * 1000 / 3 + 1000 / 3)
     asked.clear()
@@ -193,10 +194,49 @@ def test_new_runs_queue_behind_the_runs_already_training():
     10 s: two new 60 s runs end at 10 + 60 (the first slot freed) and at 50 + 60 = 110 s (the second)."""
     assert estimate.total_seconds([60, 60], at_once=2, ahead=[50, 10]) == 110
     assert estimate.total_seconds([60], at_once=2, ahead=[50]) == 60  # a free slot: no wait
-    one = 1 + 2800 * 660_096 * 1e-8  # LSTM's run: start, training and evaluation at 1e-8 s per unit
+    one = S + 2800 * 660_096 * 1e-8  # LSTM's run: start, training and evaluation at 1e-8 s per unit
 
     def probe(cfg, copies):
         return estimate.Rate(1e-8, "a probe")
     # A run half done ahead of it on one slot: it waits half a run, then trains.
     got = estimate.estimate([LSTM], [], at_once=1, probe=probe, ahead=[(LSTM, 0.5)])
     assert got.seconds == pytest.approx(one * 1.5)
+
+
+def test_the_probe_measures_what_an_evaluated_image_costs_against_a_trained_one():
+    """Issue 29: evaluation was counted at a third of a training step for every model; a CPU probe measured 0.15-0.2
+    for lesson 2's RNNs and 0.55 for the study's CNN. The probe times the engine's own evaluation of its images."""
+    ticks = iter(x / 10 for x in range(100))  # one reading per step, then one before and one after the evaluation
+    cfg = tiny(hidden=8, batch_size=4)
+    rate = estimate.probe_rate(cfg, seconds=0.35, clock=lambda: next(ticks))
+    # Training: 0.4 s / 16 images = 0.025 s an image; evaluating its 16 images (4 x the batch): 0.1 s / 16.
+    assert rate.eval_cost == pytest.approx(0.25)
+    # A run's work counts its evaluations at that cost: 2 x 900 trained + 2 x 0.6 x (100 + 900) + 0.6 x 1000.
+    measured = estimate.Rate(1e-8, "a probe", eval_cost=0.6)
+    assert estimate.run_seconds(LSTM, measured) == pytest.approx(S + 3600 * 660_096 * 1e-8)
+    assert estimate.Rate(1e-8, "run #3").eval_cost == estimate.EVAL_COST  # a stored run: not measured
+
+
+def test_a_study_of_n_runs_two_at_a_time_takes_ceil_n_over_2_rounds():
+    for n in range(1, 8):
+        assert estimate.total_seconds([10.0] * n, at_once=2) == pytest.approx(10 * -(-n // 2))
+
+
+def test_a_tiny_runs_fixed_cost_is_its_start_and_the_data_load_is_paid_once():
+    """Issue 29: a tiny study was said at several times its wall time. A run pays its start (split, model, checkpoints:
+    0.06-0.10 s measured) once, not per epoch; a dataset not yet in memory is loaded once for all the runs."""
+    cfg = recipe("cnn").override(epochs=3, limit=100, val_fraction=0.4, device="cpu")  # 60 trained, 40 held out
+    rate = estimate.Rate(1e-9, "a probe", eval_cost=0.5)
+    work = estimate.work(cfg)
+    # 3 x 60 trained + 3 evaluations x 0.5 x (40 + 60) + 0.5 x 100 = 180 + 150 + 50 = 380 samples
+    assert estimate.run_seconds(cfg, rate) == pytest.approx(S + 380 * work * 1e-9)
+    assert estimate.run_seconds(cfg.override(epochs=6), rate) - estimate.run_seconds(cfg, rate) == pytest.approx(
+        (180 + 3 * 50) * work * 1e-9)  # 3 epochs more: their training and evaluations only, no fixed cost
+
+    def probe(c, copies):
+        return rate
+    runs = [cfg, cfg.override(seed=1), cfg.override(seed=2)]
+    warm = estimate.estimate(runs, [], at_once=2, probe=probe).seconds
+    assert warm == pytest.approx(2 * estimate.run_seconds(cfg, rate))
+    cold = estimate.estimate(runs, [], at_once=2, probe=probe, loaded=lambda name: False).seconds
+    assert cold == pytest.approx(warm + estimate.LOAD_SECONDS)

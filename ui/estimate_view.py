@@ -60,7 +60,7 @@ def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Seq
     ahead = _ahead(registry, configs)  # runs training or queued now: new runs wait for their slots
     slots = registry.max_concurrent if ahead else (at_once or registry.max_concurrent)
     got = estimate.estimate(list(configs), runs, slots, _device(configs[0]) if configs else "cpu", probe=probe,
-                            ahead=ahead)
+                            ahead=ahead, loaded=estimate.dataset_loaded)  # the runs train in this process
     text = got.text()
     if text and any(cfg.optim.patience for cfg in configs):  # the estimate counts every epoch
         text += "; less if early stopping ends it sooner"

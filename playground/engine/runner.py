@@ -14,6 +14,7 @@ import torch
 from ..config import ConfigError, RunConfig
 from ..data import Dataset, load_dataset
 from ..errors import RunStatus
+from .heap import pin_heap
 from .live import LiveRun
 from .publish import Outcome, failure
 from .steps import GATE, graphs_enabled
@@ -46,6 +47,7 @@ def cpu_setup(threads: int | None) -> None:
     # Tiny values in RNN states and gradients become denormals, which x86 CPUs handle ~100x slower:
     # flushing them to zero gave RNN 128 +17% samples/s with identical accuracy (this thread's FPU flag).
     torch.set_flush_denormal(True)
+    pin_heap()  # a step's buffers reused, not faulted in again each step (heap.py): CNN steps up to 1.7x faster
 
 
 def with_note(message: str | None, note: str | None) -> str | None:
