@@ -16,14 +16,16 @@ from conftest import app_page, tiny
 
 
 @pytest.fixture(scope="module")
-def two_homes(tmp_path_factory):
+def two_homes(tmp_path_factory, generated_cifar2):
     home = tmp_path_factory.mktemp("inside-cifar")
     store = RunStore(home)
     ids = {}
-    for name, cfg in {"lenet": tiny(arch="lenet", epochs=1, limit=300),
-                      "cifar cnn": tiny(dataset="cifar2", arch="cnn", epochs=1, limit=300)}.items():
-        ids[name] = store.create_run(cfg, name)
-        assert Trainer(cfg, store, ids[name]).run().status == "finished"
+    with pytest.MonkeyPatch.context() as mp:  # made before the per-test cifar2_source: the generated set here too
+        mp.setenv("PLAYGROUND_CIFAR2_DIR", str(generated_cifar2))
+        for name, cfg in {"lenet": tiny(arch="lenet", epochs=1, limit=300),
+                          "cifar cnn": tiny(dataset="cifar2", arch="cnn", epochs=1, limit=300)}.items():
+            ids[name] = store.create_run(cfg, name)
+            assert Trainer(cfg, store, ids[name]).run().status == "finished"
     runs = {r.id: r for r in store.list_runs()}
     store.close()
     return home, ids, runs

@@ -31,12 +31,12 @@ def patch_figure(cell: by_hand.ConvCell, channel: int) -> go.Figure:
     for i, (z, name) in enumerate(((cell.patch, "input"), (cell.kernel, "weight"), (cell.products, "product"))):
         top = float(np.abs(z).max()) or 1.0
         fig.add_trace(_grid(z[channel], name, top, grey=i == 0), row=1, col=i + 1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, ticks="", showgrid=False, zeroline=False)
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False)  # no stray tick dashes
     for i in ("", "2", "3"):  # square cells, as in every map (a 3×3 kernel was drawn as tall bricks)
         fig.layout[f"xaxis{i}"].update(constrain="domain")
         fig.layout[f"yaxis{i}"].update(scaleanchor=f"x{i}", constrain="domain", constraintoward="top")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=210, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
