@@ -117,3 +117,13 @@ def test_a_links_bad_value_is_shown_as_text_not_as_a_link(home):
     at.run()
     [warning] = [w.value for w in at.sidebar.warning]
     assert "](https" not in warning and "\\[Claim your prize\\]" in warning
+
+
+def test_a_compare_links_bad_id_is_shown_as_text_not_as_a_link(home):
+    with_a_tiny_run(home)  # with no runs Compare reads no link
+    at = app_page("pages/compare.py")
+    at.query_params.update({"ids": "[a](https://t.co/x)"})  # 19 characters: run_id echoes up to 20
+    at.run()
+    assert not at.exception
+    [warning] = [w.value for w in at.warning if "cannot be read" in w.value]
+    assert "](https" not in warning and "\\[a\\]" in warning

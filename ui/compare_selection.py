@@ -10,6 +10,7 @@ import streamlit as st
 from playground.compare import default_selection, studies
 from playground.config import ConfigError
 from playground.links import IDS_KEY, compare_params, ids_from_params
+from ui.common import plain
 from ui.navigation import arrived, show_in_url, url_params
 from ui.state import COMPARE_IDS
 
@@ -23,7 +24,7 @@ def _from_link(known: set[int]) -> list[int] | None:
     try:
         wanted = ids_from_params(url_params())
     except ConfigError as exc:
-        st.warning(f"This link's run selection cannot be read ({exc}); pick runs below.")
+        st.warning(f"This link's run selection cannot be read ({plain(str(exc))}); pick runs below.")
         return None
     if not wanted:
         return None
