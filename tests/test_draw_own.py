@@ -7,6 +7,7 @@ from PIL import Image
 from playground.engine import finetune
 from tests.conftest import on_canvas
 from tests.test_draw import draw_page, mnist_digit, page_text, tiny_home  # noqa: F401 - fixtures used below
+from ui.draw_own import CAMERA_OPEN
 
 
 def photo_of(digit: np.ndarray, side: int = 480) -> bytes:
@@ -41,8 +42,19 @@ def test_keep_and_clear_empties_the_canvas_and_labels_the_next_drawing(draw_page
     assert not at.exception
 
 
+def test_the_camera_is_built_only_while_its_panel_is_open(draw_page):  # noqa: F811
+    """Issue 36: shut, the camera widget was still built and mounted, the last thing each visit to Draw drew."""
+    at, _canvas, _store = draw_page
+    at.run()
+    assert not at.get("camera_input") and not at.exception
+    at.session_state[CAMERA_OPEN] = True
+    at.run()
+    assert len(at.get("camera_input")) == 1 and not at.exception
+
+
 def test_a_camera_photo_is_read_like_an_upload_and_kept_with_its_label(draw_page):  # noqa: F811
     at, _canvas, store = draw_page
+    at.session_state[CAMERA_OPEN] = True
     at.run()
     at.camera_input(key="draw_camera").set_value(("shot.jpg", photo_of(mnist_digit(0)), "image/jpeg")).run()
     assert not at.exception
@@ -56,6 +68,7 @@ def test_a_camera_photo_is_read_like_an_upload_and_kept_with_its_label(draw_page
 
 def test_a_blank_or_broken_photo_says_why_and_keeps_nothing(draw_page):  # noqa: F811
     at, _canvas, store = draw_page
+    at.session_state[CAMERA_OPEN] = True
     at.run()
     buf = io.BytesIO()
     Image.new("RGB", (320, 240), (200, 200, 200)).save(buf, format="JPEG")

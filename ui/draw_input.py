@@ -54,7 +54,8 @@ def warm_checks() -> threading.Thread:
         novelty.digit_space()
         novelty.not_a_digit().unlike(np.zeros((1, 28, 28), np.float32))  # its first forward pass is the slow one
 
-    thread = threading.Thread(target=build, name="draw-warm", daemon=True)
+    # Not a daemon: a process leaving while it ran inside torch aborted ("terminate called"); it ends in seconds
+    thread = threading.Thread(target=build, name="draw-warm", daemon=False)
     thread.start()
     return thread
 

@@ -13,6 +13,7 @@ from ui.common import jobs
 from ui.draw_keep import keep_labelled
 
 PHOTO_LABEL, PHOTO_NOTE = "photo_label", "photo_note"
+CAMERA_OPEN = "draw_camera_open"  # the camera expander's own state: open or shut
 FINE_TUNE_BATCH = 16  # a few dozen drawings: a batch of 64 would be one step an epoch
 
 
@@ -23,8 +24,12 @@ def camera_keep() -> None:
     s = st.session_state
     # Open while a photo is in it or its answer is pending: keeping one reruns the page, which closed it
     # (found in Chromium), and the next photo needs it open.
-    with st.expander("📷 Photograph a digit on paper (phone or laptop camera)",
-                     expanded=s.get("draw_camera") is not None or PHOTO_NOTE in s):
+    if s.get("draw_camera") is not None or PHOTO_NOTE in s:
+        s[CAMERA_OPEN] = True
+    panel = st.expander("📷 Photograph a digit on paper (phone or laptop camera)", key=CAMERA_OPEN, on_change="rerun")
+    if not panel.open:  # the camera widget is built only while open: shut, it was the last thing each visit drew
+        return  # (issue 36), and a camera is asked for only when the learner opens it
+    with panel:
         st.caption("Dark ink on light paper, one digit filling much of the frame. The photo is read exactly like "
                    "an uploaded one (uneven light removed, cropped to the ink, fitted in 20 px) and kept like a "
                    "drawing.")
