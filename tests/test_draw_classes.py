@@ -21,6 +21,7 @@ from playground.inference import (
 from playground.store import RunStore
 from tests.conftest import app_page, on_canvas, tiny
 from tests.test_draw import mnist_digit, page_text, probability_bars
+from ui.common import plain
 
 MARKS = ["check", "cross"]  # sorted, as a snapshot numbers its classes
 
@@ -117,6 +118,6 @@ def test_draw_shows_each_model_in_its_own_class_names(classes_page):
     at.selectbox(key="true_label").set_value(1)
     at.button(key="draw_keep").click().run()
     assert len(store.list_drawings()) == 1 and not at.exception
-    table = at.dataframe[0].value
-    assert list(table["model"]) == [at.multiselect(key="draw_models").format_func(digits.id)]
+    table = at.table[0].value
+    assert list(table["model"]) == [plain(at.multiselect(key="draw_models").format_func(digits.id))]  # markdown
     assert "Not scored on your kept drawings, which are labelled with digits" in page_text(at)

@@ -18,7 +18,7 @@ from playground.explain import confused_pairs
 from playground.inference import predict_digits
 from playground.probes import confusion_matrix
 from playground.store import Drawing
-from ui.common import jobs
+from ui.common import jobs, plain
 from ui.figures import charts
 
 DIGITS = [str(d) for d in range(10)]
@@ -142,6 +142,10 @@ def _evaluation(kept: tuple, models: tuple, _loaded: dict, _digits: np.ndarray) 
     return predictions(_loaded, _digits)
 
 
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
 def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
     """Accuracy per model on the kept drawings, a confusion matrix, and the gallery."""
     deleted = st.session_state.get(DELETED)
@@ -163,10 +167,10 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
     files = tuple((i, by_id[i].checkpoint, os.path.getmtime(by_id[i].checkpoint)) for i in loaded)
     probs = _evaluation(tuple((d.id, d.label) for d in drawings), files, loaded, digits)
     preds = {run_id: p.argmax(1) for run_id, p in probs.items()}
-    st.dataframe([{"model": labels[run_id], "accuracy on your drawings": float((p == truth).mean()),
-                   "MNIST test accuracy": by_id[run_id].result.get("test_acc")} for run_id, p in preds.items()],
-                 hide_index=True, column_config={c: st.column_config.NumberColumn(format="percent")
-                                                 for c in ("accuracy on your drawings", "MNIST test accuracy")})
+    # A static table: a few rows a learner reads, not sorts; the data grid was the slowest thing Draw drew (issue 36)
+    st.table([{"model": plain(labels[run_id]), "accuracy on your drawings": f"{(p == truth).mean():.1%}",
+               "MNIST test accuracy": _percent(by_id[run_id].result.get("test_acc"))} for run_id, p in preds.items()],
+             hide_index=True)
     st.caption(f"{len(drawings)} drawing(s) kept.")
     if preds:
         which = st.selectbox("Confusion matrix of", list(preds), format_func=labels.get, key="draw_confusion_model")
