@@ -573,6 +573,8 @@ def _arguments(cfg: RunConfig, threads: int) -> list[str]:
         *(['    parser.add_argument("--mnist", metavar="DIR", default=MNIST_DIR, help="where MNIST is, for the replay '
            '(default: %(default)s)")'] if cfg.data.replay else []),
         "    args = parser.parse_args()",
+        "    if args.epochs < 1 or args.batch_size < 1 or args.limit < 0:  # else a traceback deep in the loop",
+        '        parser.error("--epochs and --batch-size must be at least 1, --limit at least 0")',
     ]
 
 

@@ -1,17 +1,19 @@
 """Adversary, round four (issues 29 and 31's newest surfaces): hostile input to your own data's import, the
 Train link, lesson 10 and the "not a digit" check. Each test fails without the fix it names."""
 import io
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from playground import own
+from playground import codegen, own
 from playground.links import PAGE_PARAMS
 from ui.inside_pick import BESIDE_PARAM, INPUT_PARAM, MODEL_PARAM
 
-from conftest import app_page, with_a_tiny_run
+from conftest import app_page, tiny, with_a_tiny_run
 
 
 def _png(value: int = 10) -> bytes:
@@ -127,3 +129,11 @@ def test_a_compare_links_bad_id_is_shown_as_text_not_as_a_link(home):
     assert not at.exception
     [warning] = [w.value for w in at.warning if "cannot be read" in w.value]
     assert "](https" not in warning and "\\[a\\]" in warning
+
+
+def test_the_exported_script_refuses_zero_epochs_with_a_line_not_a_traceback(tmp_path):
+    # With patience, `python train.py --epochs 0` reached load_state_dict(None): a TypeError traceback.
+    path = tmp_path / "train.py"
+    path.write_text(codegen.script(tiny(patience=2)))
+    got = subprocess.run([sys.executable, str(path), "--epochs", "0"], capture_output=True, text=True, timeout=120)
+    assert got.returncode == 2 and "must be at least 1" in got.stderr and "Traceback" not in got.stderr
