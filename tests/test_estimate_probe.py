@@ -37,3 +37,19 @@ def test_a_first_probe_steps_without_faulting_its_buffers_in_again():
     assert out.returncode == 0, out.stderr[-2000:]
     median_faults = json.loads(out.stdout.strip().splitlines()[-1])
     assert median_faults < 100  # unpinned: 3,400-4,100 a step here
+
+
+def test_the_pages_cached_probe_keeps_the_measured_eval_cost(monkeypatch):
+    """The pages cache each probe as plain values: the eval cost it measured must survive the cache, not fall back
+    to a third of a step (the CNN's evaluations cost 0.55 of one)."""
+    from playground import estimate
+    from playground.config import recipe
+    from ui import estimate_view
+
+    monkeypatch.setattr(estimate, "probe_rate", lambda *a, **k: estimate.Rate(2e-10, "a 0.4 s probe", 0.55))
+    estimate_view._probe.clear()
+    try:
+        got = estimate.Rate(*estimate_view._probe(estimate.probe_shape(recipe("cnn")).to_json(), 1, "cpu", 1))
+    finally:
+        estimate_view._probe.clear()
+    assert got == estimate.Rate(2e-10, "a 0.4 s probe", 0.55)

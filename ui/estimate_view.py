@@ -11,11 +11,11 @@ from ui.common import jobs
 
 
 @st.cache_data(show_spinner="Measuring this machine's speed…", ttl=600, max_entries=64)
-def _probe(shape_json: str, threads: int, device: str, copies: int) -> tuple[float, str]:
+def _probe(shape_json: str, threads: int, device: str, copies: int) -> tuple[float, str, float]:
     from playground import estimate
 
     rate = estimate.probe_rate(RunConfig.from_json(shape_json), threads=threads, device=device, copies=copies)
-    return rate.seconds_per_unit, rate.source
+    return rate.seconds_per_unit, rate.source, rate.eval_cost  # all of the Rate: its measured eval cost too
 
 
 def _device(cfg: RunConfig) -> str:
