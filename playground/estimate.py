@@ -2,9 +2,10 @@
 
 The speed comes from the store's finished runs on this machine with the same dataset and architecture
 (wall time per unit of work, the closest such run first), else from a short measured probe: a few
-training steps of the config on random inputs. The work of a run is counted in trained samples:
-each epoch trains on the images not held out, then evaluates the validation set and a training subset
-(a forward pass costs about a third of a training step), and the end evaluates the test set; a model
+training steps of the config on random inputs, and an evaluation of them. The work of a run is counted in
+trained samples: each epoch trains on the images not held out, then evaluates the validation set and a training
+subset (an evaluated image costs what the probe measured of a trained one's time: 0.15-0.6 by model, else a
+third), and the end evaluates the test set; each run pays START_SECONDS, the first LOAD_SECONDS; a model
 that needs more multiply-adds per sample takes proportionally longer. Several runs share the machine
 `at_once` at a time. The estimate is said as a rough duration, never as a precise time.
 """
