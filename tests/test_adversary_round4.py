@@ -137,3 +137,21 @@ def test_the_exported_script_refuses_zero_epochs_with_a_line_not_a_traceback(tmp
     path.write_text(codegen.script(tiny(patience=2)))
     got = subprocess.run([sys.executable, str(path), "--epochs", "0"], capture_output=True, text=True, timeout=120)
     assert got.returncode == 2 and "must be at least 1" in got.stderr and "Traceback" not in got.stderr
+
+
+def test_draw_zips_your_own_data_only_when_asked(home, monkeypatch):
+    # The export's download button was handed the zip itself, built on every Draw rerun (every stroke): a 10,000-image
+    # import took seconds a stroke here. Now it is built on the click.
+    with_a_tiny_run(home)  # Draw with no model shows only how to get one
+    rng = np.random.default_rng(0)
+    own.write_snapshot(list(range(20)), [i % 2 for i in range(20)],
+                       [rng.integers(0, 255, (28, 28), dtype=np.uint8) for _ in range(20)], classes=("a", "b"),
+                       name="marks", per_class=own.MIN_PER_OWN_CLASS)
+    calls = []
+    real = own.export_zip
+    monkeypatch.setattr(own, "export_zip", lambda snap: calls.append(snap) or real(snap))
+    at = app_page("pages/draw.py")
+    at.run()
+    assert not at.exception
+    assert any(b.proto.label.startswith("Download it (zip") for b in at.get("download_button"))
+    assert calls == []
