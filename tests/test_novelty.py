@@ -154,3 +154,19 @@ def test_the_validation_writer_draws_its_own_shapes_and_repeats_itself():
     once, names = strokes_val.drawn(strokes_val.DIGITS, 1, seed=3)
     again, _ = strokes_val.drawn(strokes_val.DIGITS, 1, seed=3)
     assert names == list("0123456789") and np.array_equal(once, again)
+
+
+def test_the_shipped_flag_meets_the_target_on_both_test_writers_chosen_on_the_third():
+    """bench/results/novelty.json: Draw's flag (pixels or shape) on the original and the fresh drawn sets meets
+    issue 29's target, and the shape CNN's row was validated on bench/strokes_val.py's writer, not on those."""
+    from bench import strokes_val
+    from bench.novelty import TARGET
+
+    results = json.loads((Path(__file__).resolve().parents[1] / "bench" / "results" / novelty.MEASURED_FILE)
+                         .read_text())
+    for flagged in (results["flagged"], results["fresh"]["flagged"]):
+        assert flagged["drawn_letters"] >= TARGET["drawn_letters"], flagged
+        assert flagged["drawn_digits"] <= TARGET["drawn_digits"] and flagged["test_digits"] <= TARGET["test_digits"]
+    validation = results["not_a_digit"]["validation"]
+    assert validation["seed"] == strokes_val.VAL_SEED
+    assert results["not_a_digit"]["threshold"] == round(novelty.not_a_digit().threshold, 4)  # the weights shipped
