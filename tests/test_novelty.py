@@ -112,7 +112,7 @@ def test_the_shape_check_flags_drawn_letters_the_pixels_pass_and_not_drawn_digit
     assert check.unlike(letters).all() and not novelty.digit_space().unlike(letters).all()  # pixels miss some
     assert novelty.unlike_digits(letters).all()  # Draw's flag: pixels or shape
     flagged = {n for n, f in zip(names, check.unlike(digits), strict=True) if f}
-    assert flagged <= {"0"}, flagged  # a drawn 0 is its weak spot (bench/README.md: 5 of 40 flagged)
+    assert flagged <= {"0"}, flagged  # a drawn 0 was the first CNN's weak spot (bench/README.md)
     again = novelty.NotADigitNet()
     again.load_state_dict(torch.load(novelty.WEIGHTS, map_location="cpu", weights_only=True)["state_dict"])
     assert np.array_equal(novelty.score(check.model, letters), novelty.score(again.eval(), letters))  # deterministic
