@@ -407,6 +407,7 @@ def shape_of(mask: np.ndarray) -> dict[str, float]:
 MIN_LENGTH = 2.8  # a digit's strokes run several widths long; a click or short dash does not
 MIN_ASPECT = 0.45  # MNIST digits are never much wider than tall; a dash is
 MAX_FILL = 0.8  # ink over most of a box that is not narrow is a scribble or a blot (MNIST: <= 0.73)
+SOLID_FILL = 0.9  # a round dot or a short dash fills at most ~0.8 of its box (a circle: pi/4); a filled patch ~1
 
 
 def check_digit(mask: np.ndarray, frame: tuple[int, int] | None = None) -> None:
@@ -416,7 +417,8 @@ def check_digit(mask: np.ndarray, frame: tuple[int, int] | None = None) -> None:
     """
     f = shape_of(mask)
     big = frame is not None and max(mask.shape) >= min(frame) / 3
-    if f["length"] < MIN_LENGTH and not big:
+    solid = f["fill"] > SOLID_FILL  # a filled patch is a blot, not "too little ink", however small its frame share
+    if f["length"] < MIN_LENGTH and not big and not solid:
         raise NotADigit("that doesn't look like a digit: too little ink (a dot or a dash); draw the whole digit, large")
     if f["aspect"] < MIN_ASPECT:
         raise NotADigit("that doesn't look like a digit: it is much wider than tall (a dash?); "

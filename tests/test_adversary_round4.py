@@ -155,3 +155,11 @@ def test_draw_zips_your_own_data_only_when_asked(home, monkeypatch):
     assert not at.exception
     assert any(b.proto.label.startswith("Download it (zip") for b in at.get("download_button"))
     assert calls == []
+
+
+def test_a_filled_square_on_the_canvas_is_called_a_blot_not_too_little_ink():
+    # An 80x80 filled square (under a third of the 280 px canvas) was refused as "too little ink (a dot or a dash)".
+    from playground.preprocess import NotADigit, mnist_style
+
+    with pytest.raises(NotADigit, match="covers most of its area"):
+        mnist_style(np.pad(np.full((80, 80), 255, np.uint8), 100))
