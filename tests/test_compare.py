@@ -603,6 +603,9 @@ def test_two_finished_runs_show_the_test_images_where_they_differ(home, store):
     at.run()
     assert not at.exception
     assert any(e.label.startswith(f"🔍 Where #{ids[0]} and #{ids[1]} differ") for e in at.expander)
+    assert not [m for m in at.markdown if "right, #" in m.value]  # built only while open (issue 36)
+    at.session_state["panel-differ"] = True
+    at.run()
     said = [m.value for m in at.markdown if "right, #" in m.value]
     assert len(said) == 2 and said[0].startswith(f"**#{ids[0]} right, #{ids[1]} wrong:")
 
@@ -617,6 +620,9 @@ def test_which_settings_matter_draws_parallel_coordinates_and_importance(home, s
     at.run()
     assert not at.exception
     assert any(e.label.startswith("🧭 Which settings matter: 4 finished runs over") for e in at.expander)
+    assert "parcoords" not in " ".join(c.proto.spec for c in at.get("plotly_chart"))  # built only while open
+    at.session_state["panel-settings-matter"] = True
+    at.run()
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "parcoords" in specs and "share of the result" in specs
     assert any("Trust it little" in c.value for c in at.caption)

@@ -37,7 +37,17 @@ def open_inside(math_home, monkeypatch, model: str):
     at = app_page("pages/inside.py")
     at.session_state["inside_model"] = ids[model]
     at.session_state["inside_other"] = "nothing"
+    at.session_state[f"tmath-{ids[model]}-panel"] = True  # "One training step by hand" is built only while open
     return at.run(), ids[model], load_checkpoint(runs[ids[model]].checkpoint)
+
+
+def test_the_training_step_is_worked_out_only_while_its_panel_is_open(math_home, monkeypatch):
+    """Issue 36: shut, its forward and backward pass and its charts were computed and sent on every visit."""
+    at, i, _ = open_inside(math_home, monkeypatch, "lenet")
+    assert at.number_input(key=f"tmath-{i}-step") is not None
+    at.session_state[f"tmath-{i}-panel"] = False
+    at.run()
+    assert not at.exception and f"tmath-{i}-step" not in [w.key for w in at.number_input]
 
 
 def markdown(at) -> str:
@@ -195,6 +205,7 @@ def test_on_a_drawing_the_math_reads_the_drawing_and_the_step_asks_for_its_label
     at.session_state["inside_other"] = "nothing"
     at.session_state[LAST_DIGIT] = digit
     at.session_state["inside_source"] = "my drawing"
+    at.session_state[f"tmath-{ids['lenet']}-panel"] = True
     at.run()
     assert not at.exception
     loaded = load_checkpoint(runs[ids["lenet"]].checkpoint)

@@ -138,6 +138,9 @@ def test_a_schedule_is_picked_in_the_form_kept_in_the_url_and_the_run_and_drawn_
 def test_augmentation_is_a_form_setting_with_a_preview_of_the_batch_it_trains_on(home):
     """Issue 23: a checkbox, kept in the URL and the run; the preview shows the first batch stored and augmented."""
     at = page({"recipe": "lenet", "limit": "300", "epochs": "1", "device": "cpu"})
+    assert not at.sidebar.get("image")  # the preview is built only while its panel is open (issue 36)
+    at.session_state["panel-batch"] = True
+    at.run()
     assert "Tick **Augment training images**" in " ".join(c.value for c in at.sidebar.caption)
     box = at.sidebar.checkbox(key="f_augment")
     assert box.label == "Augment training images" and not box.value

@@ -98,3 +98,22 @@ def dataset_here(name: str) -> str | None:
         return f"{missing} The download failed too: {str(exc)[:300]}"
     return None
 
+
+def restore_kept(widget: str) -> str:
+    """A widget's kept value put back before it is drawn: Streamlit forgets a widget's state on a run that
+    does not draw it (another page, or the panel shut), the copy under `widget + "-kept"` outlives that.
+    Returns that copy's key, for the caller to store the widget's value in once it is drawn."""
+    kept = f"{widget}-kept"
+    if widget not in st.session_state and kept in st.session_state:
+        st.session_state[widget] = st.session_state[kept]
+    return kept
+
+
+def open_panel(label: str, key: str):
+    """An expander kept as the learner left it, open or shut, across reruns and pages; its caller builds what is
+    in it only while `.open`: shut, its charts cost a visit nothing (a shut expander's charts were still sent
+    and drawn, issue 36)."""
+    kept = restore_kept(key)
+    panel = st.expander(label, key=key, on_change="rerun")  # "rerun": its state is kept and .open is known
+    st.session_state[kept] = bool(panel.open)
+    return panel

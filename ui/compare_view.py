@@ -26,7 +26,7 @@ from playground.data import SPECS
 from playground.engine.metrics import NO_STEP_ROWS, Snapshot
 from playground.engine.sweep import setting_shares
 from playground.errors import RunStatus
-from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+from ui.common import POLL_SECONDS, STATUS_ICON, jobs, open_panel
 from ui.figures import charts
 from ui.why_views import where_they_differ
 
@@ -211,8 +211,11 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
     _which_settings_matter(pairs)
     finished = [rec for rec, _ in pairs if rec.status == RunStatus.FINISHED and rec.checkpoint]
     if len(pairs) == 2 and len(finished) == 2 and len({r.config.data.dataset for r in finished}) == 1:
-        with st.expander(f"🔍 Where #{finished[0].id} and #{finished[1].id} differ: test images one gets right"):
-            where_they_differ(*finished, SPECS[finished[0].config.data.dataset].classes)
+        differ = open_panel(f"🔍 Where #{finished[0].id} and #{finished[1].id} differ: test images one gets right",
+                            "panel-differ")
+        if differ.open:  # built only while open: two models over the test set, image grids (issue 36)
+            with differ:
+                where_they_differ(*finished, SPECS[finished[0].config.data.dataset].classes)
 
 
 def _did_it_help(variants) -> None:
@@ -228,7 +231,11 @@ def _which_settings_matter(pairs) -> None:
     settings, rows = settings_and_results(pairs)
     if len(rows) < 3 or not settings:
         return
-    with st.expander(f"🧭 Which settings matter: {len(rows)} finished runs over {', '.join(settings)}"):
+    panel = open_panel(f"🧭 Which settings matter: {len(rows)} finished runs over {', '.join(settings)}",
+                       "panel-settings-matter")
+    if not panel.open:  # built only while open: two charts over every run (issue 36)
+        return
+    with panel:
         st.plotly_chart(charts.parallel_settings(rows, settings), width="stretch", key="parallel-settings",
                         config=charts.STATIC)
         st.caption("One line per run, from its settings to its final validation accuracy (test accuracy without "

@@ -10,7 +10,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from playground import by_hand, charts, probes
-from ui.why_views import restore_kept
+from ui.common import restore_kept
 
 CONV, POOL = "after conv", "after max-pool"
 PICKS = ("block", "stage", "channel", "row", "col")  # the cell shown: kept across pages (issue 31)

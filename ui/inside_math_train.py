@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from playground import by_hand, probes
+from ui.common import open_panel
 
 MAX_STEP = 5
 
@@ -21,7 +22,10 @@ def training_step_math(model: torch.nn.Module, config, x: torch.Tensor, label: i
                        key: str) -> None:
     """An expander: one step of this run's optimizer on the input shown, worked out for one weight."""
     k = f"tmath-{key}"
-    with st.expander("One training step by hand"):
+    panel = open_panel("One training step by hand", f"{k}-panel")
+    if not panel.open:  # built only while open: a forward and backward pass and its charts (issue 36)
+        return
+    with panel:
         names = probes.layer_names(model)
         params = [n for n, _ in model.named_parameters()]
         c1, c2, c3 = st.columns([1, 2, 1])

@@ -7,7 +7,7 @@ from playground import charts
 from playground.compare import band
 from playground.errors import ACTIVE, PlaygroundError, RunStatus
 from playground.lessons import MEASURED_ON, Lesson, curve_story, link_config, link_params, run_result
-from ui.common import POLL_SECONDS, STATUS_ICON, jobs
+from ui.common import POLL_SECONDS, STATUS_ICON, jobs, open_panel
 from ui.estimate_view import how_long
 from ui.lesson_probes import deletion_results, deletion_table, filter_by_hand, first_layer
 from ui.lesson_teach import teach_note, teach_ready, teach_row
@@ -128,9 +128,11 @@ def _curves(lesson: Lesson, snaps: dict, ids: dict) -> None:
     run_ids = [ids[label] for label, _ in rows]
     if rows and lesson.gap and len(snaps) > 1:
         _gap_chart(lesson, rows, run_ids)
-        with st.expander("Every curve: loss and accuracy, train and validation"):
-            st.plotly_chart(charts.compare_curves(rows, run_ids), width="stretch", key=f"lesson-epochs-{lesson.key}",
-                            config=charts.STATIC)
+        curves = open_panel("Every curve: loss and accuracy, train and validation", f"panel-curves-{lesson.key}")
+        if curves.open:  # built only while open (issue 36)
+            with curves:
+                st.plotly_chart(charts.compare_curves(rows, run_ids), width="stretch",
+                                key=f"lesson-epochs-{lesson.key}", config=charts.STATIC)
     elif rows:
         fig = charts.epoch_curves(rows[0][1]) if len(snaps) == 1 else charts.compare_curves(rows, run_ids)
         st.plotly_chart(fig, width="stretch", key=f"lesson-epochs-{lesson.key}", config=charts.STATIC)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.data import SPECS
 from playground.errors import ACTIVE, RunStatus
-from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, plain
+from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, open_panel, plain
 from ui.figures import charts
 from ui.run_code import show_code
 from ui.run_facts import WALL_HELP, progress, trained_by
@@ -38,8 +38,10 @@ def show_run(run_id: int) -> None:
     # Outside the fragment: these do not change while it trains, and their clicks redraw the form.
     st.button("🔁 Train again with one change", key=f"again-{run_id}", on_click=use_config, args=(rec.config, run_id),
               help="Loads this run's settings into the form on the left (and the link).")
-    with st.expander("</> Show the code"):
-        show_code(rec.config, f"run #{run_id}'s settings", key=f"run-{run_id}")
+    code = open_panel("</> Show the code", f"panel-run-code-{run_id}")  # built only while open (issue 36)
+    if code.open:
+        with code:
+            show_code(rec.config, f"run #{run_id}'s settings", key=f"run-{run_id}")
 
 
 def _live_body(run_id: int, was_live: bool) -> None:

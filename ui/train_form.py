@@ -34,7 +34,7 @@ from playground.engine.study import STUDY_PATIENCE
 from playground.errors import PlaygroundError
 from playground.links import PAGE_KEYS, RECIPE_KEY, config_from_params, config_params
 from ui.augment_view import batch_preview
-from ui.common import jobs, plain
+from ui.common import jobs, open_panel, plain
 from ui.estimate_view import how_long
 from ui.lr_finder_view import lr_finder, lr_result
 from ui.navigation import arrived, url_params
@@ -322,10 +322,16 @@ def sidebar_form() -> None:
         st.button("Train", type="primary", width="stretch", on_click=_submit)
         with st.expander("📈 Find a learning rate"):
             lr_finder(form_config())
-        with st.expander("🖼 A batch as the model sees it"):
-            batch_preview(form_config())
-        with st.expander("</> Show the code"):
-            show_code(form_config(), "the form's settings", key="form")
+        # Built only while open: 64 images and a highlighted script of ~300 lines were sent and drawn on every
+        # visit to Train, shut (issue 36)
+        batch = open_panel("🖼 A batch as the model sees it", "panel-batch")
+        if batch.open:
+            with batch:
+                batch_preview(form_config())
+        code = open_panel("</> Show the code", "panel-form-code")
+        if code.open:
+            with code:
+                show_code(form_config(), "the form's settings", key="form")
 
 
 def range_test_result() -> None:

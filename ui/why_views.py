@@ -12,7 +12,7 @@ from playground import explain
 from playground.config import RunConfig, is_recurrent
 from playground.measured import WHY
 from playground.probes import confusion_matrix
-from ui.common import loaded_model
+from ui.common import loaded_model, open_panel
 from ui.figures import charts
 from ui.measured_view import LINK
 
@@ -95,23 +95,9 @@ def mistakes(rec, classes, key: str) -> None:
                   "would misread too.")
 
 
-def restore_kept(widget: str) -> str:
-    """A widget's kept value put back before it is drawn: Streamlit forgets a widget's state on a run that
-    does not draw it (another page, or the panel shut), the copy under `widget + "-kept"` outlives that.
-    Returns that copy's key, for the caller to store the widget's value in once it is drawn."""
-    kept = f"{widget}-kept"
-    if widget not in st.session_state and kept in st.session_state:
-        st.session_state[widget] = st.session_state[kept]
-    return kept
-
-
 def kept_expander(label: str, key: str):
-    """An expander that stays as the learner left it, open or shut, across new drawings, answers and pages."""
-    widget = f"why-open-{key}"
-    kept = restore_kept(widget)
-    panel = st.expander(label, key=widget, on_change="rerun")  # "rerun": its state is kept and .open is known
-    st.session_state[kept] = bool(panel.open)
-    return panel
+    """Why?'s expander: it stays as the learner left it, open or shut, across new drawings, answers and pages."""
+    return open_panel(label, f"why-open-{key}")
 
 
 ANSWER = "answer"  # Explain's first option: whatever the model answers
