@@ -2,7 +2,7 @@
 import streamlit as st
 
 from playground.lessons import BY_KEY, LESSONS, current_scale
-from ui.common import jobs
+from ui.common import jobs, plain
 from ui.lesson_view import LESSON, show_lesson
 from ui.measured_view import how_we_measured
 from ui.navigation import require_app, show_in_url
@@ -16,7 +16,10 @@ st.markdown("Each lesson is a classic experiment: read what it asks, **guess the
 progress = jobs().store.lessons()
 keys = [lesson.key for lesson in LESSONS]
 wanted = st.query_params.get("lesson")
-if st.session_state.get(LESSON) not in keys:
+if st.session_state.get(LESSON) not in keys:  # arriving: the URL's lesson, said when there is no such lesson
+    if wanted is not None and wanted not in keys:
+        shown = wanted[:40] + ("…" if len(wanted) > 40 else "")
+        st.warning(f"This link's lesson “{plain(shown)}” is not one of these lessons: here is lesson 1.")
     st.session_state[LESSON] = wanted if wanted in keys else keys[0]
 
 

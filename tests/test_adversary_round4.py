@@ -163,3 +163,16 @@ def test_a_filled_square_on_the_canvas_is_called_a_blot_not_too_little_ink():
 
     with pytest.raises(NotADigit, match="covers most of its area"):
         mnist_style(np.pad(np.full((80, 80), 255, np.uint8), 100))
+
+
+def test_a_learn_link_to_a_lesson_that_does_not_exist_says_so(home):
+    # /learn?lesson=<a key from another version or a typo> opened lesson 1 without a word.
+    from ui.lesson_view import LESSON
+
+    at = app_page("pages/learn.py")
+    at.query_params["lesson"] = "[rnn](https://t.co/x)" + "x" * 10_000
+    at.run()
+    assert not at.exception and at.radio(key=LESSON).value == "rnn-rows"
+    [warning] = [w.value for w in at.warning if "link's lesson" in w.value]
+    assert "is not one of these lessons" in warning and "](https" not in warning and len(warning) < 300
+    assert dict(at.query_params) == {"lesson": "rnn-rows"}
