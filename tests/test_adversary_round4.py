@@ -63,6 +63,7 @@ def test_a_train_link_to_own_data_not_in_this_home_is_a_message_not_a_stack_trac
     # A link copied from another machine (or own data deleted since): the estimate (KeyError), the batch
     # preview (ValueError) and "Show the code" (KeyError) each broke the form with a stack trace.
     at = app_page("pages/train.py")
+    at.session_state["panel-batch"] = at.session_state["panel-form-code"] = True  # built only while open
     at.query_params.update({"recipe": "cnn", "dataset": "own:mine-0123abcd"})
     at.run()
     assert not at.exception
