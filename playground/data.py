@@ -88,6 +88,15 @@ def own_spec(name: str) -> DatasetSpec:
     return DatasetSpec(name, title, (1, 28, 28), snap.classes, (0.1307,), (0.3081,), "")
 
 
+def known_spec(name: str) -> DatasetSpec | None:
+    """`name`'s spec, or None where it is no longer in this home (your own data deleted, a store copied here):
+    a run trained on it still shows its numbers, without what needs the data."""
+    try:
+        return SPECS[name]
+    except KeyError:
+        return None
+
+
 class DataUnavailable(PlaygroundError, RuntimeError):
     """No source could provide a dataset; the message lists what was tried and what to do."""
 

@@ -22,7 +22,7 @@ from playground.compare import (
     variant_series,
     variant_table,
 )
-from playground.data import SPECS
+from playground.data import SPECS, known_spec
 from playground.engine.metrics import NO_STEP_ROWS, Snapshot
 from playground.engine.sweep import setting_shares
 from playground.errors import RunStatus
@@ -210,7 +210,8 @@ def _body(run_ids: list[int], drawn: dict[int, RunStatus]) -> None:
         st.caption(sentence)
     _which_settings_matter(pairs)
     finished = [rec for rec, _ in pairs if rec.status == RunStatus.FINISHED and rec.checkpoint]
-    if len(pairs) == 2 and len(finished) == 2 and len({r.config.data.dataset for r in finished}) == 1:
+    if (len(pairs) == 2 and len(finished) == 2 and len({r.config.data.dataset for r in finished}) == 1
+            and known_spec(finished[0].config.data.dataset) is not None):  # its test images are here
         differ = open_panel(f"🔍 Where #{finished[0].id} and #{finished[1].id} differ: test images one gets right",
                             "panel-differ")
         if differ.open:  # built only while open: two models over the test set, image grids (issue 36)

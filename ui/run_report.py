@@ -6,7 +6,7 @@ from functools import partial
 
 import streamlit as st
 
-from playground.data import SPECS
+from playground.data import known_spec
 from playground.errors import PlaygroundError, RunStatus
 from playground.inference import belongs_to, read_checkpoint_bytes, test_predictions
 from playground.reports import metrics_csv
@@ -20,7 +20,12 @@ def report(rec, snap) -> None:
     result = {**snap.result, **rec.result}  # the store's copy also holds a test accuracy computed later
     has_checkpoint = rec.checkpoint is not None  # the store names only a plain file of this run, inside the home
     _numbers(rec, snap, result, has_checkpoint)
-    classes = SPECS[rec.config.data.dataset].classes
+    data = known_spec(rec.config.data.dataset)
+    if data is None:  # its own data deleted, or a store copied from elsewhere: no test images to show
+        st.info(f"Its dataset, {rec.config.data.dataset}, is no longer in this home: its test images and mistakes "
+                "cannot be shown (its numbers above are kept).")
+        has_checkpoint = False
+    classes = data.classes if data else ()
     # A finished run's one confusion matrix is the clickable one beside its mistakes, in the open (a second,
     # prominent one only showed a tooltip and learners never found the click); a stopped run keeps a plain one.
     clickable = has_checkpoint and rec.status == RunStatus.FINISHED

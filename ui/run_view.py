@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.data import SPECS
+from playground.data import known_spec
 from playground.errors import ACTIVE, RunStatus
 from ui.common import POLL_SECONDS, STATUS_ICON, duration, jobs, open_panel, plain
 from ui.figures import charts
@@ -54,7 +54,9 @@ def _live_body(run_id: int, was_live: bool) -> None:
     if was_live and snap.done:
         st.rerun()  # whole page: stops this fragment's polling and draws the final report
     st.subheader(f"{STATUS_ICON.get(snap.status, '')} #{run_id} {plain(rec.name)}", anchor=False)
-    st.caption(f"{rec.config.model.arch} on {SPECS[rec.config.data.dataset].title} · {snap.status}"
+    data = known_spec(rec.config.data.dataset)
+    title = data.title if data else f"{rec.config.data.dataset} (no longer in this home)"
+    st.caption(f"{rec.config.model.arch} on {title} · {snap.status}"
                f" · device {rec.device or '–'} · {rec.params or '–'} parameters")
     st.caption(f"🖥️ {trained_by(rec)}")
     if snap.message:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from playground.compare import applies, new_study, studies, study_run_name
 from playground.config import RECIPES, ConfigError, recipe
-from playground.data import SPECS, missing_offline
+from playground.data import known_spec, missing_offline
 from playground.engine.sweep import (
     DEFAULT_RANGES,
     check_sweep,
@@ -213,7 +213,8 @@ def _conclusion(handle) -> None:
         return
     base = handle.base
     metric = "validation accuracy" if base.data.val_fraction > 0 else "test accuracy"
-    lines, flagged = conclusion(handle.results, metric, 1 / len(SPECS[base.data.dataset].classes))
+    data = known_spec(base.data.dataset)  # None: its own data deleted since; no chance level to flag against
+    lines, flagged = conclusion(handle.results, metric, 1 / len(data.classes) if data else None)
     (st.success if any(r.state == "complete" for r in handle.results) else st.error)(" ".join(lines), icon="🏁")
     if flagged:
         st.warning("\n".join(f"- {line}" for line in flagged), icon="⚠️")
