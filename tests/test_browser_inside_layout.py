@@ -53,6 +53,7 @@ def runs(tmp_path_factory, generated_cifar2):
             assert Trainer(cfg, store, ids[name]).run().status == "finished"
     records = {r.id: r for r in store.list_runs()}
     store.close()
+    ARTIFACTS.mkdir(exist_ok=True)  # a fresh clone has none yet
     with streamlit_server(home, ARTIFACTS / "browser-inside-layout.log", env=env) as (url, _):
         yield url, ids, records
 
