@@ -8,7 +8,7 @@ from playground.inference import CheckpointError, drawing_checkpoints, named, pr
 from playground.models import untrained
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
-from ui.draw_classes import default_models, digit_models, model_label, not_scored, side_by_side
+from ui.draw_classes import default_models, digit_models, linked_model, model_label, not_scored, side_by_side
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits, warm_checks
 from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
@@ -31,7 +31,9 @@ if not models:
 by_id = {r.id: r for r in models}
 labels = {r.id: model_label(r, f"{run_label(r)} · {ARCH_NAMES[r.config.model.arch]}") for r in models}
 s = st.session_state
-if s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
+if linked_model(labels) is not None:  # a lesson's link: its model, whatever was picked before
+    s["draw_models"] = [linked_model(labels)]
+elif s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
     s["draw_models"] = default_models(models)
 chosen = st.multiselect("Models", list(labels), format_func=labels.get, max_selections=6, key="draw_models",
                         help="By default the finished model with the best test accuracy.")

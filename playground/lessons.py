@@ -13,7 +13,7 @@ from typing import Any
 
 from . import measured, settings
 from .config import RunConfig, recipe
-from .links import INSIDE_MODEL_KEY, RUN_KEY, compare_params, config_params
+from .links import MODEL_KEY, RUN_KEY, compare_params, config_params
 from .measured import CHANCE, MEASURED, Spread
 
 SCALE_ENV = "PLAYGROUND_LESSON_SCALE"  # "cpu", "gpu" or "tiny" (tests); unset: gpu if CUDA is available
@@ -159,7 +159,7 @@ def link_params(link: Link, run_ids: Mapping[str, int], lesson: Lesson | None = 
     if ids and link.page == "compare":
         params.update(compare_params(ids))
     elif ids:  # Inside opens the model its `model` names: a `run` there opened the newest run, not the lesson's
-        params[INSIDE_MODEL_KEY if link.page == "inside" else RUN_KEY] = str(ids[0])
+        params[MODEL_KEY if link.page in ("inside", "draw") else RUN_KEY] = str(ids[0])
     return params
 
 

@@ -19,7 +19,9 @@ IDS_KEY = "ids"  # Compare: the selected run ids, comma-separated
 # Query parameters that belong to a page, not to a config: reading a link skips them.
 PAGE_KEYS = frozenset({"run", IDS_KEY, "lesson", "embed", "embed_options"})
 RUN_KEY, LESSON_KEY = "run", "lesson"
-INSIDE_MODEL_KEY = "model"  # Inside's model (ui/inside_pick.MODEL_PARAM); Inside never read `run`
+# The model a link opens Inside or Draw on (ui/inside_pick.MODEL_PARAM, ui/draw_classes.linked_model); neither
+# reads `run`: a lesson's link with `run` opened the newest run on Inside and the last pick on Draw
+MODEL_KEY = "model"
 # The query parameters each page owns (by url path): a page's URL carries these and nothing else, so
 # another page's keys never leak into it (Compare's `ids` once ended up in a Train URL).
 PAGE_PARAMS: dict[str, frozenset[str]] = {
@@ -28,7 +30,8 @@ PAGE_PARAMS: dict[str, frozenset[str]] = {
     "learn": frozenset({LESSON_KEY}),
     # Inside's picks (ui/inside_pick.py: MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM): unlisted, it wrote back any key a
     # link brought, 10 KB of it too, on every rerun.
-    "inside": frozenset({INSIDE_MODEL_KEY, "vs", "input"}),
+    "inside": frozenset({MODEL_KEY, "vs", "input"}),
+    "draw": frozenset({MODEL_KEY}),
 }
 MAX_VALUE = 100  # characters: no setting needs more
 MAX_ID_DIGITS = 18  # a run id fits SQLite's signed 64-bit integer

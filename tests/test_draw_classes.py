@@ -121,3 +121,21 @@ def test_draw_shows_each_model_in_its_own_class_names(classes_page):
     table = at.table[0].value
     assert list(table["model"]) == [plain(at.multiselect(key="draw_models").format_func(digits.id))]  # markdown
     assert "Not scored on your kept drawings, which are labelled with digits" in page_text(at)
+
+
+def test_a_link_with_a_model_opens_draw_on_it(classes_home, monkeypatch):
+    """A lesson's "✏️ Draw …" link names its run; Draw read no parameter and kept the last pick (adversary, round 4)."""
+    from playground import lessons
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(classes_home))
+    digits, marks = sorted(RunStore(classes_home).list_runs(), key=lambda r: r.id)
+    [link] = [x for x in lessons.BY_KEY["look"].next if x.page == "draw"]
+    assert lessons.link_params(link, {"lenet": marks.id}, lessons.BY_KEY["look"], "tiny") == {"model": str(marks.id)}
+    at = app_page("pages/draw.py")
+    at.query_params["model"] = str(marks.id)
+    at.run()
+    assert not at.exception and at.multiselect(key="draw_models").value == [marks.id]  # not the default digit model
+    at = app_page("pages/draw.py")
+    at.query_params["model"] = "999"  # no such model: the default, no error
+    at.run()
+    assert not at.exception and at.multiselect(key="draw_models").value == [digits.id]

@@ -109,7 +109,8 @@ def test_each_page_keeps_only_its_own_query_parameters():
     assert own_params("train", url_params) == {"recipe": "lstm64", "hidden": "32", "run": "19"}
     assert own_params("compare", url_params) == {"ids": "15,16"}
     assert own_params("learn", url_params) == {"lesson": "memory"}
-    assert own_params("draw", url_params) == url_params  # a page not listed keeps what it has
+    assert own_params("draw", {**url_params, "model": "3"}) == {"model": "3"}  # a lesson's link names its model
+    assert own_params("home", url_params) == url_params  # a page not listed keeps what it has
     assert not PAGE_PARAMS["compare"] & PAGE_PARAMS["train"] and not PAGE_PARAMS["learn"] & PAGE_PARAMS["train"]
 
 

@@ -23,6 +23,15 @@ def default_models(records) -> list[int]:
     return [r.id for r in best_finished([r for r in records if reads_digits(r.config)]) or best_finished(records)]
 
 
+def linked_model(labels: dict) -> int | None:
+    """The model a link opened Draw on (`?model=<run id>`, from a lesson), when it is one Draw can use."""
+    from playground.links import MODEL_KEY
+    from ui.navigation import link_params
+
+    wanted = link_params().get(MODEL_KEY, "")
+    return int(wanted) if wanted.isdigit() and int(wanted) in labels else None
+
+
 def digit_models(loaded: dict) -> dict:
     """The loaded models (run id -> LoadedModel) that read digits: those kept drawings and MNIST's look-alikes fit."""
     return {i: m for i, m in loaded.items() if reads_digits(m.config)}

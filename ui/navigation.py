@@ -28,7 +28,9 @@ LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
 # default `value=` stay out: assigning their key warns on the page.
 KEPT_ACROSS_PAGES = ("f_", "draw_models", "draw_detail", "draw_brush", "filter_", "inside_model",
                      "inside_other", "inside_source", "inside_index")
-PARAMLESS = ("", "draw")  # pages that read nothing from the URL: any query parameter there is another page's
+# Pages that keep nothing in the URL: a link's own keys are read once as it opens the page (link_params), any
+# other query parameter there is another page's
+PARAMLESS = ("", "draw")
 KEPT = "nav_kept"  # a plain dict, no widget's: the last value of each key above, restored when Streamlit drops it
 
 
@@ -68,9 +70,12 @@ def frame():
     s = st.session_state
     keep_widget_values(s, rerun=s.get(LAST_PAGE) == page.url_path)
     _run.page = page.url_path
+    _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
+    # A link's keys (a lesson's "Draw …" names its model), read before the URL is cleared; not on Back/Forward
+    _run.link = own_params(page.url_path, st.query_params.to_dict()) \
+        if _run.arrived and not _history_navigation() and page.url_path in PARAMLESS else {}
     if page.url_path in PARAMLESS and st.query_params:  # e.g. Inside's ?model=3&input=drawing after Back to Draw
         show_in_url({})
-    _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
     s[LAST_PAGE] = page.url_path
     return page
 
@@ -96,6 +101,11 @@ def keep_widget_values(s, rerun: bool) -> None:
 def arrived() -> bool:
     """Whether this run opens the page (see the module's note): the only runs that read the URL."""
     return getattr(_run, "arrived", True)
+
+
+def link_params() -> dict[str, str]:
+    """The keys of a link that opened a page which keeps nothing in the URL (PARAMLESS), as it opened it."""
+    return getattr(_run, "link", {})
 
 
 def url_params() -> dict[str, str]:
