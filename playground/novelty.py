@@ -138,8 +138,15 @@ def feature_space(model: torch.nn.Module, config) -> FeatureSpace:
 
 
 def unlike_digits(images: np.ndarray) -> np.ndarray:
-    """(N,) bool: the flag Draw and `predict` show: unlike the training digits in pixels, or in shape."""
-    return digit_space().unlike(images) | not_a_digit().unlike(images)
+    """(N,) bool: the flag Draw and `predict` show: unlike the training digits in pixels, or in shape. An image
+    with a NaN or an infinity is no digit (flagged); none at all gives an empty answer, not an error."""
+    images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
+    if not len(images):
+        return np.zeros(0, dtype=bool)
+    finite = np.isfinite(images)
+    broken = ~finite.all(axis=(1, 2))
+    images = np.where(finite, images, 0.0)
+    return digit_space().unlike(images) | not_a_digit().unlike(images) | broken
 
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "not_a_digit.pt"

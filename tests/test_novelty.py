@@ -170,3 +170,13 @@ def test_the_shipped_flag_meets_the_target_on_both_test_writers_chosen_on_the_th
     validation = results["not_a_digit"]["validation"]
     assert validation["seed"] == strokes_val.VAL_SEED
     assert results["not_a_digit"]["threshold"] == round(novelty.not_a_digit().threshold, 4)  # the weights shipped
+
+
+def test_no_image_or_a_broken_one_gets_a_plain_answer():
+    """Adversary, round 4: an empty batch raised in reshape; a NaN image read as a digit (not flagged)."""
+    assert novelty.unlike_digits(np.zeros((0, 28, 28), np.float32)).shape == (0,)
+    broken = np.zeros((2, 28, 28), np.float32)
+    broken[0, 5:20, 14] = 1.0
+    broken[1, 10, 10] = np.nan
+    flags = novelty.unlike_digits(broken)
+    assert flags.dtype == bool and flags[1]

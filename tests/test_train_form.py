@@ -69,3 +69,12 @@ def test_a_number_train_would_refuse_is_said_at_once(home):
         assert [e.value for e in at.sidebar.error] == [f"Train will refuse these settings: {reason}."]
         at.sidebar.number_input(key=key).set_value(good).run()
         assert not at.sidebar.error
+
+
+def test_a_link_that_fine_tunes_says_so_in_the_form(home):
+    """Adversary, round 4: `?init_from=<path>` was taken silently; no widget shows it, so the form says it."""
+    at = page({"recipe": "lstm64", "init_from": "/some/where/run-7.pt"})
+    assert not at.exception
+    said = [c.value for c in at.sidebar.caption if c.value.startswith("🔁 Starts from")]
+    assert said and "run\\-7\\.pt" in said[0]  # the file's name, shown literally (markdown escaped)
+    assert not [c.value for c in page({"recipe": "lstm64"}).sidebar.caption if c.value.startswith("🔁")]

@@ -12,6 +12,8 @@ settings, why Train will refuse it (`validate`'s reason), and Train refuses it.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from playground.config import (
@@ -350,6 +352,10 @@ def _before_train() -> None:
         validate(form_config())
     except PlaygroundError as exc:  # said at once, next to the settings: not only after a press of Train
         st.error(f"Train will refuse these settings: {exc}.")
+    start = form_config().model.init_from
+    if start:  # a fine-tune (a lesson's, or a link's): no widget shows it, so the form says it
+        st.caption(f"🔁 Starts from the weights in {plain(Path(start).name)} (a fine-tune of that checkpoint), "
+                   "not from random ones.", help=plain(f"init_from = {start[:300]}"))
     took = how_long([form_config()], at_once=1)
     if from_link():
         st.info("👇 The form holds the settings of the link you followed" + (f" ({took})" if took else "")
