@@ -674,17 +674,20 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
                title: str = "", extra: np.ndarray | None = None, height: int = 420,
                axis: str = "component") -> go.Figure:
     """Inputs placed on a 2-D map of what the last layer sees, one colour per true class; hover shows the
-    test image's index, class and answer; `extra` (a learner's drawing) as a black star."""
-    fig = go.Figure()
-    for c, name in enumerate(classes):
-        on = np.flatnonzero(labels == c)
-        if len(on):
-            fig.add_trace(go.Scattergl(
-                x=points[on, 0], y=points[on, 1], mode="markers", name=escape(str(name)),
-                marker=dict(size=4, color=qualitative.D3[c % 10], opacity=0.7),
-                customdata=np.stack([on, [classes[int(p)] for p in predicted[on]]], -1),
-                hovertemplate=f"test image %{{customdata[0]}}: {escape(str(name))}, "
-                              "read as %{customdata[1]}<extra></extra>"))
+    test image's index, class and answer; `extra` (a learner's drawing) as a black star.
+    All dots are one SVG trace coloured by class, the legend a key of empty traces: a WebGL trace per class took
+    ~250 ms to draw in Chromium, one SVG trace ~90 (bench/README.md, issue 36). A legend click hides nothing."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    names = [escape(str(name)) for name in classes]
+    fig = go.Figure([go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                                marker=dict(size=7, color=qualitative.D3[c % 10]))
+                     for c, name in enumerate(names) if (labels == c).any()])
+    fig.add_trace(go.Scatter(
+        x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False, name="test images",
+        marker=dict(size=4, color=[qualitative.D3[int(c) % 10] for c in labels], opacity=0.7),
+        customdata=np.stack([np.arange(len(points)), [names[int(p)] for p in predicted],
+                             [names[int(c)] for c in labels]], -1),
+        hovertemplate="test image %{customdata[0]}: %{customdata[2]}, read as %{customdata[1]}<extra></extra>"))
     if extra is not None:
         fig.add_trace(go.Scatter(x=extra[:, 0], y=extra[:, 1], mode="markers", name="your drawing",
                                  marker=dict(symbol="star", size=16, color="black")))
@@ -692,7 +695,8 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
     fig.update_yaxes(showticklabels=False, title_text=f"{axis} 2")
     # The legend at the right, not over the title: ten classes in a row reach across it.
     return _layout(fig, height=height, title=escape(title), hovermode="closest",
-                   legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"))
+                   legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left", itemclick=False,
+                               itemdoubleclick=False))
 
 
 def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggestion: float | None,

@@ -358,3 +358,18 @@ def test_one_epochs_curves_span_that_epoch_not_zero_to_two():
                                   "val_acc": 0.88} for e in (1, 2, 3)])
     assert list(three.layout.xaxis.range) == [0.5, 3.5]
     assert list(charts.step_loss([{"step": 1, "loss": 2.3}]).layout.xaxis.range) == [0.5, 1.5]
+
+
+def test_the_map_is_one_svg_trace_coloured_by_class_with_a_key_per_class():
+    """Issue 36: a WebGL trace per class drew ~3x slower in Chromium; the same dots, colours and hover remain."""
+    from plotly.colors import qualitative
+
+    points = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    fig = charts.projection(points, np.array([0, 2, 0]), ["a", "<b>", "c"], np.array([0, 0, 2]), "map",
+                            extra=np.array([[1.0, 1.0]]))
+    key, dots, star = fig.data[:2], fig.data[2], fig.data[3]
+    assert [t.name for t in key] == ["a", "c"] and all(t.x == (None,) for t in key)  # classes present only
+    assert dots.type == "scatter" and list(dots.x) == [0.0, 2.0, 4.0] and not dots.showlegend
+    assert list(dots.marker.color) == [qualitative.D3[0], qualitative.D3[2], qualitative.D3[0]]
+    assert [list(row) for row in dots.customdata] == [["0", "a", "a"], ["1", "a", "c"], ["2", "c", "a"]]
+    assert star.name == "your drawing" and fig.layout.legend.itemclick is False
