@@ -3,13 +3,13 @@ import streamlit as st
 
 from playground.config import ARCHITECTURES, DATASETS
 from playground.errors import RunStatus
-from ui.common import jobs, run_label
+from ui.common import jobs, open_panel, run_label
 from ui.compare_selection import KEY, initial_selection, remember, study_picker
 from ui.compare_view import show_comparison
 from ui.navigation import require_app
 from ui.run_admin import delete_many, manage_runs
 from ui.study_form import study_form
-from ui.sweep_form import follow, sweep_form
+from ui.sweep_form import follow, sweep_form, sweep_status
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -29,11 +29,19 @@ runs = store.list_runs(dataset=dataset, arch=arch, status=status)
 filtered = (dataset, arch, status) != (None, None, None)
 follow(runs)  # a sweep's trials join the selection as they start (before its form watches for more)
 
-with study_box, st.expander("🧪 Regularization study: train several settings of one recipe side by side",
-                            expanded=not runs and not filtered):
-    study_form()
-with study_box, st.expander("🎛 Sweep: let Optuna search the settings, and see which ones matter"):
-    sweep_form()
+# Each form is built only while its panel is open: shut, their ~40 widgets were most of a visit's second
+# (issue 36). A running sweep's status and watcher are drawn either way.
+with study_box:
+    study = open_panel("🧪 Regularization study: train several settings of one recipe side by side", "panel-study",
+                       expanded=not runs and not filtered)
+    if study.open:
+        with study:
+            study_form()
+    sweep = open_panel("🎛 Sweep: let Optuna search the settings, and see which ones matter", "panel-sweep")
+    with sweep:
+        if sweep.open:
+            sweep_form()
+        sweep_status()
 if not runs:
     st.info("No runs match these filters." if filtered else
             "No runs yet: launch a study above, or train on the Train page.")
@@ -50,7 +58,11 @@ if selected:
 else:
     st.info("Pick runs above to overlay their curves.")
 
-with st.expander("Rename or delete a run"):
-    manage_runs(runs)
-with st.expander("Delete several runs"):
-    delete_many(runs)
+rename = open_panel("Rename or delete a run", "panel-rename")
+if rename.open:
+    with rename:
+        manage_runs(runs)
+several = open_panel("Delete several runs", "panel-delete-many")
+if several.open:
+    with several:
+        delete_many(runs)

@@ -205,7 +205,13 @@ def app_page(path: str, timeout: float = 60):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     if path != "app.py":
         at.switch_page(path)
+    if path == "pages/compare.py":  # its forms are built only while their panels are open: open, as a user of
+        for panel in COMPARE_PANELS:  # them has them (tests/test_compare.py checks the shut page builds none)
+            at.session_state[panel] = True
     return at
+
+
+COMPARE_PANELS = ("panel-study", "panel-sweep", "panel-rename", "panel-delete-many")
 
 
 # ------------------------------------------------------------------ images

@@ -732,3 +732,27 @@ def test_a_study_size_beyond_the_dataset_is_capped_and_labelled_with_the_size_us
     assert [r.config.data.limit for r in runs] == [20000, 50000]
     runs = study_runs("lstm64", ["none"], seeds=1, sizes=(70000,))
     assert runs[0].config.data.limit == 60000 and "60,000 images (all there are; 70,000 asked)" in runs[0].label
+
+
+def test_shut_forms_build_no_widgets_and_keep_their_values(home, store):
+    """Issue 36: the study and sweep forms (~40 widgets) were built on every visit though their panels were
+    shut; now only while open, and what the learner set outlives shutting the panel."""
+    from conftest import COMPARE_PANELS
+    from ui.study_form import Key
+
+    trained_runs(store, [(tiny(epochs=1, limit=200), "one")])
+    at = page("pages/compare.py")
+    for panel in COMPARE_PANELS:
+        at.session_state[panel] = False
+    at.run()
+    assert not at.exception
+    assert not [w for w in at.number_input if (w.key or "").startswith(("study_", "sweep_"))]
+    at.session_state["panel-study"] = True
+    at.run()
+    at.number_input(key=Key.EPOCHS).set_value(7).run()
+    at.session_state["panel-study"] = False
+    at.run()
+    assert not [w for w in at.number_input if w.key == Key.EPOCHS]
+    at.session_state["panel-study"] = True
+    at.run()
+    assert at.number_input(key=Key.EPOCHS).value == 7 and not at.exception  # kept while it was shut

@@ -1,7 +1,9 @@
 """What every page shares: the store and job registry (one per server process), small formatters."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +101,20 @@ def dataset_here(name: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def values_kept(keys: Iterable[str]):
+    """Widgets whose values outlive runs that do not draw them (their panel shut): each value is put back before
+    the widgets are drawn and copied after (Streamlit forgets a widget's value on a run that does not draw it)."""
+    keys = tuple(keys)
+    for key in keys:
+        restore_kept(key)
+    yield
+    s = st.session_state
+    for key in keys:
+        if key in s:
+            s[f"{key}-kept"] = s[key]
+
+
 def restore_kept(widget: str) -> str:
     """A widget's kept value put back before it is drawn: Streamlit forgets a widget's state on a run that
     does not draw it (another page, or the panel shut), the copy under `widget + "-kept"` outlives that.
@@ -109,11 +125,12 @@ def restore_kept(widget: str) -> str:
     return kept
 
 
-def open_panel(label: str, key: str):
+def open_panel(label: str, key: str, expanded: bool = False):
     """An expander kept as the learner left it, open or shut, across reruns and pages; its caller builds what is
     in it only while `.open`: shut, its charts cost a visit nothing (a shut expander's charts were still sent
-    and drawn, issue 36)."""
+    and drawn, issue 36). `expanded`: how it starts, before the learner opens or shuts it."""
     kept = restore_kept(key)
+    st.session_state.setdefault(key, expanded)
     panel = st.expander(label, key=key, on_change="rerun")  # "rerun": its state is kept and .open is known
     st.session_state[kept] = bool(panel.open)
     return panel

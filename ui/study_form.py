@@ -22,7 +22,7 @@ from playground.engine.study import (
 from playground.errors import PlaygroundError
 from playground.estimate import split
 from playground.measured import MEASURED, STUDY_EVAL, STUDY_WALL, runs
-from ui.common import dataset_here, jobs
+from ui.common import dataset_here, jobs, values_kept
 from ui.estimate_view import how_long
 from ui.measured_view import LINK
 from ui.state import COMPARE_IDS
@@ -51,6 +51,9 @@ class Key:
     PATIENCE = "study_patience"
     SIZES = "study_sizes"
     NOISES = "study_noises"
+
+
+WIDGETS = tuple(v for k, v in vars(Key).items() if k.isupper())  # every widget key of the form
 
 
 SIZES = (300, 750, 1500, 3000, 6000, 12000)  # the data-size axis's choices (first N samples)
@@ -208,6 +211,12 @@ def _evaluated(plan: list[tuple[str, RunConfig]]) -> str:
 
 
 def study_form() -> None:
+    """The form, drawn only while its panel is open: its values outlive a shut panel (values_kept)."""
+    with values_kept(WIDGETS):
+        _study_form()
+
+
+def _study_form() -> None:
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("cnn"), key=Key.RECIPE,
                  on_change=_on_recipe)

@@ -19,7 +19,7 @@ from playground.engine.sweep import (
     settings_text,
     start_sweep,
 )
-from ui.common import POLL_SECONDS, dataset_here, jobs
+from ui.common import POLL_SECONDS, dataset_here, jobs, values_kept
 from ui.estimate_view import how_long
 from ui.state import COMPARE_IDS
 
@@ -128,6 +128,13 @@ def _has_new_trials(shown: list[int]) -> bool:
 
 
 def sweep_form() -> None:
+    """The form, drawn only while its panel is open: its values outlive a shut panel (values_kept)."""
+    widgets = [v for k, v in vars(Key).items() if k.isupper()] + [Key.range(name) for name in DEFAULT_RANGES]
+    with values_kept(widgets):
+        _sweep_form()
+
+
+def _sweep_form() -> None:
     s = st.session_state
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.selectbox("Base recipe", list(RECIPES), index=list(RECIPES).index("lenet"), key=Key.RECIPE)
@@ -154,10 +161,16 @@ def sweep_form() -> None:
     missing = missing_offline(base.data.dataset)
     if missing:  # said before Launch: Launch downloads it once, or says why it cannot (offline)
         st.warning(f"{missing} Launch downloads it first.", icon="📦")
-    b1, b2 = st.columns([1, 4])
-    b1.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running)
+    st.button("🎛 Launch sweep", type="primary", on_click=_launch, disabled=running)
+
+
+def sweep_status() -> None:
+    """A launched sweep's Stop, its error or its end, and the watcher that adds its trials to the comparison:
+    drawn whether or not the form's panel is open (the watcher must run either way)."""
+    s = st.session_state
+    running = sweep_alive(s.get(FOLLOW))
     if running:  # one Stop for the whole sweep: its running trials stop and no other starts
-        b2.button("⏹ Stop sweep", on_click=_stop)
+        st.button("⏹ Stop sweep", on_click=_stop)
     if s.get(SWEEP_ERROR):
         st.error(s[SWEEP_ERROR])
     elif running:
