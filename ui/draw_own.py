@@ -89,7 +89,7 @@ def split_words(labels: list[int]) -> str:
     try:
         own.check_enough(labels, own.DIGITS)
     except own.OwnDataError as exc:
-        return f"You have {len(labels)} ({counts}); not enough yet: {exc}."
+        return f"Kept so far: {counts}; not enough yet: {exc}."
     trained, held = own.split_sizes(labels)
     return (own.split_note(len(labels), trained, held, own.split_rule()) + f" By digit: {counts}. The held-out ones "
             "measure it before and after, as MNIST's test set measures what it forgets.")
