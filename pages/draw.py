@@ -13,6 +13,7 @@ from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digit
 from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
 from ui.figures import charts
+from ui.inside_views import title_room
 from ui.navigation import require_app
 from ui.state import KEPT_SEEN, LAST_DIGIT, LAST_SOURCE
 from ui.why_views import kept_expander, saliency, why_target
@@ -137,7 +138,7 @@ def drawing_and_answers() -> None:
                 saliency({f"{me}, trained": (m.model, m.config, x),
                           f"{me}, untrained": (untrained(m.config), m.config, x)},
                          why_target(int(probs[first].argmax()), names[first], "draw"), names[first], "draw",
-                         outline=digit)
+                         outline=digit, title_chars=title_room(4 if is_recurrent(m.config) else 2))
 
 
 drawing_and_answers()
@@ -150,7 +151,7 @@ test_set(digit_models(loaded), labels, by_id)
 if first is not None:
     st.subheader("Teach it your handwriting", anchor=False)
     if kept_signature():  # the table above exists only with kept drawings
-        st.caption("In the table above, a model taught your handwriting has trained on most of your drawings: "
+        st.caption("In the table above, a model taught your handwriting has trained on some of your drawings: "
                    "only its held-out numbers below are a fair test.")
     teach(by_id[first])
 folder_io()

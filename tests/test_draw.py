@@ -351,12 +351,13 @@ def test_why_shows_the_saliency_of_the_model_beside_its_untrained_copy(draw_page
     assert not at.exception
     assert any(e.label.startswith("🔍 Why") for e in at.expander)
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    specs = specs.replace("\\u003cbr\\u003e", " ").replace("<br>", " ")  # titles broken into lines
     assert specs.count("trained: ") >= 2 and "untrained: " in specs and "per row" in specs  # an LSTM: rows too
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "per row" in c.proto.spec]
     ranges = {tuple(f["layout"]["xaxis"]["range"]) for f in figures}
     assert len(figures) == 2 and len(ranges) == 1  # trained and untrained rows on one scale, as the maps are
     heatmaps = [json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")
-                if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap" and "trained: " in c.proto.spec]
+                if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap" and "trained:" in c.proto.spec]
     assert len({(h["zmin"], h["zmax"]) for h in heatmaps}) == 1
     assert "Saliency shows what the model *used*" in page_text(at)
     at.radio(key="why-method-draw").set_value("occlusion").run()
@@ -364,8 +365,10 @@ def test_why_shows_the_saliency_of_the_model_beside_its_untrained_copy(draw_page
 
 
 def why_titles(at) -> list[str]:
-    return [html.unescape(json.loads(c.proto.spec)["layout"]["title"]["text"]) for c in at.get("plotly_chart")
-            if "trained: " in c.proto.spec and "per row" not in c.proto.spec]
+    """Why?'s map titles as written: a narrow column breaks them into lines ("#1 LSTM, trained:<br>'2' · Σ …")."""
+    titles = [html.unescape(json.loads(c.proto.spec)["layout"]["title"]["text"]).replace("<br>", " ")
+              for c in at.get("plotly_chart") if "per row" not in c.proto.spec]
+    return [t for t in titles if "trained: " in t]
 
 
 def explain_box(at):
@@ -395,7 +398,7 @@ def test_why_stays_open_across_drawings_and_explains_the_class_picked(draw_page)
     at.switch_page("pages/compare.py").run()
     at.switch_page("pages/draw.py").run()
     assert len(why_titles(at)) == 2  # open again after a visit to another page
-    figure = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "trained: " in c.proto.spec)
+    figure = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "trained:" in c.proto.spec)
     assert [t["type"] for t in figure["data"]] == ["heatmap", "contour"]  # the digit's outline over the map
 
 
