@@ -3,7 +3,7 @@ a deep link to a fresh server, picking another model blanked it while the models
 import pytest
 from test_browser_why import stroke
 
-from browser import ARTIFACTS, browser_page, open_draw, require_chromium, streamlit_server
+from browser import ARTIFACTS, browser_page, open_draw, require_chromium, streamlit_server, wait_idle
 from conftest import tiny
 
 pytestmark = pytest.mark.browser
@@ -87,4 +87,36 @@ def test_a_stroke_is_sent_once_as_the_pen_lifts(two_models):
         assert page.evaluate("() => window.__sends") == 1  # pressed by the pen-up script, once
         drawings = [n for n in sent if n > 2000]  # a message that carries the drawing (a PNG of ~8 KB)
         assert len(drawings) == 1, sent
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+# White pixels of the drawing's own canvas in its left and right halves.
+HALVES_JS = INK_JS.replace("let n = 0;", "let n = [0, 0];").replace(
+    "if (d[i] > 128) n++;", "if (d[i] > 128) n[((i / 4) % c.width) < c.width / 2 ? 0 : 1]++;")
+
+
+def test_a_second_stroke_stays_and_each_stroke_is_sent_once(two_models):
+    """A fragment's rerun read as a page's arrival gave the canvas the previous run's strokes back as its start:
+    a second stroke was undone, and the canvas flipped between the two drawings, sending each, rerun after rerun."""
+    from playwright.sync_api import WebSocket
+
+    require_chromium()
+    log = ARTIFACTS / "browser-canvas-two.log"
+    with streamlit_server(two_models, log) as (url, server), browser_page("canvas-two") as page:
+        sent: list[int] = []
+
+        def watch(ws: WebSocket) -> None:
+            ws.on("framesent", lambda payload: sent.append(len(payload)))
+
+        page.on("websocket", watch)
+        canvas = open_draw(page, url, timeout=180_000)
+        sent.clear()
+        stroke(page, canvas.bounding_box(), (0.3, 0.15), (0.3, 0.85))
+        stroke(page, canvas.bounding_box(), (0.7, 0.15), (0.7, 0.85))  # at once, the first still on its way
+        page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+        wait_idle(page)
+        left, right = page.evaluate(HALVES_JS)
+        assert left > 500 and right > 500, (left, right)  # both strokes on the canvas
+        assert len([n for n in sent if n > 2000]) == 2, sent  # one message a stroke, no flipping back and forth
+        page.screenshot(path=str(ARTIFACTS / "canvas-two-strokes.png"))
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

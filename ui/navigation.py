@@ -99,7 +99,13 @@ def keep_widget_values(s, rerun: bool) -> None:
 
 
 def arrived() -> bool:
-    """Whether this run opens the page (see the module's note): the only runs that read the URL."""
+    """Whether this run opens the page (see the module's note): the only runs that read the URL. A fragment's
+    rerun (a stroke on Draw) never does: it runs in a thread of its own, without the frame, and read as an
+    arrival it gave the canvas the previous run's strokes back as its start, so a second stroke was undone and
+    the canvas flipped between the two drawings, rerun after rerun (found in Chromium)."""
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.fragment_ids_this_run:
+        return False
     return getattr(_run, "arrived", True)
 
 
