@@ -26,7 +26,8 @@ class Spread:
 
     def _range(self, scale: float, digits: int, unit: str) -> str:
         lo, hi = f"{self.low * scale:.{digits}f}", f"{self.high * scale:.{digits}f}"
-        return f"{lo}{unit}" if lo == hi else f"{lo}–{hi}{unit}"
+        dash = " to " if self.low < 0 else "–"  # "-30.7–-26.1 points" read as a typo on Learn
+        return f"{lo}{unit}" if lo == hi else f"{lo}{dash}{hi}{unit}"
 
     @property
     def pct(self) -> str:

@@ -113,7 +113,8 @@ def effect_line(e: Effect) -> str:
     within the seeds' spread (2.5%): noise.`, or, with one seed each, that nothing tells an effect from noise."""
     parts = []
     if e.gap is not None:
-        parts.append(f"gap {e.gap.reference * 100:.1f} → {e.gap.value * 100:.1f} points{_judged(e.gap, True)}")
+        parts.append(f"gap {round(e.gap.reference * 100, 1) + 0:.1f} → {round(e.gap.value * 100, 1) + 0:.1f} points"
+                     f"{_judged(e.gap, True)}")  # + 0: a gap of -0.0004 reads "0.0", not "-0.0"
     if e.result is not None:
         parts.append(f"{METRIC_WORDS.get(e.result.metric, e.result.metric)} {e.result.reference:.1%} → "
                      f"{e.result.value:.1%}{_judged(e.result, False)}")
