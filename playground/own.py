@@ -95,7 +95,7 @@ def check_enough(labels: Sequence[int], classes: Sequence[str], per_class: int =
         np.zeros(len(classes), np.int64)
     present = [i for i, n in enumerate(counts) if n]
     if len(present) < MIN_CLASSES:
-        have = f"only class {classes[present[0]]!r}" if present else "no examples"
+        have = f"examples of class {classes[present[0]]!r} only" if present else "no examples"
         raise OwnDataError(f"training needs examples of at least {MIN_CLASSES} classes; there are {have}")
     short = [f"{classes[i]!r} has {counts[i]}" for i in present if counts[i] < per_class]
     if short:

@@ -56,7 +56,7 @@ def test_a_snapshot_is_an_imagefolder_named_by_its_content(home):
 
 
 @pytest.mark.parametrize("labels, pixels, match", [
-    ([3] * 12, None, "at least 2 classes; there are only class '3'"),
+    ([3] * 12, None, "at least 2 classes; there are examples of class '3' only"),
     ([3] * 11 + [4], None, "'4' has 1"),
     ([3] * 11 + [None], None, "needs a label"),
     ([3] * 6 + [4] * 6, np.zeros((12, 280, 280)), "28x28 pixels"),
