@@ -19,8 +19,9 @@ from browser import (
 
 pytestmark = pytest.mark.browser
 
-BAR_CLASSES = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(
-    g => g._fullData && g._fullData.length && g._fullData[0].type === 'bar').map(g => Array.from(g._fullData[0].x))"""
+# Each model's probability bars (plain HTML, playground/bars.py): its class names, in order.
+BAR_CLASSES = """() => [...document.querySelectorAll('figure.pg-bars')].map(
+    f => [...f.querySelectorAll('[data-class]')].map(b => b.getAttribute('data-class')))"""
 
 
 def test_a_stroke_is_read_by_a_model_of_your_own_classes(tmp_path, monkeypatch):

@@ -426,6 +426,9 @@ def test_show_the_code_for_the_form_and_for_the_run(home, store):
     cfg = tiny(hidden=24)
     run_id = store.create_run(cfg, "coded", status="finished")
     at = page({"run": str(run_id), "recipe": "gru3x200"})
+    assert not code_blocks(at)  # built only while their panels are open (issue 36)
+    at.session_state["panel-form-code"] = at.session_state[f"panel-run-code-{run_id}"] = True
+    at.run()
     blocks = code_blocks(at)
     assert codegen.script(RECIPES["gru3x200"]).rstrip() in blocks  # the form's current state
     assert codegen.script(cfg).rstrip() in blocks  # the run shown
