@@ -143,9 +143,12 @@ MEASURED: dict[str, Source] = {
                   "untrained_salient_drop": (0.0005, 0.001, 0.0008), "untrained_random_drop": (-0.0, 0.0001, 0.0)},
     }),
     "data": Source("lessons-cpu.json", 5, {
-        "plain": {"test_acc": (0.816, 0.8407, 0.8264), "train_acc": (0.9756, 0.9833, 0.9798)},
-        "l2": {"test_acc": (0.8173, 0.8353, 0.826), "train_acc": (0.8356, 0.8789, 0.8596)},
-        "more": {"test_acc": (0.852, 0.863, 0.8576), "train_acc": (0.9433, 0.9983, 0.976)},
+        "plain": {"test_acc": (0.8167, 0.8413, 0.8271), "train_acc": (0.9756, 0.9833, 0.98),
+                  "val_acc": (0.8183, 0.8417, 0.8283), "gap": (0.1339, 0.1606, 0.1517)},
+        "l2": {"test_acc": (0.8167, 0.8353, 0.8259), "train_acc": (0.8356, 0.8789, 0.8596),
+               "val_acc": (0.7833, 0.8333, 0.8123), "gap": (0.0411, 0.0522, 0.0472)},
+        "more": {"test_acc": (0.852, 0.8645, 0.8584), "train_acc": (0.9454, 0.9983, 0.9761),
+                 "val_acc": (0.8404, 0.8725, 0.862), "gap": (0.1, 0.13, 0.1141)},
     }),
     # Lesson 7 with and without early stopping (patience 5, the lesson's link), all four in one file.
     "noise-es": Source("settings-early-stopping.json", 5, {
