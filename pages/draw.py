@@ -6,6 +6,7 @@ from playground.codegen import ARCH_NAMES
 from playground.config import is_recurrent
 from playground.inference import CheckpointError, drawing_checkpoints, named, predict_drawings, to_input
 from playground.models import untrained
+from playground.own import is_own
 from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_classes import default_models, digit_models, linked_model, model_label, not_scored, side_by_side
@@ -150,7 +151,8 @@ test_set(digit_models(loaded), labels, by_id)
 
 if first is not None:
     st.subheader("Teach it your handwriting", anchor=False)
-    if kept_signature():  # the table above exists only with kept drawings
+    # The table exists only with kept drawings; the warning only where a model in it learned from them
+    if kept_signature() and any(is_own(m.config.data.dataset) for m in digit_models(loaded).values()):
         st.caption("In the table above, a model taught your handwriting has trained on some of your drawings: "
                    "only its held-out numbers below are a fair test.")
     teach(by_id[first])

@@ -407,8 +407,10 @@ class Effect:
 
 
 def effects(variants: Sequence[Variant]) -> list[Effect]:
-    """One Effect per variant after the first: the answer to "did it help, or is it noise?" as values."""
-    if len(variants) < 2:
+    """One Effect per variant after the first: the answer to "did it help, or is it noise?" as values. Only for
+    variants of one model on one dataset: an LSTM on digits is no variant of a CNN on birds and airplanes."""
+    kinds = {(rec.config.data.dataset, rec.config.model.arch) for v in variants for rec, _ in v.runs}
+    if len(variants) < 2 or len(kinds) > 1:
         return []
     metric = noise_metric([run for v in variants for run in v.runs])
     gaps = differences_to_first(variants, "gap (train-val)")

@@ -22,7 +22,9 @@ class Spread:
     mean: float
 
     def text(self) -> str:
-        return f"{self.low:.1%}–{self.high:.1%} (mean {self.mean:.1%})"
+        """`81.6–84.1% (mean 82.6%)`; one value where every seed gave it (not "95.3%–95.3% (mean 95.3%)")."""
+        lo, hi = f"{self.low:.1%}", f"{self.high:.1%}"
+        return f"{lo} (every seed)" if lo == hi else f"{lo}–{hi} (mean {self.mean:.1%})"
 
     def _range(self, scale: float, digits: int, unit: str) -> str:
         lo, hi = f"{self.low * scale:.{digits}f}", f"{self.high * scale:.{digits}f}"

@@ -177,6 +177,9 @@ def test_the_verdict_is_a_value_one_line_per_variant_on_gap_and_result():
     assert "test accuracy 82.0% → 83.0%, within the seeds' spread (2.0%): noise" in line
     one = effects(group_variants(base[:1] + l2[:1]))  # one seed each: no spread, and it says so
     assert one[0].gap.noise is None and "no spread" in effect_line(one[0])
+    # An LSTM on digits beside a CNN on birds and airplanes: no variant of each other, no verdict (walkthrough)
+    cnn = [(rec(9, tiny(arch="cnn", dataset="cifar2"), "cnn", test_acc=0.7), rows((0.9, 0.7)))]
+    assert effects(group_variants(base[:1] + cnn)) == []
 
 
 def test_one_seed_difference_smaller_than_the_seed_spread_is_flagged():

@@ -569,3 +569,14 @@ def test_a_shut_gallery_builds_no_tiles_and_opening_it_shows_them(draw_page):
     at.session_state[ui.draw_keep.GALLERY] = True  # what a click on it does
     at.run()
     assert sorted(int(w.key.split("-")[1]) for w in at.selectbox if w.key.startswith("relabel-")) == ids
+
+
+def test_the_taught_model_warning_shows_only_beside_a_taught_model(draw_page):
+    """Walkthrough: "a model taught your handwriting has trained on some of your drawings" showed whenever any
+    drawing was kept, with no taught model in the table."""
+    at, canvas, store = draw_page
+    store.add_drawing(mnist_digit(0) / 255.0, 7)
+    canvas["ink"] = on_canvas(mnist_digit(0), 200, 40, 40)
+    at.run()
+    assert not at.exception
+    assert not any("taught your handwriting has trained" in c.value for c in at.caption)

@@ -19,3 +19,11 @@ def test_a_gap_that_rounds_to_zero_has_no_minus_sign():
     gap = Difference("gap", reference=0.0167, value=-0.0002, spread=None)
     line = effect_line(Effect("#2 lstm64", "#3 cnn", gap, None))
     assert "gap 1.7 → 0.0 points" in line and "-0.0" not in line
+
+
+def test_a_spread_every_seed_gave_reads_as_one_value():
+    """Walkthrough: lesson 10's table read "95.3%–95.3% (mean 95.3%)" where every seed gave 95.3%."""
+    from playground.measured import Spread
+
+    assert Spread(0.9533, 0.9533, 0.9533).text() == "95.3% (every seed)"
+    assert Spread(0.816, 0.841, 0.826).text() == "81.6%–84.1% (mean 82.6%)"

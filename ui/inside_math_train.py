@@ -57,8 +57,9 @@ def training_step_math(model: torch.nn.Module, config, x: torch.Tensor, label: i
                    "at once.")
         st.markdown(f"**3. The update** by {s.optimizer} with this run's lr = {s.lr:g} (step {s.step}):")
         st.code("\n".join(s.lines), language=None)
-        st.markdown(f"PyTorch's `optimizer.step()` wrote w = {s.torch_weight:+.6g}. **4. The loss after the step** "
-                    f"on this image: {s.loss:.4f} → **{s.loss_after:.4f}** ({s.loss_after - s.loss:+.4f}).")
+        st.markdown(f"PyTorch's `optimizer.step()` wrote w = {s.torch_weight:+.6g}.")
+        st.markdown(f"**4. The loss after the step** on this image: {s.loss:.4f} → **{s.loss_after:.4f}** "
+                    f"({s.loss_after - s.loss:+.4f}).")  # its own paragraph, as steps 1-3 (walkthrough)
         sched = "" if config.optim.schedule == "constant" else \
             f" The run's {config.optim.schedule} schedule moves the lr during training; its peak is shown."
         st.caption("Worked on a copy of the model in eval mode (dropout off, batch-norm on its running "

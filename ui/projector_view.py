@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from playground import explain
+from playground.codegen import ARCH_NAMES
 from playground.errors import PlaygroundError
 from playground.measured import WHY
 from playground.models import untrained
@@ -77,7 +78,7 @@ def projector(rec, classes, drawing_x: torch.Tensor | None = None, with_untraine
             extra = mapped.place(explain.features(model, drawing_x))
         name = "trained" if trained else "untrained"
         event = col.plotly_chart(charts.projection(mapped.points, labels, classes, np.asarray(predicted),
-                                                   f"#{rec.id} {name}", extra,
+                                                   f"#{rec.id} {ARCH_NAMES[rec.config.model.arch]}, {name}", extra,
                                                    axis="component" if method == "pca" else "t-SNE"),
                                  width="stretch", key=f"projection-{rec.id}-{name}", on_select="rerun",
                                  selection_mode="points")
