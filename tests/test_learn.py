@@ -185,7 +185,7 @@ def test_a_live_lesson_run_shows_its_curves_before_it_ends(home):
     store.close()
 
 
-def test_a_finished_lesson_keeps_its_curves_and_links_at_its_scale(home):
+def test_a_finished_lesson_keeps_its_curves_and_links_at_its_scale(home, monkeypatch):
     at = page("pages/learn.py").run()
     lesson = lessons.BY_KEY["rnn-rows"]
     at.radio(key="guess-rnn-rows").set_value(lesson.choices[0]).run()
@@ -201,6 +201,12 @@ def test_a_finished_lesson_keeps_its_curves_and_links_at_its_scale(home):
     assert "limit=300" in query and "epochs=1" in query and "arch=lstm" in query  # the tiny scale of the tests
     again = page("pages/learn.py").run()  # a revisit: the curves are still there
     assert any("Accuracy per epoch" in c.proto.spec for c in again.get("plotly_chart"))
+    import os  # a busy machine: said once above the links, not in each one-line label (it was cut there)
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (16.2, 16.0, 15.0))
+    busy = page("pages/learn.py").run()
+    assert any(c.value.startswith("⏱ The times below: this machine is busy") for c in busy.caption)
+    assert not any("busy" in e.proto.label for e in busy.get("page_link"))
 
 
 def test_the_conv_lesson_shows_the_first_layer_feature_maps(home):

@@ -40,8 +40,10 @@ def _ahead(registry, configs: Sequence[RunConfig]) -> list[tuple[RunConfig, floa
     return out
 
 
-def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Sequence | None = None) -> str | None:
-    """"about 3 min here (speed from run #4 on this machine)", or None for settings that cannot run."""
+def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Sequence | None = None,
+             busy: bool = True) -> str | None:
+    """"about 3 min here (speed from run #4 on this machine)", or None for settings that cannot run; `busy`:
+    with the busy-machine note where it applies (a link's label leaves it to one caption above its links)."""
     from playground import estimate
 
     registry = jobs()
@@ -66,7 +68,7 @@ def how_long(configs: Sequence[RunConfig], at_once: int | None = None, runs: Seq
         text += "; less if early stopping ends it sooner"
     if text and ahead:
         text += f"; this counts waiting for the {len(ahead)} run{'s' if len(ahead) > 1 else ''} training or queued now"
-    busy = estimate.busy_note()
-    if text and busy:
-        text += f"; {busy}"
+    note = estimate.busy_note() if busy else None
+    if text and note:
+        text += f"; {note}"
     return text

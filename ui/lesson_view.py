@@ -6,6 +6,7 @@ import streamlit as st
 from playground import charts
 from playground.compare import band
 from playground.errors import ACTIVE, PlaygroundError, RunStatus
+from playground.estimate import busy_note
 from playground.lessons import MEASURED_ON, Lesson, curve_story, link_config, link_params, run_result
 from ui.common import POLL_SECONDS, STATUS_ICON, jobs, open_panel
 from ui.estimate_view import how_long
@@ -211,8 +212,10 @@ def _verdict(lesson: Lesson, results: dict[str, dict[str, float]], guess: str | 
     st.markdown(f"**Why.** {lesson.explanation}")
     if lesson.next:
         st.markdown("**Try next**")
+        if note := busy_note():  # once, not in every link's label: a one-line label was cut after it
+            st.caption(f"⏱ The times below: {note}.")
         for link in lesson.next:
             cfg = link_config(lesson, link, scale)
-            took = how_long([cfg], at_once=1) if cfg is not None else None
+            took = how_long([cfg], at_once=1, busy=False) if cfg is not None else None
             st.page_link(f"pages/{link.page}.py", label=link.label + (f" · ⏱ {took}" if took else ""),
                          query_params=link_params(link, ids, lesson, scale) or None)
