@@ -142,8 +142,11 @@ def folder_io() -> None:
             snap = st.selectbox("Dataset", snaps, format_func=lambda s: f"{s.name} · {', '.join(s.classes)} · "
                                 f"{len(s.train_ids)} to train on, {len(s.test_ids)} held out", key="own_export")
             # Zipped on a click, not on every Draw rerun (each stroke): 10,000 images took seconds a stroke.
+            # No rerun on the click ("ignore"): a rerun registered the zip's builder anew while the browser was
+            # still fetching the first one, and under load the download never came (a test's 60 s, once)
             st.download_button("Download it (zip: train/ and test/ by class)", lambda: own.export_zip(snap),
-                               file_name=f"{snap.name}.zip", mime="application/zip", key="own_download")
+                               file_name=f"{snap.name}.zip", mime="application/zip", key="own_download",
+                               on_click="ignore")
         else:
             st.caption("No dataset of your own yet: teach a model your handwriting, or import a folder.")
         st.caption(f"Import a zip of 28×28 images in class folders (<class>/*.png, or train/ and test/ of them). "

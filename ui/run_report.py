@@ -49,12 +49,12 @@ def report(rec, snap) -> None:
     if has_checkpoint:
         # Read on click, through the same refusals as a load (a link swapped in meanwhile is not served).
         c1.download_button("⬇ Checkpoint (.pt)", partial(read_checkpoint_bytes, rec.checkpoint),
-                           f"run-{rec.id}.pt", width="stretch")
+                           f"run-{rec.id}.pt", width="stretch", on_click="ignore")  # a download needs no rerun
     if snap.epoch_rows or snap.step_rows:  # a run that failed before its first step has no metrics
         # Built on click, from the store's every row (the live stream keeps a decimated copy of long runs).
         store = jobs().store
         c2.download_button("⬇ Metrics (.csv)", lambda: metrics_csv(store.epochs(rec.id), store.steps(rec.id)),
-                           f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch",
+                           f"run-{rec.id}-metrics.csv", mime="text/csv", width="stretch", on_click="ignore",
                            help="One row per evaluated epoch, then one per step. An epoch row's seconds, samples/s "
                                 "and L2 cover the epochs since the row before it (every N-th epoch when the run "
                                 "evaluated every N).")
