@@ -62,22 +62,22 @@ SEND_CLICKS_JS = """(label) => { window.__sends = 0; document.addEventListener('
 }, true); }"""
 
 
+def sizes_sent(page) -> list[int]:
+    """The sizes of the messages the page sends its server from now on (a drawing's is a PNG of ~8 KB)."""
+    sent: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(len(payload))))
+    return sent
+
+
 def test_a_stroke_is_sent_once_as_the_pen_lifts(two_models):
     """Issue 36: the canvas sent a finished stroke only after its own 200 ms debounce, most of a stroke's time to
     an answer; now lifting the pen presses its "send now", which cancels that wait: one message, not two."""
-    from playwright.sync_api import WebSocket
-
     from ui.draw_input import SEND_NOW
 
     require_chromium()
     log = ARTIFACTS / "browser-canvas-send.log"
     with streamlit_server(two_models, log) as (url, server), browser_page("canvas-send") as page:
-        sent: list[int] = []
-
-        def watch(ws: WebSocket) -> None:
-            ws.on("framesent", lambda payload: sent.append(len(payload)))
-
-        page.on("websocket", watch)
+        sent = sizes_sent(page)
         canvas = open_draw(page, url, timeout=180_000)
         page.evaluate(SEND_CLICKS_JS, SEND_NOW)
         sent.clear()
@@ -98,17 +98,10 @@ HALVES_JS = INK_JS.replace("let n = 0;", "let n = [0, 0];").replace(
 def test_a_second_stroke_stays_and_each_stroke_is_sent_once(two_models):
     """A fragment's rerun read as a page's arrival gave the canvas the previous run's strokes back as its start:
     a second stroke was undone, and the canvas flipped between the two drawings, sending each, rerun after rerun."""
-    from playwright.sync_api import WebSocket
-
     require_chromium()
     log = ARTIFACTS / "browser-canvas-two.log"
     with streamlit_server(two_models, log) as (url, server), browser_page("canvas-two") as page:
-        sent: list[int] = []
-
-        def watch(ws: WebSocket) -> None:
-            ws.on("framesent", lambda payload: sent.append(len(payload)))
-
-        page.on("websocket", watch)
+        sent = sizes_sent(page)
         canvas = open_draw(page, url, timeout=180_000)
         sent.clear()
         stroke(page, canvas.bounding_box(), (0.3, 0.15), (0.3, 0.85))
