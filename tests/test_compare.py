@@ -740,8 +740,9 @@ def test_a_study_size_beyond_the_dataset_is_capped_and_labelled_with_the_size_us
 def test_shut_forms_build_no_widgets_and_keep_their_values(home, store):
     """Issue 36: the study and sweep forms (~40 widgets) were built on every visit though their panels were
     shut; now only while open, and what the learner set outlives shutting the panel."""
-    from conftest import COMPARE_PANELS
     from ui.study_form import Key
+
+    from conftest import COMPARE_PANELS
 
     trained_runs(store, [(tiny(epochs=1, limit=200), "one")])
     at = page("pages/compare.py")

@@ -200,5 +200,5 @@ def unlike_caption() -> str:
             "network trained to tell digits from letters, symbols and scribbles). Measured: it flags "
             f"{span('test_digits', '.1%')} of MNIST's test digits, {span('drawn_digits', '.1%')} of digits drawn "
             f"with a mouse and {span('drawn_letters', '.0%')} of letters drawn the same way (the ranges: two "
-            "simulated hands, neither seen while it was tuned on a third). Some letters still pass for a digit, so no ❓ "
-            "does not prove a digit.")
+            "simulated hands, neither seen while it was tuned on a third). Some letters still pass for a digit, "
+            "so no ❓ does not prove a digit.")

@@ -39,8 +39,8 @@ def filter_caption(filters: dict[str, np.ndarray], shared: bool) -> str:
         return ("Each tile is one 3-channel kernel of the first conv layer drawn as a colour picture: its red, green "
                 "and blue weights as the pixel's red, green and blue, each kernel's weights stretched on their own "
                 "from its lowest (none of that colour) to its highest (all of it), so grey is not 0 and brightness "
-                "does not compare between tiles. A kernel's colour is the colour its map responds to; trained kernels often become "
-                "colour blobs or edges (a bright side beside a dark side), untrained ones are noise.")
+                "does not compare between tiles. A kernel's colour is the colour its map responds to; trained kernels "
+                "often become colour blobs or edges (a bright side beside a dark side), untrained ones are noise.")
     lo, _ = charts.colour_range(list(filters.values()))
     first = " (its first input channel)" if any(w.shape[1] > 1 for w in filters.values()) else ""
     weights = ("a red weight adds that pixel, a blue one subtracts it, white is 0" if lo < 0
