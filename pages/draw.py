@@ -33,8 +33,8 @@ if not models:
 by_id = {r.id: r for r in models}
 labels = {r.id: model_label(r, f"{run_label(r)} · {ARCH_NAMES[r.config.model.arch]}") for r in models}
 s = st.session_state
-if linked_model(labels) is not None:  # a lesson's link: its model, whatever was picked before
-    s["draw_models"] = [linked_model(labels)]
+if (linked := linked_model(labels)) is not None:  # a lesson's link: its model, whatever was picked before
+    s["draw_models"] = [linked]
 elif s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
     s["draw_models"] = default_models(models)
 chosen = st.multiselect("Models", list(labels), format_func=labels.get, max_selections=6, key="draw_models",

@@ -70,10 +70,11 @@ def frame():
     s = st.session_state
     keep_widget_values(s, rerun=s.get(LAST_PAGE) == page.url_path)
     _run.page = page.url_path
-    _run.arrived = s.get(LAST_PAGE) != page.url_path or _history_navigation()
+    history = _history_navigation()
+    _run.arrived = s.get(LAST_PAGE) != page.url_path or history
     # A link's keys (a lesson's "Draw …" names its model), read before the URL is cleared; not on Back/Forward
     _run.link = own_params(page.url_path, st.query_params.to_dict()) \
-        if _run.arrived and not _history_navigation() and page.url_path in PARAMLESS else {}
+        if _run.arrived and not history and page.url_path in PARAMLESS else {}
     if page.url_path in PARAMLESS and st.query_params:  # e.g. Inside's ?model=3&input=drawing after Back to Draw
         show_in_url({})
     s[LAST_PAGE] = page.url_path

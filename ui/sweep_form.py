@@ -43,6 +43,8 @@ class Key:
         return f"sweep_range_{setting}"
 
 
+# Every widget key of the form, the range boxes of every setting it can search included
+WIDGETS = tuple(v for k, v in vars(Key).items() if k.isupper()) + tuple(Key.range(n) for n in DEFAULT_RANGES)
 FOLLOW, SWEEP_ERROR = "sweep_follow", "sweep_error"  # the study number Compare follows; the form's error
 FOLLOWED_LAST = "sweep_followed_last"  # the study whose trials were added once more after its sweep ended
 
@@ -129,8 +131,7 @@ def _has_new_trials(shown: list[int]) -> bool:
 
 def sweep_form() -> None:
     """The form, drawn only while its panel is open: its values outlive a shut panel (values_kept)."""
-    widgets = [v for k, v in vars(Key).items() if k.isupper()] + [Key.range(name) for name in DEFAULT_RANGES]
-    with values_kept(widgets):
+    with values_kept(WIDGETS):
         _sweep_form()
 
 
