@@ -43,7 +43,9 @@ const ANSWER = '[data-testid="stMetric"], figure.pg-bars';  // a model's answer:
 const answers = (n) => n instanceof Element && (n.closest(ANSWER) || n.querySelector(ANSWER));
 new MutationObserver((ms) => {
   const g = window.__pg; g.last = performance.now();
-  if (ms.some((m) => answers(m.target) || [...m.addedNodes].some(answers))) g.answer = g.last;
+  // Answers only on Draw: the search costs the page's own time, ~0.1 s of a Train visit's 15,000 changes
+  if (location.pathname.endsWith('/draw') && ms.some((m) => answers(m.target) || [...m.addedNodes].some(answers)))
+    g.answer = g.last;
   if (g.h1 === null && document.querySelector('h1')) g.h1 = g.last;  // a page's title: the page is painting
   if (g.placeholder === null && g.h1 === null && document.body && document.body.textContent.includes('Loading…'))
     g.placeholder = g.last;

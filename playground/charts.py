@@ -57,12 +57,45 @@ def title_lines(title: str, chars: int | None) -> list[str]:
     return [line.rstrip().removesuffix(" ·") for line in lines if line.strip()]
 
 
+# The right margin a colour bar and its tick labels take. Plotly widens a margin too narrow for its colour bar by
+# drawing the whole chart a second time (issue 36: every feature-map grid on Inside was drawn twice).
+COLOUR_BAR_PX = 100
+LEGEND_SIDE_PX = 80  # a legend at the right of the plot: its symbols, padding and offset, besides its names
+
+
+LEGEND_ABOVE_PX = 46  # the top margin one row of legend above the plot takes (a second row is still made room for)
+
+
+def _shows_legend(fig: go.Figure, showlegend: bool | None) -> bool:
+    if showlegend is not None:
+        return showlegend
+    # plotly's rule: two or more traces for the legend, or one whose showlegend is set to True
+    # (an image trace has no showlegend: it never enters the legend)
+    shown = [getattr(t, "showlegend", False) for t in fig.data]
+    return sum(s is not False for s in shown) > 1 or any(s is True for s in shown)
+
+
+def _shows_colour_bar(fig: go.Figure) -> bool:
+    for trace in fig.data:
+        if trace.type in ("heatmap", "contour", "histogram2d") and trace.showscale is not False:
+            return True
+        for part in ("marker", "line"):
+            if getattr(getattr(trace, part, None), "showscale", None):
+                return True
+    return False
+
+
 def _layout(fig: go.Figure, height: int = 320, hovermode: str = "x unified", title_chars: int | None = None,
             escape_title: bool = False, **kw) -> go.Figure:
     """The common layout; a `title` longer than `title_chars` broken into lines (the top margin grows to fit),
     each line HTML-escaped where `escape_title` (a run or class name may hold "<")."""
+    above = "legend" not in kw  # the legend above the plot, right-aligned
     kw.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
     kw.setdefault("margin", dict(l=10, r=10, t=40, b=10))
+    if above and _shows_legend(fig, kw.get("showlegend")):  # one row of legend over the plot: 44 px
+        kw["margin"] = {**kw["margin"], "t": max(kw["margin"].get("t", 40), LEGEND_ABOVE_PX)}
+    if _shows_colour_bar(fig):
+        kw["margin"] = {**kw["margin"], "r": max(kw["margin"].get("r", 10), COLOUR_BAR_PX)}
     if isinstance(kw.get("title"), str):
         lines = title_lines(kw["title"], title_chars)
         kw["title"] = "<br>".join(escape(line) if escape_title else line for line in lines)
@@ -194,54 +227,9 @@ def epoch_curves(epoch_rows: Sequence[dict], kept_epoch: int | None = None) -> g
     fig.update_yaxes(rangemode="tozero", row=1, col=1)  # one epoch is one point: autorange would pad below 0
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     # The legend under the charts: above them it covered the end of a long title ("...every 6 epochs)").
-    return _layout(fig, height=350, legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
-
-
-def prediction_grid(images: Sequence[np.ndarray], predicted: Sequence[str], true: Sequence[str],
-                    probability: Sequence[float] | None = None, cols: int = 8) -> go.Figure:
-    """Test images in a grid, each titled "prediction (true)" with mistakes marked ❌ in red.
-
-    Every image gets the same cell whatever its title's length (st.image sized each one by its
-    caption); a title longer than a digit's breaks after the prediction so it stays over its own
-    image ("airplane (bird)" is wider than a 60 px cell). Grey (H, W) images are shown as RGB."""
-    n = len(images)
-    cols = max(1, min(cols, n))
-    rows = max(1, int(np.ceil(n / cols)))
-    pairs = list(zip(predicted, true, strict=True))
-    sure = [f" {q:.0%}" for q in probability] if probability is not None else [""] * n
-    two_lines = probability is not None or any(len(p) + len(t) > 6 for p, t in pairs)
-    sep = "<br>" if two_lines else " "
-    titles = [f"{'✅' if p == t else '❌'} {escape(p)}{q}{sep}({escape(t)})"
-              for (p, t), q in zip(pairs, sure, strict=True)]
-    # Rows of at most 80 px with the captions' height between them: an image is never taller than its
-    # row, so however wide the page makes it, it never reaches into the captions of the row below.
-    caption_px, row_px = (28 if two_lines else 16), 80
-    plot_px = rows * row_px + (rows - 1) * caption_px
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.015, vertical_spacing=caption_px / plot_px,
-                        subplot_titles=titles)
-    for i, img in enumerate(images):
-        fig.add_trace(go.Image(source=png_uri(img), hovertemplate=f"{titles[i].replace('<br>', ' ')}<extra></extra>"),
-                      row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="", constraintoward="top")
-    for annotation, p, t in zip(fig.layout.annotations, predicted, true, strict=True):
-        annotation.font = dict(size=10, color="#d62728" if p != t else None)
-    return _layout(fig, height=plot_px + 50, hovermode="closest", showlegend=False)
-
-
-def png_uri(image: np.ndarray) -> str:
-    """A uint8 image (H, W) grey or (H, W, 3) as a PNG data URI, for go.Image(source=...): the same pixels as
-    z=..., and the browser draws it ~2x faster (plotly.js paints a z array to a canvas per image first)."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    img = np.asarray(image)
-    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    # b: the room one row of legend there takes (plotly otherwise widens the margin by drawing the chart again)
+    return _layout(fig, height=350, legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"),
+                   margin=dict(l=10, r=10, t=40, b=90))
 
 
 def compare_curves(runs: Sequence[tuple[str, Sequence[dict]]], ids: Sequence[int] | None = None) -> go.Figure:
@@ -319,9 +307,9 @@ def variant_curves(series: Sequence[dict]) -> go.Figure:
     _epoch_axis(fig)
     accs = [v for s in series for split in ("train", "val") for part in s["curves"][f"{split}_acc"][1:] for v in part]
     fig.update_yaxes(tickformat=".1%", row=1, col=2, **_least_span(accs))  # ".0%" repeats labels over a few points
-    _layout(fig, height=440)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"))
-    return fig
+    # b: the room one row of legend below takes (more variants wrap it: plotly then makes room for the rest)
+    return _layout(fig, height=440, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, xanchor="left"),
+                   margin=dict(l=10, r=10, t=40, b=115))
 
 
 def variant_gap(series: Sequence[dict]) -> go.Figure:
@@ -693,10 +681,12 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
                                  marker=dict(symbol="star", size=16, color="black")))
     fig.update_xaxes(showticklabels=False, title_text=f"{axis} 1")
     fig.update_yaxes(showticklabels=False, title_text=f"{axis} 2")
-    # The legend at the right, not over the title: ten classes in a row reach across it.
+    # The legend at the right, not over the title: ten classes in a row reach across it. The right margin holds it
+    # (its longest name), or plotly widens it by drawing the chart twice.
+    longest = max(len(str(t.name)) for t in fig.data if t.showlegend is not False)
     return _layout(fig, height=height, title=escape(title), hovermode="closest",
                    legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left", itemclick=False,
-                               itemdoubleclick=False))
+                               itemdoubleclick=False), margin=dict(l=10, r=LEGEND_SIDE_PX + 7 * longest, t=40, b=10))
 
 
 def lr_range(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, suggestion: float | None,

@@ -1,6 +1,8 @@
 """Fixtures and helpers shared by the tests: homes, tiny configs, a trained model, images, the CLI."""
+import html
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,6 +214,25 @@ def app_page(path: str, timeout: float = 60):
 
 
 COMPARE_PANELS = ("panel-study", "panel-sweep", "panel-rename", "panel-delete-many")
+
+
+def inside_view(at, view: str):
+    """Inside with the tab `view` open (a label of ui.inside_pick's CNN_VIEWS / RECURRENT_VIEWS), as a click on it
+    does: only the open tab's content is built."""
+    at.session_state["inside_view"] = view
+    return at.run()
+
+
+def probability_bars(at) -> list[dict]:
+    """The probability bars on a page (plain HTML, playground.bars) as {title, classes, probs}, in page order."""
+    out = []
+    for element in at.get("html"):
+        body = element.proto.body
+        if 'class="pg-bars"' in body:
+            out.append({"title": html.unescape(re.search(r"<figcaption[^>]*>(.*?)</figcaption>", body).group(1)),
+                        "classes": [html.unescape(c) for c in re.findall(r'data-class="([^"]*)"', body)],
+                        "probs": [float(v) for v in re.findall(r'data-p="([^"]*)"', body)]})
+    return out
 
 
 # ------------------------------------------------------------------ images

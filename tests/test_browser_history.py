@@ -7,10 +7,11 @@ from streamlit.runtime.state.query_params import QueryParams
 from playground.engine.training import Trainer
 from playground.lessons import LESSONS
 from playground.store import RunStore
+from ui.inside_pick import GRADIENT
 from ui.lesson_view import LESSON
 
 from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
-from conftest import app_page, tiny
+from conftest import app_page, inside_view, tiny
 
 
 @pytest.fixture
@@ -60,8 +61,9 @@ def test_insides_picks_go_to_the_url_in_place(home, pushes):
     at.query_params.update({"model": str(ids[0]), "input": "drawing"})  # Draw's link, without a drawing here
     at.run()
     at.selectbox(key="inside_other").set_value("nothing").run()
+    inside_view(at, GRADIENT)  # a click on a tab
     assert not at.exception and pushes == []
-    assert dict(at.query_params) == {"model": str(ids[0]), "vs": "nothing"}
+    assert dict(at.query_params) == {"model": str(ids[0]), "vs": "nothing", "view": "gradient"}
 
 
 SIDEBAR_VALUES_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid=stSidebar] input')]

@@ -3,6 +3,8 @@ title at the figure's edge: "16×32×3", "row by ro…", "Σ +!"), "What this ce
 and the math view's input-channel words following the clicked cell (they kept the cell picked before)."""
 import pytest
 
+from ui.inside_pick import CNN_VIEWS, MATH, RECURRENT_VIEWS, SLUGS, WEIGHTS
+
 from browser import ARTIFACTS, browser_page, require_chromium, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -27,8 +29,11 @@ CELL_AT = """([row, col]) => {
   return {x: box.left + L.xaxis._offset + L.xaxis.d2p(col), y: box.top + L.yaxis._offset + L.yaxis.d2p(row)};
 }"""
 SHOWN = "e => e.textContent + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')"  # a selectbox's
-LOADED = ("[...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullLayout && "
-          "/click a cell|Gradient through time/.test(String(g._fullLayout.title.text)))")
+# The open tab's charts, all drawn (only the open tab is built: the others' panels are empty)
+DRAWN = """() => { const p = [...document.querySelectorAll('[role=tabpanel] .js-plotly-plot')];
+  return p.length > 0 && p.every(g => g._fullLayout && g.querySelector('.main-svg')); }"""
+OPEN_TAB = "() => document.querySelector('[role=tab][aria-selected=true]')?.textContent"
+TAB_LABELS = "() => [...document.querySelectorAll('[role=tab]')].map(t => t.textContent)"
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +63,22 @@ def runs(tmp_path_factory, generated_cifar2):
         yield url, ids, records
 
 
-def open_inside(page, url: str, run_id: int, vs: str = "untrained") -> None:
+def open_inside(page, url: str, run_id: int, vs: str = "untrained", view: str | None = None) -> None:
+    """Inside on `run_id`, the tab `view` open (by the URL), its charts drawn."""
     page.set_viewport_size({"width": page.viewport_size["width"], "height": 6000})  # every chart drawn at once
-    page.goto(f"{url}/inside?model={run_id}&vs={vs}")
-    page.wait_for_function(LOADED, timeout=120_000)
+    page.goto(f"{url}/inside?model={run_id}&vs={vs}" + (f"&view={SLUGS[view]}" if view else ""))
+    page.wait_for_function(DRAWN, timeout=120_000)
     wait_idle(page, 90)
+    page.wait_for_function(DRAWN, timeout=60_000)
+
+
+def open_tab(page, view: str) -> None:
+    """A click on the tab `view`, then its charts drawn."""
+    page.get_by_role("tab", name=view, exact=True).click()
+    page.wait_for_function("(v) => document.querySelector('[role=tab][aria-selected=true]')?.textContent === v",
+                           arg=view, timeout=30_000)
+    wait_idle(page, 90)
+    page.wait_for_function(DRAWN, timeout=60_000)
 
 
 # At 1,280 px every model (titles are cut first there); at 1,600 the photo model, whose titles are longest.
@@ -72,14 +88,35 @@ def test_every_title_is_whole_and_the_cell_view_readable(runs, width, models):
     with browser_page(f"inside-layout-{width}", width=width) as page:
         for name in models:
             open_inside(page, url, ids[name])
-            page.screenshot(path=str(ARTIFACTS / f"inside-layout-{name.replace(' ', '-')}-{width}.png"))
-            titles = page.evaluate(TITLES)
+            titles = []
+            for view in RECURRENT_VIEWS if name == "lstm" else CNN_VIEWS:  # each tab in turn, by a click
+                open_tab(page, view)
+                page.screenshot(path=str(ARTIFACTS / f"inside-layout-{name.replace(' ', '-')}-{SLUGS[view]}-"
+                                                     f"{width}.png"))
+                titles += page.evaluate(TITLES)
+                for t in page.evaluate(TITLES):
+                    assert t["got"] == t["want"], (view, t)
+                    assert t["left"] <= 1 and t["right"] <= 1, f"cut at {width} px in {view}: {t}"
+                if name != "lstm" and view == MATH:
+                    assert page.evaluate(FIELD_WIDTH) >= 200
             assert len(titles) >= 8, titles
-            for t in titles:
-                assert t["got"] == t["want"], t
-                assert t["left"] <= 1 and t["right"] <= 1, f"cut at {width} px: {t}"
-            if name != "lstm":
-                assert page.evaluate(FIELD_WIDTH) >= 200
+
+
+def test_a_tab_both_kinds_of_model_have_stays_open_when_the_model_changes(runs):
+    url, ids, _ = runs
+    with browser_page("inside-tabs", width=1280) as page:
+        open_inside(page, url, ids["lenet"], view=WEIGHTS)
+        assert page.evaluate(OPEN_TAB) == WEIGHTS and page.evaluate(TAB_LABELS) == list(CNN_VIEWS)
+        page.get_by_test_id("stSelectbox").filter(has_text="Model").locator("input").click()
+        page.get_by_role("option").filter(has_text=f"#{ids['lstm']} ").click()
+        page.wait_for_function(f"(want) => JSON.stringify(({TAB_LABELS})()) === JSON.stringify(want)",
+                               arg=list(RECURRENT_VIEWS), timeout=60_000)  # the LSTM's tabs
+        wait_idle(page, 90)
+        page.wait_for_function(DRAWN, timeout=60_000)
+        assert page.evaluate(OPEN_TAB) == WEIGHTS and "view=weights" in page.url
+        assert any("movedfromitsinitialweights" in t["want"] for t in page.evaluate(TITLES))  # spaces out
+        open_tab(page, MATH)
+        assert "view=math" in page.url
 
 
 def test_the_input_channel_words_follow_the_clicked_cell(runs):
@@ -94,7 +131,7 @@ def test_the_input_channel_words_follow_the_clicked_cell(runs):
     loaded = load_checkpoint(records[run_id].checkpoint)
     x, _, _ = sample(loaded.config, 0)  # the page's first input: test image 0
     with browser_page("inside-channel", width=1280) as page:
-        open_inside(page, url, run_id, vs="nothing")
+        open_inside(page, url, run_id, vs="nothing", view=MATH)
         words = page.get_by_text("Each input channel's products add up to")
         picker = page.get_by_test_id("stSelectbox").filter(has_text="Input channel")
         for row, col in ((10, 15), (20, 5)):

@@ -30,7 +30,7 @@ def test_clicking_a_feature_map_cell_shows_how_it_was_computed(tmp_path):
     store.close()
     with streamlit_server(home, ARTIFACTS / "browser-inside-math.log") as (url, server), \
             browser_page("inside-math-click") as page:
-        page.goto(f"{url}/inside?model={run_id}&vs=nothing")
+        page.goto(f"{url}/inside?model={run_id}&vs=nothing&view=math")  # the math's tab
         page.wait_for_function(
             "[...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullLayout && "
             "String(g._fullLayout.title.text).includes('click a cell'))", timeout=90_000)

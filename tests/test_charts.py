@@ -169,47 +169,6 @@ def test_step_and_epoch_axes_tick_whole_numbers():
     assert long.layout.xaxis.dtick is None  # plotly's own ticks (<= 10 of them) are whole numbers there
 
 
-def png_pixels(uri: str) -> np.ndarray:
-    import base64
-    import io
-
-    from PIL import Image
-
-    assert uri.startswith("data:image/png;base64,")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
-
-
-def test_prediction_grid_images_are_pngs_of_the_exact_pixels():
-    """Issue 36: a PNG source draws ~2x faster than a z array (plotly.js paints z to a canvas first); same pixels."""
-    rng = np.random.default_rng(0)
-    grey, colour = rng.integers(0, 256, (28, 28), dtype=np.uint8), rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    fig = charts.prediction_grid([grey, colour], ["1", "2"], ["1", "3"])
-    assert all(t.z is None for t in fig.data)
-    np.testing.assert_array_equal(png_pixels(fig.data[0].source), np.repeat(grey[..., None], 3, axis=2))
-    np.testing.assert_array_equal(png_pixels(fig.data[1].source), colour)
-
-
-def test_prediction_grid_gives_every_image_the_same_cell():
-    """Issue 13: st.image sized each CIFAR image by its caption's length."""
-    images = [np.zeros((32, 32, 3), np.uint8)] * 3 + [np.zeros((32, 32), np.uint8)]
-    fig = charts.prediction_grid(images, ["bird", "airplane", "bird", "<b>x</b>"],
-                                 ["bird", "bird", "bird", "<b>x</b>"], [0.9, 0.6, 0.7, 0.5], cols=2)
-    assert [t.type for t in fig.data] == ["image"] * 4 and png_pixels(fig.data[3].source).shape == (32, 32, 3)
-    widths = {round(fig.layout[f"xaxis{i or ''}"].domain[1] - fig.layout[f"xaxis{i or ''}"].domain[0], 6)
-              for i in (0, 2, 3, 4)}
-    assert len(widths) == 1  # one size for all, whatever the title
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles[0].startswith("✅") and "<b>" not in titles[3]
-    assert titles[1] == "❌ airplane 60%<br>(bird)"  # the answer and its probability over the true class
-    gap_px = (fig.layout.yaxis.domain[0] - fig.layout.yaxis3.domain[1]) * (fig.layout.height - 50)
-    assert gap_px >= 27  # two caption lines between the rows: a wide page's images never reach into them
-    assert fig.layout.yaxis.constraintoward == "top"  # a narrow page's image sits right under its caption
-    assert fig.data[1].hovertemplate.startswith("❌ airplane 60% (bird)")
-    assert fig.layout.annotations[1].font.color and not fig.layout.annotations[0].font.color
-    digits = charts.prediction_grid([np.zeros((28, 28), np.uint8)] * 2, ["7", "1"], ["7", "7"])
-    assert [a.text for a in digits.layout.annotations] == ["✅ 7 (7)", "❌ 1 (7)"]
-
-
 def test_compare_charts_tick_whole_epochs():
     rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_acc": 0.5, "val_acc": 0.4}
             for e in (1, 2, 3)]

@@ -17,7 +17,7 @@ from playground.preprocess import BadImage, NoInk, NotADigit, load_image
 from playground.store import RunStore
 from ui.draw_input import CANVAS, UPLOAD, newest
 
-from conftest import app_page, on_canvas, png, rgba, tiny, with_a_tiny_run
+from conftest import app_page, on_canvas, png, probability_bars, rgba, tiny, with_a_tiny_run
 
 
 def canvas_of(digit: np.ndarray, size: int, top: int, left: int) -> np.ndarray:
@@ -125,18 +125,6 @@ def mnist_digit(i: int) -> np.ndarray:
 def page_text(at) -> str:
     return " ".join(e.value for kind in ("caption", "markdown", "info", "warning", "success", "error")
                     for e in at.get(kind) if isinstance(e.value, str))
-
-
-def probability_bars(at) -> list[dict]:
-    """Draw's probability bars (plain HTML, playground.bars) as {title, classes, probs}, in page order."""
-    out = []
-    for element in at.get("html"):
-        body = element.proto.body
-        if 'class="pg-bars"' in body:
-            out.append({"title": html.unescape(re.search(r"<figcaption[^>]*>(.*?)</figcaption>", body).group(1)),
-                        "classes": [html.unescape(c) for c in re.findall(r'data-class="([^"]*)"', body)],
-                        "probs": [float(v) for v in re.findall(r'data-p="([^"]*)"', body)]})
-    return out
 
 
 def upload(at, content: bytes, name: str = "digit.png"):

@@ -10,6 +10,7 @@ from playground.data import sample
 from playground.engine.training import Trainer
 from playground.inference import load_checkpoint
 from playground.store import RunStore
+from ui.inside_pick import MATH
 from ui.inside_views import filter_caption
 
 from conftest import app_page, tiny
@@ -31,12 +32,14 @@ def two_homes(tmp_path_factory, generated_cifar2):
     return home, ids, runs
 
 
-def open_inside(two_homes, monkeypatch, model: str, beside: str = "untrained"):
+def open_inside(two_homes, monkeypatch, model: str, beside: str = "untrained", view: str | None = None):
     home, ids, runs = two_homes
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
     at = app_page("pages/inside.py")
     at.session_state["inside_model"] = ids[model]
     at.session_state["inside_other"] = beside
+    if view is not None:
+        at.session_state["inside_view"] = view
     return at.run(), ids[model], load_checkpoint(runs[ids[model]].checkpoint)
 
 
@@ -85,7 +88,7 @@ def sums_caption(at) -> str:
 def test_the_input_channel_sums_follow_the_picked_cell(two_homes, monkeypatch):
     """A selectbox option reading "sums to +0.221" stayed stale in the browser after another cell was clicked:
     the options are fixed words now, the sums a caption of the cell shown, the channel re-picked per cell."""
-    at, i, loaded = open_inside(two_homes, monkeypatch, "cifar cnn", beside="nothing")
+    at, i, loaded = open_inside(two_homes, monkeypatch, "cifar cnn", beside="nothing", view=MATH)
     k = f"math-{i}"
     x, _, _ = sample(loaded.config, 0)
     for row, col in ((10, 15), (20, 5)):

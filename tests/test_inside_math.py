@@ -10,6 +10,7 @@ from playground.data import sample
 from playground.engine.training import Trainer
 from playground.inference import load_checkpoint
 from playground.store import RunStore
+from ui.inside_pick import MATH
 from ui.lesson_view import LESSON
 
 from conftest import app_page, tiny
@@ -37,6 +38,7 @@ def open_inside(math_home, monkeypatch, model: str):
     at = app_page("pages/inside.py")
     at.session_state["inside_model"] = ids[model]
     at.session_state["inside_other"] = "nothing"
+    at.session_state["inside_view"] = MATH  # the tab of the math, built only while open
     at.session_state[f"tmath-{ids[model]}-panel"] = True  # "One training step by hand" is built only while open
     return at.run(), ids[model], load_checkpoint(runs[ids[model]].checkpoint)
 
@@ -123,7 +125,8 @@ def test_an_lstm_row_shows_the_cell_equations_with_pytorchs_state(math_home, mon
     assert any("c_t = f \\odot c_{t-1}" in e.value for e in at.get("latex"))
     p = probes.row_predictions(loaded.model, x)[19]
     assert f"Answer after row 20: **{loaded.classes[int(p.argmax())]}** ({p.max():.0%} sure)" in markdown(at)
-    assert not at.metric  # the page's own answers stay the only metrics (test_inside counts them)
+    # the page's own answer (one model: nothing beside it) stays the only metric (test_inside counts them)
+    assert [m.label.split(" predicts")[0] for m in at.metric] == [f"#{i} LSTM, trained"]
 
 
 @pytest.mark.parametrize("model", ["cnn bn", "lstm 2 layers"])
@@ -205,6 +208,7 @@ def test_on_a_drawing_the_math_reads_the_drawing_and_the_step_asks_for_its_label
     at.session_state["inside_other"] = "nothing"
     at.session_state[LAST_DIGIT] = digit
     at.session_state["inside_source"] = "my drawing"
+    at.session_state["inside_view"] = MATH
     at.session_state[f"tmath-{ids['lenet']}-panel"] = True
     at.run()
     assert not at.exception
@@ -236,7 +240,7 @@ def test_the_clicked_cell_survives_a_visit_to_another_page(math_home, monkeypatc
     at.switch_page("pages/home.py").run()
     assert not at.exception
     at.switch_page("pages/inside.py").run()
-    assert not at.exception
+    assert not at.exception and at.session_state["inside_view"] == MATH  # the math's tab still open
     assert [at.number_input(key=f"{k}-{n}").value for n in ("channel", "row", "col")] == [5, 4, 3]
     assert at.selectbox(key=f"{k}-block").value == 2 and at.radio(key=f"{k}-stage").value == "after max-pool"
     assert "max-pool** of the window" in markdown(at) and markdown(at) == before  # the same cell, worked out

@@ -49,15 +49,18 @@ def test_a_fresh_server_sends_a_placeholder_before_its_slow_imports(home):
 def test_a_figure_is_built_once_per_distinct_arguments():
     import numpy as np
 
-    from ui.figures import charts
+    from ui.figures import charts, image_tiles
 
-    images = [np.full((28, 28), i * 10, np.uint8) for i in range(24)]
-    grid = charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12)
-    assert charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12) is grid  # the same, not rebuilt
-    images[23] = images[23].copy()
-    images[23][27, 27] += 1  # one pixel of one image: another figure
-    other = charts.prediction_grid(images, ["1"] * 24, ["2"] * 24, cols=12)
+    maps = np.stack([np.full((12, 12), i, np.float32) for i in range(24)])
+    grid = charts.map_grid(maps, title="maps")
+    assert charts.map_grid(maps, title="maps") is grid  # the same, not rebuilt
+    maps = maps.copy()
+    maps[23, 11, 11] += 1  # one value of one map: another figure
+    other = charts.map_grid(maps, title="maps")
     assert other is not grid and other.to_plotly_json() != grid.to_plotly_json()
+    images = [np.full((28, 28), i * 10, np.uint8) for i in range(24)]
+    tiles = image_tiles(images, ["1"] * 24, ["2"] * 24, cols=12)  # the HTML test-image grid: 24 PNGs, once
+    assert image_tiles(images, ["1"] * 24, ["2"] * 24, cols=12) is tiles
     assert charts.STATIC == {"displayModeBar": False}  # constants pass through
     assert charts.colour_range([np.arange(4.0)]) == (0.0, 3.0)  # and functions that build no figure
 

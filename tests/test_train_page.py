@@ -457,21 +457,17 @@ def test_browser_reload_keeps_the_form_and_the_grid_has_one_image_size(tmp_path)
     with streamlit_server(home, log) as (url, _), browser_page("train-page") as page:
         page.goto(f"{url}/train?run={run_id}&recipe=lstm64&hidden=32&epochs=3")
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot image').length >= 24", timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.pg-tiles img').length >= 24", timeout=60_000)
         wait_idle(page)
         assert page.get_by_label("Hidden size").input_value() == "32"
-        # The plot with the most images is the grid (a heatmap, the confusion matrix, is an image too).
-        sizes = page.eval_on_selector_all(".js-plotly-plot", """plots => {
-            const grid = plots.reduce((a, b) => b.querySelectorAll('image').length >
-                                                a.querySelectorAll('image').length ? b : a);
-            return [...grid.querySelectorAll('image')].map(e => {
-                const r = e.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; }); }""")
-        assert len(sizes) == 24 and len({tuple(s) for s in sizes}) == 1, sizes
-        page.evaluate("""() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
-            plots.sort((a, b) => b.querySelectorAll('image').length - a.querySelectorAll('image').length);
-            plots[0].setAttribute('data-grid', '1'); }""")
-        page.locator("[data-grid]").scroll_into_view_if_needed()
-        page.locator("[data-grid]").screenshot(path=str(ARTIFACTS / "train-grid.png"))
+        # The test images (an HTML grid): one size for all, and a row's images side by side at one height
+        boxes = page.eval_on_selector_all(".pg-tiles img", """imgs => imgs.map(e => {
+            const r = e.getBoundingClientRect();
+            return [Math.round(r.width), Math.round(r.height), Math.round(r.top)]; })""")
+        assert len(boxes) == 24 and len({(w, h) for w, h, _ in boxes}) == 1 and boxes[0][0] > 20, boxes
+        assert len({top for _, _, top in boxes[:12]}) == 1, boxes  # 12 a row on a finished run
+        page.locator(".pg-tiles").first.scroll_into_view_if_needed()
+        page.locator(".pg-tiles").first.screenshot(path=str(ARTIFACTS / "train-grid.png"))
         page.screenshot(path=str(ARTIFACTS / "train-report.png"))
         page.get_by_label("Epochs", exact=True).fill("4")
         page.get_by_label("Epochs", exact=True).press("Enter")
@@ -498,10 +494,9 @@ def test_a_finished_run_shows_its_worst_mistakes_and_confused_classes(trained):
     assert any("Click a cell" in c.value for c in at.caption)
     at.selectbox(key=f"mistake-cell-{trained.id}").select_index(1).run()  # the most confused pair's images
     assert not at.exception and at.selectbox(key=f"mistake-cell-{trained.id}").index == 1
-    assert any(f"mistakes-{trained.id}" in (c.proto.id or "") or "❌" in c.proto.spec for c in at.get("plotly_chart"))
-    # The image grid has no Plotly toolbar: it sat over the top row's labels (answer, probability).
-    grids = [c for c in at.get("plotly_chart") if f"mistakes-{trained.id}" in (c.proto.id or "")]
-    assert grids and all(json.loads(c.proto.config or "{}").get("displayModeBar") is False for c in grids)
+    # The pair's images: an HTML grid (no Plotly toolbar over the top row's labels), each titled with its answer
+    grids = [h.proto.body for h in at.get("html") if 'class="pg-tiles"' in h.proto.body]
+    assert len(grids) == 2 and "❌" in grids[1]  # the run's test images, then the pair's mistakes
 
 
 # ------------------------------------------------------------------ sliders span every valid value

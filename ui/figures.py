@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from playground import charts as _charts
+from playground import tiles as _tiles
 
 MAX_FIGURES = 128
 _cache: OrderedDict[bytes, Any] = OrderedDict()
@@ -81,3 +82,6 @@ class _Charts:
 
 
 charts = _Charts()
+
+# The test-image grids (HTML, playground/tiles.py): 24 PNGs encoded once per distinct grid, as a figure is built once
+image_tiles = _memo("image_tiles", _tiles.image_tiles)

@@ -55,7 +55,7 @@ def clickable_map(m: np.ndarray, title: str, picked: tuple[int, int]) -> go.Figu
     r, c = picked
     fig.add_shape(type="rect", x0=c + 0.5, x1=c + 1.5, y0=r + 0.5, y1=r + 1.5, line=dict(color="black", width=3))
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
-    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=charts.COLOUR_BAR_PX, t=40, b=10), showlegend=False,
                       clickmode="event+select", dragmode=False)
     return fig
 

@@ -15,7 +15,14 @@ from ui.navigation import arrived, put_in_url
 from ui.state import LAST_DIGIT, LAST_SOURCE
 
 UNTRAINED, NOTHING = "untrained", "nothing"
-MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM = "model", "vs", "input"
+MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM = "model", "vs", "input", "view"
+# Inside's views, one tab each (its name in the URL: its label): a CNN's and a recurrent model's
+MAPS, STATES, MATH, GRADIENT = "Feature maps", "Hidden states", "The math", "Gradient through time"
+PIXELS, WEIGHTS, PROJECTION = "Which pixels decided it", "How far the weights moved", "The model's map of inputs"
+CNN_VIEWS = (MAPS, MATH, PIXELS, WEIGHTS, PROJECTION)
+RECURRENT_VIEWS = (STATES, MATH, GRADIENT, PIXELS, WEIGHTS, PROJECTION)
+SLUGS = {MAPS: "maps", STATES: "states", MATH: "math", GRADIENT: "gradient", PIXELS: "pixels", WEIGHTS: "weights",
+         PROJECTION: "projection"}
 DRAWING = "my drawing"
 
 
@@ -48,6 +55,20 @@ def pick_beside(run_id: int, peers: list[int], labels: dict, container):
                                  format_func=lambda o: names.get(o) or labels[o])
     put_in_url(BESIDE_PARAM, str(beside))
     return beside
+
+
+def pick_view(views: tuple[str, ...]):
+    """Inside's views as tabs, only the open one built: all of them at once were 25 charts and 3 s of drawing
+    on each visit (issue 36). The open one is kept in the URL (?view=) and across pages; returns its label and
+    its tab to draw in."""
+    s = st.session_state
+    wanted = next((v for v in views if SLUGS[v] == st.query_params.get(VIEW_PARAM)), None)
+    if s.get("inside_view") not in views or (arrived() and wanted is not None):  # e.g. a CNN's view on an LSTM
+        s["inside_view"] = wanted if wanted is not None else views[0]
+    tabs = dict(zip(views, st.tabs(list(views), key="inside_view", on_change="rerun"), strict=True))
+    view = next((v for v, tab in tabs.items() if tab.open), views[0])
+    put_in_url(VIEW_PARAM, SLUGS[view])
+    return view, tabs[view]
 
 
 GRADIENT_ARCHS = ("rnn", "lstm", "gru")

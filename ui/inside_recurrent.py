@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+import torch
 
 from playground import probes
+from playground.codegen import ARCH_NAMES
+from playground.inference import CheckpointError
+from ui.common import loaded_model
 from ui.figures import charts
+from ui.inside_pick import gradient_defaults
 from ui.inside_views import SCALES, Shown, columns, scale_words, title_room
 
 GRADIENT_CAPTION = (
@@ -120,3 +125,28 @@ def gradient_view(series: dict[str, np.ndarray], target: str, ids: dict[str, int
                                        if relative else ""))
     with st.expander("Why the signal fades, and why a flat curve can still hide it"):
         st.markdown(GRADIENT_THEORY)
+
+
+def gradients_through_time(candidates, run_id: int, labels: dict, pixels: torch.Tensor, target: int, classes,
+                           untrained: tuple[str, torch.nn.Module, torch.Tensor] | None) -> None:
+    """The gradient-through-time view: the models picked from `candidates` (run records, newest first; one RNN,
+    one LSTM and one GRU at first), each reading `pixels` as its own training normalized them, plus the model
+    untrained (`untrained`: its name, module and input) when it is shown beside."""
+    by_id = {r.id: r for r in candidates}
+    chosen = st.multiselect("Models (e.g. an RNN, an LSTM and a GRU)", list(by_id),
+                            default=gradient_defaults(run_id, candidates), format_func=labels.get,
+                            key="inside_gtt_models")
+    series, ids = {}, {}  # ids: each curve's run, for its colour
+    for other_id in chosen:
+        try:
+            m = loaded_model(by_id[other_id].checkpoint)
+            name = f"#{other_id} {ARCH_NAMES[m.config.model.arch]}"
+            x = probes.model_input(pixels, m.config)
+            series[name], ids[name] = probes.gradient_through_time(m.model, x, target), other_id
+        except CheckpointError as exc:
+            st.warning(str(exc))
+    if untrained is not None:
+        name, model, x = untrained
+        series[name], ids[name] = probes.gradient_through_time(model, x, target), run_id
+    if series:
+        gradient_view(series, classes[target], ids, untrained=[untrained[0]] if untrained else [])

@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from playground import probes
+from playground.bars import probability_bars
 from ui.figures import charts
 
 SCALES = ("one for the models compared", "one per model", "one per map")
@@ -55,13 +56,14 @@ def scale_words(lo: float, hi: float) -> str:
     return (f"blue −{hi:.2g}, white 0, red +{hi:.2g}" if lo < 0 else f"dark 0 to bright {hi:.2g}")
 
 
-def predictions(shown: dict[str, Shown], classes) -> None:
-    """Each model's answer and class probabilities, side by side."""
-    for col, (name, s) in zip(columns(list(shown)), shown.items(), strict=True):
+def predictions(shown: dict[str, Shown], classes, image: np.ndarray) -> None:
+    """The input, then each model's answer and class probabilities beside it, in one row above Inside's views."""
+    first, *cols = st.columns([1] + [2] * len(shown))
+    first.plotly_chart(charts.image(image, "Input", height=200), width="stretch", config=charts.STATIC)
+    for col, (name, s) in zip(cols, shown.items(), strict=True):
         p = probes.class_probabilities(s.model, s.x)
         col.metric(f"{name} predicts · {p.max():.0%} sure", classes[int(p.argmax())])
-        col.plotly_chart(charts.probabilities(p, classes, f"{name}: class probabilities"), width="stretch",
-                         key=f"probs-{name}", config=charts.STATIC)
+        col.html(probability_bars(p, classes, f"{name}: class probabilities"))  # HTML: no chart to draw
     st.caption("Each bar is the probability a model gives that class for this image (they add up to 100%). "
                "A trained model puts almost all of it on one class; an untrained one spreads it evenly.")
 
@@ -74,7 +76,8 @@ def _maps_of_stage(all_maps: dict, block: int, stage: str) -> dict:
 def cnn_view(shown: dict[str, Shown], config) -> None:
     """Layer table, feature maps per stage and first-layer filters, for one model or several side by side."""
     names = list(shown)
-    st.dataframe(probes.layer_table(config), hide_index=True, width="stretch", height="content")  # no scroll box
+    # A static table: it wraps (the formula column was cut at 1,280 px) and costs no data grid to draw
+    st.table(probes.layer_table(config), hide_index=True)
     st.caption("One row per layer, in the order the image goes through them. *Output shape* is channels × height × "
                "width after the layer; for a conv or pooling layer the formula turns the size before it into the "
                "size after (padding p, kernel k, stride s). *Parameters* are the weights and biases it learns.")

@@ -27,7 +27,7 @@ LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
 # Compare's filters, Inside's picks (Learn's lesson follows its link instead). Widgets whose call passes a
 # default `value=` stay out: assigning their key warns on the page.
 KEPT_ACROSS_PAGES = ("f_", "draw_models", "draw_detail", "draw_brush", "filter_", "inside_model",
-                     "inside_other", "inside_source", "inside_index")
+                     "inside_other", "inside_source", "inside_index", "inside_view")
 # Pages that keep nothing in the URL: a link's own keys are read once as it opens the page (link_params), any
 # other query parameter there is another page's
 PARAMLESS = ("", "draw")

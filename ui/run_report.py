@@ -11,7 +11,7 @@ from playground.errors import PlaygroundError, RunStatus
 from playground.inference import belongs_to, read_checkpoint_bytes, test_predictions
 from playground.reports import metrics_csv
 from ui.common import duration, jobs, loaded_model
-from ui.figures import charts
+from ui.figures import charts, image_tiles
 from ui.run_facts import TRAIN_HELP, wall_split
 from ui.why_views import mistakes
 
@@ -63,10 +63,9 @@ def report(rec, snap) -> None:
 def _test_images(rec, cols: int) -> None:
     try:
         preds = test_predictions(belongs_to(loaded_model(rec.checkpoint), rec.config), count=24)
-        grid = charts.prediction_grid([p.image for p in preds], [p.predicted for p in preds],
-                                      [p.true for p in preds], [p.probability for p in preds], cols=cols)
         st.markdown("**Test images: prediction (true)**, mistakes marked ❌")
-        st.plotly_chart(grid, width="stretch", key=f"grid-{rec.id}", config=charts.STATIC)
+        st.html(image_tiles([p.image for p in preds], [p.predicted for p in preds], [p.true for p in preds],
+                            [p.probability for p in preds], cols=cols))
     except PlaygroundError as exc:  # a checkpoint refused (NaN weights, foreign file) or no dataset
         st.warning(str(exc))
 

@@ -13,7 +13,7 @@ from playground.config import RunConfig, is_recurrent
 from playground.measured import WHY
 from playground.probes import confusion_matrix
 from ui.common import loaded_model, open_panel
-from ui.figures import charts
+from ui.figures import charts, image_tiles
 from ui.measured_view import LINK
 
 SALIENCY_CAPTION = (
@@ -83,10 +83,8 @@ def mistakes(rec, classes, key: str) -> None:
                            format_func=lambda c: "the worst mistakes (highest loss)" if c[0] is None
                            else f"{classes[c[0]]} read as {classes[c[1]]} ({int(matrix[c])}×)")
     worst = explain.worst_mistakes(probs, labels, rec.config, 16, *cell)
-    right.plotly_chart(charts.prediction_grid([m.image for m in worst], [classes[m.predicted] for m in worst],
-                                              [classes[m.true] for m in worst], [m.p_predicted for m in worst],
-                                              cols=4),
-                       width="stretch", key=f"mistakes-{key}", config=charts.STATIC)  # its toolbar hid tile labels
+    right.html(image_tiles([m.image for m in worst], [classes[m.predicted] for m in worst],
+                           [classes[m.true] for m in worst], [m.p_predicted for m in worst], cols=4))
     total = int(matrix[cell]) if cell[0] is not None else int((probs.argmax(1) != labels).sum())
     right.caption(f"{len(worst)} of {total:,} mistakes. Each tile: the model's answer, the probability it gave that "
                   "answer, and the true class in brackets. Ordered by loss: the images whose true class got the "
@@ -185,9 +183,8 @@ def where_they_differ(rec_a, rec_b, classes) -> None:
         if len(idx):
             shown = idx[:16]
             images = display_images(ds.test_x[torch.as_tensor(shown)])
-            col.plotly_chart(charts.prediction_grid(images, [classes[int(p)] for p in theirs[shown].argmax(1)],
-                                                    [classes[int(t)] for t in labels[shown]], cols=4),
-                             width="stretch", key=f"differ-{key}-{rec_a.id}-{rec_b.id}", config=charts.STATIC)
+            col.html(image_tiles(images, [classes[int(p)] for p in theirs[shown].argmax(1)],
+                                 [classes[int(t)] for t in labels[shown]], cols=4))
     st.caption("Each tile shows the answer of the run that got it *wrong* (the true class in brackets). Runs of "
                f"similar accuracy still disagree: {WHY.disagreement()} here ({LINK}), so compare two seeds of one "
                "setting before crediting a setting with the difference.")
