@@ -59,7 +59,7 @@ def title_lines(title: str, chars: int | None) -> list[str]:
 
 # The right margin a colour bar and its tick labels take. Plotly widens a margin too narrow for its colour bar by
 # drawing the whole chart a second time (issue 36: every feature-map grid on Inside was drawn twice).
-COLOUR_BAR_PX = 100
+COLOUR_BAR_PX = 115
 LEGEND_SIDE_PX = 80  # a legend at the right of the plot: its symbols, padding and offset, besides its names
 
 
@@ -430,56 +430,123 @@ def colour_range(arrays: Sequence[np.ndarray], robust: bool = False) -> tuple[fl
     return (-top, top) if negative else (0.0, top)
 
 
+MAPS_PX = 700  # the width of the tiles of a map grid across Inside's main column at 1,280 px
+
+
 def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_maps: int = 32,
              cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None) -> go.Figure:
     """Feature maps (C, H, W) as a grid of small heatmaps, with a colour bar either way: one colour scale for
-    all (`zrange`, e.g. shared with another model's maps; by default these maps' own), or one per map, each
-    map then scaled to its own largest |value| (the colour bar says so; hovering shows the true value).
-    Only the first `max_maps` are drawn, and the title then says so. Cells are square (CIFAR's 32×32 maps were
-    drawn as tall rectangles): the grid keeps its aspect and the figure's height follows it.
+    all (`zrange`; by default these maps' own), or one per map, each map then scaled to its own largest |value|
+    (the colour bar says so; hovering shows the true value). map_grids, for one model."""
+    return map_grids({"": maps}, "shared" if shared_scale else "per map", title, max_maps, cols, zrange,
+                     title_chars)
 
-    The tiles are one heatmap on one pair of axes, a narrow empty band between them: a subplot per tile
-    looked the same and took the browser about ten times as long to draw (Inside draws a dozen grids)."""
-    total = len(maps)
-    maps = np.asarray(maps, dtype=float)[:max_maps]
+
+def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title: str = "", max_maps: int = 32,
+              cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None) -> go.Figure:
+    """Feature maps of one stage for each model side by side (name -> (C, H, W), or None where a model has no
+    such stage), each model's grid labelled with its name and shape. `scale`: "shared" (one colour scale for
+    all: `zrange`, by default the maps' own; one colour bar), "per model" (a colour bar each) or "per map" (each
+    map stretched to its own largest |value|; hovering shows the true value). Only the first `max_maps` of a
+    model are drawn, and its label then says so. Cells are square (CIFAR's 32×32 maps were drawn as tall
+    rectangles): the grids keep their aspect and the figure's height follows them.
+
+    The tiles are one heatmap per model on one pair of axes, narrow empty bands between them: a subplot per tile
+    looked the same and took the browser about ten times as long to draw, and a chart per model half again as
+    long as one chart for both (Inside draws a stage per chart, issue 36)."""
+    shown = {name: np.asarray(m, dtype=float)[:max_maps] for name, m in blocks.items() if m is not None}
+    common = zrange or colour_range(list(shown.values()) or [np.zeros(1)])
+    fig, x0, tall, band, labels = go.Figure(), 0.0, 0.0, 0.0, []
+    short = _short_names(list(shown))
+    for name in blocks:
+        grid = shown.get(name)
+        n, h, w = grid.shape if grid is not None else (1, 1, 1)
+        block_cols = min(cols, n)
+        if grid is None:  # an empty place with its label, so each model stays where the others' grids put it
+            labels.append((x0 + 2.0, f"{name}: no such stage"))
+            x0 += 6.0
+            continue
+        lo, hi = common if scale == "shared" else colour_range([grid])
+        z, about, x, y = _tiles(grid, block_cols, scale == "per map")
+        zmin, zmax = ((-1.0 if lo < 0 else 0.0), 1.0) if scale == "per map" else (lo, hi)
+        fig.add_trace(go.Heatmap(
+            z=z, x=x + x0, y=y, customdata=about, zmin=zmin, zmax=zmax,
+            colorscale="RdBu_r" if lo < 0 else "Viridis", hoverongaps=False,
+            showscale=scale == "per model" or not fig.data,
+            colorbar=_map_bar(scale, lo < 0, short[name], len(shown), len(fig.data)),
+            hovertemplate=(escape(name) + "<br>" if name else "") + "map %{customdata[0]}<br>row %{customdata[1]}, "
+                          "col %{customdata[2]}: %{customdata[3]:.3f}<extra></extra>"))
+        total = len(blocks[name])
+        if name:
+            labels.append((x0 + (x[-1] - x[0]) / 2, f"{name} · {total}×{h}×{w}"
+                           + (f", first {n}" if n < total else "")))
+        elif n < total:
+            title = f"{title} · first {n} of {total} maps"
+        band = 0.6 * w  # between two models' grids
+        x0 += float(x[-1] - x[0]) + band
+        tall = max(tall, float(y[-1] - y[0]))
+    for at, text in labels:
+        if text:
+            fig.add_annotation(x=at, y=1, xref="x", yref="paper", yanchor="bottom", text=escape(text),
+                               showarrow=False, font=dict(size=12))
+    _bare_tiles(fig)
+    _square(fig)
+    fig.update_yaxes(autorange="reversed")
+    labelled = any(text for _, text in labels)
+    # As tall as the tiles are at MAPS_PX wide (a wider figure's tiles are as tall, a narrower one's room below)
+    plot_px = MAPS_PX * tall / max(x0 - band, 1.0)
+    return _layout(fig, height=max(160, round(plot_px) + 50 + 20 * labelled), title=title, hovermode="closest",
+                   plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars,
+                   margin=dict(l=10, r=10, t=40 + 20 * labelled, b=10))
+
+
+def _map_bar(scale: str, diverging: bool, name: str, blocks: int, index: int) -> dict:
+    """The colour bar of a model's maps: one for all ("shared", "per map"), or one per model stacked at the
+    right, each titled with its model's name."""
+    if scale == "per map":
+        return dict(thickness=12, title="each map", tickvals=[-1, 0, 1] if diverging else [0, 1],
+                    ticktext=["−its max", "0", "+its max"] if diverging else ["0", "its max"])
+    if scale == "shared" or blocks == 1:
+        return dict(thickness=12, title="value")
+    return dict(thickness=12, title=escape(name), len=0.9 / blocks, y=1 - (index + 0.5) / blocks, yanchor="middle")
+
+
+def _short_names(names: list[str]) -> dict[str, str]:
+    """Names that tell models apart in a colour bar's title: "trained"/"untrained" for one model and its start,
+    "#3 CNN"/"#5 CNN" for two checkpoints; the whole name where neither part does."""
+    for part in (lambda n: n.rpartition(", ")[2], lambda n: n.rpartition(", ")[0]):
+        short = {n: part(n) for n in names}
+        if all(short.values()) and len(set(short.values())) == len(names):
+            return short
+    return {n: n for n in names}
+
+
+def _tiles(maps: np.ndarray, cols: int, own_scale: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(n, H, W) maps laid out `cols` to a row: z with NaN gaps between tiles, the per-cell (map, row, column,
+    true value) for hover, and the x and y cell edges (the gaps narrower than a cell). `own_scale`: each map
+    divided by its own largest |value|."""
     n, h, w = maps.shape
-    if n < total:
-        title = f"{title} · first {n} of {total} maps"
-    cols = min(cols, n)
     rows = int(np.ceil(n / cols))
-    lo, hi = zrange or colour_range([maps])
-    diverging = lo < 0
-    own = dict(tickvals=[-1, 0, 1] if diverging else [0, 1],
-               ticktext=["−its max", "0", "+its max"] if diverging else ["0", "its max"])
-    bar = dict(thickness=12, title="value") if shared_scale else dict(thickness=12, title="each map", **own)
-    shown, zmin, zmax = maps, lo, hi
-    if not shared_scale:  # each map on its own scale: one colour bar for all still reads true
-        shown = maps / np.maximum(np.abs(maps).reshape(n, -1).max(1), 1e-30)[:, None, None]
-        shown[np.abs(maps).reshape(n, -1).max(1) == 0] = 0.0
-        zmin, zmax = (-1 if diverging else 0), 1
+    shown = maps
+    if own_scale:
+        top = np.abs(maps).reshape(n, -1).max(1)
+        shown = np.where(top[:, None, None] > 0, maps / np.maximum(top, 1e-30)[:, None, None], 0.0)
     # The gaps of the subplots this replaced (1% of the width, 2% of the height between tiles), in cells.
     gap_x = w * 0.01 / ((1 - 0.01 * (cols - 1)) / cols)
     gap_y = h * 0.02 / ((1 - 0.02 * (rows - 1)) / rows) if rows > 1 else 0.0
-    z = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)  # NaN gaps between tiles
-    about = np.full(z.shape + (4,), np.nan, dtype=np.float32)  # per cell: its map, row, column, true value
+    z = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)
+    about = np.full(z.shape + (4,), np.nan, dtype=np.float32)
     rr, cc = np.mgrid[1:h + 1, 1:w + 1]
     for i, m in enumerate(shown):
         r, c = divmod(i, cols)
         tile = np.s_[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w]
         z[tile] = m
         about[tile] = np.stack([np.full((h, w), i), rr, cc, maps[i]], -1)
-    edges = lambda size, count, gap: np.concatenate([[0.0], np.cumsum(  # noqa: E731  cell edges, gaps narrower
-        ([1.0] * size + [gap]) * (count - 1) + [1.0] * size)])
-    fig = go.Figure(go.Heatmap(z=z, x=edges(w, cols, gap_x), y=edges(h, rows, gap_y), customdata=about,
-                               colorscale="RdBu_r" if diverging else "Viridis", zmin=zmin, zmax=zmax,
-                               showscale=True, colorbar=bar, hoverongaps=False,
-                               hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}: "
-                                             "%{customdata[3]:.3f}<extra></extra>"))
-    _bare_tiles(fig)
-    _square(fig)
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=max(160, round(110 * rows * h / w) + 40), title=title, hovermode="closest",
-                   plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars)
+
+    def edges(size: int, count: int, gap: float) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(([1.0] * size + [gap]) * (count - 1) + [1.0] * size)])
+
+    return z, about, edges(w, cols, gap_x), edges(h, rows, gap_y)
 
 
 def _square(fig: go.Figure, subplots: int = 1) -> None:

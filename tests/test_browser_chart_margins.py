@@ -50,6 +50,9 @@ def specs(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
             for view in views:
                 pages[f"inside {arch}: {view}"] = ("pages/inside.py", {}, {"inside_model": ids[arch],
                                                                            "inside_view": view})
+        for scale in ("one per model", "one per map"):  # a colour bar per model, and the per-map one
+            pages[f"inside lenet: maps, {scale}"] = ("pages/inside.py", {}, {"inside_model": ids["lenet"],
+                                                                             "inside_scale": scale})
         for name, (path, params, state) in pages.items():
             at = app_page(path)
             for key, value in params.items():

@@ -74,3 +74,22 @@ def test_a_broken_title_gets_room_above_the_plot_and_is_escaped_per_line():
     assert two.layout.margin.t == one.layout.margin.t + charts.TITLE_LINE_PX
     fig = charts.attribution(rng.normal(size=(28, 28)), "#1 <b>net</b>, trained: '7' · Σ +1 logit", title_chars=24)
     assert fig.layout.title.text == "#1 &lt;b&gt;net&lt;/b&gt;, trained:<br>&#x27;7&#x27; · Σ +1 logit"
+
+
+def test_a_stage_of_two_models_is_one_chart_with_a_labelled_grid_each():
+    """Issue 36: a chart per model per stage drew slower than one chart per stage with the models side by side."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 12, 12)), rng.normal(size=(6, 12, 12)) * 3
+    shared = charts.map_grids({"#1 CNN, trained": a, "#1 CNN, untrained": b}, title="after conv 1")
+    assert [t.type for t in shared.data] == ["heatmap", "heatmap"]
+    assert shared.data[0].zmax == shared.data[1].zmax == pytest.approx(np.abs(b).max(), rel=1e-6)  # one scale
+    assert [t.showscale for t in shared.data] == [True, False]  # one colour bar for it
+    assert [a.text for a in shared.layout.annotations] == ["#1 CNN, trained · 6×12×12", "#1 CNN, untrained · 6×12×12"]
+    assert min(shared.data[1].x) > max(shared.data[0].x)  # side by side, the second right of the first
+    own = charts.map_grids({"#1 CNN, trained": a, "#2 CNN, trained": b}, "per model")
+    assert own.data[0].zmax < own.data[1].zmax and all(t.showscale for t in own.data)
+    assert [t.colorbar.title.text for t in own.data] == ["#1 CNN", "#2 CNN"]  # which bar is whose
+    missing = charts.map_grids({"#1 CNN, trained": a, "#2 LeNet, trained": None})
+    assert len(missing.data) == 1 and "#2 LeNet, trained: no such stage" in [a.text for a in missing.layout.annotations]
+    hover = shared.data[1].hovertemplate
+    assert hover.startswith("#1 CNN, untrained<br>map %{customdata[0]}")  # a cell says whose map it is

@@ -63,6 +63,17 @@ def titles(at) -> list[str]:
     return out
 
 
+def grids(at) -> list[str]:
+    """Each model's grid in the map charts, "<model> · <shape>: <chart title>": a chart per stage (and one for the
+    first-layer filters), the models side by side in it, each grid labelled over it."""
+    out = []
+    for c in at.get("plotly_chart"):
+        layout = json.loads(c.proto.spec)["layout"]
+        title = one_line(layout.get("title", {}).get("text", ""))
+        out += [f"{html.unescape(a['text'])}: {title}" for a in layout.get("annotations", []) if " · " in a["text"]]
+    return out
+
+
 def one_line(title: str) -> str:
     """A title as written, from the lines a narrow column broke it into ("#1 CNN, trained:<br>after ...")."""
     return title.replace("<br>", " ")
@@ -116,10 +127,10 @@ def test_cnn_trained_and_untrained_at_once_with_predictions_and_weight_movement(
     i = ids["cnn plain"]
     table = at.table[0].value
     assert "⌊(28 + 2·1 − 3) / 1⌋ + 1 = 28" in set(table["output size"])
-    t = titles(at)
+    g = grids(at)
     bars = [b["title"] for b in probability_bars(at)]
     for name in (f"#{i} CNN, trained", f"#{i} CNN, untrained"):  # both at once, not a toggle; the arch named
-        assert f"{name}: after max-pool 2 (2×2) · 8×7×7" in t and f"{name}: first-layer filters" in t
+        assert f"{name} · 8×7×7: after max-pool 2 (2×2)" in g and f"{name} · 16×3×3: first-layer filters" in g
         assert f"{name}: class probabilities" in bars
     assert [m.label.split(" predicts")[0] for m in at.metric] == [f"#{i} CNN, trained", f"#{i} CNN, untrained"]
     assert all("sure" in m.label and not m.delta for m in at.metric)  # "97% sure" as plain text, not a change
@@ -136,9 +147,9 @@ def test_cnn_side_by_side_with_another_checkpoint(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
     at.selectbox(key="inside_other").set_value(ids["cnn bn"]).run()
     assert not at.exception
-    t = titles(at)
-    assert f"#{ids['cnn bn']} CNN, trained: first-layer filters" in t
-    assert f"#{ids['cnn plain']} CNN, trained: first-layer filters" in t
+    g = grids(at)
+    assert f"#{ids['cnn bn']} CNN, trained · 16×3×3: first-layer filters" in g
+    assert f"#{ids['cnn plain']} CNN, trained · 16×3×3: first-layer filters" in g
     inside_view(at, WEIGHTS)
     assert not at.exception
     [moved] = [c for c in at.get("plotly_chart") if "moved from its initial weights" in c.proto.spec]
@@ -148,7 +159,7 @@ def test_cnn_side_by_side_with_another_checkpoint(inside_home, monkeypatch):
 def test_lenet_gets_an_untrained_copy_and_its_whole_layer_table(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "lenet")
     assert not at.exception
-    assert f"#{ids['lenet']} LeNet, untrained" in " ".join(titles(at))
+    assert f"#{ids['lenet']} LeNet, untrained · 6×28×28: after conv 1 (6 filters 5×5)" in grids(at)
     table = at.table[0]
     assert len(table.value) >= 10  # a static table: all of it shown (no scroll box), checked in the browser
 
@@ -356,15 +367,21 @@ def _scales(spec: dict) -> list[tuple]:
 def test_side_by_side_maps_share_one_colour_scale_and_every_one_has_a_colour_bar(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
     i = ids["cnn plain"]
-    trained, untrained = (chart(at, f"#{i} CNN, {k}: after tanh 1 · 16×28×28") for k in ("trained", "untrained"))
-    assert len(set(_scales(trained) + _scales(untrained))) == 1  # one scale for both models at this stage
-    lo, hi = _scales(trained)[0]
+    stage = chart(at, "after tanh 1")  # one chart for the stage, each model's grid a heatmap in it
+    assert grids(at)[2:4] == [f"#{i} CNN, {k} · 16×28×28: after tanh 1" for k in ("trained", "untrained")]
+    assert len(_scales(stage)) == 2 and len(set(_scales(stage))) == 1  # one scale for both models at this stage
+    lo, hi = _scales(stage)[0]
     assert lo == -hi  # diverging about 0: white is 0
-    assert trained["data"][0]["showscale"] and untrained["data"][0]["showscale"]
+    assert [t["showscale"] for t in stage["data"]] == [True, False]  # so one colour bar: one scale
     assert "shared by the models side by side" in captions(at)
+    at.radio(key="inside_scale").set_value("one per model").run()
+    assert not at.exception
+    own = chart(at, "after tanh 1")
+    assert len(set(_scales(own))) == 2 and all(t["showscale"] for t in own["data"])  # a colour bar each
+    assert [t["colorbar"]["title"]["text"] for t in own["data"]] == ["trained", "untrained"]
     at.radio(key="inside_scale").set_value("one per map").run()
     assert not at.exception
-    per_map = chart(at, f"#{i} CNN, trained: after tanh 1 · 16×28×28")
+    per_map = chart(at, "after tanh 1")
     assert per_map["data"][0]["showscale"] and "+its max" in per_map["data"][0]["colorbar"]["ticktext"]
     assert "its own largest value" in captions(at)
 
@@ -594,7 +611,7 @@ def test_only_the_open_tabs_charts_are_built(inside_home, monkeypatch):
     assert [tab.label for tab in at.tabs] == list(CNN_VIEWS) and at.session_state["inside_view"] == MAPS
     assert [bool(tab.children) for tab in at.tabs] == [v == MAPS for v in CNN_VIEWS]
     t = titles(at)
-    assert f"#{i} CNN, trained: first-layer filters" in t and at.table
+    assert f"#{i} CNN, trained · 16×3×3: first-layer filters" in grids(at) and at.table
     assert "How far each layer moved from its initial weights" not in t and not saliency_maps(at)
     assert not [c for c in at.get("plotly_chart") if "projection-" in (c.proto.id or "")]
     inside_view(at, WEIGHTS)
@@ -640,4 +657,4 @@ def test_a_recurrent_models_tabs_replace_a_cnns_and_a_tab_both_have_stays_open(i
     assert not at.exception
     assert [tab.label for tab in at.tabs] == list(CNN_VIEWS)
     assert at.session_state["inside_view"] == MAPS and at.query_params["view"] == "maps"
-    assert f"#{ids['cnn plain']} CNN, trained: first-layer filters" in titles(at)
+    assert f"#{ids['cnn plain']} CNN, trained · 16×3×3: first-layer filters" in grids(at)

@@ -88,19 +88,17 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
     layer = {(fm.block, fm.stage): fm.layer for fm in first}
     picked = st.multiselect("Stages", stages, default=[s for s in stages if s[1] in ("conv", "activation", "pool")],
                             format_func=lambda s: f"block {s[0]}: after {layer[s]}")
-    for block, stage in picked:
+    mode = {SCALES[0]: "shared", SCALES[1]: "per model", SCALES[2]: "per map"}[scale]
+    for block, stage in picked:  # one chart per stage, the models side by side in it (a chart each drew slower)
         maps = _maps_of_stage(all_maps, block, stage)
-        common = charts.colour_range([f.maps for f in maps.values() if f is not None])
-        for col, (name, fm) in zip(columns(names), maps.items(), strict=True):
-            if fm is None:
-                col.caption(f"{name}: no {stage} stage in block {block}")
-                continue
-            c, h, w = fm.maps.shape
-            col.plotly_chart(charts.map_grid(fm.maps, scale != SCALES[2], f"{name}: after {fm.layer} · {c}×{h}×{w}",
-                                             cols=8 if len(names) == 1 else 4,
-                                             zrange=common if scale == SCALES[0] else None,
-                                             title_chars=title_room(len(names))),
-                             width="stretch", key=f"maps-{name}-{block}-{stage}", config=charts.STATIC)
+        fm = next(f for f in maps.values() if f is not None)
+        if len(names) > 1:  # each model's grid labelled with its name and shape
+            grids, title = {name: f.maps if f is not None else None for name, f in maps.items()}, f"after {fm.layer}"
+        else:
+            grids, title = {"": fm.maps}, f"{names[0]}: after {fm.layer} · {'×'.join(map(str, fm.maps.shape))}"
+        st.plotly_chart(charts.map_grids(grids, mode, title, cols=8 if len(names) == 1 else 4,
+                                         title_chars=title_room(1)),
+                        width="stretch", key=f"maps-{block}-{stage}", config=charts.STATIC)
     if picked:
         st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
                    "(red positive, blue negative, white 0; dark to bright where all values are ≥ 0). Colour scale: "
@@ -111,10 +109,15 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
                    + " Look for maps that light up along strokes or edges of one direction.")
     filters = {name: probes.first_filters(s.model) for name, s in shown.items()}
     common = charts.colour_range(list(filters.values())) if scale == SCALES[0] else None
-    for col, (name, w) in zip(columns(names), filters.items(), strict=True):
-        col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common,
-                                            title_chars=title_room(len(names))),
-                         width="stretch", key=f"filters-{name}", config=charts.STATIC)
+    if len(names) > 1 and all(w.shape[1] == 1 for w in filters.values()):  # grey kernels: one chart, as the maps
+        st.plotly_chart(charts.map_grids({name: w[:, 0] for name, w in filters.items()},
+                                         "shared" if common else "per model", "first-layer filters", cols=4),
+                        width="stretch", key="filters", config=charts.STATIC)
+    else:  # a photo model's kernels are colour pictures, one chart per model
+        for col, (name, w) in zip(columns(names), filters.items(), strict=True):
+            col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common,
+                                                title_chars=title_room(len(names))),
+                             width="stretch", key=f"filters-{name}", config=charts.STATIC)
     st.caption(filter_caption(filters, common is not None))
 
 
