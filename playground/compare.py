@@ -15,6 +15,7 @@ from .config import ConfigError, RunConfig, is_recurrent
 from .errors import RunStatus
 from .estimate import TRAIN_SIZE, eval_every_for
 from .store import RunRecord
+from .words import counted
 
 # Settings that never explain a difference between runs.
 IGNORED = {"device"}
@@ -504,7 +505,7 @@ def importance_trust(runs: int, settings: int) -> str:
         return "not at all: fewer than 3 runs"
     per = runs / max(settings, 1)
     if per < 5:
-        return f"little: {runs} runs for {settings} setting(s); each share moves a lot with one more run"
+        return f"little: {runs} runs for {counted(settings, 'setting')}; each share moves a lot with one more run"
     if per < 15:
         return f"somewhat: {runs} runs; large shares are real, small differences between them are not"
-    return f"fairly: {runs} runs for {settings} setting(s)"
+    return f"fairly: {runs} runs for {counted(settings, 'setting')}"

@@ -376,5 +376,5 @@ def test_the_run_view_says_what_a_fine_tune_gained_and_forgot(base, home):
     at.run()
     said = " ".join(c.value for c in at.caption)
     assert not at.exception and "Fine-tuned from run-1.pt (the last layer only, 20 MNIST images mixed in)" in said
-    assert f"its 10 held-out drawing(s) {moved['own_before']:.0%} → {moved['own_after']:.0%}" in said
+    assert f"its 10 held-out drawings {moved['own_before']:.0%} → {moved['own_after']:.0%}" in said
     assert f"MNIST's 500 test images {moved['mnist_before']:.1%} → {moved['mnist_after']:.1%}" in said

@@ -18,6 +18,7 @@ from playground.explain import confused_pairs
 from playground.inference import predict_digits
 from playground.probes import confusion_matrix
 from playground.store import Drawing
+from playground.words import counted
 from ui.common import jobs, plain
 from ui.figures import charts
 
@@ -114,7 +115,7 @@ def _unreadable(ids: list[int]) -> None:
     if not ids:
         return
     c1, c2 = st.columns([3, 1])
-    c1.warning(f"{len(ids)} kept drawing(s) could not be read and are left out: "
+    c1.warning(f"{counted(len(ids), 'kept drawing')} could not be read and are left out: "
                + ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "") + ".")
     c2.button("🗑 Delete them", key="draw_delete_unreadable", on_click=_delete_ids, args=(ids,))
 
@@ -171,11 +172,11 @@ def test_set(loaded: dict, labels: dict, by_id: dict) -> None:
     st.table([{"model": plain(labels[run_id]), "accuracy on your drawings": f"{(p == truth).mean():.1%}",
                "MNIST test accuracy": _percent(by_id[run_id].result.get("test_acc"))} for run_id, p in preds.items()],
              hide_index=True)
-    st.caption(f"{len(drawings)} drawing(s) kept.")
+    st.caption(f"{counted(len(drawings), 'drawing')} kept.")
     if preds:
         which = st.selectbox("Confusion matrix of", list(preds), format_func=labels.get, key="draw_confusion_model")
         matrix = confusion_matrix(truth, preds[which], 10)
-        st.plotly_chart(charts.confusion(matrix, DIGITS, f"#{which} on your {len(drawings)} drawing(s)"),
+        st.plotly_chart(charts.confusion(matrix, DIGITS, f"#{which} on your {counted(len(drawings), 'drawing')}"),
                         width="stretch", key="draw-confusion", config=charts.STATIC)
         pairs = confused_pairs(matrix)
         if pairs:

@@ -9,6 +9,7 @@ from playground import own
 from playground.config import ConfigError
 from playground.errors import RunStatus
 from playground.inference import reads_digits
+from playground.words import counted
 from ui.common import jobs
 from ui.draw_keep import keep_labelled
 
@@ -124,7 +125,8 @@ def results(record) -> None:
     last = rows[0]
     mnist = (f", MNIST {last['MNIST before']:.1%} → {last['MNIST after']:.1%}" if last["MNIST after"] is not None
              else "")
-    st.caption(f"Latest ({last['run']}): your {last['held out']} held-out drawing(s) {last['yours before']:.0%} → "
+    st.caption(f"Latest ({last['run']}): your {counted(last['held out'], 'held-out drawing')} "
+               f"{last['yours before']:.0%} → "
                f"{last['yours after']:.0%}{mnist}. One seed on a few drawings: one drawing is "
                f"{1 / max(last['held out'], 1):.0%} of them, so a small move is noise; teach again with another "
                "seed to see the spread.")

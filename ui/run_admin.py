@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.errors import PlaygroundError, RunStatus
+from playground.words import counted
 from ui.common import jobs, plain, run_label
 from ui.state import COMPARE_IDS
 
@@ -134,7 +135,7 @@ def _delete_many() -> None:
     s[BULK] = [i for i in s.get(BULK, []) if i not in gone]  # what was refused stays picked
     s[COMPARE_IDS] = [i for i in s.get(COMPARE_IDS, []) if i not in gone]
     s[BULK_SURE] = False
-    s[BULK_REPORT] = ([f"Deleted {len(deleted)} run(s), their metrics and checkpoints: "
+    s[BULK_REPORT] = ([f"Deleted {counted(len(deleted), 'run')}, their metrics and checkpoints: "
                        + ", ".join(n for _, n in deleted) + "."] if deleted else [], refused)
 
 

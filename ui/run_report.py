@@ -10,6 +10,7 @@ from playground.data import known_spec
 from playground.errors import PlaygroundError, RunStatus
 from playground.inference import belongs_to, read_checkpoint_bytes, test_predictions
 from playground.reports import metrics_csv
+from playground.words import counted
 from ui.common import duration, jobs, loaded_model
 from ui.figures import charts, image_tiles
 from ui.run_facts import TRAIN_HELP, wall_split
@@ -91,7 +92,8 @@ def _numbers(rec, snap, result: dict, has_checkpoint: bool) -> None:
         st.caption(f"Fine-tuned from {rec.config.model.init_from.rsplit('/', 1)[-1]} "
                    f"({'the last layer only' if moved['train_layers'] == 'last' else 'all layers'}"
                    f"{', ' + str(moved['replay']) + ' MNIST images mixed in' if moved['replay'] else ''}): its "
-                   f"{moved['held_out']} held-out drawing(s) {moved['own_before']:.0%} → {moved['own_after']:.0%}"
+                   f"{counted(moved['held_out'], 'held-out drawing')} "
+                   f"{moved['own_before']:.0%} → {moved['own_after']:.0%}"
                    f"{mnist}.")
     if result.get("test_acc") is not None and result.get("test_samples") and rec.status != RunStatus.FINISHED:
         st.caption(f"Test accuracy computed afterwards from the checkpoint, on {result['test_samples']:,} test images.")
