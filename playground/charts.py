@@ -541,7 +541,7 @@ def _tiles(maps: np.ndarray, cols: int, own_scale: bool) -> tuple[np.ndarray, np
         r, c = divmod(i, cols)
         tile = np.s_[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w]
         z[tile] = m
-        about[tile] = np.stack([np.full((h, w), i), rr, cc, maps[i]], -1)
+        about[tile] = np.stack([np.full((h, w), i + 1), rr, cc, maps[i]], -1)  # maps count from 1, as rows do
 
     def edges(size: int, count: int, gap: float) -> np.ndarray:
         return np.concatenate([[0.0], np.cumsum(([1.0] * size + [gap]) * (count - 1) + [1.0] * size)])

@@ -28,6 +28,9 @@ CELL_AT = """([row, col]) => {
   const L = gd._fullLayout, box = gd.getBoundingClientRect();
   return {x: box.left + L.xaxis._offset + L.xaxis.d2p(col), y: box.top + L.yaxis._offset + L.yaxis.d2p(row)};
 }"""
+# Blocks wider than their box (cut or scrolled): the KaTeX equations and the code block of a unit's numbers.
+OVERFLOW = """() => [...document.querySelectorAll('.katex-display, [data-testid="stCode"] pre')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 60))"""
 SHOWN = "e => e.textContent + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')"  # a selectbox's
 # The open tab's charts, all drawn (only the open tab is built: the others' panels are empty)
 DRAWN = """() => { const p = [...document.querySelectorAll('[role=tabpanel] .js-plotly-plot')];
@@ -99,6 +102,8 @@ def test_every_title_is_whole_and_the_cell_view_readable(runs, width, models):
                     assert t["left"] <= 1 and t["right"] <= 1, f"cut at {width} px in {view}: {t}"
                 if name != "lstm" and view == MATH:
                     assert page.evaluate(FIELD_WIDTH) >= 200
+                if name == "lstm" and view == MATH:  # the cell's equations and a unit's numbers, whole
+                    assert page.evaluate(OVERFLOW) == [], f"cut at {width} px: {page.evaluate(OVERFLOW)}"
             assert len(titles) >= 8, titles
 
 

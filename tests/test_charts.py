@@ -269,7 +269,7 @@ def test_a_feature_map_grid_is_one_heatmap_with_each_tile_in_place():
             expected = maps[i] if shared else maps[i] / np.abs(maps[i]).max()
             np.testing.assert_allclose(z[tile], expected, rtol=1e-6)
             np.testing.assert_allclose(about[tile][..., 3], maps[i], rtol=1e-6)  # the true value, either scale
-            assert (about[tile][..., 0] == i).all() and about[tile][0, 1, 1:3].tolist() == [1, 2]
+            assert (about[tile][..., 0] == i + 1).all() and about[tile][0, 1, 1:3].tolist() == [1, 2]
         assert np.isnan(z[3]).all() and np.isnan(z[:, 4]).all()  # the gaps: nothing drawn, nothing to hover
         assert np.isnan(z[8:, 10:]).all()  # two tiles in the last row
         assert heat.hoverongaps is False and "customdata[3]" in heat.hovertemplate

@@ -8,11 +8,12 @@ import torch
 
 from playground import by_hand, charts, probes
 
+# One equation a line: two a line were cut at 1,280 px in the three-quarter column they are shown in
 EQUATIONS = {
-    "LSTM": r"""i = \sigma(W_i x_t + U_i h_{t-1} + b_i), \quad f = \sigma(W_f x_t + U_f h_{t-1} + b_f) \\
-g = \tanh(W_g x_t + U_g h_{t-1} + b_g), \quad o = \sigma(W_o x_t + U_o h_{t-1} + b_o) \\
-c_t = f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t)""",
-    "GRU": r"""r = \sigma(W_r x_t + U_r h_{t-1} + b_r),\; z = \sigma(W_z x_t + U_z h_{t-1} + b_z) \\
+    "LSTM": r"""i = \sigma(W_i x_t + U_i h_{t-1} + b_i) \\ f = \sigma(W_f x_t + U_f h_{t-1} + b_f) \\
+g = \tanh(W_g x_t + U_g h_{t-1} + b_g) \\ o = \sigma(W_o x_t + U_o h_{t-1} + b_o) \\
+c_t = f \odot c_{t-1} + i \odot g \\ h_t = o \odot \tanh(c_t)""",
+    "GRU": r"""r = \sigma(W_r x_t + U_r h_{t-1} + b_r) \\ z = \sigma(W_z x_t + U_z h_{t-1} + b_z) \\
 n = \tanh(W_n x_t + b_{in} + r \odot (U_n h_{t-1} + b_{hn})) \\ h_t = (1 - z) \odot n + z \odot h_{t-1}""",
     "RNN_TANH": r"h_t = \tanh(W x_t + U h_{t-1} + b)",
     "RNN_RELU": r"h_t = \mathrm{relu}(W x_t + U h_{t-1} + b)",
@@ -43,13 +44,14 @@ def recurrent_math(model: torch.nn.Module, x: torch.Tensor, image: np.ndarray, c
         st.dataframe(rows if show_all else rows[:8], hide_index=True, width="stretch", key=f"{k}-units")
         st.caption(f"The units whose h changed most at row {t + 1}, largest |change| first (click a column to sort). "
                    "x_t is the image row (28 pixels)" + (" or the layer below's h_t" if layers > 1 else "") +
-                   f"; the same row t is row {t + 1} of the hidden-state heatmap and the row-by-row prediction above.")
+                   f"; the same row t is row {t + 1} of the hidden-state heatmap and the row-by-row prediction in the "
+                   "*Hidden states* tab.")
     s = st.session_state
     if s.get(f"{k}-at") != (t, layer):  # a new row or layer: start from the unit that changed most there
         s[f"{k}-at"] = (t, layer)
         s[f"{k}-unit"] = rows[0]["unit"]
     unit = st.number_input(f"Unit (1 to {len(step.h)})", 1, len(step.h), key=f"{k}-unit") - 1
-    st.code("\n".join(by_hand.unit_equations(step, unit)), language=None)
+    st.code("\n".join(by_hand.unit_equations(step, unit)), language=None, wrap_lines=True)  # whole at 1,280 px
     gap = float(np.abs(step.h - step.torch_h).max())
     if step.c is not None:
         gap = max(gap, float(np.abs(step.c - step.torch_c).max()))
