@@ -28,9 +28,10 @@ CELL_AT = """([row, col]) => {
   const L = gd._fullLayout, box = gd.getBoundingClientRect();
   return {x: box.left + L.xaxis._offset + L.xaxis.d2p(col), y: box.top + L.yaxis._offset + L.yaxis.d2p(row)};
 }"""
-# Blocks wider than their box (cut or scrolled): the KaTeX equations and the code block of a unit's numbers.
-OVERFLOW = """() => [...document.querySelectorAll('.katex-display, [data-testid="stCode"] pre')]
-  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 60))"""
+# Blocks reaching past their element's box (cut, or scrolled sideways): KaTeX equations, a unit's numbers.
+OVERFLOW = """() => [...document.querySelectorAll('.katex-display .katex, [data-testid="stCode"] pre')].filter(e => {
+  const box = e.closest('[data-testid="stElementContainer"]').getBoundingClientRect(), r = e.getBoundingClientRect();
+  return r.right > box.right + 1 || e.scrollWidth > e.clientWidth + 1; }).map(e => e.textContent.slice(0, 60))"""
 SHOWN = "e => e.textContent + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')"  # a selectbox's
 # The open tab's charts, all drawn (only the open tab is built: the others' panels are empty)
 DRAWN = """() => { const p = [...document.querySelectorAll('[role=tabpanel] .js-plotly-plot')];
@@ -41,7 +42,8 @@ TAB_LABELS = "() => [...document.querySelectorAll('[role=tab]')].map(t => t.text
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, generated_cifar2):
-    """A CIFAR-2 CNN, a LeNet and an LSTM, tiny, finished; Inside served on them (one server for the module)."""
+    """A CIFAR-2 CNN, a LeNet and a GRU (its math lines are the longest), tiny, finished; Inside served on them
+    (one server for the module)."""
     from playground.engine.training import Trainer
     from playground.store import RunStore
 
@@ -56,7 +58,7 @@ def runs(tmp_path_factory, generated_cifar2):
         mp.setenv("PLAYGROUND_CIFAR2_DIR", env["PLAYGROUND_CIFAR2_DIR"])
         for name, cfg in {"cifar cnn": tiny(dataset="cifar2", arch="cnn", epochs=1, limit=300),
                           "lenet": tiny(arch="lenet", epochs=1, limit=300),
-                          "lstm": tiny(arch="lstm", epochs=1, limit=300, hidden=16)}.items():
+                          "gru": tiny(arch="gru", epochs=1, limit=300, hidden=16)}.items():
             ids[name] = store.create_run(cfg, name)
             assert Trainer(cfg, store, ids[name]).run().status == "finished"
     records = {r.id: r for r in store.list_runs()}
@@ -85,14 +87,14 @@ def open_tab(page, view: str) -> None:
 
 
 # At 1,280 px every model (titles are cut first there); at 1,600 the photo model, whose titles are longest.
-@pytest.mark.parametrize(("width", "models"), [(1280, ("cifar cnn", "lenet", "lstm")), (1600, ("cifar cnn",))])
+@pytest.mark.parametrize(("width", "models"), [(1280, ("cifar cnn", "lenet", "gru")), (1600, ("cifar cnn",))])
 def test_every_title_is_whole_and_the_cell_view_readable(runs, width, models):
     url, ids, _ = runs
     with browser_page(f"inside-layout-{width}", width=width) as page:
         for name in models:
             open_inside(page, url, ids[name])
             titles = []
-            for view in RECURRENT_VIEWS if name == "lstm" else CNN_VIEWS:  # each tab in turn, by a click
+            for view in RECURRENT_VIEWS if name == "gru" else CNN_VIEWS:  # each tab in turn, by a click
                 open_tab(page, view)
                 page.screenshot(path=str(ARTIFACTS / f"inside-layout-{name.replace(' ', '-')}-{SLUGS[view]}-"
                                                      f"{width}.png"))
@@ -100,9 +102,9 @@ def test_every_title_is_whole_and_the_cell_view_readable(runs, width, models):
                 for t in page.evaluate(TITLES):
                     assert t["got"] == t["want"], (view, t)
                     assert t["left"] <= 1 and t["right"] <= 1, f"cut at {width} px in {view}: {t}"
-                if name != "lstm" and view == MATH:
+                if name != "gru" and view == MATH:
                     assert page.evaluate(FIELD_WIDTH) >= 200
-                if name == "lstm" and view == MATH:  # the cell's equations and a unit's numbers, whole
+                if name == "gru" and view == MATH:  # the GRU cell's equations and a unit's numbers, whole
                     assert page.evaluate(OVERFLOW) == [], f"cut at {width} px: {page.evaluate(OVERFLOW)}"
             assert len(titles) >= 8, titles
 
@@ -113,9 +115,9 @@ def test_a_tab_both_kinds_of_model_have_stays_open_when_the_model_changes(runs):
         open_inside(page, url, ids["lenet"], view=WEIGHTS)
         assert page.evaluate(OPEN_TAB) == WEIGHTS and page.evaluate(TAB_LABELS) == list(CNN_VIEWS)
         page.get_by_test_id("stSelectbox").filter(has_text="Model").locator("input").click()
-        page.get_by_role("option").filter(has_text=f"#{ids['lstm']} ").click()
+        page.get_by_role("option").filter(has_text=f"#{ids['gru']} ").click()
         page.wait_for_function(f"(want) => JSON.stringify(({TAB_LABELS})()) === JSON.stringify(want)",
-                               arg=list(RECURRENT_VIEWS), timeout=60_000)  # the LSTM's tabs
+                               arg=list(RECURRENT_VIEWS), timeout=60_000)  # the GRU's tabs
         wait_idle(page, 90)
         page.wait_for_function(DRAWN, timeout=60_000)
         assert page.evaluate(OPEN_TAB) == WEIGHTS and "view=weights" in page.url
