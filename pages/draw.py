@@ -1,23 +1,18 @@
 """Draw: a digit on a canvas (or an uploaded image) -> what each model sees and predicts."""
 import streamlit as st
 
-from playground.bars import probability_bars
 from playground.codegen import ARCH_NAMES
 from playground.config import is_recurrent
-from playground.inference import CheckpointError, drawing_checkpoints, named, predict_drawings, to_input
-from playground.models import untrained
+from playground.inference import CheckpointError, drawing_checkpoints, predict_drawings
 from playground.own import is_own
-from playground.probes import row_predictions
 from ui.common import jobs, loaded_model, plain, run_label
+from ui.draw_answer import answer, rows_read, why
 from ui.draw_classes import default_models, digit_models, linked_model, model_label, not_scored, side_by_side
-from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_caption, unlike_digits, warm_checks
+from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_digits, warm_checks
 from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
-from ui.figures import charts
-from ui.inside_views import title_room
 from ui.navigation import require_app
 from ui.state import KEPT_SEEN, LAST_DIGIT, LAST_SOURCE
-from ui.why_views import kept_expander, saliency, why_target
 
 require_app()  # first: the app's frame even when Streamlit ran this page on its own
 
@@ -50,7 +45,6 @@ for run_id in chosen:
     except CheckpointError as exc:
         unreadable[run_id] = exc
 first = detail if detail in loaded else next(iter(loaded), None)
-names = {run_id: list(m.classes) for run_id, m in loaded.items()}  # its answers in its own classes
 s[KEPT_SEEN] = kept_signature()
 
 
@@ -89,35 +83,14 @@ def drawing_and_answers() -> None:
         elif digit is None:
             st.info("✏️ Draw a digit (or upload one) to see what the models make of it.")
         elif first is not None:
-            c1, c2 = st.columns([1, 2])
-            c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch", config=charts.STATIC)
-            p = probs[first]
-            answer, sure = named(loaded[first], p)
-            c2.metric(f"#{first} predicts · {sure:.0%} sure", answer)
-            if unlike.get(first):  # beside the answer it qualifies
-                c2.warning(f"This looks unlike the handwritten digits #{first} learned from ({unlike[first]}): its "
-                           f"answer {answer} means little.", icon="❓")
-            c2.html(probability_bars(p, names[first]))
-            if first in unlike:  # the digits' check; a model of your own classes is not checked
-                st.caption(unlike_caption())
-            st.page_link("pages/inside.py", icon="🔬",
-                         query_params={"model": str(first), "input": "drawing"},
-                         label=f"Look inside with this {'image' if seen.source == UPLOAD else 'drawing'}")
+            answer(first, loaded[first], digit, probs[first], unlike, seen.source)
 
     # Why?'s place, filled last: its maps take seconds, and every answer drawn after them stayed on screen,
     # faded, from the previous stroke until they were done (issue 31)
     why_slot = st.container()
 
     if probs and is_recurrent(loaded[first].config):
-        m = loaded[first]
-        st.subheader("How the prediction forms", anchor=False)
-        rows = row_predictions(m.model, to_input(digit[None], m.config))
-        row = st.slider("Rows read so far", 1, 28, 28, key="draw_row")
-        a, b = st.columns([1, 3])
-        a.plotly_chart(charts.image_rows(digit, row, f"after row {row}: {names[first][rows[row - 1].argmax()]} "
-                                                     f"({rows[row - 1].max():.0%})"), width="stretch",
-                       config=charts.STATIC)
-        b.plotly_chart(charts.row_predictions(rows, names[first], row), width="stretch", config=charts.STATIC)
+        rows_read(loaded[first], digit)
 
     side_by_side(probs, loaded, unlike)
 
@@ -129,17 +102,8 @@ def drawing_and_answers() -> None:
         keep.caption("Draw or upload a digit to keep it here with its true label.")
 
     if probs and first is not None:
-        m = loaded[first]
-        me = f"#{first} {ARCH_NAMES[m.config.model.arch]}"
         with why_slot:
-            why = kept_expander(f"🔍 Why? Which pixels made {me} answer what it did", "draw")
-        if why.open:  # computed only while open; open it stays, across strokes, answers and pages
-            with why:
-                x = to_input(digit[None], m.config)
-                saliency({f"{me}, trained": (m.model, m.config, x),
-                          f"{me}, untrained": (untrained(m.config), m.config, x)},
-                         why_target(int(probs[first].argmax()), names[first], "draw"), names[first], "draw",
-                         outline=digit, title_chars=title_room(4 if is_recurrent(m.config) else 2))
+            why(first, loaded[first], digit, probs[first])
 
 
 drawing_and_answers()

@@ -1,11 +1,11 @@
 """Plotly figure builders. Plain data in (lists of metric rows, arrays), figures out; no streamlit."""
 from __future__ import annotations
 
+import html
 import itertools
 import re
 import zlib
 from collections.abc import Sequence
-from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -57,9 +57,16 @@ def title_lines(title: str, chars: int | None) -> list[str]:
     return [line.rstrip().removesuffix(" ·") for line in lines if line.strip()]
 
 
+def escape(text: str) -> str:
+    """User text (a run or class name) for plotly's HTML-like text: its tags shown, not applied. Quotes stay as
+    they are: plotly decodes &lt; &gt; &amp; but shows &quot; literally."""
+    return html.escape(text, quote=False)
+
+
 # The right margin a colour bar and its tick labels take. Plotly widens a margin too narrow for its colour bar by
 # drawing the whole chart a second time (issue 36: every feature-map grid on Inside was drawn twice).
 COLOUR_BAR_PX = 115
+LEGEND_NAME_CHARS = 30  # the longest name a side legend makes room for (a longer one: plotly widens it)
 LEGEND_SIDE_PX = 80  # a legend at the right of the plot: its symbols, padding and offset, besides its names
 
 
@@ -434,54 +441,60 @@ MAPS_PX = 700  # the width of the tiles of a map grid across Inside's main colum
 
 
 def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_maps: int = 32,
-             cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None) -> go.Figure:
+             cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None,
+             noun: str = "maps") -> go.Figure:
     """Feature maps (C, H, W) as a grid of small heatmaps, with a colour bar either way: one colour scale for
     all (`zrange`; by default these maps' own), or one per map, each map then scaled to its own largest |value|
     (the colour bar says so; hovering shows the true value). map_grids, for one model."""
     return map_grids({"": maps}, "shared" if shared_scale else "per map", title, max_maps, cols, zrange,
-                     title_chars)
+                     title_chars, noun=noun)
 
 
 def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title: str = "", max_maps: int = 32,
-              cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None) -> go.Figure:
+              cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None,
+              notes: dict[str, str] | None = None, noun: str = "maps") -> go.Figure:
     """Feature maps of one stage for each model side by side (name -> (C, H, W), or None where a model has no
-    such stage), each model's grid labelled with its name and shape. `scale`: "shared" (one colour scale for
-    all: `zrange`, by default the maps' own; one colour bar), "per model" (a colour bar each) or "per map" (each
-    map stretched to its own largest |value|; hovering shows the true value). Only the first `max_maps` of a
-    model are drawn, and its label then says so. Cells are square (CIFAR's 32×32 maps were drawn as tall
-    rectangles): the grids keep their aspect and the figure's height follows them.
+    such stage), each model's grid labelled with its name, shape and its `notes` (e.g. its own layer, where the
+    models' differ). `scale`: "shared" (one colour scale for all: `zrange`, by default the maps' own; one colour
+    bar), "per model" (a colour bar each) or "per map" (each map stretched to its own largest |value|; hovering
+    shows the true value). Only the first `max_maps` of a model are drawn (of its `noun`), and its label then
+    says so. Cells are square (CIFAR's 32×32 maps were drawn as tall rectangles): the grids keep their aspect
+    and the figure's height follows them.
 
     The tiles are one heatmap per model on one pair of axes, narrow empty bands between them: a subplot per tile
     looked the same and took the browser about ten times as long to draw, and a chart per model half again as
     long as one chart for both (Inside draws a stage per chart, issue 36)."""
     shown = {name: np.asarray(m, dtype=float)[:max_maps] for name, m in blocks.items() if m is not None}
     common = zrange or colour_range(list(shown.values()) or [np.zeros(1)])
+    signed = any(colour_range([g])[0] < 0 for g in shown.values())  # "per map": one colour scale for all grids
+    laid = {name: (_tiles(g, min(cols, len(g)), scale == "per map"), g.shape) for name, g in shown.items()}
+    widest = max((float(x[-1] - x[0]) for (_, _, x, _), _ in laid.values()), default=6.0)
     fig, x0, tall, band, labels = go.Figure(), 0.0, 0.0, 0.0, []
     short = _short_names(list(shown))
     for name in blocks:
-        grid = shown.get(name)
-        n, h, w = grid.shape if grid is not None else (1, 1, 1)
-        block_cols = min(cols, n)
-        if grid is None:  # an empty place with its label, so each model stays where the others' grids put it
-            labels.append((x0 + 2.0, f"{name}: no such stage"))
-            x0 += 6.0
+        note = f" · {notes[name]}" if notes and notes.get(name) else ""
+        if name not in laid:  # an empty place as wide as a grid, so each model stays where the others' put it
+            labels.append((x0 + widest / 2, f"{name}{note}: no such stage"))
+            band = 0.1 * widest
+            x0 += widest + band
             continue
-        lo, hi = common if scale == "shared" else colour_range([grid])
-        z, about, x, y = _tiles(grid, block_cols, scale == "per map")
-        zmin, zmax = ((-1.0 if lo < 0 else 0.0), 1.0) if scale == "per map" else (lo, hi)
+        (z, about, x, y), (n, h, w) = laid[name]
+        lo, hi = common if scale == "shared" else colour_range([shown[name]])
+        zmin, zmax = ((-1.0 if signed else 0.0), 1.0) if scale == "per map" else (lo, hi)
         fig.add_trace(go.Heatmap(
             z=z, x=x + x0, y=y, customdata=about, zmin=zmin, zmax=zmax,
-            colorscale="RdBu_r" if lo < 0 else "Viridis", hoverongaps=False,
+            colorscale="RdBu_r" if (signed if scale == "per map" else lo < 0) else "Viridis", hoverongaps=False,
             showscale=scale == "per model" or not fig.data,
-            colorbar=_map_bar(scale, lo < 0, short[name], len(shown), len(fig.data)),
+            colorbar=_map_bar(scale, signed if scale == "per map" else lo < 0, short[name], len(shown),
+                              len(fig.data)),
             hovertemplate=(escape(name) + "<br>" if name else "") + "map %{customdata[0]}<br>row %{customdata[1]}, "
                           "col %{customdata[2]}: %{customdata[3]:.3f}<extra></extra>"))
         total = len(blocks[name])
         if name:
             labels.append((x0 + (x[-1] - x[0]) / 2, f"{name} · {total}×{h}×{w}"
-                           + (f", first {n}" if n < total else "")))
+                           + (f", first {n}" if n < total else "") + note))
         elif n < total:
-            title = f"{title} · first {n} of {total} maps"
+            title = f"{title} · first {n} of {total} {noun}"
         band = 0.6 * w  # between two models' grids
         x0 += float(x[-1] - x[0]) + band
         tall = max(tall, float(y[-1] - y[0]))
@@ -582,7 +595,7 @@ def filter_grid(weights: np.ndarray, title: str = "First-layer filters",
         _square(fig, n)
         return _layout(fig, height=max(160, 110 * rows + 40), title=title, hovermode="closest",
                        title_chars=title_chars)
-    return map_grid(w[:, 0], shared_scale=True, title=title, zrange=zrange, title_chars=title_chars)
+    return map_grid(w[:, 0], shared_scale=True, title=title, zrange=zrange, title_chars=title_chars, noun="filters")
 
 
 def hidden_states(hidden: np.ndarray, image: np.ndarray | None = None, sort_units: bool = False,
@@ -750,7 +763,9 @@ def projection(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], p
     fig.update_yaxes(showticklabels=False, title_text=f"{axis} 2")
     # The legend at the right, not over the title: ten classes in a row reach across it. The right margin holds it
     # (its longest name), or plotly widens it by drawing the chart twice.
-    longest = max(len(str(t.name)) for t in fig.data if t.showlegend is not False)
+    shown = [str(c) for i, c in enumerate(classes) if (labels == i).any()] + (["your drawing"] if extra is not None
+                                                                                  else [])
+    longest = min(max(map(len, shown)), LEGEND_NAME_CHARS)  # characters shown, not their escapes; a long one cut
     return _layout(fig, height=height, title=escape(title), hovermode="closest",
                    legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left", itemclick=False,
                                itemdoubleclick=False), margin=dict(l=10, r=LEGEND_SIDE_PX + 7 * longest, t=40, b=10))

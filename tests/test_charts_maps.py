@@ -73,7 +73,7 @@ def test_a_broken_title_gets_room_above_the_plot_and_is_escaped_per_line():
     assert two.layout.title.text == "#3 LSTM, trained:<br>how it forms"
     assert two.layout.margin.t == one.layout.margin.t + charts.TITLE_LINE_PX
     fig = charts.attribution(rng.normal(size=(28, 28)), "#1 <b>net</b>, trained: '7' · Σ +1 logit", title_chars=24)
-    assert fig.layout.title.text == "#1 &lt;b&gt;net&lt;/b&gt;, trained:<br>&#x27;7&#x27; · Σ +1 logit"
+    assert fig.layout.title.text == "#1 &lt;b&gt;net&lt;/b&gt;, trained:<br>'7' · Σ +1 logit"
 
 
 def test_a_stage_of_two_models_is_one_chart_with_a_labelled_grid_each():

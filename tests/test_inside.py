@@ -277,7 +277,7 @@ def test_rows_count_from_one_and_cut_maps_say_so():
     rows = charts.image_rows(np.zeros((28, 28)), row=3)
     assert [s.y0 for s in rows.layout.shapes] == [3.5, 2.5]  # rows 4..28 dimmed, row 3 framed
     grid = charts.map_grid(np.zeros((64, 4, 4)), title="block 1 after conv (64×4×4)")
-    assert "first 32 of 64 maps" in grid.layout.title.text and int(np.nanmax(grid.data[0].customdata[..., 0])) == 31
+    assert "first 32 of 64 maps" in grid.layout.title.text and int(np.nanmax(grid.data[0].customdata[..., 0])) == 32
     assert "first" not in charts.map_grid(np.zeros((8, 4, 4)), title="t").layout.title.text
 
 

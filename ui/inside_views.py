@@ -92,12 +92,16 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
     for block, stage in picked:  # one chart per stage, the models side by side in it (a chart each drew slower)
         maps = _maps_of_stage(all_maps, block, stage)
         fm = next(f for f in maps.values() if f is not None)
-        if len(names) > 1:  # each model's grid labelled with its name and shape
+        layers = {name: f.layer for name, f in maps.items() if f is not None}
+        notes = None
+        if len(names) > 1:  # each model's grid labelled with its name and shape (and its layer, if theirs differ)
             grids, title = {name: f.maps if f is not None else None for name, f in maps.items()}, f"after {fm.layer}"
+            if len(set(layers.values())) > 1:  # e.g. a tanh CNN beside a ReLU LeNet
+                title, notes = f"block {block}: {stage}", {name: f"after {layer}" for name, layer in layers.items()}
         else:
             grids, title = {"": fm.maps}, f"{names[0]}: after {fm.layer} · {'×'.join(map(str, fm.maps.shape))}"
         st.plotly_chart(charts.map_grids(grids, mode, title, cols=8 if len(names) == 1 else 4,
-                                         title_chars=title_room(1)),
+                                         title_chars=title_room(1), notes=notes),
                         width="stretch", key=f"maps-{block}-{stage}", config=charts.STATIC)
     if picked:
         st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
