@@ -82,7 +82,7 @@ shown = {name: Shown(m, probes.model_input(picked.pixels, cfg)) for name, (m, cf
 recurrent = is_recurrent(rec.config)
 mine_x = shown[mine].x
 answer = int(probes.class_probabilities(loaded.model, mine_x).argmax())
-predictions(shown, classes, picked.image)
+predictions(shown, classes, picked.image, picked.label)
 
 view, tab = pick_view(RECURRENT_VIEWS if recurrent else CNN_VIEWS)
 with tab:
@@ -91,6 +91,8 @@ with tab:
     elif view == STATES:
         recurrent_view(shown, picked.image, classes, max(m.rnn.num_layers for m, _ in models.values()), str(run_id))
     elif view == MATH:
+        if beside not in (UNTRAINED, NOTHING):  # the choice above is not silently dropped
+            st.caption(f"The math is worked out for {me} alone, the model picked above (not the one beside it).")
         if recurrent:
             recurrent_math(loaded.model, mine_x, picked.image, classes, str(run_id))
         else:
@@ -109,5 +111,8 @@ with tab:
     elif view == WEIGHTS:
         weights_view(start, recurrent, start_ids)
     else:
+        if beside not in (UNTRAINED, NOTHING):
+            st.caption(f"The map of {me} alone (beside its untrained copy where that is picked): pick the other "
+                       "model above to see its own map.")
         projector(rec, classes, probes.model_input(picked.pixels, rec.config) if picked.label is None else None,
                   with_untrained=beside == UNTRAINED)

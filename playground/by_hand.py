@@ -57,6 +57,7 @@ class ConvCell:
     cols: tuple[int, int] = (0, 0)
     field_rows: tuple[int, int] = (0, 0)  # the image rows this cell depends on (its receptive field), clipped
     field_cols: tuple[int, int] = (0, 0)
+    field_cut: bool = False  # the field runs past the image's edge (padding): it is smaller than elsewhere
 
 
 def conv_blocks(model: nn.Module) -> list[nn.Sequential]:
@@ -80,8 +81,9 @@ def block_input(model: nn.Module, x: torch.Tensor, block: int) -> torch.Tensor:
     return h
 
 
-def _field(model: nn.Module, block: int, rows: tuple[int, int], size: int) -> tuple[int, int]:
-    """The image rows (first, last) that input rows `rows` of block `block` depend on, clipped to the image."""
+def _field(model: nn.Module, block: int, rows: tuple[int, int], size: int, clip: bool = True) -> tuple[int, int]:
+    """The image rows (first, last) that input rows `rows` of block `block` depend on, clipped to the image
+    (`clip`; unclipped, rows before the first or after the last are padding)."""
     lo, hi = rows
     for b in reversed(conv_blocks(model)[:block - 1]):
         conv, _, _, pool = _parts(b)
@@ -89,7 +91,7 @@ def _field(model: nn.Module, block: int, rows: tuple[int, int], size: int) -> tu
         lo, hi = lo * p, hi * p + k - 1  # a pooled row covers k conv rows
         kc, pc, sc = _int(conv.kernel_size), _int(conv.padding), _int(conv.stride)
         lo, hi = lo * sc - pc, hi * sc - pc + kc - 1
-    return max(lo, 0), min(hi, size - 1)
+    return (max(lo, 0), min(hi, size - 1)) if clip else (lo, hi)
 
 
 @torch.no_grad()
@@ -143,7 +145,11 @@ class ConvReader:
                         float(self.out[channel, row, col]), normalized, stats, self.activation, activated,
                         size_formula(self.in_size[0], k, p, s), rows, cols,
                         _field(self.model, self.block, clip_r, self.image_size[0]),
-                        _field(self.model, self.block, clip_c, self.image_size[1]))
+                        _field(self.model, self.block, clip_c, self.image_size[1]),
+                        any(_field(self.model, self.block, full, size, clip=False)
+                            != _field(self.model, self.block, clipped, size)
+                            for full, clipped, size in ((rows, clip_r, self.image_size[0]),
+                                                        (cols, clip_c, self.image_size[1]))))
 
 
     def all_totals(self) -> np.ndarray:

@@ -335,9 +335,12 @@ def variant_gap(series: Sequence[dict]) -> go.Figure:
 
 
 def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str = "Confusion matrix (test set)",
-              clickable: bool = False) -> go.Figure:
+              clickable: bool = False, bar: bool = True, outlined: tuple[int, int] | None = None) -> go.Figure:
     """Rows true, columns predicted; `clickable` lays an invisible marker on each cell (a heatmap sends no
-    click to Streamlit, a scatter point does): a click selects the point at (predicted, true)."""
+    click to Streamlit, a scatter point does): a click selects the point at (predicted, true). `bar`: a colour
+    bar (each cell has its count written in it: a narrow column gives the bar's room to the cells). `outlined`:
+    the cell (true, predicted) whose images are shown, framed; a click's own highlight is not kept (it stayed on
+    a cell after another was picked in the list beside it)."""
     m = np.asarray(matrix)
     hover = "true %{y}, predicted %{x}: %{z}<extra></extra>"
     # Whole counts on the colour bar (over a few drawings plotly ticked 0.5, 1.5, 2.5): about 5 ticks, a whole step.
@@ -345,16 +348,21 @@ def confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: st
     step = max(1, int(np.ceil(top / 5)))
     fig = go.Figure(go.Heatmap(z=m, x=list(classes), y=list(classes), colorscale=CONFUSION_SCALE, zmin=0, zmax=top,
                                text=m, colorbar=dict(tick0=0, dtick=step, tickformat="d", title="count", thickness=12),
+                               showscale=bar,
                                texttemplate="%{text}", textfont=dict(color=CONFUSION_TEXT), hovertemplate=hover,
                                hoverinfo="skip" if clickable else None))
     if clickable:
         t, p = np.indices(m.shape).reshape(2, -1)
         fig.add_trace(go.Scatter(
             x=[classes[i] for i in p], y=[classes[i] for i in t], mode="markers",
-            marker=dict(symbol="square", size=24, opacity=0), selected=dict(marker=dict(opacity=0.35, color="orange")),
+            marker=dict(symbol="square", size=24, opacity=0), selected=dict(marker=dict(opacity=0)),
+            unselected=dict(marker=dict(opacity=0)),
             text=m.reshape(-1), showlegend=False,
             hovertemplate="true %{y}, predicted %{x}: %{text} (click for its images)<extra></extra>"))
         fig.update_layout(clickmode="event+select", dragmode=False)
+    if outlined is not None and outlined[0] is not None:
+        t, p = outlined  # a category axis places category i at i
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="orange", width=3))
     # Every class named, also in a narrow column (plotly thinned the names to 0, 2, 4, ... there).
     fig.update_xaxes(title_text="predicted", type="category", tickmode="array", tickvals=list(classes))
     fig.update_yaxes(title_text="true", type="category", autorange="reversed", tickmode="array", tickvals=list(classes))

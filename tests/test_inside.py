@@ -16,6 +16,7 @@ from ui.inside_pick import (
     CNN_VIEWS,
     GRADIENT,
     MAPS,
+    MATH,
     PIXELS,
     PROJECTION,
     RECURRENT_VIEWS,
@@ -658,3 +659,26 @@ def test_a_recurrent_models_tabs_replace_a_cnns_and_a_tab_both_have_stays_open(i
     assert [tab.label for tab in at.tabs] == list(CNN_VIEWS)
     assert at.session_state["inside_view"] == MAPS and at.query_params["view"] == "maps"
     assert f"#{ids['cnn plain']} CNN, trained · 16×3×3: first-layer filters" in grids(at)
+
+
+def test_each_answer_is_marked_right_or_wrong_and_the_caption_quotes_its_probabilities(inside_home, monkeypatch):
+    """Walkthrough: a trained GRU answered 9 for a 7 at 26% beside a caption saying a trained model puts almost
+    all of it on one class; nothing near the answer said it was wrong."""
+    at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
+    i = ids["cnn plain"]
+    labels = [m.label for m in at.metric]
+    assert all(" · ✓ right" in label or " · ✗ wrong, it is 7" in label for label in labels), labels  # test image 0
+    bars = {b["title"].split(":")[0]: max(b["probs"]) for b in probability_bars(at)}
+    said = captions(at)
+    assert "almost all of it" not in said and "an even spread would give each 10%" in said
+    for name in (f"#{i} CNN, trained", f"#{i} CNN, untrained"):
+        assert f"{name} gives its answer {bars[name]:.0%}" in said
+
+
+def test_the_math_and_map_say_when_the_model_beside_is_not_in_them(inside_home, monkeypatch):
+    at, ids = open_inside(inside_home, monkeypatch, "cnn plain", MATH)
+    assert "worked out for" not in captions(at)  # beside: its untrained copy, part of the step by hand's story
+    at.selectbox(key="inside_other").set_value(ids["cnn bn"]).run()
+    assert not at.exception and f"worked out for #{ids['cnn plain']} CNN alone" in captions(at)
+    inside_view(at, PROJECTION)
+    assert not at.exception and f"The map of #{ids['cnn plain']} CNN alone" in captions(at)

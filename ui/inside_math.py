@@ -54,7 +54,9 @@ def clickable_map(m: np.ndarray, title: str, picked: tuple[int, int]) -> go.Figu
                              hovertemplate="row %{y}, col %{x}: %{customdata:.3f}<extra>click</extra>"))
     r, c = picked
     fig.add_shape(type="rect", x0=c + 0.5, x1=c + 1.5, y0=r + 0.5, y1=r + 1.5, line=dict(color="black", width=3))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    # The cells and nothing around them: the axes ran 0 to 30 beside row and column inputs of 1 to 28
+    fig.update_xaxes(range=[0.5, w + 0.5])
+    fig.update_yaxes(range=[h + 0.5, 0.5], scaleanchor="x")
     fig.update_layout(title=title, height=320, margin=dict(l=10, r=charts.COLOUR_BAR_PX, t=40, b=10), showlegend=False,
                       clickmode="event+select", dragmode=False)
     return fig
@@ -157,8 +159,10 @@ def _cell_view(cell: by_hand.ConvCell, pool, image: np.ndarray, key: str, at: tu
 
 
 def _field_words(cell: by_hand.ConvCell) -> str:
+    """The receptive field's size, and why it is smaller there where it is cut at the image's edge."""
     (r0, r1), (c0, c1) = cell.field_rows, cell.field_cols
-    return f"{r1 - r0 + 1}×{c1 - c0 + 1}"
+    return f"{r1 - r0 + 1}×{c1 - c0 + 1}" + (" (cut at the image's edge: past it the window reads padding zeros)"
+                                             if cell.field_cut else "")
 
 
 def math_lines(cell: by_hand.ConvCell, pool) -> list[str]:

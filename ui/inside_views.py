@@ -56,16 +56,21 @@ def scale_words(lo: float, hi: float) -> str:
     return (f"blue −{hi:.2g}, white 0, red +{hi:.2g}" if lo < 0 else f"dark 0 to bright {hi:.2g}")
 
 
-def predictions(shown: dict[str, Shown], classes, image: np.ndarray) -> None:
-    """The input, then each model's answer and class probabilities beside it, in one row above Inside's views."""
+def predictions(shown: dict[str, Shown], classes, image: np.ndarray, label: int | None = None) -> None:
+    """The input, then each model's answer and class probabilities beside it, in one row above Inside's views;
+    each answer marked right or wrong where the input's true class (`label`) is known."""
     first, *cols = st.columns([1] + [2] * len(shown))
     first.plotly_chart(charts.image(image, "Input", height=200), width="stretch", config=charts.STATIC)
+    sure = {}
     for col, (name, s) in zip(cols, shown.items(), strict=True):
         p = probes.class_probabilities(s.model, s.x)
-        col.metric(f"{name} predicts · {p.max():.0%} sure", classes[int(p.argmax())])
+        answer, sure[name] = int(p.argmax()), float(p.max())
+        verdict = "" if label is None else " · ✓ right" if answer == label else f" · ✗ wrong, it is {classes[label]}"
+        col.metric(f"{name} predicts · {p.max():.0%} sure{verdict}", classes[answer])
         col.html(probability_bars(p, classes, f"{name}: class probabilities"))  # HTML: no chart to draw
-    st.caption("Each bar is the probability a model gives that class for this image (they add up to 100%). "
-               "A trained model puts almost all of it on one class; an untrained one spreads it evenly.")
+    st.caption("Each bar is the probability a model gives that class for this image (they add up to 100%; an even "
+               f"spread would give each {1 / len(classes):.0%}). Here: "
+               + ", ".join(f"{name} gives its answer {v:.0%}" for name, v in sure.items()) + ".")
 
 
 def _maps_of_stage(all_maps: dict, block: int, stage: str) -> dict:

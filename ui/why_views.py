@@ -12,6 +12,7 @@ from playground import explain
 from playground.config import RunConfig, is_recurrent
 from playground.measured import WHY
 from playground.probes import confusion_matrix
+from playground.words import counted
 from ui.common import loaded_model, open_panel
 from ui.figures import charts, image_tiles
 from ui.measured_view import LINK
@@ -30,9 +31,8 @@ ROWS_CAPTION = (" Beside each map, its rows summed: what the answer owes to each
 OUTLINE = " The grey line is the outline of the input's ink."
 HOW = {"ig": "Integrated Gradients: the gradient averaged on the way from a black image to this one, times "
              "the pixel's change. The parts add up to how far the class's score moved from the black image's "
-             "(Σ in each title, in logits: the score before softmax, where +1 multiplies the odds by e ≈ 2.7); an "
-             "untrained copy's score hardly moves, so its map is faint on the shared scale. Black pixels get "
-             "nothing, so only the ink can count",
+             "(Σ in each title, in logits: the score before softmax, where +1 multiplies the odds by e ≈ 2.7)"
+             "{untrained}. Black pixels get nothing, so only the ink can count",
        "occlusion": "Occlusion: how much the class's score (logit) drops when a 4×4 patch is blacked out "
                     "(covering black background changes nothing, so only the ink can count)",
        "gradcam": "Grad-CAM: the last conv layer's maps weighted by their gradient, scaled up to the image; only "
@@ -75,7 +75,10 @@ def mistakes(rec, classes, key: str) -> None:
     cells = [(None, None)] + [(t, p) for t, p, _ in pairs]
     picker, chart = f"mistake-cell-{key}", f"mistake-matrix-{key}"
     left, right = st.columns([2, 3])
-    left.plotly_chart(charts.confusion(matrix, classes, f"On its {len(labels):,} test images", clickable=True),
+    # No colour bar: each cell says its count, and in this column the bar took a third of the cells' width
+    shown = st.session_state.get(picker) if st.session_state.get(picker) in cells else None  # framed in the matrix
+    left.plotly_chart(charts.confusion(matrix, classes, f"On its {len(labels):,} test images", clickable=True,
+                                       bar=False, outlined=shown),
                       width="stretch", key=chart, on_select=lambda: _picked_cell(chart, picker, cells, classes),
                       selection_mode="points", config=charts.STATIC)
     left.caption("Click a cell off the diagonal to see its images.")
@@ -129,6 +132,21 @@ def _compare_words(names: list[str]) -> str:
     return COMPARE["untrained"] if any(n.endswith("untrained") for n in names) else COMPARE["models"]
 
 
+def untrained_words(totals: dict[str, float]) -> str:
+    """What Integrated Gradients' totals (name -> Σ, logits) say of an untrained copy beside its trained model,
+    from these numbers: its map is fainter only where its score moved less (an untrained GRU's moved more)."""
+    mine = {n: abs(v) for n, v in totals.items() if n.endswith(", untrained")}
+    trained = {n: abs(v) for n, v in totals.items() if n.endswith(", trained")}
+    if not mine or not trained:
+        return ""
+    moved, top = next(iter(mine.values())), max(trained.values())
+    if moved < 0.5 * top:
+        return (f"; the untrained copy's score moved less here (|Σ| {moved:.2g} against {top:.2g}), so its map is "
+                "fainter on the shared scale")
+    return (f"; here the untrained copy's score moved as much or more (|Σ| {moved:.2g} against {top:.2g}): its map "
+            "is as strong, and it rests on random weights, not on anything learned")
+
+
 def saliency(models: dict[str, tuple[torch.nn.Module, RunConfig, torch.Tensor]], target: int, classes, key: str,
              outline: np.ndarray | None = None, title_chars: int | None = None) -> None:
     """Which pixels pushed each model (name -> (model, config, its input)) towards `target`: the maps side by
@@ -157,7 +175,8 @@ def saliency(models: dict[str, tuple[torch.nn.Module, RunConfig, torch.Tensor]],
                                     width="stretch", key=f"why-rows-{key}-{name}",
                                     config=charts.STATIC)
     scale = "; one colour scale for the maps side by side" if len(maps) > 1 else ""
-    st.caption(SALIENCY_CAPTION.format(scale=scale, method=HOW[method], outline=OUTLINE if outline is not None
+    how = HOW[method].format(untrained=untrained_words({n: float(m.sum()) for n, m in maps.items()}))
+    st.caption(SALIENCY_CAPTION.format(scale=scale, method=how, outline=OUTLINE if outline is not None
                                        else "", compare=_compare_words(list(maps)))
                + (ROWS_CAPTION if rows else ""))
 
@@ -179,7 +198,8 @@ def where_they_differ(rec_a, rec_b, classes) -> None:
     for col, (key, mine, other, theirs) in zip(cols, (("a_only", rec_a, rec_b, pb), ("b_only", rec_b, rec_a, pa)),
                                                 strict=True):
         idx = diff[key]
-        col.markdown(f"**#{mine.id} right, #{other.id} wrong: {len(idx)} images**")
+        col.markdown(f"**#{mine.id} right, #{other.id} wrong: {counted(len(idx), 'image')}**"
+                     + (f" (the first {min(len(idx), 16)} shown)" if len(idx) > 16 else ""))
         if len(idx):
             shown = idx[:16]
             images = display_images(ds.test_x[torch.as_tensor(shown)])
