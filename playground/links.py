@@ -28,9 +28,9 @@ PAGE_PARAMS: dict[str, frozenset[str]] = {
     "train": frozenset({RECIPE_KEY, RUN_KEY, *FLAT_FIELDS}),
     "compare": frozenset({IDS_KEY}),
     "learn": frozenset({LESSON_KEY}),
-    # Inside's picks (ui/inside_pick.py: MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM): unlisted, it wrote
-    # back any key a link brought, 10 KB of it too, on every rerun.
-    "inside": frozenset({MODEL_KEY, "vs", "input", "view"}),
+    # Inside's picks (ui/inside_pick.py: MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM, INDEX_PARAM): unlisted, it
+    # wrote back any key a link brought, 10 KB of it too, on every rerun.
+    "inside": frozenset({MODEL_KEY, "vs", "input", "view", "index"}),
     "draw": frozenset({MODEL_KEY}),
 }
 MAX_VALUE = 100  # characters: no setting needs more

@@ -11,7 +11,7 @@ from PIL import EpsImagePlugin, Image
 
 from playground import codegen, own
 from playground.links import PAGE_PARAMS
-from ui.inside_pick import BESIDE_PARAM, INPUT_PARAM, MODEL_PARAM, VIEW_PARAM
+from ui.inside_pick import BESIDE_PARAM, INDEX_PARAM, INPUT_PARAM, MODEL_PARAM, VIEW_PARAM
 
 from conftest import app_page, tiny, with_a_tiny_run
 
@@ -74,7 +74,7 @@ def test_a_train_link_to_own_data_not_in_this_home_is_a_message_not_a_stack_trac
 
 def test_inside_writes_back_only_its_own_keys(home):
     # /inside?model=1&junk=<10 KB>: Inside was not in links.PAGE_PARAMS, so put_in_url kept every key a link brought.
-    assert PAGE_PARAMS["inside"] == {MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM}
+    assert PAGE_PARAMS["inside"] == {MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM, INDEX_PARAM}
     with_a_tiny_run(home)
     at = app_page("pages/inside.py")
     at.query_params.update({"model": "1", "junk": "x" * 10_000, "recipe": "cnn"})

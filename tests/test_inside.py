@@ -261,14 +261,17 @@ def test_an_index_beyond_the_test_set_is_brought_back_in_range(inside_home, monk
 def test_the_model_and_comparison_survive_a_reload(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "gru")
     at.selectbox(key="inside_other").set_value("nothing").run()
+    at.number_input(key="inside_index").set_value(5).run()  # the test image too (a reload showed image 0 again)
     assert at.query_params["model"] == str(ids["gru"]) and at.query_params["vs"] == "nothing"
+    assert at.query_params["index"] == "5"
     reloaded = app_page("pages/inside.py")  # a new session: only the URL is left
-    reloaded.query_params["model"] = str(ids["gru"])
-    reloaded.query_params["vs"] = "nothing"
+    for key, value in at.query_params.items():
+        reloaded.query_params[key] = value
     reloaded.run()
     assert not reloaded.exception
     assert reloaded.selectbox(key="inside_model").value == ids["gru"]
     assert reloaded.selectbox(key="inside_other").value == "nothing"
+    assert reloaded.number_input(key="inside_index").value == 5
     assert not any("untrained" in t for t in titles(reloaded))
 
 

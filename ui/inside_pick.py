@@ -15,7 +15,7 @@ from ui.navigation import arrived, put_in_url
 from ui.state import LAST_DIGIT, LAST_SOURCE
 
 UNTRAINED, NOTHING = "untrained", "nothing"
-MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM = "model", "vs", "input", "view"
+MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM, INDEX_PARAM = "model", "vs", "input", "view", "index"
 # Inside's views, one tab each (its name in the URL: its label): a CNN's and a recurrent model's
 MAPS, STATES, MATH, GRADIENT = "Feature maps", "Hidden states", "The math", "Gradient through time"
 PIXELS, WEIGHTS, PROJECTION = "Which pixels decided it", "How far the weights moved", "The model's map of inputs"
@@ -112,14 +112,19 @@ def pick_input(rec, classes) -> Picked:
     if source != DRAWING:
         put_in_url(INPUT_PARAM, None)
     if source == DRAWING:
+        put_in_url(INDEX_PARAM, None)
         image = s[LAST_DIGIT]  # (28, 28) floats in [0, 1], as Draw's to_input takes them
         return Picked(torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None] * 255.0, image, None)
     ds = load_dataset(rec.config.data.dataset)
     n = len(ds.test_y)
+    wanted = st.query_params.get(INDEX_PARAM, "")
+    if arrived() and wanted.isdigit() and int(wanted) < n:  # a reload or a link keeps the test image
+        s["inside_index"] = int(wanted)
     if not 0 <= s.get("inside_index", 0) < n:  # e.g. from a dataset with a bigger test set
         s["inside_index"] = 0
     c3.button("🎲 Random", on_click=_random_index, args=(n,))
     index = int(c2.number_input(f"Test image index (0 to {n - 1})", 0, n - 1, key="inside_index"))
+    put_in_url(INDEX_PARAM, str(index) if index else None)
     raw = ds.test_x[index:index + 1]
     label = int(ds.test_y[index])
     c2.caption(f"true class: **{classes[label]}**")
