@@ -516,7 +516,9 @@ def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title
     labelled = any(text for _, text in labels)
     # As tall as the tiles are at MAPS_PX wide (a wider figure's tiles are as tall, a narrower one's room below)
     plot_px = MAPS_PX * tall / max(x0 - band, 1.0)
-    return _layout(fig, height=max(160, round(plot_px) + 50 + 20 * labelled), title=title, hovermode="closest",
+    # A colour bar per model, stacked: each needs ~120 px to show its ticks apart (two rows of tiles gave ~30)
+    least = 120 * len(shown) + 60 if scale == "per model" and len(shown) > 1 else 160
+    return _layout(fig, height=max(least, round(plot_px) + 50 + 20 * labelled), title=title, hovermode="closest",
                    plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars,
                    margin=dict(l=10, r=10, t=40 + 20 * labelled, b=10))
 

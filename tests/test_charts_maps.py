@@ -93,3 +93,11 @@ def test_a_stage_of_two_models_is_one_chart_with_a_labelled_grid_each():
     assert len(missing.data) == 1 and "#2 LeNet, trained: no such stage" in [a.text for a in missing.layout.annotations]
     hover = shared.data[1].hovertemplate
     assert hover.startswith("#1 CNN, untrained<br>map %{customdata[0]}")  # a cell says whose map it is
+
+
+def test_a_colour_bar_per_model_is_tall_enough_to_read():
+    """Walkthrough: two rows of tiles made each of two stacked colour bars ~30 px tall, their ticks overlapping."""
+    rng = np.random.default_rng(0)
+    flat = {"#1 LeNet, trained": rng.normal(size=(6, 5, 5)), "#1 LeNet, untrained": rng.normal(size=(6, 5, 5))}
+    assert charts.map_grids(flat, "per model").layout.height >= 300
+    assert charts.map_grids(flat, "shared").layout.height < 300  # one bar: the tiles' own height
