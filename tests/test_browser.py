@@ -127,8 +127,9 @@ CELL_POSITION = """() => {
 }"""
 
 
-MISTAKE_TITLES_ARE = """(part) => [...document.querySelectorAll('.js-plotly-plot')].some(g => {
-  const notes = (g._fullLayout.annotations || []).map(a => a.text);
+# The mistakes grid (HTML tiles, playground/tiles.py): every tile's title a ❌ holding `part`
+MISTAKE_TITLES_ARE = """(part) => [...document.querySelectorAll('.pg-tiles')].some(g => {
+  const notes = [...g.querySelectorAll('figure')].map(f => f.getAttribute('title'));
   return notes.length > 0 && notes.every(t => t.startsWith('❌')) && notes.every(t => t.includes(part));
 })"""
 
