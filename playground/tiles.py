@@ -56,3 +56,16 @@ def image_tiles(images: Sequence[np.ndarray], predicted: Sequence[str], true: Se
             f'max-width:{CELL_PX}px;aspect-ratio:1;image-rendering:pixelated"></figure>')
     grid = f"display:grid;grid-template-columns:repeat({max(1, cols)},minmax(0,1fr));gap:6px 4px"
     return f'<div class="pg-tiles" style="{grid};margin-bottom:8px">{"".join(cells)}</div>'
+
+
+def picture(image: np.ndarray, title: str, px: int = 150) -> str:
+    """One image as the model gets it, `px` wide at most, pixels kept square and sharp, under its title: grey
+    (H, W) floats in [0, 1] or uint8, or (H, W, 3) uint8 (a plotly chart for it was one more chart to draw)."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        img = (np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8)
+    name = html.escape(title)
+    return (f'<figure class="pg-picture" style="margin:0"><figcaption style="font-size:14px;font-weight:600;'
+            f'margin-bottom:6px">{name}</figcaption><img src="{png_uri(img)}" alt="{name}" style="display:block;'
+            f'width:100%;max-width:{px}px;aspect-ratio:{img.shape[1]}/{img.shape[0]};image-rendering:pixelated">'
+            f'</figure>')

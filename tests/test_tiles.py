@@ -6,7 +6,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from playground.tiles import MISTAKE_RED, image_tiles, titles
+from playground.tiles import MISTAKE_RED, image_tiles, picture, titles
 
 
 def pixels(uri: str) -> np.ndarray:
@@ -48,3 +48,15 @@ def test_short_titles_stay_on_one_line():
     assert titles(["7", "1"], ["7", "7"]) == ["✅ 7 (7)", "❌ 1 (7)"]
     page = image_tiles([np.zeros((28, 28), np.uint8)] * 2, ["7", "1"], ["7", "7"])
     assert ";height:13px" in page and "<br>" not in page
+
+
+def test_a_picture_shows_the_pixels_the_model_gets():
+    """Inside's input, an HTML image (a plotly chart was one more to draw per visit): the exact pixels, grey
+    [0, 1] floats as 0..255, sharp and square."""
+    digit = np.random.default_rng(0).random((28, 28))
+    page = picture(digit, "Input <b>")
+    [src] = re.findall(r'src="([^"]+)"', page)
+    np.testing.assert_array_equal(pixels(src)[..., 0], (digit * 255).round().astype(np.uint8))
+    assert "image-rendering:pixelated" in page and "aspect-ratio:28/28" in page and "&lt;b&gt;" in page
+    photo = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(pixels(re.findall(r'src="([^"]+)"', picture(photo, "Input"))[0]), photo)
