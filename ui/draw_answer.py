@@ -11,6 +11,7 @@ from playground.config import is_recurrent
 from playground.inference import LoadedModel, named, to_input
 from playground.models import untrained
 from playground.probes import row_predictions
+from playground.tiles import picture
 from ui.draw_input import UPLOAD, unlike_caption
 from ui.figures import charts
 from ui.inside_views import title_room
@@ -21,7 +22,7 @@ def answer(run_id: int, model: LoadedModel, digit: np.ndarray, p: np.ndarray, un
     """What model `run_id` gets (28x28) and answers, its probabilities (`p`) in its own class names; a warning
     beside the answer where the drawing is unlike the digits it learned from (`unlike`, digit models only)."""
     c1, c2 = st.columns([1, 2])
-    c1.plotly_chart(charts.image(digit, "Model input, 28×28"), width="stretch", config=charts.STATIC)
+    c1.html(picture(digit, "Model input, 28×28", px=200))  # HTML: no chart to redraw on every stroke
     said, sure = named(model, p)
     c2.metric(f"#{run_id} predicts · {sure:.0%} sure", said)
     if unlike.get(run_id):  # beside the answer it qualifies
