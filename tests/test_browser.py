@@ -79,7 +79,9 @@ def test_draw_a_stroke_and_see_the_prediction(trained_home):
         canvas = open_draw(page, url)
         draw_a_one(page, canvas.bounding_box(), 0.5)
         answer = first_answer(page)
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+        # The 28x28 the model got (an HTML picture) and its probability bars beside the answer
+        page.wait_for_function("document.querySelector('figure.pg-picture img') && "
+                               "document.querySelector('figure.pg-bars')", timeout=30_000)
         assert answer == "1"
         # A deep link on a fresh server still goes through app.py's navigation (its titles, in its order),
         # not Streamlit's legacy pages/ listing (file names, app.py as "app"), and the stroke drawn after
