@@ -445,6 +445,7 @@ def colour_range(arrays: Sequence[np.ndarray], robust: bool = False) -> tuple[fl
     return (-top, top) if negative else (0.0, top)
 
 
+MAP_HOVER = "map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}: %{customdata[3]:.3f}<extra></extra>"
 MAPS_PX = 700  # the width of the tiles of a map grid across Inside's main column at 1,280 px
 
 
@@ -488,15 +489,13 @@ def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title
             continue
         (z, about, x, y), (n, h, w) = laid[name]
         lo, hi = common if scale == "shared" else colour_range([shown[name]])
-        zmin, zmax = ((-1.0 if signed else 0.0), 1.0) if scale == "per map" else (lo, hi)
+        diverging = signed if scale == "per map" else lo < 0
         fig.add_trace(go.Heatmap(
-            z=z, x=x + x0, y=y, customdata=about, zmin=zmin, zmax=zmax,
-            colorscale="RdBu_r" if (signed if scale == "per map" else lo < 0) else "Viridis", hoverongaps=False,
-            showscale=scale == "per model" or not fig.data,
-            colorbar=_map_bar(scale, signed if scale == "per map" else lo < 0, short[name], len(shown),
-                              len(fig.data)),
-            hovertemplate=(escape(name) + "<br>" if name else "") + "map %{customdata[0]}<br>row %{customdata[1]}, "
-                          "col %{customdata[2]}: %{customdata[3]:.3f}<extra></extra>"))
+            z=z, x=x + x0, y=y, customdata=about, hoverongaps=False,
+            **(dict(zmin=-1.0 if signed else 0.0, zmax=1.0) if scale == "per map" else dict(zmin=lo, zmax=hi)),
+            colorscale="RdBu_r" if diverging else "Viridis", showscale=scale == "per model" or not fig.data,
+            colorbar=_map_bar(scale, diverging, short[name], len(shown), len(fig.data)),
+            hovertemplate=(escape(name) + "<br>" if name else "") + MAP_HOVER))
         total = len(blocks[name])
         if name:
             labels.append((x0 + (x[-1] - x[0]) / 2, f"{name} · {total}×{h}×{w}"
@@ -506,14 +505,13 @@ def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title
         band = 0.6 * w  # between two models' grids
         x0 += float(x[-1] - x[0]) + band
         tall = max(tall, float(y[-1] - y[0]))
-    for at, text in labels:
-        if text:
-            fig.add_annotation(x=at, y=1, xref="x", yref="paper", yanchor="bottom", text=escape(text),
-                               showarrow=False, font=dict(size=12))
+    for at, text in labels:  # each model's grid labelled over it (a single unnamed grid has none)
+        fig.add_annotation(x=at, y=1, xref="x", yref="paper", yanchor="bottom", text=escape(text),
+                           showarrow=False, font=dict(size=12))
     _bare_tiles(fig)
     _square(fig)
     fig.update_yaxes(autorange="reversed")
-    labelled = any(text for _, text in labels)
+    labelled = bool(labels)
     # As tall as the tiles are at MAPS_PX wide (a wider figure's tiles are as tall, a narrower one's room below)
     plot_px = MAPS_PX * tall / max(x0 - band, 1.0)
     # A colour bar per model, stacked: each needs ~120 px to show its ticks apart (two rows of tiles gave ~30)

@@ -76,7 +76,8 @@ def mistakes(rec, classes, key: str) -> None:
     picker, chart = f"mistake-cell-{key}", f"mistake-matrix-{key}"
     left, right = st.columns([2, 3])
     # No colour bar: each cell says its count, and in this column the bar took a third of the cells' width
-    shown = st.session_state.get(picker) if st.session_state.get(picker) in cells else None  # framed in the matrix
+    shown = st.session_state.get(picker)  # the cell whose images show: framed in the matrix
+    shown = shown if shown in cells else None
     left.plotly_chart(charts.confusion(matrix, classes, f"On its {len(labels):,} test images", clickable=True,
                                        bar=False, outlined=shown),
                       width="stretch", key=chart, on_select=lambda: _picked_cell(chart, picker, cells, classes),
