@@ -86,11 +86,13 @@ def test_the_gallery_at_1280px_whole_buttons_level_tiles_and_undo_under_its_numb
         undo = page.get_by_role("button", name="↩ Undo")
         undo.wait_for(timeout=30_000)
         assert page.get_by_text(re.compile(r"Deleted #5 \(labelled \d\)")).count() == 1
-        wait_idle(page)
-        assert len(page.evaluate(TILES_JS)) == KEPT - 1 and gallery.locator("details").get_attribute("open") is not None
+        # The tiles are drawn one by one after the script ends: wait for the count, not for idle alone.
+        page.wait_for_function(f"({TILES_JS})().length === {KEPT - 1}", timeout=60_000)
+        assert gallery.locator("details").get_attribute("open") is not None
         undo.click()
         back = page.get_by_text(re.compile(r"Drawing #5 is back, labelled \d\."))
         back.wait_for(timeout=30_000)
+        page.wait_for_function(f"({TILES_JS})().length === {KEPT}", timeout=60_000)
         wait_idle(page)
         after = page.evaluate(TILES_JS)
         assert sorted(t["caption"] for t in after) == sorted(t["caption"] for t in tiles)  # #5 again, not #13
