@@ -6,6 +6,7 @@ import itertools
 import re
 import zlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -445,7 +446,8 @@ def colour_range(arrays: Sequence[np.ndarray], robust: bool = False) -> tuple[fl
     return (-top, top) if negative else (0.0, top)
 
 
-MAP_HOVER = "map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}: %{customdata[3]:.3f}<extra></extra>"
+# A map cell's hover: the value from z, or (maps each stretched to their own scale) the true one kept beside it
+MAP_HOVER = "map %{{customdata[0]}}<br>row %{{customdata[1]}}, col %{{customdata[2]}}: %{{{value}:.3f}}<extra></extra>"
 MAPS_PX = 700  # the width of the tiles of a map grid across Inside's main column at 1,280 px
 
 
@@ -459,6 +461,18 @@ def map_grid(maps: np.ndarray, shared_scale: bool = True, title: str = "", max_m
                      title_chars, noun=noun)
 
 
+class Stage(NamedTuple):
+    """One row of a stage_grids figure: each model's maps of one stage (name -> (C, H, W), None where a model
+    has no such stage), its title, a note per model (e.g. its own layer, where the models' differ), its colour
+    scale ("shared", "per model" or "per map", as map_grids) and the noun its maps are counted in."""
+    title: str
+    blocks: dict[str, np.ndarray | None]
+    notes: dict[str, str] | None = None
+    scale: str = "shared"
+    zrange: tuple[float, float] | None = None
+    noun: str = "maps"
+
+
 def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title: str = "", max_maps: int = 32,
               cols: int = 8, zrange: tuple[float, float] | None = None, title_chars: int | None = None,
               notes: dict[str, str] | None = None, noun: str = "maps") -> go.Figure:
@@ -468,17 +482,52 @@ def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title
     bar), "per model" (a colour bar each) or "per map" (each map stretched to its own largest |value|; hovering
     shows the true value). Only the first `max_maps` of a model are drawn (of its `noun`), and its label then
     says so. Cells are square (CIFAR's 32×32 maps were drawn as tall rectangles): the grids keep their aspect
-    and the figure's height follows them.
+    and the figure's height follows them."""
+    return stage_grids([Stage("", blocks, notes, scale, zrange, noun)], title, max_maps, cols, title_chars)
+
+
+STAGE_HEAD_PX = 40  # a stage's own title over its grids and a gap above it, when one figure holds several
+LABEL_PX = 20  # the line of model labels over a stage's grids
+
+
+def stage_grids(stages: Sequence[Stage], title: str = "", max_maps: int = 32, cols: int = 8,
+                title_chars: int | None = None) -> go.Figure:
+    """Stages stacked in one figure, each a row of map_grids (its own axes, title, labels and colour bars):
+    a chart per stage took the browser about as long each as this takes for all (Inside, issue 36).
 
     The tiles are one heatmap per model on one pair of axes, narrow empty bands between them: a subplot per tile
-    looked the same and took the browser about ten times as long to draw, and a chart per model half again as
-    long as one chart for both (Inside draws a stage per chart, issue 36)."""
+    looked the same and took the browser about ten times as long to draw."""
+    fig, rows = go.Figure(), []
+    for i, stage in enumerate(stages):
+        rows.append(_stage_row(fig, stage, "" if i == 0 else str(i + 1), max_maps, cols))
+    if len(stages) == 1 and not stages[0].title:  # one stage: the figure's title is the stage's
+        title = title + rows[0]["more"]
+    heads = [(STAGE_HEAD_PX if len(stages) > 1 else 0) + LABEL_PX * r["labelled"] for r in rows]
+    top = 40 if len(stages) > 1 else 40 + LABEL_PX * rows[0]["labelled"]
+    if len(stages) == 1:
+        heads = [0]
+    plot = sum(r["px"] + h for r, h in zip(rows, heads, strict=True))
+    at = 0.0
+    for i, (row, head) in enumerate(zip(rows, heads, strict=True)):  # each row's band of the plot, top down
+        at += head
+        domain = [1 - (at + row["px"]) / plot, 1 - at / plot]
+        at += row["px"]
+        _place_row(fig, stages[i], row, "" if i == 0 else str(i + 1), domain, len(stages) > 1)
+    _bare_tiles(fig)
+    return _layout(fig, height=round(plot) + top + 10, title=title, hovermode="closest",
+                   plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars,
+                   margin=dict(l=10, r=10, t=top, b=10))
+
+
+def _stage_row(fig: go.Figure, stage: Stage, axis: str, max_maps: int, cols: int) -> dict:
+    """One stage's heatmaps added to `fig` on axes x<axis>/y<axis>, side by side; what placing it needs."""
+    blocks, scale, notes = stage.blocks, stage.scale, stage.notes
     shown = {name: np.asarray(m, dtype=float)[:max_maps] for name, m in blocks.items() if m is not None}
-    common = zrange or colour_range(list(shown.values()) or [np.zeros(1)])
+    common = stage.zrange or colour_range(list(shown.values()) or [np.zeros(1)])
     signed = any(colour_range([g])[0] < 0 for g in shown.values())  # "per map": one colour scale for all grids
     laid = {name: (_tiles(g, min(cols, len(g)), scale == "per map"), g.shape) for name, g in shown.items()}
-    widest = max((float(x[-1] - x[0]) for (_, _, x, _), _ in laid.values()), default=6.0)
-    fig, x0, tall, band, labels = go.Figure(), 0.0, 0.0, 0.0, []
+    widest = max((float(wide) for (_, _, wide, _), _ in laid.values()), default=6.0)
+    x0, tall, band, labels, more, first = 0.0, 0.0, 0.0, [], "", len(fig.data)
     short = _short_names(list(shown))
     for name in blocks:
         note = f" · {notes[name]}" if notes and notes.get(name) else ""
@@ -487,49 +536,63 @@ def map_grids(blocks: dict[str, np.ndarray | None], scale: str = "shared", title
             band = 0.1 * widest
             x0 += widest + band
             continue
-        (z, about, x, y), (n, h, w) = laid[name]
+        (z, about, wide, high), (n, h, w) = laid[name]
         lo, hi = common if scale == "shared" else colour_range([shown[name]])
         diverging = signed if scale == "per map" else lo < 0
         fig.add_trace(go.Heatmap(
-            z=z, x=x + x0, y=y, customdata=about, hoverongaps=False,
+            z=z, x0=x0 + 0.5, dx=1, y0=0.5, dy=1, customdata=about, hoverongaps=False,  # cell edges: whole numbers
+            xaxis=f"x{axis}", yaxis=f"y{axis}",
             **(dict(zmin=-1.0 if signed else 0.0, zmax=1.0) if scale == "per map" else dict(zmin=lo, zmax=hi)),
-            colorscale="RdBu_r" if diverging else "Viridis", showscale=scale == "per model" or not fig.data,
-            colorbar=_map_bar(scale, diverging, short[name], len(shown), len(fig.data)),
-            hovertemplate=(escape(name) + "<br>" if name else "") + MAP_HOVER))
+            colorscale="RdBu_r" if diverging else "Viridis", showscale=scale == "per model" or len(fig.data) == first,
+            colorbar=_map_bar(scale, diverging, short[name], len(shown)),
+            hovertemplate=(escape(name) + "<br>" if name else "") + MAP_HOVER.format(
+                value="customdata[3]" if scale == "per map" else "z")))
         total = len(blocks[name])
         if name:
-            labels.append((x0 + (x[-1] - x[0]) / 2, f"{name} · {total}×{h}×{w}"
+            labels.append((x0 + wide / 2, f"{name} · {total}×{h}×{w}"
                            + (f", first {n}" if n < total else "") + note))
         elif n < total:
-            title = f"{title} · first {n} of {total} {noun}"
+            more = f" · first {n} of {total} {stage.noun}"
         band = 0.6 * w  # between two models' grids
-        x0 += float(x[-1] - x[0]) + band
-        tall = max(tall, float(y[-1] - y[0]))
-    for at, text in labels:  # each model's grid labelled over it (a single unnamed grid has none)
-        fig.add_annotation(x=at, y=1, xref="x", yref="paper", yanchor="bottom", text=escape(text),
-                           showarrow=False, font=dict(size=12))
-    _bare_tiles(fig)
-    _square(fig)
-    fig.update_yaxes(autorange="reversed")
-    labelled = bool(labels)
-    # As tall as the tiles are at MAPS_PX wide (a wider figure's tiles are as tall, a narrower one's room below)
-    plot_px = MAPS_PX * tall / max(x0 - band, 1.0)
-    # A colour bar per model, stacked: each needs ~120 px to show its ticks apart (two rows of tiles gave ~30)
-    least = 120 * len(shown) + 60 if scale == "per model" and len(shown) > 1 else 160
-    return _layout(fig, height=max(least, round(plot_px) + 50 + 20 * labelled), title=title, hovermode="closest",
-                   plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars,
-                   margin=dict(l=10, r=10, t=40 + 20 * labelled, b=10))
+        x0 += wide + band
+        tall = max(tall, float(high))
+    # As tall as the tiles are at MAPS_PX wide (a wider figure's tiles are as tall, a narrower one's room below);
+    # a colour bar per model, stacked, needs ~150 px each (its title included) to show its ticks apart (two rows
+    # of tiles gave ~30)
+    bars = len(shown) if scale == "per model" and len(shown) > 1 else 1
+    px = max(MAPS_PX * tall / max(x0 - band, 1.0), 150 * bars if bars > 1 else 100)
+    return dict(px=px, labels=labels, labelled=bool(labels), more=more, traces=range(first, len(fig.data)))
 
 
-def _map_bar(scale: str, diverging: bool, name: str, blocks: int, index: int) -> dict:
-    """The colour bar of a model's maps: one for all ("shared", "per map"), or one per model stacked at the
-    right, each titled with its model's name."""
+def _place_row(fig: go.Figure, stage: Stage, row: dict, axis: str, domain: list[float], headed: bool) -> None:
+    """A stage's axes in its band of the plot (square cells, any room left below the tiles), its title and model
+    labels over it, its colour bars beside it (stacked in the band, one per model, for "per model")."""
+    fig.update_layout({f"xaxis{axis}": dict(anchor=f"y{axis}", constrain="domain"),
+                       f"yaxis{axis}": dict(domain=domain, anchor=f"x{axis}", scaleanchor=f"x{axis}", scaleratio=1,
+                                            constrain="domain", constraintoward="top", autorange="reversed")})
+    bars = [fig.data[i] for i in row["traces"] if fig.data[i].showscale]
+    for k, trace in enumerate(bars):
+        share = (domain[1] - domain[0]) / len(bars)  # of the plot's height: a gap between two stacked bars
+        trace.colorbar.update(y=domain[1] - (k + 0.5) * share, yanchor="middle",
+                              len=share * (0.9 if len(bars) > 1 else 1))
+    ref = dict(xref=f"x{axis}", yref=f"y{axis} domain", y=1, yanchor="bottom", showarrow=False)
+    for at, text in row["labels"]:  # each model's grid labelled over it (a single unnamed grid has none)
+        fig.add_annotation(x=at, text=escape(text), font=dict(size=12), **ref)
+    if headed:  # the stage's title over its labels
+        fig.add_annotation(**{**ref, "xref": "paper"}, x=0, xanchor="left",
+                           text=f"<b>{escape(stage.title + row['more'])}</b>",
+                           yshift=LABEL_PX * row["labelled"], font=dict(size=13))
+
+
+def _map_bar(scale: str, diverging: bool, name: str, models: int) -> dict:
+    """The colour bar of a model's maps: one for all ("shared", "per map"), or one per model, titled with its
+    model's name (stage_grids stacks them beside the stage)."""
     if scale == "per map":
         return dict(thickness=12, title="each map", tickvals=[-1, 0, 1] if diverging else [0, 1],
                     ticktext=["−its max", "0", "+its max"] if diverging else ["0", "its max"])
-    if scale == "shared" or blocks == 1:
+    if scale == "shared" or models == 1:
         return dict(thickness=12, title="value")
-    return dict(thickness=12, title=escape(name), len=0.9 / blocks, y=1 - (index + 0.5) / blocks, yanchor="middle")
+    return dict(thickness=12, title=escape(name))
 
 
 def _short_names(names: list[str]) -> dict[str, str]:
@@ -542,32 +605,29 @@ def _short_names(names: list[str]) -> dict[str, str]:
     return {n: n for n in names}
 
 
-def _tiles(maps: np.ndarray, cols: int, own_scale: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(n, H, W) maps laid out `cols` to a row: z with NaN gaps between tiles, the per-cell (map, row, column,
-    true value) for hover, and the x and y cell edges (the gaps narrower than a cell). `own_scale`: each map
-    divided by its own largest |value|."""
+def _tiles(maps: np.ndarray, cols: int, own_scale: bool) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(n, H, W) maps laid out `cols` to a row, a cell's width of NaN between tiles: z, the per-cell (map, row,
+    column) for hover (and the true value where `own_scale` divides each map by its own largest |value|), and
+    the grid's width and height in cells.
+
+    The gaps are whole cells so the grid is evenly spaced: plotly then draws a heatmap as one pixelated image
+    (a pixel per cell) instead of painting every cell on the plot's pixels, half the time (issue 36)."""
     n, h, w = maps.shape
     rows = int(np.ceil(n / cols))
     shown = maps
     if own_scale:
         top = np.abs(maps).reshape(n, -1).max(1)
         shown = np.where(top[:, None, None] > 0, maps / np.maximum(top, 1e-30)[:, None, None], 0.0)
-    # The gaps of the subplots this replaced (1% of the width, 2% of the height between tiles), in cells.
-    gap_x = w * 0.01 / ((1 - 0.01 * (cols - 1)) / cols)
-    gap_y = h * 0.02 / ((1 - 0.02 * (rows - 1)) / rows) if rows > 1 else 0.0
     z = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)
-    about = np.full(z.shape + (4,), np.nan, dtype=np.float32)
+    # Where each map's value is its colour, hover reads it from z; whole numbers fit 2 bytes (the spec's size)
+    about = np.zeros(z.shape + (4 if own_scale else 3,), dtype=np.float32 if own_scale else np.int16)
     rr, cc = np.mgrid[1:h + 1, 1:w + 1]
     for i, m in enumerate(shown):
         r, c = divmod(i, cols)
         tile = np.s_[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w]
         z[tile] = m
-        about[tile] = np.stack([np.full((h, w), i + 1), rr, cc, maps[i]], -1)  # maps count from 1, as rows do
-
-    def edges(size: int, count: int, gap: float) -> np.ndarray:
-        return np.concatenate([[0.0], np.cumsum(([1.0] * size + [gap]) * (count - 1) + [1.0] * size)])
-
-    return z, about, edges(w, cols, gap_x), edges(h, rows, gap_y)
+        about[tile] = np.stack([np.full((h, w), i + 1), rr, cc] + ([maps[i]] if own_scale else []), -1)
+    return z, about, z.shape[1], z.shape[0]
 
 
 def _square(fig: go.Figure, subplots: int = 1) -> None:

@@ -268,11 +268,14 @@ def test_a_feature_map_grid_is_one_heatmap_with_each_tile_in_place():
             tile = np.s_[r * 4:r * 4 + 3, c * 5:c * 5 + 4]
             expected = maps[i] if shared else maps[i] / np.abs(maps[i]).max()
             np.testing.assert_allclose(z[tile], expected, rtol=1e-6)
-            np.testing.assert_allclose(about[tile][..., 3], maps[i], rtol=1e-6)  # the true value, either scale
+            # the true value, either scale: z where it is the colour, else kept beside it for the hover
+            np.testing.assert_allclose(z[tile] if shared else about[tile][..., 3], maps[i], rtol=1e-6)
             assert (about[tile][..., 0] == i + 1).all() and about[tile][0, 1, 1:3].tolist() == [1, 2]
         assert np.isnan(z[3]).all() and np.isnan(z[:, 4]).all()  # the gaps: nothing drawn, nothing to hover
         assert np.isnan(z[8:, 10:]).all()  # two tiles in the last row
-        assert heat.hoverongaps is False and "customdata[3]" in heat.hovertemplate
+        assert heat.hoverongaps is False and ("%{z:.3f}" if shared else "%{customdata[3]:.3f}") in heat.hovertemplate
+        # Evenly spaced cells (gaps a cell wide): plotly draws the heatmap as one pixelated image, half the time
+        assert heat.x is None and heat.y is None and heat.dx == heat.dy == 1
 
 
 def test_a_confusion_colour_bar_counts_in_whole_numbers():

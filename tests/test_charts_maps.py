@@ -85,7 +85,8 @@ def test_a_stage_of_two_models_is_one_chart_with_a_labelled_grid_each():
     assert shared.data[0].zmax == shared.data[1].zmax == pytest.approx(np.abs(b).max(), rel=1e-6)  # one scale
     assert [t.showscale for t in shared.data] == [True, False]  # one colour bar for it
     assert [a.text for a in shared.layout.annotations] == ["#1 CNN, trained · 6×12×12", "#1 CNN, untrained · 6×12×12"]
-    assert min(shared.data[1].x) > max(shared.data[0].x)  # side by side, the second right of the first
+    # side by side, the second right of the first: a grid 4×13-1 cells wide from x0 - 0.5
+    assert shared.data[1].x0 - 0.5 > shared.data[0].x0 - 0.5 + shared.data[0].z.shape[1]
     own = charts.map_grids({"#1 CNN, trained": a, "#2 CNN, trained": b}, "per model")
     assert own.data[0].zmax < own.data[1].zmax and all(t.showscale for t in own.data)
     assert [t.colorbar.title.text for t in own.data] == ["#1 CNN", "#2 CNN"]  # which bar is whose

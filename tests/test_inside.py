@@ -65,14 +65,30 @@ def titles(at) -> list[str]:
 
 
 def grids(at) -> list[str]:
-    """Each model's grid in the map charts, "<model> · <shape>: <chart title>": a chart per stage (and one for the
-    first-layer filters), the models side by side in it, each grid labelled over it."""
+    """Each model's grid in the map charts, "<model> · <shape>: <stage>": one chart for every stage (the
+    first-layer filters the last), a row each, its title over it, the models side by side, each grid labelled."""
     out = []
     for c in at.get("plotly_chart"):
         layout = json.loads(c.proto.spec)["layout"]
         title = one_line(layout.get("title", {}).get("text", ""))
-        out += [f"{html.unescape(a['text'])}: {title}" for a in layout.get("annotations", []) if " · " in a["text"]]
+        heads = headings(layout)
+        out += [f"{html.unescape(a['text'])}: {heads.get(a.get('yref'), title)}"
+                for a in layout.get("annotations", []) if " · " in a["text"] and not a["text"].startswith("<b>")]
     return out
+
+
+def headings(layout: dict) -> dict[str, str]:
+    """A stage chart's stage titles (bold, over each row), by the y axis their row is on ("y2 domain")."""
+    return {a["yref"]: html.unescape(a["text"].removeprefix("<b>").removesuffix("</b>"))
+            for a in layout.get("annotations", []) if a["text"].startswith("<b>")}
+
+
+def stage(at, heading: str) -> list[dict]:
+    """The heatmaps of the stage titled `heading` in Inside's map chart."""
+    [layout_data] = [spec for spec in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+                     if headings(spec["layout"])]
+    [axis] = [ref.split()[0] for ref, text in headings(layout_data["layout"]).items() if text == heading]
+    return [t for t in layout_data["data"] if t.get("yaxis", "y") == axis]
 
 
 def one_line(title: str) -> str:
@@ -307,7 +323,8 @@ def test_a_broken_checkpoint_to_compare_with_is_a_warning_not_a_crash(store, hom
     at.selectbox(key="inside_other").set_value(broken).run()
     assert not at.exception
     assert any(f"run-{broken}.pt" in w.value for w in at.warning)
-    assert f"#{good} CNN, trained: first-layer filters" in titles(at)  # the good model's views are all still there
+    # the good model's views are all still there
+    assert f"#{good} CNN, trained: feature maps" in titles(at) and stage(at, "first-layer filters · 16×3×3")
 
 
 def _alone(home, run_id: int):
@@ -371,21 +388,21 @@ def _scales(spec: dict) -> list[tuple]:
 def test_side_by_side_maps_share_one_colour_scale_and_every_one_has_a_colour_bar(inside_home, monkeypatch):
     at, ids = open_inside(inside_home, monkeypatch, "cnn plain")
     i = ids["cnn plain"]
-    stage = chart(at, "after tanh 1")  # one chart for the stage, each model's grid a heatmap in it
+    tanh = {"data": stage(at, "after tanh 1")}  # a row of the maps' chart, each model's grid a heatmap in it
     assert grids(at)[2:4] == [f"#{i} CNN, {k} · 16×28×28: after tanh 1" for k in ("trained", "untrained")]
-    assert len(_scales(stage)) == 2 and len(set(_scales(stage))) == 1  # one scale for both models at this stage
-    lo, hi = _scales(stage)[0]
+    assert len(_scales(tanh)) == 2 and len(set(_scales(tanh))) == 1  # one scale for both models at this stage
+    lo, hi = _scales(tanh)[0]
     assert lo == -hi  # diverging about 0: white is 0
-    assert [t["showscale"] for t in stage["data"]] == [True, False]  # so one colour bar: one scale
+    assert [t["showscale"] for t in tanh["data"]] == [True, False]  # so one colour bar: one scale
     assert "shared by the models side by side" in captions(at)
     at.radio(key="inside_scale").set_value("one per model").run()
     assert not at.exception
-    own = chart(at, "after tanh 1")
+    own = {"data": stage(at, "after tanh 1")}
     assert len(set(_scales(own))) == 2 and all(t["showscale"] for t in own["data"])  # a colour bar each
     assert [t["colorbar"]["title"]["text"] for t in own["data"]] == ["trained", "untrained"]
     at.radio(key="inside_scale").set_value("one per map").run()
     assert not at.exception
-    per_map = chart(at, "after tanh 1")
+    per_map = {"data": stage(at, "after tanh 1")}
     assert per_map["data"][0]["showscale"] and "+its max" in per_map["data"][0]["colorbar"]["ticktext"]
     assert "its own largest value" in captions(at)
 
@@ -645,6 +662,13 @@ def test_the_open_tab_is_kept_in_the_url_and_a_link_opens_it(inside_home, monkey
     other.run()
     assert not other.exception
     assert other.session_state["inside_view"] == MAPS and other.query_params["view"] == "maps"
+
+
+def test_a_view_both_kinds_of_model_have_sits_at_the_same_tab_in_both():
+    """A model change from a LeNet on "How far the weights moved" to a GRU once opened "The model's map of inputs",
+    unbuilt (Streamlit's tabs took the new index from the old labels): a shared view keeps its index."""
+    shared = [v for v in CNN_VIEWS if v in RECURRENT_VIEWS]
+    assert shared and all(CNN_VIEWS.index(v) == RECURRENT_VIEWS.index(v) for v in shared)
 
 
 def test_a_recurrent_models_tabs_replace_a_cnns_and_a_tab_both_have_stays_open(inside_home, monkeypatch):

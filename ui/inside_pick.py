@@ -19,8 +19,11 @@ MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM, INDEX_PARAM = "model", "vs",
 # Inside's views, one tab each (its name in the URL: its label): a CNN's and a recurrent model's
 MAPS, STATES, MATH, GRADIENT = "Feature maps", "Hidden states", "The math", "Gradient through time"
 PIXELS, WEIGHTS, PROJECTION = "Which pixels decided it", "How far the weights moved", "The model's map of inputs"
+# A view both kinds have sits at the same place in both: Streamlit's tabs, given new labels and a new open index
+# in one update, could look the index up in the old labels before the new arrived (under load, 1 model change in
+# 8) and open a tab the page had not built. At the same index, the open index does not change with the labels.
 CNN_VIEWS = (MAPS, MATH, PIXELS, WEIGHTS, PROJECTION)
-RECURRENT_VIEWS = (STATES, MATH, GRADIENT, PIXELS, WEIGHTS, PROJECTION)
+RECURRENT_VIEWS = (STATES, MATH, PIXELS, WEIGHTS, PROJECTION, GRADIENT)
 SLUGS = {MAPS: "maps", STATES: "states", MATH: "math", GRADIENT: "gradient", PIXELS: "pixels", WEIGHTS: "weights",
          PROJECTION: "projection"}
 DRAWING = "my drawing"

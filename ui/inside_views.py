@@ -80,6 +80,24 @@ def _maps_of_stage(all_maps: dict, block: int, stage: str) -> dict:
             for name, maps in all_maps.items()}
 
 
+def _shape(maps: np.ndarray) -> str:
+    return "×".join(map(str, maps.shape))
+
+
+def map_stage(maps: dict, block: int, stage: str, mode: str) -> charts.Stage:
+    """One stage's row of Inside's map chart: one model's maps titled with its layer and shape, or several
+    models' side by side, each labelled (and its own layer noted where the models' differ)."""
+    layers = {name: f.layer for name, f in maps.items() if f is not None}
+    fm = next(f for f in maps.values() if f is not None)
+    if len(maps) == 1:
+        return charts.Stage(f"after {fm.layer} · {_shape(fm.maps)}", {"": fm.maps}, scale=mode)
+    grids = {name: f.maps if f is not None else None for name, f in maps.items()}
+    if len(set(layers.values())) > 1:  # e.g. a tanh CNN beside a ReLU LeNet
+        return charts.Stage(f"block {block}: {stage}", grids, {name: f"after {layer}" for name, layer in
+                                                               layers.items()}, mode)
+    return charts.Stage(f"after {fm.layer}", grids, scale=mode)
+
+
 def cnn_view(shown: dict[str, Shown], config) -> None:
     """Layer table, feature maps per stage and first-layer filters, for one model or several side by side."""
     names = list(shown)
@@ -91,25 +109,26 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
     scale = st.radio("Colour scale", SCALES if len(names) > 1 else SCALES[1:], horizontal=True, key="inside_scale")
     all_maps = {name: probes.feature_maps(s.model, s.x) for name, s in shown.items()}
     first = all_maps[names[0]]
-    stages = [(fm.block, fm.stage) for fm in first]
+    options = [(fm.block, fm.stage) for fm in first]
     layer = {(fm.block, fm.stage): fm.layer for fm in first}
-    picked = st.multiselect("Stages", stages, default=[s for s in stages if s[1] in ("conv", "activation", "pool")],
+    picked = st.multiselect("Stages", options, default=[s for s in options if s[1] in ("conv", "activation", "pool")],
                             format_func=lambda s: f"block {s[0]}: after {layer[s]}")
     mode = {SCALES[0]: "shared", SCALES[1]: "per model", SCALES[2]: "per map"}[scale]
-    for block, stage in picked:  # one chart per stage, the models side by side in it (a chart each drew slower)
-        maps = _maps_of_stage(all_maps, block, stage)
-        fm = next(f for f in maps.values() if f is not None)
-        layers = {name: f.layer for name, f in maps.items() if f is not None}
-        notes = None
-        if len(names) > 1:  # each model's grid labelled with its name and shape (and its layer, if theirs differ)
-            grids, title = {name: f.maps if f is not None else None for name, f in maps.items()}, f"after {fm.layer}"
-            if len(set(layers.values())) > 1:  # e.g. a tanh CNN beside a ReLU LeNet
-                title, notes = f"block {block}: {stage}", {name: f"after {layer}" for name, layer in layers.items()}
-        else:
-            grids, title = {"": fm.maps}, f"{names[0]}: after {fm.layer} · {'×'.join(map(str, fm.maps.shape))}"
-        st.plotly_chart(charts.map_grids(grids, mode, title, cols=8 if len(names) == 1 else 4,
-                                         title_chars=title_room(1), notes=notes),
-                        width="stretch", key=f"maps-{block}-{stage}", config=charts.STATIC)
+    stages = [map_stage(_maps_of_stage(all_maps, block, stage), block, stage, mode) for block, stage in picked]
+    filters = {name: probes.first_filters(s.model) for name, s in shown.items()}
+    common = charts.colour_range(list(filters.values())) if scale == SCALES[0] else None  # across the models
+    grey = all(w.shape[1] == 1 for w in filters.values())
+    if grey:  # grey kernels: one more row of the same chart (a photo model's are colour pictures, drawn apart)
+        one = {"" if len(names) == 1 else name: w[:, 0] for name, w in filters.items()}
+        stages.append(charts.Stage("first-layer filters" + (f" · {_shape(filters[names[0]][:, 0])}"
+                                                             if len(names) == 1 else ""),
+                                   one, None, "per model" if len(names) > 1 and not common else "shared",
+                                   noun="filters"))
+    if stages:  # one chart for every stage: a chart each took the browser about as long each (issue 36)
+        st.plotly_chart(charts.stage_grids(stages, f"{names[0]}: feature maps" if len(names) == 1
+                                           else "Feature maps", cols=8 if len(names) == 1 else 4,
+                                           title_chars=title_room(1)),
+                        width="stretch", key="maps", config=charts.STATIC, theme=None)
     if picked:
         st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
                    "(red positive, blue negative, white 0; dark to bright where all values are ≥ 0). Colour scale: "
@@ -118,13 +137,7 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
                       SCALES[2]: "each map stretched to its own largest value: shapes compare, brightness does "
                                  "not (hover for true values)."}[scale]
                    + " Look for maps that light up along strokes or edges of one direction.")
-    filters = {name: probes.first_filters(s.model) for name, s in shown.items()}
-    common = charts.colour_range(list(filters.values())) if scale == SCALES[0] else None
-    if len(names) > 1 and all(w.shape[1] == 1 for w in filters.values()):  # grey kernels: one chart, as the maps
-        st.plotly_chart(charts.map_grids({name: w[:, 0] for name, w in filters.items()},
-                                         "shared" if common else "per model", "first-layer filters", cols=4),
-                        width="stretch", key="filters", config=charts.STATIC)
-    else:  # a photo model's kernels are colour pictures, one chart per model
+    if not grey:
         for col, (name, w) in zip(columns(names), filters.items(), strict=True):
             col.plotly_chart(charts.filter_grid(w, f"{name}: first-layer filters", zrange=common,
                                                 title_chars=title_room(len(names))),
