@@ -24,9 +24,10 @@ c2.page_link("pages/compare.py", label="**Compare** runs and regularization sett
 c1.page_link("pages/draw.py", label="**Draw** a digit for your models to read", icon="✏️")
 c2.page_link("pages/inside.py", label="Look **inside**: feature maps, hidden states, gates", icon="🔬")
 
-# torch loads here (seconds on a cold server): the text above is already on screen.
+# torch, pandas and plotly load here (seconds on a cold server): the text above is already on screen.
 import torch  # noqa: E402
 
+import ui.preload  # noqa: E402, F401  for the next page (Home draws no chart or table)
 from playground.data import SPECS, available_offline  # noqa: E402
 
 device = (f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available()

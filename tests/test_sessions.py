@@ -14,7 +14,8 @@ from playground.store import RunStore
 
 from conftest import ROOT, tiny
 
-# Each session does what its page does first (every page imports ui first), then its first chart or table.
+# Each session does what its page does first (the frame imports ui.preload before every page but Home's text),
+# then its first chart or table.
 SESSIONS_IMPORTING = """
 import json, threading, traceback
 import numpy as np
@@ -24,7 +25,7 @@ def session(work):
     def run():
         try:
             start.wait()
-            import ui.common  # noqa: F401
+            import ui.preload  # noqa: F401
             work()
         except Exception:
             errors.append(traceback.format_exc(limit=-2))

@@ -34,6 +34,9 @@ PARAMLESS = ("", "draw")
 KEPT = "nav_kept"  # a plain dict, no widget's: the last value of each key above, restored when Streamlit drops it
 
 
+HOME_PATH = ""  # the default page's url_path
+
+
 def pages() -> list:
     """The app's pages (new objects each run: st.Page objects can run once)."""
     return [
@@ -66,6 +69,8 @@ def frame():
     """What app.py draws around every page; returns the page to run."""
     st.set_page_config(page_title="Playground", page_icon="🧪", layout="wide")
     page = st.navigation(pages())
+    if page.url_path != HOME_PATH:  # Home draws text only; every other page may draw a chart or a table
+        import ui.preload  # noqa: F401
     _run.url_slot = st.empty()  # where this run's show_in_url puts its script: one element, the last call's
     s = st.session_state
     keep_widget_values(s, rerun=s.get(LAST_PAGE) == page.url_path)
