@@ -497,22 +497,22 @@ def stage_grids(stages: Sequence[Stage], title: str = "", max_maps: int = 32, co
 
     The tiles are one heatmap per model on one pair of axes, narrow empty bands between them: a subplot per tile
     looked the same and took the browser about ten times as long to draw."""
-    fig, rows = go.Figure(), []
-    for i, stage in enumerate(stages):
-        rows.append(_stage_row(fig, stage, "" if i == 0 else str(i + 1), max_maps, cols))
-    if len(stages) == 1 and not stages[0].title:  # one stage: the figure's title is the stage's
-        title = title + rows[0]["more"]
-    heads = [(STAGE_HEAD_PX if len(stages) > 1 else 0) + LABEL_PX * r["labelled"] for r in rows]
-    top = 40 if len(stages) > 1 else 40 + LABEL_PX * rows[0]["labelled"]
-    if len(stages) == 1:
-        heads = [0]
+    if not stages:
+        raise ValueError("stage_grids needs a stage")
+    fig, one = go.Figure(), len(stages) == 1
+    rows = [_stage_row(fig, stage, "" if i == 0 else str(i + 1), max_maps, cols) for i, stage in enumerate(stages)]
+    if one and not stages[0].title:  # one stage: the figure's title is the stage's
+        title += rows[0]["more"]
+    # One stage: its model labels in the top margin; several: each row's title and labels over it, in the plot
+    heads = [0] if one else [STAGE_HEAD_PX + LABEL_PX * r["labelled"] for r in rows]
+    top = 40 + (LABEL_PX * rows[0]["labelled"] if one else 0)
     plot = sum(r["px"] + h for r, h in zip(rows, heads, strict=True))
     at = 0.0
     for i, (row, head) in enumerate(zip(rows, heads, strict=True)):  # each row's band of the plot, top down
         at += head
         domain = [1 - (at + row["px"]) / plot, 1 - at / plot]
         at += row["px"]
-        _place_row(fig, stages[i], row, "" if i == 0 else str(i + 1), domain, len(stages) > 1)
+        _place_row(fig, stages[i], row, "" if i == 0 else str(i + 1), domain, not one)
     _bare_tiles(fig)
     return _layout(fig, height=round(plot) + top + 10, title=title, hovermode="closest",
                    plot_bgcolor="rgba(0,0,0,0)", title_chars=title_chars,

@@ -102,3 +102,28 @@ def test_a_colour_bar_per_model_is_tall_enough_to_read():
     flat = {"#1 LeNet, trained": rng.normal(size=(6, 5, 5)), "#1 LeNet, untrained": rng.normal(size=(6, 5, 5))}
     assert charts.map_grids(flat, "per model").layout.height >= 300
     assert charts.map_grids(flat, "shared").layout.height < 300  # one bar: the tiles' own height
+
+
+def test_stages_stack_in_one_chart_each_on_its_own_axes_with_its_title_and_colour_bar():
+    """Issue 36: Inside drew a chart per stage (7 on its default tab); one chart holds them all, a row each."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 12, 12)), rng.random(size=(16, 5, 5))  # signed, and all ≥ 0
+    fig = charts.stage_grids([charts.Stage("after conv 1", {"#1 CNN, trained": a, "#1 CNN, untrained": a * 2}),
+                              charts.Stage("first-layer filters", {"#1 CNN, trained": b, "#1 CNN, untrained": b},
+                                           scale="per model", noun="filters")], "Feature maps", cols=4)
+    assert [(t.xaxis, t.yaxis) for t in fig.data] == [("x", "y"), ("x", "y"), ("x2", "y2"), ("x2", "y2")]
+    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
+    assert 0 <= bottom[0] < bottom[1] < top[0] < top[1] <= 1  # the first stage above the second, apart
+    assert not square_axes(fig) and fig.layout.yaxis2.autorange == "reversed"  # square cells, row 1 at the top
+    heads = {a.text: a.yref for a in fig.layout.annotations if a.text.startswith("<b>")}
+    assert heads == {"<b>after conv 1</b>": "y domain", "<b>first-layer filters</b>": "y2 domain"}
+    labels = [a.text for a in fig.layout.annotations if a.yref == "y2 domain" and not a.text.startswith("<b>")]
+    assert labels == ["#1 CNN, trained · 16×5×5", "#1 CNN, untrained · 16×5×5"]
+    # A shared bar for the first stage, one per model for the second: each within its own stage's band
+    bars = [(t.colorbar.y, t.colorbar.len) for t in fig.data if t.showscale]
+    assert len(bars) == 3 and top[0] <= bars[0][0] <= top[1]
+    assert all(bottom[0] <= y - size / 2 and y + size / 2 <= bottom[1] for y, size in bars[1:])
+    assert fig.data[0].colorscale != fig.data[2].colorscale  # diverging for the signed maps, not for b
+    assert fig.data[0].dx == fig.data[0].dy == 1  # evenly spaced cells: drawn as one image
+    with pytest.raises(ValueError):
+        charts.stage_grids([])
