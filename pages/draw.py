@@ -7,7 +7,16 @@ from playground.inference import CheckpointError, drawing_checkpoints, predict_d
 from playground.own import is_own
 from ui.common import jobs, loaded_model, plain, run_label
 from ui.draw_answer import answer, rows_read, why
-from ui.draw_classes import default_models, digit_models, linked_model, model_label, not_scored, side_by_side
+from ui.draw_classes import (
+    default_models,
+    digit_models,
+    linked_model,
+    model_label,
+    models_in_url,
+    not_scored,
+    put_models_in_url,
+    side_by_side,
+)
 from ui.draw_input import SEEN, UPLOAD, draw_input, unlike_digits, warm_checks
 from ui.draw_keep import keep_controls, kept_signature, test_set
 from ui.draw_own import camera_keep, folder_io, own_classes, teach
@@ -30,10 +39,13 @@ labels = {r.id: model_label(r, f"{run_label(r)} · {ARCH_NAMES[r.config.model.ar
 s = st.session_state
 if (linked := linked_model(labels)) is not None:  # a lesson's link: its model, whatever was picked before
     s["draw_models"] = [linked]
+elif (named := models_in_url(labels)) is not None:  # a reload, or a link someone shared
+    s["draw_models"] = named
 elif s.get("draw_models") is None or any(i not in labels for i in s["draw_models"]):  # first visit, or a run gone
     s["draw_models"] = default_models(models)
 chosen = st.multiselect("Models", list(labels), format_func=labels.get, max_selections=6, key="draw_models",
                         help="By default the finished model with the best test accuracy.")
+put_models_in_url(chosen)
 if st.session_state.get("draw_detail") not in chosen:
     st.session_state["draw_detail"] = chosen[0] if chosen else None
 detail = st.selectbox("Explained in detail", chosen, key="draw_detail", format_func=labels.get,

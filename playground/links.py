@@ -22,6 +22,7 @@ RUN_KEY, LESSON_KEY = "run", "lesson"
 # The model a link opens Inside or Draw on (ui/inside_pick.MODEL_PARAM, ui/draw_classes.linked_model); neither
 # reads `run`: a lesson's link with `run` opened the newest run on Inside and the last pick on Draw
 MODEL_KEY = "model"
+MODELS_KEY = "models"  # Draw: the picked models' run ids, comma-separated
 # The query parameters each page owns (by url path): a page's URL carries these and nothing else, so
 # another page's keys never leak into it (Compare's `ids` once ended up in a Train URL).
 PAGE_PARAMS: dict[str, frozenset[str]] = {
@@ -31,7 +32,7 @@ PAGE_PARAMS: dict[str, frozenset[str]] = {
     # Inside's picks (ui/inside_pick.py: MODEL_PARAM, BESIDE_PARAM, INPUT_PARAM, VIEW_PARAM, INDEX_PARAM): unlisted, it
     # wrote back any key a link brought, 10 KB of it too, on every rerun.
     "inside": frozenset({MODEL_KEY, "vs", "input", "view", "index"}),
-    "draw": frozenset({MODEL_KEY}),
+    "draw": frozenset({MODEL_KEY, MODELS_KEY}),
 }
 MAX_VALUE = 100  # characters: no setting needs more
 MAX_ID_DIGITS = 18  # a run id fits SQLite's signed 64-bit integer

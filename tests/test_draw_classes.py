@@ -139,3 +139,23 @@ def test_a_link_with_a_model_opens_draw_on_it(classes_home, monkeypatch):
     at.query_params["model"] = "999"  # no such model: the default, no error
     at.run()
     assert not at.exception and at.multiselect(key="draw_models").value == [digits.id]
+
+
+def test_draws_url_keeps_its_models_for_a_reload(classes_home, monkeypatch):
+    """A reload (a new session) lost Draw's picked models: they are in its URL now, `?models=3,5`."""
+    monkeypatch.setenv("PLAYGROUND_HOME", str(classes_home))
+    digits, marks = sorted(RunStore(classes_home).list_runs(), key=lambda r: r.id)
+    at = app_page("pages/draw.py").run()
+    assert at.multiselect(key="draw_models").value == [digits.id] and at.query_params["models"] == str(digits.id)
+    at.multiselect(key="draw_models").set_value([marks.id, digits.id]).run()
+    assert at.query_params["models"] == f"{marks.id},{digits.id}"
+    again = app_page("pages/draw.py")  # the reload: a new session on the same URL
+    again.query_params["models"] = at.query_params["models"]
+    again.run()
+    assert not again.exception and again.multiselect(key="draw_models").value == [marks.id, digits.id]
+    # no such model, not ids (the default then), a model repeated (once)
+    for junk, kept in (("999", [digits.id]), ("x,,-1", [digits.id]), (",".join([str(marks.id)] * 50), [marks.id])):
+        bad = app_page("pages/draw.py")
+        bad.query_params["models"] = junk
+        bad.run()
+        assert not bad.exception and bad.multiselect(key="draw_models").value == kept, junk

@@ -32,6 +32,25 @@ def linked_model(labels: dict) -> int | None:
     return int(wanted) if wanted.isdigit() and int(wanted) in labels else None
 
 
+def models_in_url(labels: dict) -> list[int] | None:
+    """The models Draw's URL names (`?models=3,5`: a reload or a shared link), those Draw can still use; None
+    where it names none of them."""
+    from playground.links import MODELS_KEY
+    from ui.navigation import link_params
+
+    ids = [int(t) for t in link_params().get(MODELS_KEY, "").split(",")[:6] if t.strip().isdigit()]
+    ids = [i for i in dict.fromkeys(ids) if i in labels]
+    return ids or None
+
+
+def put_models_in_url(chosen: list[int]) -> None:
+    """The picked models in Draw's URL, so a reload keeps them (the session's pick is lost with it)."""
+    from playground.links import MODELS_KEY
+    from ui.navigation import put_in_url
+
+    put_in_url(MODELS_KEY, ",".join(map(str, chosen)) or None)
+
+
 def digit_models(loaded: dict) -> dict:
     """The loaded models (run id -> LoadedModel) that read digits: those kept drawings and MNIST's look-alikes fit."""
     return {i: m for i, m in loaded.items() if reads_digits(m.config)}

@@ -28,8 +28,8 @@ LAST_PAGE = "nav_last_page"  # the url path of the page this session ran last
 # default `value=` stay out: assigning their key warns on the page.
 KEPT_ACROSS_PAGES = ("f_", "draw_models", "draw_detail", "draw_brush", "filter_", "inside_model",
                      "inside_other", "inside_source", "inside_index", "inside_view")
-# Pages that keep nothing in the URL: a link's own keys are read once as it opens the page (link_params), any
-# other query parameter there is another page's
+# Pages whose URL is cleared as they open: a link's own keys are read once then (link_params), any other query
+# parameter there is another page's. Draw writes its models back after (a reload reads them as a link).
 PARAMLESS = ("", "draw")
 KEPT = "nav_kept"  # a plain dict, no widget's: the last value of each key above, restored when Streamlit drops it
 
