@@ -128,7 +128,7 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
         st.plotly_chart(charts.stage_grids(stages, f"{names[0]}: feature maps" if len(names) == 1
                                            else "Feature maps", cols=8 if len(names) == 1 else 4,
                                            title_chars=title_room(1)),
-                        width="stretch", key="maps", config=charts.STATIC, theme=None)
+                        width="stretch", key="maps", config=charts.STATIC)
     if picked:
         st.caption("Each tile is one channel after that stage: a picture of where in the image one filter responds "
                    "(red positive, blue negative, white 0; dark to bright where all values are ≥ 0). Colour scale: "
