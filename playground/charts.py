@@ -504,8 +504,8 @@ def stage_grids(stages: Sequence[Stage], title: str = "", max_maps: int = 32, co
     if one and not stages[0].title:  # one stage: the figure's title is the stage's
         title += rows[0]["more"]
     # One stage: its model labels in the top margin; several: each row's title and labels over it, in the plot
-    heads = [0] if one else [STAGE_HEAD_PX + LABEL_PX * r["labelled"] for r in rows]
-    top = 40 + (LABEL_PX * rows[0]["labelled"] if one else 0)
+    heads = [0] if one else [STAGE_HEAD_PX + LABEL_PX * r["lines"] for r in rows]
+    top = 40 + (LABEL_PX * rows[0]["lines"] if one else 0)
     plot = sum(r["px"] + h for r, h in zip(rows, heads, strict=True))
     at = 0.0
     for i, (row, head) in enumerate(zip(rows, heads, strict=True)):  # each row's band of the plot, top down
@@ -530,9 +530,10 @@ def _stage_row(fig: go.Figure, stage: Stage, axis: str, max_maps: int, cols: int
     x0, tall, band, labels, more, first = 0.0, 0.0, 0.0, [], "", len(fig.data)
     short = _short_names(list(shown))
     for name in blocks:
-        note = f" · {notes[name]}" if notes and notes.get(name) else ""
+        # A model's own layer on a line of its own: beside its name and shape it ran into the next model's label
+        note = [notes[name]] if notes and notes.get(name) else []
         if name not in laid:  # an empty place as wide as a grid, so each model stays where the others' put it
-            labels.append((x0 + widest / 2, f"{name}{note}: no such stage"))
+            labels.append((x0 + widest / 2, [f"{name}: no such stage", *note]))
             band = 0.1 * widest
             x0 += widest + band
             continue
@@ -549,8 +550,8 @@ def _stage_row(fig: go.Figure, stage: Stage, axis: str, max_maps: int, cols: int
                 value="customdata[3]" if scale == "per map" else "z")))
         total = len(blocks[name])
         if name:
-            labels.append((x0 + wide / 2, f"{name} · {total}×{h}×{w}"
-                           + (f", first {n}" if n < total else "") + note))
+            labels.append((x0 + wide / 2, [f"{name} · {total}×{h}×{w}" + (f", first {n}" if n < total else ""),
+                                           *note]))
         elif n < total:
             more = f" · first {n} of {total} {stage.noun}"
         band = 0.6 * w  # between two models' grids
@@ -561,7 +562,8 @@ def _stage_row(fig: go.Figure, stage: Stage, axis: str, max_maps: int, cols: int
     # of tiles gave ~30)
     bars = len(shown) if scale == "per model" and len(shown) > 1 else 1
     px = max(MAPS_PX * tall / max(x0 - band, 1.0), 150 * bars if bars > 1 else 100)
-    return dict(px=px, labels=labels, labelled=bool(labels), more=more, traces=range(first, len(fig.data)))
+    lines = max((len(text) for _, text in labels), default=0)  # of the model labels over the tiles
+    return dict(px=px, labels=labels, lines=lines, more=more, traces=range(first, len(fig.data)))
 
 
 def _place_row(fig: go.Figure, stage: Stage, row: dict, axis: str, domain: list[float], headed: bool) -> None:
@@ -576,12 +578,12 @@ def _place_row(fig: go.Figure, stage: Stage, row: dict, axis: str, domain: list[
         trace.colorbar.update(y=domain[1] - (k + 0.5) * share, yanchor="middle",
                               len=share * (0.9 if len(bars) > 1 else 1))
     ref = dict(xref=f"x{axis}", yref=f"y{axis} domain", y=1, yanchor="bottom", showarrow=False)
-    for at, text in row["labels"]:  # each model's grid labelled over it (a single unnamed grid has none)
-        fig.add_annotation(x=at, text=escape(text), font=dict(size=12), **ref)
+    for at, lines in row["labels"]:  # each model's grid labelled over it (a single unnamed grid has none)
+        fig.add_annotation(x=at, text="<br>".join(map(escape, lines)), font=dict(size=12), **ref)
     if headed:  # the stage's title over its labels
         fig.add_annotation(**{**ref, "xref": "paper"}, x=0, xanchor="left",
                            text=f"<b>{escape(stage.title + row['more'])}</b>",
-                           yshift=LABEL_PX * row["labelled"], font=dict(size=13))
+                           yshift=LABEL_PX * row["lines"], font=dict(size=13))
 
 
 def _map_bar(scale: str, diverging: bool, name: str, models: int) -> dict:

@@ -126,6 +126,15 @@ def run_id(text: str) -> int:
     return int(value)
 
 
+def whole_number(text: str | None) -> int | None:
+    """`text` as a run id or index when it is one (run_id's rule: ASCII digits, at most 18), None otherwise: for
+    a URL's optional keys, where a bad value means the default, not an error."""
+    try:
+        return run_id(text) if text is not None else None
+    except ConfigError:
+        return None
+
+
 def ids_from_params(params: Mapping[str, str]) -> list[int]:
     """The run ids of a Compare link ([] when it has none); ConfigError naming a bad one."""
     text = (params.get(IDS_KEY) or "").strip()

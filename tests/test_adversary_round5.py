@@ -42,13 +42,19 @@ def test_a_stage_chart_names_each_models_own_layer(cnn_and_lenet, monkeypatch):
     at.query_params["model"], at.query_params["vs"] = str(ids["cnn tanh"]), str(ids["lenet relu"])
     inside_view(at.run(), MAPS)
     assert not at.exception
+    rows: dict[str, list[str]] = {}  # each stage's row of the one map chart: its title and model labels
     for spec in _map_charts(at):
-        layout = spec["layout"]
-        text = html.unescape(" | ".join([layout["title"]["text"], *(a["text"] for a in layout["annotations"])]))
-        if "tanh 1" in text:  # the activation of block 1: the LeNet's is a ReLU, and the chart must say so
+        for a in spec["layout"]["annotations"]:
+            rows.setdefault(a["yref"], []).append(html.unescape(a["text"]))
+    assert len(rows) >= 6 and any("<br>" in t for texts in rows.values() for t in texts), rows
+    for texts in rows.values():
+        text = " | ".join(texts)
+        if "tanh 1" in text:  # the activation of block 1: the LeNet's is a ReLU, and the row must say so
             assert "ReLU 1" in text, text[:400]
         if "16 filters 3×3" in text:
             assert "5×5" in text, text[:400]
+        for label in [t for t in texts if "<b>" not in t and "<br>" in t]:  # a model's own layer: a line of its own
+            assert label.split("<br>")[1].startswith("after "), label
 
 
 def test_one_per_map_draws_no_grid_in_colours_its_colour_bar_does_not_show():

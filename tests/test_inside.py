@@ -272,6 +272,11 @@ def test_an_index_beyond_the_test_set_is_brought_back_in_range(inside_home, monk
     at.run()
     assert not at.exception
     assert at.number_input(key="inside_index").value == 0
+    for junk in ("²", "9" * 5000, "-3", "x"):  # '²' passed isdigit() and crashed int(); 5,000 digits too
+        bad = app_page("pages/inside.py")
+        bad.query_params["model"], bad.query_params["index"] = str(ids["cnn plain"]), junk
+        bad.run()
+        assert not bad.exception and bad.number_input(key="inside_index").value == 0, junk[:20]
 
 
 def test_the_model_and_comparison_survive_a_reload(inside_home, monkeypatch):

@@ -25,22 +25,21 @@ def default_models(records) -> list[int]:
 
 def linked_model(labels: dict) -> int | None:
     """The model a link opened Draw on (`?model=<run id>`, from a lesson), when it is one Draw can use."""
-    from playground.links import MODEL_KEY
+    from playground.links import MODEL_KEY, whole_number
     from ui.navigation import link_params
 
-    wanted = link_params().get(MODEL_KEY, "")
-    return int(wanted) if wanted.isdigit() and int(wanted) in labels else None
+    wanted = whole_number(link_params().get(MODEL_KEY))
+    return wanted if wanted in labels else None
 
 
 def models_in_url(labels: dict) -> list[int] | None:
     """The models Draw's URL names (`?models=3,5`: a reload or a shared link), those Draw can still use; None
     where it names none of them."""
-    from playground.links import MODELS_KEY
+    from playground.links import MODELS_KEY, whole_number
     from ui.navigation import link_params
 
-    ids = [int(t) for t in link_params().get(MODELS_KEY, "").split(",")[:6] if t.strip().isdigit()]
-    ids = [i for i in dict.fromkeys(ids) if i in labels]
-    return ids or None
+    ids = (whole_number(t) for t in link_params().get(MODELS_KEY, "")[:1000].split(","))  # 6 ids need far less
+    return [i for i in dict.fromkeys(ids) if i in labels][:6] or None
 
 
 def put_models_in_url(chosen: list[int]) -> None:

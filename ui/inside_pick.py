@@ -10,6 +10,7 @@ import torch
 
 from playground.data import display_images, load_dataset
 from playground.errors import RunStatus
+from playground.links import whole_number
 from ui.draw_input import UPLOAD
 from ui.navigation import arrived, put_in_url
 from ui.state import LAST_DIGIT, LAST_SOURCE
@@ -120,9 +121,9 @@ def pick_input(rec, classes) -> Picked:
         return Picked(torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None] * 255.0, image, None)
     ds = load_dataset(rec.config.data.dataset)
     n = len(ds.test_y)
-    wanted = st.query_params.get(INDEX_PARAM, "")
-    if arrived() and wanted.isdigit() and int(wanted) < n:  # a reload or a link keeps the test image
-        s["inside_index"] = int(wanted)
+    wanted = whole_number(st.query_params.get(INDEX_PARAM))
+    if arrived() and wanted is not None and wanted < n:  # a reload or a link keeps the test image
+        s["inside_index"] = wanted
     if not 0 <= s.get("inside_index", 0) < n:  # e.g. from a dataset with a bigger test set
         s["inside_index"] = 0
     c3.button("🎲 Random", on_click=_random_index, args=(n,))

@@ -122,8 +122,7 @@ def cnn_view(shown: dict[str, Shown], config) -> None:
         one = {"" if len(names) == 1 else name: w[:, 0] for name, w in filters.items()}
         stages.append(charts.Stage("first-layer filters" + (f" · {_shape(filters[names[0]][:, 0])}"
                                                              if len(names) == 1 else ""),
-                                   one, None, "per model" if len(names) > 1 and not common else "shared",
-                                   noun="filters"))
+                                   one, None, "shared" if common or len(names) == 1 else mode, noun="filters"))
     if stages:  # one chart for every stage: a chart each took the browser about as long each (issue 36)
         st.plotly_chart(charts.stage_grids(stages, f"{names[0]}: feature maps" if len(names) == 1
                                            else "Feature maps", cols=8 if len(names) == 1 else 4,
