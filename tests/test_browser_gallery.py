@@ -20,7 +20,9 @@ TILES_JS = """() => {
   const gallery = [...document.querySelectorAll('[data-testid=stExpander]')]
       .find(e => e.innerText.includes('Your kept drawings'));
   return [...gallery.querySelectorAll('[data-testid=stColumn]')]
-    .filter(c => c.querySelector('[data-testid=stImage]') && !c.querySelector('[data-testid=stColumn]'))
+    // whole tiles only: mid-render, a tile's image can be there before its caption and button
+    .filter(c => c.querySelector('[data-testid=stImage]') && !c.querySelector('[data-testid=stColumn]')
+                 && c.querySelector('[data-testid=stImageCaption]') && c.querySelector('[data-testid=stButton] button'))
     .map(c => {
       const top = (s) => { const e = c.querySelector(s); return e ? Math.round(e.getBoundingClientRect().top) : null; };
       const button = c.querySelector('[data-testid=stButton] button');
