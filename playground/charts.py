@@ -558,10 +558,10 @@ def _stage_row(fig: go.Figure, stage: Stage, axis: str, max_maps: int, cols: int
         x0 += wide + band
         tall = max(tall, float(high))
     # As tall as the tiles are at MAPS_PX wide (a wider figure's tiles are as tall, a narrower one's room below);
-    # a colour bar per model, stacked, needs ~150 px each (its title included) to show its ticks apart (two rows
-    # of tiles gave ~30)
+    # a colour bar per model, stacked, needs ~125 px each (its title included) to show its ticks apart (two rows
+    # of tiles gave ~30; 150 left ~100 px empty under a stage of two rows)
     bars = len(shown) if scale == "per model" and len(shown) > 1 else 1
-    px = max(MAPS_PX * tall / max(x0 - band, 1.0), 150 * bars if bars > 1 else 100)
+    px = max(MAPS_PX * tall / max(x0 - band, 1.0), 125 * bars if bars > 1 else 100)
     lines = max((len(text) for _, text in labels), default=0)  # of the model labels over the tiles
     return dict(px=px, labels=labels, lines=lines, more=more, traces=range(first, len(fig.data)))
 

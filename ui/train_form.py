@@ -241,7 +241,9 @@ def _more_fields() -> None:
         _fraction("Label noise (training labels replaced at random)", "label_noise",
                   help="The same labels in every run; validation and test stay clean. "
                        "Watch training accuracy climb on labels it can only memorize.")
-        _number("Use only the first N samples (0 = all)", "limit", step=500)
+        _number("Use only the first N samples (0 = all)", "limit", step=500,
+                help="The first N training images and the first N test images: a quicker run, whose test accuracy "
+                     "is then on N test images, not the whole test set.")
         _number("Evaluate every N epochs", "eval_every", step=1,
                 help="Validation and training accuracy after epoch 1, every N-th epoch and the last; training is "
                      "the same. On a few hundred images an evaluation costs more than an epoch: studies thin it.")
@@ -309,7 +311,8 @@ def sidebar_form() -> None:
             kind, text = st.session_state.pop(NOTICE)
             getattr(st, kind)(text)
         st.selectbox("Recipe", [CUSTOM, *RECIPES], key=RECIPE, on_change=_on_recipe,
-                     help="Fills the form with a classic experiment; edit anything after.")
+                     help="Fills the whole form with a classic experiment, the advanced settings too (a sample "
+                          "limit or a seed set before is replaced); edit anything after.")
         st.selectbox("Dataset", dataset_choices(), on_change=_custom, key=PREFIX + "dataset",
                      format_func=_dataset_title,
                      help="MNIST, CIFAR's birds and planes, or your own data (a snapshot made on the Draw page or "
