@@ -81,8 +81,7 @@ shown = {name: Shown(m, probes.model_input(picked.pixels, cfg)) for name, (m, cf
 
 recurrent = is_recurrent(rec.config)
 mine_x = shown[mine].x
-answer = int(probes.class_probabilities(loaded.model, mine_x).argmax())
-predictions(shown, classes, picked.image, picked.label)
+answer = predictions(shown, classes, picked.image, picked.label)[mine]
 
 view, tab = pick_view(RECURRENT_VIEWS if recurrent else CNN_VIEWS)
 with tab:

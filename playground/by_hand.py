@@ -141,15 +141,13 @@ class ConvReader:
         rows, cols = (row * s - p, row * s - p + k - 1), (col * s - p, col * s - p + k - 1)
         clip_r = (max(rows[0], 0), min(rows[1], self.in_size[0] - 1))
         clip_c = (max(cols[0], 0), min(cols[1], self.in_size[1] - 1))
+        axes = ((rows, clip_r, self.image_size[0]), (cols, clip_c, self.image_size[1]))
+        field_r, field_c = (_field(self.model, self.block, clipped, size) for _, clipped, size in axes)
+        cut = any(_field(self.model, self.block, full, size, clip=False) != field
+                  for (full, _, size), field in zip(axes, (field_r, field_c), strict=True))
         return ConvCell(self.block, channel, row, col, patch, kernel, products, bias, total,
                         float(self.out[channel, row, col]), normalized, stats, self.activation, activated,
-                        size_formula(self.in_size[0], k, p, s), rows, cols,
-                        _field(self.model, self.block, clip_r, self.image_size[0]),
-                        _field(self.model, self.block, clip_c, self.image_size[1]),
-                        any(_field(self.model, self.block, full, size, clip=False)
-                            != _field(self.model, self.block, clipped, size)
-                            for full, clipped, size in ((rows, clip_r, self.image_size[0]),
-                                                        (cols, clip_c, self.image_size[1]))))
+                        size_formula(self.in_size[0], k, p, s), rows, cols, field_r, field_c, cut)
 
 
     def all_totals(self) -> np.ndarray:

@@ -57,15 +57,16 @@ def scale_words(lo: float, hi: float) -> str:
     return (f"blue −{hi:.2g}, white 0, red +{hi:.2g}" if lo < 0 else f"dark 0 to bright {hi:.2g}")
 
 
-def predictions(shown: dict[str, Shown], classes, image: np.ndarray, label: int | None = None) -> None:
+def predictions(shown: dict[str, Shown], classes, image: np.ndarray, label: int | None = None) -> dict[str, int]:
     """The input, then each model's answer and class probabilities beside it, in one row above Inside's views;
-    each answer marked right or wrong where the input's true class (`label`) is known."""
+    each answer marked right or wrong where the input's true class (`label`) is known. Returns the answers."""
     first, *cols = st.columns([1] + [2] * len(shown))
     first.html(picture(image, "Input"))  # HTML: one chart fewer to draw on every visit
-    sure = {}
+    answers, sure = {}, {}
     for col, (name, s) in zip(cols, shown.items(), strict=True):
         p = probes.class_probabilities(s.model, s.x)
-        answer, sure[name] = int(p.argmax()), float(p.max())
+        answer = answers[name] = int(p.argmax())
+        sure[name] = float(p.max())
         col.metric(f"{name} predicts · {p.max():.0%} sure", classes[answer])
         if label is not None:  # under the answer (in its label it was cut at 1,280 px)
             col.caption("✓ right" if answer == label else f"✗ wrong: the true class is {classes[label]}")
@@ -73,6 +74,7 @@ def predictions(shown: dict[str, Shown], classes, image: np.ndarray, label: int 
     st.caption("Each bar is the probability a model gives that class for this image (they add up to 100%; an even "
                f"spread would give each {1 / len(classes):.0%}). Here: "
                + ", ".join(f"{name} gives its answer {v:.0%}" for name, v in sure.items()) + ".")
+    return answers
 
 
 def _maps_of_stage(all_maps: dict, block: int, stage: str) -> dict:
